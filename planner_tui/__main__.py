@@ -1,0 +1,3 @@
+from planner_tui.cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""A one-screen summary of what a store holds."""
+
+from __future__ import annotations
+
+import duckdb
+
+from planner_tui.store.contract import TABLES
+
+
+def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = cur.execute("SELECT value FROM store_meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
+    tables = {t.name: cur.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0] for t in TABLES}
+    one = lambda sql: cur.execute(sql).fetchone()[0]  # noqa: E731
+    plants = [r[0] for r in cur.execute(
+        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
+    return {
+        "plant": ", ".join(plants) if plants else None,
+        "tables": tables,
+        "machines_stopped": one("SELECT count(*) FROM machine_states WHERE state IN ('down', 'maintenance')"),
+        "active_holds": one("SELECT count(*) FROM quality_holds WHERE status = 'active'"),
+        "open_sales_order_lines": one("SELECT count(*) FROM sales_orders WHERE status = 'open'"),
+        "open_production_orders": one(
+            "SELECT count(*) FROM production_orders WHERE status IN ('planned', 'released', 'in_progress')"
+        ),
+        "events_received": one("SELECT count(*) FROM event_log"),
+        "loaded_at": _meta(cur, "loaded_at"),
+        "loaded_from": _meta(cur, "loaded_from"),
+    }

@@ -1,0 +1,43 @@
+"""Time in planner_tui: naive datetimes in UTC everywhere (the contract: no offset means UTC)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from planner_tui.errors import BadRequest
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def parse_timestamp(text: str | datetime | date, *, what: str = "timestamp") -> datetime:
+    """Parse ISO 8601; an offset is converted to UTC, no offset means UTC. A date means its midnight."""
+    if isinstance(text, datetime):
+        value = text
+    elif isinstance(text, date):
+        return datetime(text.year, text.month, text.day)
+    else:
+        raw = str(text).strip()
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise BadRequest(
+                f"malformed {what} {raw!r}: expected ISO 8601, e.g. 2026-11-25T08:00:00 or 2026-11-25T08:00:00+01:00"
+            ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def resolve_now(at: str | datetime | None) -> datetime:
+    """`--at` pins "now"; without it, the real clock."""
+    return utcnow() if at is None else parse_timestamp(at, what="--at timestamp")
+
+
+def iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()

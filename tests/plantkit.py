@@ -1,0 +1,59 @@
+"""Build small hand-worked plants in memory for tests: only the rows a test cares about.
+
+    store = make_plant(
+        machines=[{"machine_id": "M1", "supervisor": "Ana"}],
+        operations=[{"production_order_id": "P1", "op_seq": 10, "machine_id": "M1",
+                     "planned_start": "2026-01-05T08:00", "planned_end": "2026-01-05T10:00"}],
+        ...)
+
+Missing columns take a sensible default (see DEFAULTS); rows are inserted as given, with no
+validation, so a test can also build a broken plant on purpose.
+"""
+
+from __future__ import annotations
+
+from planner_tui.store import Store
+from planner_tui.store.contract import TABLES_BY_NAME
+
+DEFAULTS: dict[str, dict[str, object]] = {
+    "machines": {"name": None, "work_center": "WC", "line": "L1", "plant": "TEST", "supervisor": None},
+    "machine_states": {"state": "running", "since": "2026-01-05T00:00:00", "reason": None, "expected_minutes": None},
+    "items": {"description": None, "item_type": "finished", "uom": "ea", "safety_stock": 0, "buyer": None},
+    "bom": {"qty_per": 1},
+    "customers": {"name": None, "tier": None, "account_manager": None},
+    "sales_orders": {"line_no": 1, "qty": 1, "confirmed_at": "2026-01-01T00:00:00", "status": "open"},
+    "production_orders": {"qty": 1, "status": "released", "sales_order_id": None, "line_no": None,
+                          "parent_production_order_id": None},
+    "operations": {"status": "waiting"},
+    "purchase_orders": {"supplier": None, "status": "open"},
+    "inventory": {"lot_id": None},
+    "lots": {"produced_by": None, "status": "released", "qty": 1},
+    "lot_genealogy": {"qty": 1},
+    "shipments": {"line_no": 1, "qty": 1, "status": "planned", "carrier": None},
+    "shipment_lots": {"qty": 1},
+    "quality_holds": {"reason": None, "placed_at": "2026-01-05T00:00:00", "placed_by": None, "status": "active"},
+}
+
+
+def insert_rows(store: Store, table: str, rows: list[dict]) -> None:
+    spec = TABLES_BY_NAME[table]
+    names = spec.column_names
+    defaults = DEFAULTS.get(table, {})
+    placeholders = ", ".join("?" for _ in names)
+    cols = ", ".join(f'"{n}"' for n in names)
+    for row in rows:
+        unknown = set(row) - set(names)
+        if unknown:
+            raise KeyError(f"{table}: unknown column(s) {sorted(unknown)}")
+        values = [row[n] if n in row else defaults.get(n) for n in names]
+        store.con.execute(f'INSERT INTO "{table}" ({cols}) VALUES ({placeholders})', values)
+
+
+def make_plant(store: Store | None = None, **tables: list[dict]) -> Store:
+    """An in-memory store holding exactly the given rows (table name -> list of row dicts)."""
+    store = store or Store.memory()
+    for name, rows in tables.items():
+        if name not in TABLES_BY_NAME:
+            raise KeyError(f"unknown table {name}")
+        insert_rows(store, name, rows)
+    return store
