@@ -43,9 +43,17 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from planner_tui.cli import console_cmds, engine_cmds, event_cmds, store_cmds
+    from planner_tui.cli import (
+        console_cmds,
+        event_cmds,
+        generate_cmds,
+        impact_cmds,
+        material_cmds,
+        store_cmds,
+        triage_cmds,
+    )
 
-    for module in (store_cmds, engine_cmds, event_cmds, console_cmds):
+    for module in (store_cmds, generate_cmds, impact_cmds, material_cmds, event_cmds, triage_cmds, console_cmds):
         module.register(app)
 
 

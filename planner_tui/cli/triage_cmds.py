@@ -1,4 +1,4 @@
-"""CLI commands: engine."""
+"""CLI commands: triage."""
 
 from __future__ import annotations
 
