@@ -1,0 +1,354 @@
+"""Triage state of exceptions: acknowledge, assign, note, snooze, resolve, reopen.
+
+Triage lives in planner_tui's own tables (`exception_triage`, `exception_actions`), keyed by the stable
+exception id the engine gives each exception (`machine_down:M-WELD-01`, `late_order:SO-1001/2`...), so it
+survives snapshot reloads and restarts. Every action appends one row to `exception_actions` (who, when,
+what) and updates the exception's current state in `exception_triage`, in one transaction.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from datetime import datetime, timedelta
+
+import duckdb
+
+from planner_tui.errors import BadRequest, NotFound
+from planner_tui.store.db import Store
+from planner_tui.timeutil import iso, parse_timestamp, utcnow
+
+KINDS = ("machine_down", "quality_hold", "shortage", "late_order", "no_supply", "feed_stale")
+STATUSES = ("open", "acknowledged", "snoozed", "resolved")
+ACTIONS = ("acknowledge", "assign", "note", "snooze", "resolve", "reopen")
+
+MAX_TEXT = 2000  # a note is a sentence or two, not a document
+
+_ID_RE = re.compile(r"^(?P<kind>[a-z_]+):(?P<subject>\S(?:.*\S)?)$")
+_LINE_RE = re.compile(r"^(?P<so>.+)/(?P<line>\d+)$")
+_RELATIVE_RE = re.compile(r"^\+?\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|minutes?|h|hours?|d|days?)$", re.I)
+
+
+# ---------------------------------------------------------------------------------------------- ids
+
+
+def parse_exception_id(exception_id: str) -> tuple[str, str]:
+    """(kind, subject id) of an exception id, or BadRequest naming the expected forms."""
+    text = (exception_id or "").strip()
+    match = _ID_RE.match(text)
+    if not match or match["kind"] not in KINDS:
+        raise BadRequest(
+            f"malformed exception id {exception_id!r}: expected KIND:SUBJECT with KIND one of "
+            f"{', '.join(KINDS)} (e.g. machine_down:M-WELD-01, late_order:SO-1001/2)"
+        )
+    kind, subject = match["kind"], match["subject"]
+    if kind in ("late_order", "no_supply") and not _LINE_RE.match(subject):
+        raise BadRequest(
+            f"malformed exception id {exception_id!r}: a {kind} names a sales order line as SO/LINE "
+            f"(e.g. {kind}:SO-1001/2)"
+        )
+    return kind, subject
+
+
+def split_order_line(subject: str) -> tuple[str, int]:
+    match = _LINE_RE.match(subject)
+    if not match:
+        raise BadRequest(f"malformed sales order line {subject!r}: expected SO/LINE, e.g. SO-1001/2")
+    return match["so"], int(match["line"])
+
+
+def _subject_exists(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> bool:
+    if kind == "machine_down":
+        sql, params = "SELECT 1 FROM machines WHERE machine_id = ?", [subject]
+    elif kind == "quality_hold":
+        sql, params = "SELECT 1 FROM quality_holds WHERE hold_id = ?", [subject]
+    elif kind == "shortage":
+        sql, params = "SELECT 1 FROM items WHERE item_id = ?", [subject]
+    elif kind in ("late_order", "no_supply"):
+        so, line = split_order_line(subject)
+        sql, params = "SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, line]
+    else:  # feed_stale: a feed is named by its location; there is no table of feeds to check against
+        return True
+    return cur.execute(sql, params).fetchone() is not None
+
+
+def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str:
+    """The normalised id, if it is well formed and names something this store knows.
+
+    An id whose subject has gone (e.g. a snapshot reload dropped the order) is still accepted when it
+    already has triage, so a planner can finish what they started.
+    """
+    exception_id = (exception_id or "").strip()
+    kind, subject = parse_exception_id(exception_id)
+    if _subject_exists(cur, kind, subject):
+        return exception_id
+    if cur.execute("SELECT 1 FROM exception_triage WHERE exception_id = ?", [exception_id]).fetchone():
+        return exception_id
+    what = {
+        "machine_down": "machine",
+        "quality_hold": "quality hold",
+        "shortage": "item",
+        "late_order": "sales order line",
+        "no_supply": "sales order line",
+    }[kind]
+    raise NotFound(f"no such exception {exception_id!r}: unknown {what} {subject!r}")
+
+
+# --------------------------------------------------------------------------------------------- who/when
+
+
+def current_user() -> str:
+    """The OS user, the 'who' of an action unless told otherwise."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
+        name = os.environ.get("USER") or os.environ.get("LOGNAME") or ""
+    return name or "unknown"
+
+
+def _who(who: str | None) -> str:
+    if who is None:
+        return current_user()
+    who = str(who).strip()
+    if not who:
+        raise BadRequest("the person acting ('who') must not be empty")
+    return who
+
+
+def _at(at: datetime | str | None) -> datetime:
+    return utcnow() if at is None else parse_timestamp(at, what="action time")
+
+
+def parse_until(text: str | datetime, *, now: datetime) -> datetime:
+    """A snooze end: an ISO 8601 time, or a duration from now such as `30m`, `+2h`, `1d`."""
+    if isinstance(text, datetime):
+        return parse_timestamp(text)
+    match = _RELATIVE_RE.match(str(text).strip())
+    if match:
+        n = float(match["n"])
+        unit = match["unit"][0].lower()
+        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
+        return (now + delta).replace(microsecond=0)
+    return parse_timestamp(text, what="snooze time")
+
+
+# ----------------------------------------------------------------------------------------------- writes
+
+
+def _state_row(cur: duckdb.DuckDBPyConnection, exception_id: str) -> dict | None:
+    row = cur.execute(
+        "SELECT status, assignee, snoozed_until FROM exception_triage WHERE exception_id = ?", [exception_id]
+    ).fetchone()
+    if row is None:
+        return None
+    return {"status": row[0], "assignee": row[1], "snoozed_until": row[2]}
+
+
+def _act(
+    store: Store,
+    exception_id: str,
+    action: str,
+    *,
+    who: str | None,
+    at: datetime | str | None,
+    detail: str | None = None,
+    status: str | None = None,  # None keeps the current status
+    assignee: object = ...,  # ... keeps the current assignee
+    snoozed_until: object = ...,  # ... keeps the current snooze end
+    guard=None,  # called with the current state (or None) before anything changes
+) -> dict:
+    who = _who(who)
+    at = _at(at)
+    with store.write_lock:
+        cur = store.cursor()
+        exception_id = check_exception_id(cur, exception_id)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            current = _state_row(cur, exception_id)
+            if guard is not None:
+                guard(current, at)
+            base = current or {"status": "open", "assignee": None, "snoozed_until": None}
+            new_status = base["status"] if status is None else status
+            new_assignee = base["assignee"] if assignee is ... else assignee
+            new_until = base["snoozed_until"] if snoozed_until is ... else snoozed_until
+            cur.execute(
+                "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+                [exception_id, at, who, action, detail],
+            )
+            cur.execute(
+                """
+                INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (exception_id) DO UPDATE SET
+                    status = excluded.status, assignee = excluded.assignee,
+                    snoozed_until = excluded.snoozed_until,
+                    updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                """,
+                [exception_id, new_status, new_assignee, new_until, at, who],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return triage_state(cur, [exception_id])[exception_id]
+
+
+def _not_resolved(verb: str):
+    def guard(current: dict | None, at: datetime) -> None:
+        if current and current["status"] == "resolved":
+            raise BadRequest(f"cannot {verb} a resolved exception: reopen it first")
+
+    return guard
+
+
+def acknowledge(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+    """Someone has seen it and is on it. Ends a snooze."""
+    return _act(store, exception_id, "acknowledge", who=who, at=at, status="acknowledged", snoozed_until=None,
+                guard=_not_resolved("acknowledge"))
+
+
+def assign(store: Store, exception_id: str, person: str, *, who: str | None = None,
+           at: datetime | None = None) -> dict:
+    """Give it to a person (usually one of `owners`). The status does not change."""
+    person = (person or "").strip()
+    if not person:
+        raise BadRequest("assign to whom? the person must not be empty")
+    if len(person) > 200:
+        raise BadRequest("the person's name is too long (200 characters at most)")
+    return _act(store, exception_id, "assign", who=who, at=at, detail=person, assignee=person)
+
+
+def add_note(store: Store, exception_id: str, text: str, *, who: str | None = None,
+             at: datetime | None = None) -> dict:
+    text = (text or "").strip()
+    if not text:
+        raise BadRequest("a note must not be empty")
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"a note is limited to {MAX_TEXT} characters (this one has {len(text)})")
+    return _act(store, exception_id, "note", who=who, at=at, detail=text)
+
+
+def snooze(store: Store, exception_id: str, until: datetime | str, *, who: str | None = None,
+           at: datetime | None = None) -> dict:
+    """Hide it until `until` (a time, or a duration like `2h`); it comes back open after that."""
+    now = _at(at)
+    until = parse_until(until, now=now)
+    if until <= now:
+        raise BadRequest(f"cannot snooze until {iso(until)}: that is not after now ({iso(now)})")
+    return _act(store, exception_id, "snooze", who=who, at=now, detail=iso(until), status="snoozed",
+                snoozed_until=until, guard=_not_resolved("snooze"))
+
+
+def resolve(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+    def guard(current: dict | None, at: datetime) -> None:
+        if current and current["status"] == "resolved":
+            raise BadRequest(f"{exception_id} is already resolved")
+
+    return _act(store, exception_id, "resolve", who=who, at=at, status="resolved", snoozed_until=None,
+                guard=guard)
+
+
+def reopen(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+    """Back to open: undoes a resolve, an acknowledge or a snooze. The assignee stays."""
+
+    def guard(current: dict | None, at: datetime) -> None:
+        if current is None or effective_status(current, at) == "open":
+            raise BadRequest(f"{exception_id} is already open")
+
+    return _act(store, exception_id, "reopen", who=who, at=at, status="open", snoozed_until=None, guard=guard)
+
+
+# ------------------------------------------------------------------------------------------------ reads
+
+
+def effective_status(state: dict | None, at: datetime) -> str:
+    """The status as of `at`: a snooze that has run out is open again."""
+    if not state:
+        return "open"
+    if state["status"] == "snoozed" and (state.get("snoozed_until") is None or state["snoozed_until"] <= at):
+        return "open"
+    return state["status"]
+
+
+def triage_state(cur: duckdb.DuckDBPyConnection, exception_ids: list[str] | None = None) -> dict[str, dict]:
+    """exception id -> {status, assignee, snoozed_until, updated_at, updated_by, last_action}.
+
+    Only exceptions someone has touched appear; `status` is as stored (see `effective_status`).
+    """
+    sql = """
+        WITH last AS (
+            SELECT exception_id,
+                   arg_max(struct_pack(acted_at := acted_at, who := who, action := action, detail := detail),
+                           (acted_at, rowid)) AS a
+            FROM exception_actions
+            {where_actions}
+            GROUP BY exception_id
+        )
+        SELECT t.exception_id, t.status, t.assignee, t.snoozed_until, t.updated_at, t.updated_by,
+               last.a.acted_at, last.a.who, last.a.action, last.a.detail
+        FROM exception_triage t LEFT JOIN last USING (exception_id)
+        {where_triage}
+    """
+    params: list = []
+    if exception_ids is None:
+        sql = sql.format(where_actions="", where_triage="")
+    else:
+        ids = list(exception_ids)
+        if not ids:
+            return {}
+        sql = sql.format(where_actions="WHERE list_contains(?, exception_id)",
+                         where_triage="WHERE list_contains(?, t.exception_id)")
+        params = [ids, ids]
+    result: dict[str, dict] = {}
+    for row in cur.execute(sql, params).fetchall():
+        last_action = None
+        if row[8] is not None:
+            last_action = {"at": row[6], "who": row[7], "action": row[8], "detail": row[9]}
+        result[row[0]] = {
+            "status": row[1],
+            "assignee": row[2],
+            "snoozed_until": row[3],
+            "updated_at": row[4],
+            "updated_by": row[5],
+            "last_action": last_action,
+        }
+    return result
+
+
+def history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
+    """Every triage action on the exception, oldest first: {at, who, action, detail}."""
+    parse_exception_id(exception_id)
+    rows = cur.execute(
+        """
+        SELECT acted_at, who, action, detail FROM exception_actions
+        WHERE exception_id = ? ORDER BY acted_at, rowid
+        """,
+        [exception_id.strip()],
+    ).fetchall()
+    return [{"at": r[0], "who": r[1], "action": r[2], "detail": r[3]} for r in rows]
+
+
+_ROLE_ORDER = ("machine supervisor", "account manager", "buyer", "hold placer", "assignee")
+
+
+def owners(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The plant's people an exception can go to: {person, roles}, sorted by name."""
+    rows = cur.execute(
+        """
+        SELECT person, role FROM (
+            SELECT DISTINCT supervisor AS person, 'machine supervisor' AS role FROM machines
+            UNION SELECT DISTINCT account_manager, 'account manager' FROM customers
+            UNION SELECT DISTINCT buyer, 'buyer' FROM items
+            UNION SELECT DISTINCT placed_by, 'hold placer' FROM quality_holds
+            UNION SELECT DISTINCT assignee, 'assignee' FROM exception_triage
+        ) WHERE person IS NOT NULL AND trim(person) <> ''
+        """
+    ).fetchall()
+    people: dict[str, set[str]] = {}
+    for person, role in rows:
+        people.setdefault(person.strip(), set()).add(role)
+    return [
+        {"person": person, "roles": [r for r in _ROLE_ORDER if r in roles]}
+        for person, roles in sorted(people.items(), key=lambda kv: kv[0].lower())
+    ]
