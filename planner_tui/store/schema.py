@@ -38,6 +38,9 @@ APP_TABLES_DDL: tuple[str, ...] = (
         updated_at TIMESTAMP
     )
     """,
+    # A file feed's byte offset after the last complete line read (NULL for HTTP feeds); added after
+    # the first version, hence ALTER: older database files gain it too.
+    "ALTER TABLE feed_cursors ADD COLUMN IF NOT EXISTS position BIGINT",
     # Triage: the current state of each exception a planner has touched.
     """
     CREATE TABLE IF NOT EXISTS exception_triage (
