@@ -1,0 +1,258 @@
+"""Material shortages: a time-phased balance per item, computed set-based in DuckDB.
+
+The rules (issue 3):
+
+- Start: on-hand inventory, except lots on hold (lot status ``hold``, or an active quality hold on the
+  lot). Unlotted stock always counts.
+- Supply: open purchase orders at their due date (a date means its midnight, UTC); production orders
+  that are planned, released or in progress, their qty of their item at planned_end.
+- Demand: the direct BOM components of planned and released production orders (order qty x qty_per)
+  at the order's planned_start; open sales order lines at their promised_date.
+- At one instant supply counts before demand. Anything dated before ``at`` counts at ``at`` (what is past
+  due is still owed) and is flagged ``overdue``. With a horizon, events after ``at + horizon_days`` are
+  ignored.
+- An item is short where its running balance goes below zero. The affected demands are those that find
+  the balance below zero: the one that takes it below zero and every later one while it stays there.
+  ``recovers_at`` is when the balance is back to >= 0 for good (the end of the last short period; null
+  if it is still short at the end of the horizon); ``periods`` lists each short period. A shortage is
+  ``overdue`` when the item is already short at ``at``.
+- An item whose balance drops below its safety stock but never below zero gets a warning instead.
+
+Everything runs as one SQL statement: a running ``SUM`` over (PARTITION BY item ORDER BY time, supply
+before demand); Python only shapes the per-item answer rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+
+from planner_tui.errors import BadRequest, NotFound
+
+# Order inside one instant: the on-hand start first, then supply, then demand.
+RANK_START, RANK_SUPPLY, RANK_DEMAND = -1, 0, 1
+
+# Balances are rounded before comparing with zero so that float sums (0.1 * 3 ...) make no phantom
+# shortage of 1e-16.
+ROUND_DIGITS = 6
+
+# One row per event: the on-hand start of every item, then supply and demand. Parameters, in order:
+# at, horizon_end (NULL = none), item_id (NULL = all items).
+_EVENTS_SQL = f"""
+WITH params AS (
+    SELECT CAST(? AS TIMESTAMP) AS now_at, CAST(? AS TIMESTAMP) AS horizon_end, CAST(? AS VARCHAR) AS only_item
+),
+held AS (
+    SELECT lot_id FROM lots WHERE status = 'hold'
+    UNION
+    SELECT lot_id FROM quality_holds WHERE status = 'active'
+),
+on_hand AS (
+    SELECT i.item_id, sum(i.qty) AS qty
+    FROM inventory i, params
+    WHERE (params.only_item IS NULL OR i.item_id = params.only_item)
+      AND (i.lot_id IS NULL OR i.lot_id NOT IN (SELECT lot_id FROM held))
+    GROUP BY i.item_id
+),
+raw_events AS (
+    SELECT po.item_id, CAST(po.due_date AS TIMESTAMP) AS due_at, po.qty AS delta, {RANK_SUPPLY} AS rank,
+           'purchase_order' AS kind, po.purchase_order_id AS ref, po.item_id AS order_item_id
+    FROM purchase_orders po, params
+    WHERE po.status = 'open' AND (params.only_item IS NULL OR po.item_id = params.only_item)
+    UNION ALL
+    SELECT p.item_id, p.planned_end, p.qty, {RANK_SUPPLY}, 'production_order', p.production_order_id, p.item_id
+    FROM production_orders p, params
+    WHERE p.status IN ('planned', 'released', 'in_progress')
+      AND (params.only_item IS NULL OR p.item_id = params.only_item)
+    UNION ALL
+    SELECT b.component_item_id, p.planned_start, -(p.qty * b.qty_per), {RANK_DEMAND}, 'component',
+           p.production_order_id, p.item_id
+    FROM production_orders p JOIN bom b ON b.parent_item_id = p.item_id, params
+    WHERE p.status IN ('planned', 'released')
+      AND (params.only_item IS NULL OR b.component_item_id = params.only_item)
+    UNION ALL
+    SELECT so.item_id, CAST(so.promised_date AS TIMESTAMP), -so.qty, {RANK_DEMAND}, 'sales_order',
+           so.sales_order_id || '/' || CAST(so.line_no AS VARCHAR), so.item_id
+    FROM sales_orders so, params
+    WHERE so.status = 'open' AND (params.only_item IS NULL OR so.item_id = params.only_item)
+),
+events AS (
+    SELECT e.item_id, greatest(e.due_at, params.now_at) AS event_at, e.due_at, e.delta, e.rank, e.kind, e.ref,
+           e.order_item_id, e.due_at < params.now_at AS overdue
+    FROM raw_events e, params
+    WHERE params.horizon_end IS NULL OR greatest(e.due_at, params.now_at) <= params.horizon_end
+    UNION ALL
+    SELECT it.item_id, params.now_at, params.now_at, coalesce(oh.qty, 0), {RANK_START}, 'on_hand', NULL, it.item_id, false
+    FROM items it LEFT JOIN on_hand oh ON oh.item_id = it.item_id, params
+    WHERE params.only_item IS NULL OR it.item_id = params.only_item
+),
+balanced AS (
+    SELECT *,
+           round(sum(delta) OVER w, {ROUND_DIGITS}) AS balance,
+           row_number() OVER w AS seq
+    FROM events
+    WINDOW w AS (PARTITION BY item_id ORDER BY event_at, rank, due_at, kind, ref
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+"""
+
+_SHORTAGES_SQL = (
+    _EVENTS_SQL
+    + """,
+flagged AS (
+    SELECT *, balance < 0 AS neg,
+           coalesce(lag(balance < 0) OVER (PARTITION BY item_id ORDER BY seq), false) AS prev_neg
+    FROM balanced
+),
+numbered AS (
+    -- A short period starts where the balance crosses below zero; each row carries its period number.
+    SELECT *, sum(CASE WHEN neg AND NOT prev_neg THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY item_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+              AS period
+    FROM flagged
+),
+periods AS (
+    SELECT item_id, period,
+           min(event_at) FILTER (WHERE neg) AS short_at,
+           min(event_at) FILTER (WHERE NOT neg) AS recovers_at,
+           -min(balance) FILTER (WHERE neg) AS max_short_qty
+    FROM numbered WHERE period > 0
+    GROUP BY item_id, period
+),
+short_items AS (
+    SELECT item_id,
+           min(short_at) AS first_short_at,
+           max(max_short_qty) AS max_short_qty,
+           list({'short_at': short_at, 'recovers_at': recovers_at, 'max_short_qty': max_short_qty}
+                ORDER BY period) AS periods
+    FROM periods GROUP BY item_id
+),
+affected AS (
+    SELECT item_id,
+           list({'kind': CASE kind WHEN 'sales_order' THEN 'sales_order' ELSE 'production_order' END,
+                 'id': ref, 'item_id': order_item_id, 'need_at': due_at, 'counted_at': event_at,
+                 'qty': -delta, 'overdue': overdue, 'balance': balance} ORDER BY seq) AS affected
+    FROM numbered WHERE neg AND kind IN ('component', 'sales_order')
+    GROUP BY item_id
+),
+low AS (
+    SELECT b.item_id, min(b.balance) AS min_balance,
+           min(b.event_at) FILTER (WHERE b.balance < coalesce(it.safety_stock, 0)) AS below_safety_at
+    FROM balanced b LEFT JOIN items it ON it.item_id = b.item_id
+    GROUP BY b.item_id
+)
+SELECT low.item_id, it.description, it.buyer, coalesce(it.safety_stock, 0) AS safety_stock,
+       low.min_balance, low.below_safety_at,
+       s.first_short_at, s.max_short_qty, s.periods, a.affected
+FROM low
+LEFT JOIN items it ON it.item_id = low.item_id
+LEFT JOIN short_items s ON s.item_id = low.item_id
+LEFT JOIN affected a ON a.item_id = low.item_id
+WHERE s.item_id IS NOT NULL OR low.below_safety_at IS NOT NULL
+ORDER BY coalesce(s.first_short_at, low.below_safety_at), low.item_id
+"""
+)
+
+_POINTS_SQL = (
+    _EVENTS_SQL
+    + """
+SELECT event_at AS at, due_at, delta, balance, kind, ref, order_item_id, overdue, rank
+FROM balanced ORDER BY seq
+"""
+)
+
+
+def _window(at: datetime, horizon_days: int | None) -> datetime | None:
+    if not isinstance(at, datetime):
+        raise BadRequest(f"'at' must be a timestamp, got {at!r}")
+    if horizon_days is None:
+        return None
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)):
+        raise BadRequest(f"horizon must be a number of days, got {horizon_days!r}")
+    if horizon_days < 0:
+        raise BadRequest(f"horizon must not be negative, got {horizon_days} days")
+    return at + timedelta(days=horizon_days)
+
+
+def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int | None = None) -> dict:
+    """Every item that runs short (balance below zero) within the horizon, and every item that only
+    dips below its safety stock (``warnings``). Shortages are sorted by first_short_at."""
+    horizon_end = _window(at, horizon_days)
+    result = cur.execute(_SHORTAGES_SQL, [at, horizon_end, None])
+    names = [d[0] for d in result.description]
+    found, warnings = [], []
+    for row in result.fetchall():
+        r = dict(zip(names, row))
+        if r["first_short_at"] is not None:
+            periods = r["periods"]
+            found.append(
+                {
+                    "item_id": r["item_id"],
+                    "description": r["description"],
+                    "buyer": r["buyer"],
+                    "first_short_at": r["first_short_at"],
+                    "max_short_qty": r["max_short_qty"],
+                    "recovers_at": periods[-1]["recovers_at"],
+                    "overdue": r["first_short_at"] <= at,
+                    "safety_stock": r["safety_stock"],
+                    "periods": periods,
+                    "affected": r["affected"] or [],
+                }
+            )
+        else:
+            warnings.append(
+                {
+                    "item_id": r["item_id"],
+                    "description": r["description"],
+                    "buyer": r["buyer"],
+                    "below_safety_at": r["below_safety_at"],
+                    "min_balance": r["min_balance"],
+                    "safety_stock": r["safety_stock"],
+                }
+            )
+    found.sort(key=lambda s: (s["first_short_at"], s["item_id"]))
+    warnings.sort(key=lambda w: (w["below_safety_at"], w["item_id"]))
+    return {"at": at, "horizon_end": horizon_end, "shortages": found, "warnings": warnings}
+
+
+def projection(
+    cur: duckdb.DuckDBPyConnection, item_id: str, *, at: datetime, horizon_days: int | None = None
+) -> dict:
+    """The time-phased balance of one item: one point per event, the on-hand start first."""
+    horizon_end = _window(at, horizon_days)
+    item = cur.execute(
+        "SELECT item_id, description, buyer, coalesce(safety_stock, 0) FROM items WHERE item_id = ?", [item_id]
+    ).fetchone()
+    if item is None:
+        raise NotFound(f"unknown item {item_id!r}: no such item_id in items")
+    result = cur.execute(_POINTS_SQL, [at, horizon_end, item_id])
+    names = [d[0] for d in result.description]
+    points = [dict(zip(names, row)) for row in result.fetchall()]
+    on_hand = points[0]["delta"] if points and points[0]["rank"] == RANK_START else 0.0
+    for p in points:
+        rank = p.pop("rank")
+        p["direction"] = "start" if rank == RANK_START else "supply" if rank == RANK_SUPPLY else "demand"
+    safety = item[3]
+    negative = [p for p in points if p["balance"] < 0]
+    below_safety = [p for p in points if p["balance"] < safety]
+    # Recovery "for good": the first point after the last negative one (none: still short at the end).
+    recovers_at = None
+    if negative:
+        last = max(i for i, p in enumerate(points) if p["balance"] < 0)
+        recovers_at = points[last + 1]["at"] if last + 1 < len(points) else None
+    return {
+        "item_id": item[0],
+        "description": item[1],
+        "buyer": item[2],
+        "at": at,
+        "horizon_end": horizon_end,
+        "on_hand": on_hand,
+        "safety_stock": safety,
+        "min_balance": min((p["balance"] for p in points), default=on_hand),
+        "end_balance": points[-1]["balance"] if points else on_hand,
+        "first_short_at": negative[0]["at"] if negative else None,
+        "recovers_at": recovers_at,
+        "below_safety_at": below_safety[0]["at"] if below_safety else None,
+        "points": points,
+    }
