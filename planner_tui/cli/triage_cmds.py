@@ -1,9 +1,279 @@
-"""CLI commands: triage."""
+"""CLI commands: the exception inbox and its triage (the console's inbox panel, from a shell)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from planner_tui.cli.common import (
+    AtOption,
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    stdout,
+)
+from planner_tui.errors import BadRequest
+from planner_tui.timeutil import iso, resolve_now
+
+WhoOption = Annotated[
+    Optional[str], typer.Option("--who", help="Record the action as this person (default: the OS user).")
+]
+ActionAtOption = Annotated[
+    Optional[str], typer.Option("--at", help="Record the action at this ISO 8601 time (default: now).")
+]
+IdArgument = Annotated[str, typer.Argument(help="The exception id, e.g. machine_down:M-WELD-01 (see `planner-tui exceptions`).")]
+
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
+STATUS_STYLE = {"open": "bold", "acknowledged": "cyan", "snoozed": "dim", "resolved": "green"}
+
+
+def fmt_age(minutes: int | None) -> str:
+    if minutes is None:
+        return ""
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m"
+    return f"{minutes // (24 * 60)}d {minutes % (24 * 60) // 60}h"
+
+
+def _status_text(row: dict) -> Text:
+    status = row["status"]
+    text = Text(status, style=STATUS_STYLE.get(status, ""))
+    if status == "snoozed" and row.get("snoozed_until"):
+        text.append(f" until {iso(row['snoozed_until'])}")
+    if row.get("cause_cleared"):
+        text.append(", cleared", style="green")
+    return text
+
+
+# ------------------------------------------------------------------------------------------ exceptions
+
+
+def exceptions(
+    at: AtOption = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also list snoozed and resolved exceptions.")] = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The exception inbox, worst first: machine stops, quality holds, shortages, late and unsupplied
+    customer lines, with severity, age, owner and triage status."""
+    from planner_tui.engine.exceptions import list_exceptions
+
+    now = resolve_now(at)
+    with open_store(db, snapshot, read_only=True) as store:
+        rows = list_exceptions(store.cursor(), at=now, include_resolved=all_, include_snoozed=all_)
+    if as_json:
+        emit_json({"at": now, "exceptions": rows})
+        return
+    if not rows:
+        stdout.print(f"No open exceptions as of {iso(now)}.")
+        return
+    table = RichTable(title=f"Exceptions as of {iso(now)}: {len(rows)}", title_justify="left")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("owner", no_wrap=True)
+    table.add_column("status")
+    table.add_column("exception")
+    for row in rows:
+        owner = row["assignee"] or row["owner"] or ""
+        if row["assignee"] and row["owner"] and row["assignee"] != row["owner"]:
+            owner = f"{row['assignee']} (owner {row['owner']})"
+        what = Text(row["title"])
+        what.append(f"\n{row['exception_id']}", style="dim")
+        if row.get("cleared_note"):
+            what.append(f"  cleared: {row['cleared_note']}", style="green")
+        table.add_row(
+            Text(row["severity"].upper() if row["severity"] == "critical" else row["severity"],
+                 style=SEVERITY_STYLE.get(row["severity"], "")),
+            fmt_age(row["age_minutes"]),
+            owner,
+            _status_text(row),
+            what,
+        )
+    stdout.print(table)
+
+
+# ------------------------------------------------------------------------------------- exception show
+
+exception_app = typer.Typer(help="One exception: its detail and history.", no_args_is_help=True)
+
+
+@exception_app.command("show")
+def show(
+    exception_id: IdArgument,
+    at: AtOption = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An exception's detail and history: the events that raised or cleared it and every triage action."""
+    from planner_tui.engine.exceptions import get_exception
+
+    now = resolve_now(at)
+    with open_store(db, snapshot, read_only=True) as store:
+        row = get_exception(store.cursor(), exception_id, at=now)
+    if as_json:
+        emit_json(row)
+        return
+    stdout.print(Text.assemble((row["title"], "bold"), "\n", (row["exception_id"], "dim")))
+    facts = [
+        ("severity", row["severity"]),
+        ("status", _status_text(row)),
+        ("owner", row["owner"] or "-"),
+        ("assignee", row["assignee"] or "-"),
+        ("raised", f"{iso(row['raised_at'])} ({fmt_age(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
+    ]
+    if row["cause_cleared"]:
+        facts.append(("cleared", Text(row["cleared_note"] or "yes", style="green")))
+    for key, value in row["detail"].items():
+        if value not in (None, "", [], {}):
+            facts.append((key.replace("_", " "), iso(value) if hasattr(value, "isoformat") else str(value)))
+    grid = RichTable.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    for key, value in facts:
+        grid.add_row(key, value)
+    stdout.print(grid)
+    stdout.print()
+    if not row["history"]:
+        stdout.print("No history yet.")
+        return
+    history = RichTable(title="History", title_justify="left")
+    history.add_column("when", no_wrap=True)
+    history.add_column("who / source", no_wrap=True)
+    history.add_column("what")
+    for entry in row["history"]:
+        if entry["kind"] == "triage":
+            what = entry["action"] + (f": {entry['detail']}" if entry["detail"] else "")
+            history.add_row(iso(entry["at"]), entry["who"], what)
+        else:
+            what = entry["summary"] + ("" if entry["outcome"] == "applied" else f" [{entry['outcome']}]")
+            history.add_row(iso(entry["at"]), f"event {entry['source']}", Text(what, style="cyan"))
+    stdout.print(history)
+
+
+# --------------------------------------------------------------------------------------------- triage
+
+triage_app = typer.Typer(
+    help="Triage an exception: ack, assign, note, snooze, resolve, reopen (recorded with who and when).",
+    no_args_is_help=True,
+)
+
+
+def _act(db: Path | None, as_json: bool, verb: str, fn, exception_id: str, *args, who=None, at=None) -> None:
+    if db is None:
+        raise BadRequest("triage writes to a database: give --db FILE")
+    from planner_tui.timeutil import parse_timestamp
+
+    when = None if at is None else parse_timestamp(at, what="--at timestamp")
+    with open_store(db, None) as store:
+        state = fn(store, exception_id, *args, who=who, at=when)
+    exception_id = exception_id.strip()
+    if as_json:
+        emit_json({"exception_id": exception_id, **state})
+        return
+    action = state["last_action"] or {}
+    line = f"{exception_id}: {verb} by {action.get('who')} at {iso(action.get('at'))}; now {state['status']}"
+    if state["assignee"]:
+        line += f", assigned to {state['assignee']}"
+    if state["status"] == "snoozed":
+        line += f" until {iso(state['snoozed_until'])}"
+    stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@triage_app.command("ack")
+def ack(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
+        as_json: JsonOption = False) -> None:
+    """Acknowledge: someone has seen it and is on it."""
+    from planner_tui.store.triage import acknowledge
+
+    _act(db, as_json, "acknowledged", acknowledge, exception_id, who=who, at=at)
+
+
+@triage_app.command("assign")
+def assign_cmd(
+    exception_id: IdArgument,
+    person: Annotated[str, typer.Argument(help="Who takes it (see `planner-tui owners`).")],
+    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+) -> None:
+    """Assign it to a person."""
+    from planner_tui.store.triage import assign
+
+    _act(db, as_json, f"assigned to {person.strip()}", assign, exception_id, person, who=who, at=at)
+
+
+@triage_app.command("note")
+def note(
+    exception_id: IdArgument,
+    text: Annotated[str, typer.Argument(help="The note (quote it).")],
+    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+) -> None:
+    """Add a note to its history."""
+    from planner_tui.store.triage import add_note
+
+    _act(db, as_json, "note added", add_note, exception_id, text, who=who, at=at)
+
+
+@triage_app.command("snooze")
+def snooze_cmd(
+    exception_id: IdArgument,
+    until: Annotated[str, typer.Argument(help="Until when: an ISO 8601 time, or a duration such as 30m, 2h, 1d.")],
+    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+) -> None:
+    """Hide it until a time; it comes back open after that."""
+    from planner_tui.store.triage import snooze
+
+    _act(db, as_json, "snoozed", snooze, exception_id, until, who=who, at=at)
+
+
+@triage_app.command("resolve")
+def resolve_cmd(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
+                as_json: JsonOption = False) -> None:
+    """Resolve it: it leaves the inbox (see it again with `exceptions --all`)."""
+    from planner_tui.store.triage import resolve
+
+    _act(db, as_json, "resolved", resolve, exception_id, who=who, at=at)
+
+
+@triage_app.command("reopen")
+def reopen_cmd(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
+               as_json: JsonOption = False) -> None:
+    """Reopen it after a resolve, an acknowledge or a snooze."""
+    from planner_tui.store.triage import reopen
+
+    _act(db, as_json, "reopened", reopen, exception_id, who=who, at=at)
+
+
+# --------------------------------------------------------------------------------------------- owners
+
+
+def owners(db: DbOption = None, snapshot: SnapshotOption = None, as_json: JsonOption = False) -> None:
+    """The plant's people an exception can be assigned to, with their roles."""
+    from planner_tui.store.triage import owners as plant_owners
+
+    with open_store(db, snapshot, read_only=True) as store:
+        people = plant_owners(store.cursor())
+    if as_json:
+        emit_json(people)
+        return
+    table = RichTable(title=f"Owners: {len(people)}", title_justify="left")
+    table.add_column("person", no_wrap=True)
+    table.add_column("roles")
+    for p in people:
+        table.add_row(p["person"], ", ".join(p["roles"]))
+    stdout.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("exceptions")(exceptions)
+    app.add_typer(exception_app, name="exception")
+    app.add_typer(triage_app, name="triage")
+    app.command("owners")(owners)

@@ -1,0 +1,813 @@
+"""The exception inbox: everything a planner must act on now, worst first, with its triage state.
+
+Each exception has a stable id built from what raised it, so triage (store/triage.py) attaches to it
+across refreshes, snapshot reloads and restarts:
+
+| kind | id | raised while |
+|---|---|---|
+| machine_down | `machine_down:<machine_id>` | the machine is down or in maintenance |
+| quality_hold | `quality_hold:<hold_id>` | the hold is active |
+| shortage | `shortage:<item_id>` | the shortage projection finds the item short |
+| late_order | `late_order:<SO>/<line>` | the whole-plant reschedule makes the line late |
+| no_supply | `no_supply:<SO>/<line>` | an open line has no production order made for it and is short |
+| feed_stale | `feed_stale:<feed>` | the live feed is stale |
+
+An exception whose cause has cleared but that someone is still triaging (any status except resolved)
+stays listed, flagged `cause_cleared` with a note, so it never vanishes mid-triage.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import duckdb
+
+from planner_tui.errors import NotFound, PlannerError
+from planner_tui.store.contract import STOPPED_STATES
+from planner_tui.store.triage import (
+    effective_status,
+    history as triage_history,
+    parse_exception_id,
+    split_order_line,
+    triage_state,
+)
+from planner_tui.timeutil import parse_timestamp
+
+SEVERITIES = ("critical", "high", "medium", "low")
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+SHIPPED_STATUSES = ("shipped", "delivered")
+STALE_FEED_STATES = ("stale", "dead", "down", "error", "failed")
+# A shortage that starts within this many hours is treated as happening now.
+SHORTAGE_IMMINENT_HOURS = 24
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    result = cur.execute(sql, params or [])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _as_datetime(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return parse_timestamp(value)
+
+
+def _as_date(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return parse_timestamp(value).date()
+
+
+def _clock(value: datetime | None, at: datetime) -> str:
+    """A time as a planner says it: 10:42 today, else with its date."""
+    if value is None:
+        return "?"
+    return value.strftime("%H:%M") if value.date() == at.date() else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _qty(value) -> str:
+    return f"{float(value):g}" if value is not None else "?"
+
+
+def _line_key(sales_order_id, line_no) -> str:
+    return f"{sales_order_id}/{line_no}"
+
+
+def _exception(kind: str, subject_id: str, *, severity: str, title: str, raised_at: datetime | None,
+               owner: str | None, detail: dict, at: datetime) -> dict:
+    raised_at = _as_datetime(raised_at)
+    age = None if raised_at is None else max(0, int((at - raised_at).total_seconds() // 60))
+    return {
+        "exception_id": f"{kind}:{subject_id}",
+        "kind": kind,
+        "severity": severity,
+        "title": title,
+        "subject_kind": _SUBJECT_KIND[kind],
+        "subject_id": subject_id,
+        "raised_at": raised_at,
+        "age_minutes": age,
+        "owner": owner,
+        "assignee": None,
+        "status": "open",
+        "snoozed_until": None,
+        "cause_cleared": False,
+        "cleared_note": None,
+        "detail": detail,
+        "last_action": None,
+    }
+
+
+_SUBJECT_KIND = {
+    "machine_down": "machine",
+    "quality_hold": "hold",
+    "shortage": "item",
+    "late_order": "sales_order_line",
+    "no_supply": "sales_order_line",
+    "feed_stale": "feed",
+}
+
+
+class _Context:
+    """What one inbox computation shares: the clock and the plant-wide answers, each computed once."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, at: datetime):
+        self.cur = cur
+        self.at = at
+        self._reschedule: dict | None = None
+        self._shortages: dict | None = None
+
+    def reschedule(self) -> dict:
+        if self._reschedule is None:
+            from planner_tui.engine.impact import reschedule
+
+            self._reschedule = reschedule(self.cur, at=self.at)
+        return self._reschedule
+
+    def shortages(self) -> dict:
+        if self._shortages is None:
+            from planner_tui.engine.shortages import shortages
+
+            self._shortages = shortages(self.cur, at=self.at)
+        return self._shortages
+
+
+# --------------------------------------------------------------------------------------- machine_down
+
+
+def _machine_severity(late_lines: int, exposed_lines: int, orders: int) -> str:
+    if late_lines:
+        return "critical"
+    if exposed_lines:
+        return "high"
+    if orders:
+        return "medium"
+    return "low"
+
+
+def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
+    from planner_tui.engine.impact import machine_impact
+
+    sql = """SELECT s.machine_id, s.state, s.since, s.reason, s.expected_minutes, m.name, m.supervisor
+             FROM machine_states s JOIN machines m USING (machine_id)
+             WHERE list_contains(?, s.state)"""
+    params: list = [list(STOPPED_STATES)]
+    if only is not None:
+        sql += " AND s.machine_id = ?"
+        params.append(only)
+    out = []
+    for m in _rows(ctx.cur, sql + " ORDER BY s.machine_id", params):
+        machine_id = m["machine_id"]
+        detail = {
+            "state": m["state"],
+            "since": m["since"],
+            "reason": m["reason"],
+            "expected_minutes": m["expected_minutes"],
+        }
+        try:
+            impact = machine_impact(ctx.cur, machine_id, at=ctx.at)
+        except PlannerError as error:  # e.g. a feeding cycle: still list the stop, say why it has no impact
+            impact = {}
+            detail["error"] = str(error)
+        lines = impact.get("sales_orders") or []
+        late = sum(1 for s in lines if s.get("late"))
+        orders = len(impact.get("production_orders") or [])
+        customers = len(impact.get("customers") or [])
+        detail.update(
+            production_orders=orders,
+            sales_lines=len(lines),
+            late_lines=late,
+            customers=customers,
+            shipments=len(impact.get("shipments") or []),
+            notify=len(impact.get("notify") or []),
+        )
+        label = f"{machine_id} {m['name']}" if m["name"] else machine_id
+        state = "down" if m["state"] == "down" else "in maintenance"
+        if late:
+            what = f"{_plural(late, 'customer line')} late"
+        elif lines:
+            what = f"{_plural(len(lines), 'customer line')} exposed"
+        elif orders:
+            what = f"{_plural(orders, 'production order')} affected"
+        else:
+            what = "nothing scheduled on it"
+        if "error" in detail:
+            what = "impact unknown (plant data error)"
+        out.append(
+            _exception(
+                "machine_down",
+                machine_id,
+                severity="high" if "error" in detail else _machine_severity(late, len(lines), orders),
+                title=f"{label} {state}: {what}",
+                raised_at=m["since"],
+                owner=m["supervisor"],
+                detail=detail,
+                at=ctx.at,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------- quality_hold
+
+
+def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:
+    from planner_tui.engine.trace import trace_lot
+
+    sql = """SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
+             FROM quality_holds h LEFT JOIN lots l USING (lot_id)
+             WHERE h.status = 'active'"""
+    params: list = []
+    if only is not None:
+        sql += " AND h.hold_id = ?"
+        params.append(only)
+    traces: dict[str, dict] = {}
+    out = []
+    for h in _rows(ctx.cur, sql + " ORDER BY h.placed_at, h.hold_id", params):
+        lot_id = h["lot_id"]
+        detail = {"lot_id": lot_id, "item_id": h["item_id"], "reason": h["reason"], "placed_by": h["placed_by"]}
+        if lot_id not in traces:
+            try:
+                traces[lot_id] = trace_lot(ctx.cur, lot_id)
+            except PlannerError as error:
+                traces[lot_id] = {"error": str(error)}
+        trace = traces[lot_id]
+        shipments = trace.get("shipments") or []
+        shipped = {s["shipment_id"] for s in shipments if s.get("status") in SHIPPED_STATUSES}
+        pending = {s["shipment_id"] for s in shipments} - shipped
+        customers = trace.get("customers") or []
+        shipped_to = {s.get("customer_id") for s in shipments if s["shipment_id"] in shipped} - {None}
+        descendants = trace.get("descendants") or []
+        stock = sum(float(i.get("qty") or 0) for i in trace.get("inventory") or [])
+        detail.update(
+            descendants=len(descendants),
+            shipments=len(shipped | pending),
+            shipped=len(shipped),
+            customers=len(customers),
+            customers_shipped_to=len(shipped_to),
+            stock_qty=stock,
+        )
+        if "error" in trace:
+            detail["error"] = trace["error"]
+        lot_label = f"lot {lot_id}" + (f" ({h['item_id']})" if h["item_id"] else "")
+        if shipped:
+            severity = "critical"
+            what = f"shipped to {_plural(len(shipped_to), 'customer')} ({_plural(len(shipped), 'shipment')})"
+        elif pending:
+            severity = "high"
+            what = f"in {_plural(len(pending), 'open shipment')}"
+        elif descendants or stock:
+            severity = "medium"
+            what = f"{_plural(len(descendants), 'lot')} made from it, {_qty(stock)} in stock"
+        else:
+            severity = "low"
+            what = "contained"
+        if "error" in trace:
+            severity, what = "high", "trace unknown (plant data error)"
+        out.append(
+            _exception(
+                "quality_hold",
+                h["hold_id"],
+                severity=severity,
+                title=f"Hold {h['hold_id']} on {lot_label}: {what}",
+                raised_at=h["placed_at"],
+                owner=h["placed_by"],
+                detail=detail,
+                at=ctx.at,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------- shortage
+
+
+def _shortages(ctx: _Context, only: str | None = None) -> list[dict]:
+    out = []
+    for s in ctx.shortages().get("shortages") or []:
+        item_id = s["item_id"]
+        if only is not None and item_id != only:
+            continue
+        affected = s.get("affected") or []
+        lines = [a for a in affected if a.get("kind") == "sales_order"]
+        orders = [a for a in affected if a.get("kind") == "production_order"]
+        first = _as_datetime(s.get("first_short_at"))
+        imminent = first is not None and (first - ctx.at).total_seconds() <= SHORTAGE_IMMINENT_HOURS * 3600
+        if imminent and lines:
+            severity = "critical"
+        elif imminent or lines:
+            severity = "high"
+        elif orders:
+            severity = "medium"
+        else:
+            severity = "low"
+        hits = []
+        if orders:
+            hits.append(_plural(len(orders), "production order"))
+        if lines:
+            hits.append(_plural(len(lines), "customer line"))
+        when = "now" if first is not None and first <= ctx.at else f"from {_clock(first, ctx.at)}"
+        title = f"{item_id} short {when}, {_qty(s.get('max_short_qty'))} missing"
+        if hits:
+            title += ": hits " + " and ".join(hits)
+        out.append(
+            _exception(
+                "shortage",
+                item_id,
+                severity=severity,
+                title=title,
+                # The projection does not know when it first appeared: a shortage that has begun is as old
+                # as its start, one still ahead is new.
+                raised_at=min(first, ctx.at) if first is not None else ctx.at,
+                owner=s.get("buyer"),
+                detail={
+                    "first_short_at": first,
+                    "max_short_qty": s.get("max_short_qty"),
+                    "recovers_at": s.get("recovers_at"),
+                    "affected": len(affected),
+                    "production_orders": len(orders),
+                    "sales_lines": len(lines),
+                },
+                at=ctx.at,
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------- late_order
+
+
+def _lines_info(cur: duckdb.DuckDBPyConnection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict]:
+    if not keys:
+        return {}
+    rows = _rows(
+        cur,
+        """SELECT so.sales_order_id, so.line_no, so.customer_id, so.item_id, so.qty, so.promised_date,
+                  so.confirmed_at, so.status, c.name AS customer_name, c.account_manager
+           FROM sales_orders so
+           JOIN (SELECT unnest(?::VARCHAR[]) AS sales_order_id, unnest(?::INTEGER[]) AS line_no) k
+             USING (sales_order_id, line_no)
+           LEFT JOIN customers c ON c.customer_id = so.customer_id""",
+        [[k[0] for k in keys], [int(k[1]) for k in keys]],
+    )
+    return {(r["sales_order_id"], r["line_no"]): r for r in rows}
+
+
+def _earliest_stop(cur: duckdb.DuckDBPyConnection) -> datetime | None:
+    return cur.execute(
+        "SELECT min(since) FROM machine_states WHERE list_contains(?, state)", [list(STOPPED_STATES)]
+    ).fetchone()[0]
+
+
+def _late_orders(ctx: _Context, only: str | None = None) -> list[dict]:
+    late = [s for s in ctx.reschedule().get("sales_orders") or [] if s.get("late")]
+    if only is not None:
+        late = [s for s in late if _line_key(s["sales_order_id"], s["line_no"]) == only]
+    info = _lines_info(ctx.cur, [(s["sales_order_id"], s["line_no"]) for s in late])
+    stop = _earliest_stop(ctx.cur) if late else None
+    out = []
+    for s in late:
+        key = (s["sales_order_id"], s["line_no"])
+        line = info.get(key, {})
+        if line.get("status") not in (None, "open"):
+            continue
+        promised = _as_date(s.get("promised_date") or line.get("promised_date"))
+        eta = _as_datetime(s.get("eta"))
+        slip = (eta.date() - promised).days if eta and promised else None
+        overdue = promised is not None and promised <= ctx.at.date()
+        customer = line.get("customer_name") or s.get("customer_id") or line.get("customer_id")
+        title = f"{_line_key(*key)} for {customer} late: ETA {eta.date() if eta else '?'}, promised {promised}"
+        if slip is not None:
+            title += f" ({_plural(slip, 'day')} late)"
+        confirmed = _as_datetime(line.get("confirmed_at"))
+        # Lateness has no recorded start: it began when the order was confirmed, or with the earliest
+        # current stop if that came later (a stop is what usually turns a line late).
+        raised = max(t for t in (confirmed, stop) if t is not None) if (confirmed or stop) else ctx.at
+        out.append(
+            _exception(
+                "late_order",
+                _line_key(*key),
+                severity="critical" if overdue else "high",
+                title=title,
+                raised_at=min(raised, ctx.at),
+                owner=line.get("account_manager"),
+                detail={
+                    "customer_id": s.get("customer_id") or line.get("customer_id"),
+                    "item_id": line.get("item_id"),
+                    "qty": line.get("qty"),
+                    "promised_date": promised,
+                    "eta": eta,
+                    "slip_days": slip,
+                },
+                at=ctx.at,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ no_supply
+
+
+def _no_supply(ctx: _Context, only: str | None = None) -> list[dict]:
+    short_lines: dict[tuple[str, int], dict] = {}
+    for s in ctx.shortages().get("shortages") or []:
+        for a in s.get("affected") or []:
+            if a.get("kind") != "sales_order":
+                continue
+            so, line = split_order_line(str(a["id"]))
+            if only is not None and _line_key(so, line) != only:
+                continue
+            short_lines.setdefault((so, line), {"item_id": s["item_id"], "need_at": a.get("need_at"),
+                                                "qty": a.get("qty")})
+    if not short_lines:
+        return []
+    keys = list(short_lines)
+    supplied = {
+        (r[0], r[1])
+        for r in ctx.cur.execute(
+            """SELECT DISTINCT p.sales_order_id, p.line_no FROM production_orders p
+               JOIN (SELECT unnest(?::VARCHAR[]) AS sales_order_id, unnest(?::INTEGER[]) AS line_no) k
+                 USING (sales_order_id, line_no)
+               WHERE p.status <> 'cancelled'""",
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        ).fetchall()
+    }
+    info = _lines_info(ctx.cur, [k for k in keys if k not in supplied])
+    out = []
+    for key in sorted(info):
+        line = info[key]
+        if line["status"] != "open":
+            continue
+        short = short_lines[key]
+        promised = _as_date(line["promised_date"])
+        customer = line["customer_name"] or line["customer_id"]
+        soon = promised is not None and (promised - ctx.at.date()).days <= 2
+        out.append(
+            _exception(
+                "no_supply",
+                _line_key(*key),
+                severity="critical" if soon else "high",
+                title=f"{_line_key(*key)} for {customer}: confirmed, no supply for {_qty(line['qty'])} "
+                f"{line['item_id']} due {promised}",
+                raised_at=min(_as_datetime(line["confirmed_at"]) or ctx.at, ctx.at),
+                owner=line["account_manager"],
+                detail={
+                    "customer_id": line["customer_id"],
+                    "item_id": line["item_id"],
+                    "qty": line["qty"],
+                    "promised_date": promised,
+                    "short_item_id": short["item_id"],
+                    "need_at": short["need_at"],
+                },
+                at=ctx.at,
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------- feed_stale
+
+
+def _feed_state(feed_status: object) -> str:
+    state = getattr(feed_status, "state", None)
+    state = getattr(state, "value", state)  # an Enum or a plain string
+    return str(state or "").strip().lower().replace(" ", "_")
+
+
+def _feed_stale(feed_status: object | None, at: datetime, only: str | None = None) -> list[dict]:
+    if feed_status is None or _feed_state(feed_status) not in STALE_FEED_STATES:
+        return []
+    feed = str(getattr(feed_status, "feed", None) or "feed")
+    if only is not None and feed != only:
+        return []
+    since = _as_datetime(getattr(feed_status, "since", None))
+    error = getattr(feed_status, "last_error", None)
+    title = f"Feed {feed} stale since {_clock(since, at)}"
+    if error:
+        title += f": {error}"
+    return [
+        _exception(
+            "feed_stale",
+            feed,
+            severity="high",
+            title=title,
+            raised_at=since or at,
+            owner=None,
+            detail={"feed": feed, "state": _feed_state(feed_status), "since": since, "last_error": error},
+            at=at,
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------ cleared causes
+
+
+def _first_action_at(cur: duckdb.DuckDBPyConnection, exception_id: str) -> datetime | None:
+    return cur.execute("SELECT min(acted_at) FROM exception_actions WHERE exception_id = ?", [exception_id]).fetchone()[0]
+
+
+def _last_event_time(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, types: tuple[str, ...]) -> datetime | None:
+    sql, params = _events_filter(kind, subject)
+    if sql is None:
+        return None
+    row = cur.execute(
+        f"SELECT max(coalesce(event_time, received_at)) FROM event_log WHERE list_contains(?, type) AND {sql}",
+        [list(types), *params],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: datetime) -> str:
+    if kind == "machine_down":
+        row = cur.execute(
+            """SELECT m.machine_id, s.state, s.since FROM machines m LEFT JOIN machine_states s USING (machine_id)
+               WHERE m.machine_id = ?""",
+            [subject],
+        ).fetchone()
+        if row is None:
+            return "machine no longer in the plant data"
+        if row[1] is None:
+            return "machine running"
+        return f"machine back up ({row[1]}) since {_clock(row[2], at)}"
+    if kind == "quality_hold":
+        row = cur.execute("SELECT status FROM quality_holds WHERE hold_id = ?", [subject]).fetchone()
+        if row is None:
+            return "hold no longer in the plant data"
+        released = _last_event_time(cur, kind, subject, ("hold.released",))
+        return "hold released" + (f" at {_clock(released, at)}" if released else "")
+    if kind == "shortage":
+        return "no longer short"
+    if kind in ("late_order", "no_supply"):
+        so, line = split_order_line(subject)
+        row = cur.execute(
+            "SELECT status FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, line]
+        ).fetchone()
+        if row is None:
+            return "order line no longer in the plant data"
+        if row[0] != "open":
+            return f"order line {row[0]}"
+        if kind == "late_order":
+            return "back on time"
+        order = cur.execute(
+            """SELECT production_order_id FROM production_orders
+               WHERE sales_order_id = ? AND line_no = ? AND status <> 'cancelled'
+               ORDER BY production_order_id LIMIT 1""",
+            [so, line],
+        ).fetchone()
+        return f"supply planned: production order {order[0]}" if order else "no longer short"
+    return "feed live again"
+
+
+def _cleared(cur: duckdb.DuckDBPyConnection, exception_id: str, at: datetime) -> dict:
+    kind, subject = parse_exception_id(exception_id)
+    row = _exception(
+        kind,
+        subject,
+        severity="low",  # the cause is gone; what is left is closing the triage
+        title=f"{subject}: {_KIND_WORDS[kind]} (cleared)",
+        raised_at=_first_action_at(cur, exception_id) or at,
+        owner=_default_owner(cur, kind, subject),
+        detail={},
+        at=at,
+    )
+    row["cause_cleared"] = True
+    row["cleared_note"] = _cleared_note(cur, kind, subject, at)
+    row["title"] = f"{subject}: {_KIND_WORDS[kind]}, cleared: {row['cleared_note']}"
+    return row
+
+
+_KIND_WORDS = {
+    "machine_down": "machine stop",
+    "quality_hold": "quality hold",
+    "shortage": "material shortage",
+    "late_order": "late customer line",
+    "no_supply": "confirmed line without supply",
+    "feed_stale": "stale feed",
+}
+
+
+def _default_owner(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> str | None:
+    if kind == "machine_down":
+        row = cur.execute("SELECT supervisor FROM machines WHERE machine_id = ?", [subject]).fetchone()
+    elif kind == "quality_hold":
+        row = cur.execute("SELECT placed_by FROM quality_holds WHERE hold_id = ?", [subject]).fetchone()
+    elif kind == "shortage":
+        row = cur.execute("SELECT buyer FROM items WHERE item_id = ?", [subject]).fetchone()
+    elif kind in ("late_order", "no_supply"):
+        so, line = split_order_line(subject)
+        row = cur.execute(
+            """SELECT c.account_manager FROM sales_orders so JOIN customers c USING (customer_id)
+               WHERE so.sales_order_id = ? AND so.line_no = ?""",
+            [so, line],
+        ).fetchone()
+    else:
+        row = None
+    return row[0] if row else None
+
+
+# ------------------------------------------------------------------------------------------ the inbox
+
+
+def _sort_key(row: dict):
+    return (
+        _SEVERITY_RANK[row["severity"]],
+        row["cause_cleared"],
+        -(row["age_minutes"] or 0),
+        row["exception_id"],
+    )
+
+
+def _with_triage(row: dict, state: dict | None, at: datetime) -> dict:
+    if state:
+        row["status"] = effective_status(state, at)
+        row["assignee"] = state["assignee"]
+        row["snoozed_until"] = state["snoozed_until"] if row["status"] == "snoozed" else None
+        row["last_action"] = state["last_action"]
+    return row
+
+
+def _visible(row: dict, include_resolved: bool, include_snoozed: bool) -> bool:
+    if row["status"] == "resolved":
+        return include_resolved
+    if row["status"] == "snoozed":
+        return include_snoozed
+    return True
+
+
+def list_exceptions(
+    cur: duckdb.DuckDBPyConnection,
+    *,
+    at: datetime,
+    feed_status: object | None = None,
+    include_resolved: bool = False,
+    include_snoozed: bool = True,
+) -> list[dict]:
+    """Every exception as of `at`, worst first (severity, then cause not cleared, then oldest)."""
+    at = parse_timestamp(at, what="--at timestamp")
+    ctx = _Context(cur, at)
+    raised = (
+        _machines_down(ctx)
+        + _quality_holds(ctx)
+        + _shortages(ctx)
+        + _late_orders(ctx)
+        + _no_supply(ctx)
+        + _feed_stale(feed_status, at)
+    )
+    states = triage_state(cur)
+    rows = []
+    seen = set()
+    for row in raised:
+        seen.add(row["exception_id"])
+        rows.append(_with_triage(row, states.get(row["exception_id"]), at))
+    for exception_id, state in states.items():
+        if exception_id in seen:
+            continue
+        if state["status"] == "resolved" and not include_resolved:
+            continue  # a resolved exception whose cause is gone is history: skip the lookups
+        try:
+            rows.append(_with_triage(_cleared(cur, exception_id, at), state, at))
+        except PlannerError:
+            continue  # an id that no longer parses (written by a newer version): not ours to show
+    rows = [r for r in rows if _visible(r, include_resolved, include_snoozed)]
+    rows.sort(key=_sort_key)
+    return rows
+
+
+def get_exception(cur: duckdb.DuckDBPyConnection, exception_id: str, *, at: datetime,
+                  feed_status: object | None = None) -> dict:
+    """One exception, raised or still in triage, with its `history`: triage actions and the events
+    that raised or cleared it, in time order."""
+    at = parse_timestamp(at, what="--at timestamp")
+    exception_id = (exception_id or "").strip()
+    kind, subject = parse_exception_id(exception_id)
+    ctx = _Context(cur, at)
+    if kind == "machine_down":
+        raised = _machines_down(ctx, subject)
+    elif kind == "quality_hold":
+        raised = _quality_holds(ctx, subject)
+    elif kind == "shortage":
+        raised = _shortages(ctx, subject)
+    elif kind == "late_order":
+        raised = _late_orders(ctx, subject)
+    elif kind == "no_supply":
+        raised = _no_supply(ctx, subject)
+    else:
+        raised = _feed_stale(feed_status, at, subject)
+    state = triage_state(cur, [exception_id]).get(exception_id)
+    if raised:
+        row = raised[0]
+    elif state:
+        row = _cleared(cur, exception_id, at)
+    else:
+        raise NotFound(
+            f"no exception {exception_id} as of {at.isoformat(timespec='seconds')}: nothing raises it "
+            "and nobody has triaged it (see `planner-tui exceptions --all`)"
+        )
+    row = _with_triage(row, state, at)
+    row["history"] = exception_history(cur, exception_id)
+    return row
+
+
+# ---------------------------------------------------------------------------------------- the history
+
+
+def _events_filter(kind: str, subject: str) -> tuple[str | None, list]:
+    """SQL condition on event_log matching events about the subject, whether `data` holds the whole
+    CloudEvent (fields under `$.data`) or only its data."""
+
+    def field(name: str) -> str:
+        return f"coalesce(json_extract_string(data, '$.data.{name}'), json_extract_string(data, '$.{name}'))"
+
+    if kind == "machine_down":
+        return f"{field('machine_id')} = ?", [subject]
+    if kind == "quality_hold":
+        return f"{field('hold_id')} = ?", [subject]
+    if kind in ("late_order", "no_supply"):
+        so, line = split_order_line(subject)
+        return f"{field('sales_order_id')} = ? AND TRY_CAST({field('line_no')} AS INTEGER) = ?", [so, line]
+    if kind == "shortage":
+        return (
+            f"""({field('item_id')} = ? OR {field('purchase_order_id')} IN
+                 (SELECT purchase_order_id FROM purchase_orders WHERE item_id = ?))""",
+            [subject, subject],
+        )
+    return None, []
+
+
+_EVENT_TYPES = {
+    "machine_down": ("machine.down", "machine.up"),
+    "quality_hold": ("hold.placed", "hold.released"),
+    "late_order": ("order.confirmed", "order.changed", "order.cancelled", "shipment.shipped"),
+    "no_supply": ("order.confirmed", "order.changed", "order.cancelled"),
+    "shortage": ("inventory.adjusted", "receipt.posted", "order.confirmed", "order.changed"),
+}
+MAX_EVENTS = 200  # the most recent ones; a machine that flaps all day would bury the triage otherwise
+
+
+def _event_summary(event_type: str, payload: dict) -> str:
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    skip = {"machine_id", "hold_id", "sales_order_id", "line_no"}
+    parts = [f"{k}={v}" for k, v in data.items() if k not in skip and v not in (None, "")]
+    return event_type + (": " + ", ".join(parts) if parts else "")
+
+
+def subject_events(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> list[dict]:
+    types = _EVENT_TYPES.get(kind)
+    condition, params = _events_filter(kind, subject)
+    if not types or condition is None:
+        return []
+    rows = cur.execute(
+        f"""SELECT * FROM (
+                SELECT coalesce(event_time, received_at) AS t, type, source, event_id, outcome, reason, data
+                FROM event_log
+                WHERE list_contains(?, type) AND {condition}
+                ORDER BY t DESC, sequence DESC NULLS LAST LIMIT {MAX_EVENTS}
+            ) ORDER BY t""",
+        [list(types), *params],
+    ).fetchall()
+    out = []
+    for t, event_type, source, event_id, outcome, reason, data in rows:
+        try:
+            payload = json.loads(data) if data else {}
+        except ValueError:
+            payload = {}
+        out.append(
+            {
+                "kind": "event",
+                "at": t,
+                "type": event_type,
+                "source": source,
+                "event_id": event_id,
+                "outcome": outcome,
+                "reason": reason,
+                "summary": _event_summary(event_type, payload if isinstance(payload, dict) else {}),
+            }
+        )
+    return out
+
+
+def exception_history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
+    """Triage actions and the subject's events merged in time order (an event before an action at the
+    same instant: it is what the planner reacted to)."""
+    kind, subject = parse_exception_id(exception_id)
+    actions = [{"kind": "triage", **a} for a in triage_history(cur, exception_id)]
+    events = subject_events(cur, kind, subject)
+    merged = [(e["at"], 0, i, e) for i, e in enumerate(events)] + [(a["at"], 1, i, a) for i, a in enumerate(actions)]
+    merged.sort(key=lambda m: (m[0], m[1], m[2]))
+    return [m[3] for m in merged]
