@@ -1,9 +1,286 @@
-"""CLI commands: material."""
+"""CLI commands: material. `trace lot`, `trace hold` and `shortages`."""
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+from rich.table import Table as RichTable
+from rich.text import Text
+from rich.tree import Tree
+
+from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.engine.shortages import balance_series, projection, shortages
+from planner_tui.engine.trace import trace_hold, trace_lot
+from planner_tui.timeutil import iso, resolve_now
+
+trace_app = typer.Typer(
+    help="Lot trace: where a lot went (forward) and where it came from (backward).",
+    no_args_is_help=True,
+)
+
+# A rich tree of a huge genealogy is unreadable anyway; the JSON has everything.
+TREE_LIMIT = 200
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 24
+
+
+def _qty(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _when(value) -> str:
+    """Compact time for narrow tables: minutes are enough for a planner."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "hour") else iso(value)
+
+
+def _lot_label(lot: dict) -> str:
+    status = lot.get("status") or "?"
+    style = {"hold": "bold red", "shipped": "yellow"}.get(status, "")
+    text = f"{lot['lot_id']} [dim]{lot.get('item_id') or ''}[/] "
+    return text + (f"[{style}]{status}[/]" if style else status)
+
+
+def _tree(title: str, root_id: str, nodes: list[dict], links_key: str) -> Tree:
+    """Draw a walk as a tree: each lot under its first parent on the way back; a lot reached from several
+    parents (a diamond) is drawn once and its other parents are named."""
+    tree = Tree(title)
+    branches = {root_id: tree}
+    shown = 0
+    for node in nodes:  # ordered by depth, so a parent is drawn before its children
+        if shown >= TREE_LIMIT:
+            tree.add(f"[dim]... {len(nodes) - shown} more lots (see --json)[/]")
+            break
+        links = [p for p in node[links_key] if p in branches]
+        parent = branches.get(links[0]) if links else tree
+        label = _lot_label(node)
+        if len(node[links_key]) > 1:
+            label += f" [dim](from {', '.join(node[links_key])})[/]"
+        branches[node["lot_id"]] = parent.add(label)
+        shown += 1
+    return tree
+
+
+def _table(title: str, columns: list[str], rows: list[list], *, empty: str = "none") -> RichTable | Text:
+    if not rows:
+        return Text(f"{title}: {empty}", style="dim")
+    table = RichTable(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[value if isinstance(value, Text) else ("" if value is None else str(value)) for value in row])
+    return table
+
+
+def _print_trace(answer: dict) -> None:
+    hold = answer.get("hold")
+    if hold:
+        stdout.print(
+            f"[bold]hold {hold['hold_id']}[/] on lot {hold['lot_id']}: {hold['reason'] or ''} "
+            f"(placed {iso(hold['placed_at'])} by {hold['placed_by'] or '?'}, {hold['status']})"
+        )
+    s = answer["summary"]
+    stdout.print(
+        f"[bold]lot {answer['lot_id']}[/] item {answer['item_id']} ({answer['status']}): "
+        f"{s['descendants']} descendant lot(s), {s['ancestors']} ancestor lot(s), "
+        f"{_qty(s['stock_qty'])} in stock at {s['stock_locations']} location(s), "
+        f"{s['shipments']} shipment(s), shipped to {s['customers_shipped_to']} customer(s)"
+    )
+    for warning in answer["warnings"]:
+        stdout.print(f"[bold yellow]warning:[/] {warning}")
+    holds = answer["holds"] + answer.get("descendant_holds", [])
+    stdout.print(
+        _table(
+            "Quality holds",
+            ["hold", "lot", "status", "reason", "placed", "by"],
+            [[h["hold_id"], h["lot_id"], h["status"], h["reason"], _when(h["placed_at"]), h["placed_by"]] for h in holds],
+        )
+    )
+    root = f"{answer['lot_id']} {answer['item_id']}"
+    stdout.print(_tree(f"[bold]forward[/] (made from {root})", answer["lot_id"], answer["descendants"], "parent_lot_ids"))
+    stdout.print(_tree(f"[bold]backward[/] (went into {root})", answer["lot_id"], answer["ancestors"], "child_lot_ids"))
+    stdout.print(
+        _table(
+            "Production orders",
+            ["order", "item", "status", "role", "consumed", "made", "planned end"],
+            [
+                [o["production_order_id"], o["item_id"], o["status"], o["role"], ", ".join(o["consumed_lots"]),
+                 ", ".join(o["made_lots"]), _when(o["planned_end"])]
+                for o in answer["production_orders"]
+            ],
+        )
+    )
+    stdout.print(
+        _table(
+            "Inventory",
+            ["location", "lot", "item", "qty", "lot status"],
+            [[i["location"], i["lot_id"], i["item_id"], _qty(i["qty"]), i["lot_status"]] for i in answer["inventory"]],
+        )
+    )
+    stdout.print(
+        _table(
+            "Shipments",
+            ["shipment", "status", "sales order", "customer", "lot", "qty", "ship date"],
+            [
+                [s["shipment_id"], Text(s["status"], style="bold yellow" if s["shipped"] else ""),
+                 f"{s['sales_order_id']}/{s['line_no']}", s["customer_id"], s["lot_id"], _qty(s["qty"]),
+                 iso(s["planned_ship_date"])]
+                for s in answer["shipments"]
+            ],
+        )
+    )
+    stdout.print(
+        _table(
+            "Customers",
+            ["customer", "name", "account manager", "received goods", "orders"],
+            [
+                [c["customer_id"], c["name"], c["account_manager"], "yes" if c["received"] else "no",
+                 ", ".join(c["sales_orders"])]
+                for c in answer["customers"]
+            ],
+        )
+    )
+    stdout.print(
+        _table("Notify", ["person", "role", "why"], [[n["person"], n["role"], n["why"]] for n in answer["notify"]])
+    )
+
+
+@trace_app.command("lot")
+def trace_lot_command(
+    lot_id: Annotated[str, typer.Argument(help="The lot to trace.")],
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Trace a lot forward (lots made from it, orders, stock, shipments, customers) and backward."""
+    with open_store(db, snapshot, read_only=True) as store:
+        answer = trace_lot(store.cursor(), lot_id)
+    if json:
+        emit_json(answer)
+    else:
+        _print_trace(answer)
+
+
+@trace_app.command("hold")
+def trace_hold_command(
+    hold_id: Annotated[str, typer.Argument(help="The quality hold whose lot to trace.")],
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Trace the lot of a quality hold: what it hits and who must be told."""
+    with open_store(db, snapshot, read_only=True) as store:
+        answer = trace_hold(store.cursor(), hold_id)
+    if json:
+        emit_json(answer)
+    else:
+        _print_trace(answer)
+
+
+def sparkline(balances: list[float], width: int = SPARK_WIDTH) -> Text:
+    """A small text chart of a balance over time; the points below zero in red."""
+    if not balances:
+        return Text("")
+    if len(balances) > width:
+        # Keep each bucket's minimum: the dips are what a planner looks for.
+        step = len(balances) / width
+        balances = [min(balances[int(i * step): max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
+    low, high = min(balances), max(balances)
+    span = (high - low) or 1.0
+    text = Text()
+    for value in balances:
+        block = SPARK[int((value - low) / span * (len(SPARK) - 1))]
+        text.append(block, style="red" if value < 0 else "green")
+    return text
+
+
+def _print_projection(answer: dict) -> None:
+    stdout.print(
+        f"[bold]{answer['item_id']}[/] {answer['description'] or ''}  buyer {answer['buyer'] or '?'}  "
+        f"on hand {_qty(answer['on_hand'])}  safety stock {_qty(answer['safety_stock'])}  "
+        f"min balance {_qty(answer['min_balance'])}"
+    )
+    stdout.print(sparkline([p["balance"] for p in answer["points"]], width=60))
+    table = RichTable(title_justify="left")
+    for column in ("at", "kind", "ref", "delta", "balance", "overdue"):
+        table.add_column(column, justify="right" if column in ("delta", "balance") else "left")
+    for p in answer["points"]:
+        style = "red" if p["balance"] < 0 else "yellow" if p["balance"] < answer["safety_stock"] else ""
+        table.add_row(
+            _when(p["at"]), p["kind"], p["ref"] or "", _qty(p["delta"]), Text(_qty(p["balance"]), style=style),
+            "overdue" if p["overdue"] else "",
+        )
+    stdout.print(table)
+
+
+def shortages_command(
+    at: AtOption = None,
+    horizon_days: Annotated[
+        Optional[int], typer.Option("--horizon-days", help="Ignore supply and demand after now + N days.")
+    ] = None,
+    item: Annotated[Optional[str], typer.Option("--item", help="Show this item's time-phased balance.")] = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Material shortages: items whose projected balance goes below zero, and safety-stock warnings."""
+    now = resolve_now(at)
+    with open_store(db, snapshot, read_only=True) as store:
+        cur = store.cursor()
+        if item is not None:
+            answer = projection(cur, item, at=now, horizon_days=horizon_days)
+            if json:
+                emit_json(answer)
+            else:
+                _print_projection(answer)
+            return
+        answer = shortages(cur, at=now, horizon_days=horizon_days)
+        if json:
+            emit_json(answer)
+            return
+        shown = answer["shortages"][:100]
+        series = balance_series(cur, [s["item_id"] for s in shown], at=now, horizon_days=horizon_days)
+    horizon = f" to {iso(answer['horizon_end'])}" if answer["horizon_end"] else ""
+    stdout.print(
+        f"[bold]{len(answer['shortages'])} item(s) short[/], {len(answer['warnings'])} below safety stock, "
+        f"from {iso(answer['at'])}{horizon}"
+    )
+    if shown:
+        table = RichTable(title="Shortages", title_justify="left")
+        for column in ("item", "description", "buyer", "first short", "max short", "recovers", "affected", "balance"):
+            table.add_column(column, justify="right" if column == "max short" else "left")
+        for s in shown:
+            affected = [a["id"] for a in s["affected"]]
+            more = f" +{len(affected) - 3}" if len(affected) > 3 else ""
+            table.add_row(
+                s["item_id"], s["description"] or "", s["buyer"] or "",
+                Text(_when(s["first_short_at"]) + (" overdue" if s["overdue"] else ""),
+                     style="bold red" if s["overdue"] else ""),
+                _qty(s["max_short_qty"]), _when(s["recovers_at"]) or "never",
+                ", ".join(affected[:3]) + more,
+                sparkline([b for _, b in series.get(s["item_id"], [])]),
+            )
+        stdout.print(table)
+        if len(answer["shortages"]) > len(shown):
+            stdout.print(f"[dim]... {len(answer['shortages']) - len(shown)} more (see --json)[/]")
+    if answer["warnings"]:
+        stdout.print(
+            _table(
+                "Below safety stock",
+                ["item", "description", "buyer", "below safety at", "min balance", "safety stock"],
+                [
+                    [w["item_id"], w["description"], w["buyer"], _when(w["below_safety_at"]), _qty(w["min_balance"]),
+                     _qty(w["safety_stock"])]
+                    for w in answer["warnings"][:100]
+                ],
+            )
+        )
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(trace_app, name="trace")
+    app.command("shortages")(shortages_command)

@@ -38,10 +38,10 @@ RANK_START, RANK_SUPPLY, RANK_DEMAND = -1, 0, 1
 ROUND_DIGITS = 6
 
 # One row per event: the on-hand start of every item, then supply and demand. Parameters, in order:
-# at, horizon_end (NULL = none), item_id (NULL = all items).
+# at, horizon_end (NULL = none), item_ids (NULL = all items).
 _EVENTS_SQL = f"""
 WITH params AS (
-    SELECT CAST(? AS TIMESTAMP) AS now_at, CAST(? AS TIMESTAMP) AS horizon_end, CAST(? AS VARCHAR) AS only_item
+    SELECT CAST(? AS TIMESTAMP) AS now_at, CAST(? AS TIMESTAMP) AS horizon_end, CAST(? AS VARCHAR[]) AS only_items
 ),
 held AS (
     SELECT lot_id FROM lots WHERE status = 'hold'
@@ -51,7 +51,7 @@ held AS (
 on_hand AS (
     SELECT i.item_id, sum(i.qty) AS qty
     FROM inventory i, params
-    WHERE (params.only_item IS NULL OR i.item_id = params.only_item)
+    WHERE (params.only_items IS NULL OR list_contains(params.only_items, i.item_id))
       AND (i.lot_id IS NULL OR i.lot_id NOT IN (SELECT lot_id FROM held))
     GROUP BY i.item_id
 ),
@@ -59,23 +59,23 @@ raw_events AS (
     SELECT po.item_id, CAST(po.due_date AS TIMESTAMP) AS due_at, po.qty AS delta, {RANK_SUPPLY} AS rank,
            'purchase_order' AS kind, po.purchase_order_id AS ref, po.item_id AS order_item_id
     FROM purchase_orders po, params
-    WHERE po.status = 'open' AND (params.only_item IS NULL OR po.item_id = params.only_item)
+    WHERE po.status = 'open' AND (params.only_items IS NULL OR list_contains(params.only_items, po.item_id))
     UNION ALL
     SELECT p.item_id, p.planned_end, p.qty, {RANK_SUPPLY}, 'production_order', p.production_order_id, p.item_id
     FROM production_orders p, params
     WHERE p.status IN ('planned', 'released', 'in_progress')
-      AND (params.only_item IS NULL OR p.item_id = params.only_item)
+      AND (params.only_items IS NULL OR list_contains(params.only_items, p.item_id))
     UNION ALL
     SELECT b.component_item_id, p.planned_start, -(p.qty * b.qty_per), {RANK_DEMAND}, 'component',
            p.production_order_id, p.item_id
     FROM production_orders p JOIN bom b ON b.parent_item_id = p.item_id, params
     WHERE p.status IN ('planned', 'released')
-      AND (params.only_item IS NULL OR b.component_item_id = params.only_item)
+      AND (params.only_items IS NULL OR list_contains(params.only_items, b.component_item_id))
     UNION ALL
     SELECT so.item_id, CAST(so.promised_date AS TIMESTAMP), -so.qty, {RANK_DEMAND}, 'sales_order',
            so.sales_order_id || '/' || CAST(so.line_no AS VARCHAR), so.item_id
     FROM sales_orders so, params
-    WHERE so.status = 'open' AND (params.only_item IS NULL OR so.item_id = params.only_item)
+    WHERE so.status = 'open' AND (params.only_items IS NULL OR list_contains(params.only_items, so.item_id))
 ),
 events AS (
     SELECT e.item_id, greatest(e.due_at, params.now_at) AS event_at, e.due_at, e.delta, e.rank, e.kind, e.ref,
@@ -85,7 +85,7 @@ events AS (
     UNION ALL
     SELECT it.item_id, params.now_at, params.now_at, coalesce(oh.qty, 0), {RANK_START}, 'on_hand', NULL, it.item_id, false
     FROM items it LEFT JOIN on_hand oh ON oh.item_id = it.item_id, params
-    WHERE params.only_item IS NULL OR it.item_id = params.only_item
+    WHERE params.only_items IS NULL OR list_contains(params.only_items, it.item_id)
 ),
 balanced AS (
     SELECT *,
@@ -157,8 +157,8 @@ ORDER BY coalesce(s.first_short_at, low.below_safety_at), low.item_id
 _POINTS_SQL = (
     _EVENTS_SQL
     + """
-SELECT event_at AS at, due_at, delta, balance, kind, ref, order_item_id, overdue, rank
-FROM balanced ORDER BY seq
+SELECT item_id, seq, event_at AS at, due_at, delta, balance, kind, ref, order_item_id, overdue, rank
+FROM balanced ORDER BY item_id, seq
 """
 )
 
@@ -226,11 +226,12 @@ def projection(
     ).fetchone()
     if item is None:
         raise NotFound(f"unknown item {item_id!r}: no such item_id in items")
-    result = cur.execute(_POINTS_SQL, [at, horizon_end, item_id])
+    result = cur.execute(_POINTS_SQL, [at, horizon_end, [item_id]])
     names = [d[0] for d in result.description]
     points = [dict(zip(names, row)) for row in result.fetchall()]
     on_hand = points[0]["delta"] if points and points[0]["rank"] == RANK_START else 0.0
     for p in points:
+        del p["item_id"], p["seq"]
         rank = p.pop("rank")
         p["direction"] = "start" if rank == RANK_START else "supply" if rank == RANK_SUPPLY else "demand"
     safety = item[3]
@@ -256,3 +257,18 @@ def projection(
         "below_safety_at": below_safety[0]["at"] if below_safety else None,
         "points": points,
     }
+
+
+def balance_series(
+    cur: duckdb.DuckDBPyConnection, item_ids: list[str], *, at: datetime, horizon_days: int | None = None
+) -> dict[str, list[tuple[datetime, float]]]:
+    """(time, balance) after each event for several items in one query: what sparklines are drawn from."""
+    horizon_end = _window(at, horizon_days)
+    if not item_ids:
+        return {}
+    series: dict[str, list[tuple[datetime, float]]] = {item: [] for item in item_ids}
+    for item, when, balance in cur.execute(
+        "SELECT item_id, \"at\", balance FROM (" + _POINTS_SQL + ") ORDER BY item_id, seq", [at, horizon_end, list(item_ids)]
+    ).fetchall():
+        series.setdefault(item, []).append((when, balance))
+    return series
