@@ -1,0 +1,479 @@
+"""Schedule repair ("right-shift") after machine stops.
+
+The rules (issue 3):
+  (a) each machine keeps its operations in planned order (planned_start, production_order_id, op_seq)
+      and runs one at a time;
+  (b) an order's operations run in op_seq order;
+  (c) an order's first operation starts no earlier than the end of every open order feeding it
+      (orders whose parent_production_order_id is it);
+  (d) nothing starts before its planned start;
+  (e) on a stopped machine nothing runs inside the downtime [start, start + minutes); an operation running
+      at the stop (planned_start < stop < planned_end, or status running) keeps its start and finishes
+      after the downtime with its remaining time.
+Open operations are those not done, of orders planned / released / in_progress. Done operations and
+completed or cancelled orders never move. Durations are planned_end - planned_start.
+
+An order's new_end shifts by the delay of its latest-ending open operation:
+    new_end = planned_end + max(0, max(new op ends) - max(planned op ends))
+(so an order whose own end carries buffer keeps planned_end when nothing moves).
+
+Two implementations with the same answer:
+
+* `repair` (fast): event-driven propagation from the planned schedule. Only operations whose times
+  change push their successors (next on the machine, next in the order, the first operation of the order
+  they feed), in planned-time order through a heap, so the cost is the size of the delayed cone, not the
+  plant. Open operations are read from DuckDB only for a planned-start window [earliest hit, horizon]
+  that doubles until every delay has died out inside it. This is exact when the plan itself satisfies
+  the rules (every constraint already holds at planned times), which a scheduler's plan does; if the plan
+  already violates them, `repair` reports only what the stops cause while `repair_naive` also repairs
+  the plan's own violations.
+* `repair_naive`: the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
+  the whole plant (also honouring fixed operations as lower bounds). It is the test oracle and the
+  benchmark's baseline.
+
+Both return a `Repair` listing only what changes: an operation or order absent from it keeps its
+planned times.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+
+from planner_tui.errors import BadRequest, CycleError
+from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
+
+_EPOCH = datetime(1970, 1, 1)
+_US_PER_MIN = 60_000_000
+_OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
+_STOPPED_SQL = ", ".join(f"'{s}'" for s in STOPPED_STATES)
+_INITIAL_HORIZON_US = 2 * 24 * 60 * _US_PER_MIN  # first window past the stops' end; doubles as needed
+
+
+def to_us(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(value))
+
+
+@dataclass
+class Stop:
+    """A machine stop: from `start`, for `minutes` (None: the downtime is unknown)."""
+
+    machine_id: str
+    start: datetime
+    minutes: float | None
+
+    @property
+    def end(self) -> datetime | None:
+        return None if self.minutes is None else self.start + timedelta(minutes=self.minutes)
+
+    def to_dict(self) -> dict:
+        return {
+            "machine_id": self.machine_id,
+            "start": self.start,
+            "minutes": self.minutes,
+            "end": self.end,
+            "downtime_known": self.minutes is not None,
+        }
+
+
+@dataclass
+class OpShift:
+    production_order_id: str
+    op_seq: int
+    machine_id: str
+    planned_start: datetime
+    planned_end: datetime
+    new_start: datetime
+    new_end: datetime
+
+    @property
+    def delay_minutes(self) -> float:
+        return (self.new_end - self.planned_end).total_seconds() / 60
+
+
+@dataclass
+class OrderShift:
+    production_order_id: str
+    planned_end: datetime
+    new_end: datetime
+
+    @property
+    def delay_minutes(self) -> float:
+        return (self.new_end - self.planned_end).total_seconds() / 60
+
+
+@dataclass
+class Repair:
+    """What a repair changes.
+
+    `ops`: every open operation whose start or end moves, keyed (production_order_id, op_seq).
+    `orders`: every open production order whose new_end differs from planned_end.
+    `touched_orders`: orders with at least one moved operation (a superset of `orders`: inner slack may
+    absorb the move). Anything not listed keeps its planned times.
+    """
+
+    stops: list[Stop]
+    ops: dict[tuple[str, int], OpShift] = field(default_factory=dict)
+    orders: dict[str, OrderShift] = field(default_factory=dict)
+    touched_orders: set[str] = field(default_factory=set)
+
+    def op_times(self, production_order_id: str, op_seq: int) -> tuple[datetime, datetime] | None:
+        """(new_start, new_end) of a moved operation, None when it keeps its planned times."""
+        shift = self.ops.get((production_order_id, op_seq))
+        return None if shift is None else (shift.new_start, shift.new_end)
+
+    def order_new_end(self, production_order_id: str, planned_end: datetime) -> datetime:
+        shift = self.orders.get(production_order_id)
+        return planned_end if shift is None else shift.new_end
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stops
+
+
+def stops_from_store(cur: duckdb.DuckDBPyConnection, at: datetime | None = None) -> list[Stop]:
+    """Every machine the store shows down or in maintenance: from its `since`, for expected_minutes."""
+    rows = cur.execute(
+        f"SELECT machine_id, since, expected_minutes FROM machine_states "
+        f"WHERE state IN ({_STOPPED_SQL}) ORDER BY machine_id"
+    ).fetchall()
+    return [
+        Stop(machine_id, since if since is not None else at, None if minutes is None else float(minutes))
+        for machine_id, since, minutes in rows
+        if since is not None or at is not None
+    ]
+
+
+def _check_stops(stops: list[Stop]) -> None:
+    for stop in stops:
+        if stop.minutes is not None and stop.minutes < 0:
+            raise BadRequest(f"downtime of {stop.machine_id} must not be negative (got {stop.minutes:g} minutes)")
+        if stop.start is None:
+            raise BadRequest(f"the stop of {stop.machine_id} has no start time")
+
+
+def _windows_by_machine(stops: list[Stop]) -> dict[str, list[tuple[int, int]]]:
+    """machine -> its downtime windows [start, end) in µs, sorted; unknown or zero downtime is left out."""
+    windows: dict[str, list[tuple[int, int]]] = {}
+    for stop in stops:
+        if stop.minutes:
+            s = to_us(stop.start)
+            windows.setdefault(stop.machine_id, []).append((s, s + round(stop.minutes * _US_PER_MIN)))
+    for spans in windows.values():
+        spans.sort()
+    return windows
+
+
+def place(t: int, duration: int, running: bool, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """Rule (e): where an operation that could start at `t` runs on a machine with these downtimes.
+
+    Returns (start, end). An operation under way when a stop begins (started before it and not yet
+    finished, or reported running) keeps its start and finishes after the downtime with what remained.
+    """
+    end = t + duration
+    for s, e in spans:
+        if e <= s:
+            continue
+        if (t < s < end) or (running and t <= s):
+            end = e + max(0, end - s)  # what remained at the stop (0 for a running op already overdue)
+        elif s <= t < e:
+            t = e
+            end = t + duration
+    return t, end
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast repair: event-driven over a planned-start window
+
+
+_WINDOW_SQL = f"""
+WITH base AS (
+    SELECT o.production_order_id AS po, o.op_seq AS seq, o.machine_id AS m,
+           epoch_us(o.planned_start) AS ps, epoch_us(o.planned_end) AS pe,
+           o.status = 'running' AS running, p.parent_production_order_id AS parent
+    FROM operations o
+    JOIN production_orders p ON p.production_order_id = o.production_order_id
+    WHERE o.status <> 'done' AND p.status IN ({_OPEN_SQL})
+      AND o.planned_start >= ? AND o.planned_start <= ?
+),
+ranked AS (
+    SELECT *, row_number() OVER (ORDER BY m, ps, po, seq) - 1 AS i FROM base
+),
+linked AS (
+    SELECT *, lead(i) OVER (PARTITION BY po ORDER BY seq) AS onext FROM ranked
+),
+parent_first AS (
+    SELECT production_order_id AS po, min(op_seq) AS seq FROM operations
+    WHERE production_order_id IN (SELECT parent FROM base WHERE parent IS NOT NULL)
+    GROUP BY production_order_id
+)
+SELECT l.i, l.po, l.seq, l.m, l.ps, l.pe, l.running,
+       coalesce(l.onext, -1) AS onext,
+       coalesce(CASE WHEN l.onext IS NULL THEN f.i END, -1) AS fnext
+FROM linked l
+LEFT JOIN parent_first pf ON pf.po = l.parent
+LEFT JOIN ranked f ON f.po = pf.po AND f.seq = pf.seq
+ORDER BY l.i
+"""
+
+
+@dataclass
+class _Window:
+    po: list[str]
+    seq: list[int]
+    m: list[str]
+    ps: list[int]
+    pe: list[int]
+    running: list[bool]
+    mnext: list[int]
+    onext: list[int]
+    fnext: list[int]
+
+
+def _load_window(cur: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> _Window:
+    table = cur.sql(_WINDOW_SQL, params=[lo, hi]).to_arrow_table()
+    col = lambda name: table.column(name).to_pylist()  # noqa: E731
+    m = col("m")
+    mnext = [i + 1 if m[i + 1] == m[i] else -1 for i in range(len(m) - 1)] + ([-1] if m else [])
+    return _Window(col("po"), col("seq"), m, col("ps"), col("pe"), col("running"), mnext, col("onext"), col("fnext"))
+
+
+def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[int, int]]]) -> datetime | None:
+    """The earliest planned start among operations a stop can hit directly (the window's low end)."""
+    lo = None
+    for machine_id, spans in windows.items():
+        first = min(s for s, _ in spans)
+        last_end = max(e for _, e in spans)
+        row = cur.execute(
+            f"""SELECT min(o.planned_start) FROM operations o
+                JOIN production_orders p ON p.production_order_id = o.production_order_id
+                WHERE o.machine_id = ? AND o.status <> 'done' AND p.status IN ({_OPEN_SQL})
+                  AND o.planned_start < ? AND (o.planned_end > ? OR o.status = 'running')""",
+            [machine_id, from_us(last_end), from_us(first)],
+        ).fetchone()
+        candidate = min(from_us(first), row[0]) if row[0] is not None else from_us(first)
+        lo = candidate if lo is None else min(lo, candidate)
+    return lo
+
+
+def _propagate(w: _Window, windows: dict[str, list[tuple[int, int]]]) -> dict[int, tuple[int, int]]:
+    """Event-driven right-shift over the window; returns index -> (new_start, new_end) of moved ops."""
+    ps, pe, running, m = w.ps, w.pe, w.running, w.m
+    heap: list[tuple[int, int]] = []
+    queued: set[int] = set()
+    req: dict[int, int] = {}
+    new: dict[int, tuple[int, int]] = {}
+
+    # Seeds: every operation on a stopped machine that a downtime can touch.
+    for i in range(len(ps)):
+        spans = windows.get(m[i])
+        if spans is None:
+            continue
+        if any(ps[i] < e and (pe[i] > s or running[i]) for s, e in spans):
+            heapq.heappush(heap, (ps[i], i))
+            queued.add(i)
+
+    budget = 20 * len(ps) + 1000  # a consistent plan pops each op about once; a cycle never settles
+    while heap:
+        budget -= 1
+        if budget < 0:
+            raise CycleError("the plan's ordering constraints form a cycle (machine order, op_seq and feeding links disagree)")
+        _, i = heapq.heappop(heap)
+        queued.discard(i)
+        t = max(ps[i], req.get(i, ps[i]))
+        spans = windows.get(m[i])
+        if spans is None:
+            start, end = t, t + pe[i] - ps[i]
+        else:
+            start, end = place(t, pe[i] - ps[i], running[i], spans)
+        old_start, old_end = new.get(i, (ps[i], pe[i]))
+        if start == old_start and end == old_end:
+            continue
+        new[i] = (start, end)
+        if end <= old_end:
+            continue
+        for j in (w.mnext[i], w.onext[i], w.fnext[i]):
+            if j >= 0 and end > req.get(j, ps[j]):
+                req[j] = end
+                if j not in queued:
+                    queued.add(j)
+                    heapq.heappush(heap, (ps[j], j))
+    return new
+
+
+def _order_shifts(cur: duckdb.DuckDBPyConnection, moved_end_by_order: dict[str, int]) -> dict[str, OrderShift]:
+    """Order new_end from its latest open operation's move (see the module docstring)."""
+    if not moved_end_by_order:
+        return {}
+    ids = list(moved_end_by_order)
+    rows = cur.execute(
+        """SELECT p.production_order_id, p.planned_end, max(epoch_us(o.planned_end))
+           FROM production_orders p
+           JOIN operations o ON o.production_order_id = p.production_order_id AND o.status <> 'done'
+           WHERE p.production_order_id IN (SELECT unnest(?::VARCHAR[]))
+           GROUP BY p.production_order_id, p.planned_end""",
+        [ids],
+    ).fetchall()
+    shifts = {}
+    for po, planned_end, last_planned in rows:
+        delay = moved_end_by_order[po] - last_planned
+        if delay > 0:
+            shifts[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
+    return shifts
+
+
+def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | None = None) -> Repair:
+    """Right-shift the plant's open operations around `stops` (see the module docstring).
+
+    `at` is kept for the API's symmetry (it pins "now" for callers); the rules themselves do not use it.
+    """
+    _check_stops(stops)
+    result = Repair(list(stops))
+    windows = _windows_by_machine(stops)
+    if not windows:
+        return result
+    lo = _stop_seeds(cur, windows)
+    bounds = cur.execute("SELECT max(planned_start) FROM operations").fetchone()[0]
+    if lo is None or bounds is None:
+        return result
+    plant_last_start = to_us(bounds)
+    stops_end = max(e for spans in windows.values() for _, e in spans)
+    hi = stops_end + _INITIAL_HORIZON_US
+    while True:
+        w = _load_window(cur, lo, from_us(hi))
+        moved = _propagate(w, windows)
+        latest = max((end for _, end in moved.values()), default=0)
+        # Exact once every delay ends inside the window: later operations start after it unchanged.
+        if latest <= hi or hi >= plant_last_start:
+            break
+        hi = max(latest, hi + 2 * (hi - to_us(lo)))
+
+    moved_end_by_order: dict[str, int] = {}
+    for i, (start, end) in moved.items():
+        po = w.po[i]
+        result.ops[(po, w.seq[i])] = OpShift(
+            po, w.seq[i], w.m[i], from_us(w.ps[i]), from_us(w.pe[i]), from_us(start), from_us(end)
+        )
+        result.touched_orders.add(po)
+        if end > moved_end_by_order.get(po, -(2**62)):
+            moved_end_by_order[po] = end
+    result.orders = _order_shifts(cur, moved_end_by_order)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Naive repair: the rules, per operation, swept to a fixpoint over the whole plant
+
+
+def repair_naive(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | None = None) -> Repair:
+    """The rules applied literally over plain dicts (the oracle for `repair`). Cost grows with the plant."""
+    _check_stops(stops)
+    result = Repair(list(stops))
+    windows = _windows_by_machine(stops)
+
+    orders = {
+        po: (status, parent, to_us(planned_end))
+        for po, status, parent, planned_end in cur.execute(
+            "SELECT production_order_id, status, parent_production_order_id, planned_end FROM production_orders"
+        ).fetchall()
+    }
+    ops = [
+        (po, seq, machine, to_us(ps), to_us(pe), status)
+        for po, seq, machine, ps, pe, status in cur.execute(
+            "SELECT production_order_id, op_seq, machine_id, planned_start, planned_end, status FROM operations"
+        ).fetchall()
+        if po in orders and orders[po][0] != "cancelled"  # a cancelled order's operations never run
+    ]
+
+    def is_open(op) -> bool:
+        return op[5] != "done" and orders[op[0]][0] in OPEN_PRODUCTION_STATUSES
+
+    by_machine: dict[str, list] = {}
+    by_order: dict[str, list] = {}
+    for op in ops:
+        by_machine.setdefault(op[2], []).append(op)
+        by_order.setdefault(op[0], []).append(op)
+    for seq_list in by_machine.values():
+        seq_list.sort(key=lambda op: (op[3], op[0], op[1]))
+    for seq_list in by_order.values():
+        seq_list.sort(key=lambda op: op[1])
+
+    # Static lower bounds: planned start, and fixed (done / completed-order) operations before it.
+    static: dict[tuple[str, int], int] = {}
+    machine_prev: dict[tuple[str, int], tuple[str, int]] = {}
+    order_prev: dict[tuple[str, int], tuple[str, int]] = {}
+    for chain, prev_map in ((by_machine, machine_prev), (by_order, order_prev)):
+        for seq_list in chain.values():
+            fixed_end = None
+            last_open = None
+            for op in seq_list:
+                key = (op[0], op[1])
+                if is_open(op):
+                    lb = max(op[3], static.get(key, op[3]))
+                    if fixed_end is not None:
+                        lb = max(lb, fixed_end)
+                    static[key] = lb
+                    if last_open is not None:
+                        prev_map[key] = last_open
+                    last_open = key
+                else:
+                    fixed_end = op[4] if fixed_end is None else max(fixed_end, op[4])
+
+    feeders: dict[str, list[str]] = {}
+    for po, (status, parent, _) in orders.items():
+        if parent is not None and status in OPEN_PRODUCTION_STATUSES:
+            feeders.setdefault(parent, []).append(po)
+    first_op = {po: (seq_list[0][0], seq_list[0][1]) for po, seq_list in by_order.items()}
+
+    open_ops = sorted((op for op in ops if is_open(op)), key=lambda op: (op[3], op[0], op[1]))
+    new_start = {(op[0], op[1]): op[3] for op in open_ops}
+    new_end = {(op[0], op[1]): op[4] for op in open_ops}
+    open_keys_by_order: dict[str, list[tuple[str, int]]] = {}
+    for op in open_ops:
+        open_keys_by_order.setdefault(op[0], []).append((op[0], op[1]))
+
+    def order_end(po: str) -> int:
+        keys = open_keys_by_order.get(po)
+        return max(new_end[k] for k in keys) if keys else orders[po][2]
+
+    for _sweep in range(len(open_ops) + 2):
+        changed = False
+        for po, seq, machine, ps, pe, status in open_ops:
+            key = (po, seq)
+            t = static[key]
+            if key in machine_prev:
+                t = max(t, new_end[machine_prev[key]])
+            if key in order_prev:
+                t = max(t, new_end[order_prev[key]])
+            if first_op.get(po) == key:
+                for feeder in feeders.get(po, ()):
+                    t = max(t, order_end(feeder))
+            spans = windows.get(machine)
+            start, end = place(t, pe - ps, status == "running", spans) if spans else (t, t + pe - ps)
+            if (start, end) != (new_start[key], new_end[key]):
+                new_start[key], new_end[key] = start, end
+                changed = True
+        if not changed:
+            break
+    else:
+        raise CycleError("the plan's ordering constraints form a cycle (machine order, op_seq and feeding links disagree)")
+
+    for po, seq, machine, ps, pe, _status in open_ops:
+        key = (po, seq)
+        if (new_start[key], new_end[key]) != (ps, pe):
+            result.ops[key] = OpShift(po, seq, machine, from_us(ps), from_us(pe), from_us(new_start[key]), from_us(new_end[key]))
+            result.touched_orders.add(po)
+    for po in result.touched_orders:
+        keys = open_keys_by_order[po]
+        delay = max(new_end[k] for k in keys) - max(next(op[4] for op in by_order[po] if (op[0], op[1]) == k) for k in keys)
+        if delay > 0:
+            planned_end = from_us(orders[po][2])
+            result.orders[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
+    return result
