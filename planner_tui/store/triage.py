@@ -162,36 +162,45 @@ def _act(
     at = _at(at)
     with store.write_lock:
         cur = store.cursor()
-        exception_id = check_exception_id(cur, exception_id)
-        cur.execute("BEGIN TRANSACTION")
         try:
-            current = _state_row(cur, exception_id)
-            if guard is not None:
-                guard(current, at)
-            base = current or {"status": "open", "assignee": None, "snoozed_until": None}
-            new_status = base["status"] if status is None else status
-            new_assignee = base["assignee"] if assignee is ... else assignee
-            new_until = base["snoozed_until"] if snoozed_until is ... else snoozed_until
-            cur.execute(
-                "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-                [exception_id, at, who, action, detail],
-            )
-            cur.execute(
-                """
-                INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (exception_id) DO UPDATE SET
-                    status = excluded.status, assignee = excluded.assignee,
-                    snoozed_until = excluded.snoozed_until,
-                    updated_at = excluded.updated_at, updated_by = excluded.updated_by
-                """,
-                [exception_id, new_status, new_assignee, new_until, at, who],
-            )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        return triage_state(cur, [exception_id])[exception_id]
+            exception_id = check_exception_id(cur, exception_id)
+            return _act_in(cur, exception_id, action, who=who, at=at, detail=detail, status=status,
+                           assignee=assignee, snoozed_until=snoozed_until, guard=guard)
+        finally:
+            cur.close()
+
+
+def _act_in(cur: duckdb.DuckDBPyConnection, exception_id: str, action: str, *, who: str, at: datetime,
+            detail, status, assignee, snoozed_until, guard) -> dict:
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        current = _state_row(cur, exception_id)
+        if guard is not None:
+            guard(current, at)
+        base = current or {"status": "open", "assignee": None, "snoozed_until": None}
+        new_status = base["status"] if status is None else status
+        new_assignee = base["assignee"] if assignee is ... else assignee
+        new_until = base["snoozed_until"] if snoozed_until is ... else snoozed_until
+        cur.execute(
+            "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+            [exception_id, at, who, action, detail],
+        )
+        cur.execute(
+            """
+            INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (exception_id) DO UPDATE SET
+                status = excluded.status, assignee = excluded.assignee,
+                snoozed_until = excluded.snoozed_until,
+                updated_at = excluded.updated_at, updated_by = excluded.updated_by
+            """,
+            [exception_id, new_status, new_assignee, new_until, at, who],
+        )
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    return triage_state(cur, [exception_id])[exception_id]
 
 
 def _not_resolved(verb: str):
