@@ -1,0 +1,1124 @@
+"""Applying CloudEvents to the store, keeping them as the plant's history.
+
+`apply_events` takes a batch of events (CloudEvents 1.0 structured JSON objects, or events already
+normalised by `parse_event`) and applies it in ONE transaction together with its `event_log` records
+and the feed's cursor: a crash never leaves half an event applied, and the state always agrees with
+its history.
+
+How a batch is applied, and why it is fast: the rows the batch can touch are read once per table
+(set-based, by the ids the batch names), the events are then played in order over those rows in
+Python (so a hold placed and released in the same batch, or an order confirmed then changed, come out
+right), and only the rows that finally changed are written back, one UPDATE and one INSERT per table.
+
+The envelope (specversion, id, source, type, time, sequence, data) is validated here rather than in
+the feeds layer, because the store must check whatever it is given and may not import upward;
+`planner_tui.feeds.cloudevents` re-exports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from planner_tui.store.contract import table as contract_table
+from planner_tui.store.db import Store
+
+KNOWN_TYPES = (
+    "machine.down",
+    "machine.up",
+    "hold.placed",
+    "hold.released",
+    "order.confirmed",
+    "order.changed",
+    "order.cancelled",
+    "operation.completed",
+    "receipt.posted",
+    "shipment.shipped",
+    "inventory.adjusted",
+)
+
+# Where received purchased stock is booked (a receipt names no location).
+RECEIVING_LOCATION = "RECEIVING"
+
+APPLIED, UNKNOWN_TYPE, REJECTED = "applied", "unknown_type", "rejected"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The envelope
+# ---------------------------------------------------------------------------------------------------
+
+# RFC 3339 date-time; the offset is optional here because the rest of planner_tui reads "no offset" as UTC.
+_RFC3339 = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<clock>\d{2}:\d{2}(?::\d{2})?)(?:\.(?P<frac>\d+))?"
+    r"(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_event_time(text: Any) -> datetime:
+    """An RFC 3339 timestamp as a naive UTC datetime; ValueError with a short reason otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("time must be an RFC 3339 string")
+    match = _RFC3339.match(text.strip())
+    if not match:
+        raise ValueError(f"time {text!r} is not RFC 3339 (e.g. 2026-11-25T08:12:00Z)")
+    clock = match["clock"] if match["clock"].count(":") == 2 else match["clock"] + ":00"
+    try:
+        value = datetime.fromisoformat(f"{match['date']}T{clock}")
+    except ValueError:
+        raise ValueError(f"time {text!r} is not a valid date and time") from None
+    if match["frac"]:
+        # Python keeps microseconds; CloudEvents producers may send nanoseconds.
+        value = value.replace(microsecond=int(match["frac"][:6].ljust(6, "0")))
+    tz = match["tz"]
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        value = value.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def parse_sequence(value: Any) -> int:
+    """The `sequence` extension: an integer, or a string of digits (CloudEvents extensions are strings)."""
+    if isinstance(value, bool):
+        raise ValueError("sequence must be an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(f"sequence {value!r} is not an integer")
+    if number < 0:
+        raise ValueError(f"sequence {value!r} is negative")
+    return number
+
+
+def fingerprint(raw: Any) -> str:
+    """A stable id for something that carries none of its own (a malformed event)."""
+    text = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True, default=str)
+    return "invalid-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def _text(obj: dict, name: str) -> str | None:
+    value = obj.get(name)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None = None) -> dict:
+    """Normalise one structured-mode CloudEvent.
+
+    Always returns a dict: source, id, type, time (naive UTC datetime or None), sequence (int or None),
+    data (dict or None), raw (the event as received) and error (None when valid, else the reason).
+    A malformed event still gets a source and id (the fallbacks, or a fingerprint) so it can be logged.
+    """
+    event: dict[str, Any] = {
+        "source": fallback_source,
+        "id": fallback_id or fingerprint(obj),
+        "type": None,
+        "time": None,
+        "sequence": None,
+        "data": None,
+        "raw": obj,
+        "error": None,
+    }
+    if not isinstance(obj, dict):
+        event["error"] = "not a JSON object"
+        return event
+    problems: list[str] = []
+    source, event_id, event_type = _text(obj, "source"), _text(obj, "id"), _text(obj, "type")
+    if source:
+        event["source"] = source
+    else:
+        problems.append("missing source")
+    if event_id:
+        event["id"] = event_id
+    else:
+        problems.append("missing id")
+    if event_type:
+        event["type"] = event_type
+    else:
+        problems.append("missing type")
+    spec = obj.get("specversion")
+    if spec != "1.0":
+        problems.append("missing specversion" if spec is None else f"specversion {spec!r} is not 1.0")
+    if "sequence" in obj and obj["sequence"] is not None:
+        try:
+            event["sequence"] = parse_sequence(obj["sequence"])
+        except ValueError as exc:
+            problems.append(str(exc))
+    if obj.get("time") is None:
+        problems.append("missing time")
+    else:
+        try:
+            event["time"] = parse_event_time(obj["time"])
+        except ValueError as exc:
+            problems.append(str(exc))
+    content_type = obj.get("datacontenttype")
+    if isinstance(content_type, str) and "json" not in content_type.lower():
+        problems.append(f"datacontenttype {content_type!r} is not JSON")
+    if "data_base64" in obj:
+        problems.append("binary data (data_base64) is not supported; send data as a JSON object")
+    data = obj.get("data")
+    if isinstance(data, str) and isinstance(content_type, str) and "json" in content_type.lower():
+        # Some producers send JSON data as an encoded string.
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+    if data is None:
+        if "data_base64" not in obj:
+            problems.append("missing data")
+    elif not isinstance(data, dict):
+        problems.append("data must be a JSON object")
+    else:
+        event["data"] = data
+    if problems:
+        event["error"] = "; ".join(problems)
+    return event
+
+
+
+def is_normalised(event: Any) -> bool:
+    return isinstance(event, dict) and "raw" in event and "error" in event and "data" in event
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyResult:
+    """What one `apply_events` call did."""
+
+    applied: int = 0
+    duplicates: int = 0  # seen before (same source+id), or at/below the feed's cursor: not applied again
+    rejected: int = 0  # malformed, or naming something the store does not hold: kept with the reason
+    unknown: int = 0  # a type planner_tui does not know: kept, never fatal
+    last_sequence: int | None = None  # the feed's cursor after this batch
+    changed: list[str] = field(default_factory=list)  # one short summary per applied event
+    lag_seconds: list[float] = field(default_factory=list)  # applied_at - event time, per applied event
+    rejections: list[tuple[str, str]] = field(default_factory=list)  # (event id, reason)
+    touched: dict[str, set] = field(default_factory=dict)  # table -> keys whose rows changed
+
+    @property
+    def received(self) -> int:
+        return self.applied + self.duplicates + self.rejected + self.unknown
+
+    def lag_summary(self) -> dict:
+        return _summarise_lags(self.lag_seconds)
+
+    def merge(self, other: "ApplyResult") -> "ApplyResult":
+        """Fold another batch's result into this one (a poll applies several batches)."""
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.unknown += other.unknown
+        if other.last_sequence is not None:
+            self.last_sequence = other.last_sequence
+        self.changed += other.changed
+        self.lag_seconds += other.lag_seconds
+        self.rejections += other.rejections
+        for name, keys in other.touched.items():
+            self.touched.setdefault(name, set()).update(keys)
+        return self
+
+    def to_dict(self) -> dict:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "unknown": self.unknown,
+            "last_sequence": self.last_sequence,
+            "lag": self.lag_summary(),
+            "changed": self.changed,
+            "rejections": [{"id": i, "reason": r} for i, r in self.rejections],
+        }
+
+
+def _summarise_lags(lags: list[float]) -> dict:
+    if not lags:
+        return {"count": 0, "p50": None, "p95": None, "max": None}
+    ordered = sorted(lags)
+
+    def pick(q: float) -> float:
+        # Linear interpolation, like DuckDB's quantile_cont used by lag_stats.
+        pos = q * (len(ordered) - 1)
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        return round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 3)
+
+    return {"count": len(ordered), "p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 3)}
+
+
+class _Reject(Exception):
+    """An event that cannot be applied; its message is the reason kept in the log."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the data of an event
+# ---------------------------------------------------------------------------------------------------
+
+
+def _id(data: dict, name: str, *, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise _Reject(f"data.{name} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _Reject(f"data.{name} must be a string")
+    return str(value)
+
+
+def _text(data: dict, name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise _Reject(f"data.{name} must be text")
+    return str(value)
+
+
+def _int(data: dict, name: str, *, required: bool = True, minimum: int | None = None) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise _Reject(f"data.{name} is missing")
+        return None
+    if isinstance(value, bool):
+        raise _Reject(f"data.{name} must be an integer")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise _Reject(f"data.{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise _Reject(f"data.{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _number(data: dict, name: str, *, positive: bool = False) -> float:
+    value = data.get(name)
+    if value is None:
+        raise _Reject(f"data.{name} is missing")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Reject(f"data.{name} must be a number, got {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _Reject(f"data.{name} must be a finite number")
+    if positive and value <= 0:
+        raise _Reject(f"data.{name} must be greater than 0, got {value}")
+    return float(value)
+
+
+def _date(data: dict, name: str) -> date:
+    value = data.get(name)
+    if value is None or value == "":
+        raise _Reject(f"data.{name} is missing")
+    if not isinstance(value, str):
+        raise _Reject(f"data.{name} must be a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise _Reject(f"data.{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _so_key(data: dict) -> tuple[str, int]:
+    return _id(data, "sales_order_id"), _int(data, "line_no", minimum=0)
+
+
+def _quiet(fn: Callable[[], Any]) -> Any:
+    """The value, or None when the data is malformed (key collection must not reject: applying does)."""
+    try:
+        return fn()
+    except _Reject:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The rows a batch can touch, read once, changed in memory, written back once
+# ---------------------------------------------------------------------------------------------------
+
+# Table -> its key columns (from the contract).
+_KEYS = {
+    name: contract_table(name).key
+    for name in (
+        "machine_states",
+        "quality_holds",
+        "lots",
+        "sales_orders",
+        "production_orders",
+        "operations",
+        "purchase_orders",
+        "inventory",
+        "shipments",
+    )
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _key_text(key: tuple) -> str:
+    return "/".join("" if k is None else str(k) for k in key)
+
+
+class _Plant:
+    """The slice of the plant one batch can touch."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection):
+        self.cur = cur
+        self.columns: dict[str, list[str]] = {}
+        self.rows: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
+        self.original: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
+        self.known: dict[str, set[str]] = {"machines": set(), "customers": set(), "items": set()}
+        self.item_of_lot: dict[str, str] = {}
+        self.active_holds_by_lot: dict[str, set[str]] = {}
+        self.ops_by_order: dict[str, list[tuple]] = {}
+        self.shipments_by_line: dict[tuple, list[str]] = {}
+        self.lots_by_shipment: dict[str, list[str]] = {}
+
+    # reading -------------------------------------------------------------------------------------
+
+    def table_columns(self, name: str) -> list[str]:
+        if name not in self.columns:
+            present = {d[0] for d in self.cur.execute(f'SELECT * FROM "{name}" LIMIT 0').description}
+            wanted = contract_table(name).column_names
+            if name == "machine_states" and "expected_minutes" not in present:
+                # Snapshots may omit planner_tui's own column; machine.down needs it.
+                self.cur.execute('ALTER TABLE machine_states ADD COLUMN expected_minutes INTEGER')
+                present.add("expected_minutes")
+            self.columns[name] = [c for c in wanted if c in present]
+        return self.columns[name]
+
+    def load_known(self, name: str, column: str, ids: Iterable[str]) -> None:
+        ids = sorted({i for i in ids if i is not None} - self.known[name])
+        if ids:
+            rows = self.cur.execute(
+                f'SELECT DISTINCT "{column}" FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))', [ids]
+            ).fetchall()
+            self.known[name].update(r[0] for r in rows)
+
+    def load(self, name: str, column: str, values: Iterable[Any], *, extra: str = "") -> list[dict]:
+        """Read the rows of `name` whose `column` is one of `values` into the cache."""
+        values = sorted({v for v in values if v is not None})
+        if not values:
+            return []
+        cols = self.table_columns(name)
+        select = ", ".join(f'"{c}"' for c in cols)
+        result = self.cur.execute(
+            f'SELECT {select} FROM "{name}" WHERE "{column}" IN (SELECT unnest(?)) {extra}', [values]
+        ).fetchall()
+        key_cols = _KEYS[name]
+        loaded = []
+        cache = self.rows[name]
+        for values_row in result:
+            row = dict(zip(cols, values_row))
+            key = tuple(row[k] for k in key_cols)
+            if key not in cache:  # never overwrite a row the batch already changed
+                cache[key] = row
+                self.index(name, key, row)
+            loaded.append(cache[key])
+        if key_cols == (column,):
+            for value in values:
+                cache.setdefault((value,), None)  # known to be absent
+        return loaded
+
+    def index(self, name: str, key: tuple, row: dict) -> None:
+        if name == "lots":
+            self.item_of_lot[row["lot_id"]] = row["item_id"]
+        elif name == "quality_holds" and row["status"] == "active":
+            self.active_holds_by_lot.setdefault(row["lot_id"], set()).add(row["hold_id"])
+        elif name == "operations":
+            self.ops_by_order.setdefault(row["production_order_id"], []).append(key)
+        elif name == "shipments":
+            line = (row["sales_order_id"], row["line_no"])
+            if key[0] not in self.shipments_by_line.setdefault(line, []):
+                self.shipments_by_line[line].append(key[0])
+
+    def get(self, name: str, *key: Any) -> dict | None:
+        row = self.rows[name].get(tuple(key))
+        return dict(row) if row is not None else None
+
+    # changing ------------------------------------------------------------------------------------
+
+    def put(self, name: str, row: dict, changes: list[dict]) -> None:
+        """Set a row (insert or update), recording what changed for the event's `changes`."""
+        key = tuple(row[k] for k in _KEYS[name])
+        cache = self.rows[name]
+        before = cache.get(key)
+        if key not in self.original[name]:
+            self.original[name][key] = dict(before) if before is not None else None
+        cols = self.table_columns(name)
+        after = {c: row.get(c) for c in cols}
+        if before is None:
+            changes.append({"table": name, "key": _key_text(key), "before": None,
+                            "after": {c: _jsonable(v) for c, v in after.items()}})
+            self.index(name, key, after)
+        else:
+            diff = [c for c in cols if before.get(c) != after[c]]
+            if not diff:
+                return
+            changes.append({"table": name, "key": _key_text(key),
+                            "before": {c: _jsonable(before.get(c)) for c in diff},
+                            "after": {c: _jsonable(after[c]) for c in diff}})
+        cache[key] = after
+
+    def dirty(self, name: str) -> tuple[list[dict], list[dict]]:
+        """(new rows, changed existing rows) for one table."""
+        inserts, updates = [], []
+        for key, original in self.original[name].items():
+            current = self.rows[name][key]
+            if current is None:
+                continue
+            if original is None:
+                inserts.append(current)
+            elif current != original:
+                updates.append(current)
+        return inserts, updates
+
+
+# ---------------------------------------------------------------------------------------------------
+# What each event type does
+# ---------------------------------------------------------------------------------------------------
+
+
+def _machine_down(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    machine_id = _id(data, "machine_id")
+    reason = _text(data, "reason")
+    expected = _int(data, "expected_minutes", required=False, minimum=0)
+    if machine_id not in p.known["machines"]:
+        raise _Reject(f"unknown machine {machine_id}")
+    p.put("machine_states", {"machine_id": machine_id, "state": "down", "since": ev["time"],
+                             "reason": reason, "expected_minutes": expected}, changes)
+    text = f"machine {machine_id} down"
+    if reason:
+        text += f": {reason}"
+    if expected is not None:
+        text += f" (expected {expected} min)"
+    return text
+
+
+def _machine_up(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    machine_id = _id(data, "machine_id")
+    if machine_id not in p.known["machines"]:
+        raise _Reject(f"unknown machine {machine_id}")
+    p.put("machine_states", {"machine_id": machine_id, "state": "running", "since": ev["time"],
+                             "reason": None, "expected_minutes": None}, changes)
+    return f"machine {machine_id} running"
+
+
+def _hold_placed(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    hold_id, lot_id = _id(data, "hold_id"), _id(data, "lot_id")
+    reason, placed_by = _text(data, "reason"), _text(data, "placed_by")
+    lot = p.get("lots", lot_id)
+    if lot is None:
+        raise _Reject(f"unknown lot {lot_id}")
+    existing = p.get("quality_holds", hold_id)
+    if existing is not None:
+        if existing["status"] == "active" and existing["lot_id"] == lot_id:
+            return f"hold {hold_id} on lot {lot_id} already active"
+        raise _Reject(f"hold {hold_id} already exists (lot {existing['lot_id']}, {existing['status']})")
+    p.put("quality_holds", {"hold_id": hold_id, "lot_id": lot_id, "reason": reason,
+                            "placed_at": ev["time"], "placed_by": placed_by, "status": "active"}, changes)
+    # A lot that already left (shipped) or was used up (consumed) keeps that status: the hold row
+    # records the hold, and the trace must still see where the lot went.
+    if lot["status"] == "released":
+        lot["status"] = "hold"
+        p.put("lots", lot, changes)
+    return f"hold {hold_id} placed on lot {lot_id} ({lot['status']})" + (f": {reason}" if reason else "")
+
+
+def _hold_released(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    hold_id = _id(data, "hold_id")
+    hold = p.get("quality_holds", hold_id)
+    if hold is None:
+        raise _Reject(f"unknown hold {hold_id}")
+    if hold["status"] == "released":
+        return f"hold {hold_id} already released"
+    hold["status"] = "released"
+    p.put("quality_holds", hold, changes)
+    lot_id = hold["lot_id"]
+    others = p.active_holds_by_lot.get(lot_id, set())
+    others.discard(hold_id)
+    lot = p.get("lots", lot_id)
+    if lot is not None and lot["status"] == "hold" and not others:
+        lot["status"] = "released"
+        p.put("lots", lot, changes)
+        return f"hold {hold_id} released; lot {lot_id} released"
+    return f"hold {hold_id} released; lot {lot_id} " + (
+        f"still held by {', '.join(sorted(others))}" if others else f"stays {lot['status'] if lot else 'unknown'}"
+    )
+
+
+def _order_confirmed(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    so_id, line_no = _so_key(data)
+    customer_id, item_id = _id(data, "customer_id"), _id(data, "item_id")
+    qty = _number(data, "qty", positive=True)
+    promised = _date(data, "promised_date")
+    if p.get("sales_orders", so_id, line_no) is not None:
+        raise _Reject(f"sales order line {so_id}/{line_no} already exists")
+    if customer_id not in p.known["customers"]:
+        raise _Reject(f"unknown customer {customer_id}")
+    if item_id not in p.known["items"]:
+        raise _Reject(f"unknown item {item_id}")
+    p.put("sales_orders", {"sales_order_id": so_id, "line_no": line_no, "customer_id": customer_id,
+                           "item_id": item_id, "qty": qty, "promised_date": promised,
+                           "confirmed_at": ev["time"], "status": "open"}, changes)
+    return f"order {so_id}/{line_no} confirmed: {qty:g} x {item_id} for {customer_id}, promised {promised}"
+
+
+def _open_line(p: _Plant, data: dict) -> dict:
+    so_id, line_no = _so_key(data)
+    line = p.get("sales_orders", so_id, line_no)
+    if line is None:
+        raise _Reject(f"unknown sales order line {so_id}/{line_no}")
+    return line
+
+
+def _order_changed(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    line = _open_line(p, data)
+    label = f"{line['sales_order_id']}/{line['line_no']}"
+    if "qty" not in data and "promised_date" not in data:
+        raise _Reject("nothing to change: give qty and/or promised_date")
+    if line["status"] != "open":
+        raise _Reject(f"sales order line {label} is {line['status']}")
+    parts = []
+    if "qty" in data:
+        line["qty"] = _number(data, "qty", positive=True)
+        parts.append(f"qty {line['qty']:g}")
+    if "promised_date" in data:
+        line["promised_date"] = _date(data, "promised_date")
+        parts.append(f"promised {line['promised_date']}")
+    p.put("sales_orders", line, changes)
+    return f"order {label} changed: {', '.join(parts)}"
+
+
+def _order_cancelled(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    line = _open_line(p, data)
+    label = f"{line['sales_order_id']}/{line['line_no']}"
+    if line["status"] == "cancelled":
+        return f"order {label} already cancelled"
+    if line["status"] == "shipped":
+        raise _Reject(f"sales order line {label} is already shipped")
+    line["status"] = "cancelled"
+    p.put("sales_orders", line, changes)
+    return f"order {label} cancelled"
+
+
+def _operation_completed(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    order_id = _id(data, "production_order_id")
+    op_seq = _int(data, "op_seq")
+    op = p.get("operations", order_id, op_seq)
+    if op is None:
+        raise _Reject(f"unknown operation {order_id}/{op_seq}")
+    order = p.get("production_orders", order_id)
+    if order is None:
+        raise _Reject(f"unknown production order {order_id}")
+    if order["status"] == "cancelled":
+        raise _Reject(f"production order {order_id} is cancelled")
+    if op["status"] != "done":
+        op["status"] = "done"
+        p.put("operations", op, changes)
+    all_done = all(p.rows["operations"][k]["status"] == "done" for k in p.ops_by_order.get(order_id, []))
+    if all_done:
+        order["status"] = "completed"
+    elif order["status"] in ("planned", "released"):
+        order["status"] = "in_progress"
+    p.put("production_orders", order, changes)
+    return f"operation {order_id}/{op_seq} done; order {order_id} {order['status']}"
+
+
+def _receipt_posted(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    po_id = _id(data, "purchase_order_id")
+    qty = _number(data, "qty", positive=True)
+    lot_id = _id(data, "lot_id", required=False)
+    po = p.get("purchase_orders", po_id)
+    if po is None:
+        raise _Reject(f"unknown purchase order {po_id}")
+    if po["status"] == "cancelled":
+        raise _Reject(f"purchase order {po_id} is cancelled")
+    item_id = po["item_id"]
+    lot = p.get("lots", lot_id) if lot_id else None
+    if lot is not None and lot["item_id"] != item_id:
+        raise _Reject(f"lot {lot_id} holds item {lot['item_id']}, not {item_id} of {po_id}")
+    if po["status"] == "open":
+        # An open PO's qty is what is still due, so the shortage projection never counts received
+        # stock twice: a partial receipt lowers it, a full one closes the PO.
+        if qty >= po["qty"] - 1e-9:
+            po["status"] = "received"
+        else:
+            po["qty"] = po["qty"] - qty
+        p.put("purchase_orders", po, changes)
+    if lot_id:
+        if lot is None:
+            lot = {"lot_id": lot_id, "item_id": item_id, "qty": qty, "produced_by": None, "status": "released"}
+        else:
+            lot["qty"] = (lot["qty"] or 0) + qty
+        p.put("lots", lot, changes)
+    _add_stock(p, item_id, RECEIVING_LOCATION, lot_id, qty, changes)
+    state = "received" if po["status"] == "received" else f"{po['qty']:g} still due"
+    return f"receipt {qty:g} x {item_id} on {po_id} ({state})" + (f" into lot {lot_id}" if lot_id else "")
+
+
+def _add_stock(p: _Plant, item_id: str, location: str, lot_id: str | None, delta: float, changes: list) -> float:
+    row = p.get("inventory", item_id, location, lot_id)
+    if row is None:
+        row = {"item_id": item_id, "location": location, "lot_id": lot_id, "qty": 0.0}
+    row["qty"] = (row["qty"] or 0) + delta
+    p.put("inventory", row, changes)
+    return row["qty"]
+
+
+def _shipment_shipped(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    shipment_id = _id(data, "shipment_id")
+    shipment = p.get("shipments", shipment_id)
+    if shipment is None:
+        raise _Reject(f"unknown shipment {shipment_id}")
+    if shipment["status"] in ("shipped", "delivered"):
+        return f"shipment {shipment_id} already {shipment['status']}"
+    shipment["status"] = "shipped"
+    p.put("shipments", shipment, changes)
+    for lot_id in p.lots_by_shipment.get(shipment_id, []):
+        lot = p.get("lots", lot_id)
+        if lot is not None and lot["status"] != "shipped":
+            lot["status"] = "shipped"
+            p.put("lots", lot, changes)
+    so_id, line_no = shipment["sales_order_id"], shipment["line_no"]
+    text = f"shipment {shipment_id} shipped"
+    siblings = p.shipments_by_line.get((so_id, line_no), [])
+    if all(p.rows["shipments"][(s,)]["status"] in ("shipped", "delivered") for s in siblings):
+        line = p.get("sales_orders", so_id, line_no)
+        if line is not None and line["status"] == "open":
+            line["status"] = "shipped"
+            p.put("sales_orders", line, changes)
+            text += f"; order {so_id}/{line_no} shipped"
+    return text
+
+
+def _inventory_adjusted(p: _Plant, ev: dict, data: dict, changes: list) -> str:
+    item_id, location = _id(data, "item_id"), _id(data, "location")
+    lot_id = _id(data, "lot_id", required=False)
+    delta = _number(data, "qty_delta")
+    if item_id not in p.known["items"]:
+        raise _Reject(f"unknown item {item_id}")
+    if lot_id:
+        lot_item = p.item_of_lot.get(lot_id)
+        if lot_item is None:
+            raise _Reject(f"unknown lot {lot_id}")
+        if lot_item != item_id:
+            raise _Reject(f"lot {lot_id} holds item {lot_item}, not {item_id}")
+    on_hand = _add_stock(p, item_id, location, lot_id, delta, changes)
+    where = location + (f" lot {lot_id}" if lot_id else "")
+    return f"inventory {item_id} at {where} {delta:+g} (now {on_hand:g})"
+
+
+_HANDLERS: dict[str, Callable[[_Plant, dict, dict, list], str]] = {
+    "machine.down": _machine_down,
+    "machine.up": _machine_up,
+    "hold.placed": _hold_placed,
+    "hold.released": _hold_released,
+    "order.confirmed": _order_confirmed,
+    "order.changed": _order_changed,
+    "order.cancelled": _order_cancelled,
+    "operation.completed": _operation_completed,
+    "receipt.posted": _receipt_posted,
+    "shipment.shipped": _shipment_shipped,
+    "inventory.adjusted": _inventory_adjusted,
+}
+assert set(_HANDLERS) == set(KNOWN_TYPES)
+
+
+def _preload(p: _Plant, events: list[dict]) -> None:
+    """Read every row the batch can touch, a few set-based queries per table."""
+    wanted: dict[str, set] = {k: set() for k in (
+        "machines", "customers", "items", "holds", "lots", "sales_orders", "production_orders",
+        "purchase_orders", "shipments", "inventory_items")}
+    for ev in events:
+        data, kind = ev["data"], ev["type"]
+        get = lambda name: _quiet(lambda: _id(data, name))  # noqa: E731
+        if kind in ("machine.down", "machine.up"):
+            wanted["machines"].add(get("machine_id"))
+        elif kind in ("hold.placed", "hold.released"):
+            wanted["holds"].add(get("hold_id"))
+            wanted["lots"].add(get("lot_id"))
+        elif kind.startswith("order."):
+            wanted["sales_orders"].add(get("sales_order_id"))
+            wanted["customers"].add(get("customer_id"))
+            wanted["items"].add(get("item_id"))
+        elif kind == "operation.completed":
+            wanted["production_orders"].add(get("production_order_id"))
+        elif kind == "receipt.posted":
+            wanted["purchase_orders"].add(get("purchase_order_id"))
+            wanted["lots"].add(get("lot_id"))
+        elif kind == "shipment.shipped":
+            wanted["shipments"].add(get("shipment_id"))
+        elif kind == "inventory.adjusted":
+            wanted["items"].add(get("item_id"))
+            wanted["inventory_items"].add(get("item_id"))
+            wanted["lots"].add(get("lot_id"))
+
+    p.load_known("machines", "machine_id", wanted["machines"])
+    p.load_known("customers", "customer_id", wanted["customers"])
+    p.load_known("items", "item_id", wanted["items"])
+    if wanted["machines"] - {None}:
+        p.load("machine_states", "machine_id", wanted["machines"])
+    # Holds name lots; a release must know the lot's other active holds.
+    for hold in p.load("quality_holds", "hold_id", wanted["holds"]):
+        wanted["lots"].add(hold["lot_id"])
+    # Shipments: the sales order lines they belong to, every shipment of those lines, and their lots.
+    shipments = p.load("shipments", "shipment_id", wanted["shipments"])
+    line_orders = {s["sales_order_id"] for s in shipments}
+    wanted["sales_orders"] |= line_orders
+    p.load("shipments", "sales_order_id", line_orders)
+    if wanted["shipments"] - {None}:
+        rows = p.cur.execute(
+            "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id IN (SELECT unnest(?))",
+            [sorted(wanted["shipments"] - {None})],
+        ).fetchall()
+        for shipment_id, lot_id in rows:
+            p.lots_by_shipment.setdefault(shipment_id, []).append(lot_id)
+            wanted["lots"].add(lot_id)
+    for po in p.load("purchase_orders", "purchase_order_id", wanted["purchase_orders"]):
+        wanted["inventory_items"].add(po["item_id"])
+    p.load("lots", "lot_id", wanted["lots"])
+    p.load("quality_holds", "lot_id", wanted["lots"], extra="AND status = 'active'")
+    p.load("sales_orders", "sales_order_id", wanted["sales_orders"])
+    p.load("production_orders", "production_order_id", wanted["production_orders"])
+    p.load("operations", "production_order_id", wanted["production_orders"])
+    p.load("inventory", "item_id", wanted["inventory_items"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DATE": pa.date32(),
+}
+
+
+def _arrow(columns: list[str], types: list[str], rows: list[dict]) -> pa.Table:
+    return pa.table({c: pa.array([r.get(c) for r in rows], type=_ARROW_TYPES[t]) for c, t in zip(columns, types)})
+
+
+def _write_table(p: _Plant, name: str) -> None:
+    inserts, updates = p.dirty(name)
+    if not inserts and not updates:
+        return
+    spec = contract_table(name)
+    cols = p.table_columns(name)
+    types = [spec.column(c).type for c in cols]
+    view = f"_changed_{name}"
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    if updates:
+        p.cur.register(view, _arrow(cols, types, updates))
+        try:
+            assignments = ", ".join(f'"{c}" = v."{c}"' for c in cols if c not in spec.key)
+            # Keys may be empty (inventory's lot), so match them NULL-safely.
+            match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM v."{k}"' for k in spec.key)
+            p.cur.execute(f'UPDATE "{name}" AS t SET {assignments} FROM {view} AS v WHERE {match}')
+        finally:
+            p.cur.unregister(view)
+    if inserts:
+        p.cur.register(view, _arrow(cols, types, inserts))
+        try:
+            p.cur.execute(f'INSERT INTO "{name}" ({quoted}) SELECT {quoted} FROM {view}')
+        finally:
+            p.cur.unregister(view)
+
+
+_LOG_COLUMNS = [
+    ("source", "VARCHAR"), ("event_id", "VARCHAR"), ("sequence", "BIGINT"), ("type", "VARCHAR"),
+    ("event_time", "TIMESTAMP"), ("received_at", "TIMESTAMP"), ("applied_at", "TIMESTAMP"),
+    ("outcome", "VARCHAR"), ("reason", "VARCHAR"), ("changes", "VARCHAR"), ("data", "VARCHAR"),
+    ("feed", "VARCHAR"),
+]
+
+
+def _write_event_log(cur: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
+    if not records:
+        return
+    cols = [c for c, _ in _LOG_COLUMNS]
+    cur.register("_new_events", _arrow(cols, [t for _, t in _LOG_COLUMNS], records))
+    try:
+        quoted = ", ".join(cols)
+        cur.execute(f"INSERT INTO event_log ({quoted}) SELECT {quoted} FROM _new_events")
+    finally:
+        cur.unregister("_new_events")
+
+
+def _write_cursor(cur: duckdb.DuckDBPyConnection, feed: str, sequence: int | None, position: int | None,
+                  now: datetime) -> None:
+    cur.execute(
+        """
+        INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position) VALUES (?, ?, NULL, ?, ?)
+        ON CONFLICT (feed) DO UPDATE SET
+            last_sequence = coalesce(excluded.last_sequence, feed_cursors.last_sequence),
+            position = coalesce(excluded.position, feed_cursors.position),
+            updated_at = excluded.updated_at
+        """,
+        [feed, sequence, now, position],
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Applying a batch
+# ---------------------------------------------------------------------------------------------------
+
+
+def _precise_now() -> datetime:
+    # Lag is measured in fractions of a second, so keep the microseconds timeutil.utcnow drops.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _raw_json(event: dict) -> str:
+    raw = event["raw"]
+    if not isinstance(raw, dict):
+        # Keep what arrived, but always as an object so the log's `data` reads the same way.
+        return json.dumps({"invalid": raw}, default=str, ensure_ascii=False)
+    return json.dumps(raw, default=str, ensure_ascii=False)
+
+
+def _first(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
+    # fetchall, not fetchone: DuckDB refuses further work on a cursor with an unfinished result.
+    rows = cur.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def feed_cursor(cur: duckdb.DuckDBPyConnection, feed: str) -> int | None:
+    """The last sequence applied from `feed` (None before its first event with a sequence)."""
+    row = _first(cur, "SELECT last_sequence FROM feed_cursors WHERE feed = ?", [feed])
+    return row[0] if row else None
+
+
+def feed_position(cur: duckdb.DuckDBPyConnection, feed: str) -> int:
+    """A file feed's byte offset after the last complete line it consumed (0 at the start)."""
+    row = _first(cur, "SELECT position FROM feed_cursors WHERE feed = ?", [feed])
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def apply_events(
+    store: Store,
+    events: list[dict],
+    *,
+    feed: str,
+    received_at: datetime | None = None,
+    position: int | None = None,
+) -> ApplyResult:
+    """Apply a batch of events in one transaction with their history and the feed's cursor.
+
+    `events` are CloudEvents structured JSON objects (or `parse_event` results). They are applied in
+    `sequence` order (events without a sequence after those with one, in arrival order). An event is
+    a duplicate, and not applied again, when its source+id is already in the log or earlier in the
+    batch, or its sequence is at or below the feed's cursor. Unknown types are kept (unknown_type);
+    malformed events and events naming something the store does not hold are kept as rejected with the
+    reason; neither stops the batch. `position` (file feeds) is stored with the cursor.
+    """
+    received_at = received_at or _precise_now()
+    normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
+    with store.write_lock:
+        cur = store.cursor()
+        try:
+            cur.begin()
+            try:
+                result = _apply(cur, normalised, feed=feed, received_at=received_at, position=position)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+        finally:
+            cur.close()
+    return result
+
+
+def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None) -> ApplyResult:
+    result = ApplyResult()
+    cursor = feed_cursor(cur, feed)
+    order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
+    events = [events[i] for i in order]
+    highest = cursor
+
+    # Duplicates: at/below the cursor, seen earlier in this batch, or already in the log.
+    fresh: list[dict] = []
+    seen: set[tuple[str, str]] = set()
+    for ev in events:
+        seq = ev["sequence"]
+        if seq is not None:
+            highest = seq if highest is None else max(highest, seq)
+        key = (ev["source"], ev["id"])
+        if (seq is not None and cursor is not None and seq <= cursor) or key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        fresh.append(ev)
+    if fresh:
+        cur.register("_incoming", pa.table({
+            "source": pa.array([e["source"] for e in fresh], pa.string()),
+            "event_id": pa.array([e["id"] for e in fresh], pa.string()),
+        }))
+        try:
+            logged = set(cur.execute(
+                "SELECT l.source, l.event_id FROM event_log AS l JOIN _incoming AS i USING (source, event_id)"
+            ).fetchall())
+        finally:
+            cur.unregister("_incoming")
+        if logged:
+            result.duplicates += sum(1 for e in fresh if (e["source"], e["id"]) in logged)
+            fresh = [e for e in fresh if (e["source"], e["id"]) not in logged]
+
+    plant = _Plant(cur)
+    playable = [e for e in fresh if e["error"] is None and e["type"] in _HANDLERS]
+    _preload(plant, playable)
+
+    outcomes: list[tuple[dict, str, str | None, list]] = []
+    for ev in fresh:
+        changes: list[dict] = []
+        if ev["error"] is not None:
+            outcomes.append((ev, REJECTED, ev["error"], changes))
+            continue
+        handler = _HANDLERS.get(ev["type"])
+        if handler is None:
+            outcomes.append((ev, UNKNOWN_TYPE, None, changes))
+            continue
+        try:
+            summary = handler(plant, ev, ev["data"], changes)
+        except _Reject as exc:
+            # Changes are only recorded after every check passed, so a rejected event left nothing.
+            outcomes.append((ev, REJECTED, str(exc), []))
+            continue
+        result.changed.append(summary)
+        outcomes.append((ev, APPLIED, None, changes))
+
+    for name in _KEYS:
+        _write_table(plant, name)
+        inserts_updates = plant.original[name]
+        changed_keys = {_key_text(k) for k, before in inserts_updates.items() if plant.rows[name][k] != before}
+        if changed_keys:
+            result.touched.setdefault(name, set()).update(changed_keys)
+
+    applied_at = _precise_now()
+    records = []
+    for ev, outcome, reason, changes in outcomes:
+        if outcome == APPLIED:
+            result.applied += 1
+            if ev["time"] is not None:
+                result.lag_seconds.append((applied_at - ev["time"]).total_seconds())
+        elif outcome == UNKNOWN_TYPE:
+            result.unknown += 1
+        else:
+            result.rejected += 1
+            result.rejections.append((ev["id"], reason))
+        records.append({
+            "source": ev["source"], "event_id": ev["id"], "sequence": ev["sequence"], "type": ev["type"],
+            "event_time": ev["time"], "received_at": received_at,
+            "applied_at": applied_at if outcome == APPLIED else None,
+            "outcome": outcome, "reason": reason,
+            "changes": json.dumps(changes, ensure_ascii=False) if changes else None,
+            "data": _raw_json(ev), "feed": feed,
+        })
+    _write_event_log(cur, records)
+    _write_cursor(cur, feed, highest, position, applied_at)
+    result.last_sequence = highest
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# History and lag
+# ---------------------------------------------------------------------------------------------------
+
+
+def event_history(
+    cur: duckdb.DuckDBPyConnection,
+    *,
+    type: str | None = None,  # noqa: A002 - the CloudEvents attribute's name
+    since: datetime | None = None,
+    limit: int | None = None,
+    outcome: str | None = None,
+) -> list[dict]:
+    """The event log, oldest first; with `limit`, the most recent `limit` events.
+
+    `type` is an exact type, or a prefix ending in `.` or `.*` ("machine.*"); `since` compares with the
+    event's own time (its arrival time when it had none).
+    """
+    where, params = [], []
+    if type:
+        if type.endswith(".*") or type.endswith("."):
+            where.append("starts_with(type, ?)")
+            params.append(type.rstrip("*"))
+        else:
+            where.append("type = ?")
+            params.append(type)
+    if since is not None:
+        where.append("coalesce(event_time, received_at) >= ?")
+        params.append(since)
+    if outcome:
+        where.append("outcome = ?")
+        params.append(outcome)
+    sql = (
+        "SELECT source, event_id, sequence, type, event_time, received_at, applied_at, outcome, reason, "
+        "changes, data, feed FROM event_log"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY coalesce(event_time, received_at) DESC, received_at DESC, sequence DESC NULLS LAST"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    rows = cur.execute(sql, params).fetchall()
+    history = []
+    for (source, event_id, sequence, kind, event_time, received, applied, outcome_, reason, changes, data,
+         feed) in reversed(rows):
+        history.append({
+            "source": source, "id": event_id, "sequence": sequence, "type": kind, "time": event_time,
+            "received_at": received, "applied_at": applied, "outcome": outcome_, "reason": reason,
+            "lag_seconds": round((applied - event_time).total_seconds(), 3) if applied and event_time else None,
+            "changes": json.loads(changes) if changes else [],
+            "data": (json.loads(data) or {}).get("data") if data else None,
+            "feed": feed,
+        })
+    return history
+
+
+def lag_stats(cur: duckdb.DuckDBPyConnection, since: datetime | None = None) -> dict:
+    """Event time to applied time for applied events: count, p50, p95 and max seconds, and the latest.
+
+    This is the "order-to-production lag" the console shows: how long the floor's news took to reach
+    the planner's screen.
+    """
+    params: list[Any] = []
+    where = "outcome = 'applied' AND event_time IS NOT NULL"
+    if since is not None:
+        where += " AND event_time >= ?"
+        params.append(since)
+    row = _first(
+        cur,
+        f"""
+        SELECT count(*),
+               quantile_cont(lag, 0.5), quantile_cont(lag, 0.95), max(lag),
+               arg_max(lag, applied_at)
+        FROM (SELECT epoch(applied_at) - epoch(event_time) AS lag, applied_at FROM event_log WHERE {where})
+        """,
+        params,
+    )
+    count, p50, p95, worst, latest = row
+    rounded = lambda v: None if v is None else round(float(v), 3)  # noqa: E731
+    return {"count": int(count), "p50": rounded(p50), "p95": rounded(p95), "max": rounded(worst),
+            "latest": rounded(latest)}
