@@ -1,0 +1,256 @@
+"""Lot trace on hand-worked plants: forward through a diamond at depth 3, backward, what the lots touch
+(orders, stock, shipments, customers, people to tell), holds, cycles and unknown ids."""
+
+from __future__ import annotations
+
+import pytest
+from plantkit import make_plant
+
+from planner_tui.errors import CycleError, NotFound
+from planner_tui.engine.trace import trace_hold, trace_lot
+
+# The genealogy (input -> output):
+#
+#   R0 ─┐
+#   R1 ─┼─> S1 ─┐
+#       └─> S2 ─┴─> F1 ─> K1          (a diamond R1 -> S1/S2 -> F1, then depth 3)
+#   Z  (unrelated, in stock and shipped to someone else)
+LOTS = [
+    {"lot_id": "R0", "item_id": "RAW2", "status": "consumed"},
+    {"lot_id": "R1", "item_id": "RAW", "status": "hold"},
+    {"lot_id": "S1", "item_id": "SUB", "produced_by": "PO-S1", "status": "consumed"},
+    {"lot_id": "S2", "item_id": "SUB", "produced_by": "PO-S2"},
+    {"lot_id": "F1", "item_id": "FIN", "produced_by": "PO-F1", "status": "consumed"},
+    {"lot_id": "K1", "item_id": "KIT", "produced_by": "PO-K1", "status": "shipped"},
+    {"lot_id": "Z", "item_id": "FIN", "produced_by": "PO-Z"},
+]
+EDGES = [("R0", "S1"), ("R1", "S1"), ("R1", "S2"), ("S1", "F1"), ("S2", "F1"), ("F1", "K1")]
+
+
+def plant():
+    return make_plant(
+        items=[
+            {"item_id": "RAW", "item_type": "raw", "buyer": "Bea"},
+            {"item_id": "RAW2", "item_type": "raw", "buyer": "Ron"},
+            {"item_id": "SUB", "item_type": "subassembly"},
+            {"item_id": "FIN"},
+            {"item_id": "KIT"},
+        ],
+        machines=[
+            {"machine_id": "M1", "supervisor": "Sam"},
+            {"machine_id": "M2", "supervisor": "Dora"},
+            {"machine_id": "M3", "supervisor": "Otto"},
+        ],
+        customers=[
+            {"customer_id": "CU1", "name": "Acme", "account_manager": "Alice"},
+            {"customer_id": "CU2", "name": "Bolt", "account_manager": "Carl"},
+            {"customer_id": "CU3", "name": "Other", "account_manager": "Olga"},
+        ],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "CU1", "item_id": "KIT", "promised_date": "2026-01-20"},
+            {"sales_order_id": "SO-2", "customer_id": "CU2", "item_id": "FIN", "promised_date": "2026-01-21"},
+            {"sales_order_id": "SO-3", "customer_id": "CU3", "item_id": "FIN", "promised_date": "2026-01-22"},
+        ],
+        production_orders=[
+            {"production_order_id": "PO-S1", "item_id": "SUB", "status": "completed",
+             "planned_start": "2026-01-01T08:00", "planned_end": "2026-01-01T16:00"},
+            {"production_order_id": "PO-S2", "item_id": "SUB", "status": "completed",
+             "planned_start": "2026-01-02T08:00", "planned_end": "2026-01-02T16:00"},
+            {"production_order_id": "PO-F1", "item_id": "FIN", "status": "completed",
+             "planned_start": "2026-01-03T08:00", "planned_end": "2026-01-03T16:00"},
+            {"production_order_id": "PO-K1", "item_id": "KIT", "status": "in_progress",
+             "planned_start": "2026-01-04T08:00", "planned_end": "2026-01-04T16:00",
+             "sales_order_id": "SO-1", "line_no": 1},
+            {"production_order_id": "PO-Z", "item_id": "FIN", "status": "completed",
+             "planned_start": "2026-01-01T08:00", "planned_end": "2026-01-01T16:00"},
+        ],
+        operations=[
+            # PO-K1 still runs on M1; its done step on M2 needs no supervisor call; PO-F1 is completed.
+            {"production_order_id": "PO-K1", "op_seq": 10, "machine_id": "M2", "status": "done",
+             "planned_start": "2026-01-04T08:00", "planned_end": "2026-01-04T10:00"},
+            {"production_order_id": "PO-K1", "op_seq": 20, "machine_id": "M1", "status": "running",
+             "planned_start": "2026-01-04T10:00", "planned_end": "2026-01-04T16:00"},
+            {"production_order_id": "PO-F1", "op_seq": 10, "machine_id": "M3", "status": "done",
+             "planned_start": "2026-01-03T08:00", "planned_end": "2026-01-03T16:00"},
+        ],
+        lots=LOTS,
+        lot_genealogy=[{"input_lot_id": a, "output_lot_id": b} for a, b in EDGES],
+        inventory=[
+            {"item_id": "RAW", "location": "RAW-STORE", "lot_id": "R1", "qty": 40},
+            {"item_id": "SUB", "location": "WH-A", "lot_id": "S2", "qty": 5},
+            {"item_id": "FIN", "location": "WH-A", "lot_id": "Z", "qty": 9},
+            {"item_id": "KIT", "location": "WH-B", "lot_id": "K1", "qty": 2},
+            {"item_id": "KIT", "location": "WH-B", "lot_id": None, "qty": 100},
+        ],
+        shipments=[
+            {"shipment_id": "SH1", "sales_order_id": "SO-1", "status": "shipped", "planned_ship_date": "2026-01-05"},
+            {"shipment_id": "SH2", "sales_order_id": "SO-2", "status": "planned", "planned_ship_date": "2026-01-21"},
+            {"shipment_id": "SH3", "sales_order_id": "SO-3", "status": "shipped", "planned_ship_date": "2026-01-06"},
+        ],
+        shipment_lots=[
+            {"shipment_id": "SH1", "lot_id": "K1", "qty": 3},
+            {"shipment_id": "SH2", "lot_id": "F1", "qty": 1},
+            {"shipment_id": "SH3", "lot_id": "Z", "qty": 4},
+        ],
+        quality_holds=[
+            {"hold_id": "H0", "lot_id": "R1", "status": "released", "placed_by": "Pete",
+             "placed_at": "2026-01-02T09:00", "reason": "retest"},
+            {"hold_id": "H1", "lot_id": "R1", "status": "active", "placed_by": "Quinn",
+             "placed_at": "2026-01-06T09:00", "reason": "supplier recall"},
+        ],
+    )
+
+
+@pytest.fixture
+def cur():
+    store = plant()
+    yield store.cursor()
+    store.close()
+
+
+def test_forward_reaches_depth_three_through_a_diamond_once(cur):
+    answer = trace_lot(cur, "R1")
+    got = [(d["lot_id"], d["depth"]) for d in answer["descendants"]]
+    assert got == [("S1", 1), ("S2", 1), ("F1", 2), ("K1", 3)]  # F1 once, though two paths reach it
+    by_lot = {d["lot_id"]: d for d in answer["descendants"]}
+    assert by_lot["F1"]["parent_lot_ids"] == ["S1", "S2"]
+    # Only parents inside the trace are named: R0 fed S1 but is not made from R1.
+    assert by_lot["S1"]["parent_lot_ids"] == ["R1"]
+    assert by_lot["K1"]["item_id"] == "KIT" and by_lot["K1"]["status"] == "shipped"
+    assert answer["item_id"] == "RAW" and answer["status"] == "hold"
+    assert answer["cycles"] == [] and answer["warnings"] == []
+
+
+def test_backward_lists_every_ancestor_once(cur):
+    answer = trace_lot(cur, "K1")
+    assert [(a["lot_id"], a["item_id"], a["depth"]) for a in answer["ancestors"]] == [
+        ("F1", "FIN", 1), ("S1", "SUB", 2), ("S2", "SUB", 2), ("R0", "RAW2", 3), ("R1", "RAW", 3),
+    ]
+    assert answer["descendants"] == []
+    # R0 has no ancestors and no lot made from R0 other than through S1.
+    r0 = trace_lot(cur, "R0")
+    assert r0["ancestors"] == []
+    assert [d["lot_id"] for d in r0["descendants"]] == ["S1", "F1", "K1"]
+
+
+def test_inventory_of_the_lot_and_its_descendants_only(cur):
+    answer = trace_lot(cur, "R1")
+    got = [(i["lot_id"], i["location"], i["qty"]) for i in answer["inventory"]]
+    # Unlotted KIT stock and the unrelated lot Z are not part of the trace.
+    assert got == [("R1", "RAW-STORE", 40), ("S2", "WH-A", 5), ("K1", "WH-B", 2)]
+    assert answer["summary"]["stock_qty"] == 47
+    assert answer["summary"]["stock_locations"] == 3
+
+
+def test_shipped_descendant_leads_to_its_shipment_and_customer(cur):
+    answer = trace_lot(cur, "R1")
+    shipments = {s["shipment_id"]: s for s in answer["shipments"]}
+    assert set(shipments) == {"SH1", "SH2"}  # SH3 carries only the unrelated lot Z
+    expected = {
+        "status": "shipped", "sales_order_id": "SO-1", "line_no": 1, "customer_id": "CU1", "lot_id": "K1",
+        "qty": 3, "shipped": True,
+    }
+    assert {k: shipments["SH1"][k] for k in expected} == expected
+    assert shipments["SH2"]["shipped"] is False and shipments["SH2"]["lot_id"] == "F1"
+    customers = {c["customer_id"]: c for c in answer["customers"]}
+    assert set(customers) == {"CU1", "CU2"}
+    assert customers["CU1"]["name"] == "Acme" and customers["CU1"]["account_manager"] == "Alice"
+    assert customers["CU1"]["received"] is True and customers["CU2"]["received"] is False
+    assert answer["summary"]["customers_shipped_to"] == 1
+    assert answer["summary"]["customers"] == 2
+    assert [(s["sales_order_id"], s["line_no"]) for s in answer["sales_orders"]] == [("SO-1", 1), ("SO-2", 1)]
+
+
+def test_production_orders_that_made_or_consume_the_traced_lots(cur):
+    answer = trace_lot(cur, "S1")
+    orders = {o["production_order_id"]: o for o in answer["production_orders"]}
+    # PO-S1 made S1; PO-F1 consumed S1 (and S2, which is not in S1's trace) to make F1; PO-K1 consumed F1.
+    assert set(orders) == {"PO-S1", "PO-F1", "PO-K1"}
+    assert orders["PO-S1"]["role"] == "made" and orders["PO-S1"]["made_lots"] == ["S1"]
+    assert orders["PO-F1"]["role"] == "consumes" and orders["PO-F1"]["consumed_lots"] == ["S1"]
+    assert orders["PO-F1"]["made_lots"] == ["F1"]
+    assert orders["PO-K1"]["consumed_lots"] == ["F1"] and orders["PO-K1"]["status"] == "in_progress"
+
+
+def test_holds_are_listed_and_people_to_notify_are_deduplicated_with_reasons(cur):
+    answer = trace_lot(cur, "R1")
+    assert [(h["hold_id"], h["status"], h["placed_by"]) for h in answer["holds"]] == [
+        ("H0", "released", "Pete"), ("H1", "active", "Quinn"),
+    ]
+    assert answer["summary"]["active_holds"] == 1
+    notify = {n["person"]: n for n in answer["notify"]}
+    # Account managers of both customers, the raw lot's buyer, the placer of the active hold, and the
+    # supervisor of M1 where the consuming order PO-K1 still runs (M2's step is done, PO-F1 completed).
+    assert set(notify) == {"Alice", "Carl", "Bea", "Quinn", "Sam"}
+    assert notify["Alice"]["role"] == "account manager" and "received" in notify["Alice"]["why"]
+    assert notify["Carl"]["role"] == "account manager"
+    assert notify["Bea"]["role"] == "buyer"
+    assert notify["Quinn"]["role"] == "hold placer" and "H1" in notify["Quinn"]["why"]
+    assert notify["Sam"]["role"] == "supervisor" and "PO-K1" in notify["Sam"]["why"]
+
+
+def test_one_person_with_two_roles_is_listed_once_with_both_reasons():
+    store = make_plant(
+        items=[{"item_id": "RAW", "buyer": "Kim"}, {"item_id": "FIN"}],
+        customers=[{"customer_id": "CU1", "account_manager": "Kim"}],
+        sales_orders=[{"sales_order_id": "SO-1", "customer_id": "CU1", "item_id": "FIN", "promised_date": "2026-01-20"}],
+        lots=[{"lot_id": "A", "item_id": "RAW"}, {"lot_id": "B", "item_id": "FIN"}],
+        lot_genealogy=[{"input_lot_id": "A", "output_lot_id": "B"}],
+        shipments=[{"shipment_id": "SH1", "sales_order_id": "SO-1", "planned_ship_date": "2026-01-20"}],
+        shipment_lots=[{"shipment_id": "SH1", "lot_id": "B"}],
+    )
+    notify = trace_lot(store.cursor(), "A")["notify"]
+    assert len(notify) == 1
+    assert notify[0]["person"] == "Kim" and notify[0]["roles"] == ["account manager", "buyer"]
+    assert len(notify[0]["reasons"]) == 2
+
+
+def test_trace_hold_puts_the_hold_on_top_and_tells_its_placer(cur):
+    answer = trace_hold(cur, "H0")  # a released hold: its placer is still the one asking
+    assert answer["hold"]["hold_id"] == "H0" and answer["hold"]["lot_id"] == "R1"
+    assert answer["lot_id"] == "R1" and len(answer["descendants"]) == 4
+    people = {n["person"] for n in answer["notify"]}
+    assert {"Pete", "Quinn"} <= people
+
+
+def test_a_cycle_in_the_genealogy_is_reported_not_looped_on():
+    store = make_plant(
+        items=[{"item_id": "X"}],
+        lots=[{"lot_id": lot, "item_id": "X"} for lot in ("A", "B", "C", "D", "E")],
+        # A -> B -> C -> A is a cycle; C -> D and D -> D (a self-loop) too; E is outside.
+        lot_genealogy=[{"input_lot_id": a, "output_lot_id": b}
+                       for a, b in [("A", "B"), ("B", "C"), ("C", "A"), ("C", "D"), ("D", "D")]],
+    )
+    answer = trace_lot(store.cursor(), "A")
+    assert [(d["lot_id"], d["depth"]) for d in answer["descendants"]] == [("B", 1), ("C", 2), ("D", 3)]
+    assert [a["lot_id"] for a in answer["ancestors"]] == ["C", "B"]
+    assert answer["cycles"] == [["A", "B", "C"], ["D"]]
+    assert any("A, B, C" in w for w in answer["warnings"])
+    with pytest.raises(CycleError, match="A, B, C"):
+        trace_lot(store.cursor(), "A", strict=True)
+
+
+def test_a_cycle_only_among_ancestors_is_reported_too():
+    store = make_plant(
+        items=[{"item_id": "X"}],
+        lots=[{"lot_id": lot, "item_id": "X"} for lot in ("P", "Q", "L")],
+        lot_genealogy=[{"input_lot_id": a, "output_lot_id": b} for a, b in [("P", "Q"), ("Q", "P"), ("Q", "L")]],
+    )
+    answer = trace_lot(store.cursor(), "L")
+    assert {a["lot_id"] for a in answer["ancestors"]} == {"P", "Q"}
+    assert answer["cycles"] == [["P", "Q"]]
+
+
+def test_unknown_lot_and_hold_are_not_found(cur):
+    with pytest.raises(NotFound, match="NOPE"):
+        trace_lot(cur, "NOPE")
+    with pytest.raises(NotFound, match="H9"):
+        trace_hold(cur, "H9")
+
+
+def test_a_lot_without_genealogy_traces_to_itself_only(cur):
+    answer = trace_lot(cur, "Z")
+    assert answer["descendants"] == [] and answer["ancestors"] == []
+    assert [s["shipment_id"] for s in answer["shipments"]] == ["SH3"]
+    assert [c["customer_id"] for c in answer["customers"]] == ["CU3"]
+    assert [o["production_order_id"] for o in answer["production_orders"]] == ["PO-Z"]
