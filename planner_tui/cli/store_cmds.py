@@ -2,11 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table as RichTable
 
-from planner_tui.cli.common import DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.cli.common import (
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    progress_enabled,
+    stdout,
+)
+from planner_tui.store import Store
 from planner_tui.store.status import plant_status
+
+
+def load(
+    snapshot: Annotated[str, typer.Argument(help="A snapshot folder, or an http(s) base URL serving the same files.")],
+    db: Annotated[Path, typer.Option("--db", help="The planner_tui DuckDB file to load into (created if missing).")],
+    json: JsonOption = False,
+) -> None:
+    """Load a plant snapshot into the database: validated as a whole, swapped in at once.
+
+    A snapshot with problems is rejected with every problem listed, and the database keeps its
+    previous snapshot. planner_tui's own tables (event history, triage) survive a reload.
+    """
+    from planner_tui.store.loader import load_snapshot
+
+    created = not db.exists()
+    try:
+        with Store.open(db) as store:
+            report = load_snapshot(store, snapshot, progress=progress_enabled() and not json)
+    except BaseException:
+        if created:  # a first load that fails leaves no empty database behind
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+    if json:
+        emit_json(report)
+        return
+    stdout.print(f"Loaded {report['source']} into {db}", highlight=False, soft_wrap=True)
+    table = RichTable(show_lines=False)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in report["tables"].items():
+        table.add_row(name, f"{count:,}")
+    stdout.print(table)
+    total = sum(report["tables"].values())
+    stdout.print(f"{total:,} rows in {report['seconds']:.2f} s", highlight=False)
+    if report.get("plant") or report.get("as_of"):
+        stdout.print(
+            f"plant: {report.get('plant') or '?'}, extract as of {report.get('as_of') or '?'}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOption = False) -> None:
@@ -35,4 +88,5 @@ def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOptio
 
 
 def register(app: typer.Typer) -> None:
+    app.command()(load)
     app.command()(status)

@@ -1,0 +1,387 @@
+"""Loading a plant snapshot into the store: read every table into staging, validate, swap in at once.
+
+    report = load_snapshot(store, "sample_data/plant")          # a folder
+    report = load_snapshot(store, "http://erp.example/snapshot/")  # or an http(s) base URL
+
+The load is all or nothing. Each table is read into a typed staging table (Parquet whose types already
+match is copied without any cast), the staged snapshot is validated against `contract.py` with set-based
+queries, and only then, in ONE transaction, the contract's tables are dropped and the staging tables
+renamed into their place. A failed load raises `SnapshotError` listing every problem found and leaves
+the database exactly as it was; a reader sees the old snapshot or the new one, never half of each.
+planner_tui's own tables (event log, triage, store_meta...) are never touched except store_meta's
+snapshot keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from planner_tui.errors import PlannerError, Problem, SnapshotError
+from planner_tui.store.contract import TABLES, Table, create_table_sql
+from planner_tui.store.db import Store
+from planner_tui.store.schema import ensure_schema
+from planner_tui.store.sources import SnapshotFiles, open_source
+from planner_tui.store.validate import (
+    ColumnPlan,
+    ProblemList,
+    Staged,
+    check_key,
+    check_references,
+    check_values,
+    plan_column,
+    q,
+)
+from planner_tui.timeutil import iso, utcnow
+
+STAGE_PREFIX = "_load_"
+RAW_PREFIX = "_load_raw_"
+META_KEYS = ("as_of", "plant", "loaded_at", "loaded_from")
+
+
+class _Unreadable(Exception):
+    """A file that cannot be parsed at all (bad CSV, bad JSON, bad Parquet)."""
+
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.row = row
+
+
+def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = False) -> dict:
+    """Replace the store's snapshot with the one at `source` (a folder or an http(s) base URL).
+
+    Returns `{"source", "tables": {name: rows}, "seconds", "as_of", "plant"}`; raises SnapshotError
+    (every problem found, the database unchanged) or PlannerError (source unreachable, database error).
+    """
+    started = time.perf_counter()
+    source_text = str(source)
+    with store.write_lock:
+        cur = store.cursor()
+        try:
+            with _progress(progress) as bar:
+                with open_source(source) as files:
+                    _drop_staging(cur)
+                    try:
+                        staged = _stage_all(cur, files, bar)
+                        if bar:
+                            bar.update(bar.task_ids[0], description="validating")
+                        problems = ProblemList()
+                        for p in files.problems:
+                            problems.add(p)
+                        _validate(cur, staged, files, problems)
+                        if problems:
+                            raise SnapshotError(problems.listed, more=problems.more)
+                        if bar:
+                            bar.update(bar.task_ids[0], description="swapping in")
+                        _swap(cur, staged, files.meta, source_text)
+                    finally:
+                        _drop_staging(cur)
+        except duckdb.Error as exc:
+            raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
+        finally:
+            cur.close()
+    ensure_schema(store.con)
+    return {
+        "source": source_text,
+        "tables": {name: s.rows for name, s in staged.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+        "as_of": files.meta.get("as_of"),
+        "plant": files.meta.get("plant"),
+    }
+
+
+# --- staging -------------------------------------------------------------------------------------
+
+
+def _stage_all(cur: duckdb.DuckDBPyConnection, files: SnapshotFiles, bar) -> dict[str, Staged]:
+    """Read every table into staging; tables that cannot be read are recorded in files.broken."""
+    staged: dict[str, Staged] = {}
+    for t in TABLES:
+        if bar:
+            bar.update(bar.task_ids[0], description=f"reading {t.name}")
+        if t.name in files.broken:
+            continue
+        path = files.files.get(t.name)
+        if path is None:
+            staged[t.name] = _stage_empty(cur, t)
+        else:
+            try:
+                staged[t.name] = _stage_file(cur, t, path, files)
+            except _SkipTable:
+                pass  # its problems are recorded already
+            except _Unreadable as exc:
+                files.problems.append(Problem(path.name, str(exc), row=exc.row))
+                files.broken.add(t.name)
+        if bar:
+            bar.advance(bar.task_ids[0])
+    return staged
+
+
+def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
+    """A missing optional table is an empty table."""
+    stage = STAGE_PREFIX + t.name
+    cur.execute(create_table_sql(t, stage))
+    plans = {c.name: ColumnPlan(q(c.name), False, c.type) for c in t.columns}
+    return Staged(t, f"{t.name} (absent)", stage, plans)
+
+
+def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: SnapshotFiles) -> Staged:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        source_from, params, names, types = _parquet_source(cur, path)
+        source_row = "file_row_number + 1"
+        stage_from = "read_parquet(?)"
+    else:
+        raw = RAW_PREFIX + t.name
+        names = _read_text_into(cur, t, path, raw)
+        types = {n: "VARCHAR" for n in names}
+        source_from, params, source_row, stage_from = q(raw), [], "rowid + 1", q(raw)
+    present = [n for n in names if n in set(t.column_names)]
+    missing = [c for c in t.columns if c.name not in names and not c.optional]
+    for col in missing:
+        files.problems.append(Problem(path.name, "required column is missing from the file", column=col.name))
+    if missing:
+        files.broken.add(t.name)
+        raise _SkipTable()  # nothing usable: references into this table are not checked either
+    plans = {c.name: plan_column(c, types.get(c.name)) for c in t.columns}
+    stage = STAGE_PREFIX + t.name
+    select = [f"{plans[c.name].expr} AS {q(c.name)}" for c in t.columns]
+    extras = _extra_columns(t, names)
+    if extras:
+        # Extra columns follow the contract's, as they came; only names we generated or the contract's
+        # appear in the SQL (EXCLUDE), never a name read from the file.
+        excluded = [q(n) for n in present] + [q(n) for n in names if n.startswith(_IGNORED)]
+        select.append(f"* EXCLUDE ({', '.join(excluded)})" if excluded else "*")
+    stage_params = params[:1] if suffix == ".parquet" else []
+    cur.execute(f"CREATE TABLE {q(stage)} AS SELECT {', '.join(select)} FROM {stage_from}", stage_params)
+    rows = cur.execute(f"SELECT count(*) FROM {q(stage)}").fetchone()[0]
+    return Staged(t, path.name, stage, plans, source_from, params, source_row, rows)
+
+
+class _SkipTable(_Unreadable):
+    def __init__(self):
+        super().__init__("")
+
+
+_IGNORED = "_ignored_"
+# Names DuckDB gives a meaning of its own; a file column named so is ignored rather than shadowing it.
+_RESERVED = {"rowid", "file_row_number"}
+
+
+def _safe_names(header: list[str], t: Table) -> list[str]:
+    """The file's column names, with unusable ones (empty, duplicated ignoring case, reserved) renamed
+    to our own placeholder so they are ignored."""
+    contract = {c.lower(): c for c in t.column_names}
+    seen: set[str] = set()
+    names = []
+    for i, name in enumerate(header):
+        key = name.lower()
+        clash = contract.get(key) not in (None, name)  # e.g. "Machine_ID" beside the contract's machine_id
+        if not name.strip() or key in seen or key in _RESERVED or clash:
+            names.append(f"{_IGNORED}{i}")
+        else:
+            names.append(name)
+        seen.add(key)
+    return names
+
+
+def _extra_columns(t: Table, names: list[str]) -> list[str]:
+    contract = set(t.column_names)
+    return [n for n in names if n not in contract and not n.startswith(_IGNORED)]
+
+
+def _parquet_source(cur: duckdb.DuckDBPyConnection, path: Path):
+    try:
+        described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        # The schema alone can be fine while the data is not: touch the footer's row count too.
+        cur.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+    except duckdb.Error as exc:
+        raise _Unreadable(f"cannot read the Parquet file: {_first_line(exc)}") from None
+    names = [r[0] for r in described]
+    types = {r[0]: r[1] for r in described}
+    if any(n.lower() in _RESERVED for n in names):
+        raise _Unreadable("a column is named rowid or file_row_number: rename it in the extract")
+    return "read_parquet(?, file_row_number = true)", [str(path)], names, types
+
+
+def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: str) -> list[str]:
+    """Read a CSV or JSON file as text (every value VARCHAR) into the raw staging table `raw`."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        header = _csv_header(path)
+        names = _safe_names(header, t)
+        try:
+            cur.execute(
+                f"CREATE TABLE {q(raw)} AS SELECT * FROM read_csv(?, columns = ?, header = true, "
+                "auto_detect = false, delim = ',', quote = '\"', escape = '\"', skip = 0, "
+                "strict_mode = true, encoding = 'utf-8')",
+                [str(path), {n: "VARCHAR" for n in names}],
+            )
+        except duckdb.Error as exc:
+            raise _Unreadable(_csv_error(exc)) from None
+        return names
+    records = _json_records(path, lines=suffix == ".jsonl")
+    header: list[str] = []
+    seen: set[str] = set()
+    for record in records:
+        for key in record:
+            if key not in seen:
+                seen.add(key)
+                header.append(key)
+    names = _safe_names(header, t)
+    columns = {
+        name: pa.array([_json_text(r.get(key)) for r in records], type=pa.string())
+        for key, name in zip(header, names)
+    }
+    table = pa.table(columns) if columns else pa.table({})
+    view = f"{raw}_arrow"
+    cur.register(view, table)
+    try:
+        if columns:
+            cur.execute(f"CREATE TABLE {q(raw)} AS SELECT * FROM {q(view)}")
+        else:
+            cur.execute(f"CREATE TABLE {q(raw)} (_empty VARCHAR)")
+    finally:
+        cur.unregister(view)
+    return names
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _Unreadable(f"cannot read the CSV header: {exc}") from None
+    if not header:
+        raise _Unreadable("the CSV file is empty: the first line must name the columns")
+    return [h.strip() for h in header]
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def _csv_error(exc: duckdb.Error) -> str:
+    text = str(exc)
+    body = text.split("Possible fixes:")[0]
+    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+    line = _CSV_LINE.search(text)
+    reason = next(
+        (ln for ln in lines[1:] if not ln.startswith(("Original Line", "CSV Error"))),
+        lines[0] if lines else "malformed",
+    )
+    where = f" at line {line.group(1)} of the file (the header is line 1)" if line else ""
+    return f"cannot read the CSV{where}: {reason}"
+
+
+def _json_records(path: Path, *, lines: bool) -> list[dict]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(f"not UTF-8 text: {exc}") from None
+    if lines:
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                raise _Unreadable(f"not valid JSON at line {number}: {exc}", row=len(records) + 1) from None
+    else:
+        try:
+            records = json.loads(text)
+        except ValueError as exc:
+            raise _Unreadable(f"not valid JSON: {exc}") from None
+        if not isinstance(records, list):
+            raise _Unreadable("expected a JSON array of objects (one object per row)")
+    for i, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise _Unreadable("expected a JSON object (one per row)", row=i)
+    return records
+
+
+def _json_text(value: object) -> str | None:
+    """A JSON value as the text a CSV would hold: the loader casts text to the contract's types."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --- validation and swap ---------------------------------------------------------------------------
+
+
+def _validate(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], files: SnapshotFiles, problems: ProblemList) -> None:
+    for s in staged.values():
+        check_values(cur, s, problems)
+    for s in staged.values():
+        check_key(cur, s, problems)
+    for s in staged.values():
+        check_references(cur, s, staged, problems)
+
+
+def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict, source: str) -> None:
+    """Replace the contract's tables by the staged ones, and record the snapshot, in one transaction."""
+    values = {
+        "as_of": meta.get("as_of"),
+        "plant": meta.get("plant"),
+        "loaded_at": iso(utcnow()),
+        "loaded_from": source,
+    }
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        for t in TABLES:
+            cur.execute(f"DROP TABLE IF EXISTS {q(t.name)}")
+            cur.execute(f"ALTER TABLE {q(staged[t.name].stage)} RENAME TO {q(t.name)}")
+        cur.execute(f"DELETE FROM store_meta WHERE key IN ({', '.join('?' for _ in META_KEYS)})", list(META_KEYS))
+        for key, value in values.items():
+            if value is not None:
+                cur.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", [key, value])
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
+def _drop_staging(cur: duckdb.DuckDBPyConnection) -> None:
+    """Remove staging tables, including any left by a load that was killed."""
+    for t in TABLES:
+        for prefix in (RAW_PREFIX, STAGE_PREFIX):
+            cur.execute(f"DROP TABLE IF EXISTS {q(prefix + t.name)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _progress(enabled: bool):
+    """A rich progress bar on stderr (a step per table), or nothing."""
+    if not enabled:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("loading snapshot: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    bar.add_task("starting", total=len(TABLES))
+    return bar

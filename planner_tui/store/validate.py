@@ -1,0 +1,318 @@
+"""Validating a staged snapshot against the contract, set-based: one scan per table for the value checks,
+GROUP BY for keys, anti-joins for references. Details (rows, values) are fetched only for failing checks.
+
+Every check is derived from `contract.py`; nothing here names a table or column of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from planner_tui.errors import Problem
+from planner_tui.store.contract import DATE, INT, QTY, TEXT, TS, Column, Table
+
+MAX_LISTED = 50  # problems listed in one SnapshotError; the rest are counted
+MAX_PER_CHECK = 5  # rows listed for one check (one column's one rule, one key, one reference)
+
+_INTEGER_SOURCES = {"TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT"}
+_WIDE_INTEGER_SOURCES = {"BIGINT", "HUGEINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+_FLOAT_SOURCES = {"FLOAT", "DOUBLE", "REAL"}
+_TIMESTAMP_SOURCES = {
+    "TIMESTAMP",
+    "TIMESTAMP_NS",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_S",
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMPTZ",
+}
+
+_TYPE_WORDS = {
+    INT: "not a whole number",
+    QTY: "not a number",
+    DATE: "not a date (expected YYYY-MM-DD)",
+    TS: "not an ISO 8601 timestamp (e.g. 2026-11-25T08:00:00 or 2026-11-25T08:00:00+01:00)",
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from contract.py or are the loader's own)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: object) -> str:
+    """A SQL literal for a contract constant (enum values, defaults)."""
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"unsupported contract constant {value!r}")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one contract column is produced in the typed staging table from its source column."""
+
+    expr: str  # SQL producing the typed value (NULL when empty or unconvertible)
+    checked: bool  # can the conversion fail? then a cast check runs on the source
+    source_type: str | None  # None: the column is absent (optional) and filled with NULL
+
+
+def _is_decimal(source_type: str) -> bool:
+    return source_type.startswith("DECIMAL")
+
+
+def plan_column(col: Column, source_type: str | None) -> ColumnPlan:
+    """The typed expression for `col` read from a source column of `source_type` (a DuckDB type name)."""
+    x = q(col.name)
+    target = col.type
+    st = source_type.upper() if source_type else None
+    if st is None:
+        expr, checked = f"CAST(NULL AS {target})", False
+    elif st == target:
+        # The type already matches (typed Parquet): no cast, only empty text becomes NULL.
+        expr, checked = (f"NULLIF({x}, '')" if target == TEXT else x), False
+    elif st == "VARCHAR":
+        expr, checked = _parse_text(x, target), True
+    elif target == TEXT:
+        expr, checked = f"CAST({x} AS VARCHAR)", False
+    elif target == QTY and (st in _INTEGER_SOURCES | _WIDE_INTEGER_SOURCES | _FLOAT_SOURCES or _is_decimal(st)):
+        expr, checked = f"CAST({x} AS DOUBLE)", False
+    elif target == INT and st in _INTEGER_SOURCES:
+        expr, checked = f"CAST({x} AS INTEGER)", False
+    elif target == INT and st in _WIDE_INTEGER_SOURCES:
+        expr, checked = f"TRY_CAST({x} AS INTEGER)", True
+    elif target == INT and (st in _FLOAT_SOURCES or _is_decimal(st)):
+        expr, checked = f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", True
+    elif target == TS and (st in _TIMESTAMP_SOURCES or st == "DATE"):
+        # With the session in UTC, a TIMESTAMP WITH TIME ZONE becomes its UTC wall time.
+        expr, checked = f"CAST({x} AS TIMESTAMP)", False
+    elif target == DATE and st in _TIMESTAMP_SOURCES:
+        expr = f"CASE WHEN CAST({x} AS TIMESTAMP) = CAST(CAST({x} AS DATE) AS TIMESTAMP) THEN CAST({x} AS DATE) END"
+        checked = True
+    else:
+        expr, checked = f"TRY_CAST({x} AS {target})", True
+    if col.default is not None:
+        expr = f"coalesce({expr}, {literal(col.default)})"
+    return ColumnPlan(expr, checked, source_type)
+
+
+def _parse_text(x: str, target: str) -> str:
+    """Text (CSV, JSON) to the contract type; NULL when empty or malformed (the cast check tells which)."""
+    v = f"NULLIF(trim({x}), '')"
+    if target == INT:
+        # TRY_CAST alone would round 10.5 to 11.
+        return rf"CASE WHEN regexp_full_match({v}, '[+-]?\d+(\.0*)?') THEN TRY_CAST({v} AS INTEGER) END"
+    if target == QTY:
+        return f"CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END"
+    if target == DATE:
+        return rf"CASE WHEN regexp_full_match({v}, '\d{{4}}-\d{{2}}-\d{{2}}') THEN TRY_CAST({v} AS DATE) END"
+    if target == TS:
+        # Through TIMESTAMPTZ so that an offset is applied (a plain TIMESTAMP cast drops it); no offset = UTC.
+        return (
+            rf"CASE WHEN regexp_matches({v}, '^\d{{4}}-\d{{2}}-\d{{2}}([T ]|$)') "
+            f"THEN CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        )
+    return f"TRY_CAST({v} AS {target})"
+
+
+def _empty_pred(x: str, source_type: str | None) -> str:
+    if source_type and source_type.upper() == "VARCHAR":
+        return f"({x} IS NULL OR trim({x}) = '')"
+    return f"{x} IS NULL"
+
+
+@dataclass
+class Staged:
+    """One table read into staging: where its typed rows are and how to look back at its source."""
+
+    table: Table
+    file: str  # file name named in problems, e.g. operations.csv
+    stage: str  # the typed staging table (contract columns first, then extras)
+    plans: dict[str, ColumnPlan] = field(default_factory=dict)
+    source_from: str | None = None  # SQL relation of the source rows (raw table or read_parquet)
+    source_params: list = field(default_factory=list)
+    source_row: str = "rowid + 1"  # SQL for the 1-based data row in the source relation
+    rows: int = 0
+
+
+class ProblemList:
+    """Problems found so far, listed up to a cap and counted beyond it."""
+
+    def __init__(self, max_listed: int = MAX_LISTED, per_check: int = MAX_PER_CHECK):
+        self.listed: list[Problem] = []
+        self.more = 0
+        self.max_listed = max_listed
+        self.per_check = per_check
+
+    def add(self, problem: Problem) -> None:
+        self.add_check([problem], 1)
+
+    def add_check(self, examples: list[Problem], total: int) -> None:
+        room = max(0, self.max_listed - len(self.listed))
+        shown = examples[: min(self.per_check, room)]
+        self.listed.extend(shown)
+        self.more += total - len(shown)
+
+    def __bool__(self) -> bool:
+        return bool(self.listed) or self.more > 0
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    column: str
+    predicate: str  # true for an offending row
+    value: str  # SQL for the offending value as text
+    message: str
+
+
+def _fmt(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _run_row_checks(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    relation: str,
+    params: list,
+    row_sql: str,
+    checks: list[_RowCheck],
+    problems: ProblemList,
+) -> None:
+    """All checks over one relation in a single scan; then the first offending rows of each failing one."""
+    if not checks:
+        return
+    counts_sql = ", ".join(f"count(*) FILTER (WHERE {c.predicate})" for c in checks)
+    counts = con.execute(f"SELECT {counts_sql} FROM {relation}", params).fetchone()
+    for check, total in zip(checks, counts):
+        if not total:
+            continue
+        rows = con.execute(
+            f"SELECT {row_sql} AS r, {check.value} FROM {relation} WHERE {check.predicate} ORDER BY r LIMIT ?",
+            [*params, problems.per_check],
+        ).fetchall()
+        examples = [Problem(staged.file, check.message, column=check.column, row=r, value=_fmt(v)) for r, v in rows]
+        problems.add_check(examples, total)
+
+
+def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
+    """Types, empties, enums, positives and paired columns of one table."""
+    t = staged.table
+    source_checks: list[_RowCheck] = []
+    typed_checks: list[_RowCheck] = []
+    for col in t.columns:
+        plan = staged.plans[col.name]
+        x = q(col.name)
+        if plan.source_type is None:
+            continue  # optional column absent from the file: all NULL
+        if plan.checked:
+            empty = _empty_pred(x, plan.source_type)
+            source_checks.append(
+                _RowCheck(col.name, f"NOT {empty} AND ({plan.expr}) IS NULL", f"CAST({x} AS VARCHAR)",
+                          _TYPE_WORDS.get(col.type, f"not a {col.type}"))
+            )
+        if not col.nullable and col.default is None:
+            check = _RowCheck(col.name, "", "NULL", "empty, but a value is required")
+            if plan.checked:
+                source_checks.append(_RowCheck(col.name, _empty_pred(x, plan.source_type), "NULL", check.message))
+            else:
+                typed_checks.append(_RowCheck(col.name, f"{x} IS NULL", "NULL", check.message))
+        if col.enum:
+            allowed = ", ".join(literal(v) for v in col.enum)
+            typed_checks.append(
+                _RowCheck(col.name, f"{x} IS NOT NULL AND {x} NOT IN ({allowed})", x,
+                          f"not an allowed value (allowed: {', '.join(col.enum)})")
+            )
+        if col.positive:
+            typed_checks.append(_RowCheck(col.name, f"{x} <= 0", f"CAST({x} AS VARCHAR)", "must be greater than 0"))
+    for ref in t.references:
+        cols = [t.column(c) for c in ref.columns]
+        if len(cols) > 1 and all(c.nullable for c in cols):
+            # A composite reference of optional columns is all set or all empty (e.g. a made-to-order link).
+            names = [q(c.name) for c in cols]
+            some_null = " OR ".join(f"{n} IS NULL" for n in names)
+            some_set = " OR ".join(f"{n} IS NOT NULL" for n in names)
+            value = " || ', ' || ".join(f"coalesce(CAST({n} AS VARCHAR), '(empty)')" for n in names)
+            typed_checks.append(
+                _RowCheck(", ".join(ref.columns), f"({some_null}) AND ({some_set})", value,
+                          f"{' and '.join(ref.columns)} must be both set or both empty")
+            )
+    if staged.source_from is not None:
+        _run_row_checks(con, staged, staged.source_from, staged.source_params, staged.source_row,
+                        source_checks, problems)
+    _run_row_checks(con, staged, q(staged.stage), [], "rowid + 1", typed_checks, problems)
+
+
+def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
+    """Duplicate keys; NULL parts compare equal (two unlotted rows of one item and location clash)."""
+    t = staged.table
+    keys = [q(k) for k in t.key]
+    key_list = ", ".join(keys)
+    # Rows with an empty required key part were already reported as empty.
+    where = " AND ".join(f"{q(k)} IS NOT NULL" for k in t.key if not t.column(k).nullable) or "TRUE"
+    stage = q(staged.stage)
+    duplicated = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE {where} GROUP BY {key_list} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if not duplicated:
+        return
+    rows = con.execute(
+        f"""
+        WITH d AS (
+            SELECT rowid + 1 AS r, {key_list},
+                   min(rowid) OVER (PARTITION BY {key_list}) + 1 AS first_r
+            FROM {stage} WHERE {where}
+        ), extra AS (SELECT * FROM d WHERE r > first_r)
+        SELECT r, first_r, {key_list}, count(*) OVER () FROM extra ORDER BY r LIMIT ?
+        """,
+        [problems.per_check],
+    ).fetchall()
+    total = rows[0][-1] if rows else 0
+    examples = []
+    for r, first_r, *rest in rows:
+        values = rest[:-1]
+        value = ", ".join("(empty)" if v is None else str(v) for v in values)
+        examples.append(
+            Problem(staged.file, f"duplicate key: the same {', '.join(t.key)} as row {first_r}",
+                    column=", ".join(t.key), row=r, value=value)
+        )
+    problems.add_check(examples, total)
+
+
+def check_references(
+    con: duckdb.DuckDBPyConnection, staged: Staged, targets: dict[str, Staged], problems: ProblemList
+) -> None:
+    """Every non-empty reference names an existing row of its target table (anti-join)."""
+    t = staged.table
+    for ref in t.references:
+        target = targets.get(ref.table)
+        if target is None:
+            continue  # the target table could not be read; its own problem is reported
+        set_all = " AND ".join(f"s.{q(c)} IS NOT NULL" for c in ref.columns)
+        match = " AND ".join(f"x.{q(tc)} = s.{q(c)}" for c, tc in zip(ref.columns, ref.target))
+        cols = ", ".join(f"s.{q(c)}" for c in ref.columns)
+        rows = con.execute(
+            f"""
+            SELECT s.rowid + 1 AS r, {cols}, count(*) OVER ()
+            FROM {q(staged.stage)} s
+            WHERE {set_all} AND NOT EXISTS (SELECT 1 FROM {q(target.stage)} x WHERE {match})
+            ORDER BY r LIMIT ?
+            """,
+            [problems.per_check],
+        ).fetchall()
+        if not rows:
+            continue
+        total = rows[0][-1]
+        target_cols = ", ".join(ref.target)
+        examples = [
+            Problem(
+                staged.file,
+                f"no {ref.table} row has this {target_cols}",
+                column=", ".join(ref.columns),
+                row=r,
+                value=", ".join(str(v) for v in values[:-1]),
+            )
+            for r, *values in rows
+        ]
+        problems.add_check(examples, total)
