@@ -215,3 +215,18 @@ def test_writers_in_threads_do_not_lose_actions(store: Store) -> None:
     for t in threads:
         t.join()
     assert len(triage.history(store.cursor(), MACHINE)) == 45
+
+
+def test_triage_survives_a_snapshot_reload(tmp_path, sample_dir) -> None:
+    from planner_tui.store.loader import load_snapshot
+
+    path = tmp_path / "plant.duckdb"
+    with Store.open(path) as store:
+        load_snapshot(store, sample_dir)
+        triage.acknowledge(store, "machine_down:M-PRESS-02", who="marta", at=AT)
+        triage.assign(store, "quality_hold:QH-2611-007", "Eva Holm (QA)", who="marta", at=AT)
+        load_snapshot(store, sample_dir)  # the morning's new snapshot replaces the plant, not the triage
+        states = triage.triage_state(store.cursor())
+        assert states["machine_down:M-PRESS-02"]["status"] == "acknowledged"
+        assert states["quality_hold:QH-2611-007"]["assignee"] == "Eva Holm (QA)"
+        assert [s["who"] for s in triage.history(store.cursor(), "machine_down:M-PRESS-02")] == ["marta"]
