@@ -257,7 +257,7 @@ def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[in
                 WHERE o.machine_id = ? AND o.status <> 'done' AND p.status IN ({_OPEN_SQL})
                   AND o.planned_start < ? AND (o.planned_end > ? OR o.status = 'running')""",
             [machine_id, from_us(last_end), from_us(first)],
-        ).fetchone()
+        ).fetchall()[0]
         candidate = min(from_us(first), row[0]) if row[0] is not None else from_us(first)
         lo = candidate if lo is None else min(lo, candidate)
     return lo
@@ -340,7 +340,7 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
     if not windows:
         return result
     lo = _stop_seeds(cur, windows)
-    bounds = cur.execute("SELECT max(planned_start) FROM operations").fetchone()[0]
+    bounds = cur.execute("SELECT max(planned_start) FROM operations").fetchall()[0][0]
     if lo is None or bounds is None:
         return result
     plant_last_start = to_us(bounds)

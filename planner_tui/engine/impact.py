@@ -1,0 +1,430 @@
+"""Machine-stop impact and whole-plant reschedule, over the schedule repair in `schedule.py`.
+
+`machine_impact` answers "machine X stops: which production orders, customer lines, shipments and
+customers are hit, and who must be told". `reschedule` repairs the whole plant around every machine the
+store shows stopped. Both return plain dicts that are exactly the CLI's `--json`.
+
+What a machine stop affects:
+  * with a known downtime: the machine's open operations the downtime touches (overlapping
+    [stop start, stop end) or running at the stop), every operation the repair moves anywhere in the plant
+    (knock-on delays), their production orders, the orders those feed up through every level, the open
+    sales order lines any of them is made for, the lines' open shipments (planned / picked) and customers;
+  * with an unknown downtime (`exposed: true`): every open operation of the machine from the stop on, and
+    the same chain above it, with no delays computed (`late` is the plan's own answer, `at_risk` true).
+A line's ETA is the latest new_end of the open orders made for it; it is late when the ETA's day is after
+its promised_date.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+
+from planner_tui.engine.orders import raise_if_cycle, rows
+from planner_tui.engine.schedule import Repair, Stop, repair, stops_from_store
+from planner_tui.errors import BadRequest, NotFound
+from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
+from planner_tui.timeutil import iso, utcnow
+
+_OPEN_SHIPMENT_STATUSES = ("planned", "picked")
+_MAX_IDS_IN_REASON = 5
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 2)
+
+
+def _id_list(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_MAX_IDS_IN_REASON])
+    more = len(ids) - _MAX_IDS_IN_REASON
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _fetch_orders(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    found = rows(
+        cur,
+        """SELECT production_order_id, item_id, status, planned_start, planned_end, sales_order_id, line_no,
+                  parent_production_order_id
+           FROM production_orders WHERE production_order_id IN (SELECT unnest(?::VARCHAR[]))""",
+        [sorted(ids)],
+    )
+    return {r["production_order_id"]: r for r in found}
+
+
+def _with_parent_chains(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, dict]:
+    """The orders `ids` and every order they feed, up through every level (CycleError on a loop)."""
+    orders = _fetch_orders(cur, ids)
+    frontier = {o["parent_production_order_id"] for o in orders.values()} - set(orders) - {None}
+    while frontier:
+        fetched = _fetch_orders(cur, frontier)
+        orders.update(fetched)
+        frontier = {o["parent_production_order_id"] for o in fetched.values()} - set(orders) - {None}
+    raise_if_cycle({po: o["parent_production_order_id"] for po, o in orders.items()})
+    return orders
+
+
+def _lines_report(
+    cur: duckdb.DuckDBPyConnection, line_keys: set[tuple[str, int]], rep: Repair, *, exposed: bool
+) -> list[dict]:
+    """Open sales order lines with their ETA (latest new_end of the open orders made for them)."""
+    if not line_keys:
+        return []
+    keys = sorted(line_keys)
+    params = [[k[0] for k in keys], [k[1] for k in keys]]
+    join = "JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k"
+    lines = rows(
+        cur,
+        f"""SELECT s.sales_order_id, s.line_no, s.customer_id, c.name AS customer_name, c.account_manager,
+                   s.item_id, s.qty, s.promised_date
+            FROM sales_orders s {join} ON s.sales_order_id = k.so AND s.line_no = k.ln
+            LEFT JOIN customers c ON c.customer_id = s.customer_id
+            WHERE s.status = 'open'""",
+        params,
+    )
+    made_for = rows(
+        cur,
+        f"""SELECT p.production_order_id, p.sales_order_id, p.line_no, p.planned_end
+            FROM production_orders p {join} ON p.sales_order_id = k.so AND p.line_no = k.ln
+            WHERE p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})""",
+        params + list(OPEN_PRODUCTION_STATUSES),
+    )
+    planned_eta: dict[tuple, datetime] = {}
+    eta: dict[tuple, datetime] = {}
+    orders_of: dict[tuple, list[str]] = {}
+    for o in made_for:
+        key = (o["sales_order_id"], o["line_no"])
+        new_end = rep.order_new_end(o["production_order_id"], o["planned_end"])
+        planned_eta[key] = max(planned_eta.get(key, o["planned_end"]), o["planned_end"])
+        eta[key] = max(eta.get(key, new_end), new_end)
+        orders_of.setdefault(key, []).append(o["production_order_id"])
+    report = []
+    for line in lines:
+        key = (line["sales_order_id"], line["line_no"])
+        line_eta, line_planned = eta.get(key), planned_eta.get(key)
+        promised = line["promised_date"]
+        late_in_plan = line_planned is not None and line_planned.date() > promised
+        late = line_eta is not None and line_eta.date() > promised
+        slip = _minutes(line_eta - line_planned) if line_eta is not None else 0.0
+        report.append(
+            {
+                **line,
+                "eta": line_eta,
+                "planned_eta": line_planned,
+                "late": late,
+                "late_in_plan": late_in_plan,
+                "turns_late": late and not late_in_plan,
+                "at_risk": exposed or slip > 0,
+                "slip_minutes": slip,
+                "slip_days": round(slip / 1440, 2),
+                "days_late": max(0, (line_eta.date() - promised).days) if line_eta is not None else 0,
+                "production_order_ids": sorted(orders_of.get(key, [])),
+            }
+        )
+    report.sort(key=lambda r: (not r["late"], -r["days_late"], -r["slip_minutes"], r["sales_order_id"], r["line_no"]))
+    return report
+
+
+def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list[dict]:
+    if not lines:
+        return []
+    by_key = {(line["sales_order_id"], line["line_no"]): line for line in lines}
+    keys = sorted(by_key)
+    found = rows(
+        cur,
+        f"""SELECT sh.shipment_id, sh.sales_order_id, sh.line_no, sh.qty, sh.planned_ship_date, sh.status, sh.carrier
+            FROM shipments sh
+            JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k
+              ON sh.sales_order_id = k.so AND sh.line_no = k.ln
+            WHERE sh.status IN ({", ".join("?" for _ in _OPEN_SHIPMENT_STATUSES)})""",
+        [[k[0] for k in keys], [k[1] for k in keys], *_OPEN_SHIPMENT_STATUSES],
+    )
+    for shipment in found:
+        line = by_key[(shipment["sales_order_id"], shipment["line_no"])]
+        shipment["customer_id"] = line["customer_id"]
+        eta = line["eta"]
+        shipment["eta"] = eta
+        shipment["late"] = eta is not None and eta.date() > shipment["planned_ship_date"]
+    found.sort(key=lambda s: (not s["late"], s["planned_ship_date"], s["shipment_id"]))
+    return found
+
+
+def _customers_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list[dict]:
+    by_customer: dict[str, list[dict]] = {}
+    for line in lines:
+        by_customer.setdefault(line["customer_id"], []).append(line)
+    if not by_customer:
+        return []
+    found = rows(
+        cur,
+        "SELECT customer_id, name, tier, account_manager FROM customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(by_customer)],
+    )
+    for customer in found:
+        mine = by_customer[customer["customer_id"]]
+        customer["late_lines"] = [f"{l['sales_order_id']}/{l['line_no']}" for l in mine if l["late"]]
+        customer["lines"] = [f"{l['sales_order_id']}/{l['line_no']}" for l in mine]
+    found.sort(key=lambda c: (-len(c["late_lines"]), -len(c["lines"]), c["customer_id"]))
+    return found
+
+
+class _Notify:
+    """People to tell, one entry per person with every reason."""
+
+    def __init__(self) -> None:
+        self._people: dict[str, dict] = {}
+
+    def add(self, person: str | None, role: str, why: str) -> None:
+        if not person:
+            return
+        entry = self._people.setdefault(person, {"person": person, "roles": [], "reasons": []})
+        if role not in entry["roles"]:
+            entry["roles"].append(role)
+        if why not in entry["reasons"]:
+            entry["reasons"].append(why)
+
+    def result(self) -> list[dict]:
+        return [
+            {"person": e["person"], "role": ", ".join(e["roles"]), "why": "; ".join(e["reasons"]), **e}
+            for e in self._people.values()
+        ]
+
+
+def _line_reason(line: dict) -> str:
+    line_id = f"{line['sales_order_id']}/{line['line_no']}"
+    who = line.get("customer_name") or line["customer_id"]
+    promised = iso(line["promised_date"])
+    if line["late"]:
+        return f"{who}: {line_id} LATE, ETA {iso(line['eta'])} after promised {promised}"
+    if line["slip_minutes"] > 0:
+        return f"{who}: {line_id} at risk, ETA {iso(line['eta'])} (+{line['slip_minutes']:g} min), promised {promised}"
+    return f"{who}: {line_id} at risk, promised {promised}"
+
+
+def _notify_account_managers(notify: _Notify, lines: list[dict]) -> None:
+    for line in lines:
+        notify.add(line.get("account_manager"), "account manager", _line_reason(line))
+
+
+def _notify_knock_on(cur: duckdb.DuckDBPyConnection, notify: _Notify, rep: Repair, skip: set[str]) -> list[str]:
+    shifted: dict[str, list[str]] = {}
+    worst: dict[str, float] = {}
+    for shift in rep.ops.values():
+        if shift.machine_id in skip or shift.new_end <= shift.planned_end:
+            continue
+        shifted.setdefault(shift.machine_id, []).append(shift.production_order_id)
+        worst[shift.machine_id] = max(worst.get(shift.machine_id, 0.0), shift.delay_minutes)
+    if not shifted:
+        return []
+    supervisors = dict(
+        cur.execute(
+            "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(shifted)],
+        ).fetchall()
+    )
+    for machine_id in sorted(shifted, key=lambda m: -worst[m]):
+        ids = sorted(set(shifted[machine_id]))
+        notify.add(
+            supervisors.get(machine_id),
+            "supervisor (knock-on)",
+            f"{_id_list(ids)} shift on {machine_id} (up to +{worst[machine_id]:g} min)",
+        )
+    return sorted(shifted)
+
+
+def _machine(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
+    found = rows(cur, "SELECT machine_id, name, supervisor FROM machines WHERE machine_id = ?", [machine_id])
+    if not found:
+        raise NotFound(f"no machine {machine_id!r}")
+    return found[0]
+
+
+def machine_impact(
+    cur: duckdb.DuckDBPyConnection,
+    machine_id: str,
+    *,
+    at: datetime | None = None,
+    down_minutes: float | None = None,
+) -> dict:
+    """What a stop of `machine_id` hits, with the repaired schedule (see the module docstring).
+
+    The stop starts at `at`, else at the machine's `since` when the store shows it down, else now.
+    Downtime is `down_minutes`, else the store's expected_minutes for that stop, else unknown.
+    """
+    machine = _machine(cur, machine_id)
+    if down_minutes is not None and down_minutes < 0:
+        raise BadRequest(f"downtime must not be negative (got {down_minutes:g} minutes)")
+    state = rows(cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id])
+    stopped = bool(state) and state[0]["state"] in STOPPED_STATES
+    start = at if at is not None else (state[0]["since"] if stopped else utcnow())
+    minutes = down_minutes if down_minutes is not None else (state[0]["expected_minutes"] if stopped else None)
+    minutes = None if minutes is None else float(minutes)
+    stop = Stop(machine_id, start, minutes)
+    known = minutes is not None
+
+    # The machine's own operations the stop touches (all from the stop on when the downtime is unknown).
+    window_end = stop.end if known else datetime.max
+    hit_ops = rows(
+        cur,
+        f"""SELECT o.production_order_id, o.op_seq, o.status, o.planned_start, o.planned_end
+            FROM operations o JOIN production_orders p ON p.production_order_id = o.production_order_id
+            WHERE o.machine_id = ? AND o.status <> 'done'
+              AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
+              AND o.planned_start < ? AND (o.planned_end > ? OR o.status = 'running')
+            ORDER BY o.planned_start, o.production_order_id, o.op_seq""",
+        [machine_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
+    )
+    # Name a feeding loop among the directly hit orders before the repair walks into it.
+    _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
+    rep = repair(cur, [stop]) if known else Repair([stop])
+
+    # The machine's operations: the hit ones plus any the repair moves there.
+    own = {(op["production_order_id"], op["op_seq"]): op for op in hit_ops}
+    for key, shift in rep.ops.items():
+        if shift.machine_id == machine_id and key not in own:
+            own[key] = {"production_order_id": key[0], "op_seq": key[1], "status": None,
+                        "planned_start": shift.planned_start, "planned_end": shift.planned_end}
+    operations = []
+    for key, op in own.items():
+        shift = rep.ops.get(key)
+        new_start = shift.new_start if shift else op["planned_start"]
+        new_end = shift.new_end if shift else op["planned_end"]
+        operations.append({**op, "machine_id": machine_id, "new_start": new_start, "new_end": new_end,
+                           "delay_minutes": _minutes(new_end - op["planned_end"])})
+    operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
+
+    direct = {po for po, _ in own}
+    orders = _with_parent_chains(cur, direct | rep.touched_orders)
+    children_of: dict[str, list[str]] = {}
+    for po, o in orders.items():
+        if o["parent_production_order_id"] is not None:
+            children_of.setdefault(o["parent_production_order_id"], []).append(po)
+    moved_machines: dict[str, set[str]] = {}
+    for shift in rep.ops.values():
+        moved_machines.setdefault(shift.production_order_id, set()).add(shift.machine_id)
+
+    production_orders = []
+    for po, o in orders.items():
+        new_end = rep.order_new_end(po, o["planned_end"])
+        feeders = sorted(c for c in children_of.get(po, []))
+        machines = sorted(moved_machines.get(po, set()) | ({machine_id} if po in direct else set()))
+        if po in direct:
+            why = f"on {machine_id}"
+        elif feeders:
+            why = f"fed by {_id_list(feeders)}"
+        else:
+            why = "knock-on on " + ", ".join(m for m in machines if m != machine_id)
+        production_orders.append(
+            {
+                "production_order_id": po,
+                "item_id": o["item_id"],
+                "status": o["status"],
+                "planned_end": o["planned_end"],
+                "new_end": new_end,
+                "delay_minutes": _minutes(new_end - o["planned_end"]),
+                "why": why,
+                "machine_ids": machines,
+                "feeds": o["parent_production_order_id"],
+                "sales_order_id": o["sales_order_id"],
+                "line_no": o["line_no"],
+            }
+        )
+    production_orders.sort(key=lambda r: (-r["delay_minutes"], r["new_end"], r["production_order_id"]))
+
+    line_keys = {(o["sales_order_id"], o["line_no"]) for o in orders.values() if o["sales_order_id"] is not None}
+    sales_orders = _lines_report(cur, line_keys, rep, exposed=not known)
+    shipments = _shipments_report(cur, sales_orders)
+    customers = _customers_report(cur, sales_orders)
+
+    notify = _Notify()
+    downtime = f"down {minutes:g} min" if known else "downtime unknown"
+    notify.add(machine["supervisor"], "machine supervisor",
+               f"{machine_id} stopped at {iso(start)} ({downtime}): {len(operations)} operation(s) hit")
+    _notify_account_managers(notify, sales_orders)
+    knock_on_machines = _notify_knock_on(cur, notify, rep, {machine_id})
+
+    delays = [r["delay_minutes"] for r in production_orders]
+    return {
+        "machine_id": machine_id,
+        "machine_name": machine["name"],
+        "at": start,
+        "down_minutes": minutes,
+        "stop_start": start,
+        "stop_end": stop.end,
+        "downtime_known": known,
+        "exposed": not known,
+        "state_in_store": state[0]["state"] if state else None,
+        "operations": operations,
+        "production_orders": production_orders,
+        "sales_orders": sales_orders,
+        "shipments": shipments,
+        "customers": customers,
+        "knock_on_machines": knock_on_machines,
+        "notify": notify.result(),
+        "delay_minutes": {"max": max(delays, default=0.0), "total": round(sum(delays), 2)},
+        "late_lines": sum(1 for line in sales_orders if line["late"]),
+    }
+
+
+def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) -> dict:
+    """Repair the whole plant around every machine the store shows stopped.
+
+    Returns the stops, every open production order whose new_end moves (worst first), every open sales
+    order line that turns late (late now, on time in the plan), and who to tell.
+    """
+    at = at if at is not None else utcnow()
+    stops = stops_from_store(cur, at)
+    # A feeding loop anywhere would make the plant's repair meaningless: name it instead.
+    raise_if_cycle(dict(cur.execute(
+        "SELECT production_order_id, parent_production_order_id FROM production_orders "
+        "WHERE parent_production_order_id IS NOT NULL").fetchall()))
+    rep = repair(cur, stops, at)
+
+    info = _fetch_orders(cur, set(rep.orders))
+    production_orders = []
+    for po, shift in rep.orders.items():
+        o = info[po]
+        production_orders.append(
+            {
+                "production_order_id": po,
+                "item_id": o["item_id"],
+                "status": o["status"],
+                "planned_end": shift.planned_end,
+                "new_end": shift.new_end,
+                "delay_minutes": _minutes(shift.new_end - shift.planned_end),
+                "sales_order_id": o["sales_order_id"],
+                "line_no": o["line_no"],
+                "feeds": o["parent_production_order_id"],
+            }
+        )
+    production_orders.sort(key=lambda r: (-r["delay_minutes"], r["new_end"], r["production_order_id"]))
+
+    line_keys = {(o["sales_order_id"], o["line_no"]) for o in info.values() if o["sales_order_id"] is not None}
+    slipping = _lines_report(cur, line_keys, rep, exposed=False)
+    sales_orders = [line for line in slipping if line["turns_late"]]
+
+    notify = _Notify()
+    stopped_machines = {s.machine_id for s in stops}
+    if stops:
+        supervisors = dict(cur.execute(
+            "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(stopped_machines)]).fetchall())
+        for stop in stops:
+            downtime = f"down {stop.minutes:g} min" if stop.minutes is not None else "downtime unknown"
+            notify.add(supervisors.get(stop.machine_id), "machine supervisor",
+                       f"{stop.machine_id} stopped at {iso(stop.start)} ({downtime})")
+    _notify_account_managers(notify, sales_orders)
+    _notify_knock_on(cur, notify, rep, stopped_machines)
+
+    return {
+        "at": at,
+        "stops": [s.to_dict() for s in stops],
+        "unknown_downtime": [s.machine_id for s in stops if s.minutes is None],
+        "production_orders": production_orders,
+        "sales_orders": sales_orders,
+        "lines_slipping": len(slipping),
+        "operations_moved": len(rep.ops),
+        "notify": notify.result(),
+    }
