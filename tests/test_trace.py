@@ -254,3 +254,106 @@ def test_a_lot_without_genealogy_traces_to_itself_only(cur):
     assert [s["shipment_id"] for s in answer["shipments"]] == ["SH3"]
     assert [c["customer_id"] for c in answer["customers"]] == ["CU3"]
     assert [o["production_order_id"] for o in answer["production_orders"]] == ["PO-Z"]
+
+
+# --- the CLI: `planner-tui trace lot|hold` ---------------------------------------------------------
+
+def _db_file(tmp_path):
+    from planner_tui.store import Store
+
+    path = tmp_path / "plant.duckdb"
+    store = Store.open(path)
+    src = plant()
+    for table in ("items", "machines", "customers", "sales_orders", "production_orders", "operations", "lots",
+                  "lot_genealogy", "inventory", "shipments", "shipment_lots", "quality_holds"):
+        rows = src.con.execute(f'SELECT * FROM "{table}"').fetchall()
+        names = [d[0] for d in src.con.description]
+        make_plant(store, **{table: [dict(zip(names, r)) for r in rows]})
+    store.close()
+    src.close()
+    return path
+
+
+def test_cli_trace_lot_json_shape(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner_tui.cli import app
+
+    db = str(_db_file(tmp_path))
+    result = CliRunner().invoke(app, ["trace", "lot", "R1", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    for key in ("lot_id", "holds", "descendants", "ancestors", "production_orders", "inventory", "shipments",
+                "customers", "notify", "summary", "cycles"):
+        assert key in answer
+    assert [d["lot_id"] for d in answer["descendants"]] == ["S1", "S2", "F1", "K1"]
+    assert answer["shipments"][0]["customer_id"] == "CU1"
+    assert answer["holds"][1]["placed_at"] == "2026-01-06T09:00:00"
+
+    result = CliRunner().invoke(app, ["trace", "hold", "H1", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hold"]["hold_id"] == "H1"
+
+    table = CliRunner().invoke(app, ["trace", "lot", "R1", "--db", db])
+    assert table.exit_code == 0 and "K1" in table.stdout and "Alice" in table.stdout
+
+
+def test_cli_trace_unknown_lot_is_a_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner_tui.cli import app
+    from planner_tui.errors import NotFound
+
+    db = str(_db_file(tmp_path))
+    result = CliRunner().invoke(app, ["trace", "lot", "NOPE", "--db", db, "--json"])
+    assert result.exit_code == NotFound.exit_code
+    assert "unknown lot 'NOPE'" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["trace", "hold", "H9", "--db", db])
+    assert result.exit_code == NotFound.exit_code
+
+
+# --- the sample plant -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample_cur(sample_dir):
+    if not (sample_dir / "lots.csv").exists():
+        pytest.skip("sample plant not there")
+    from planner_tui.store import Store
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, sample_dir)
+    yield store.cursor()
+    store.close()
+
+
+def test_sample_every_hold_traces_and_the_released_casting_hold_reaches_shipped_customers(sample_cur):
+    holds = sample_cur.execute("SELECT hold_id, lot_id FROM quality_holds").fetchall()
+    assert holds
+    for hold_id, lot_id in holds:
+        answer = trace_hold(sample_cur, hold_id)
+        assert answer["lot_id"] == lot_id and answer["cycles"] == []
+        lots = [d["lot_id"] for d in answer["descendants"]]
+        assert len(lots) == len(set(lots))
+    # The casting lot went into pump housings and on into pumps that have left the plant: a recall question.
+    answer = trace_hold(sample_cur, "QH-2611-004")
+    shipped = [s for s in answer["shipments"] if s["shipped"]]
+    assert shipped, "the casting lot's pumps were shipped"
+    assert all(c["received"] for c in answer["customers"] if c["customer_id"] in {s["customer_id"] for s in shipped})
+    managers = {c["account_manager"] for c in answer["customers"]} - {None}
+    assert managers <= {n["person"] for n in answer["notify"]}
+    assert max(d["depth"] for d in answer["descendants"]) >= 2
+
+
+def test_sample_active_hold_is_traced_with_its_placer_and_buyer(sample_cur):
+    hold_id, lot_id, placed_by = sample_cur.execute(
+        "SELECT hold_id, lot_id, placed_by FROM quality_holds WHERE status = 'active' ORDER BY hold_id LIMIT 1"
+    ).fetchone()
+    answer = trace_hold(sample_cur, hold_id)
+    roles = {n["person"]: n["roles"] for n in answer["notify"]}
+    assert "hold placer" in roles[placed_by]
+    assert any("buyer" in r for r in roles.values())
+    in_stock = sample_cur.execute("SELECT sum(qty) FROM inventory WHERE lot_id = ?", [lot_id]).fetchone()[0] or 0
+    assert sum(i["qty"] for i in answer["inventory"] if i["lot_id"] == lot_id) == in_stock
