@@ -181,12 +181,14 @@ def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
             "expected_minutes": m["expected_minutes"],
         }
         try:
-            impact = machine_impact(ctx.cur, machine_id, at=ctx.at)
+            # No `at`: the stop starts where the store says it did (its `since`), with its expected minutes.
+            impact = machine_impact(ctx.cur, machine_id)
         except PlannerError as error:  # e.g. a feeding cycle: still list the stop, say why it has no impact
             impact = {}
             detail["error"] = str(error)
         lines = impact.get("sales_orders") or []
-        late = sum(1 for s in lines if s.get("late"))
+        # Lines this stop makes late; a line already late in the plan is not this stop's doing.
+        late = sum(1 for s in lines if s.get("turns_late", s.get("late")))
         orders = len(impact.get("production_orders") or [])
         customers = len(impact.get("customers") or [])
         detail.update(

@@ -1,0 +1,441 @@
+"""The exception inbox over a hand-worked plant: each kind raised with its id, severity, owner and
+order; triage merged in; causes that clear; snoozes that run out; history with the events; the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from plantkit import make_plant
+from planner_tui.cli import app
+from planner_tui.engine.exceptions import get_exception, list_exceptions
+from planner_tui.errors import BadRequest, NotFound
+from planner_tui.store import Store, triage
+
+AT = datetime(2026, 1, 5, 7, 0)
+
+# The plant, worked by hand (now = 2026-01-05 07:00):
+# - M1 (Weld cell, Ana) is down since 06:00 for 2 days. P1, made for SO1/1 (Acme, promised 01-06), runs on
+#   it 08:00-10:00, so P1 now ends 01-07 and SO1/1 turns late:    machine_down:M1 critical, late_order:SO1/1
+# - M3 (Saw, Cal) is in maintenance since 05:00 with nothing on it:  machine_down:M3 low
+# - Lot L1 was shipped to Bolt (S1) and H1 (Quinn) holds it:          quality_hold:H1 critical
+# - Lot L2 went nowhere; H2 (Rob) holds it:                           quality_hold:H2 low
+# - P1 needs RAW1 (Dee) at 08:00 and there is none:                   shortage:RAW1 high (hits an order soon)
+# - SO3/1 (Acme, 5 FG2, promised 01-09) has no stock and no order:     shortage:FG2 high, no_supply:SO3/1 high
+PLANT = dict(
+    machines=[
+        {"machine_id": "M1", "name": "Weld cell", "supervisor": "Ana"},
+        {"machine_id": "M2", "name": "Paint", "supervisor": "Ben"},
+        {"machine_id": "M3", "name": "Saw", "supervisor": "Cal"},
+    ],
+    machine_states=[
+        {"machine_id": "M1", "state": "down", "since": "2026-01-05T06:00:00", "reason": "robot fault",
+         "expected_minutes": 2880},
+        {"machine_id": "M2", "state": "running", "since": "2026-01-04T00:00:00"},
+        {"machine_id": "M3", "state": "maintenance", "since": "2026-01-05T05:00:00", "expected_minutes": 60},
+    ],
+    items=[
+        {"item_id": "FG1", "buyer": "Cy"},
+        {"item_id": "FG2", "buyer": "Cy"},
+        {"item_id": "RAW1", "item_type": "raw", "buyer": "Dee"},
+    ],
+    bom=[{"parent_item_id": "FG1", "component_item_id": "RAW1", "qty_per": 1}],
+    customers=[
+        {"customer_id": "C1", "name": "Acme", "account_manager": "Eve"},
+        {"customer_id": "C2", "name": "Bolt", "account_manager": "Fay"},
+    ],
+    sales_orders=[
+        {"sales_order_id": "SO1", "line_no": 1, "customer_id": "C1", "item_id": "FG1", "qty": 1,
+         "promised_date": "2026-01-06"},
+        {"sales_order_id": "SO2", "line_no": 1, "customer_id": "C2", "item_id": "FG1", "qty": 1,
+         "promised_date": "2026-01-02", "status": "shipped"},
+        {"sales_order_id": "SO3", "line_no": 1, "customer_id": "C1", "item_id": "FG2", "qty": 5,
+         "promised_date": "2026-01-09"},
+    ],
+    production_orders=[
+        {"production_order_id": "P1", "item_id": "FG1", "qty": 1, "status": "released",
+         "planned_start": "2026-01-05T08:00:00", "planned_end": "2026-01-05T10:00:00",
+         "sales_order_id": "SO1", "line_no": 1},
+    ],
+    operations=[
+        {"production_order_id": "P1", "op_seq": 10, "machine_id": "M1",
+         "planned_start": "2026-01-05T08:00:00", "planned_end": "2026-01-05T10:00:00"},
+    ],
+    lots=[
+        {"lot_id": "L1", "item_id": "FG1", "status": "shipped"},
+        {"lot_id": "L2", "item_id": "FG1", "status": "hold"},
+    ],
+    shipments=[
+        {"shipment_id": "S1", "sales_order_id": "SO2", "line_no": 1, "planned_ship_date": "2026-01-02",
+         "status": "shipped"},
+    ],
+    shipment_lots=[{"shipment_id": "S1", "lot_id": "L1"}],
+    quality_holds=[
+        {"hold_id": "H1", "lot_id": "L1", "placed_at": "2026-01-04T12:00:00", "placed_by": "Quinn",
+         "reason": "weld porosity"},
+        {"hold_id": "H2", "lot_id": "L2", "placed_at": "2026-01-05T06:30:00", "placed_by": "Rob"},
+    ],
+)
+
+WORST_FIRST = [
+    "quality_hold:H1",  # critical, 19 h old
+    "machine_down:M1",  # critical, 1 h old
+    "no_supply:SO3/1",  # high, confirmed 4 days ago
+    "late_order:SO1/1",  # high, late since the earliest current stop (05:00)
+    "shortage:FG2",  # high, still ahead (age 0); ties by id
+    "shortage:RAW1",
+    "machine_down:M3",  # low, 2 h old
+    "quality_hold:H2",  # low, 30 min old
+]
+
+
+def plant(store: Store | None = None) -> Store:
+    return make_plant(store, **PLANT)
+
+
+@pytest.fixture
+def store() -> Store:
+    return plant()
+
+
+def by_id(rows: list[dict]) -> dict[str, dict]:
+    return {r["exception_id"]: r for r in rows}
+
+
+def listed(store: Store, at: datetime = AT, **kw) -> dict[str, dict]:
+    return by_id(list_exceptions(store.cursor(), at=at, **kw))
+
+
+# ----------------------------------------------------------------------------------------- raising
+
+
+def test_each_kind_is_raised_with_its_stable_id_worst_first(store: Store) -> None:
+    rows = list_exceptions(store.cursor(), at=AT)
+    assert [r["exception_id"] for r in rows] == WORST_FIRST
+
+
+def test_severity_kind_and_subject(store: Store) -> None:
+    rows = listed(store)
+    assert {i: r["severity"] for i, r in rows.items()} == {
+        "quality_hold:H1": "critical",
+        "machine_down:M1": "critical",
+        "no_supply:SO3/1": "high",
+        "late_order:SO1/1": "high",
+        "shortage:FG2": "high",
+        "shortage:RAW1": "high",
+        "machine_down:M3": "low",
+        "quality_hold:H2": "low",
+    }
+    assert {i: (r["kind"], r["subject_kind"], r["subject_id"]) for i, r in rows.items()} == {
+        "quality_hold:H1": ("quality_hold", "hold", "H1"),
+        "machine_down:M1": ("machine_down", "machine", "M1"),
+        "no_supply:SO3/1": ("no_supply", "sales_order_line", "SO3/1"),
+        "late_order:SO1/1": ("late_order", "sales_order_line", "SO1/1"),
+        "shortage:FG2": ("shortage", "item", "FG2"),
+        "shortage:RAW1": ("shortage", "item", "RAW1"),
+        "machine_down:M3": ("machine_down", "machine", "M3"),
+        "quality_hold:H2": ("quality_hold", "hold", "H2"),
+    }
+
+
+def test_default_owners(store: Store) -> None:
+    assert {i: r["owner"] for i, r in listed(store).items()} == {
+        "quality_hold:H1": "Quinn",  # the hold placer
+        "machine_down:M1": "Ana",  # the machine supervisor
+        "no_supply:SO3/1": "Eve",  # the customer's account manager
+        "late_order:SO1/1": "Eve",
+        "shortage:FG2": "Cy",  # the item's buyer
+        "shortage:RAW1": "Dee",
+        "machine_down:M3": "Cal",
+        "quality_hold:H2": "Rob",
+    }
+
+
+def test_titles_ages_and_details_a_planner_reads(store: Store) -> None:
+    rows = listed(store)
+    m1 = rows["machine_down:M1"]
+    assert m1["title"] == "M1 Weld cell down: 1 customer line late"
+    assert (m1["raised_at"], m1["age_minutes"]) == (datetime(2026, 1, 5, 6, 0), 60)
+    assert m1["detail"]["late_lines"] == 1
+    assert m1["detail"]["production_orders"] >= 1
+    assert m1["detail"]["reason"] == "robot fault"
+    assert rows["machine_down:M3"]["title"] == "M3 Saw in maintenance: nothing scheduled on it"
+
+    h1 = rows["quality_hold:H1"]
+    assert h1["title"] == "Hold H1 on lot L1 (FG1): shipped to 1 customer (1 shipment)"
+    assert (h1["detail"]["shipped"], h1["detail"]["customers_shipped_to"]) == (1, 1)
+    assert h1["age_minutes"] == 19 * 60
+    assert rows["quality_hold:H2"]["title"] == "Hold H2 on lot L2 (FG1): contained"
+
+    late = rows["late_order:SO1/1"]
+    assert late["title"].startswith("SO1/1 for Acme late: ETA 2026-01-07, promised 2026-01-06")
+    assert late["detail"]["slip_days"] == 1
+
+    assert rows["shortage:RAW1"]["title"] == "RAW1 short from 08:00, 1 missing: hits 1 production order"
+    assert rows["no_supply:SO3/1"]["title"] == "SO3/1 for Acme: confirmed, no supply for 5 FG2 due 2026-01-09"
+    for row in rows.values():
+        assert row["status"] == "open"
+        assert row["cause_cleared"] is False
+        assert row["assignee"] is None and row["last_action"] is None
+
+
+def test_an_order_made_for_the_line_is_supply(store: Store) -> None:
+    make_plant(store, production_orders=[
+        {"production_order_id": "P3", "item_id": "FG2", "qty": 5, "status": "planned",
+         "planned_start": "2026-01-10T08:00:00", "planned_end": "2026-01-10T12:00:00",
+         "sales_order_id": "SO3", "line_no": 1},
+    ])
+    rows = listed(store)
+    assert "no_supply:SO3/1" not in rows  # supplied, even if late: the shortage still says so
+    assert "shortage:FG2" in rows
+
+
+def test_a_stale_feed_is_an_exception(store: Store) -> None:
+    feed = "http://127.0.0.1:8765/events"
+    stale = SimpleNamespace(state="stale", since=datetime(2026, 1, 5, 6, 50), last_error="connection refused",
+                            feed=feed)
+    rows = listed(store, feed_status=stale)
+    row = rows[f"feed_stale:{feed}"]
+    assert row["severity"] == "high"
+    assert row["title"] == f"Feed {feed} stale since 06:50: connection refused"
+    assert row["age_minutes"] == 10
+    assert row["detail"]["last_error"] == "connection refused"
+    live = SimpleNamespace(state="live", since=datetime(2026, 1, 5, 6, 50), last_error=None, feed=feed)
+    assert f"feed_stale:{feed}" not in listed(store, feed_status=live)
+
+
+# ----------------------------------------------------------------------------------------- triage
+
+
+def test_triage_state_is_merged_into_the_inbox(store: Store) -> None:
+    triage.acknowledge(store, "machine_down:M1", who="ana", at=datetime(2026, 1, 5, 6, 30))
+    triage.assign(store, "machine_down:M1", "Ben", who="ana", at=datetime(2026, 1, 5, 6, 31))
+    row = listed(store)["machine_down:M1"]
+    assert (row["status"], row["assignee"], row["owner"]) == ("acknowledged", "Ben", "Ana")
+    assert row["last_action"] == {"at": datetime(2026, 1, 5, 6, 31), "who": "ana", "action": "assign",
+                                  "detail": "Ben"}
+
+
+def test_a_snoozed_exception_hides_until_its_time_then_returns(store: Store) -> None:
+    triage.snooze(store, "machine_down:M1", datetime(2026, 1, 5, 9, 0), who="ana", at=AT)
+    at_8 = datetime(2026, 1, 5, 8, 0)
+    assert "machine_down:M1" not in listed(store, at_8, include_snoozed=False)
+    row = listed(store, at_8)["machine_down:M1"]
+    assert (row["status"], row["snoozed_until"]) == ("snoozed", datetime(2026, 1, 5, 9, 0))
+    back = listed(store, datetime(2026, 1, 5, 9, 0), include_snoozed=False)["machine_down:M1"]
+    assert (back["status"], back["snoozed_until"]) == ("open", None)
+
+
+def test_a_resolved_exception_is_hidden_unless_asked_for(store: Store) -> None:
+    triage.resolve(store, "quality_hold:H1", who="quinn", at=AT)
+    assert "quality_hold:H1" not in listed(store)
+    assert listed(store, include_resolved=True)["quality_hold:H1"]["status"] == "resolved"
+
+
+def test_a_cleared_cause_stays_listed_while_in_triage(store: Store) -> None:
+    triage.acknowledge(store, "machine_down:M1", who="ana", at=AT)
+    triage.acknowledge(store, "quality_hold:H1", who="quinn", at=AT)
+    # M1 and M3 come back up, both holds are released; only M1 and H1 were being triaged
+    store.con.execute("UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' "
+                      "WHERE machine_id IN ('M1', 'M3')")
+    store.con.execute("UPDATE quality_holds SET status = 'released'")
+    rows = listed(store, datetime(2026, 1, 5, 11, 0))
+    m1 = rows["machine_down:M1"]
+    assert m1["cause_cleared"] is True
+    assert m1["cleared_note"] == "machine back up (running) since 10:42"
+    assert m1["status"] == "acknowledged"
+    assert m1["owner"] == "Ana"
+    assert "cleared" in m1["title"]
+    h1 = rows["quality_hold:H1"]
+    assert (h1["cause_cleared"], h1["cleared_note"]) == (True, "hold released")
+    assert "machine_down:M3" not in rows and "quality_hold:H2" not in rows  # no triage: simply gone
+    # cleared ones sort after raised ones of the same severity, and a resolve sends them away
+    ids = [r["exception_id"] for r in list_exceptions(store.cursor(), at=datetime(2026, 1, 5, 11, 0))]
+    assert ids.index("machine_down:M1") > ids.index("shortage:RAW1")
+    triage.resolve(store, "machine_down:M1", who="ana", at=datetime(2026, 1, 5, 11, 0))
+    assert "machine_down:M1" not in listed(store, datetime(2026, 1, 5, 11, 0))
+
+
+def test_a_cleared_order_line_says_what_happened(store: Store) -> None:
+    triage.assign(store, "no_supply:SO3/1", "Eve", who="lead", at=AT)
+    make_plant(store, production_orders=[
+        {"production_order_id": "P3", "item_id": "FG2", "qty": 5, "status": "planned",
+         "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-06T12:00:00",
+         "sales_order_id": "SO3", "line_no": 1},
+    ])
+    row = listed(store)["no_supply:SO3/1"]
+    assert (row["cause_cleared"], row["cleared_note"]) == (True, "supply planned: production order P3")
+    store.con.execute("UPDATE sales_orders SET status = 'cancelled' WHERE sales_order_id = 'SO3'")
+    assert listed(store)["no_supply:SO3/1"]["cleared_note"] == "order line cancelled"
+
+
+def test_triage_survives_a_restart_and_the_inbox_picks_it_up(tmp_path) -> None:
+    path = tmp_path / "plant.duckdb"
+    with Store.open(path) as first:
+        plant(first)
+        triage.acknowledge(first, "machine_down:M1", who="ana", at=AT)
+    with Store.open(path, read_only=True, create=False) as second:
+        assert listed(second)["machine_down:M1"]["status"] == "acknowledged"
+
+
+# ----------------------------------------------------------------------------------------- detail
+
+
+def _event(store: Store, event_id: str, event_type: str, time: str, data: dict, *, envelope: bool = True,
+           outcome: str = "applied") -> None:
+    payload = {"specversion": "1.0", "id": event_id, "source": "mes", "type": event_type, "time": time,
+               "data": data} if envelope else data
+    store.con.execute(
+        """INSERT INTO event_log (source, event_id, sequence, type, event_time, received_at, applied_at, outcome,
+                                  data, feed)
+           VALUES ('mes', ?, NULL, ?, ?, ?, ?, ?, ?, 'test')""",
+        [event_id, event_type, time, time, time, outcome, json.dumps(payload)],
+    )
+
+
+def test_get_exception_has_its_events_and_triage_in_time_order(store: Store) -> None:
+    _event(store, "e1", "machine.down", "2026-01-04T20:00:00", {"machine_id": "M1", "reason": "jam"})
+    _event(store, "e2", "machine.up", "2026-01-04T21:00:00", {"machine_id": "M1"}, envelope=False)
+    _event(store, "e3", "machine.down", "2026-01-05T06:00:00",
+           {"machine_id": "M1", "reason": "robot fault", "expected_minutes": 2880})
+    _event(store, "e4", "machine.down", "2026-01-05T06:10:00", {"machine_id": "M2"})  # another machine
+    triage.acknowledge(store, "machine_down:M1", who="ana", at=datetime(2026, 1, 5, 6, 5))
+    triage.add_note(store, "machine_down:M1", "fitter on the way", who="ana", at=datetime(2026, 1, 5, 6, 20))
+
+    row = get_exception(store.cursor(), "machine_down:M1", at=AT)
+    assert row["exception_id"] == "machine_down:M1"
+    assert row["status"] == "acknowledged"
+    steps = [(h["kind"], h["at"].strftime("%d %H:%M"), h.get("type") or h.get("action")) for h in row["history"]]
+    assert steps == [
+        ("event", "04 20:00", "machine.down"),
+        ("event", "04 21:00", "machine.up"),
+        ("event", "05 06:00", "machine.down"),
+        ("triage", "05 06:05", "acknowledge"),
+        ("triage", "05 06:20", "note"),
+    ]
+    assert row["history"][2]["summary"] == "machine.down: reason=robot fault, expected_minutes=2880"
+    assert row["history"][4]["who"] == "ana" and row["history"][4]["detail"] == "fitter on the way"
+
+
+def test_get_exception_of_a_hold_and_an_order_line_shows_their_events(store: Store) -> None:
+    _event(store, "h1", "hold.placed", "2026-01-04T12:00:00", {"hold_id": "H1", "lot_id": "L1"})
+    _event(store, "h2", "hold.placed", "2026-01-05T06:30:00", {"hold_id": "H2", "lot_id": "L2"})
+    _event(store, "o1", "order.confirmed", "2026-01-01T00:00:00",
+           {"sales_order_id": "SO3", "line_no": 1, "customer_id": "C1", "item_id": "FG2", "qty": 5})
+    _event(store, "o2", "order.changed", "2026-01-02T00:00:00", {"sales_order_id": "SO3", "line_no": 2, "qty": 1})
+    hold = get_exception(store.cursor(), "quality_hold:H1", at=AT)
+    assert [h["event_id"] for h in hold["history"]] == ["h1"]
+    line = get_exception(store.cursor(), "no_supply:SO3/1", at=AT)
+    assert [h["event_id"] for h in line["history"]] == ["o1"]
+    assert line["severity"] == "high" and line["owner"] == "Eve"
+
+
+def test_get_exception_errors(store: Store) -> None:
+    with pytest.raises(NotFound, match="no exception machine_down:M2"):
+        get_exception(store.cursor(), "machine_down:M2", at=AT)  # running, never triaged
+    with pytest.raises(BadRequest, match="malformed exception id"):
+        get_exception(store.cursor(), "M1", at=AT)
+
+
+def test_get_exception_of_a_cleared_cause(store: Store) -> None:
+    triage.acknowledge(store, "machine_down:M3", who="cal", at=AT)
+    store.con.execute("DELETE FROM machine_states WHERE machine_id = 'M3'")  # a machine not listed runs
+    row = get_exception(store.cursor(), "machine_down:M3", at=AT)
+    assert (row["cause_cleared"], row["cleared_note"], row["severity"]) == (True, "machine running", "low")
+    assert [h["action"] for h in row["history"]] == ["acknowledge"]
+
+
+# ----------------------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    path = tmp_path / "plant.duckdb"
+    with Store.open(path) as store:
+        plant(store)
+    return str(path)
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in (result.output or "")
+    return result
+
+
+def test_cli_exceptions_json(db: str) -> None:
+    result = run("exceptions", "--db", db, "--at", "2026-01-05T07:00:00", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["at"] == "2026-01-05T07:00:00"
+    assert [e["exception_id"] for e in answer["exceptions"]] == WORST_FIRST
+    first = answer["exceptions"][0]
+    assert set(first) >= {"exception_id", "kind", "severity", "title", "subject_kind", "subject_id", "raised_at",
+                          "age_minutes", "owner", "assignee", "status", "snoozed_until", "cause_cleared",
+                          "cleared_note", "detail", "last_action"}
+    assert first["raised_at"] == "2026-01-04T12:00:00"
+
+
+def test_cli_triage_flow(db: str) -> None:
+    at = ["--at", "2026-01-05T07:00:00"]
+    result = run("triage", "ack", "machine_down:M1", "--db", db, "--who", "ana", *at, "--json")
+    assert result.exit_code == 0, result.output
+    state = json.loads(result.stdout)
+    assert (state["exception_id"], state["status"], state["updated_by"]) == ("machine_down:M1", "acknowledged", "ana")
+    assert run("triage", "assign", "machine_down:M1", "Ben", "--db", db, *at).exit_code == 0
+    assert run("triage", "note", "machine_down:M1", "fitter called", "--db", db, *at).exit_code == 0
+    assert run("triage", "snooze", "quality_hold:H2", "2h", "--db", db, *at).exit_code == 0
+    assert run("triage", "resolve", "shortage:FG2", "--db", db, *at).exit_code == 0
+    assert run("triage", "reopen", "shortage:FG2", "--db", db, "--at", "2026-01-05T07:01:00").exit_code == 0
+    assert run("triage", "resolve", "shortage:RAW1", "--db", db, *at).exit_code == 0
+
+    listing = json.loads(run("exceptions", "--db", db, *at, "--json").stdout)["exceptions"]
+    rows = by_id(listing)
+    assert "quality_hold:H2" not in rows and "shortage:RAW1" not in rows  # snoozed, resolved
+    assert (rows["machine_down:M1"]["assignee"], rows["shortage:FG2"]["status"]) == ("Ben", "open")
+    everything = by_id(json.loads(run("exceptions", "--all", "--db", db, *at, "--json").stdout)["exceptions"])
+    assert everything["quality_hold:H2"]["status"] == "snoozed"
+    assert everything["shortage:RAW1"]["status"] == "resolved"
+
+    shown = json.loads(run("exception", "show", "machine_down:M1", "--db", db, *at, "--json").stdout)
+    assert [h["action"] for h in shown["history"]] == ["acknowledge", "assign", "note"]
+    assert shown["history"][0]["who"] == "ana"
+    table = run("exceptions", "--db", db, *at)
+    assert table.exit_code == 0 and "machine_down:M1" in table.stdout and "CRITICAL" in table.stdout
+    detail = run("exception", "show", "machine_down:M1", "--db", db, *at)
+    assert detail.exit_code == 0 and "fitter called" in detail.stdout
+
+
+def test_cli_owners_json(db: str) -> None:
+    result = run("owners", "--db", db, "--json")
+    assert result.exit_code == 0
+    people = {p["person"]: p["roles"] for p in json.loads(result.stdout)}
+    assert people["Ana"] == ["machine supervisor"]
+    assert people["Quinn"] == ["hold placer"]
+    assert people["Eve"] == ["account manager"]
+    assert people["Dee"] == ["buyer"]
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["triage", "ack", "M1"], 2, "malformed exception id"),
+        (["triage", "ack", "machine_down:NOPE"], 3, "unknown machine"),
+        (["triage", "note", "machine_down:M1", " "], 2, "note must not be empty"),
+        (["triage", "snooze", "machine_down:M1", "2020-01-01T00:00"], 2, "not after now"),
+        (["exception", "show", "machine_down:M2", "--at", "2026-01-05T07:00"], 3, "no exception"),
+        (["exceptions", "--at", "yesterday"], 2, "malformed --at timestamp"),
+    ],
+)
+def test_cli_errors_are_one_line_with_an_exit_code(db: str, args: list[str], code: int, message: str) -> None:
+    result = run(*args, "--db", db)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+
+
+def test_cli_triage_needs_a_database_file() -> None:
+    result = run("triage", "ack", "machine_down:M1")
+    assert result.exit_code == 2 and "give --db FILE" in result.output
