@@ -162,7 +162,7 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: Sna
         select.append(f"* EXCLUDE ({', '.join(excluded)})" if excluded else "*")
     stage_params = params[:1] if suffix == ".parquet" else []
     cur.execute(f"CREATE TABLE {q(stage)} AS SELECT {', '.join(select)} FROM {stage_from}", stage_params)
-    rows = cur.execute(f"SELECT count(*) FROM {q(stage)}").fetchone()[0]
+    rows = cur.execute(f"SELECT count(*) FROM {q(stage)}").fetchall()[0][0]
     return Staged(t, path.name, stage, plans, source_from, params, source_row, rows)
 
 
@@ -202,7 +202,7 @@ def _parquet_source(cur: duckdb.DuckDBPyConnection, path: Path):
     try:
         described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
         # The schema alone can be fine while the data is not: touch the footer's row count too.
-        cur.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+        cur.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()
     except duckdb.Error as exc:
         raise _Unreadable(f"cannot read the Parquet file: {_first_line(exc)}") from None
     names = [r[0] for r in described]
@@ -229,6 +229,10 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
             raise _Unreadable(_csv_error(exc)) from None
         return names
     records = _json_records(path, lines=suffix == ".jsonl")
+    if not records:
+        # An empty JSON array cannot name its columns: it is an empty table with the contract's.
+        cur.execute(f"CREATE TABLE {q(raw)} ({', '.join(f'{q(c)} VARCHAR' for c in t.column_names)})")
+        return list(t.column_names)
     header: list[str] = []
     seen: set[str] = set()
     for record in records:
@@ -236,19 +240,17 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
             if key not in seen:
                 seen.add(key)
                 header.append(key)
+    if not header:
+        raise _Unreadable("the JSON objects have no fields: each row needs the table's columns")
     names = _safe_names(header, t)
     columns = {
         name: pa.array([_json_text(r.get(key)) for r in records], type=pa.string())
         for key, name in zip(header, names)
     }
-    table = pa.table(columns) if columns else pa.table({})
     view = f"{raw}_arrow"
-    cur.register(view, table)
+    cur.register(view, pa.table(columns))
     try:
-        if columns:
-            cur.execute(f"CREATE TABLE {q(raw)} AS SELECT * FROM {q(view)}")
-        else:
-            cur.execute(f"CREATE TABLE {q(raw)} (_empty VARCHAR)")
+        cur.execute(f"CREATE TABLE {q(raw)} AS SELECT * FROM {q(view)}")
     finally:
         cur.unregister(view)
     return names

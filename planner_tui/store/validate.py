@@ -184,7 +184,7 @@ def _run_row_checks(
     if not checks:
         return
     counts_sql = ", ".join(f"count(*) FILTER (WHERE {c.predicate})" for c in checks)
-    counts = con.execute(f"SELECT {counts_sql} FROM {relation}", params).fetchone()
+    counts = con.execute(f"SELECT {counts_sql} FROM {relation}", params).fetchall()[0]
     for check, total in zip(checks, counts):
         if not total:
             continue
@@ -254,7 +254,7 @@ def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemL
     stage = q(staged.stage)
     duplicated = con.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE {where} GROUP BY {key_list} HAVING count(*) > 1)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not duplicated:
         return
     rows = con.execute(
