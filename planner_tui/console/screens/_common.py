@@ -1,0 +1,381 @@
+"""What the drill-down screens share: the breadcrumb, loading in a worker, trees of drillable ids.
+
+Every screen here loads its answer with an engine call in a thread worker (its own store cursor), shows a
+loading indicator meanwhile, and gets the result back as a message, so the UI thread never waits on DuckDB.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from planner_tui.errors import PlannerError
+from planner_tui.timeutil import parse_timestamp
+
+# A dict key naming an id, and the drill kind it opens (first match is a record's own id).
+ID_KINDS: tuple[tuple[str, str], ...] = (
+    ("exception_id", "exception"),
+    ("hold_id", "hold"),
+    ("machine_id", "machine"),
+    ("production_order_id", "production_order"),
+    ("sales_order_id", "sales_order"),
+    ("shipment_id", "shipment"),
+    ("lot_id", "lot"),
+    ("customer_id", "customer"),
+    ("item_id", "item"),
+)
+
+KIND_WORDS = {
+    "machine": "machine",
+    "hold": "hold",
+    "lot": "lot",
+    "item": "item",
+    "production_order": "production order",
+    "sales_order": "sales order line",
+    "shipment": "shipment",
+    "customer": "customer",
+    "exception": "exception",
+}
+
+Drill = tuple[str, str]  # (kind, ident) carried by every drillable tree node
+
+
+# --- formatting -------------------------------------------------------------------------------------
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return parse_timestamp(str(value))
+    except PlannerError:
+        return None
+
+
+def fmt_ts(value: Any) -> str:
+    """A timestamp as the planner reads it: 2026-11-25 08:10 (UTC, like the whole console)."""
+    dt = as_datetime(value)
+    if dt is None:
+        return "-" if value in (None, "") else str(value)
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_date(value: Any) -> str:
+    dt = as_datetime(value)
+    if dt is None:
+        return "-" if value in (None, "") else str(value)
+    return dt.strftime("%Y-%m-%d")
+
+
+def fmt_minutes(minutes: Any) -> str:
+    """A duration in words a planner scans: 45m, 3h 20m, 2d 4h."""
+    if minutes is None:
+        return "unknown"
+    total = int(round(float(minutes)))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h" if hours else f"{days}d"
+    elif hours:
+        text = f"{hours}h {mins:02d}m" if mins else f"{hours}h"
+    else:
+        text = f"{mins}m"
+    return sign + text
+
+
+def fmt_qty(value: Any) -> str:
+    if value is None:
+        return "-"
+    number = float(value)
+    return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+
+
+def sales_line_id(record: dict) -> str | None:
+    so = record.get("sales_order_id")
+    if so in (None, ""):
+        return None
+    line = record.get("line_no")
+    return f"{so}/{line}" if line not in (None, "") else str(so)
+
+
+def record_ids(record: dict) -> list[Drill]:
+    """Every drillable id a record names, its own first."""
+    found: list[Drill] = []
+    for key, kind in ID_KINDS:
+        value = record.get(key)
+        if value in (None, ""):
+            continue
+        ident = sales_line_id(record) if kind == "sales_order" else str(value)
+        if ident and (kind, ident) not in found:
+            found.append((kind, ident))
+    return found
+
+
+# --- widgets ----------------------------------------------------------------------------------------
+
+
+class Crumbs(Static):
+    """The breadcrumb of the screen stack: Plant > M-WELD-01 impact > PO-1001."""
+
+    DEFAULT_CSS = """
+    Crumbs {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+    }
+    """
+
+    def refresh_trail(self) -> None:
+        parts: list[str] = []
+        for screen in self.app.screen_stack:
+            crumb = getattr(screen, "crumb", None)
+            if crumb:
+                parts.append(str(crumb))
+            elif not parts:
+                parts.append("Plant")
+        text = Text(" > ".join(parts), no_wrap=True, overflow="ellipsis")
+        text.append("   Esc back", style="dim")
+        self.update(text)
+
+
+class DrillTree(Tree[Drill | None]):
+    """A tree whose nodes carry (kind, id): Enter drills into the node, Space folds it."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="drill.open", tooltip="Drill into the id under the cursor"),
+        Binding("space", "toggle_node", "Fold", id="drill.fold"),
+    ]
+
+    def __init__(self, label: str = "", **kwargs) -> None:
+        super().__init__(label, **kwargs)
+        self.auto_expand = False
+        self.show_root = True
+        self.guide_depth = 3
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        # Enter on a group label folds it; on an id, the screen drills (the message bubbles on).
+        if event.node.data is None:
+            event.node.toggle()
+
+
+def node_label(*parts: Any, style: str | None = None) -> Text:
+    """A node label from (text, style) pairs or plain strings, separated by two spaces."""
+    text = Text(no_wrap=True)
+    first = True
+    for part in parts:
+        if part in (None, "") or (isinstance(part, tuple) and part[0] in (None, "")):
+            continue
+        if not first:
+            text.append("  ")
+        first = False
+        if isinstance(part, tuple):
+            text.append(str(part[0]), style=part[1])
+        elif isinstance(part, Text):
+            text.append_text(part)
+        else:
+            text.append(str(part), style=style)
+    return text
+
+
+def add_record(parent: TreeNode, label: Text | str, record: dict, *, own: Drill | None = None) -> TreeNode:
+    """A node for a record: it drills into its own id; every other id it names is a child to drill into."""
+    ids = record_ids(record)
+    own = own or (ids[0] if ids else None)
+    others = [d for d in ids if d != own]
+    if not others:
+        return parent.add_leaf(label, data=own)
+    node = parent.add(label, data=own, expand=False)
+    for kind, ident in others:
+        node.add_leaf(Text.assemble((KIND_WORDS.get(kind, kind) + " ", "dim"), (ident, "bold")), data=(kind, ident))
+    return node
+
+
+def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none", expand: bool = True) -> TreeNode:
+    items = list(items)
+    label = Text.assemble((title, "bold"), (f" ({len(items)})", "dim"))
+    node = parent.add(label, data=None, expand=expand)
+    if not items:
+        node.add_leaf(Text(empty, style="dim italic"))
+    return node
+
+
+# --- the base screen --------------------------------------------------------------------------------
+
+
+class DrillScreen(Screen):
+    """A drill-down screen: breadcrumb, a body filled by a worker, Escape back, refresh on DataChanged."""
+
+    DEFAULT_CSS = """
+    DrillScreen #drill-body {
+        height: 1fr;
+    }
+    DrillScreen #drill-summary {
+        height: auto;
+        padding: 0 1;
+    }
+    DrillScreen DrillTree {
+        height: 1fr;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="drill.back", tooltip="Back to the previous screen"),
+        Binding("f5", "reload", "Refresh", id="drill.refresh", show=False),
+    ]
+
+    kind: str = ""
+
+    class Loaded(Message):
+        def __init__(self, data: Any) -> None:
+            super().__init__()
+            self.data = data
+
+    class Failed(Message):
+        def __init__(self, error: BaseException) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, ident: str) -> None:
+        super().__init__()
+        self.ident = ident
+        self.data: Any = None
+        self.loaded = False  # True once the first answer (or error) came back: tests and flows wait on it
+        self._stale = False
+
+    @property
+    def crumb(self) -> str:
+        return self.ident
+
+    # compose: the crumb bar, the screen's body, the footer
+    def compose(self) -> ComposeResult:
+        yield Crumbs(id="drill-crumbs")
+        with Vertical(id="drill-body"):
+            yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="drill-summary")
+
+    def on_mount(self) -> None:
+        self.query_one(Crumbs).refresh_trail()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Crumbs).refresh_trail()
+        if self._stale:
+            self._stale = False
+            self.reload()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1 and self.app.screen is self:
+            self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def on_data_changed(self, message: Message) -> None:
+        """The shell posts DataChanged after each applied feed batch: reload when seen, else later."""
+        if self.app.screen is self:
+            self.reload()
+        else:
+            self._stale = True
+
+    def now(self) -> datetime:
+        return self.app.now()
+
+    def reload(self) -> None:
+        body = self.query_one("#drill-body")
+        if not self.loaded:
+            body.loading = True
+        self._load(self.now())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="drill-load")
+    def _load(self, at: datetime) -> None:
+        cur = None
+        try:
+            cur = self.app.store.cursor()
+            data = self.fetch(cur, at)
+        except PlannerError as error:
+            self.post_message(self.Failed(error))
+            return
+        except Exception as error:  # a bug or a broken store must not kill the console: say it
+            self.post_message(self.Failed(error))
+            return
+        finally:
+            if cur is not None:
+                try:
+                    cur.close()
+                except Exception:
+                    pass
+        self.post_message(self.Loaded(data))
+
+    def fetch(self, cur, at: datetime) -> Any:  # runs in the worker thread
+        raise NotImplementedError
+
+    def on_drill_screen_loaded(self, message: "DrillScreen.Loaded") -> None:
+        message.stop()
+        first = not self.loaded
+        self.data = message.data
+        self.loaded = True
+        self.query_one("#drill-body").loading = False
+        try:
+            self.show(message.data, first=first)
+        except Exception as error:  # an answer this screen cannot draw: say so, keep the console alive
+            self.app.notify(f"could not show {self.crumb}: {error!r}", severity="error")
+
+    def on_drill_screen_failed(self, message: "DrillScreen.Failed") -> None:
+        message.stop()
+        first = not self.loaded
+        self.loaded = True
+        self.query_one("#drill-body").loading = False
+        error = message.error
+        text = str(error) if isinstance(error, PlannerError) else f"could not load {self.crumb}: {error!r}"
+        self.app.notify(text, title=f"{KIND_WORDS.get(self.kind, self.kind)} {self.ident}", severity="error")
+        if first:
+            # Nothing to show for an unknown id: go back to where the planner was.
+            self.action_back()
+
+    def show(self, data: Any, *, first: bool) -> None:
+        raise NotImplementedError
+
+    # Enter on a tree node with an id: ask the app to drill (it pushes screen_for(kind, id))
+    @on(Tree.NodeSelected)
+    def _drill_node(self, event: Tree.NodeSelected) -> None:
+        if event.node.data:
+            kind, ident = event.node.data
+            self.drill(kind, ident)
+
+    def drill(self, kind: str, ident: str) -> None:
+        result = self.app.action_drill(kind, ident)
+        if hasattr(result, "__await__"):
+            self.run_worker(result, exclusive=False)
+
+    def fill_tree(self, tree: Tree, build, *, first: bool) -> None:
+        """Rebuild a tree in place, keeping the cursor line (a refresh must not throw the planner off)."""
+        line = tree.cursor_line
+        tree.clear()
+        build(tree.root)
+        tree.root.expand()
+        if not first and line >= 0:
+            tree.call_after_refresh(tree.move_cursor_to_line, min(line, max(tree.last_line, 0)))
+        elif first:
+            # the first line under the root: Enter acts at once
+            tree.call_after_refresh(tree.move_cursor_to_line, 1 if tree.root.children else 0)

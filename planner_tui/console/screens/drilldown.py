@@ -1,0 +1,522 @@
+"""Drill-down screens: machine impact, lot/hold trace, order links, shipment and customer detail.
+
+Each is a tree: Enter on any id opens it (the app pushes `navigation.screen_for(kind, id)`), Space folds a
+branch, Escape goes back. The shortage chart and the exception detail live in `shortage.py` and
+`exception.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+from textual.widgets.tree import TreeNode
+
+from planner_tui.console.screens._common import (
+    DrillScreen,
+    DrillTree,
+    KIND_WORDS,
+    add_record,
+    fmt_date,
+    fmt_minutes,
+    fmt_qty,
+    fmt_ts,
+    group,
+    node_label,
+    record_ids,
+    sales_line_id,
+)
+from planner_tui.errors import NotFound
+
+LATE = ("LATE", "bold red")
+ON_TIME = ("on time", "green")
+
+
+def _late_words(line: dict) -> tuple[str, str]:
+    return LATE if line.get("late") else ON_TIME
+
+
+def add_notify(parent: TreeNode, notify: list[dict]) -> None:
+    node = group(parent, "Tell these people", notify, empty="nobody on record")
+    for person in notify:
+        label = node_label((person.get("person") or "?", "bold"), (person.get("role") or "", "italic"))
+        entry = node.add(label, data=None, expand=True)
+        reasons = person.get("reasons") or [person.get("why")]
+        for reason in reasons:
+            why = reason.get("why") if isinstance(reason, dict) else reason
+            if why:
+                entry.add_leaf(Text(str(why), style="dim"))
+
+
+class TreeScreen(DrillScreen):
+    """A drill screen whose body is a one-line summary over a tree."""
+
+    DEFAULT_CSS = """
+    TreeScreen #drill-summary {
+        height: auto;
+        max-height: 4;
+    }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="drill-summary")
+        yield DrillTree(self.crumb, id="drill-tree")
+
+    def show(self, data: Any, *, first: bool) -> None:
+        self.query_one("#drill-summary", Static).update(self.summary(data))
+        tree = self.query_one(DrillTree)
+        tree.root.set_label(self.root_label(data))
+        self.fill_tree(tree, lambda root: self.build(root, data), first=first)
+        if first:
+            tree.focus()
+
+    def summary(self, data: Any) -> Text:
+        return Text("")
+
+    def root_label(self, data: Any) -> Text:
+        return Text(self.crumb, style="bold")
+
+    def build(self, root: TreeNode, data: Any) -> None:
+        raise NotImplementedError
+
+
+# --- machine -> impact ------------------------------------------------------------------------------
+
+
+class ImpactScreen(TreeScreen):
+    """What a stopped machine hits: operations, production orders with delays, the orders they feed,
+    customer lines with ETA against promise, shipments, customers, and who must be told."""
+
+    kind = "machine"
+
+    def __init__(self, machine_id: str, *, down_minutes: int | None = None) -> None:
+        super().__init__(machine_id)
+        self.down_minutes = down_minutes
+
+    @property
+    def crumb(self) -> str:
+        return f"{self.ident} impact"
+
+    def fetch(self, cur, at: datetime) -> dict:
+        from planner_tui.engine.impact import machine_impact
+
+        # The stop starts where the store has the machine down (the engine's rule); `at` only pins the
+        # clock for a machine that is running (a what-if stop now).
+        return machine_impact(cur, self.ident, at=None if self._is_down(cur) else at,
+                              down_minutes=self.down_minutes)
+
+    def _is_down(self, cur) -> bool:
+        row = cur.execute(
+            "SELECT state FROM machine_states WHERE machine_id = ? AND state IN ('down', 'maintenance')",
+            [self.ident],
+        ).fetchone()
+        return row is not None
+
+    def summary(self, data: dict) -> Text:
+        late = [s for s in data.get("sales_orders", []) if s.get("late")]
+        delayed = [p for p in data.get("production_orders", []) if (p.get("delay_minutes") or 0) > 0]
+        down = data.get("down_minutes")
+        stop = f"stopped {fmt_ts(data.get('stop_start') or data.get('at'))}"
+        stop += f" for {fmt_minutes(down)}" if down is not None else ", downtime unknown: showing exposure only"
+        text = Text.assemble((self.ident, "bold"), f" {stop}\n")
+        text.append(f"{len(delayed)} production order(s) delayed, ")
+        text.append(f"{len(late)} customer line(s) LATE", style="bold red" if late else "")
+        text.append(f", {len(data.get('customers', []))} customer(s), "
+                    f"{len(data.get('notify', []))} people to tell")
+        return text
+
+    def root_label(self, data: dict) -> Text:
+        return node_label((f"machine {self.ident}", "bold"),
+                          (f"stop {fmt_ts(data.get('stop_start'))} - {fmt_ts(data.get('stop_end'))}"
+                           if data.get("stop_end") else "", "dim"))
+
+    def build(self, root: TreeNode, data: dict) -> None:
+        ops = data.get("operations") or []
+        node = group(root, "Operations on the machine", ops, expand=False)
+        for op in ops:
+            label = node_label(
+                (op.get("production_order_id"), "bold"),
+                f"op {op.get('op_seq')}",
+                op.get("status"),
+                f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}",
+                (f"now {fmt_ts(op.get('new_start'))} -> {fmt_ts(op.get('new_end'))}" if op.get("new_end") else "", "yellow"),
+            )
+            add_record(node, label, op, own=("production_order", str(op.get("production_order_id"))))
+
+        orders = data.get("production_orders") or []
+        node = group(root, "Production orders", orders)
+        for po in orders:
+            delay = po.get("delay_minutes")
+            delay_part = (f"+{fmt_minutes(delay)} late", "bold yellow") if delay else ("no delay", "dim")
+            label = node_label(
+                (po.get("production_order_id"), "bold"),
+                po.get("item_id"),
+                f"end {fmt_ts(po.get('planned_end'))} -> {fmt_ts(po.get('new_end'))}",
+                delay_part,
+                (po.get("why") or "", "dim italic"),
+            )
+            add_record(node, label, po)
+
+        lines = data.get("sales_orders") or []
+        node = group(root, "Customer order lines", lines)
+        for line in lines:
+            label = node_label(
+                (sales_line_id(line), "bold"),
+                line.get("customer_id"),
+                f"promised {fmt_date(line.get('promised_date'))}",
+                f"ETA {fmt_ts(line.get('eta'))}",
+                _late_words(line),
+            )
+            add_record(node, label, line)
+
+        shipments = data.get("shipments") or []
+        node = group(root, "Shipments", shipments)
+        for shipment in shipments:
+            label = node_label((shipment.get("shipment_id"), "bold"),
+                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
+                               sales_line_id(shipment))
+            add_record(node, label, shipment)
+
+        customers = data.get("customers") or []
+        node = group(root, "Customers", customers)
+        for customer in customers:
+            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
+                               (f"account manager {customer.get('account_manager') or '-'}", "italic"))
+            add_record(node, label, customer)
+
+        add_notify(root, data.get("notify") or [])
+
+
+# --- hold / lot -> trace ----------------------------------------------------------------------------
+
+
+class TraceScreen(TreeScreen):
+    """Where a lot went (forward: lots made from it, stock, shipments, customers) and where it came from."""
+
+    def __init__(self, ident: str, *, kind: str = "lot") -> None:
+        super().__init__(ident)
+        self.kind = kind
+
+    @property
+    def crumb(self) -> str:
+        return f"{'hold' if self.kind == 'hold' else 'lot'} {self.ident} trace"
+
+    def fetch(self, cur, at: datetime) -> dict:
+        from planner_tui.engine.trace import trace_hold, trace_lot
+
+        return trace_hold(cur, self.ident) if self.kind == "hold" else trace_lot(cur, self.ident)
+
+    def summary(self, data: dict) -> Text:
+        s = data.get("summary") or {}
+        text = Text.assemble(("lot ", ""), (str(data.get("lot_id")), "bold"), f" {data.get('item_id')} ",
+                             (str(data.get("status")), "bold"))
+        hold = data.get("hold")
+        if hold:
+            text.append(f"  hold {hold.get('hold_id')} {hold.get('status')}: {hold.get('reason') or '-'}")
+        text.append("\n")
+        text.append(f"travelled to {s.get('descendants', len(data.get('descendants', [])))} lot(s), "
+                    f"stock {fmt_qty(s.get('stock_qty'))} in {s.get('stock_locations', 0)} location(s), "
+                    f"{s.get('shipments', 0)} shipment(s) ")
+        shipped = s.get("shipped_shipments", 0)
+        text.append(f"({shipped} already SHIPPED)" if shipped else "(none shipped)",
+                    style="bold red" if shipped else "")
+        text.append(f", {s.get('customers', 0)} customer(s)")
+        return text
+
+    def root_label(self, data: dict) -> Text:
+        return node_label((f"lot {data.get('lot_id')}", "bold"), data.get("item_id"), data.get("status"))
+
+    def build(self, root: TreeNode, data: dict) -> None:
+        lot_id = data.get("lot_id")
+        holds = data.get("holds") or []
+        if holds:
+            node = group(root, "Quality holds", holds)
+            for hold in holds:
+                label = node_label((hold.get("hold_id"), "bold"), (hold.get("status"), "bold"),
+                                   hold.get("reason"), f"placed {fmt_ts(hold.get('placed_at'))} by {hold.get('placed_by') or '-'}")
+                add_record(node, label, hold, own=("hold", str(hold.get("hold_id"))))
+
+        descendants = data.get("descendants") or []
+        forward = group(root, "Forward: lots made from it", descendants, empty="not used in any other lot")
+        self._lot_tree(forward, lot_id, descendants, "parent_lot_ids")
+
+        stock = data.get("inventory") or []
+        node = group(root, "Stock of these lots", stock, empty="no stock on hand")
+        for row in stock:
+            label = node_label((row.get("lot_id"), "bold"), f"at {row.get('location')}", f"qty {fmt_qty(row.get('qty'))}",
+                               row.get("lot_status"))
+            add_record(node, label, row, own=("lot", str(row.get("lot_id"))))
+
+        shipments = data.get("shipments") or []
+        node = group(root, "Shipments carrying them", shipments, empty="not shipped")
+        for row in shipments:
+            state = ("SHIPPED", "bold red") if row.get("shipped") else (row.get("status") or "", "")
+            label = node_label((row.get("shipment_id"), "bold"), state, f"lot {row.get('lot_id')}",
+                               f"to {row.get('customer_id') or '-'}", sales_line_id(row))
+            add_record(node, label, row)
+
+        customers = data.get("customers") or []
+        node = group(root, "Customers", customers)
+        for customer in customers:
+            got = ("already received goods", "bold red") if customer.get("received") else ("orders open", "")
+            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"), got,
+                               (f"account manager {customer.get('account_manager') or '-'}", "italic"))
+            add_record(node, label, customer)
+
+        orders = data.get("production_orders") or []
+        node = group(root, "Production orders", orders, expand=False)
+        for po in orders:
+            label = node_label((po.get("production_order_id"), "bold"), po.get("item_id"), po.get("status"),
+                               po.get("role"), sales_line_id(po))
+            add_record(node, label, po)
+
+        ancestors = data.get("ancestors") or []
+        backward = group(root, "Backward: lots it came from", ancestors, empty="no recorded inputs")
+        self._lot_tree(backward, lot_id, ancestors, "child_lot_ids")
+
+        add_notify(root, data.get("notify") or [])
+        for warning in data.get("warnings") or []:
+            root.add_leaf(Text(f"warning: {warning}", style="bold yellow"))
+
+    def _lot_tree(self, parent: TreeNode, origin: Any, lots: list[dict], link: str) -> None:
+        """Nest lots under the lot they were reached from (the nearest one; other links are named)."""
+        by_depth = sorted(lots, key=lambda d: (d.get("depth") or 0, str(d.get("lot_id"))))
+        nodes: dict[Any, TreeNode] = {origin: parent}
+        for lot in by_depth:
+            links = [p for p in (lot.get(link) or []) if p in nodes]
+            home = nodes[links[0]] if links else parent
+            also = [p for p in (lot.get(link) or []) if p not in links[:1]]
+            label = node_label((lot.get("lot_id"), "bold"), lot.get("item_id"),
+                               (lot.get("status") or "", "bold red" if lot.get("status") in ("hold", "shipped") else ""),
+                               f"qty {fmt_qty(lot.get('qty'))}" if lot.get("qty") is not None else None,
+                               (f"also via {', '.join(map(str, also))}" if also else "", "dim"))
+            node = home.add(label, data=("lot", str(lot.get("lot_id"))), expand=True)
+            nodes[lot.get("lot_id")] = node
+        # Leaves should not show an expand arrow.
+        for node in nodes.values():
+            if node is not parent and not node.children:
+                node.allow_expand = False
+
+
+# --- orders -> links --------------------------------------------------------------------------------
+
+
+def _record_label(record: dict) -> Text:
+    """A generic one-line label: its ids first, then the fields a planner reads (dates, qty, status)."""
+    ids = record_ids(record)
+    parts: list[Any] = []
+    if ids:
+        parts.append((ids[0][1], "bold"))
+    for key in ("item_id", "customer_id", "status", "qty", "planned_start", "planned_end", "new_end",
+                "promised_date", "eta", "planned_ship_date", "relation", "role", "why"):
+        value = record.get(key)
+        if value in (None, "", []) or (ids and key.replace("_id", "") == ids[0][0]):
+            continue
+        if key in ("planned_start", "planned_end", "new_end", "eta"):
+            parts.append(f"{key.replace('_', ' ')} {fmt_ts(value)}")
+        elif key in ("promised_date", "planned_ship_date"):
+            parts.append(f"{key.replace('_', ' ')} {fmt_date(value)}")
+        elif key == "qty":
+            parts.append(f"qty {fmt_qty(value)}")
+        else:
+            parts.append(str(value))
+    if record.get("late"):
+        parts.append(LATE)
+    return node_label(*parts)
+
+
+def add_generic(parent: TreeNode, key: str, value: Any) -> None:
+    """Any engine answer as a tree: lists of records become groups, records drill by their ids."""
+    title = key.replace("_", " ")
+    if isinstance(value, list):
+        node = group(parent, title[:1].upper() + title[1:], value, expand=True)
+        for item in value:
+            if isinstance(item, dict):
+                child = add_record(node, _record_label(item), item)
+                for sub_key, sub_value in item.items():
+                    if isinstance(sub_value, list) and sub_value and isinstance(sub_value[0], dict):
+                        if child.allow_expand is False:
+                            child.allow_expand = True
+                        add_generic(child, sub_key, sub_value)
+            else:
+                node.add_leaf(str(item))
+    elif isinstance(value, dict):
+        add_record(parent, node_label((title, "bold"), _record_label(value)), value)
+    elif value not in (None, ""):
+        parent.add_leaf(node_label((title, "dim"), str(value)))
+
+
+class OrderScreen(TreeScreen):
+    """A production order or sales order line: what feeds it and what it feeds."""
+
+    def __init__(self, ident: str, *, kind: str = "production_order") -> None:
+        super().__init__(ident)
+        self.kind = kind
+
+    @property
+    def crumb(self) -> str:
+        return f"{self.ident} links"
+
+    def fetch(self, cur, at: datetime) -> dict:
+        from planner_tui.engine.orders import order_links
+
+        return order_links(cur, self.ident)
+
+    def summary(self, data: dict) -> Text:
+        order = data.get("order") or {}
+        text = Text.assemble((KIND_WORDS.get(self.kind, self.kind) + " ", ""), (self.ident, "bold"))
+        if order:
+            text.append("  ")
+            text.append_text(_record_label(order))
+        return text
+
+    def root_label(self, data: dict) -> Text:
+        return Text(self.ident, style="bold")
+
+    def build(self, root: TreeNode, data: dict) -> None:
+        # Upstream first, then downstream, then whatever else the engine tells.
+        ordered = sorted(data.items(), key=lambda kv: _LINK_ORDER.get(kv[0], 50))
+        for key, value in ordered:
+            if key in ("order", "order_id", "kind", "summary", "warnings"):
+                continue
+            add_generic(root, key, value)
+        for warning in data.get("warnings") or []:
+            root.add_leaf(Text(f"warning: {warning}", style="bold yellow"))
+
+
+_LINK_ORDER = {
+    "fed_by": 0, "feeds_it": 0, "upstream": 0, "supply": 1, "inputs": 1, "operations": 2,
+    "feeds": 10, "downstream": 10, "made_for": 11, "sales_orders": 12, "shipments": 13, "customers": 14,
+    "notify": 30,
+}
+
+
+# --- shipment / customer detail ----------------------------------------------------------------------
+
+
+def _rows(cur, sql: str, params: list) -> list[dict]:
+    result = cur.execute(sql, params)
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+class ShipmentScreen(TreeScreen):
+    kind = "shipment"
+
+    @property
+    def crumb(self) -> str:
+        return f"shipment {self.ident}"
+
+    def fetch(self, cur, at: datetime) -> dict:
+        rows = _rows(
+            cur,
+            """SELECT s.*, so.customer_id, so.item_id, so.promised_date, c.name AS customer_name,
+                      c.account_manager
+               FROM shipments s
+               LEFT JOIN sales_orders so USING (sales_order_id, line_no)
+               LEFT JOIN customers c ON c.customer_id = so.customer_id
+               WHERE s.shipment_id = ?""",
+            [self.ident],
+        )
+        if not rows:
+            raise NotFound(f"unknown shipment {self.ident!r}: no such shipment_id in shipments")
+        lots = _rows(
+            cur,
+            """SELECT sl.lot_id, sl.qty, l.item_id, l.status,
+                      (SELECT hold_id FROM quality_holds h WHERE h.lot_id = sl.lot_id AND h.status = 'active'
+                       ORDER BY placed_at LIMIT 1) AS hold_id
+               FROM shipment_lots sl LEFT JOIN lots l USING (lot_id)
+               WHERE sl.shipment_id = ? ORDER BY sl.lot_id""",
+            [self.ident],
+        )
+        return {"shipment": rows[0], "lots": lots}
+
+    def summary(self, data: dict) -> Text:
+        s = data["shipment"]
+        return node_label((self.ident, "bold"), (s.get("status"), "bold"), f"ship {fmt_date(s.get('planned_ship_date'))}",
+                          f"qty {fmt_qty(s.get('qty'))}", s.get("carrier"))
+
+    def build(self, root: TreeNode, data: dict) -> None:
+        s = data["shipment"]
+        add_record(root, node_label(("order line", "dim"), (sales_line_id(s), "bold"), s.get("item_id"),
+                                    f"promised {fmt_date(s.get('promised_date'))}"),
+                   {"sales_order_id": s.get("sales_order_id"), "line_no": s.get("line_no")})
+        add_record(root, node_label(("customer", "dim"), (s.get("customer_id"), "bold"), s.get("customer_name"),
+                                    (f"account manager {s.get('account_manager') or '-'}", "italic")),
+                   {"customer_id": s.get("customer_id")})
+        lots = data["lots"]
+        node = group(root, "Lots shipped", lots, empty="no lots recorded")
+        for lot in lots:
+            held = (f"ON HOLD {lot['hold_id']}", "bold red") if lot.get("hold_id") else None
+            label = node_label((lot.get("lot_id"), "bold"), lot.get("item_id"), lot.get("status"),
+                               f"qty {fmt_qty(lot.get('qty'))}", held)
+            add_record(node, label, lot, own=("lot", str(lot.get("lot_id"))))
+
+
+class CustomerScreen(TreeScreen):
+    kind = "customer"
+
+    @property
+    def crumb(self) -> str:
+        return f"customer {self.ident}"
+
+    def fetch(self, cur, at: datetime) -> dict:
+        rows = _rows(cur, "SELECT * FROM customers WHERE customer_id = ?", [self.ident])
+        if not rows:
+            raise NotFound(f"unknown customer {self.ident!r}: no such customer_id in customers")
+        lines = _rows(
+            cur,
+            """SELECT sales_order_id, line_no, item_id, qty, promised_date, status FROM sales_orders
+               WHERE customer_id = ? AND status = 'open' ORDER BY promised_date, sales_order_id, line_no""",
+            [self.ident],
+        )
+        shipments = _rows(
+            cur,
+            """SELECT s.shipment_id, s.sales_order_id, s.line_no, s.planned_ship_date, s.status, s.qty
+               FROM shipments s JOIN sales_orders so USING (sales_order_id, line_no)
+               WHERE so.customer_id = ? ORDER BY s.planned_ship_date DESC, s.shipment_id LIMIT 200""",
+            [self.ident],
+        )
+        return {"customer": rows[0], "lines": lines, "shipments": shipments}
+
+    def summary(self, data: dict) -> Text:
+        c = data["customer"]
+        return node_label((self.ident, "bold"), c.get("name"), f"tier {c.get('tier') or '-'}",
+                          (f"account manager {c.get('account_manager') or '-'}", "italic"))
+
+    def build(self, root: TreeNode, data: dict) -> None:
+        lines = data["lines"]
+        node = group(root, "Open order lines", lines)
+        for line in lines:
+            label = node_label((sales_line_id(line), "bold"), line.get("item_id"), f"qty {fmt_qty(line.get('qty'))}",
+                               f"promised {fmt_date(line.get('promised_date'))}")
+            add_record(node, label, line)
+        shipments = data["shipments"]
+        node = group(root, "Shipments", shipments)
+        for s in shipments:
+            label = node_label((s.get("shipment_id"), "bold"), s.get("status"),
+                               f"ship {fmt_date(s.get('planned_ship_date'))}", sales_line_id(s))
+            add_record(node, label, s)
+
+
+class UnknownScreen(DrillScreen):
+    """A drill of a kind nobody knows: says so and goes back (never a crash)."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(ident)
+        self.kind = kind
+
+    @property
+    def crumb(self) -> str:
+        return f"{self.kind} {self.ident}"
+
+    def fetch(self, cur, at: datetime) -> None:
+        from planner_tui.console.navigation import KINDS
+
+        raise NotFound(f"cannot open {self.kind or 'nothing'} {self.ident!r}: drill kinds are {', '.join(KINDS)}")
+
+    def show(self, data: Any, *, first: bool) -> None:
+        pass

@@ -1,0 +1,177 @@
+"""Exception detail: what it is, the drill into its subject, its history (triage actions and the events
+that raised it), and keyboard triage. When the cause has cleared it says so, in words, and stays."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+from textual.widgets.tree import TreeNode
+
+from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS, TriageActions, TriageDone
+from planner_tui.console.screens._common import (
+    DrillScreen,
+    DrillTree,
+    add_record,
+    fmt_minutes,
+    fmt_ts,
+    group,
+    node_label,
+    record_ids,
+)
+
+# The engine's subject kinds -> drill kinds.
+SUBJECT_DRILL = {
+    "machine": "machine",
+    "hold": "hold",
+    "item": "item",
+    "sales_order_line": "sales_order",
+    "sales_order": "sales_order",
+    "lot": "lot",
+}
+SUBJECT_WORDS = {
+    "machine": "impact of machine",
+    "hold": "trace of hold",
+    "item": "shortage of item",
+    "sales_order_line": "links of order line",
+}
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+STATUS_STYLE = {"open": "bold", "acknowledged": "cyan", "snoozed": "dim", "resolved": "green"}
+
+
+class ExceptionScreen(TriageActions, DrillScreen):
+    """One exception: a acknowledge, s assign, n note, z snooze, r resolve, o reopen."""
+
+    kind = "exception"
+
+    DEFAULT_CSS = """
+    ExceptionScreen #exception-cleared {
+        display: none;
+        height: auto;
+        padding: 0 1;
+        background: $success 20%;
+        text-style: bold;
+    }
+    ExceptionScreen #exception-cleared.cleared {
+        display: block;
+    }
+    """
+
+    BINDINGS = TRIAGE_BINDINGS
+
+    @property
+    def crumb(self) -> str:
+        return self.ident
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="drill-summary")
+        yield Static(id="exception-cleared")
+        yield DrillTree("exception", id="drill-tree")
+
+    def fetch(self, cur, at: datetime) -> dict:
+        from planner_tui.engine.exceptions import get_exception
+
+        return get_exception(cur, self.ident, at=at, feed_status=getattr(self.app, "feed_status", None))
+
+    # --- triage hooks ------------------------------------------------------------------------------
+
+    def triage_target(self) -> str | None:
+        return self.ident
+
+    def triage_assignee(self) -> str | None:
+        return (self.data or {}).get("assignee")
+
+    def triage_changed(self, message: TriageDone) -> None:
+        self.reload()
+
+    # --- showing it ----------------------------------------------------------------------------------
+
+    def show(self, data: dict, *, first: bool) -> None:
+        self.query_one("#drill-summary", Static).update(self._summary(data))
+        cleared = self.query_one("#exception-cleared", Static)
+        if data.get("cause_cleared"):
+            cleared.update(Text(f"CAUSE CLEARED: {data.get('cleared_note') or 'the cause is gone'}. "
+                                "Resolve it (r) when the follow-up is done.", no_wrap=False))
+            cleared.add_class("cleared")
+        else:
+            cleared.update("")
+            cleared.remove_class("cleared")
+        tree = self.query_one(DrillTree)
+        tree.root.set_label(Text(str(data.get("exception_id") or self.ident), style="bold"))
+        self.fill_tree(tree, lambda root: self._build(root, data), first=first)
+        if first:
+            tree.focus()
+
+    def _summary(self, data: dict) -> Text:
+        severity = str(data.get("severity") or "-")
+        status = str(data.get("status") or "open")
+        text = Text(str(data.get("title") or self.ident), style="bold")
+        text.append("\n")
+        text.append(f"severity {severity.upper()}", style=SEVERITY_STYLE.get(severity, ""))
+        text.append("  status ")
+        text.append(status.upper(), style=STATUS_STYLE.get(status, ""))
+        if status == "snoozed" and data.get("snoozed_until"):
+            text.append(f" until {fmt_ts(data.get('snoozed_until'))}")
+        text.append(f"  assigned {data.get('assignee') or 'nobody'}")
+        text.append(f"  owner {data.get('owner') or '-'}")
+        text.append("\n")
+        raised = data.get("raised_at")
+        text.append(f"raised {fmt_ts(raised)}" if raised else "raised -", style="dim")
+        if data.get("age_minutes") is not None:
+            text.append(f" ({fmt_minutes(data.get('age_minutes'))} ago)", style="dim")
+        return text
+
+    def _build(self, root: TreeNode, data: dict) -> None:
+        subject_kind = data.get("subject_kind")
+        subject_id = data.get("subject_id")
+        drill_kind = SUBJECT_DRILL.get(str(subject_kind))
+        if drill_kind and subject_id:
+            words = SUBJECT_WORDS.get(str(subject_kind), str(subject_kind))
+            root.add_leaf(node_label(("Open", "bold reverse"), f"{words} {subject_id}", ("(Enter)", "dim")),
+                          data=(drill_kind, str(subject_id)))
+        elif subject_id:
+            root.add_leaf(node_label((str(subject_kind), "dim"), str(subject_id)))
+
+        history = data.get("history") or []
+        node = group(root, "History", history, empty="no actions or events yet")
+        for entry in history:
+            node.add_leaf(self._history_label(entry))
+
+        detail = data.get("detail") or {}
+        if isinstance(detail, dict) and detail:
+            node = root.add(Text("Details", style="bold"), data=None, expand=True)
+            ids = record_ids(detail)
+            for kind, ident in ids:
+                add_record(node, node_label((kind.replace("_", " "), "dim"), (ident, "bold")), {}, own=(kind, ident))
+            for key, value in detail.items():
+                if key.endswith("_id") or value in (None, "", []):
+                    continue
+                node.add_leaf(node_label((key.replace("_", " "), "dim"), self._value(key, value)))
+
+    @staticmethod
+    def _value(key: str, value: Any) -> str:
+        if isinstance(value, (datetime,)) or key.endswith("_at") or key in ("since", "eta"):
+            return fmt_ts(value)
+        if key.endswith("_minutes"):
+            return fmt_minutes(value)
+        if isinstance(value, list):
+            return ", ".join(map(str, value[:8])) + (" ..." if len(value) > 8 else "")
+        return str(value)
+
+    @staticmethod
+    def _history_label(entry: dict) -> Text:
+        when = fmt_ts(entry.get("at"))
+        if entry.get("kind") == "event":
+            outcome = entry.get("outcome")
+            return node_label((when, "dim"), ("event", "italic"), entry.get("summary") or entry.get("type"),
+                              (f"({outcome})" if outcome and outcome != "applied" else "", "yellow"))
+        action = str(entry.get("action") or "")
+        detail = entry.get("detail")
+        if action == "snooze" and detail:
+            detail = f"until {fmt_ts(detail)}"
+        elif action == "assign" and detail:
+            detail = f"to {detail}"
+        return node_label((when, "dim"), (entry.get("who") or "?", "bold"), (action.upper(), "cyan"), detail)

@@ -1,0 +1,311 @@
+"""Drill-down screens on the sample plant, clock pinned: impact tree, order links, trace, shortage chart,
+breadcrumb and Escape back, unknown ids. Driven by Textual's pilot through a tiny stand-in App (the
+interface the console's app offers: .store, .now(), .user, .feed_status, action_drill)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Footer, Static, Tree
+
+from planner_tui.console.navigation import screen_for, wait_loaded
+from planner_tui.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "plant"
+AT = datetime(2026, 11, 23, 6, 0)  # the sample snapshot's as_of
+USER = "ana.planner"
+
+
+class DrillApp(App):
+    """The console app's interface to the drill-down screens, and nothing else."""
+
+    def __init__(self, store: Store, at: datetime = AT, user: str = USER) -> None:
+        super().__init__()
+        self.store = store
+        self._at = at
+        self.user = user
+        self.feed_status = None
+        self.drills: list[tuple[str, str]] = []
+
+    def now(self) -> datetime:
+        return self._at
+
+    def compose(self) -> ComposeResult:
+        yield Static("main screen", id="main")
+        yield Footer()
+
+    def action_drill(self, kind: str, ident: str) -> None:
+        self.drills.append((kind, ident))
+        self.push_screen(screen_for(kind, ident))
+
+
+def event(n: int, type_: str, time: str, **data) -> dict:
+    return {"specversion": "1.0", "id": f"t-{n}", "source": "test-feed", "type": type_, "time": time,
+            "sequence": n, "data": data}
+
+
+def sample_store(events: list[dict] | None = None) -> Store:
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, str(SAMPLE))
+    if events:
+        from planner_tui.store.events import apply_events
+
+        apply_events(store, events, feed="test-feed")
+    return store
+
+
+# The scenario's stop: M-WELD-01 down at 05:30 for 8 hours (the machine every MTO chain runs through).
+WELD_DOWN = event(1, "machine.down", "2026-11-23T05:30:00Z", machine_id="M-WELD-01",
+                  reason="Wire feeder jammed, torch damaged", expected_minutes=480)
+
+
+@pytest.fixture
+def store() -> Store:
+    s = sample_store([WELD_DOWN])
+    yield s
+    s.close()
+
+
+def labels(tree: Tree) -> list[str]:
+    """Every node label in the tree, depth first (collapsed branches included)."""
+    out: list[str] = []
+
+    def walk(node) -> None:
+        out.append(node.label.plain)
+        for child in node.children:
+            walk(child)
+
+    walk(tree.root)
+    return out
+
+
+def find_node(tree: Tree, predicate):
+    stack = [tree.root]
+    while stack:
+        node = stack.pop(0)
+        if predicate(node):
+            return node
+        stack.extend(node.children)
+    return None
+
+
+async def open_screen(pilot, kind: str, ident: str):
+    pilot.app.action_drill(kind, ident)
+    await wait_loaded(pilot)
+    return pilot.app.screen
+
+
+def notifications(app: App) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# --- impact ----------------------------------------------------------------------------------------
+
+def test_impact_tree_shows_late_customer_lines_and_who_to_tell(store: Store) -> None:
+    pytest.importorskip("planner_tui.engine.impact")
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "machine", "M-WELD-01")
+            assert type(screen).__name__ == "ImpactScreen"
+            assert screen.crumb == "M-WELD-01 impact"
+            from planner_tui.engine.impact import machine_impact
+
+            expected = machine_impact(store.cursor(), "M-WELD-01")
+            text = labels(screen.query_one(Tree))
+            late = [s for s in expected["sales_orders"] if s["late"]]
+            assert late, "the sample's weld stop makes customer lines late"
+            for line in late:
+                key = f"{line['sales_order_id']}/{line['line_no']}"
+                assert any(key in t and "LATE" in t for t in text), key
+            notify = [t for t in text if t.startswith("Tell these people")]
+            assert notify and f"({len(expected['notify'])})" in notify[0]
+            for person in expected["notify"]:
+                assert any(person["person"] in t for t in text)
+            summary = screen.query_one("#drill-summary", Static).render()
+            assert "LATE" in str(summary)
+
+    asyncio.run(run())
+
+
+def test_enter_on_an_order_node_drills_into_the_order_and_escape_comes_back(store: Store) -> None:
+    pytest.importorskip("planner_tui.engine.impact")
+    pytest.importorskip("planner_tui.engine.orders")
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "machine", "M-WELD-01")
+            tree = screen.query_one(Tree)
+            node = find_node(tree, lambda n: n.data and n.data[0] == "production_order" and n.parent.is_expanded)
+            assert node is not None
+            tree.move_cursor(node)
+            cursor_before = tree.cursor_line
+            await pilot.press("enter")
+            await wait_loaded(pilot)
+            order_screen = app.screen
+            assert type(order_screen).__name__ == "OrderScreen"
+            assert order_screen.ident == node.data[1]
+            assert app.drills[-1] == node.data
+            crumbs = str(order_screen.query_one("#drill-crumbs", Static).render())
+            assert "M-WELD-01 impact" in crumbs and node.data[1] in crumbs
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen
+            assert screen.query_one(Tree).cursor_line == cursor_before
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(app.screen_stack) == 1
+
+    asyncio.run(run())
+
+
+# --- trace -----------------------------------------------------------------------------------------
+
+
+def test_trace_of_the_active_hold_lot_shows_forward_and_backward(store: Store) -> None:
+    from planner_tui.engine.trace import trace_lot
+
+    lot_id = store.con.execute(
+        "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at LIMIT 1").fetchone()[0]
+    expected = trace_lot(store.cursor(), lot_id)
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "lot", lot_id)
+            assert type(screen).__name__ == "TraceScreen"
+            tree = screen.query_one(Tree)
+            text = labels(tree)
+            assert any(t.startswith("Forward: lots made from it") for t in text)
+            assert any(t.startswith("Backward: lots it came from") for t in text)
+            for lot in expected["descendants"] + expected["ancestors"]:
+                assert any(t.startswith(lot["lot_id"]) for t in text), lot["lot_id"]
+            for row in expected["inventory"]:
+                assert any(row["location"] in t for t in text)
+            # the hold is on the tree and can be drilled into
+            hold = find_node(tree, lambda n: n.data and n.data[0] == "hold")
+            assert hold is not None
+            # Enter on an ancestor/descendant lot drills into its own trace
+            other = find_node(tree, lambda n: n.data and n.data[0] == "lot" and n.data[1] != lot_id
+                              and n.parent.is_expanded)
+            if other is not None:
+                tree.move_cursor(other)
+                await pilot.press("enter")
+                await wait_loaded(pilot)
+                assert app.screen.ident == other.data[1]
+
+    asyncio.run(run())
+
+
+def test_trace_by_hold_id(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "hold", "QH-2611-007")
+            assert screen.crumb == "hold QH-2611-007 trace"
+            summary = str(screen.query_one("#drill-summary", Static).render())
+            assert "LOT-IM200-B779" in summary and "hold QH-2611-007 active" in summary
+
+    asyncio.run(run())
+
+
+# --- shortage --------------------------------------------------------------------------------------
+
+
+def _short_item(store: Store) -> dict:
+    from planner_tui.engine.shortages import shortages
+
+    found = shortages(store.cursor(), at=AT)["shortages"]
+    assert found, "the sample plant has a shortage ahead"
+    return found[0]
+
+
+def test_shortage_chart_and_affected_orders(store: Store) -> None:
+    short = _short_item(store)
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "item", short["item_id"])
+            assert type(screen).__name__ == "ShortageScreen"
+            chart = screen.query_one("#shortage-chart")
+            drawn = str(chart.render())
+            assert "▒" in drawn, "the short stretch is drawn below the zero line"
+            assert "SHORT" in str(screen.query_one("#drill-summary", Static).render())
+            table = screen.query_one(DataTable)
+            flagged = [table.get_row_at(i) for i in range(table.row_count)
+                       if "SHORT: affected" in str(table.get_row_at(i)[-1])]
+            affected_ids = {a["id"] for a in short["affected"]}
+            assert {str(r[2]) for r in flagged} == affected_ids
+            # Enter on an affected row drills into that order
+            index = next(i for i in range(table.row_count) if "SHORT: affected" in str(table.get_row_at(i)[-1]))
+            table.move_cursor(row=index)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.drills[-1][1] == str(table.get_row_at(index)[2])
+            assert app.drills[-1][0] in ("production_order", "sales_order")
+
+    asyncio.run(run())
+
+
+def test_projection_chart_marks_zero_safety_and_short() -> None:
+    from planner_tui.console.screens.shortage import projection_chart
+
+    start = datetime(2026, 1, 5)
+    points = [
+        {"at": start, "balance": 10.0},
+        {"at": datetime(2026, 1, 6), "balance": -5.0},
+        {"at": datetime(2026, 1, 8), "balance": 20.0},
+    ]
+    rows = [r.plain for r in projection_chart(points, on_hand=10, safety_stock=4, start=start, width=50, height=8)]
+    assert any(r.strip().startswith("0│") and "─" in r for r in rows), rows
+    assert any("SS 4" in r and "┄" in r for r in rows), rows
+    assert any("▒" in r for r in rows) and any("█" in r for r in rows)
+    assert "01-05 00:00" in rows[-1]
+
+
+# --- unknown ids, breadcrumb -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,ident", [("machine", "M-NOPE"), ("lot", "LOT-NOPE"), ("item", "NOPE"),
+                                        ("customer", "NOPE"), ("shipment", "NOPE"), ("spaceship", "X")])
+def test_unknown_id_is_a_notification_not_a_crash(store: Store, kind: str, ident: str) -> None:
+    if kind == "machine":
+        pytest.importorskip("planner_tui.engine.impact")
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, kind, ident)
+            await pilot.pause()
+            assert len(app.screen_stack) == 1, "back on the screen the planner came from"
+            assert any(ident in m for m in notifications(app))
+
+    asyncio.run(run())
+
+
+def test_customer_and_shipment_details_drill_on(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "customer", "CUST-KESSLER")
+            text = labels(screen.query_one(Tree))
+            assert any(t.startswith("Open order lines") for t in text)
+            assert "Anna Kowalczyk" in str(screen.query_one("#drill-summary", Static).render())
+            screen = await open_screen(pilot, "shipment", "SH-61020")
+            tree = screen.query_one(Tree)
+            customer = find_node(tree, lambda n: n.data and n.data[0] == "customer")
+            assert customer is not None
+            crumbs = str(screen.query_one("#drill-crumbs", Static).render())
+            assert "customer CUST-KESSLER > shipment SH-61020" in crumbs
+
+    asyncio.run(run())
