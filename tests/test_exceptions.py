@@ -439,3 +439,46 @@ def test_cli_errors_are_one_line_with_an_exit_code(db: str, args: list[str], cod
 def test_cli_triage_needs_a_database_file() -> None:
     result = run("triage", "ack", "machine_down:M1")
     assert result.exit_code == 2 and "give --db FILE" in result.output
+
+
+def _cloud_event(event_id: str, event_type: str, time: str, data: dict, sequence: int) -> dict:
+    return {"specversion": "1.0", "id": event_id, "source": "mes-test", "type": event_type, "time": time,
+            "sequence": sequence, "data": data}
+
+
+def test_events_applied_from_a_feed_raise_clear_and_show_in_history(store: Store) -> None:
+    from planner_tui.store.events import apply_events
+
+    apply_events(store, [_cloud_event("d1", "machine.down", "2026-01-05T06:40:00Z",
+                                      {"machine_id": "M2", "reason": "spindle", "expected_minutes": 30}, 1)],
+                 feed="test-feed", received_at=datetime(2026, 1, 5, 6, 40, 5))
+    row = listed(store)["machine_down:M2"]
+    assert row["owner"] == "Ben" and row["detail"]["reason"] == "spindle"
+    triage.acknowledge(store, "machine_down:M2", who="ben", at=datetime(2026, 1, 5, 6, 45))
+    apply_events(store, [_cloud_event("u1", "machine.up", "2026-01-05T06:58:00Z", {"machine_id": "M2"}, 2)],
+                 feed="test-feed", received_at=datetime(2026, 1, 5, 6, 58, 2))
+    shown = get_exception(store.cursor(), "machine_down:M2", at=AT)
+    assert shown["cause_cleared"] is True
+    assert shown["cleared_note"].startswith("machine back up")
+    assert [(h["kind"], h.get("type") or h.get("action")) for h in shown["history"]] == [
+        ("event", "machine.down"), ("triage", "acknowledge"), ("event", "machine.up")]
+    assert shown["history"][0]["summary"] == "machine.down: reason=spindle, expected_minutes=30"
+
+
+def test_a_hold_with_stock_but_nothing_shipped_is_medium(store: Store) -> None:
+    make_plant(store, inventory=[{"item_id": "FG1", "location": "FG-STORE", "lot_id": "L2", "qty": 4}])
+    row = listed(store)["quality_hold:H2"]
+    assert (row["severity"], row["title"]) == ("medium", "Hold H2 on lot L2 (FG1): 4 in stock")
+
+
+def test_several_feeds_and_a_stale_feed_that_recovers(store: Store) -> None:
+    a, b = "http://127.0.0.1:1/a", "http://127.0.0.1:2/b"
+    since = datetime(2026, 1, 5, 6, 0)
+    statuses = [SimpleNamespace(state="stale", since=since, last_error="HTTP 500", feed=a),
+                SimpleNamespace(state="live", since=since, last_error=None, feed=b)]
+    assert [i for i in listed(store, feed_status=statuses) if i.startswith("feed_stale")] == [f"feed_stale:{a}"]
+    triage.acknowledge(store, f"feed_stale:{a}", who="it", at=AT)
+    recovered = [SimpleNamespace(state="live", since=AT, last_error=None, feed=a)]
+    row = listed(store, feed_status=recovered)[f"feed_stale:{a}"]
+    assert (row["cause_cleared"], row["cleared_note"]) == (True, "feed live again")
+    assert listed(store)[f"feed_stale:{a}"]["cleared_note"] == "feed not followed here"

@@ -276,7 +276,8 @@ def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:
             what = f"in {_plural(len(pending), 'open shipment')}"
         elif descendants or stock:
             severity = "medium"
-            what = f"{_plural(len(descendants), 'lot')} made from it, {_qty(stock)} in stock"
+            reach = [_plural(len(descendants), "lot") + " made from it"] if descendants else []
+            what = ", ".join(reach + ([f"{_qty(stock)} in stock"] if stock else []))
         else:
             severity = "low"
             what = "contained"
@@ -492,15 +493,31 @@ def _feed_state(feed_status: object) -> str:
     return str(state or "").strip().lower().replace(" ", "_")
 
 
+def _statuses(feed_status: object | None) -> list[object]:
+    """One FeedStatus, several (a console following more than one feed), or none."""
+    if feed_status is None:
+        return []
+    if isinstance(feed_status, (list, tuple, set)):
+        return [s for s in feed_status if s is not None]
+    return [feed_status]
+
+
 def _feed_stale(feed_status: object | None, at: datetime, only: str | None = None) -> list[dict]:
-    if feed_status is None or _feed_state(feed_status) not in STALE_FEED_STATES:
+    out = []
+    for status in _statuses(feed_status):
+        out += _one_feed_stale(status, at, only)
+    return out
+
+
+def _one_feed_stale(feed_status: object, at: datetime, only: str | None) -> list[dict]:
+    if _feed_state(feed_status) not in STALE_FEED_STATES:
         return []
     feed = str(getattr(feed_status, "feed", None) or "feed")
     if only is not None and feed != only:
         return []
     since = _as_datetime(getattr(feed_status, "since", None))
     error = getattr(feed_status, "last_error", None)
-    title = f"Feed {feed} stale since {_clock(since, at)}"
+    title = f"Feed {feed} stale" + (f" since {_clock(since, at)}" if since else "")
     if error:
         title += f": {error}"
     return [
@@ -535,7 +552,8 @@ def _last_event_time(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, ty
     return row[0] if row else None
 
 
-def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: datetime) -> str:
+def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: datetime,
+                  feed_status: object | None = None) -> str:
     if kind == "machine_down":
         row = cur.execute(
             """SELECT m.machine_id, s.state, s.since FROM machines m LEFT JOIN machine_states s USING (machine_id)
@@ -573,10 +591,14 @@ def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: d
             [so, line],
         ).fetchone()
         return f"supply planned: production order {order[0]}" if order else "no longer short"
-    return "feed live again"
+    for status in _statuses(feed_status):
+        if str(getattr(status, "feed", None) or "feed") == subject:
+            return f"feed {_feed_state(status).replace('_', ' ')} again"
+    return "feed not followed here"  # e.g. the CLI, which runs no feed: nothing says it is still stale
 
 
-def _cleared(cur: duckdb.DuckDBPyConnection, exception_id: str, at: datetime) -> dict:
+def _cleared(cur: duckdb.DuckDBPyConnection, exception_id: str, at: datetime,
+             feed_status: object | None = None) -> dict:
     kind, subject = parse_exception_id(exception_id)
     row = _exception(
         kind,
@@ -589,7 +611,7 @@ def _cleared(cur: duckdb.DuckDBPyConnection, exception_id: str, at: datetime) ->
         at=at,
     )
     row["cause_cleared"] = True
-    row["cleared_note"] = _cleared_note(cur, kind, subject, at)
+    row["cleared_note"] = _cleared_note(cur, kind, subject, at, feed_status)
     row["title"] = f"{subject}: {_KIND_WORDS[kind]}, cleared: {row['cleared_note']}"
     return row
 
@@ -683,7 +705,7 @@ def list_exceptions(
         if state["status"] == "resolved" and not include_resolved:
             continue  # a resolved exception whose cause is gone is history: skip the lookups
         try:
-            rows.append(_with_triage(_cleared(cur, exception_id, at), state, at))
+            rows.append(_with_triage(_cleared(cur, exception_id, at, feed_status), state, at))
         except PlannerError:
             continue  # an id that no longer parses (written by a newer version): not ours to show
     rows = [r for r in rows if _visible(r, include_resolved, include_snoozed)]
@@ -715,7 +737,7 @@ def get_exception(cur: duckdb.DuckDBPyConnection, exception_id: str, *, at: date
     if raised:
         row = raised[0]
     elif state:
-        row = _cleared(cur, exception_id, at)
+        row = _cleared(cur, exception_id, at, feed_status)
     else:
         raise NotFound(
             f"no exception {exception_id} as of {at.isoformat(timespec='seconds')}: nothing raises it "
