@@ -273,3 +273,132 @@ def test_bad_requests():
         projection(cur, "R", at=AT, horizon_days=-3)
     with pytest.raises(NotFound, match="NOPE"):
         projection(cur, "NOPE", at=AT)
+
+
+# --- the CLI: `planner-tui shortages` ---------------------------------------------------------------
+
+def _write_csv_snapshot(folder):
+    """A tiny plant in the contract's CSV form: R runs short of a sales order, W dips below safety stock."""
+    files = {
+        "machines.csv": "machine_id,name,work_center,line,plant,supervisor\nM1,Saw,WC,L1,P,Sam\n",
+        "items.csv": "item_id,description,item_type,uom,safety_stock,buyer\n"
+                     "R,Rod,raw,ea,0,Bea\nW,Washer,component,ea,8,Bea\n",
+        "customers.csv": "customer_id,name,tier,account_manager\nC1,Acme,A,Alice\n",
+        "sales_orders.csv": "sales_order_id,line_no,customer_id,item_id,qty,promised_date,confirmed_at,status\n"
+                            "SO-1001,1,C1,R,5,2026-01-12,2026-01-01T00:00:00,open\n"
+                            "SO-1001,2,C1,W,5,2026-01-14,2026-01-01T00:00:00,open\n",
+        "production_orders.csv": "production_order_id,item_id,qty,status,planned_start,planned_end,"
+                                 "sales_order_id,line_no,parent_production_order_id\n",
+        "operations.csv": "production_order_id,op_seq,machine_id,planned_start,planned_end,status\n",
+        "shipments.csv": "shipment_id,sales_order_id,line_no,qty,planned_ship_date,status,carrier\n",
+        "purchase_orders.csv": "purchase_order_id,item_id,qty,due_date,supplier,status\n"
+                               "PO-1,R,10,2026-01-15,Steel Co,open\n",
+        "inventory.csv": "item_id,location,lot_id,qty\nW,A,,10\n",
+    }
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_cli_shortages_json_from_a_csv_snapshot(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner_tui.cli import app
+
+    snap = str(_write_csv_snapshot(tmp_path / "snap"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["at"] == "2026-01-10T12:00:00" and answer["horizon_end"] is None
+    (short,) = answer["shortages"]
+    assert short["item_id"] == "R" and short["buyer"] == "Bea"
+    assert short["first_short_at"] == "2026-01-12T00:00:00" and short["recovers_at"] == "2026-01-15T00:00:00"
+    assert short["affected"][0]["id"] == "SO-1001/1" and short["affected"][0]["kind"] == "sales_order"
+    assert [w["item_id"] for w in answer["warnings"]] == ["W"]
+
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00",
+                                 "--horizon-days", "3", "--json"])
+    assert json.loads(result.stdout)["shortages"][0]["recovers_at"] is None
+
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00", "--item", "R",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [(p["kind"], p["balance"]) for p in points] == [("on_hand", 0), ("sales_order", -5), ("purchase_order", 5)]
+
+    table = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00"])
+    assert table.exit_code == 0 and "SO-1001/1" in table.stdout and "Washer" in table.stdout
+
+
+def test_cli_shortages_bad_requests(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner_tui.cli import app
+
+    snap = str(_write_csv_snapshot(tmp_path / "snap"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--horizon-days", "-1"])
+    assert result.exit_code == BadRequest.exit_code and "negative" in result.output
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "yesterday"])
+    assert result.exit_code == BadRequest.exit_code and "malformed --at" in result.output
+    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--item", "NOPE"])
+    assert result.exit_code == NotFound.exit_code and "unknown item 'NOPE'" in result.output
+    assert "Traceback" not in result.output
+
+
+# --- the sample plant -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample(sample_dir):
+    if not (sample_dir / "items.csv").exists():
+        pytest.skip("sample plant not there")
+    import json
+
+    from planner_tui.store import Store
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, sample_dir)
+    meta = sample_dir / "snapshot.json"
+    as_of = json.loads(meta.read_text())["as_of"] if meta.exists() else "2026-11-23T06:00:00"
+    yield store.cursor(), datetime.fromisoformat(as_of)
+    store.close()
+
+
+def test_sample_held_lots_are_not_on_hand(sample):
+    cur, at = sample
+    held = cur.execute(
+        """SELECT DISTINCT i.item_id FROM inventory i JOIN lots l USING (lot_id)
+           WHERE l.status = 'hold' OR l.lot_id IN (SELECT lot_id FROM quality_holds WHERE status = 'active')"""
+    ).fetchall()
+    assert held, "the sample has stock on hold"
+    for (item_id,) in held:
+        usable = cur.execute(
+            """SELECT coalesce(sum(i.qty), 0) FROM inventory i LEFT JOIN lots l USING (lot_id)
+               WHERE i.item_id = ? AND (i.lot_id IS NULL OR (l.status IS DISTINCT FROM 'hold' AND i.lot_id NOT IN
+                     (SELECT lot_id FROM quality_holds WHERE status = 'active')))""",
+            [item_id],
+        ).fetchone()[0]
+        assert projection(cur, item_id, at=at)["on_hand"] == usable
+
+
+def test_sample_shortages_are_consistent_with_each_items_projection(sample):
+    cur, at = sample
+    answer = shortages(cur, at=at)
+    firsts = [s["first_short_at"] for s in answer["shortages"]]
+    assert firsts == sorted(firsts)
+    for s in answer["shortages"]:
+        p = projection(cur, s["item_id"], at=at)
+        assert p["first_short_at"] == s["first_short_at"] and p["recovers_at"] == s["recovers_at"]
+        assert -p["min_balance"] == s["max_short_qty"]
+        for a in s["affected"]:
+            if a["kind"] == "sales_order":
+                so, line = a["id"].rsplit("/", 1)
+                assert cur.execute("SELECT status FROM sales_orders WHERE sales_order_id = ? AND line_no = ?",
+                                   [so, int(line)]).fetchone() == ("open",)
+    for w in answer["warnings"]:
+        assert 0 <= w["min_balance"] < w["safety_stock"]

@@ -38,6 +38,11 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "hour") else iso(value)
 
 
+def _day_time(value) -> str:
+    """Shortest readable time for the shortages table: the year is the planning year."""
+    return value.strftime("%m-%d %H:%M") if value is not None else ""
+
+
 def _lot_label(lot: dict) -> str:
     status = lot.get("status") or "?"
     style = {"hold": "bold red", "shipped": "yellow"}.get(status, "")
@@ -251,18 +256,24 @@ def shortages_command(
     )
     if shown:
         table = RichTable(title="Shortages", title_justify="left")
-        for column in ("item", "description", "buyer", "first short", "max short", "recovers", "affected", "balance"):
-            table.add_column(column, justify="right" if column == "max short" else "left")
+        table.add_column("item", no_wrap=True)
+        table.add_column("buyer")
+        table.add_column("first short")
+        table.add_column("max short", justify="right")
+        table.add_column("recovers")
+        table.add_column("affected")
+        table.add_column("balance")
+        table.caption = "times are month-day hour:minute (UTC); --json has full timestamps"
         for s in shown:
             affected = [a["id"] for a in s["affected"]]
             more = f" +{len(affected) - 3}" if len(affected) > 3 else ""
             table.add_row(
-                s["item_id"], s["description"] or "", s["buyer"] or "",
-                Text(_when(s["first_short_at"]) + (" overdue" if s["overdue"] else ""),
+                s["item_id"], s["buyer"] or "",
+                Text(_day_time(s["first_short_at"]) + (" overdue" if s["overdue"] else ""),
                      style="bold red" if s["overdue"] else ""),
-                _qty(s["max_short_qty"]), _when(s["recovers_at"]) or "never",
-                ", ".join(affected[:3]) + more,
-                sparkline([b for _, b in series.get(s["item_id"], [])]),
+                _qty(s["max_short_qty"]), _day_time(s["recovers_at"]) or "never",
+                Text(", ".join(affected[:3]) + more, overflow="fold"),
+                sparkline([b for _, b in series.get(s["item_id"], [])], width=10),
             )
         stdout.print(table)
         if len(answer["shortages"]) > len(shown):
