@@ -482,3 +482,36 @@ def test_several_feeds_and_a_stale_feed_that_recovers(store: Store) -> None:
     row = listed(store, feed_status=recovered)[f"feed_stale:{a}"]
     assert (row["cause_cleared"], row["cleared_note"]) == (True, "feed live again")
     assert listed(store)[f"feed_stale:{a}"]["cleared_note"] == "feed not followed here"
+
+
+def _write_snapshot(store: Store, folder) -> None:
+    from planner_tui.store.contract import TABLES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for t in TABLES:
+        store.con.execute(f"COPY \"{t.name}\" TO '{folder / (t.name + '.csv')}' (HEADER)")
+
+
+def test_triage_survives_a_snapshot_reload_and_a_cleared_cause_says_so(tmp_path) -> None:
+    from planner_tui.store.loader import load_snapshot
+
+    source = plant()
+    _write_snapshot(source, tmp_path / "monday")
+    source.con.execute("UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' "
+                       "WHERE machine_id = 'M1'")
+    _write_snapshot(source, tmp_path / "tuesday")
+
+    with Store.open(tmp_path / "plant.duckdb") as store:
+        load_snapshot(store, tmp_path / "monday")
+        triage.acknowledge(store, "machine_down:M1", who="ana", at=AT)
+        triage.assign(store, "quality_hold:H1", "Quinn", who="ana", at=AT)
+        load_snapshot(store, tmp_path / "monday")  # the same plant again: nothing changes
+        rows = listed(store)
+        assert rows["machine_down:M1"]["status"] == "acknowledged"
+        assert rows["quality_hold:H1"]["assignee"] == "Quinn"
+        load_snapshot(store, tmp_path / "tuesday")  # M1 came back up in the new snapshot
+        rows = listed(store, datetime(2026, 1, 5, 11, 0))
+        assert rows["machine_down:M1"]["cause_cleared"] is True
+        assert rows["machine_down:M1"]["cleared_note"] == "machine back up (running) since 10:42"
+        assert rows["machine_down:M1"]["status"] == "acknowledged"
+        assert rows["quality_hold:H1"]["assignee"] == "Quinn"
