@@ -1,9 +1,208 @@
-"""CLI commands: event."""
+"""CLI commands for live events: `events pull|list|lag` and `feed serve`."""
 
 from __future__ import annotations
 
+import json as jsonlib
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+from rich.table import Table as RichTable
+
+from planner_tui.cli.common import DbOption, JsonOption, SnapshotOption, emit_json, open_store, stderr, stdout
+from planner_tui.store import Store
+from planner_tui.timeutil import iso, parse_timestamp
+
+events_app = typer.Typer(
+    help="Live events: pull a CloudEvents feed into the database, list the history, show the lag.",
+    no_args_is_help=True,
+)
+feed_app = typer.Typer(help="The scenario feed server (a snapshot plus a scripted event feed).", no_args_is_help=True)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 3600:
+        return f"{value / 3600:.1f} h"
+    if abs(value) >= 120:
+        return f"{value / 60:.1f} min"
+    return f"{value:.2f} s"
+
+
+def _counts_line(result) -> str:
+    if result is None:
+        return "applied 0, duplicates 0, rejected 0, unknown 0"
+    lag = result.lag_summary()
+    text = (f"applied {result.applied}, duplicates {result.duplicates}, rejected {result.rejected}, "
+            f"unknown {result.unknown}")
+    if lag["count"]:
+        text += f"; lag p50 {_seconds(lag['p50'])}, max {_seconds(lag['max'])}"
+    return text
+
+
+@events_app.command("pull")
+def pull(
+    source: Annotated[str, typer.Argument(help="A .jsonl event file, or an http(s) feed URL.")],
+    db: Annotated[Path, typer.Option("--db", help="The planner_tui DuckDB file to apply the events to.")],
+    follow: Annotated[bool, typer.Option("--follow", help="Keep polling until Ctrl-C.")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.", min=0.05)] = 1.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout per request, seconds.", min=0.01)] = 2.0,
+    retries: Annotated[int, typer.Option("--retries", help="Retries on connection errors and 5xx.", min=0)] = 2,
+    json: JsonOption = False,
+) -> None:
+    """Apply everything the feed has now (resuming where the last pull stopped), then exit.
+
+    Exits non-zero with the reason when the feed is dead or misbehaving; what was applied before the
+    trouble stays applied, and the next pull resumes after it.
+    """
+    from planner_tui.feeds.poller import STALE, FeedUnavailable, open_feed
+
+    with Store.open(db, create=False) as store, open_feed(store, source, timeout=timeout, retries=retries) as feed:
+        if not follow:
+            outcome = feed.poll_once()
+            _report(outcome, json=json, quiet_when_empty=False)
+            if outcome.status.state == STALE:
+                raise FeedUnavailable(f"feed {source}: {outcome.status.last_error}")
+            return
+        if not json:
+            stderr.print(f"following {source} every {poll:g} s (Ctrl-C to stop)", highlight=False)
+        last_state = None
+        try:
+            while True:
+                started = time.monotonic()
+                outcome = feed.poll_once()
+                changed_state = outcome.status.describe() != last_state
+                last_state = outcome.status.describe()
+                if json:
+                    if outcome.applied or outcome.result and outcome.result.received or changed_state:
+                        emit_json_line(outcome)
+                elif outcome.result and outcome.result.received or changed_state:
+                    _report(outcome, json=False, quiet_when_empty=True)
+                time.sleep(max(0.0, poll - (time.monotonic() - started)))
+        except KeyboardInterrupt:
+            return
+
+
+def emit_json_line(outcome) -> None:
+    from planner_tui.cli.common import to_json
+
+    payload = {"status": outcome.status.to_dict(), "result": outcome.result.to_dict() if outcome.result else None}
+    typer.echo(jsonlib.dumps(jsonlib.loads(to_json(payload))))
+
+
+def _report(outcome, *, json: bool, quiet_when_empty: bool) -> None:
+    status, result = outcome.status, outcome.result
+    if json:
+        emit_json({"status": status.to_dict(), "result": result.to_dict() if result else None})
+        return
+    stamp = iso(status.last_poll_at) or ""
+    stdout.print(f"{stamp} {status.describe()}: {_counts_line(result)}; cursor {status.last_sequence}",
+                 highlight=False, soft_wrap=True)
+    if result is not None:
+        for event_id, reason in result.rejections[:20]:
+            stdout.print(f"  rejected {event_id}: {reason}", highlight=False, soft_wrap=True)
+        if len(result.rejections) > 20:
+            stdout.print(f"  ... and {len(result.rejections) - 20} more rejected (see `planner-tui events list`)",
+                         highlight=False)
+
+
+def _what(event: dict) -> str:
+    if event["outcome"] == "rejected":
+        return f"rejected: {event['reason']}"
+    if event["outcome"] == "unknown_type":
+        return "unknown type: kept, not applied"
+    return event["summary"]
+
+
+@events_app.command("list")
+def list_events(
+    type_: Annotated[Optional[str], typer.Option("--type", help="An event type, or a prefix like machine.*")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the most recent N events.", min=1)] = None,
+    outcome: Annotated[Optional[str], typer.Option("--outcome", help="applied, rejected or unknown_type.")] = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The event history: when each event happened, arrived, was applied, and what it changed."""
+    from planner_tui.store.events import event_history
+
+    since_at = parse_timestamp(since, what="--since timestamp") if since else None
+    with open_store(db, snapshot, read_only=True) as store:
+        events = event_history(store.cursor(), type=type_, since=since_at, limit=limit, outcome=outcome)
+    if json:
+        emit_json(events)
+        return
+    table = RichTable(show_lines=False)
+    for name, justify in (("seq", "right"), ("time", "left"), ("type", "left"), ("outcome", "left"),
+                          ("lag", "right"), ("what", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "what")
+    for event in events:
+        table.add_row(
+            "" if event["sequence"] is None else str(event["sequence"]),
+            f"{event['time']:%m-%d %H:%M:%S}" if event["time"] else "-",
+            event["type"] or "-",
+            event["outcome"],
+            _seconds(event["lag_seconds"]) if event["lag_seconds"] is not None else "",
+            _what(event),
+        )
+    stdout.print(table)
+    stdout.print(f"{len(events)} event(s)", highlight=False)
+
+
+@events_app.command("lag")
+def lag(
+    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")] = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Event time to applied time of applied events: p50, p95, max (the order-to-production lag)."""
+    from planner_tui.store.events import lag_stats
+
+    since_at = parse_timestamp(since, what="--since timestamp") if since else None
+    with open_store(db, snapshot, read_only=True) as store:
+        stats = lag_stats(store.cursor(), since=since_at)
+    if json:
+        emit_json(stats)
+        return
+    if not stats["count"]:
+        stdout.print("no applied events yet", highlight=False)
+        return
+    stdout.print(
+        f"{stats['count']} applied event(s): lag p50 {_seconds(stats['p50'])}, p95 {_seconds(stats['p95'])}, "
+        f"max {_seconds(stats['max'])}, latest {_seconds(stats['latest'])}",
+        highlight=False,
+    )
+
+
+@feed_app.command("serve")
+def serve(
+    snapshot_dir: Annotated[Path, typer.Argument(help="The snapshot folder to serve under /snapshot.")],
+    events: Annotated[Path, typer.Argument(help="The scripted events, a JSON Lines file.")],
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).", min=0, max=65535)] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; loopback unless told otherwise.")] = "127.0.0.1",
+    speed: Annotated[float, typer.Option("--speed", help="Replay speed: 60 plays an hour in a minute.")] = 1.0,
+    restamp: Annotated[bool, typer.Option("--restamp", help="Serve each event with time = its release time.")] = False,
+    page_size: Annotated[int, typer.Option("--page-size", help="Events per page when no limit is asked.", min=1)] = 100,
+) -> None:
+    """Serve a snapshot and replay a scripted event file as a live CloudEvents feed, until Ctrl-C."""
+    from planner_tui.feeds.server import FeedServer
+
+    server = FeedServer(snapshot_dir, events, host=host, port=port, speed=speed, restamp=restamp,
+                        page_size=page_size)
+    server.start()
+    span = server.offsets[-1] if server.offsets else 0.0
+    stdout.print(f"feed:     {server.feed_url}", highlight=False)
+    stdout.print(f"snapshot: {server.snapshot_url}", highlight=False)
+    stdout.print(f"{len(server.events)} events released over {_seconds(span)} (speed {speed:g}"
+                 f"{', restamped' if restamp else ''}); Ctrl-C to stop", highlight=False)
+    server.serve_forever()
+    stdout.print("stopped", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(events_app, name="events")
+    app.add_typer(feed_app, name="feed")

@@ -1046,6 +1046,32 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
 # ---------------------------------------------------------------------------------------------------
 
 
+def describe_event(kind: str | None, data: Any) -> str:
+    """A one-line description of an event from its data alone (for lists and the console's history)."""
+    if not isinstance(data, dict):
+        return kind or "?"
+    d = {k: v for k, v in data.items() if v is not None}
+    line = f"{d.get('sales_order_id')}/{d.get('line_no')}"
+    texts = {
+        "machine.down": f"{d.get('machine_id')} down" + (f": {d['reason']}" if d.get("reason") else "")
+        + (f" (expected {d['expected_minutes']} min)" if d.get("expected_minutes") is not None else ""),
+        "machine.up": f"{d.get('machine_id')} running",
+        "hold.placed": f"hold {d.get('hold_id')} on lot {d.get('lot_id')}" + (f": {d['reason']}" if d.get("reason") else ""),
+        "hold.released": f"hold {d.get('hold_id')} released",
+        "order.confirmed": f"{line} confirmed: {d.get('qty')} x {d.get('item_id')} for {d.get('customer_id')}, "
+        f"promised {d.get('promised_date')}",
+        "order.changed": f"{line} changed: " + ", ".join(f"{k} {d[k]}" for k in ("qty", "promised_date") if k in d),
+        "order.cancelled": f"{line} cancelled",
+        "operation.completed": f"{d.get('production_order_id')}/{d.get('op_seq')} done",
+        "receipt.posted": f"{d.get('qty')} received on {d.get('purchase_order_id')}"
+        + (f" into lot {d['lot_id']}" if d.get("lot_id") else ""),
+        "shipment.shipped": f"shipment {d.get('shipment_id')} shipped",
+        "inventory.adjusted": f"{d.get('item_id')} at {d.get('location')}"
+        + (f" lot {d['lot_id']}" if d.get("lot_id") else "") + f" {d.get('qty_delta')}",
+    }
+    return texts.get(kind or "", kind or "?")
+
+
 def event_history(
     cur: duckdb.DuckDBPyConnection,
     *,
@@ -1086,12 +1112,15 @@ def event_history(
     history = []
     for (source, event_id, sequence, kind, event_time, received, applied, outcome_, reason, changes, data,
          feed) in reversed(rows):
+        raw = json.loads(data) if data else {}
+        payload = raw.get("data") if isinstance(raw, dict) else None
         history.append({
             "source": source, "id": event_id, "sequence": sequence, "type": kind, "time": event_time,
             "received_at": received, "applied_at": applied, "outcome": outcome_, "reason": reason,
             "lag_seconds": round((applied - event_time).total_seconds(), 3) if applied and event_time else None,
             "changes": json.loads(changes) if changes else [],
-            "data": (json.loads(data) or {}).get("data") if data else None,
+            "summary": describe_event(kind, payload),
+            "data": payload,
             "feed": feed,
         })
     return history

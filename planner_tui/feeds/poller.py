@@ -1,0 +1,410 @@
+"""Event feeds: a JSON Lines file or an HTTP endpoint, polled and applied to the store.
+
+Both kinds resume from the cursor stored in `feed_cursors` (so a restart neither loses nor repeats
+events), and `poll_once()` never raises for trouble with the feed: a refused connection, a timeout,
+5xx answers, invalid JSON or the wrong content type are recorded in `status` (stale since the first
+failure, with the last error), and the store is left as it was. Safe to call from a worker thread.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE, parse_batch, parse_line
+from planner_tui.store import Store
+from planner_tui.store.events import ApplyResult, apply_events, feed_cursor, feed_position
+
+LIVE, CATCHING_UP, STALE, STARTING = "live", "catching_up", "stale", "starting"
+
+
+class FeedUnavailable(PlannerError):
+    """The feed could not be read (dead, refusing, timing out, answering nonsense)."""
+
+    exit_code = 7
+
+
+class _FeedTrouble(Exception):
+    """Something wrong with the feed (not the store); the message is what the planner sees."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class FeedStatus:
+    """What the console shows about a feed."""
+
+    feed: str
+    state: str = STARTING  # "live" | "catching_up" | "stale" | "starting"
+    since: datetime | None = None  # when it entered this state (for stale: the first failure)
+    last_error: str | None = None
+    last_sequence: int | None = None  # the cursor: last sequence applied
+    last_poll_at: datetime | None = None
+    last_event_at: datetime | None = None  # the `time` of the newest event received
+    lag_seconds: float | None = None  # event time to applied time of the newest applied event
+
+    def describe(self) -> str:
+        if self.state == STALE:
+            text = "stale"
+            if self.since is not None:
+                text += f" since {self.since:%H:%M}"
+            if self.last_error:
+                text += f" ({self.last_error})"
+            return text
+        return {LIVE: "live", CATCHING_UP: "catching up", STARTING: "starting"}.get(self.state, self.state)
+
+    def to_dict(self) -> dict:
+        return {
+            "feed": self.feed,
+            "state": self.state,
+            "description": self.describe(),
+            "since": self.since,
+            "last_error": self.last_error,
+            "last_sequence": self.last_sequence,
+            "last_poll_at": self.last_poll_at,
+            "last_event_at": self.last_event_at,
+            "lag_seconds": self.lag_seconds,
+        }
+
+
+@dataclass
+class PollResult:
+    applied: int
+    result: ApplyResult | None
+    status: FeedStatus
+
+    @property
+    def ok(self) -> bool:
+        return self.status.state != STALE
+
+
+@dataclass
+class _Progress:
+    result: ApplyResult | None = None
+    newest_event: datetime | None = None
+    more: bool = False  # stopped at the per-poll cap with events still waiting
+
+
+class Feed:
+    """The common part of file and HTTP feeds: applying, the cursor and the status."""
+
+    def __init__(
+        self,
+        store: Store,
+        feed: str,
+        *,
+        apply_batch: int = 5000,
+        max_events_per_poll: int = 50_000,
+        clock: Callable[[], datetime] = _now,
+    ):
+        self.store = store
+        self.feed = feed
+        self.apply_batch = apply_batch
+        self.max_events_per_poll = max_events_per_poll
+        self.clock = clock
+        self._poll_lock = threading.Lock()
+        cur = store.cursor()
+        try:
+            self.status = FeedStatus(feed=feed, last_sequence=feed_cursor(cur, feed))
+        finally:
+            cur.close()
+
+    # Subclasses fill `progress` by calling `_apply`; they raise _FeedTrouble for feed problems.
+    def _poll(self, progress: _Progress) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _apply(self, progress: _Progress, events: list[dict], *, position: int | None = None,
+               final: bool = False) -> None:
+        if not events and position is None:
+            return
+        result = apply_events(self.store, events, feed=self.feed, position=position)
+        progress.result = result if progress.result is None else progress.result.merge(result)
+        times = [e["time"] for e in events if e.get("time") is not None]
+        if times:
+            newest = max(times)
+            progress.newest_event = newest if progress.newest_event is None else max(newest, progress.newest_event)
+        if not final:
+            # Other threads (the console) see that a long poll is still working through a backlog.
+            self.status = replace(self.status, state=CATCHING_UP, last_sequence=result.last_sequence)
+
+    def _cursor(self) -> int | None:
+        cur = self.store.cursor()
+        try:
+            return feed_cursor(cur, self.feed)
+        finally:
+            cur.close()
+
+    def poll_once(self) -> PollResult:
+        """Fetch everything available now and apply it. Never raises for trouble with the feed."""
+        with self._poll_lock:
+            progress = _Progress()
+            error: str | None = None
+            try:
+                self._poll(progress)
+            except _FeedTrouble as exc:
+                error = str(exc)
+            except PlannerError as exc:
+                error = str(exc)
+            except Exception as exc:  # the console's worker must survive anything a feed does
+                error = f"{type(exc).__name__}: {exc}"
+            now = self.clock()
+            previous = self.status
+            result = progress.result
+            status = replace(
+                previous,
+                last_poll_at=now,
+                last_sequence=self._safe_cursor(previous.last_sequence),
+            )
+            if progress.newest_event is not None:
+                status.last_event_at = progress.newest_event
+            if result is not None and result.lag_seconds:
+                status.lag_seconds = round(result.lag_seconds[-1], 3)
+            if error is not None:
+                status.state = STALE
+                status.since = previous.since if previous.state == STALE else now
+                status.last_error = error
+            else:
+                state = CATCHING_UP if progress.more else LIVE
+                if previous.state != state:
+                    status.since = now
+                status.state = state
+                status.last_error = None
+            self.status = status
+            return PollResult(applied=result.applied if result else 0, result=result, status=status)
+
+    def _safe_cursor(self, fallback: int | None) -> int | None:
+        try:
+            return self._cursor()
+        except Exception:
+            return fallback
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Feed":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FileFeed(Feed):
+    """A JSON Lines file, one event a line, read from where the last poll stopped.
+
+    The cursor is the byte offset after the last complete line consumed, kept with the sequence in
+    `feed_cursors`; a line still being written (no newline yet, not valid JSON yet) waits for the next
+    poll. A line that is not valid JSON is kept as rejected and the feed goes on.
+    """
+
+    def __init__(self, store: Store, path: str | Path, **opts: Any):
+        self.path = Path(path)
+        super().__init__(store, str(self.path.resolve()), **opts)
+
+    def _poll(self, progress: _Progress) -> None:
+        cur = self.store.cursor()
+        try:
+            start = feed_position(cur, self.feed)
+        finally:
+            cur.close()
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            raise _FeedTrouble(f"no such file {self.path}") from None
+        except OSError as exc:
+            raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        if size < start:
+            raise _FeedTrouble(
+                f"{self.path} is shorter ({size} bytes) than what was already read ({start} bytes): "
+                "was it replaced? Use a new file name for a new feed"
+            )
+        if size == start:
+            return
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(start)
+                chunk = handle.read()
+        except OSError as exc:
+            raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
+
+        events: list[dict] = []
+        offset = start
+        lines = chunk.split(b"\n")
+        for index, raw in enumerate(lines):
+            last = index == len(lines) - 1
+            if last and not raw.strip():
+                break
+            line_start = offset
+            text = raw.decode("utf-8", errors="replace").strip()
+            event = parse_line(text, fallback_source=self.feed, fallback_id=f"line@{line_start}") if text else None
+            if last and event is not None and event["error"] is not None and event["error"].startswith("not valid JSON"):
+                break  # probably still being written: wait for its newline
+            offset += len(raw) + (0 if last else 1)
+            if event is not None:
+                events.append(event)
+            if len(events) >= self.apply_batch:
+                self._apply(progress, events, position=offset)
+                events = []
+                if progress.result is not None and progress.result.received >= self.max_events_per_poll:
+                    progress.more = offset < start + len(chunk)
+                    return
+        if events or offset != start:
+            self._apply(progress, events, position=offset, final=True)
+
+
+class HttpFeed(Feed):
+    """An HTTP endpoint answering `GET <url>?after=<sequence>` with a CloudEvents batch.
+
+    Pages are fetched until one comes back empty; connection errors, timeouts and 5xx answers are
+    retried with exponential backoff and jitter, a bounded number of times, so one poll never blocks
+    for long. A server that sends an ETag is asked with If-None-Match, and 304 means nothing new.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        backoff_max: float = 2.0,
+        page_limit: int | None = 1000,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        **opts: Any,
+    ):
+        super().__init__(store, url, **opts)
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.page_limit = page_limit
+        self.sleep = sleep
+        self.jitter = jitter
+        self._own_client = client is None
+        self.client = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True)
+        self._etag: tuple[int | None, str] | None = None  # (after, ETag) of the last answer
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def _delay(self, attempt: int) -> float:
+        base = min(self.backoff_max, self.backoff * (2**attempt))
+        return base / 2 + base / 2 * self.jitter()  # "equal jitter": never zero, never in lockstep
+
+    def _fetch(self, after: int | None) -> list | None:
+        """One page (a JSON array), or None for 304 Not Modified."""
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        if self.page_limit:
+            params["limit"] = self.page_limit
+        headers = {"Accept": f"{BATCH_CONTENT_TYPE}, application/json;q=0.5"}
+        if self._etag is not None and self._etag[0] == after:
+            headers["If-None-Match"] = self._etag[1]
+        error = "no answer"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self._delay(attempt - 1))
+            try:
+                response = self.client.get(self.url, params=params, headers=headers)
+            except httpx.TimeoutException:
+                error = f"timed out after {self.timeout:g} s"
+                continue
+            except httpx.ConnectError as exc:
+                error = _connect_message(exc)
+                continue
+            except httpx.TransportError as exc:
+                error = f"transport error: {exc}"
+                continue
+            except httpx.InvalidURL as exc:
+                raise _FeedTrouble(f"invalid feed URL {self.url}: {exc}") from None
+            if response.status_code >= 500:
+                error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                continue
+            return self._read(response, after)
+        tries = self.retries + 1
+        raise _FeedTrouble(f"{error} ({tries} attempt{'s' if tries > 1 else ''})")
+
+    def _read(self, response: httpx.Response, after: int | None) -> list | None:
+        if response.status_code == 304:
+            return None
+        if response.status_code != 200:
+            raise _FeedTrouble(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in (BATCH_CONTENT_TYPE, "application/json"):
+            raise _FeedTrouble(
+                f"unexpected content type {content_type or 'none'!r} (expected {BATCH_CONTENT_TYPE})"
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise _FeedTrouble(f"invalid JSON from the feed: {exc}") from None
+        if not isinstance(body, list):
+            raise _FeedTrouble("expected a JSON array of events")
+        etag = response.headers.get("etag")
+        self._etag = (after, etag) if etag else None
+        return body
+
+    def _poll(self, progress: _Progress) -> None:
+        after = self._cursor()
+        pending: list[dict] = []
+        received = 0
+        try:
+            while True:
+                page = self._fetch(after)
+                if not page:
+                    break
+                events = parse_batch(page, fallback_source=self.url)
+                sequences = [e["sequence"] for e in events if e["sequence"] is not None]
+                pending += events
+                if not sequences:
+                    raise _FeedTrouble("the feed's events carry no `sequence`: cannot page with ?after=")
+                top = max(sequences)
+                if after is not None and top <= after:
+                    raise _FeedTrouble(f"the feed ignored ?after={after} (sent sequence {top} again)")
+                after = top
+                received += len(events)
+                if len(pending) >= self.apply_batch:
+                    self._apply(progress, pending)
+                    pending = []
+                if received >= self.max_events_per_poll:
+                    progress.more = True
+                    break
+        finally:
+            # Whatever arrived before a failure is still applied: the cursor then says where to resume.
+            if pending:
+                self._apply(progress, pending, final=True)
+
+
+def _connect_message(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+        return "unknown host"
+    return f"cannot connect: {text}" if text else "cannot connect"
+
+
+def open_feed(store: Store, source: str, **opts: Any) -> Feed:
+    """A feed for `source`: an http(s) URL (HttpFeed) or a JSON Lines file path (FileFeed)."""
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        return HttpFeed(store, text, **opts)
+    if "://" in text:
+        raise BadRequest(f"unsupported feed {text!r}: give a .jsonl file or an http(s) URL")
+    file_opts = {k: v for k, v in opts.items() if k in ("apply_batch", "max_events_per_poll", "clock")}
+    return FileFeed(store, text, **file_opts)
