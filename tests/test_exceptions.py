@@ -515,3 +515,12 @@ def test_triage_survives_a_snapshot_reload_and_a_cleared_cause_says_so(tmp_path)
         assert rows["machine_down:M1"]["cleared_note"] == "machine back up (running) since 10:42"
         assert rows["machine_down:M1"]["status"] == "acknowledged"
         assert rows["quality_hold:H1"]["assignee"] == "Quinn"
+
+
+def test_a_machine_that_stops_again_after_a_resolve_is_open_again(store: Store) -> None:
+    triage.resolve(store, "machine_down:M1", who="ana", at=AT)
+    assert "machine_down:M1" not in listed(store)  # the 06:00 stop is resolved
+    store.con.execute("UPDATE machine_states SET since = TIMESTAMP '2026-01-05 09:00:00' WHERE machine_id = 'M1'")
+    row = listed(store, datetime(2026, 1, 5, 9, 30))["machine_down:M1"]
+    assert row["status"] == "open"
+    assert row["last_action"]["action"] == "resolve"  # the history of the earlier stop stays with it

@@ -657,9 +657,22 @@ def _sort_key(row: dict):
     )
 
 
+# Kinds whose raised_at is the true start of the occurrence (not an estimate), so a later start means a
+# new occurrence under the same id.
+_TRUE_START_KINDS = ("machine_down", "feed_stale")
+
+
 def _with_triage(row: dict, state: dict | None, at: datetime) -> dict:
     if state:
         row["status"] = effective_status(state, at)
+        if (
+            row["status"] == "resolved"
+            and row["kind"] in _TRUE_START_KINDS
+            and not row["cause_cleared"]
+            and row["raised_at"] is not None
+            and row["raised_at"] > state["updated_at"]
+        ):
+            row["status"] = "open"  # it stopped again after being resolved: a new stop, not the old one
         row["assignee"] = state["assignee"]
         row["snoozed_until"] = state["snoozed_until"] if row["status"] == "snoozed" else None
         row["last_action"] = state["last_action"]
