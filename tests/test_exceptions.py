@@ -524,3 +524,15 @@ def test_a_machine_that_stops_again_after_a_resolve_is_open_again(store: Store) 
     row = listed(store, datetime(2026, 1, 5, 9, 30))["machine_down:M1"]
     assert row["status"] == "open"
     assert row["last_action"]["action"] == "resolve"  # the history of the earlier stop stays with it
+
+
+def test_the_pollers_feed_status_is_understood(store: Store) -> None:
+    from planner_tui.feeds.poller import STALE, FeedStatus
+
+    status = FeedStatus(feed="http://127.0.0.1:9/events", state=STALE, since=datetime(2026, 1, 5, 6, 55),
+                        last_error="connection refused")
+    row = listed(store, feed_status=status)["feed_stale:http://127.0.0.1:9/events"]
+    assert (row["severity"], row["age_minutes"], row["owner"]) == ("high", 5, None)
+    assert row["title"] == "Feed http://127.0.0.1:9/events stale since 06:55: connection refused"
+    live = FeedStatus(feed="http://127.0.0.1:9/events", state="live")
+    assert not [i for i in listed(store, feed_status=live) if i.startswith("feed_stale")]
