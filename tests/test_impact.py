@@ -1,0 +1,278 @@
+"""Machine-stop impact and whole-plant reschedule: hand-worked plants, the sample plant, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+from plantkit import make_plant
+from typer.testing import CliRunner
+
+from planner_tui.cli import app
+from planner_tui.engine.impact import machine_impact, reschedule
+from planner_tui.errors import BadRequest, CycleError, NotFound
+from planner_tui.store import Store
+
+DAY = datetime(2026, 1, 5)
+
+
+def t(hhmm: str, day: int = 0) -> datetime:
+    h, m = hhmm.split(":")
+    return DAY + timedelta(days=day, hours=int(h), minutes=int(m))
+
+
+def op(po, seq, machine, start, end, status="waiting"):
+    return {"production_order_id": po, "op_seq": seq, "machine_id": machine,
+            "planned_start": t(start), "planned_end": t(end), "status": status}
+
+
+def order(po, start, end, **extra):
+    return {"production_order_id": po, "item_id": "ITEM-" + po, "planned_start": t(start), "planned_end": t(end), **extra}
+
+
+def build(store=None, machine_states=()):
+    """Three-level feeding into a customer line, a second customer hit by knock-on on M-PAINT.
+
+    C (on M-WELD) feeds B (M-PAINT) feeds A (M-ASSY), made for SO-1/1 (promised day 0, ACME, Ann).
+    K on M-PAINT after B, made for SO-2/1 (promised day 1, BOLT, Bob). U on M-ASSY untouched.
+    """
+    return make_plant(
+        store,
+        machines=[
+            {"machine_id": "M-WELD", "supervisor": "Wanda"},
+            {"machine_id": "M-PAINT", "supervisor": "Paul"},
+            {"machine_id": "M-ASSY", "supervisor": "Asa"},
+        ],
+        machine_states=list(machine_states),
+        customers=[
+            {"customer_id": "ACME", "name": "Acme AB", "account_manager": "Ann"},
+            {"customer_id": "BOLT", "name": "Bolt Ltd", "account_manager": "Bob"},
+            {"customer_id": "CALM", "name": "Calm Co", "account_manager": "Cid"},
+        ],
+        items=[{"item_id": "ITEM-" + p} for p in ("A", "B", "C", "K", "U")],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "ACME", "item_id": "ITEM-A", "promised_date": date(2026, 1, 5)},
+            {"sales_order_id": "SO-2", "customer_id": "BOLT", "item_id": "ITEM-K", "promised_date": date(2026, 1, 6)},
+            {"sales_order_id": "SO-3", "customer_id": "CALM", "item_id": "ITEM-U", "promised_date": date(2026, 1, 5)},
+        ],
+        production_orders=[
+            order("C", "08:00", "10:00", parent_production_order_id="B"),
+            order("B", "10:00", "12:00", parent_production_order_id="A"),
+            order("A", "12:00", "20:00", sales_order_id="SO-1", line_no=1),
+            order("K", "12:00", "13:00", sales_order_id="SO-2", line_no=1),
+            order("U", "08:00", "09:00", sales_order_id="SO-3", line_no=1),
+        ],
+        operations=[
+            op("C", 10, "M-WELD", "08:00", "10:00"),
+            op("B", 10, "M-PAINT", "10:00", "12:00"),
+            op("A", 10, "M-ASSY", "12:00", "20:00"),
+            op("K", 10, "M-PAINT", "12:00", "13:00"),
+            op("U", 10, "M-ASSY", "08:00", "09:00"),
+        ],
+        shipments=[
+            {"shipment_id": "SH-1", "sales_order_id": "SO-1", "planned_ship_date": date(2026, 1, 5)},
+            {"shipment_id": "SH-OLD", "sales_order_id": "SO-1", "planned_ship_date": date(2026, 1, 4), "status": "shipped"},
+            {"shipment_id": "SH-2", "sales_order_id": "SO-2", "planned_ship_date": date(2026, 1, 6), "status": "picked"},
+        ],
+    )
+
+
+def by_id(rows, key="production_order_id"):
+    return {r[key]: r for r in rows}
+
+
+def test_impact_shape_and_multi_level_delay_to_late_line():
+    result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"), down_minutes=300)
+    for key in ("machine_id", "at", "down_minutes", "production_orders", "sales_orders", "shipments", "customers", "notify"):
+        assert key in result
+    assert result["down_minutes"] == 300 and result["stop_end"] == t("14:00") and result["downtime_known"]
+    pos = by_id(result["production_orders"])
+    assert set(pos) == {"A", "B", "C", "K"}  # U is untouched
+    # C: 1 h left at 09:00, resumes 14:00 -> 15:00; B 15-17; A 17-01:00 next day; K after B on M-PAINT.
+    assert pos["C"]["new_end"] == t("15:00") and pos["C"]["why"] == "on M-WELD"
+    assert pos["B"]["delay_minutes"] == 300 and pos["B"]["why"] == "fed by C"
+    assert pos["A"]["new_end"] == t("01:00", day=1) and pos["A"]["why"] == "fed by B"
+    assert pos["K"]["new_end"] == t("18:00") and pos["K"]["why"] == "knock-on on M-PAINT"
+    assert [p["production_order_id"] for p in result["production_orders"]][0] in {"A", "B", "C"}  # worst first
+    lines = {(l["sales_order_id"], l["line_no"]): l for l in result["sales_orders"]}
+    assert lines[("SO-1", 1)]["late"] is True and lines[("SO-1", 1)]["eta"] == t("01:00", day=1)
+    assert lines[("SO-2", 1)]["late"] is False  # ETA day 0 18:00, promised day 1
+    assert result["sales_orders"][0]["sales_order_id"] == "SO-1"
+    assert {s["shipment_id"] for s in result["shipments"]} == {"SH-1", "SH-2"}  # shipped ones are not open
+    assert {c["customer_id"]: c["account_manager"] for c in result["customers"]} == {"ACME": "Ann", "BOLT": "Bob"}
+    ops = result["operations"]
+    assert [(o["production_order_id"], o["new_end"]) for o in ops] == [("C", t("15:00"))]
+
+
+def test_late_means_eta_day_after_promised_day():
+    # 120 min: A ends 22:00 on the promised day itself: later, but not late.
+    result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"), down_minutes=120)
+    line = next(l for l in result["sales_orders"] if l["sales_order_id"] == "SO-1")
+    assert line["eta"] == t("22:00") and line["late"] is False and line["slip_minutes"] == 120
+
+
+def test_notify_lists_supervisors_and_account_managers_with_reasons():
+    result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"), down_minutes=300)
+    notify = {n["person"]: n for n in result["notify"]}
+    assert set(notify) == {"Wanda", "Ann", "Bob", "Paul", "Asa"}
+    assert notify["Wanda"]["role"] == "machine supervisor" and "M-WELD stopped" in notify["Wanda"]["why"]
+    assert "SO-1/1 LATE" in notify["Ann"]["why"]
+    assert "SO-2/1 at risk" in notify["Bob"]["why"]
+    assert notify["Paul"]["role"] == "supervisor (knock-on)" and "B, K shift on M-PAINT" in notify["Paul"]["why"]
+    assert "A shift on M-ASSY" in notify["Asa"]["why"]
+    assert result["notify"][0]["person"] == "Wanda"
+
+
+def test_unknown_downtime_reports_exposure_without_delays():
+    result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"))
+    assert result["downtime_known"] is False and result["exposed"] is True and result["down_minutes"] is None
+    assert set(by_id(result["production_orders"])) == {"A", "B", "C"}  # the chain above the machine's work
+    assert all(p["delay_minutes"] == 0 for p in result["production_orders"])
+    line = result["sales_orders"][0]
+    assert (line["sales_order_id"], line["late"], line["at_risk"]) == ("SO-1", False, True)
+    assert {n["person"] for n in result["notify"]} == {"Wanda", "Ann"}
+
+
+def test_stop_and_downtime_from_store():
+    store = build(machine_states=[{"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 300}])
+    result = machine_impact(store.cursor(), "M-WELD")
+    assert result["stop_start"] == t("09:00") and result["down_minutes"] == 300
+    assert by_id(result["production_orders"])["A"]["delay_minutes"] == 300
+    # --down-minutes overrides the recorded expectation; --at overrides `since`.
+    result = machine_impact(store.cursor(), "M-WELD", at=t("09:30"), down_minutes=60)
+    assert by_id(result["production_orders"])["C"]["new_end"] == t("11:00")
+
+
+def test_errors():
+    cur = build().cursor()
+    with pytest.raises(NotFound):
+        machine_impact(cur, "M-NOPE", at=t("09:00"))
+    with pytest.raises(BadRequest):
+        machine_impact(cur, "M-WELD", at=t("09:00"), down_minutes=-1)
+
+
+def test_feeding_cycle_is_reported_not_looped_on():
+    store = make_plant(
+        machines=[{"machine_id": "M1"}],
+        production_orders=[order("X", "08:00", "09:00", parent_production_order_id="Y"),
+                           order("Y", "09:00", "10:00", parent_production_order_id="X")],
+        operations=[op("X", 10, "M1", "08:00", "09:00"), op("Y", 10, "M1", "09:00", "10:00")],
+    )
+    with pytest.raises(CycleError, match="X") as info:
+        machine_impact(store.cursor(), "M1", at=t("08:30"), down_minutes=30)
+    assert "Y" in str(info.value)
+    with pytest.raises(CycleError):
+        reschedule(store.cursor(), at=t("08:30"))
+
+
+def test_reschedule_with_two_stopped_machines():
+    store = build(machine_states=[
+        {"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 60},
+        {"machine_id": "M-ASSY", "state": "maintenance", "since": t("12:00"), "expected_minutes": 300},
+    ])
+    result = reschedule(store.cursor(), at=t("12:00"))
+    assert [s["machine_id"] for s in result["stops"]] == ["M-ASSY", "M-WELD"]
+    pos = by_id(result["production_orders"])
+    # C ends 11:00, B 11-13, A waits for B (13:00) and for M-ASSY's downtime (until 17:00): ends 01:00 next day.
+    assert pos["A"]["new_end"] == t("01:00", day=1)
+    assert pos["K"]["new_end"] == t("14:00")
+    assert "U" not in pos
+    assert [(l["sales_order_id"], l["late"]) for l in result["sales_orders"]] == [("SO-1", True)]
+    notify = {n["person"]: n for n in result["notify"]}
+    assert {"Wanda", "Asa", "Ann", "Paul"} <= set(notify)
+    assert "Bob" not in notify  # SO-2 slips but does not turn late
+
+
+def test_reschedule_with_nothing_stopped_keeps_plan():
+    result = reschedule(build().cursor(), at=t("08:00"))
+    assert result["stops"] == [] and result["production_orders"] == [] and result["sales_orders"] == []
+
+
+# --- CLI ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_file(tmp_path):
+    path = tmp_path / "plant.duckdb"
+    store = Store.open(path)
+    build(store)
+    store.close()
+    return path
+
+
+def test_cli_impact_json(db_file):
+    runner = CliRunner()
+    out = runner.invoke(app, ["impact", "machine", "M-WELD", "--at", "2026-01-05T09:00:00", "--down-minutes", "300",
+                              "--json", "--db", str(db_file)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["machine_id"] == "M-WELD" and data["down_minutes"] == 300
+    assert data["sales_orders"][0]["late"] is True
+    assert set(data["production_orders"][0]) >= {"production_order_id", "item_id", "planned_end", "new_end", "delay_minutes"}
+    assert set(data["sales_orders"][0]) >= {"sales_order_id", "line_no", "customer_id", "promised_date", "eta", "late"}
+    assert set(data["shipments"][0]) >= {"shipment_id", "planned_ship_date", "status"}
+    assert set(data["customers"][0]) >= {"customer_id", "name", "account_manager"}
+    assert set(data["notify"][0]) >= {"person", "role", "why"}
+
+
+def test_cli_tables_say_late_in_words(db_file):
+    out = CliRunner().invoke(app, ["impact", "machine", "M-WELD", "--at", "2026-01-05T09:00", "--down-minutes", "300",
+                                   "--db", str(db_file)])
+    assert out.exit_code == 0, out.output
+    assert "LATE" in out.stdout and "Who to tell" in out.stdout
+
+
+def test_cli_errors(db_file):
+    runner = CliRunner()
+    out = runner.invoke(app, ["impact", "machine", "M-WELD", "--at", "yesterday", "--db", str(db_file)])
+    assert out.exit_code == 2 and "malformed" in out.output and "Traceback" not in out.output
+    out = runner.invoke(app, ["impact", "machine", "M-NOPE", "--db", str(db_file)])
+    assert out.exit_code == 3 and "M-NOPE" in out.output
+    out = runner.invoke(app, ["impact", "machine", "M-WELD", "--down-minutes", "-5", "--db", str(db_file)])
+    assert out.exit_code == 2
+
+
+def test_cli_reschedule_and_order_json(db_file):
+    runner = CliRunner()
+    out = runner.invoke(app, ["reschedule", "--at", "2026-01-05T09:00", "--json", "--db", str(db_file)])
+    assert out.exit_code == 0, out.output
+    assert set(json.loads(out.stdout)) >= {"at", "stops", "production_orders", "sales_orders", "notify"}
+    out = runner.invoke(app, ["order", "B", "--json", "--db", str(db_file)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["feeds"][0]["production_order_id"] == "A"
+    out = runner.invoke(app, ["order", "SO-1/1", "--db", str(db_file)])
+    assert out.exit_code == 0 and "Acme AB" in out.stdout
+
+
+# --- the sample plant -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_store(sample_dir):
+    if not (sample_dir / "operations.csv").exists():
+        pytest.skip("sample plant not written yet")
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, str(sample_dir))
+    return store
+
+
+def test_sample_weld_cell_stop_names_late_customer_lines(sample_store):
+    as_of = datetime(2026, 11, 23, 6, 0)
+    result = machine_impact(sample_store.cursor(), "M-WELD-01", at=as_of, down_minutes=240)
+    late = [l for l in result["sales_orders"] if l["late"]]
+    assert late, "a 4-hour stop of the welding cell makes some customer line late"
+    people = {n["person"] for n in result["notify"]}
+    supervisor = sample_store.cursor().execute("SELECT supervisor FROM machines WHERE machine_id = 'M-WELD-01'").fetchall()[0][0]
+    assert supervisor in people
+    assert {l["account_manager"] for l in late} <= people
+    assert any(p["why"].startswith("fed by") for p in result["production_orders"])
+    for line in late:
+        assert line["eta"].date() > line["promised_date"]
+
+
+def test_sample_reschedule_runs(sample_store):
+    result = reschedule(sample_store.cursor(), at=datetime(2026, 11, 23, 6, 0))
+    assert result["stops"] and all("machine_id" in s for s in result["stops"])
