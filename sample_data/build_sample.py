@@ -52,6 +52,8 @@ MACHINE_STATES = [
 ITEMS = [
     ("P-100", "CP-100 centrifugal pump set, 7.5 kW, skid-mounted", "finished", "ea", 0, None),
     ("P-200", "CP-200 centrifugal pump set, 15 kW, skid-mounted", "finished", "ea", 0, None),
+    # New ATEX variant: nothing in stock, nothing planned yet (the scenario confirms the first order).
+    ("P-200X", "CP-200 pump set, ATEX zone 1 version, 15 kW", "finished", "ea", 0, None),
     ("HPU-300", "HPU-300 hydraulic power unit, 120 L", "finished", "ea", 0, None),
     ("CDM-400", "CDM-400 conveyor drive module", "finished", "ea", 0, None),
     ("WG-500", "WG-500 welded machine guard, 2 m panel", "finished", "ea", 10, None),
@@ -90,6 +92,8 @@ BOM = [
     ("P-100", "R-BOLT-M12", 12),
     ("P-200", "SA-BASE-200", 1), ("P-200", "SA-HOUS-200", 1), ("P-200", "R-MOTOR-15K", 1),
     ("P-200", "R-BOLT-M12", 16),
+    ("P-200X", "SA-BASE-200", 1), ("P-200X", "SA-HOUS-200", 1), ("P-200X", "R-MOTOR-15K", 1),
+    ("P-200X", "R-BOLT-M12", 16),
     ("HPU-300", "SA-TANK-300", 1), ("HPU-300", "R-MOTOR-7K5", 1), ("HPU-300", "R-BOLT-M12", 8),
     ("CDM-400", "SA-FRAME-400", 1), ("CDM-400", "R-GEAR-400", 1), ("CDM-400", "R-BOLT-M12", 10),
     ("WG-500", "C-PANEL-500", 1), ("WG-500", "R-TUBE-60", 6), ("WG-500", "R-WIRE-G3SI1", 0.4),
@@ -385,7 +389,9 @@ coil4 = lot("LOT-C4-24090", "R-COIL-S355-4", 3800, None, "released", "WH-RAW", 3
 pan = lot("LOT-PN500-2611-01", "C-PANEL-500", 24, None, "consumed")
 guards = lot("LOT-WG500-2611-01", "WG-500", 24, "PRO-26-0408", "released", "WH-FG", 8)
 GENEALOGY += [(coil4, pan, 24 * 26), (pan, guards, 24), (tube, guards, 24 * 6)]
-guards_old = lot("LOT-WG500-2610-04", "WG-500", 30, None, "released", "WH-FG", 26)
+# picked for this morning's two shipments, still on the dock
+guards_old = lot("LOT-WG500-2610-04", "WG-500", 12, None, "released", "WH-FG", 12)
+lot("LOT-WG500-2610-05", "WG-500", 20, None, "released", "WH-FG", 14)
 hpu_old = lot("LOT-HPU300-2611-01", "HPU-300", 2, None, "shipped")
 lot("LOT-HPU300-2611-02", "HPU-300", 1, None, "released", "WH-FG", 1)
 lot("LOT-P100-2610-07", "P-100", 4, None, "released", "WH-FG", 4)
