@@ -1,0 +1,94 @@
+"""How long the exception inbox takes, whole and by kind (the console calls it on every refresh).
+
+    python benchmarks/bench_exceptions.py [PLANT] [--at TS] [--repeat N]
+
+PLANT is a planner_tui database file (opened read-only) or a snapshot folder (loaded into memory
+first; the load is not timed). Default: /work/bench-data/large/. Prints seconds per call of
+`list_exceptions` (best and median of N), the time of each kind's part, and the counts by kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from planner_tui.engine import exceptions as ex  # noqa: E402
+from planner_tui.store import Store  # noqa: E402
+from planner_tui.timeutil import resolve_now  # noqa: E402
+
+
+def open_plant(plant: str) -> Store:
+    path = Path(plant)
+    if path.is_file():
+        return Store.open(path, read_only=True, create=False)
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    started = time.perf_counter()
+    load_snapshot(store, plant)
+    print(f"loaded {plant} in memory in {time.perf_counter() - started:.1f} s (not part of the figures)")
+    return store
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plant", nargs="?", default="/work/bench-data/large/")
+    parser.add_argument("--at", default=None, help="pin 'now' (default: the snapshot's as_of, else the clock)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    store = open_plant(args.plant)
+    cur = store.cursor()
+    at = args.at
+    if at is None:
+        row = cur.execute("SELECT value FROM store_meta WHERE key = 'as_of'").fetchone()
+        at = row[0] if row and row[0] else None
+    at = resolve_now(at)
+    stopped = cur.execute("SELECT count(*) FROM machine_states WHERE state IN ('down', 'maintenance')").fetchone()[0]
+    holds = cur.execute("SELECT count(*) FROM quality_holds WHERE status = 'active'").fetchone()[0]
+    ops = cur.execute("SELECT count(*) FROM operations").fetchone()[0]
+    print(f"plant: {ops:,} operations, {stopped} stopped machines, {holds} active holds; at {at.isoformat()}")
+
+    totals = []
+    rows = []
+    for _ in range(max(1, args.repeat)):
+        seconds, rows = timed(lambda: ex.list_exceptions(cur, at=at))
+        totals.append(seconds)
+    print(f"list_exceptions: best {min(totals):.3f} s, median {statistics.median(totals):.3f} s "
+          f"over {len(totals)} call(s); {len(rows)} exceptions")
+    print("  by kind:", dict(Counter(r["kind"] for r in rows)))
+    print("  by severity:", dict(Counter(r["severity"] for r in rows)))
+
+    # The parts, each once, in the order list_exceptions runs them (shared answers computed where first used).
+    ctx = ex._Context(cur, at)
+    parts = [
+        ("machine_down (machine_impact per stopped machine)", lambda: ex._machines_down(ctx)),
+        ("quality_hold (trace_lot per held lot)", lambda: ex._quality_holds(ctx)),
+        ("shortages() once", ctx.shortages),
+        ("shortage rows", lambda: ex._shortages(ctx)),
+        ("reschedule() once", ctx.reschedule),
+        ("late_order rows", lambda: ex._late_orders(ctx)),
+        ("no_supply rows", lambda: ex._no_supply(ctx)),
+        ("triage merge", lambda: ex.triage_state(cur)),
+    ]
+    for label, fn in parts:
+        seconds, _ = timed(fn)
+        print(f"  {label:<52} {seconds:7.3f} s")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
