@@ -536,3 +536,24 @@ def test_the_pollers_feed_status_is_understood(store: Store) -> None:
     assert row["title"] == "Feed http://127.0.0.1:9/events stale since 06:55: connection refused"
     live = FeedStatus(feed="http://127.0.0.1:9/events", state="live")
     assert not [i for i in listed(store, feed_status=live) if i.startswith("feed_stale")]
+
+
+def test_the_sample_scenario_shows_every_gap(sample_dir, repo_root) -> None:
+    from planner_tui.store.events import apply_events
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, sample_dir)
+    lines = (repo_root / "sample_data" / "scenario.jsonl").read_text().splitlines()
+    apply_events(store, [json.loads(line) for line in lines if line.strip()], feed="scenario")
+    at = datetime(2026, 11, 23, 9, 0)
+    rows = list_exceptions(store.cursor(), at=at)
+    kinds = {r["kind"] for r in rows}
+    assert {"machine_down", "quality_hold", "shortage", "late_order", "no_supply"} <= kinds
+    assert rows[0]["severity"] == "critical"
+    weld = by_id(rows)["machine_down:M-WELD-01"]
+    assert weld["severity"] == "critical" and weld["detail"]["late_lines"] >= 1
+    shipped_holds = [r for r in rows if r["kind"] == "quality_hold" and r["severity"] == "critical"]
+    assert shipped_holds and all(r["detail"]["shipped"] >= 1 for r in shipped_holds)
+    history = get_exception(store.cursor(), "machine_down:M-WELD-01", at=at)["history"]
+    assert any(h["kind"] == "event" and h["type"] == "machine.down" for h in history)

@@ -648,11 +648,17 @@ def _default_owner(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> s
 # ------------------------------------------------------------------------------------------ the inbox
 
 
+# On a tie, causes come before their consequences: the stopped machine before the lines it makes late.
+_KIND_RANK = {k: i for i, k in enumerate(
+    ("feed_stale", "machine_down", "quality_hold", "shortage", "no_supply", "late_order"))}
+
+
 def _sort_key(row: dict):
     return (
         _SEVERITY_RANK[row["severity"]],
         row["cause_cleared"],
         -(row["age_minutes"] or 0),
+        _KIND_RANK[row["kind"]],
         row["exception_id"],
     )
 
