@@ -1,0 +1,202 @@
+"""Benchmark: machine-stop impact, whole-plant reschedule, and the naive per-operation repair.
+
+    python benchmarks/bench_impact.py --data /work/bench-data/large     # a generated plant (Parquet)
+    python benchmarks/bench_impact.py --orders 20000                     # a synthetic plant built here
+
+Prints, for one plant: load time, the median time of `machine_impact` on a busy machine (4 h stop),
+`reschedule` (every stopped machine), the fast `repair` alone and `repair_naive` (one run) on the same
+stops with their ratio, the size of what moved, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from planner_tui.engine.impact import machine_impact, reschedule  # noqa: E402
+from planner_tui.engine.schedule import repair, repair_naive, stops_from_store  # noqa: E402
+from planner_tui.store import Store  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def synthetic_plant(store: Store, n_orders: int, n_machines: int = 200, seed: int = 7) -> datetime:
+    """A consistent, list-scheduled plant (feeders before parents), ~2.5 operations per order.
+
+    Returns "now": 30% into the plan, with the history before it done and 2% of machines down.
+    """
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 5)
+    machines = [f"M-{i:04d}" for i in range(n_machines)]
+    busy: dict[str, list[tuple[datetime, datetime]]] = {m: [] for m in machines}  # sorted, non-overlapping
+
+    def book(m: str, earliest: datetime, length: timedelta) -> datetime:
+        """The first gap on `m` at or after `earliest` that fits `length` (backfilling keeps the plan dense)."""
+        slots = busy[m]
+        k = bisect.bisect_left(slots, (earliest, earliest))
+        t = max(earliest, slots[k - 1][1]) if k else earliest
+        while k < len(slots) and slots[k][0] < t + length:
+            t = max(t, slots[k][1])
+            k += 1
+        slots.insert(k, (t, t + length))
+        return t
+    cols = {k: [] for k in ("po", "seq", "m", "ps", "pe", "st")}
+    orders = {k: [] for k in ("po", "item", "status", "ps", "pe", "so", "line", "parent")}
+    counter = 0
+    # Spread releases so the machines stay busy (append-only list scheduling leaves gaps) but not saturated.
+    horizon_minutes = int(n_orders * 2.5 * 60 / n_machines * 1.6)
+    now = base + timedelta(minutes=horizon_minutes * 0.3)
+    releases = iter(sorted(base + timedelta(minutes=rng.randint(0, horizon_minutes)) for _ in range(n_orders)))
+
+    def make(release: datetime, po: str, parent: str | None, so: str | None) -> datetime:
+        prev_end, first = release, None
+        statuses = []
+        for k in range(rng.randint(1, 4)):
+            m = rng.choice(machines)
+            length = timedelta(minutes=rng.choice((20, 40, 60, 90, 120)))
+            # Planners leave a buffer after most operations: it is the slack that absorbs small stops.
+            buffer = timedelta(minutes=rng.choice((0, 15, 30, 60)))
+            start = book(m, prev_end + timedelta(minutes=rng.choice((0, 0, 0, 5, 30))), length + buffer)
+            end = start + length
+            status = "done" if end <= now else ("running" if start < now else "waiting")
+            for key, value in zip(cols, (po, 10 * (k + 1), m, start, end, status)):
+                cols[key].append(value)
+            statuses.append(status)
+            first, prev_end = first or start, end
+        closed = all(s == "done" for s in statuses)
+        for key, value in zip(orders, (po, "I-" + po[-3:], "completed" if closed else "released", first, prev_end,
+                                       so, 1 if so else None, parent)):
+            orders[key].append(value)
+        return prev_end
+
+    groups = []
+    while counter < n_orders:
+        release = next(releases)
+        parent_id = f"PO-{counter:07d}"
+        counter += 1
+        so = f"SO-{counter:07d}"
+        child_ends = []
+        for _ in range(rng.choice((0, 1, 1, 2))):
+            child = f"PO-{counter:07d}"
+            counter += 1
+            child_ends.append(make(release, child, parent_id, None))
+        end = make(max(child_ends, default=release), parent_id, None, so)
+        groups.append((so, end))
+
+    con = store.con
+    con.register("ops_in", pa.table({
+        "production_order_id": cols["po"], "op_seq": cols["seq"], "machine_id": cols["m"],
+        "planned_start": cols["ps"], "planned_end": cols["pe"], "status": cols["st"]}))
+    con.execute("INSERT INTO operations SELECT * FROM ops_in ORDER BY planned_start")
+    con.register("po_in", pa.table({
+        "production_order_id": orders["po"], "item_id": orders["item"], "qty": [1.0] * len(orders["po"]),
+        "status": orders["status"], "planned_start": orders["ps"], "planned_end": orders["pe"],
+        "sales_order_id": orders["so"], "line_no": pa.array(orders["line"], pa.int32()),
+        "parent_production_order_id": orders["parent"]}))
+    con.execute("INSERT INTO production_orders SELECT * FROM po_in")
+    con.register("so_in", pa.table({
+        "sales_order_id": [g[0] for g in groups], "line_no": pa.array([1] * len(groups), pa.int32()),
+        "customer_id": [f"C-{rng.randrange(500):03d}" for _ in groups], "item_id": ["I"] * len(groups),
+        "qty": [1.0] * len(groups), "promised_date": [(g[1] + timedelta(days=rng.choice((0, 1, 2)))).date() for g in groups],
+        "confirmed_at": [base] * len(groups), "status": ["open"] * len(groups)}))
+    con.execute("INSERT INTO sales_orders SELECT * FROM so_in")
+    con.execute("INSERT INTO shipments SELECT 'SH-' || sales_order_id, sales_order_id, line_no, qty, promised_date, "
+                "'planned', NULL FROM sales_orders")
+    con.execute("INSERT INTO customers SELECT DISTINCT customer_id, 'Customer ' || customer_id, NULL, "
+                "'AM-' || (hash(customer_id) % 20) FROM sales_orders")
+    con.execute("INSERT INTO machines SELECT DISTINCT machine_id, machine_id, 'WC', 'L', 'P', 'Sup-' || machine_id "
+                "FROM operations")
+    for m in rng.sample(machines, max(1, n_machines // 50)):
+        con.execute("INSERT INTO machine_states VALUES (?, 'down', ?, 'bench', ?)",
+                    [m, now - timedelta(minutes=rng.randint(0, 120)), rng.choice((60, 120, 240, 480))])
+    for name in ("ops_in", "po_in", "so_in"):
+        con.unregister(name)
+    return now
+
+
+def plant_now(store: Store, data: Path | None) -> datetime:
+    if data is not None and (data / "snapshot.json").exists():
+        as_of = json.loads((data / "snapshot.json").read_text()).get("as_of")
+        if as_of:
+            return datetime.fromisoformat(as_of)
+    row = store.con.execute("SELECT max(since) FROM machine_states WHERE state IN ('down', 'maintenance')").fetchall()
+    if row[0][0] is not None:
+        return row[0][0]
+    return store.con.execute("SELECT quantile_disc(planned_start, 0.5) FROM operations").fetchall()[0][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="a snapshot folder (e.g. /work/bench-data/large)")
+    parser.add_argument("--orders", type=int, default=20000, help="synthetic plant size when --data is not given")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive repair (slow on large plants)")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    store = Store.memory()
+    if args.data:
+        from planner_tui.store.loader import load_snapshot
+
+        load_snapshot(store, str(args.data))
+        source = str(args.data)
+    else:
+        synthetic_plant(store, args.orders)
+        source = f"synthetic, {args.orders} orders"
+    now = plant_now(store, args.data)
+    cur = store.cursor()
+    n_ops, n_orders = cur.execute("SELECT (SELECT count(*) FROM operations), (SELECT count(*) FROM production_orders)").fetchall()[0]
+    print(f"plant: {source}: {n_ops:,} operations, {n_orders:,} production orders; now = {now}")
+    print(f"load: {time.perf_counter() - start:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
+
+    busy = cur.execute(
+        """SELECT o.machine_id, count(*) FROM operations o
+           WHERE o.status <> 'done' AND o.planned_start >= ? AND o.planned_start < ?
+           GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""", [now, now + timedelta(days=1)]).fetchall()[0][0]
+    seconds, result = timed(lambda: machine_impact(cur, busy, at=now, down_minutes=240), args.runs)
+    print(f"machine_impact({busy}, 240 min): {seconds * 1000:.0f} ms median of {args.runs}; "
+          f"{len(result['production_orders'])} orders, {len(result['sales_orders'])} lines "
+          f"({result['late_lines']} late), {len(result['notify'])} people")
+
+    stops = stops_from_store(cur, now)
+    runs = max(1, args.runs // 2)
+    seconds, result = timed(lambda: reschedule(cur, at=now), runs)
+    print(f"reschedule ({len(stops)} stopped machines): {seconds:.2f} s median of {runs}; "
+          f"{result['operations_moved']:,} operations moved, {len(result['production_orders']):,} orders later, "
+          f"{len(result['sales_orders']):,} lines turn late")
+    fast_seconds, fast = timed(lambda: repair(cur, stops, now), runs)
+    print(f"repair (fast, same stops): {fast_seconds:.2f} s")
+    if not args.no_naive:
+        naive_seconds, naive = timed(lambda: repair_naive(cur, stops, now), 1)
+        same = {k: (v.new_start, v.new_end) for k, v in fast.ops.items()} == \
+            {k: (v.new_start, v.new_end) for k, v in naive.ops.items()}
+        print(f"repair_naive (per-operation, whole plant): {naive_seconds:.2f} s; "
+              f"ratio naive/fast {naive_seconds / fast_seconds:.1f}x; same answer: {same}")
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
