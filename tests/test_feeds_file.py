@@ -1,0 +1,85 @@
+"""The JSON Lines file feed: reads what is new since the stored position, survives restarts."""
+
+from __future__ import annotations
+
+import json
+
+from eventkit import ce, one, plant, write_jsonl
+
+from planner_tui.feeds.poller import FileFeed, open_feed
+from planner_tui.store import Store
+
+
+def test_file_feed_applies_then_resumes_after_a_restart_without_repeating(tmp_path):
+    db, feed_file = tmp_path / "plant.db", tmp_path / "events.jsonl"
+    store = plant(Store.open(db))
+    write_jsonl(feed_file, [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1},
+                               seq=i) for i in range(1, 4)])
+    outcome = open_feed(store, str(feed_file)).poll_once()
+    assert outcome.applied == 3 and outcome.status.state == "live" and outcome.status.last_sequence == 3
+    store.close()
+
+    write_jsonl(feed_file, [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1},
+                               seq=i) for i in range(4, 6)], mode="a")
+    store = Store.open(db)
+    feed = open_feed(store, str(feed_file))
+    assert isinstance(feed, FileFeed) and feed.status.last_sequence == 3
+    outcome = feed.poll_once()
+    assert (outcome.applied, outcome.result.duplicates) == (2, 0)
+    assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 10.0
+    assert one(store, "SELECT count(*) FROM event_log") == 5
+    assert feed.poll_once().applied == 0
+    store.close()
+
+
+def test_invalid_json_lines_are_rejected_and_the_feed_goes_on(tmp_path):
+    store, feed_file = plant(), tmp_path / "events.jsonl"
+    write_jsonl(feed_file, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1), "{not json",
+                            ce("e2", "machine.up", {"machine_id": "M1"}, seq=2)])
+    outcome = open_feed(store, str(feed_file)).poll_once()
+    assert (outcome.applied, outcome.result.rejected) == (2, 1)
+    outcome_, reason, event_id = one(store, "SELECT outcome, reason, event_id FROM event_log WHERE outcome='rejected'")
+    assert "not valid JSON" in reason and event_id.startswith("line@")
+    assert outcome.status.state == "live"
+
+
+def test_a_line_still_being_written_waits_for_the_next_poll(tmp_path):
+    store, feed_file = plant(), tmp_path / "events.jsonl"
+    whole = ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)
+    text = json.dumps(whole)
+    feed_file.write_text(text[:20])  # half a line, no newline
+    feed = open_feed(store, str(feed_file))
+    assert feed.poll_once().applied == 0
+    assert one(store, "SELECT count(*) FROM event_log") == 0
+    feed_file.write_text(text)  # complete, still without a newline: valid JSON, so it is taken
+    assert feed.poll_once().applied == 1
+    with feed_file.open("a") as handle:
+        handle.write("\n")
+    write_jsonl(feed_file, [ce("e2", "machine.up", {"machine_id": "M1"}, seq=2)], mode="a")
+    outcome = feed.poll_once()
+    assert (outcome.applied, outcome.result.duplicates, outcome.result.rejected) == (1, 0, 0)
+
+
+def test_small_apply_batches_keep_position_and_sequence_together(tmp_path):
+    store, feed_file = plant(), tmp_path / "events.jsonl"
+    write_jsonl(feed_file, [ce(f"e{i}", "machine.up", {"machine_id": "M1"}, seq=i) for i in range(1, 8)])
+    outcome = FileFeed(store, feed_file, apply_batch=2).poll_once()
+    assert outcome.applied == 7 and outcome.status.last_sequence == 7
+    position = one(store, "SELECT position FROM feed_cursors")
+    assert position == feed_file.stat().st_size
+
+
+def test_missing_or_shrunk_files_make_the_feed_stale_without_raising(tmp_path):
+    store = plant()
+    outcome = open_feed(store, str(tmp_path / "nowhere.jsonl")).poll_once()
+    assert outcome.status.state == "stale" and "no such file" in outcome.status.last_error
+    assert not outcome.ok
+
+    feed_file = tmp_path / "events.jsonl"
+    write_jsonl(feed_file, [ce("e1", "machine.up", {"machine_id": "M1"}, seq=1)])
+    feed = open_feed(store, str(feed_file))
+    assert feed.poll_once().applied == 1
+    feed_file.write_text("")
+    outcome = feed.poll_once()
+    assert outcome.status.state == "stale" and "shorter" in outcome.status.last_error
+    assert outcome.status.describe().startswith("stale since ")
