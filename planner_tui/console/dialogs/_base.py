@@ -19,7 +19,7 @@ DIALOG_CSS = """
     max-width: 96%;
     height: auto;
     max-height: 90%;
-    border: thick $accent;
+    border: round $accent;
     background: $surface;
     padding: 0 1;
 }}

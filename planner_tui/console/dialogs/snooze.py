@@ -65,7 +65,7 @@ class SnoozeDialog(Dialog[datetime]):
             )
             yield Input(placeholder="or type a time: 2026-11-26T14:00 or 90m, 2h, 1d", id="snooze-time")
             yield Label("", id="snooze-error", classes="dialog-error")
-            yield Label("Enter choose   Tab preset/typed   1 / 4 / t presets   Esc cancel", classes="dialog-hint")
+            yield Label("Enter pick  Tab typed time  1/4/t presets  Esc cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -217,6 +217,15 @@ def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none",
     return node
 
 
+def _breadcrumb() -> Static:
+    """The shell's breadcrumb widget when it is there (one look across the console), else ours."""
+    try:
+        from planner_tui.console.widgets.breadcrumb import Breadcrumb
+    except ImportError:
+        return Crumbs(id="drill-crumbs")
+    return Breadcrumb(id="drill-crumbs")
+
+
 # --- the base screen --------------------------------------------------------------------------------
 
 
@@ -259,6 +268,7 @@ class DrillScreen(Screen):
         self.data: Any = None
         self.loaded = False  # True once the first answer (or error) came back: tests and flows wait on it
         self._stale = False
+        self._version: int | None = None
 
     @property
     def crumb(self) -> str:
@@ -266,7 +276,7 @@ class DrillScreen(Screen):
 
     # compose: the crumb bar, the screen's body, the footer
     def compose(self) -> ComposeResult:
-        yield Crumbs(id="drill-crumbs")
+        yield _breadcrumb()
         with Vertical(id="drill-body"):
             yield from self.compose_body()
         yield Footer()
@@ -275,14 +285,21 @@ class DrillScreen(Screen):
         yield Static(id="drill-summary")
 
     def on_mount(self) -> None:
-        self.query_one(Crumbs).refresh_trail()
+        self._refresh_crumbs()
         self.reload()
 
     def on_screen_resume(self) -> None:
-        self.query_one(Crumbs).refresh_trail()
-        if self._stale:
+        self._refresh_crumbs()
+        # A feed batch applied while another screen was on top: catch up now.
+        if self._stale or getattr(self.app, "data_version", None) != self._version:
             self._stale = False
             self.reload()
+
+    def _refresh_crumbs(self) -> None:
+        crumbs = self.query_one("#drill-crumbs")
+        update = getattr(crumbs, "update_trail", None) or getattr(crumbs, "refresh_trail", None)
+        if update:
+            update()
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and self.app.screen is self:
@@ -305,6 +322,7 @@ class DrillScreen(Screen):
         body = self.query_one("#drill-body")
         if not self.loaded:
             body.loading = True
+        self._version = getattr(self.app, "data_version", None)
         self._load(self.now())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drill-load")

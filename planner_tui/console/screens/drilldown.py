@@ -134,17 +134,35 @@ class ImpactScreen(TreeScreen):
                            if data.get("stop_end") else "", "dim"))
 
     def build(self, root: TreeNode, data: dict) -> None:
-        ops = data.get("operations") or []
-        node = group(root, "Operations on the machine", ops, expand=False)
-        for op in ops:
+        # Who is hit comes first (customers at risk, who to tell); then how: orders and operations.
+        lines = sorted(data.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
+        node = group(root, "Customer order lines", lines)
+        for line in lines:
             label = node_label(
-                (op.get("production_order_id"), "bold"),
-                f"op {op.get('op_seq')}",
-                op.get("status"),
-                f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}",
-                (f"now {fmt_ts(op.get('new_start'))} -> {fmt_ts(op.get('new_end'))}" if op.get("new_end") else "", "yellow"),
+                (sales_line_id(line), "bold"),
+                _late_words(line),  # before the dates: it must show at 80 columns
+                line.get("customer_id"),
+                f"promised {fmt_date(line.get('promised_date'))}",
+                f"ETA {fmt_ts(line.get('eta'))}",
             )
-            add_record(node, label, op, own=("production_order", str(op.get("production_order_id"))))
+            add_record(node, label, line)
+
+        customers = data.get("customers") or []
+        node = group(root, "Customers", customers)
+        for customer in customers:
+            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
+                               (f"account manager {customer.get('account_manager') or '-'}", "italic"))
+            add_record(node, label, customer)
+
+        add_notify(root, data.get("notify") or [])
+
+        shipments = data.get("shipments") or []
+        node = group(root, "Shipments", shipments, expand=False)
+        for shipment in shipments:
+            label = node_label((shipment.get("shipment_id"), "bold"),
+                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
+                               sales_line_id(shipment))
+            add_record(node, label, shipment)
 
         orders = data.get("production_orders") or []
         node = group(root, "Production orders", orders)
@@ -160,34 +178,17 @@ class ImpactScreen(TreeScreen):
             )
             add_record(node, label, po)
 
-        lines = data.get("sales_orders") or []
-        node = group(root, "Customer order lines", lines)
-        for line in lines:
+        ops = data.get("operations") or []
+        node = group(root, "Operations on the machine", ops, expand=False)
+        for op in ops:
             label = node_label(
-                (sales_line_id(line), "bold"),
-                line.get("customer_id"),
-                f"promised {fmt_date(line.get('promised_date'))}",
-                f"ETA {fmt_ts(line.get('eta'))}",
-                _late_words(line),
+                (op.get("production_order_id"), "bold"),
+                f"op {op.get('op_seq')}",
+                op.get("status"),
+                f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}",
+                (f"now {fmt_ts(op.get('new_start'))} -> {fmt_ts(op.get('new_end'))}" if op.get("new_end") else "", "yellow"),
             )
-            add_record(node, label, line)
-
-        shipments = data.get("shipments") or []
-        node = group(root, "Shipments", shipments)
-        for shipment in shipments:
-            label = node_label((shipment.get("shipment_id"), "bold"),
-                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
-                               sales_line_id(shipment))
-            add_record(node, label, shipment)
-
-        customers = data.get("customers") or []
-        node = group(root, "Customers", customers)
-        for customer in customers:
-            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
-                               (f"account manager {customer.get('account_manager') or '-'}", "italic"))
-            add_record(node, label, customer)
-
-        add_notify(root, data.get("notify") or [])
+            add_record(node, label, op, own=("production_order", str(op.get("production_order_id"))))
 
 
 # --- hold / lot -> trace ----------------------------------------------------------------------------

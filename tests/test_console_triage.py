@@ -1,0 +1,208 @@
+"""Keyboard triage on the exception detail screen: each action persisted with who and when, the assign,
+note and snooze dialogs, the history with the events that raised it, and a cleared cause said in words."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from textual.widgets import Input, OptionList, Static, Tree
+
+from planner_tui.console.navigation import wait_loaded
+from planner_tui.store import Store
+from test_console_drilldown import AT, USER, DrillApp, event, labels, open_screen, sample_store
+
+HOLD = "quality_hold:QH-2611-007"
+
+
+@pytest.fixture
+def store() -> Store:
+    s = sample_store()
+    yield s
+    s.close()
+
+
+def actions(store: Store, exception_id: str) -> list[tuple]:
+    return store.con.execute(
+        "SELECT action, who, acted_at, detail FROM exception_actions WHERE exception_id = ? ORDER BY acted_at, rowid",
+        [exception_id],
+    ).fetchall()
+
+
+def triage_row(store: Store, exception_id: str) -> tuple | None:
+    return store.con.execute(
+        "SELECT status, assignee, snoozed_until, updated_by, updated_at FROM exception_triage WHERE exception_id = ?",
+        [exception_id],
+    ).fetchone()
+
+
+async def settle(pilot) -> None:
+    await wait_loaded(pilot)
+    await wait_loaded(pilot)
+
+
+def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await open_screen(pilot, "exception", HOLD)
+            assert type(screen).__name__ == "ExceptionScreen"
+
+            await pilot.press("a")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[:1] == ("acknowledged",)
+            assert actions(store, HOLD)[-1][:3] == ("acknowledge", USER, AT)
+
+            # assign: the dialog lists the plant's owners, typing filters, Enter picks
+            await pilot.press("s")
+            await settle(pilot)
+            dialog = app.screen
+            assert type(dialog).__name__ == "AssignDialog"
+            everyone = dialog.query_one(OptionList).option_count
+            await pilot.press(*"henrik")
+            await pilot.pause()
+            assert 0 < dialog.query_one(OptionList).option_count < everyone
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen is screen
+            assert triage_row(store, HOLD)[1] == "Henrik Dahl"
+            assert actions(store, HOLD)[-1][:4] == ("assign", USER, AT, "Henrik Dahl")
+
+            # note
+            await pilot.press("n")
+            await settle(pilot)
+            assert type(app.screen).__name__ == "NoteDialog"
+            await pilot.press("enter")  # empty: refused in the dialog, nothing written
+            await pilot.pause()
+            assert type(app.screen).__name__ == "NoteDialog"
+            await pilot.press(*"supplier 8D due friday")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert actions(store, HOLD)[-1][:4] == ("note", USER, AT, "supplier 8D due friday")
+
+            # the history on screen shows all of it, with who
+            text = labels(screen.query_one(Tree))
+            assert any("ACKNOWLEDGE" in t and USER in t for t in text)
+            assert any("ASSIGN" in t and "to Henrik Dahl" in t for t in text)
+            assert any("NOTE" in t and "supplier 8D due friday" in t for t in text)
+            summary = str(screen.query_one("#drill-summary", Static).render())
+            assert "ACKNOWLEDGED" in summary and "assigned Henrik Dahl" in summary
+
+            await pilot.press("r")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[0] == "resolved"
+            assert "RESOLVED" in str(screen.query_one("#drill-summary", Static).render())
+            await pilot.press("r")  # already resolved: refused with a message, no new row
+            await settle(pilot)
+            assert [a[0] for a in actions(store, HOLD)].count("resolve") == 1
+            assert any("already resolved" in n.message for n in app._notifications)
+
+            await pilot.press("o")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[0] == "open"
+            assert actions(store, HOLD)[-1][:3] == ("reopen", USER, AT)
+
+    asyncio.run(run())
+
+
+def test_snooze_presets_and_typed_time_validated(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_screen(pilot, "exception", HOLD)
+            await pilot.press("z")
+            await settle(pilot)
+            assert type(app.screen).__name__ == "SnoozeDialog"
+            await pilot.press("down", "enter")  # the second preset: +4h
+            await settle(pilot)
+            assert triage_row(store, HOLD)[:3] == ("snoozed", None, AT + timedelta(hours=4))
+            assert actions(store, HOLD)[-1][:3] == ("snooze", USER, AT)
+
+            # a typed time: in the past is refused in the dialog, a good one is taken
+            await pilot.press("z")
+            await settle(pilot)
+            dialog = app.screen
+            await pilot.press("tab")
+            assert isinstance(dialog.focused, Input)
+            await pilot.press(*"2026-11-22T08:00", "enter")
+            await pilot.pause()
+            assert app.screen is dialog
+            assert "not after now" in str(dialog.query_one("#snooze-error", Static).render())
+            await pilot.press(*("backspace",) * 20)
+            await pilot.press(*"not a time", "enter")
+            await pilot.pause()
+            assert "malformed" in str(dialog.query_one("#snooze-error", Static).render())
+            await pilot.press(*("backspace",) * 20)
+            await pilot.press(*"2026-11-24T06:30", "enter")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[2] == datetime(2026, 11, 24, 6, 30)
+
+            # tomorrow 06:00 by its key
+            await pilot.press("z")
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[2] == datetime(2026, 11, 24, 6, 0)
+
+            # Escape cancels: nothing written
+            before = len(actions(store, HOLD))
+            await pilot.press("z")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert len(actions(store, HOLD)) == before
+
+    asyncio.run(run())
+
+
+def test_history_shows_the_event_that_raised_it_and_a_cleared_cause_says_so() -> None:
+    placed = event(1, "hold.placed", "2026-11-23T05:10:00Z", hold_id="QH-TEST-1", lot_id="LOT-IM200-B802",
+                   reason="Burr on vane edges", placed_by="Eva Holm (QA)")
+    store = sample_store([placed])
+    exception_id = "quality_hold:QH-TEST-1"
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await open_screen(pilot, "exception", exception_id)
+            text = labels(screen.query_one(Tree))
+            assert any("event" in t and "hold.placed" in t for t in text), text
+            assert not screen.query_one("#exception-cleared").has_class("cleared")
+            await pilot.press("a")
+            await settle(pilot)
+
+            # the hold is released by the feed while the planner is on it
+            from planner_tui.store.events import apply_events
+
+            apply_events(store, [event(2, "hold.released", "2026-11-23T05:50:00Z", hold_id="QH-TEST-1")],
+                         feed="test-feed")
+            screen.post_message(_data_changed())
+            await settle(pilot)
+            banner = str(screen.query_one("#exception-cleared", Static).render())
+            assert screen.query_one("#exception-cleared").has_class("cleared")
+            assert "CAUSE CLEARED" in banner and "hold released" in banner
+            text = labels(screen.query_one(Tree))
+            assert any("hold.released" in t for t in text)
+            assert any("ACKNOWLEDGE" in t for t in text), "the triage so far is still there"
+
+    asyncio.run(run())
+    store.close()
+
+
+def _data_changed():
+    from planner_tui.console.messages import DataChanged
+
+    return DataChanged(1, 1)
+
+
+def test_unknown_exception_is_a_notification(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, "exception", "machine_down:M-NOPE")
+            await pilot.pause()
+            assert len(app.screen_stack) == 1
+            assert any("M-NOPE" in n.message for n in app._notifications)
+
+    asyncio.run(run())

@@ -1,0 +1,63 @@
+"""Snapshots of the drill-down and triage screens on the sample plant, clock pinned (2026-11-23 06:00 UTC,
+M-WELD-01 down since 05:30 for 8 h). Update on purpose with `--snapshot-update`, and look at them."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner_tui.console.navigation import wait_loaded
+from test_console_drilldown import WELD_DOWN, DrillApp, sample_store
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def app():
+    store = sample_store([WELD_DOWN])
+    yield DrillApp(store)
+    store.close()
+
+
+def drill_to(kind: str, ident: str, *keys: str):
+    async def run_before(pilot) -> None:
+        pilot.app.action_drill(kind, ident)
+        await wait_loaded(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await wait_loaded(pilot)
+        await wait_loaded(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    return run_before
+
+
+def test_snapshot_impact(snap_compare, app) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("machine", "M-WELD-01"))
+
+
+def test_snapshot_impact_80x24(snap_compare, app) -> None:
+    assert snap_compare(app, terminal_size=(80, 24), run_before=drill_to("machine", "M-WELD-01"))
+
+
+def test_snapshot_trace(snap_compare, app) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("hold", "QH-2611-007"))
+
+
+def test_snapshot_shortage(snap_compare, app) -> None:
+    from planner_tui.engine.shortages import shortages
+    from test_console_drilldown import AT
+
+    item = shortages(app.store.cursor(), at=AT)["shortages"][0]["item_id"]
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("item", item))
+
+
+def test_snapshot_exception_after_triage(snap_compare, app) -> None:
+    # acknowledge, then assign to the first owner matching "tomasz" (the welding supervisor)
+    keys = ("a", "s", *"tomasz", "enter", "n", *"fitter on site", "enter")
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("exception", "machine_down:M-WELD-01", *keys))
+
+
+def test_snapshot_snooze_dialog(snap_compare, app) -> None:
+    assert snap_compare(app, terminal_size=(80, 24),
+                        run_before=drill_to("exception", "machine_down:M-WELD-01", "z"))
