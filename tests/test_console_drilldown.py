@@ -309,3 +309,63 @@ def test_customer_and_shipment_details_drill_on(store: Store) -> None:
             assert "customer CUST-KESSLER > shipment SH-61020" in crumbs
 
     asyncio.run(run())
+
+
+# --- order links -----------------------------------------------------------------------------------
+
+
+def test_production_order_links_show_what_feeds_it_and_what_it_feeds(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            # PRO-26-0411 (pump P-200 for SO-24117/1) is fed by the weld base PRO-26-0412 and PRO-26-0413
+            screen = await open_screen(pilot, "production_order", "PRO-26-0411")
+            tree = screen.query_one(Tree)
+            fed_by = find_node(tree, lambda n: n.label.plain.startswith("Fed by"))
+            assert {c.data[1] for c in fed_by.children} == {"PRO-26-0412", "PRO-26-0413"}
+            lines = find_node(tree, lambda n: n.label.plain.startswith("Customer order lines"))
+            assert [c.data for c in lines.children] == [("sales_order", "SO-24117/1")]
+            # and from the feeder, what it feeds
+            screen = await open_screen(pilot, "production_order", "PRO-26-0412")
+            feeds = find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Feeds"))
+            assert [c.data for c in feeds.children] == [("production_order", "PRO-26-0411")]
+            ops = find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Operations"))
+            assert ("machine", "M-WELD-01") in [c.data for c in ops.children]
+
+    asyncio.run(run())
+
+
+def test_sales_order_line_links_nest_the_chain_that_makes_it(store: Store) -> None:
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "sales_order", "SO-24117/1")
+            assert screen.crumb == "SO-24117/1 links"
+            tree = screen.query_one(Tree)
+            made_by = find_node(tree, lambda n: n.label.plain.startswith("Made by"))
+            assert [c.data for c in made_by.children] == [("production_order", "PRO-26-0411")]
+            assert {c.data[1] for c in made_by.children[0].children} == {"PRO-26-0412", "PRO-26-0413"}
+            assert "CUST-KESSLER" in str(screen.query_one("#drill-summary", Static).render())
+
+    asyncio.run(run())
+
+
+def test_data_changed_reloads_the_screen_in_place(store: Store) -> None:
+    from planner_tui.console.messages import DataChanged
+    from planner_tui.store.events import apply_events
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "customer", "CUST-KESSLER")
+            before = len(find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines")).children)
+            apply_events(store, [event(7, "order.confirmed", "2026-11-23T05:55:00Z", sales_order_id="SO-29999",
+                                       line_no=1, customer_id="CUST-KESSLER", item_id="P-200", qty=2,
+                                       promised_date="2026-12-10")], feed="test-feed")
+            screen.post_message(DataChanged(1, 1))
+            await wait_loaded(pilot)
+            lines = find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines"))
+            assert len(lines.children) == before + 1
+            assert any(c.data == ("sales_order", "SO-29999/1") for c in lines.children)
+
+    asyncio.run(run())

@@ -305,53 +305,25 @@ class TraceScreen(TreeScreen):
 # --- orders -> links --------------------------------------------------------------------------------
 
 
-def _record_label(record: dict) -> Text:
-    """A generic one-line label: its ids first, then the fields a planner reads (dates, qty, status)."""
-    ids = record_ids(record)
-    parts: list[Any] = []
-    if ids:
-        parts.append((ids[0][1], "bold"))
-    for key in ("item_id", "customer_id", "status", "qty", "planned_start", "planned_end", "new_end",
-                "promised_date", "eta", "planned_ship_date", "relation", "role", "why"):
-        value = record.get(key)
-        if value in (None, "", []) or (ids and key.replace("_id", "") == ids[0][0]):
-            continue
-        if key in ("planned_start", "planned_end", "new_end", "eta"):
-            parts.append(f"{key.replace('_', ' ')} {fmt_ts(value)}")
-        elif key in ("promised_date", "planned_ship_date"):
-            parts.append(f"{key.replace('_', ' ')} {fmt_date(value)}")
-        elif key == "qty":
-            parts.append(f"qty {fmt_qty(value)}")
+def _order_label(po: dict) -> Text:
+    return node_label((po.get("production_order_id"), "bold"), po.get("item_id"), f"qty {fmt_qty(po.get('qty'))}",
+                      po.get("status"), f"{fmt_ts(po.get('planned_start'))} -> {fmt_ts(po.get('planned_end'))}")
+
+
+def _add_feeders(parent: TreeNode, orders: list[dict]) -> None:
+    """Orders with the orders feeding them nested under them, at any depth (engine's `fed_by`)."""
+    for po in orders:
+        node = parent.add(_order_label(po), data=("production_order", str(po.get("production_order_id"))),
+                          expand=True)
+        feeders = po.get("fed_by") or []
+        if feeders:
+            _add_feeders(node, feeders)
         else:
-            parts.append(str(value))
-    if record.get("late"):
-        parts.append(LATE)
-    return node_label(*parts)
-
-
-def add_generic(parent: TreeNode, key: str, value: Any) -> None:
-    """Any engine answer as a tree: lists of records become groups, records drill by their ids."""
-    title = key.replace("_", " ")
-    if isinstance(value, list):
-        node = group(parent, title[:1].upper() + title[1:], value, expand=True)
-        for item in value:
-            if isinstance(item, dict):
-                child = add_record(node, _record_label(item), item)
-                for sub_key, sub_value in item.items():
-                    if isinstance(sub_value, list) and sub_value and isinstance(sub_value[0], dict):
-                        if child.allow_expand is False:
-                            child.allow_expand = True
-                        add_generic(child, sub_key, sub_value)
-            else:
-                node.add_leaf(str(item))
-    elif isinstance(value, dict):
-        add_record(parent, node_label((title, "bold"), _record_label(value)), value)
-    elif value not in (None, ""):
-        parent.add_leaf(node_label((title, "dim"), str(value)))
+            node.allow_expand = False
 
 
 class OrderScreen(TreeScreen):
-    """A production order or sales order line: what feeds it and what it feeds."""
+    """A production order or sales order line: what feeds it and what it feeds, through to customers."""
 
     def __init__(self, ident: str, *, kind: str = "production_order") -> None:
         super().__init__(ident)
@@ -367,32 +339,76 @@ class OrderScreen(TreeScreen):
         return order_links(cur, self.ident)
 
     def summary(self, data: dict) -> Text:
-        order = data.get("order") or {}
-        text = Text.assemble((KIND_WORDS.get(self.kind, self.kind) + " ", ""), (self.ident, "bold"))
-        if order:
-            text.append("  ")
-            text.append_text(_record_label(order))
-        return text
+        po = data.get("production_order")
+        if po:
+            text = Text.assemble(("production order ", ""), _order_label(po))
+            made_for = sales_line_id(po)
+            if made_for:
+                text.append(f"  made for {made_for}")
+            return text
+        lines = data.get("sales_order_lines") or []
+        line = lines[0] if lines else {}
+        return node_label(("order line", ""), (self.ident, "bold"), line.get("customer_id"), line.get("item_id"),
+                          f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
+                          line.get("status"))
 
     def root_label(self, data: dict) -> Text:
         return Text(self.ident, style="bold")
 
     def build(self, root: TreeNode, data: dict) -> None:
-        # Upstream first, then downstream, then whatever else the engine tells.
-        ordered = sorted(data.items(), key=lambda kv: _LINK_ORDER.get(kv[0], 50))
-        for key, value in ordered:
-            if key in ("order", "order_id", "kind", "summary", "warnings"):
-                continue
-            add_generic(root, key, value)
+        if data.get("production_order") is not None:
+            self._build_production_order(root, data)
+        else:
+            self._build_sales_order(root, data)
+        self._downstream(root, data)
+
+    def _build_production_order(self, root: TreeNode, data: dict) -> None:
+        fed_by = data.get("fed_by") or []
+        node = group(root, "Fed by (orders whose output it uses)", fed_by, empty="nothing feeds it")
+        _add_feeders(node, fed_by)
+        ops = data.get("operations") or []
+        node = group(root, "Operations", ops)
+        for op in ops:
+            label = node_label(f"op {op.get('op_seq')}", (op.get("machine_id"), "bold"), op.get("machine_name"),
+                               op.get("status"), f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}")
+            node.add_leaf(label, data=("machine", str(op.get("machine_id"))))
+        feeds = data.get("feeds") or []
+        node = group(root, "Feeds (orders up the chain)", feeds, empty="feeds no other order")
+        for po in feeds:
+            add_record(node, _order_label(po), po)
+
+    def _build_sales_order(self, root: TreeNode, data: dict) -> None:
+        made = data.get("production_orders") or []
+        ids = {po.get("production_order_id") for po in made}
+        # The chain's top orders (not feeding another order of this line), each with its feeders nested.
+        tops = [po for po in made if po.get("parent_production_order_id") not in ids]
+        node = group(root, "Made by (production orders and what feeds them)", tops, empty="no production order: no supply planned")
+        _add_feeders(node, tops)
+
+    def _downstream(self, root: TreeNode, data: dict) -> None:
+        lines = data.get("sales_order_lines") or []
+        node = group(root, "Customer order lines", lines, empty="made to stock")
+        for line in lines:
+            label = node_label((sales_line_id(line), "bold"), line.get("customer_id"), line.get("item_id"),
+                               f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
+                               line.get("status"))
+            add_record(node, label, line)
+        shipments = data.get("shipments") or []
+        node = group(root, "Shipments", shipments)
+        for shipment in shipments:
+            label = node_label((shipment.get("shipment_id"), "bold"), shipment.get("status"),
+                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("carrier"))
+            add_record(node, label, shipment)
+        customers = data.get("customers") or []
+        node = group(root, "Customers", customers)
+        for customer in customers:
+            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
+                               (f"account manager {customer.get('account_manager') or '-'}", "italic"))
+            add_record(node, label, customer)
         for warning in data.get("warnings") or []:
             root.add_leaf(Text(f"warning: {warning}", style="bold yellow"))
 
 
-_LINK_ORDER = {
-    "fed_by": 0, "feeds_it": 0, "upstream": 0, "supply": 1, "inputs": 1, "operations": 2,
-    "feeds": 10, "downstream": 10, "made_for": 11, "sales_orders": 12, "shipments": 13, "customers": 14,
-    "notify": 30,
-}
 
 
 # --- shipment / customer detail ----------------------------------------------------------------------
