@@ -54,9 +54,13 @@ def _fetch_orders(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, di
     return {r["production_order_id"]: r for r in found}
 
 
-def _with_parent_chains(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, dict]:
-    """The orders `ids` and every order they feed, up through every level (CycleError on a loop)."""
-    orders = _fetch_orders(cur, ids)
+def _with_parent_chains(cur: duckdb.DuckDBPyConnection, ids: set[str], known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The orders `ids` and every order they feed, up through every level (CycleError on a loop).
+
+    `known`: orders already fetched with their chains (each lookup scans production_orders once).
+    """
+    orders = dict(known or {})
+    orders.update(_fetch_orders(cur, ids - set(orders)))
     frontier = {o["parent_production_order_id"] for o in orders.values()} - set(orders) - {None}
     while frontier:
         fetched = _fetch_orders(cur, frontier)
@@ -277,7 +281,7 @@ def machine_impact(
         [machine_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
     )
     # Name a feeding loop among the directly hit orders before the repair walks into it.
-    _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
+    hit_chains = _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
     rep = repair(cur, [stop]) if known else Repair([stop])
 
     # The machine's operations: the hit ones plus any the repair moves there.
@@ -296,7 +300,7 @@ def machine_impact(
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
 
     direct = {po for po, _ in own}
-    orders = _with_parent_chains(cur, direct | rep.touched_orders)
+    orders = _with_parent_chains(cur, direct | rep.touched_orders, hit_chains)
     children_of: dict[str, list[str]] = {}
     for po, o in orders.items():
         if o["parent_production_order_id"] is not None:
