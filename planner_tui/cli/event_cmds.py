@@ -85,17 +85,24 @@ def pull(
             return
 
 
+def _payload(outcome) -> dict:
+    from planner_tui.store.events import ApplyResult
+
+    result = outcome.result or ApplyResult(last_sequence=outcome.status.last_sequence)  # nothing new
+    return {"status": outcome.status.to_dict(), "result": result.to_dict()}
+
+
 def emit_json_line(outcome) -> None:
+    """One compact JSON object per line, for `--follow --json` (a stream of polls)."""
     from planner_tui.cli.common import to_json
 
-    payload = {"status": outcome.status.to_dict(), "result": outcome.result.to_dict() if outcome.result else None}
-    typer.echo(jsonlib.dumps(jsonlib.loads(to_json(payload))))
+    typer.echo(jsonlib.dumps(jsonlib.loads(to_json(_payload(outcome)))))
 
 
 def _report(outcome, *, json: bool, quiet_when_empty: bool) -> None:
     status, result = outcome.status, outcome.result
     if json:
-        emit_json({"status": status.to_dict(), "result": result.to_dict() if result else None})
+        emit_json(_payload(outcome))
         return
     stamp = iso(status.last_poll_at) or ""
     stdout.print(f"{stamp} {status.describe()}: {_counts_line(result)}; cursor {status.last_sequence}",
