@@ -1,0 +1,331 @@
+"""The main screen: header, feed banner, and the five live panels (inbox first).
+
+At 120x36 and wider the panels sit in a grid, all visible; below that (80x24) one panel fills the screen
+and Tab / shift+Tab / 1-5 switch between them, the inbox first. Data comes from a worker thread as a
+PanelData message; tables change in place, and nothing changes while the planner types a filter.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from planner_tui.console.messages import DataChanged, PanelData, PanelsShown
+from planner_tui.console.widgets.live_table import LiveTable
+from planner_tui.console.widgets.panels import PANELS, load_panels
+from planner_tui.console.widgets.status import FeedBanner, PlantHeader
+
+NARROW_WIDTH = 110
+NARROW_HEIGHT = 30
+AGE_REFRESH_SECONDS = 30.0  # ages and the clock move even when no event arrives
+
+
+class PanelBox(Vertical):
+    """One bordered panel holding one LiveTable."""
+
+    DEFAULT_CSS = """
+    PanelBox { border: round $panel-lighten-2; height: 1fr; padding: 0; }
+    PanelBox:focus-within { border: round $accent; }
+    """
+
+    def __init__(self, name: str, title: str, table: LiveTable) -> None:
+        super().__init__(id=f"panel-{name}", classes="panel")
+        self.panel_name = name
+        self.base_title = title
+        self.table = table
+        self.border_title = title
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+
+class PanelSwitcher(Static):
+    """The panel names with their keys; the current one marked in brackets (readable without colour)."""
+
+    DEFAULT_CSS = """
+    PanelSwitcher { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
+    """
+
+    def show(self, current: str, counts: dict[str, str]) -> None:
+        text = Text()
+        for index, panel in enumerate(PANELS, start=1):
+            label = f"{index} {panel.title}"
+            if counts.get(panel.name):
+                label += f" ({counts[panel.name]})"
+            if panel.name == current:
+                text.append(f"[{label}]", style="bold reverse")
+            else:
+                text.append(f" {label} ")
+            text.append(" ")
+        self.update(text)
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "cancel", "Clear filter", id="filter.cancel")]
+
+    def action_cancel(self) -> None:
+        self.value = ""
+        self.post_message(self.Submitted(self, ""))
+
+
+class MainScreen(Screen):
+    crumb = "Plant"
+
+    BINDINGS = [
+        Binding("enter", "drill", "Open", id="main.drill"),
+        Binding("slash", "filter", "Filter", id="main.filter"),
+        Binding("tab", "next_panel", "Next panel", id="main.next_panel"),
+        Binding("shift+tab", "previous_panel", "Previous panel", id="main.previous_panel", show=False),
+        Binding("r", "refresh", "Refresh", id="main.refresh"),
+    ] + [
+        Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
+        for i, p in enumerate(PANELS, start=1)
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #panels { grid-size: 2 3; grid-rows: 1fr 1fr 1fr; grid-columns: 1fr 1fr; }
+    MainScreen #panel-inbox { column-span: 2; }
+    MainScreen.-narrow #panels { grid-size: 1 1; grid-rows: 1fr; grid-columns: 1fr; }
+    MainScreen.-narrow .panel { display: none; }
+    MainScreen.-narrow .panel.-current { display: block; column-span: 1; }
+    MainScreen #filter { dock: bottom; display: none; height: 3; margin-bottom: 1; }
+    MainScreen #filter.-shown { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current_panel = PANELS[0].name
+        self._generation = 0
+        self._applied_generation = 0
+        self._loaded_version: dict[str, int] = {}
+        self._pending: PanelData | None = None
+        self._counts: dict[str, str] = {}
+        self._filter_target: LiveTable | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield PlantHeader(id="header")
+        yield FeedBanner(id="banner")
+        yield PanelSwitcher(id="switcher")
+        with Grid(id="panels"):
+            for panel in PANELS:
+                table = LiveTable(panel.columns, empty=panel.empty, id=f"table-{panel.name}")
+                yield PanelBox(panel.name, panel.title, table)
+        yield FilterInput(placeholder="filter rows: type words, enter keeps, escape clears", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_size(self.app.size.width, self.app.size.height)
+        self._mark_current(self.current_panel)
+        self.table(self.current_panel).focus()
+        self.render_header()
+        self.request_refresh()
+        if not self.app.clock_pinned:
+            self.set_interval(AGE_REFRESH_SECONDS, self.request_refresh)
+            self.set_interval(1.0, self.render_header)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            if not narrow:
+                self.request_refresh()
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def table(self, name: str) -> LiveTable:
+        return self.query_one(f"#table-{name}", LiveTable)
+
+    def box(self, name: str) -> PanelBox:
+        return self.query_one(f"#panel-{name}", PanelBox)
+
+    # ------------------------------------------------------------------ panels and focus
+
+    def _mark_current(self, name: str) -> None:
+        self.current_panel = name
+        for panel in PANELS:
+            self.box(panel.name).set_class(panel.name == name, "-current")
+        self.query_one(PanelSwitcher).show(name, self._counts)
+
+    def action_panel(self, name: str) -> None:
+        self._mark_current(name)
+        self.table(name).focus()
+        if self._loaded_version.get(name, -1) < self.app.data_version or name not in self._loaded_version:
+            self.request_refresh()
+
+    def _step_panel(self, step: int) -> None:
+        names = [p.name for p in PANELS]
+        index = (names.index(self.current_panel) + step) % len(names)
+        self.action_panel(names[index])
+
+    def action_next_panel(self) -> None:
+        self._step_panel(1)
+
+    def action_previous_panel(self) -> None:
+        self._step_panel(-1)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        widget = event.widget
+        if isinstance(widget, LiveTable):
+            name = widget.id.removeprefix("table-")
+            if name != self.current_panel:
+                self._mark_current(name)
+
+    # ------------------------------------------------------------------ drill-down
+
+    def action_drill(self) -> None:
+        table = self.focused if isinstance(self.focused, LiveTable) else self.table(self.current_panel)
+        target = table.cursor_drill
+        if target:
+            self.app.action_drill(*target)
+
+    @on(LiveTable.RowSelected)
+    def _row_selected(self, event: LiveTable.RowSelected) -> None:
+        event.stop()
+        table = event.data_table
+        if isinstance(table, LiveTable):
+            target = table.drill.get(event.row_key.value)
+            if target:
+                self.app.action_drill(*target)
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        focused = self.focused
+        table = focused if isinstance(focused, LiveTable) else self.table(self.current_panel)
+        self._filter_target = table
+        box = self.query_one("#filter", FilterInput)
+        box.value = table.filter_text
+        box.border_title = f"filter {self.box(table.id.removeprefix('table-')).base_title}"
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_target is not None:
+            self._filter_target.set_filter(event.value)
+            self._update_titles()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", FilterInput)
+        box.remove_class("-shown")
+        table = self._filter_target or self.table(self.current_panel)
+        table.set_filter(box.value)
+        self._filter_target = None
+        table.focus()
+        self._update_titles()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._apply(pending)
+
+    @property
+    def typing(self) -> bool:
+        return isinstance(self.focused, Input)
+
+    # ------------------------------------------------------------------ data
+
+    def action_refresh(self) -> None:
+        self.request_refresh(force=True)
+
+    def on_screen_resume(self) -> None:
+        if any(v < self.app.data_version for v in self._loaded_version.values()):
+            self.request_refresh()
+        self.render_header()
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        self.request_refresh()
+
+    def visible_panels(self) -> list[str]:
+        """Only what the planner can see is worth a query."""
+        if self.narrow:
+            return [self.current_panel]
+        return [p.name for p in PANELS]
+
+    def request_refresh(self, force: bool = False) -> None:
+        if not self.is_current and not force:
+            return  # hidden under a drill-down: on_screen_resume catches up
+        self._generation += 1
+        self._load(self._generation, tuple(self.visible_panels()), self.app.data_version)
+
+    @work(thread=True, exclusive=True, group="main-panels", exit_on_error=False, description="main panels")
+    def _load(self, generation: int, names: tuple[str, ...], version: int) -> None:
+        app = self.app
+        cur = app.store.cursor()
+        try:
+            data = load_panels(cur, names, at=app.now(), feed_status=app.feed_status)
+        finally:
+            cur.close()
+        data["version"] = version
+        self.post_message(PanelData(generation, data))
+
+    def on_panel_data(self, message: PanelData) -> None:
+        if message.generation < self._applied_generation:
+            return  # an older answer arriving late
+        if self.typing:
+            self._pending = message  # nothing repaints while the planner types
+            return
+        self._apply(message)
+
+    def _apply(self, message: PanelData) -> None:
+        self._applied_generation = message.generation
+        data = message.data
+        self.header_data = data.get("header") or {}
+        with self.app.batch_update():
+            self.render_header()
+            for panel in PANELS:
+                if panel.name not in data:
+                    continue
+                table = self.table(panel.name)
+                rows = data[panel.name]
+                if rows is None:
+                    error = data["errors"].get(panel.name, "failed")
+                    self.box(panel.name).border_subtitle = f"could not load: {error}"[:70]
+                    continue
+                self.box(panel.name).border_subtitle = ""
+                table.show(rows)
+                self._loaded_version[panel.name] = data.get("version", 0)
+            self._update_titles()
+        self.app.post_message(PanelsShown(list(k for k in data if k in {p.name for p in PANELS})))
+
+    def _update_titles(self) -> None:
+        for panel in PANELS:
+            table = self.table(panel.name)
+            if not table.loaded:
+                continue
+            total = len(table.all_rows)
+            count = f"{table.matching:,} of {total:,}" if table.filter_text else f"{total:,}"
+            self._counts[panel.name] = count
+            title = f"{panel.title} ({count})"
+            if table.filter_text:
+                title += f" filter: {table.filter_text}"
+            self.box(panel.name).border_title = title
+        self.query_one(PanelSwitcher).show(self.current_panel, self._counts)
+
+    header_data: dict = {}
+
+    def render_header(self) -> None:
+        if self.typing:
+            return
+        app = self.app
+        self.query_one(PlantHeader).show(
+            plant=self.header_data.get("plant") or "plant",
+            now=app.now(),
+            pinned=app.clock_pinned,
+            status=app.feed_status,
+            lag=self.header_data.get("lag"),
+            error=app.feed_error,
+        )
+        self.query_one(FeedBanner).show(app.feed_status, app.feed_error)
+

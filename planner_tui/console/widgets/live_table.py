@@ -1,0 +1,187 @@
+"""A DataTable that is updated in place by row key, keeps the cursor, filters, and marks what changed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from planner_tui.console.widgets.panels import ROW_LIMIT, Column, Row
+
+MORE_KEY = "__more__"
+HIGHLIGHT_SECONDS = 4.0
+HIGHLIGHT_STYLE = "reverse"  # visible with NO_COLOR too
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+class LiveTable(DataTable):
+    """Rows come from ``show(rows)``; the table keeps them all and displays the filtered first
+    ``limit`` of them, plus one "N more" row, so a 100,000-row answer never becomes 100,000 rows."""
+
+    DEFAULT_CSS = """
+    LiveTable { height: 1fr; }
+    """
+
+    def __init__(self, columns: Sequence[Column], *, limit: int = ROW_LIMIT, empty: str = "", **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.spec = tuple(columns)
+        self.limit = limit
+        self.empty_text = empty
+        self.all_rows: list[Row] = []
+        self.filter_text = ""
+        self.drill: dict[str, tuple[str, str]] = {}
+        self.loaded = False
+        self._shown: dict[str, tuple] = {}  # row key -> cells as last shown (before highlight)
+        self._fresh: dict[tuple[str, str], float] = {}  # (row, column) -> highlight expiry
+        self._matching = 0
+
+    def on_mount(self) -> None:
+        for column in self.spec:
+            self.add_column(column.label, width=column.width, key=column.key)
+        self.set_interval(1.0, self._fade_highlights)
+
+    # ------------------------------------------------------------------ data in
+
+    def show(self, rows: list[Row] | None) -> None:
+        """Replace the table's data; the display changes only where the data did."""
+        first = not self.loaded
+        self.all_rows = list(rows or [])
+        self.loaded = True
+        self._sync(highlight=not first)
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self._sync(highlight=False)
+
+    @property
+    def matching(self) -> int:
+        """How many rows match the filter (shown or not)."""
+        return self._matching
+
+    def visible_rows(self) -> list[Row]:
+        words = self.filter_text.split()
+        rows = [r for r in self.all_rows if all(w in r.search for w in words)] if words else self.all_rows
+        self._matching = len(rows)
+        shown = rows[: self.limit]
+        if len(rows) > self.limit:
+            more = len(rows) - self.limit
+            shown = shown + [Row(MORE_KEY, (f"… {more:,} more",) + ("",) * (len(self.spec) - 2)
+                                 + ("press / to narrow",))]
+        elif not rows:
+            note = f"no row matches '{self.filter_text}'" if words else self.empty_text
+            if self.loaded and note:
+                shown = [Row(MORE_KEY, (Text(note, style="dim"),) + ("",) * (len(self.spec) - 1))]
+        return shown
+
+    def _sync(self, *, highlight: bool) -> None:
+        if not self.is_mounted:
+            return
+        wanted = self.visible_rows()
+        wanted_keys = [r.key for r in wanted]
+        current_keys = [row.key.value for row in self.ordered_rows]
+        self.drill = {r.key: r.drill for r in wanted if r.drill}
+        now = time.monotonic()
+        new_cells = {r.key: tuple(r.cells) for r in wanted}
+
+        if set(wanted_keys) == set(current_keys) or self._appends_only(current_keys, wanted_keys):
+            for key in current_keys:
+                if key not in new_cells:
+                    self.remove_row(key)
+                    self._shown.pop(key, None)
+            for row in wanted:
+                old = self._shown.get(row.key)
+                if old is None:
+                    self.add_row(*row.cells, key=row.key)
+                    if highlight and current_keys:
+                        for column in self.spec:
+                            self._fresh[(row.key, column.key)] = now + HIGHLIGHT_SECONDS
+                elif old != row.cells:
+                    for column, before, after in zip(self.spec, old, row.cells):
+                        if _plain(before) != _plain(after) or before != after:
+                            self.update_cell(row.key, column.key, after)
+                            if highlight and _plain(before) != _plain(after):
+                                self._fresh[(row.key, column.key)] = now + HIGHLIGHT_SECONDS
+                self._shown[row.key] = row.cells
+            if [r.key.value for r in self.ordered_rows] != wanted_keys:
+                self._rebuild(wanted)
+        else:
+            if highlight:
+                for row in wanted:
+                    old = self._shown.get(row.key)
+                    for index, column in enumerate(self.spec):
+                        if old is None or _plain(old[index]) != _plain(row.cells[index]):
+                            self._fresh[(row.key, column.key)] = now + HIGHLIGHT_SECONDS
+            self._rebuild(wanted)
+        self._paint_highlights()
+
+    @staticmethod
+    def _appends_only(current: list[str], wanted: list[str]) -> bool:
+        """Rows only left or joined at the end: update in place rather than rebuild."""
+        kept = [k for k in current if k in set(wanted)]
+        return wanted[: len(kept)] == kept
+
+    def _rebuild(self, wanted: list[Row]) -> None:
+        """The order changed (a machine stopped and moved up): refill, keeping the cursor on its row."""
+        cursor_key = self.cursor_key
+        scroll_y = self.scroll_y
+        self.clear()
+        self._shown = {}
+        for row in wanted:
+            self.add_row(*row.cells, key=row.key)
+            self._shown[row.key] = row.cells
+        keys = [r.key for r in wanted]
+        if cursor_key in keys:
+            self.move_cursor(row=keys.index(cursor_key), animate=False, scroll=False)
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    @property
+    def cursor_drill(self) -> tuple[str, str] | None:
+        key = self.cursor_key
+        return self.drill.get(key) if key else None
+
+    # ------------------------------------------------------------------ brief highlight of changes
+
+    def _paint_highlights(self) -> None:
+        for (row_key, column_key), _ in list(self._fresh.items()):
+            cells = self._shown.get(row_key)
+            if cells is None:
+                self._fresh.pop((row_key, column_key), None)
+                continue
+            index = [c.key for c in self.spec].index(column_key)
+            cell = cells[index]
+            marked = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+            marked.stylize(HIGHLIGHT_STYLE)
+            self.update_cell(row_key, column_key, marked)
+
+    def _fade_highlights(self) -> None:
+        if not self._fresh:
+            return
+        now = time.monotonic()
+        expired = [k for k, until in self._fresh.items() if until <= now]
+        if not expired:
+            return
+        with self.app.batch_update():
+            for row_key, column_key in expired:
+                self._fresh.pop((row_key, column_key), None)
+                cells = self._shown.get(row_key)
+                if cells is not None:
+                    index = [c.key for c in self.spec].index(column_key)
+                    self.update_cell(row_key, column_key, cells[index])
+
+    @property
+    def highlighted_cells(self) -> set[tuple[str, str]]:
+        return set(self._fresh)

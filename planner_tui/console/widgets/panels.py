@@ -1,0 +1,415 @@
+"""What the main screen's panels show: one function per panel turns engine answers into table rows.
+
+These run in worker threads with their own cursor, never on the UI thread. Each returns a list of
+``Row``: a stable key (so tables update in place), the cells as shown, and the drill-down target.
+Words always carry the meaning (DOWN, critical...); colour only repeats it, for NO_COLOR terminals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+
+from planner_tui.store.contract import STOPPED_STATES
+
+log = logging.getLogger(__name__)
+
+# How many rows a panel table holds; the rest are reached with `/` (filter). Textual's DataTable is
+# comfortable up to a few thousand rows; beyond that a paged table is the honest answer.
+ROW_LIMIT = 500
+# Sparklines and hold traces cost one engine call per row: only the first rows get them.
+SPARK_ROWS = 60
+TRACE_ROWS = 60
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: tuple[Any, ...]
+    drill: tuple[str, str] | None = None  # (kind, ident) for PlannerApp.action_drill
+    search: str = ""  # lower-case text the `/` filter matches
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+
+
+@dataclass
+class Panel:
+    name: str  # key, also the widget id suffix
+    title: str  # shown in the panel border and the panel switcher
+    columns: tuple[Column, ...]
+    load: Callable[..., list[Row]]
+    empty: str = "nothing to show"
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- formatting helpers
+
+STATE_STYLE = {
+    "down": "bold white on red",
+    "maintenance": "bold black on yellow",
+    "idle": "yellow",
+    "running": "green",
+}
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "warning": 2, "low": 3, "info": 4}
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "warning": "yellow",
+                  "low": "dim", "info": "dim"}
+STATUS_STYLE = {"open": "bold", "acknowledged": "", "snoozed": "dim", "resolved": "dim", "cleared": "green"}
+
+
+def fmt_ts(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.strftime("%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%m-%d")
+    return str(value)
+
+
+def fmt_day(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.strftime("%m-%d")
+    return str(value)
+
+
+def fmt_minutes(minutes: float | int | None) -> str:
+    """45m, 3h05, 2d04h: short, and readable at a glance."""
+    if minutes is None:
+        return "-"
+    minutes = int(max(0, minutes))
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, mins = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{mins:02d}"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def fmt_qty(value: Any) -> str:
+    if value is None:
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number == int(number):
+        return f"{int(number):,}"
+    return f"{number:,.1f}"
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def as_date(value: Any) -> date | None:
+    moment = as_datetime(value)
+    return moment.date() if moment else None
+
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 16) -> Text:
+    """The projected balance as block characters; buckets that go below zero are drawn as `×`
+    (and red where colour exists), so the dip reads without colour too."""
+    if not values:
+        return Text("")
+    if len(values) > width:
+        # Keep each bucket's minimum: the dip is what the planner needs to see.
+        size = len(values) / width
+        values = [min(values[int(i * size): max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
+    low = min(min(values), 0.0)
+    high = max(max(values), 0.0)
+    span = (high - low) or 1.0
+    text = Text()
+    for value in values:
+        if value < 0:
+            text.append("×", style="bold red")
+        else:
+            level = int((value - low) / span * (len(BLOCKS) - 1))
+            text.append(BLOCKS[level], style="green")
+    return text
+
+
+def _call(fn: Callable, *args, **kwargs) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _engine(module: str, name: str) -> Callable | None:
+    """An engine function, or None while that part of the engine has not landed."""
+    try:
+        mod = __import__(f"planner_tui.engine.{module}", fromlist=[name])
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+def _rows_of(answer: Any, key: str) -> list[dict]:
+    if answer is None:
+        return []
+    if isinstance(answer, dict):
+        return list(answer.get(key) or [])
+    return list(answer)
+
+
+# ---------------------------------------------------------------- panels
+
+def load_machines(cur, *, at: datetime, **_) -> list[Row]:
+    rows = cur.execute(
+        """
+        SELECT m.machine_id, m.name, m.work_center, m.supervisor,
+               coalesce(s.state, 'running') AS state, s.since, s.reason, s.expected_minutes
+        FROM machines m LEFT JOIN machine_states s USING (machine_id)
+        """
+    ).fetchall()
+    order = {"down": 0, "maintenance": 1, "idle": 2, "running": 3}
+
+    def sort_key(r):
+        since = r[5] or datetime.max
+        return (order.get(r[4], 4), since if r[4] in STOPPED_STATES else datetime.min, r[0])
+
+    out = []
+    for machine_id, name, work_center, supervisor, state, since, reason, expected in sorted(rows, key=sort_key):
+        stopped = state in STOPPED_STATES
+        since_dt = as_datetime(since)
+        duration = fmt_minutes((at - since_dt).total_seconds() / 60) if (stopped and since_dt) else ""
+        why = reason or ""
+        if stopped and expected:
+            why = f"{why} (expect {fmt_minutes(expected)})".strip()
+        state_cell = Text(state.upper() if stopped else state, style=STATE_STYLE.get(state, ""))
+        out.append(Row(
+            key=machine_id,
+            cells=(machine_id, state_cell, fmt_ts(since_dt) if stopped else "", duration, why,
+                   supervisor or "", work_center or ""),
+            drill=("machine", machine_id),
+            search=" ".join(str(x or "") for x in (machine_id, name, state, reason, supervisor, work_center)).lower(),
+        ))
+    return out
+
+
+def load_exceptions(cur, *, at: datetime, feed_status=None, **_) -> list[Row]:
+    list_exceptions = _engine("exceptions", "list_exceptions")
+    if list_exceptions is None:
+        return []
+    items = _rows_of(list_exceptions(cur, at=at, feed_status=feed_status), "exceptions")
+
+    def sort_key(e):
+        return (SEVERITY_RANK.get(str(e.get("severity")), 9), -(e.get("age_minutes") or 0), str(e.get("exception_id")))
+
+    out = []
+    for e in sorted(items, key=sort_key):
+        severity = str(e.get("severity") or "")
+        status = str(e.get("status") or "open")
+        if e.get("cause_cleared"):
+            status_cell = Text(f"{status}, cleared", style="green")
+        else:
+            status_cell = Text(status, style=STATUS_STYLE.get(status, ""))
+        who = e.get("assignee") or e.get("owner") or ""
+        title = str(e.get("title") or e.get("exception_id"))
+        out.append(Row(
+            key=str(e.get("exception_id")),
+            cells=(Text(severity, style=SEVERITY_STYLE.get(severity, "")), fmt_minutes(e.get("age_minutes")),
+                   status_cell, who, title),
+            drill=("exception", str(e.get("exception_id"))),
+            search=" ".join(str(x or "") for x in (severity, status, who, title, e.get("kind"),
+                                                   e.get("subject_id"))).lower(),
+        ))
+    return out
+
+
+def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
+    reschedule = _engine("impact", "reschedule")
+    if reschedule is None:
+        return []
+    lines = _rows_of(reschedule(cur, at=at), "sales_orders")
+    names = dict(cur.execute("SELECT customer_id, coalesce(name, customer_id) FROM customers").fetchall())
+    out = []
+    for line in lines:
+        promised = as_date(line.get("promised_date"))
+        eta = as_datetime(line.get("eta"))
+        slip_days = (eta.date() - promised).days if (eta and promised) else None
+        late = bool(line.get("late")) or (slip_days is not None and slip_days > 0)
+        moved = line.get("delay_minutes") or line.get("slip_minutes")
+        if not late and not moved:
+            continue
+        so_line = f"{line.get('sales_order_id')}/{line.get('line_no')}"
+        customer = line.get("customer_name") or names.get(line.get("customer_id"), line.get("customer_id") or "")
+        slip = Text(f"+{slip_days}d late", style="bold red") if late and slip_days else (
+            Text("late", style="bold red") if late else Text(f"moved {fmt_minutes(moved)}", style="yellow"))
+        out.append(Row(
+            key=so_line,
+            cells=(so_line, str(customer), fmt_day(promised), fmt_ts(eta), slip, str(line.get("item_id") or "")),
+            drill=("sales_order", so_line),
+            search=f"{so_line} {customer} {line.get('customer_id') or ''} {line.get('item_id') or ''}".lower(),
+        ))
+    out.sort(key=lambda r: (-(_slip_days(r)), r.key))
+    return out
+
+
+def _slip_days(row: Row) -> int:
+    text = row.cells[4].plain if isinstance(row.cells[4], Text) else str(row.cells[4])
+    if text.startswith("+") and "d" in text:
+        try:
+            return int(text[1:text.index("d")])
+        except ValueError:
+            return 0
+    return 0
+
+
+def _balances(cur, item_ids: list[str], at: datetime) -> dict[str, list[float]]:
+    """Projected balance after each event, per item, in one query (engine.shortages.balance_series)."""
+    series = _engine("shortages", "balance_series")
+    if series is None or not item_ids:
+        return {}
+    try:
+        answer = series(cur, item_ids, at=at)
+    except Exception:  # the chart is a help, never a reason to lose the panel
+        log.exception("balance series")
+        return {}
+    return {item: [float(b or 0) for _, b in points] for item, points in answer.items()}
+
+
+def load_materials(cur, *, at: datetime, **_) -> list[Row]:
+    shortages = _engine("shortages", "shortages")
+    if shortages is None:
+        return []
+    items = _rows_of(shortages(cur, at=at), "shortages")
+    items.sort(key=lambda s: (as_datetime(s.get("first_short_at")) or datetime.max, str(s.get("item_id"))))
+    balances = _balances(cur, [str(s.get("item_id")) for s in items[:SPARK_ROWS]], at)
+    out = []
+    for s in items:
+        item_id = str(s.get("item_id"))
+        spark = sparkline(balances.get(item_id, []))
+        affected = len(s.get("affected") or [])
+        recovers = s.get("recovers_at")
+        out.append(Row(
+            key=item_id,
+            cells=(item_id, fmt_ts(s.get("first_short_at")), Text(f"-{fmt_qty(s.get('max_short_qty'))}", style="red"),
+                   fmt_ts(recovers) if recovers else "not in view", spark, str(affected), s.get("buyer") or ""),
+            drill=("item", item_id),
+            search=f"{item_id} {s.get('buyer') or ''}".lower(),
+        ))
+    return out
+
+
+def load_holds(cur, *, at: datetime, **_) -> list[Row]:
+    holds = cur.execute(
+        """
+        SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, l.item_id
+        FROM quality_holds h LEFT JOIN lots l USING (lot_id)
+        WHERE h.status = 'active' ORDER BY h.placed_at DESC, h.hold_id
+        """
+    ).fetchall()
+    trace_lot = _engine("trace", "trace_lot")
+    out = []
+    for index, (hold_id, lot_id, reason, placed_at, item_id) in enumerate(holds):
+        lots = stock = shipped = "?"
+        if trace_lot is not None and index < TRACE_ROWS:
+            try:
+                trace = trace_lot(cur, lot_id)
+                summary = trace.get("summary") or {}
+                lots = str(summary.get("lots", 1 + len(trace.get("descendants") or [])))
+                stock = fmt_qty(summary.get("stock_qty", sum(float(i.get("qty") or 0)
+                                                             for i in trace.get("inventory") or [])))
+                received = [c for c in trace.get("customers") or [] if c.get("received")]
+                names = sorted(str(c.get("name") or c.get("customer_id")) for c in received)
+                shipped = ", ".join(names) if names else "not shipped"
+            except Exception:
+                log.exception("trace of %s", lot_id)
+        shipped_cell = Text(shipped, style="bold red") if shipped not in ("not shipped", "?") else Text(shipped)
+        out.append(Row(
+            key=hold_id,
+            cells=(hold_id, lot_id, item_id or "", fmt_ts(placed_at), lots, stock, shipped_cell, reason or ""),
+            drill=("hold", hold_id),
+            search=" ".join(str(x or "") for x in (hold_id, lot_id, item_id, reason, shipped)).lower(),
+        ))
+    return out
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel("inbox", "Exceptions", (
+        Column("severity", "Severity", 9), Column("age", "Age", 6), Column("status", "Status", 14),
+        Column("who", "Owner", 14), Column("title", "Exception", 60),
+    ), load_exceptions, empty="no open exceptions"),
+    Panel("machines", "Machines", (
+        Column("machine", "Machine", 11), Column("state", "State", 11), Column("since", "Since", 11),
+        Column("for", "For", 6), Column("why", "Why", 30), Column("supervisor", "Supervisor", 14),
+        Column("wc", "Work centre", 12),
+    ), load_machines, empty="no machines"),
+    Panel("orders", "Orders at risk", (
+        Column("order", "Order", 12), Column("customer", "Customer", 18), Column("promise", "Promise", 7),
+        Column("eta", "ETA", 11), Column("slip", "Slip", 9), Column("item", "Item", 12),
+    ), load_orders_at_risk, empty="no customer order at risk"),
+    Panel("materials", "Materials", (
+        Column("item", "Item", 12), Column("from", "Short from", 11), Column("qty", "Short", 8),
+        Column("recovers", "Recovers", 11), Column("spark", "Projected", 16), Column("hits", "Hits", 4),
+        Column("buyer", "Buyer", 14),
+    ), load_materials, empty="no shortage ahead"),
+    Panel("holds", "Quality holds", (
+        Column("hold", "Hold", 10), Column("lot", "Lot", 12), Column("item", "Item", 12), Column("placed", "Placed", 11),
+        Column("lots", "Lots", 4), Column("stock", "Stock", 7), Column("shipped", "Shipped to", 22),
+        Column("reason", "Reason", 30),
+    ), load_holds, empty="no active hold"),
+)
+PANELS_BY_NAME = {p.name: p for p in PANELS}
+
+
+def load_header(cur, *, at: datetime, feed_status=None, **_) -> dict:
+    plants = [r[0] for r in cur.execute(
+        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
+    header = {"plant": ", ".join(plants) if plants else "plant", "lag": None}
+    try:
+        from planner_tui.store.events import lag_stats
+    except ImportError:
+        return header
+    try:
+        header["lag"] = lag_stats(cur)
+    except Exception:
+        log.exception("lag stats")
+    return header
+
+
+def load_panels(cur, names: Iterable[str], *, at: datetime, feed_status=None) -> dict[str, Any]:
+    """Rows for the named panels plus the header; a failing panel reports its error, the others still show."""
+    data: dict[str, Any] = {"header": load_header(cur, at=at, feed_status=feed_status), "errors": {}}
+    for name in names:
+        try:
+            data[name] = PANELS_BY_NAME[name].load(cur, at=at, feed_status=feed_status)
+        except Exception as exc:  # shown in the panel, never a crash
+            log.exception("panel %s", name)
+            data["errors"][name] = f"{type(exc).__name__}: {exc}"
+            data[name] = None
+    return data

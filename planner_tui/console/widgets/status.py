@@ -1,0 +1,94 @@
+"""The main screen's header line and the stale-feed banner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+FEED_STYLE = {"live": "bold green", "catching_up": "bold yellow", "starting": "yellow", "stale": "bold white on red"}
+
+
+def _hhmm(value: Any) -> str:
+    return value.strftime("%H:%M:%S") if isinstance(value, datetime) else str(value or "?")
+
+
+def feed_words(status: Any, error: str | None = None) -> Text:
+    """The feed state in words: live / catching up / stale since T."""
+    if error:
+        return Text("feed DEAD", style=FEED_STYLE["stale"])
+    if status is None:
+        return Text("no feed", style="dim")
+    state = getattr(status, "state", "starting")
+    if state == "stale":
+        return Text(f"feed STALE since {_hhmm(getattr(status, 'since', None))}", style=FEED_STYLE["stale"])
+    if state == "catching_up":
+        return Text("feed catching up", style=FEED_STYLE["catching_up"])
+    if state == "live":
+        return Text("feed live", style=FEED_STYLE["live"])
+    return Text(f"feed {state}", style=FEED_STYLE.get(state, ""))
+
+
+def lag_words(status: Any, lag: Any) -> str:
+    seconds = getattr(status, "lag_seconds", None) if status is not None else None
+    if seconds is None and isinstance(lag, dict):
+        for key in ("latest", "p50"):
+            if lag.get(key) is not None:
+                seconds = lag[key]
+                break
+    if seconds is None:
+        return ""
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"event lag {seconds:.1f} s"
+    return f"event lag {seconds / 60:.0f} min"
+
+
+class PlantHeader(Static):
+    """Plant, clock, feed state, event lag: one line, always on top."""
+
+    DEFAULT_CSS = """
+    PlantHeader { height: 1; width: 1fr; background: $primary-background; color: $text; padding: 0 1; }
+    """
+
+    def show(self, *, plant: str, now: datetime, pinned: bool, status: Any, lag: Any, error: str | None,
+             events: int | None = None) -> None:
+        text = Text()
+        text.append(f"{plant}", style="bold")
+        text.append("  │  ")
+        text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
+        if pinned:
+            text.append(" (pinned)", style="dim")
+        text.append("  │  ")
+        text.append_text(feed_words(status, error))
+        lag_text = lag_words(status, lag)
+        if lag_text:
+            text.append(f"  │  {lag_text}")
+        self.update(text)
+
+
+class FeedBanner(Static):
+    """Shown only while the feed is stale or dead: what went wrong, and that the data shown is older."""
+
+    DEFAULT_CSS = """
+    FeedBanner { height: auto; width: 1fr; background: $error; color: $text; padding: 0 1; display: none; }
+    FeedBanner.-shown { display: block; }
+    """
+
+    def show(self, status: Any, error: str | None) -> None:
+        state = getattr(status, "state", None) if status is not None else None
+        if error:
+            message = f"Feed DEAD: {error}. Showing the data already in the store."
+        elif state == "stale":
+            last_error = getattr(status, "last_error", None) or "no answer"
+            last = getattr(status, "last_event_at", None)
+            since = _hhmm(getattr(status, "since", None))
+            message = f"Feed STALE since {since}: {last_error}. Still retrying; showing data"
+            message += f" as of the last event at {_hhmm(last)}." if last else " already in the store."
+        else:
+            self.set_class(False, "-shown")
+            return
+        self.update(Text(message, style="bold"))
+        self.set_class(True, "-shown")
