@@ -94,8 +94,8 @@ async def flow_impact(pilot: Pilot) -> None:
 
 
 async def flow_trace(pilot: Pilot) -> None:
-    """The trace of the lot under the sample's active quality hold."""
-    lot = _first(pilot, "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at, hold_id")
+    """The trace of the lot under the newest active quality hold (the scenario's hold on a shipped lot)."""
+    lot = _first(pilot, "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at DESC, hold_id")
     await drill(pilot, "lot", lot or "")
 
 

@@ -147,10 +147,18 @@ class ImpactScreen(TreeScreen):
             )
             add_record(node, label, line)
 
-        customers = data.get("customers") or []
+        late_by_customer: dict[Any, int] = {}
+        for line in lines:
+            if line.get("late"):
+                late_by_customer[line.get("customer_id")] = late_by_customer.get(line.get("customer_id"), 0) + 1
+        customers = sorted(data.get("customers") or [],
+                           key=lambda c: -late_by_customer.get(c.get("customer_id"), 0))
         node = group(root, "Customers", customers)
         for customer in customers:
-            label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
+            late = late_by_customer.get(customer.get("customer_id"), 0)
+            label = node_label((customer.get("customer_id"), "bold"),
+                               (f"{late} LATE", "bold red") if late else ("at risk", "yellow"),
+                               customer.get("name"),
                                (f"account manager {customer.get('account_manager') or '-'}", "italic"))
             add_record(node, label, customer)
 
