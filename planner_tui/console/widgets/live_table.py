@@ -45,6 +45,25 @@ class LiveTable(DataTable):
             self.add_column(column.label, width=column.width, key=column.key)
         self.set_interval(1.0, self._fade_highlights)
 
+    def on_resize(self) -> None:
+        self.fit_flex_column()
+
+    def fit_flex_column(self) -> None:
+        """The flex column (the "why" or title) takes the width the fixed columns leave."""
+        flex = [c for c in self.spec if c.flex]
+        if not flex or not self.size.width:
+            return
+        padding = 2 * self.cell_padding
+        # Fixed columns before the flex one must fit; those after it may scroll off to the right.
+        index = self.spec.index(flex[0])
+        used = sum(c.width + padding for c in self.spec[:index])
+        width = max(flex[0].width, self.size.width - 2 - used - padding)
+        column = self.columns.get(flex[0].key)
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
+
     # ------------------------------------------------------------------ data in
 
     def show(self, rows: list[Row] | None) -> None:

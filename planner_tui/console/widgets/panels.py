@@ -38,7 +38,8 @@ class Row:
 class Column:
     key: str
     label: str
-    width: int
+    width: int  # for a flex column: the least it gets
+    flex: bool = False  # takes the width the others leave
 
 
 @dataclass
@@ -78,6 +79,13 @@ def fmt_ts(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%m-%d")
     return str(value)
+
+
+def fmt_since(value: datetime | None, at: datetime) -> str:
+    """HH:MM on the same day as `at`, else MM-DD."""
+    if value is None:
+        return "?"
+    return value.strftime("%H:%M") if value.date() == at.date() else value.strftime("%m-%d")
 
 
 def fmt_day(value: Any) -> str:
@@ -212,7 +220,7 @@ def load_machines(cur, *, at: datetime, **_) -> list[Row]:
         state_cell = Text(state.upper() if stopped else state, style=STATE_STYLE.get(state, ""))
         out.append(Row(
             key=machine_id,
-            cells=(machine_id, state_cell, fmt_ts(since_dt) if stopped else "", duration, why,
+            cells=(machine_id, state_cell, f"{fmt_since(since_dt, at)} {duration}" if stopped else "", why,
                    supervisor or "", work_center or ""),
             drill=("machine", machine_id),
             search=" ".join(str(x or "") for x in (machine_id, name, state, reason, supervisor, work_center)).lower(),
@@ -271,7 +279,7 @@ def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
             Text("late", style="bold red") if late else Text(f"moved {fmt_minutes(moved)}", style="yellow"))
         out.append(Row(
             key=so_line,
-            cells=(so_line, str(customer), fmt_day(promised), fmt_ts(eta), slip, str(line.get("item_id") or "")),
+            cells=(so_line, slip, fmt_ts(eta), fmt_day(promised), str(customer), str(line.get("item_id") or "")),
             drill=("sales_order", so_line),
             search=f"{so_line} {customer} {line.get('customer_id') or ''} {line.get('item_id') or ''}".lower(),
         ))
@@ -280,7 +288,7 @@ def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
 
 
 def _slip_days(row: Row) -> int:
-    text = row.cells[4].plain if isinstance(row.cells[4], Text) else str(row.cells[4])
+    text = row.cells[1].plain if isinstance(row.cells[1], Text) else str(row.cells[1])
     if text.startswith("+") and "d" in text:
         try:
             return int(text[1:text.index("d")])
@@ -317,8 +325,8 @@ def load_materials(cur, *, at: datetime, **_) -> list[Row]:
         recovers = s.get("recovers_at")
         out.append(Row(
             key=item_id,
-            cells=(item_id, fmt_ts(s.get("first_short_at")), Text(f"-{fmt_qty(s.get('max_short_qty'))}", style="red"),
-                   fmt_ts(recovers) if recovers else "not in view", spark, str(affected), s.get("buyer") or ""),
+            cells=(item_id, spark, fmt_ts(s.get("first_short_at")), Text(f"-{fmt_qty(s.get('max_short_qty'))}", style="red"),
+                   fmt_ts(recovers) if recovers else "not in view", str(affected), s.get("buyer") or ""),
             drill=("item", item_id),
             search=f"{item_id} {s.get('buyer') or ''}".lower(),
         ))
@@ -352,7 +360,7 @@ def load_holds(cur, *, at: datetime, **_) -> list[Row]:
         shipped_cell = Text(shipped, style="bold red") if shipped not in ("not shipped", "?") else Text(shipped)
         out.append(Row(
             key=hold_id,
-            cells=(hold_id, lot_id, item_id or "", fmt_ts(placed_at), lots, stock, shipped_cell, reason or ""),
+            cells=(hold_id, lot_id, shipped_cell, lots, stock, fmt_ts(placed_at), item_id or "", reason or ""),
             drill=("hold", hold_id),
             search=" ".join(str(x or "") for x in (hold_id, lot_id, item_id, reason, shipped)).lower(),
         ))
@@ -361,36 +369,41 @@ def load_holds(cur, *, at: datetime, **_) -> list[Row]:
 
 PANELS: tuple[Panel, ...] = (
     Panel("inbox", "Exceptions", (
-        Column("severity", "Severity", 9), Column("age", "Age", 6), Column("status", "Status", 14),
-        Column("who", "Owner", 14), Column("title", "Exception", 60),
+        Column("severity", "Severity", 8), Column("age", "Age", 5), Column("status", "Status", 12),
+        Column("who", "Owner", 16), Column("title", "Exception", 30, flex=True),
     ), load_exceptions, empty="no open exceptions"),
     Panel("machines", "Machines", (
-        Column("machine", "Machine", 11), Column("state", "State", 11), Column("since", "Since", 11),
-        Column("for", "For", 6), Column("why", "Why", 30), Column("supervisor", "Supervisor", 14),
-        Column("wc", "Work centre", 12),
+        Column("machine", "Machine", 10), Column("state", "State", 11), Column("since", "Stopped", 11),
+        Column("why", "Why", 16, flex=True), Column("supervisor", "Supervisor", 15),
+        Column("wc", "Work centre", 11),
     ), load_machines, empty="no machines"),
     Panel("orders", "Orders at risk", (
-        Column("order", "Order", 12), Column("customer", "Customer", 18), Column("promise", "Promise", 7),
-        Column("eta", "ETA", 11), Column("slip", "Slip", 9), Column("item", "Item", 12),
+        Column("order", "Order", 11), Column("slip", "Slip", 9), Column("eta", "ETA", 11),
+        Column("promise", "Promise", 7), Column("customer", "Customer", 14, flex=True), Column("item", "Item", 12),
     ), load_orders_at_risk, empty="no customer order at risk"),
     Panel("materials", "Materials", (
-        Column("item", "Item", 12), Column("from", "Short from", 11), Column("qty", "Short", 8),
-        Column("recovers", "Recovers", 11), Column("spark", "Projected", 16), Column("hits", "Hits", 4),
-        Column("buyer", "Buyer", 14),
+        Column("item", "Item", 11), Column("spark", "Projected", 16), Column("from", "Short from", 11),
+        Column("qty", "Short", 6), Column("recovers", "Recovers", 11), Column("hits", "Hits", 4),
+        Column("buyer", "Buyer", 14, flex=True),
     ), load_materials, empty="no shortage ahead"),
     Panel("holds", "Quality holds", (
-        Column("hold", "Hold", 10), Column("lot", "Lot", 12), Column("item", "Item", 12), Column("placed", "Placed", 11),
-        Column("lots", "Lots", 4), Column("stock", "Stock", 7), Column("shipped", "Shipped to", 22),
-        Column("reason", "Reason", 30),
+        Column("hold", "Hold", 11), Column("lot", "Lot", 14), Column("shipped", "Shipped to", 16, flex=True),
+        Column("lots", "Lots", 4), Column("stock", "Stock", 6), Column("placed", "Placed", 11),
+        Column("item", "Item", 12), Column("reason", "Reason", 30),
     ), load_holds, empty="no active hold"),
 )
 PANELS_BY_NAME = {p.name: p for p in PANELS}
 
 
 def load_header(cur, *, at: datetime, feed_status=None, **_) -> dict:
-    plants = [r[0] for r in cur.execute(
-        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
-    header = {"plant": ", ".join(plants) if plants else "plant", "lag": None}
+    named = cur.execute("SELECT value FROM store_meta WHERE key = 'plant'").fetchone()
+    if named and named[0]:
+        plant = named[0]
+    else:
+        plants = [r[0] for r in cur.execute(
+            "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
+        plant = ", ".join(plants) if plants else "plant"
+    header = {"plant": plant, "lag": None}
     try:
         from planner_tui.store.events import lag_stats
     except ImportError:

@@ -32,7 +32,9 @@ def feed_words(status: Any, error: str | None = None) -> Text:
 
 
 def lag_words(status: Any, lag: Any) -> str:
-    seconds = getattr(status, "lag_seconds", None) if status is not None else None
+    if status is None:
+        return ""  # without a feed, past lags would only confuse
+    seconds = getattr(status, "lag_seconds", None)
     if seconds is None and isinstance(lag, dict):
         for key in ("latest", "p50"):
             if lag.get(key) is not None:
@@ -57,15 +59,15 @@ class PlantHeader(Static):
              events: int | None = None) -> None:
         text = Text()
         text.append(f"{plant}", style="bold")
-        text.append("  │  ")
+        text.append("  |  ")
         text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
         if pinned:
             text.append(" (pinned)", style="dim")
-        text.append("  │  ")
+        text.append("  |  ")
         text.append_text(feed_words(status, error))
         lag_text = lag_words(status, lag)
         if lag_text:
-            text.append(f"  │  {lag_text}")
+            text.append(f"  |  {lag_text}")
         self.update(text)
 
 
