@@ -134,7 +134,9 @@ class Staged:
     source_from: str | None = None  # SQL relation of the source rows (raw table or read_parquet)
     source_params: list = field(default_factory=list)
     source_row: str = "rowid + 1"  # SQL for the 1-based data row in the source relation
-    rows: int = 0
+    rows: int = 0  # set by check_values
+    key_collisions: int = 1  # rows minus distinct key hashes, set by check_values; 0 = key is unique
+    absent: bool = False  # an optional table not in the snapshot: empty, nothing to check
 
 
 class ProblemList:
@@ -179,12 +181,15 @@ def _run_row_checks(
     row_sql: str,
     checks: list[_RowCheck],
     problems: ProblemList,
-) -> None:
-    """All checks over one relation in a single scan; then the first offending rows of each failing one."""
-    if not checks:
-        return
-    counts_sql = ", ".join(f"count(*) FILTER (WHERE {c.predicate})" for c in checks)
-    counts = con.execute(f"SELECT {counts_sql} FROM {relation}", params).fetchall()[0]
+    extra_aggregates: tuple[str, ...] = (),
+) -> list:
+    """All checks over one relation in a single scan; then the first offending rows of each failing one.
+
+    `extra_aggregates` ride along in the same scan; their values are returned."""
+    if not checks and not extra_aggregates:
+        return []
+    aggregates = [f"count(*) FILTER (WHERE {c.predicate})" for c in checks] + list(extra_aggregates)
+    counts = con.execute(f"SELECT {', '.join(aggregates)} FROM {relation}", params).fetchall()[0]
     for check, total in zip(checks, counts):
         if not total:
             continue
@@ -194,6 +199,7 @@ def _run_row_checks(
         ).fetchall()
         examples = [Problem(staged.file, check.message, column=check.column, row=r, value=_fmt(v)) for r, v in rows]
         problems.add_check(examples, total)
+    return list(counts[len(checks):])
 
 
 def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
@@ -241,16 +247,28 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
     if staged.source_from is not None:
         _run_row_checks(con, staged, staged.source_from, staged.source_params, staged.source_row,
                         source_checks, problems)
-    _run_row_checks(con, staged, q(staged.stage), [], "rowid + 1", typed_checks, problems)
+    # The same scan tells whether the key may repeat: fewer distinct key hashes than rows. Equal keys
+    # always hash equal, so no duplicate is missed; a (rare) hash collision only costs the exact check.
+    where = _key_filter(t)
+    keys = ", ".join(q(k) for k in t.key)
+    staged.rows, staged.key_collisions = _run_row_checks(
+        con, staged, q(staged.stage), [], "rowid + 1", typed_checks, problems,
+        ("count(*)", f"count(*) FILTER (WHERE {where}) - count(DISTINCT hash({keys})) FILTER (WHERE {where})"),
+    )
+
+
+def _key_filter(t: Table) -> str:
+    """Rows whose key can be compared: an empty required key part is reported as empty instead."""
+    return " AND ".join(f"{q(k)} IS NOT NULL" for k in t.key if not t.column(k).nullable) or "TRUE"
 
 
 def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
     """Duplicate keys; NULL parts compare equal (two unlotted rows of one item and location clash)."""
     t = staged.table
-    keys = [q(k) for k in t.key]
-    key_list = ", ".join(keys)
-    # Rows with an empty required key part were already reported as empty.
-    where = " AND ".join(f"{q(k)} IS NOT NULL" for k in t.key if not t.column(k).nullable) or "TRUE"
+    if not staged.key_collisions:
+        return  # check_values found as many distinct key hashes as rows
+    key_list = ", ".join(q(k) for k in t.key)
+    where = _key_filter(t)
     stage = q(staged.stage)
     duplicated = con.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE {where} GROUP BY {key_list} HAVING count(*) > 1)"
@@ -285,6 +303,8 @@ def check_references(
 ) -> None:
     """Every non-empty reference names an existing row of its target table (anti-join)."""
     t = staged.table
+    if not staged.rows:
+        return
     for ref in t.references:
         target = targets.get(ref.table)
         if target is None:
