@@ -90,67 +90,37 @@ events AS (
 balanced AS (
     SELECT *,
            round(sum(delta) OVER w, {ROUND_DIGITS}) AS balance,
+           -- the balance just before this event, from the same window (no second pass for a lag)
+           round(sum(delta) OVER w - delta, {ROUND_DIGITS}) AS balance_before,
            row_number() OVER w AS seq
     FROM events
-    WINDOW w AS (PARTITION BY item_id ORDER BY event_at, rank, due_at, kind, ref
+    WINDOW w AS (PARTITION BY item_id ORDER BY event_at, rank, due_at, ref
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 """
 
+# One aggregate pass over the balanced events: a short period starts at an event that takes the balance
+# below zero and ends at the one that brings it back (both found row by row from balance_before, so no
+# extra window pass); the affected demands are the demand events that leave the balance below zero.
 _SHORTAGES_SQL = (
     _EVENTS_SQL
-    + """,
-flagged AS (
-    SELECT *, balance < 0 AS neg,
-           coalesce(lag(balance < 0) OVER (PARTITION BY item_id ORDER BY seq), false) AS prev_neg
-    FROM balanced
-),
-numbered AS (
-    -- A short period starts where the balance crosses below zero; each row carries its period number.
-    SELECT *, sum(CASE WHEN neg AND NOT prev_neg THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY item_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-              AS period
-    FROM flagged
-),
-periods AS (
-    SELECT item_id, period,
-           min(event_at) FILTER (WHERE neg) AS short_at,
-           min(event_at) FILTER (WHERE NOT neg) AS recovers_at,
-           -min(balance) FILTER (WHERE neg) AS max_short_qty
-    FROM numbered WHERE period > 0
-    GROUP BY item_id, period
-),
-short_items AS (
-    SELECT item_id,
-           min(short_at) AS first_short_at,
-           max(max_short_qty) AS max_short_qty,
-           list({'short_at': short_at, 'recovers_at': recovers_at, 'max_short_qty': max_short_qty}
-                ORDER BY period) AS periods
-    FROM periods GROUP BY item_id
-),
-affected AS (
-    SELECT item_id,
-           list({'kind': CASE kind WHEN 'sales_order' THEN 'sales_order' ELSE 'production_order' END,
-                 'id': ref, 'item_id': order_item_id, 'need_at': due_at, 'counted_at': event_at,
-                 'qty': -delta, 'overdue': overdue, 'balance': balance} ORDER BY seq) AS affected
-    FROM numbered WHERE neg AND kind IN ('component', 'sales_order')
-    GROUP BY item_id
-),
-low AS (
-    SELECT b.item_id, min(b.balance) AS min_balance,
-           min(b.event_at) FILTER (WHERE b.balance < coalesce(it.safety_stock, 0)) AS below_safety_at
-    FROM balanced b LEFT JOIN items it ON it.item_id = b.item_id
-    GROUP BY b.item_id
-)
-SELECT low.item_id, it.description, it.buyer, coalesce(it.safety_stock, 0) AS safety_stock,
-       low.min_balance, low.below_safety_at,
-       s.first_short_at, s.max_short_qty, s.periods, a.affected
-FROM low
-LEFT JOIN items it ON it.item_id = low.item_id
-LEFT JOIN short_items s ON s.item_id = low.item_id
-LEFT JOIN affected a ON a.item_id = low.item_id
-WHERE s.item_id IS NOT NULL OR low.below_safety_at IS NOT NULL
-ORDER BY coalesce(s.first_short_at, low.below_safety_at), low.item_id
+    + """
+SELECT b.item_id,
+       any_value(it.description) AS description,
+       any_value(it.buyer) AS buyer,
+       coalesce(any_value(it.safety_stock), 0) AS safety_stock,
+       min(b.balance) AS min_balance,
+       min(b.event_at) FILTER (WHERE b.balance < 0) AS first_short_at,
+       min(b.event_at) FILTER (WHERE b.balance < coalesce(it.safety_stock, 0)) AS below_safety_at,
+       list(b.event_at ORDER BY b.seq) FILTER (WHERE b.balance < 0 AND b.balance_before >= 0) AS short_starts,
+       list(b.event_at ORDER BY b.seq) FILTER (WHERE b.balance >= 0 AND b.balance_before < 0) AS recoveries,
+       list({'kind': CASE b.kind WHEN 'sales_order' THEN 'sales_order' ELSE 'production_order' END,
+             'id': b.ref, 'item_id': b.order_item_id, 'need_at': b.due_at, 'counted_at': b.event_at,
+             'qty': -b.delta, 'overdue': b.overdue, 'balance': b.balance} ORDER BY b.seq)
+           FILTER (WHERE b.balance < 0 AND b.kind IN ('component', 'sales_order')) AS affected
+FROM balanced b LEFT JOIN items it ON it.item_id = b.item_id
+GROUP BY b.item_id
+HAVING min(b.balance) < 0 OR count(*) FILTER (WHERE b.balance < coalesce(it.safety_stock, 0)) > 0
 """
 )
 
@@ -175,6 +145,17 @@ def _window(at: datetime, horizon_days: int | None) -> datetime | None:
     return at + timedelta(days=horizon_days)
 
 
+def _periods(starts: list, recoveries: list, affected: list[dict], min_balance: float) -> list[dict]:
+    """Pair each start of a short period with its recovery (the last may have none) and find each
+    period's deepest point among its affected demands (only a demand lowers the balance)."""
+    periods = []
+    for i, start in enumerate(starts):
+        end = recoveries[i] if i < len(recoveries) else None
+        depth = [-a["balance"] for a in affected if a["counted_at"] >= start and (end is None or a["counted_at"] < end)]
+        periods.append({"short_at": start, "recovers_at": end, "max_short_qty": max(depth, default=-min_balance)})
+    return periods
+
+
 def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int | None = None) -> dict:
     """Every item that runs short (balance below zero) within the horizon, and every item that only
     dips below its safety stock (``warnings``). Shortages are sorted by first_short_at."""
@@ -184,23 +165,7 @@ def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int
     found, warnings = [], []
     for row in result.fetchall():
         r = dict(zip(names, row))
-        if r["first_short_at"] is not None:
-            periods = r["periods"]
-            found.append(
-                {
-                    "item_id": r["item_id"],
-                    "description": r["description"],
-                    "buyer": r["buyer"],
-                    "first_short_at": r["first_short_at"],
-                    "max_short_qty": r["max_short_qty"],
-                    "recovers_at": periods[-1]["recovers_at"],
-                    "overdue": r["first_short_at"] <= at,
-                    "safety_stock": r["safety_stock"],
-                    "periods": periods,
-                    "affected": r["affected"] or [],
-                }
-            )
-        else:
+        if r["first_short_at"] is None:
             warnings.append(
                 {
                     "item_id": r["item_id"],
@@ -211,6 +176,24 @@ def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int
                     "safety_stock": r["safety_stock"],
                 }
             )
+            continue
+        affected = r["affected"] or []
+        periods = _periods(r["short_starts"] or [], r["recoveries"] or [], affected, r["min_balance"])
+        found.append(
+            {
+                "item_id": r["item_id"],
+                "description": r["description"],
+                "buyer": r["buyer"],
+                "first_short_at": r["first_short_at"],
+                "max_short_qty": -r["min_balance"],
+                # Back to >= 0 for good: the end of the last short period (None: still short at the end).
+                "recovers_at": periods[-1]["recovers_at"],
+                "overdue": r["first_short_at"] <= at,
+                "safety_stock": r["safety_stock"],
+                "periods": periods,
+                "affected": affected,
+            }
+        )
     found.sort(key=lambda s: (s["first_short_at"], s["item_id"]))
     warnings.sort(key=lambda w: (w["below_safety_at"], w["item_id"]))
     return {"at": at, "horizon_end": horizon_end, "shortages": found, "warnings": warnings}
