@@ -369,3 +369,33 @@ def test_data_changed_reloads_the_screen_in_place(store: Store) -> None:
             assert any(c.data == ("sales_order", "SO-29999/1") for c in lines.children)
 
     asyncio.run(run())
+
+
+def test_downtime_what_if_recomputes_the_impact(store: Store) -> None:
+    from planner_tui.console.dialogs.downtime import parse_downtime
+
+    assert [parse_downtime(t) for t in ("240", "90m", "4h", "1.5d")] == [240, 90, 240, 2160]
+    with pytest.raises(ValueError):
+        parse_downtime("soon")
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "machine", "M-WELD-01")
+            assert screen.data["down_minutes"] == 480
+            late_before = sum(1 for s in screen.data["sales_orders"] if s["late"])
+            await pilot.press("d")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "DowntimeDialog"
+            await pilot.press(*("backspace",) * 5, *"soon", "enter")
+            await pilot.pause()
+            assert "not a duration" in str(app.screen.query_one("#downtime-error", Static).render())
+            await pilot.press(*("backspace",) * 5, *"20m", "enter")
+            await wait_loaded(pilot)
+            await wait_loaded(pilot)
+            assert app.screen is screen
+            assert screen.data["down_minutes"] == 20
+            assert "for 20m (what-if" in str(screen.query_one("#drill-summary", Static).render())
+            assert sum(1 for s in screen.data["sales_orders"] if s["late"]) <= late_before
+
+    asyncio.run(run())

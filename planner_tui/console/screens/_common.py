@@ -208,6 +208,11 @@ def add_record(parent: TreeNode, label: Text | str, record: dict, *, own: Drill 
     return node
 
 
+# A tree holds at most this many rows per group: a trace of a big genealogy or the impact of a busy
+# machine on the large plant must not build 100,000 nodes on the UI thread. The rest is counted.
+MAX_GROUP_ROWS = 500
+
+
 def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none", expand: bool = True) -> TreeNode:
     items = list(items)
     label = Text.assemble((title, "bold"), (f" ({len(items)})", "dim"))
@@ -215,6 +220,15 @@ def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none",
     if not items:
         node.add_leaf(Text(empty, style="dim italic"))
     return node
+
+
+def capped(node: TreeNode, items: Iterable, limit: int = MAX_GROUP_ROWS):
+    """The first `limit` items to draw under `node`; a last leaf says how many more there are."""
+    items = list(items)
+    yield from items[:limit]
+    if len(items) > limit:
+        node.add_leaf(Text(f"... and {len(items) - limit:,} more (the CLI's --json lists them all)",
+                           style="dim italic"))
 
 
 def _breadcrumb() -> Static:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
@@ -20,6 +21,7 @@ from planner_tui.console.screens._common import (
     DrillTree,
     KIND_WORDS,
     add_record,
+    capped,
     fmt_date,
     fmt_minutes,
     fmt_qty,
@@ -92,9 +94,26 @@ class ImpactScreen(TreeScreen):
 
     kind = "machine"
 
+    BINDINGS = [
+        Binding("d", "downtime", "Downtime", id="impact.downtime",
+                tooltip="What if the stop lasts this long? Recompute the impact"),
+    ]
+
     def __init__(self, machine_id: str, *, down_minutes: int | None = None) -> None:
         super().__init__(machine_id)
         self.down_minutes = down_minutes
+
+    def action_downtime(self) -> None:
+        from planner_tui.console.dialogs.downtime import DowntimeDialog
+
+        current = self.down_minutes if self.down_minutes is not None else (self.data or {}).get("down_minutes")
+
+        def chosen(minutes: int | None) -> None:
+            if minutes is not None:
+                self.down_minutes = minutes
+                self.reload()
+
+        self.app.push_screen(DowntimeDialog(self.ident, current), chosen)
 
     @property
     def crumb(self) -> str:
@@ -121,6 +140,7 @@ class ImpactScreen(TreeScreen):
         down = data.get("down_minutes")
         stop = f"stopped {fmt_ts(data.get('stop_start') or data.get('at'))}"
         stop += f" for {fmt_minutes(down)}" if down is not None else ", downtime unknown: showing exposure only"
+        stop += " (what-if: d to change)" if self.down_minutes is not None else " (d: what if it lasts longer?)"
         text = Text.assemble((self.ident, "bold"), f" {stop}\n")
         text.append(f"{len(delayed)} production order(s) delayed, ")
         text.append(f"{len(late)} customer line(s) LATE", style="bold red" if late else "")
@@ -137,7 +157,7 @@ class ImpactScreen(TreeScreen):
         # Who is hit comes first (customers at risk, who to tell); then how: orders and operations.
         lines = sorted(data.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
         node = group(root, "Customer order lines", lines)
-        for line in lines:
+        for line in capped(node, lines):
             label = node_label(
                 (sales_line_id(line), "bold"),
                 _late_words(line),  # before the dates: it must show at 80 columns
@@ -154,7 +174,7 @@ class ImpactScreen(TreeScreen):
         customers = sorted(data.get("customers") or [],
                            key=lambda c: -late_by_customer.get(c.get("customer_id"), 0))
         node = group(root, "Customers", customers)
-        for customer in customers:
+        for customer in capped(node, customers):
             late = late_by_customer.get(customer.get("customer_id"), 0)
             label = node_label((customer.get("customer_id"), "bold"),
                                (f"{late} LATE", "bold red") if late else ("at risk", "yellow"),
@@ -166,7 +186,7 @@ class ImpactScreen(TreeScreen):
 
         shipments = data.get("shipments") or []
         node = group(root, "Shipments", shipments, expand=False)
-        for shipment in shipments:
+        for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"),
                                f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
                                sales_line_id(shipment))
@@ -174,7 +194,7 @@ class ImpactScreen(TreeScreen):
 
         orders = data.get("production_orders") or []
         node = group(root, "Production orders", orders)
-        for po in orders:
+        for po in capped(node, orders):
             delay = po.get("delay_minutes")
             delay_part = (f"+{fmt_minutes(delay)} late", "bold yellow") if delay else ("no delay", "dim")
             label = node_label(
@@ -188,7 +208,7 @@ class ImpactScreen(TreeScreen):
 
         ops = data.get("operations") or []
         node = group(root, "Operations on the machine", ops, expand=False)
-        for op in ops:
+        for op in capped(node, ops):
             label = node_label(
                 (op.get("production_order_id"), "bold"),
                 f"op {op.get('op_seq')}",
@@ -243,7 +263,7 @@ class TraceScreen(TreeScreen):
         holds = data.get("holds") or []
         if holds:
             node = group(root, "Quality holds", holds)
-            for hold in holds:
+            for hold in capped(node, holds):
                 label = node_label((hold.get("hold_id"), "bold"), (hold.get("status"), "bold"),
                                    hold.get("reason"), f"placed {fmt_ts(hold.get('placed_at'))} by {hold.get('placed_by') or '-'}")
                 add_record(node, label, hold, own=("hold", str(hold.get("hold_id"))))
@@ -254,14 +274,14 @@ class TraceScreen(TreeScreen):
 
         stock = data.get("inventory") or []
         node = group(root, "Stock of these lots", stock, empty="no stock on hand")
-        for row in stock:
+        for row in capped(node, stock):
             label = node_label((row.get("lot_id"), "bold"), f"at {row.get('location')}", f"qty {fmt_qty(row.get('qty'))}",
                                row.get("lot_status"))
             add_record(node, label, row, own=("lot", str(row.get("lot_id"))))
 
         shipments = data.get("shipments") or []
         node = group(root, "Shipments carrying them", shipments, empty="not shipped")
-        for row in shipments:
+        for row in capped(node, shipments):
             state = ("SHIPPED", "bold red") if row.get("shipped") else (row.get("status") or "", "")
             label = node_label((row.get("shipment_id"), "bold"), state, f"lot {row.get('lot_id')}",
                                f"to {row.get('customer_id') or '-'}", sales_line_id(row))
@@ -269,7 +289,7 @@ class TraceScreen(TreeScreen):
 
         customers = data.get("customers") or []
         node = group(root, "Customers", customers)
-        for customer in customers:
+        for customer in capped(node, customers):
             got = ("already received goods", "bold red") if customer.get("received") else ("orders open", "")
             label = node_label((customer.get("customer_id"), "bold"), customer.get("name"), got,
                                (f"account manager {customer.get('account_manager') or '-'}", "italic"))
@@ -277,7 +297,7 @@ class TraceScreen(TreeScreen):
 
         orders = data.get("production_orders") or []
         node = group(root, "Production orders", orders, expand=False)
-        for po in orders:
+        for po in capped(node, orders):
             label = node_label((po.get("production_order_id"), "bold"), po.get("item_id"), po.get("status"),
                                po.get("role"), sales_line_id(po))
             add_record(node, label, po)
@@ -294,7 +314,7 @@ class TraceScreen(TreeScreen):
         """Nest lots under the lot they were reached from (the nearest one; other links are named)."""
         by_depth = sorted(lots, key=lambda d: (d.get("depth") or 0, str(d.get("lot_id"))))
         nodes: dict[Any, TreeNode] = {origin: parent}
-        for lot in by_depth:
+        for lot in capped(parent, by_depth):
             links = [p for p in (lot.get(link) or []) if p in nodes]
             home = nodes[links[0]] if links else parent
             also = [p for p in (lot.get(link) or []) if p not in links[:1]]
@@ -376,13 +396,13 @@ class OrderScreen(TreeScreen):
         _add_feeders(node, fed_by)
         ops = data.get("operations") or []
         node = group(root, "Operations", ops)
-        for op in ops:
+        for op in capped(node, ops):
             label = node_label(f"op {op.get('op_seq')}", (op.get("machine_id"), "bold"), op.get("machine_name"),
                                op.get("status"), f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}")
             node.add_leaf(label, data=("machine", str(op.get("machine_id"))))
         feeds = data.get("feeds") or []
         node = group(root, "Feeds (orders up the chain)", feeds, empty="feeds no other order")
-        for po in feeds:
+        for po in capped(node, feeds):
             add_record(node, _order_label(po), po)
 
     def _build_sales_order(self, root: TreeNode, data: dict) -> None:
@@ -396,20 +416,20 @@ class OrderScreen(TreeScreen):
     def _downstream(self, root: TreeNode, data: dict) -> None:
         lines = data.get("sales_order_lines") or []
         node = group(root, "Customer order lines", lines, empty="made to stock")
-        for line in lines:
+        for line in capped(node, lines):
             label = node_label((sales_line_id(line), "bold"), line.get("customer_id"), line.get("item_id"),
                                f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
                                line.get("status"))
             add_record(node, label, line)
         shipments = data.get("shipments") or []
         node = group(root, "Shipments", shipments)
-        for shipment in shipments:
+        for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"), shipment.get("status"),
                                f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("carrier"))
             add_record(node, label, shipment)
         customers = data.get("customers") or []
         node = group(root, "Customers", customers)
-        for customer in customers:
+        for customer in capped(node, customers):
             label = node_label((customer.get("customer_id"), "bold"), customer.get("name"),
                                (f"account manager {customer.get('account_manager') or '-'}", "italic"))
             add_record(node, label, customer)
@@ -515,13 +535,13 @@ class CustomerScreen(TreeScreen):
     def build(self, root: TreeNode, data: dict) -> None:
         lines = data["lines"]
         node = group(root, "Open order lines", lines)
-        for line in lines:
+        for line in capped(node, lines):
             label = node_label((sales_line_id(line), "bold"), line.get("item_id"), f"qty {fmt_qty(line.get('qty'))}",
                                f"promised {fmt_date(line.get('promised_date'))}")
             add_record(node, label, line)
         shipments = data["shipments"]
         node = group(root, "Shipments", shipments)
-        for s in shipments:
+        for s in capped(node, shipments):
             label = node_label((s.get("shipment_id"), "bold"), s.get("status"),
                                f"ship {fmt_date(s.get('planned_ship_date'))}", sales_line_id(s))
             add_record(node, label, s)

@@ -20,8 +20,8 @@ FULL, SHORT, ZERO, SAFETY, EMPTY = "█", "▒", "─", "┄", " "
 POINT_DRILL = {"production_order": "production_order", "component": "production_order", "sales_order": "sales_order"}
 POINT_WORDS = {
     "on_hand": "on hand now",
-    "purchase_order": "purchase order in",
-    "production_order": "production order out",
+    "purchase_order": "purchase order due",
+    "production_order": "made by order",
     "component": "consumed by order",
     "sales_order": "customer line",
 }
@@ -141,7 +141,8 @@ class ProjectionChart(Static):
         width = max(30, (self.size.width or 80) - 2)
         rows = projection_chart(p.get("points") or [], on_hand=float(p.get("on_hand") or 0),
                                 safety_stock=float(p.get("safety_stock") or 0), start=start, width=width, height=7)
-        legend = Text("  █ balance   ▒ SHORT (below zero)   ┄ safety stock   ─ zero", style="dim")
+        legend = Text("  █ balance   ▒ SHORT (below zero)   ┄ safety stock   ─ zero      Enter on a row opens its order",
+                      style="dim")
         self.update(Text("\n").join(rows + [legend]))
 
 
