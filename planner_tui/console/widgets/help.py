@@ -51,14 +51,20 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "ctrl+p": "ctrl+p", "shift+tab": "shift+tab"}
+
+
+def key_name(key: str) -> str:
+    """Keys as a planner types them: ? and /, not question_mark and slash."""
+    return KEY_NAMES.get(key, key)
+
+
 def describe_bindings(app) -> list[tuple[str, str]]:
     """Every binding active on the current screen and app, once each, as (key, description)."""
     seen: dict[str, str] = {}
     for key, active in app.active_bindings.items():
         binding = active.binding
         description = binding.description or binding.action.replace("_", " ")
-        display = app.get_key_display(binding)
-        seen.setdefault(f"{display}", description)
-    seen.setdefault(app.get_key_display(Binding("ctrl+p", "command_palette")), "command palette: go to a machine, "
-                    "order, lot, item; impact of a machine; trace a lot")
-    return sorted(seen.items(), key=lambda kv: kv[0].lower())
+        seen.setdefault(key_name(key), description)
+    seen.setdefault("ctrl+p", "command palette: go to a machine, order, lot, item; impact of a machine; trace a lot")
+    return sorted(seen.items(), key=lambda kv: (len(kv[0]) > 1, kv[0].lower()))

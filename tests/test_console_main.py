@@ -1,0 +1,269 @@
+"""The console shell and main screen, driven by Textual's pilot on the sample plant (clock pinned):
+panels, stopped machine first, drill-down on Enter, `/` filter, `?` keys, palette, `q`, stale feed
+banner, in-place updates that keep the cursor, and the second-process lock message."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner_tui.console.app import PlannerApp
+from planner_tui.console.screenshots import scenario_store, settle
+from planner_tui.console.widgets.live_table import LiveTable
+from planner_tui.console.widgets.panels import Row, sparkline
+from planner_tui.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+AT = "2026-11-23T09:00:00"  # after the scenario's last event
+
+
+def pilot_test(fn):
+    """Run an async pilot test on its own event loop (no async pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def scenario_db(tmp_path_factory) -> Path:
+    """The sample plant with its scenario applied, in a database file copied per test."""
+    path = tmp_path_factory.mktemp("plant") / "plant.duckdb"
+    memory = scenario_store(SAMPLE)
+    memory.con.execute(f"ATTACH '{path}' AS out")
+    memory.con.execute("COPY FROM DATABASE memory TO out")
+    memory.con.execute("DETACH out")
+    memory.close()
+    return path
+
+
+@pytest.fixture
+def store(scenario_db, tmp_path) -> Store:
+    path = tmp_path / "plant.duckdb"
+    path.write_bytes(scenario_db.read_bytes())
+    s = Store.open(path)
+    yield s
+    s.close()
+
+
+def table(app, name: str) -> LiveTable:
+    return app.screen.query_one(f"#table-{name}", LiveTable)
+
+
+def keys(t: LiveTable) -> list[str]:
+    return [r.key.value for r in t.ordered_rows]
+
+
+@pilot_test
+async def test_main_screen_shows_every_panel(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert app.screen.crumb == "Plant"
+        machines = keys(table(app, "machines"))
+        assert machines[0] == "M-WELD-01"  # the stopped machine first
+        state = table(app, "machines").get_row("M-WELD-01")[1]
+        assert state.plain == "DOWN"  # the state in words, not colour alone
+        inbox = table(app, "inbox")
+        assert inbox.row_count >= 3
+        severities = [inbox.get_row(k)[0].plain for k in keys(inbox)]
+        assert severities[0] == "critical"
+        assert any(k.startswith("machine_down:M-WELD-01") for k in keys(inbox))
+        assert "SO-24117/1" in keys(table(app, "orders"))
+        assert table(app, "materials").row_count >= 1
+        assert keys(table(app, "holds")) == ["QH-2611-009"]
+        shipped_to = table(app, "holds").get_row("QH-2611-009")[2].plain
+        assert shipped_to not in ("not shipped", "?")  # the held lot already went to a customer
+        header = str(app.screen.query_one("#header").render())
+        assert "Nordhavn" in header and "2026-11-23 09:00" in header and "no feed" in header
+
+
+@pilot_test
+async def test_narrow_layout_shows_one_panel_and_tab_switches(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.narrow
+        assert screen.current_panel == "inbox"
+        assert table(app, "inbox").display and screen.query_one("#panel-inbox").display
+        assert not screen.query_one("#panel-machines").display
+        await pilot.press("tab")
+        await settle(pilot)
+        assert screen.current_panel == "machines"
+        assert screen.query_one("#panel-machines").display
+        assert keys(table(app, "machines"))[0] == "M-WELD-01"  # loaded when shown
+        await pilot.press("shift+tab")
+        assert screen.current_panel == "inbox"
+        await pilot.press("5")
+        assert screen.current_panel == "holds"
+
+
+@pilot_test
+async def test_enter_on_a_machine_drills_into_its_impact(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")  # machines panel, cursor on the stopped machine
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ImpactScreen"
+        assert "M-WELD-01" in app.screen.crumb
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.crumb == "Plant"
+
+
+@pilot_test
+async def test_enter_on_an_exception_drills_into_the_exception(store) -> None:
+    drills = []
+    app = PlannerApp(store, at=AT)
+    app.action_drill = lambda kind, ident: drills.append((kind, ident))  # record only
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        first = keys(table(app, "inbox"))[0]
+        assert drills == [("exception", first)]
+
+
+@pilot_test
+async def test_filter_narrows_the_focused_table_and_escape_clears(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash", *"cnc")
+        machines = table(app, "machines")
+        assert set(keys(machines)) == {"M-CNC-01", "M-CNC-02"}
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert app.focused is machines
+        assert "filter: cnc" in str(app.screen.query_one("#panel-machines").border_title)
+        await pilot.press("slash", "escape")
+        assert keys(machines)[0] == "M-WELD-01" and len(keys(machines)) > 2
+
+
+@pilot_test
+async def test_help_lists_every_key(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        described = dict(app.screen.rows)
+        for key in ("q", "?", "/", "tab", "r", "esc", "enter"):
+            assert any(k == key or k.startswith(key) for k in described), key
+        assert any("palette" in v for v in described.values())
+        await pilot.press("escape")
+        assert app.screen.crumb == "Plant"
+
+
+@pilot_test
+async def test_palette_finds_a_machine_and_drills(store) -> None:
+    drills = []
+    app = PlannerApp(store, at=AT)
+    app.action_drill = lambda kind, ident: drills.append((kind, ident))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"impact weld")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count:
+                break
+        await pilot.press("enter")
+        await pilot.pause()
+        assert drills and drills[0] == ("machine", "M-WELD-01")
+
+
+@pilot_test
+async def test_q_quits_cleanly(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+    assert app.return_code == 0
+    app.release()  # closes the store; the fixture's close is then harmless
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pilot_test
+async def test_dead_feed_shows_a_banner_and_the_data_stays(store) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/events"
+    app = PlannerApp(store, at=AT, events=url, poll_seconds=0.2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if getattr(app.feed_status, "state", None) == "stale":
+                break
+        await settle(pilot)
+        app.screen.render_header()
+        banner = app.screen.query_one("#banner")
+        assert banner.display and banner.has_class("-shown")
+        assert "STALE" in str(banner.render())
+        assert "STALE" in str(app.screen.query_one("#header").render())
+        assert keys(table(app, "machines"))[0] == "M-WELD-01"  # still working on the data it has
+
+
+@pilot_test
+async def test_table_updates_in_place_keeping_the_cursor() -> None:
+    from textual.app import App
+
+    from planner_tui.console.widgets.panels import Column
+
+    class One(App):
+        def compose(self):
+            yield LiveTable((Column("id", "Id", 6), Column("state", "State", 10)), id="t")
+
+    def rows(*pairs):
+        return [Row(k, (k, v), ("machine", k), k.lower()) for k, v in pairs]
+
+    app = One()
+    async with app.run_test() as pilot:
+        t = app.query_one(LiveTable)
+        t.show(rows(("A", "running"), ("B", "running"), ("C", "running")))
+        t.move_cursor(row=1)
+        t.show(rows(("A", "running"), ("B", "DOWN"), ("C", "running"), ("D", "idle")))
+        await pilot.pause()
+        assert keys(t) == ["A", "B", "C", "D"] and t.cursor_key == "B"
+        assert ("B", "state") in t.highlighted_cells  # what just changed is marked
+        assert ("A", "state") not in t.highlighted_cells
+        t.show(rows(("B", "DOWN"), ("A", "running"), ("D", "idle")))  # reordered, C gone
+        assert keys(t) == ["B", "A", "D"] and t.cursor_key == "B"
+        t.show([Row(f"R{i}", (f"R{i}", "x"), None, f"r{i}") for i in range(t.limit + 5)])
+        assert t.row_count == t.limit + 1  # a paged table: the rest is one "more" row
+        assert "5 more" in str(t.get_row("__more__")[0])
+
+
+def test_sparkline_marks_the_dip_without_colour() -> None:
+    line = sparkline([10, 5, -3, 8], width=16)
+    assert line.plain[2] == "×" and len(line.plain) == 4
+
+
+def test_a_second_process_gets_the_lock_message(tmp_path) -> None:
+    path = tmp_path / "plant.duckdb"
+    holder = Store.open(path)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "planner_tui", "run", "--db", str(path)],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        holder.close()
+    assert result.returncode == 4
+    assert "in use by another process" in result.stderr and "PID" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
