@@ -206,3 +206,42 @@ def test_unknown_exception_is_a_notification(store: Store) -> None:
             assert any("M-NOPE" in n.message for n in app._notifications)
 
     asyncio.run(run())
+
+
+def test_machine_back_up_is_said_with_its_time_not_dropped() -> None:
+    from test_console_drilldown import WELD_DOWN
+
+    store = sample_store([WELD_DOWN])
+    exception_id = "machine_down:M-WELD-01"
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await open_screen(pilot, "exception", exception_id)
+            await pilot.press("a")
+            await settle(pilot)
+            from planner_tui.store.events import apply_events
+
+            apply_events(store, [event(2, "machine.up", "2026-11-23T05:52:00Z", machine_id="M-WELD-01")],
+                         feed="test-feed")
+            screen.post_message(_data_changed())
+            await settle(pilot)
+            banner = str(screen.query_one("#exception-cleared", Static).render())
+            assert "CAUSE CLEARED" in banner and "machine back up" in banner and "05:52" in banner
+            assert screen.data["status"] == "acknowledged", "the triage state is kept"
+
+    asyncio.run(run())
+    store.close()
+
+
+def test_triage_keys_have_ids_and_descriptions() -> None:
+    from planner_tui.console.dialogs import TRIAGE_BINDINGS
+    from planner_tui.console.screens.exception import ExceptionScreen
+
+    keys = {b.key for b in TRIAGE_BINDINGS}
+    assert keys == {"a", "s", "n", "z", "r", "o"}
+    for binding in TRIAGE_BINDINGS:
+        assert binding.id and binding.description
+    screen_keys = {b.key for b in ExceptionScreen._merged_bindings.key_to_bindings for b in
+                   ExceptionScreen._merged_bindings.key_to_bindings[b]}
+    assert keys | {"escape", "f5"} <= screen_keys
