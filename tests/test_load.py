@@ -401,3 +401,26 @@ def test_a_reload_replaces_the_snapshot_and_keeps_planner_tui_tables(tmp_path):
         # The second snapshot has no snapshot.json: the first one's as_of/plant must not linger.
         assert "as_of" not in meta and "plant" not in meta
         assert meta["theme"] == "dark" and meta["loaded_from"] == str(second)
+
+
+def test_a_reader_sees_the_old_snapshot_or_the_new_one_never_a_mix(tmp_path):
+    store = Store.memory()
+    load_snapshot(store, write_plant(tmp_path / "one"))
+    reader = store.cursor()
+    reader.execute("BEGIN TRANSACTION")
+    both = "SELECT (SELECT count(*) FROM machines), (SELECT count(*) FROM operations)"
+    assert reader.execute(both).fetchall() == [(2, 3)]
+    load_snapshot(store, write_plant(
+        tmp_path / "two",
+        machines=PLANT["machines"] + "M3,Saw,WC,L1,AAR,\n",
+        operations=PLANT["operations"] + "P2,20,M3,2026-11-24T08:00:00,2026-11-24T09:00:00,waiting\n",
+    ))
+    assert reader.execute(both).fetchall() == [(2, 3)]  # its transaction began before the swap
+    reader.execute("COMMIT")
+    assert reader.execute(both).fetchall() == [(3, 4)]
+
+
+def test_progress_display_does_not_change_the_result(tmp_path, capsys):
+    report = load_snapshot(Store.memory(), write_plant(tmp_path), progress=True)
+    assert report["tables"]["operations"] == 3
+    assert capsys.readouterr().out == ""  # progress goes to stderr, never into --json output

@@ -29,7 +29,7 @@ from planner_tui.errors import PlannerError, Problem, SnapshotError
 from planner_tui.store.contract import TABLES, Table, create_table_sql
 from planner_tui.store.db import Store
 from planner_tui.store.schema import ensure_schema
-from planner_tui.store.sources import SnapshotFiles, open_source
+from planner_tui.store.sources import SnapshotFiles, is_url, open_source
 from planner_tui.store.validate import (
     ColumnPlan,
     ProblemList,
@@ -62,7 +62,8 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
     (every problem found, the database unchanged) or PlannerError (source unreachable, database error).
     """
     started = time.perf_counter()
-    source_text = str(source)
+    # A folder is recorded as an absolute path: `status` later tells where the snapshot came from.
+    source_text = str(source) if is_url(source) else str(Path(source).resolve())
     with store.write_lock:
         cur = store.cursor()
         try:
@@ -262,7 +263,7 @@ def _csv_header(path: Path) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), None)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
         raise _Unreadable(f"cannot read the CSV header: {exc}") from None
     if not header:
         raise _Unreadable("the CSV file is empty: the first line must name the columns")
@@ -290,6 +291,8 @@ def _json_records(path: Path, *, lines: bool) -> list[dict]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _Unreadable(f"not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise _Unreadable(f"cannot read the file: {exc}") from None
     if lines:
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
