@@ -10,7 +10,8 @@ frontier (the lots reached at the previous level) is joined to ``lot_genealogy``
 before go on. So a diamond yields each lot once, at its shortest depth, and a cycle cannot loop: a lot
 is never expanded twice (and MAX_DEPTH caps the levels besides). A recursive CTE (``USING KEY`` with a
 ``recurring`` visited check) gives the same answer but measured 3-5x slower on a 1M-edge genealogy
-(each iteration re-hashes the whole table; see docs/performance.md), so the levels are driven from here.
+(each iteration re-hashes the whole table; `benchmarks/bench_material.py` measures both), so the
+levels are driven from here.
 
 Cycles are not fatal for a trace (the recall question still has an answer): they are reported in the
 answer's ``cycles`` (each cycle's lots) and ``warnings``; ``strict=True`` raises CycleError instead.
@@ -19,7 +20,6 @@ answer's ``cycles`` (each cycle's lots) and ``warnings``; ``strict=True`` raises
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
 from planner_tui.errors import CycleError, NotFound
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES
@@ -215,6 +215,8 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
 
     # The traced set (the lot and everything made from it) is registered as a relation on this cursor,
     # so the follow-up joins stay set-based and take no large list parameters.
+    import pyarrow as pa  # only here: keeps `import planner_tui.engine.trace` light for the CLI
+
     view = f"_trace_lots_{id(cur) & 0xFFFFFF:x}"
     cur.register(view, pa.table({"lot_id": [f["lot_id"] for f in forward]}))
     try:
