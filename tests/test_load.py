@@ -424,3 +424,14 @@ def test_progress_display_does_not_change_the_result(tmp_path, capsys):
     report = load_snapshot(Store.memory(), write_plant(tmp_path), progress=True)
     assert report["tables"]["operations"] == 3
     assert capsys.readouterr().out == ""  # progress goes to stderr, never into --json output
+
+
+def test_column_names_are_exact_and_csv_is_comma_separated(tmp_path):
+    error = load_error(write_plant(
+        tmp_path,
+        machines=PLANT["machines"].replace("machine_id,", "Machine_ID,", 1),
+        customers=PLANT["customers"].replace(",", ";"),
+    ))
+    p = the_problem(error, "machines.csv")
+    assert p.column == "machine_id" and "'Machine_ID'" in p.message
+    assert "separated by semicolons" in the_problem(error, "customers.csv").message

@@ -140,15 +140,21 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: Sna
         source_from, params, names, types = _parquet_source(cur, path)
         source_row = "file_row_number + 1"
         stage_from = "read_parquet(?)"
+        original_names = names
     else:
         raw = RAW_PREFIX + t.name
-        names = _read_text_into(cur, t, path, raw)
+        names, original_names = _read_text_into(cur, t, path, raw)
         types = {n: "VARCHAR" for n in names}
         source_from, params, source_row, stage_from = q(raw), [], "rowid + 1", q(raw)
     present = [n for n in names if n in set(t.column_names)]
     missing = [c for c in t.columns if c.name not in names and not c.optional]
+    by_lower = {n.lower(): n for n in original_names}
     for col in missing:
-        files.problems.append(Problem(path.name, "required column is missing from the file", column=col.name))
+        message = "required column is missing from the file"
+        near = by_lower.get(col.name.lower())
+        if near is not None:
+            message += f" (there is {near!r}: column names are exact, lower case)"
+        files.problems.append(Problem(path.name, message, column=col.name))
     if missing:
         files.broken.add(t.name)
         raise _SkipTable()  # nothing usable: references into this table are not checked either
@@ -215,8 +221,10 @@ def _parquet_source(cur: duckdb.DuckDBPyConnection, path: Path):
     return "read_parquet(?, file_row_number = true)", [str(path)], names, types
 
 
-def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: str) -> list[str]:
-    """Read a CSV or JSON file as text (every value VARCHAR) into the raw staging table `raw`."""
+def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: str) -> tuple[list[str], list[str]]:
+    """Read a CSV or JSON file as text (every value VARCHAR) into the raw staging table `raw`.
+
+    Returns the raw table's column names and the file's own (they differ where a name is unusable)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         header = _csv_header(path)
@@ -230,12 +238,12 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
             )
         except duckdb.Error as exc:
             raise _Unreadable(_csv_error(exc)) from None
-        return names
+        return names, header
     records = _json_records(path, lines=suffix == ".jsonl")
     if not records:
         # An empty JSON array cannot name its columns: it is an empty table with the contract's.
         cur.execute(f"CREATE TABLE {q(raw)} ({', '.join(f'{q(c)} VARCHAR' for c in t.column_names)})")
-        return list(t.column_names)
+        return list(t.column_names), list(t.column_names)
     header: list[str] = []
     seen: set[str] = set()
     for record in records:
@@ -256,7 +264,7 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
         cur.execute(f"CREATE TABLE {q(raw)} AS SELECT * FROM {q(view)}")
     finally:
         cur.unregister(view)
-    return names
+    return names, header
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -267,6 +275,10 @@ def _csv_header(path: Path) -> list[str]:
         raise _Unreadable(f"cannot read the CSV header: {exc}") from None
     if not header:
         raise _Unreadable("the CSV file is empty: the first line must name the columns")
+    if len(header) == 1:
+        for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if separator in header[0]:
+                raise _Unreadable(f"the columns are separated by {label}: a snapshot CSV is comma-separated")
     return [h.strip() for h in header]
 
 
