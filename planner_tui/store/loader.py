@@ -55,6 +55,13 @@ class _Unreadable(Exception):
         self.row = row
 
 
+class _SkipTable(_Unreadable):
+    """A table whose problems are already recorded (missing columns): nothing more to read or check."""
+
+    def __init__(self):
+        super().__init__("")
+
+
 def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = False) -> dict:
     """Replace the store's snapshot with the one at `source` (a folder or an http(s) base URL).
 
@@ -89,7 +96,7 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
             raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
         finally:
             cur.close()
-    ensure_schema(store.con)
+        ensure_schema(store.con)  # recreates anything a future schema adds beside the contract's tables
     return {
         "source": source_text,
         "tables": {name: s.rows for name, s in staged.items()},
@@ -175,11 +182,6 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: Sna
             raise
         raise _Unreadable(f"cannot read the Parquet file: {_first_line(exc)}") from None
     return Staged(t, path.name, stage, plans, source_from, params, source_row)
-
-
-class _SkipTable(_Unreadable):
-    def __init__(self):
-        super().__init__("")
 
 
 _IGNORED = "_ignored_"
