@@ -76,7 +76,7 @@ def main() -> None:
     ctx = ex._Context(cur, at)
     parts = [
         ("machine_down (machine_impact per stopped machine)", lambda: ex._machines_down(ctx)),
-        ("quality_hold (trace_lot per held lot)", lambda: ex._quality_holds(ctx)),
+        ("quality_hold (one set-based reach of all holds)", lambda: ex._quality_holds(ctx)),
         ("shortages() once", ctx.shortages),
         ("shortage rows", lambda: ex._shortages(ctx)),
         ("reschedule() once", ctx.reschedule),

@@ -557,3 +557,67 @@ def test_the_sample_scenario_shows_every_gap(sample_dir, repo_root) -> None:
     assert shipped_holds and all(r["detail"]["shipped"] >= 1 for r in shipped_holds)
     history = get_exception(store.cursor(), "machine_down:M-WELD-01", at=at)["history"]
     assert any(h["kind"] == "event" and h["type"] == "machine.down" for h in history)
+
+
+def _reach_from_trace(cur, lot_id: str) -> dict:
+    """The inbox's hold counts, worked out from the lot trace (the reference answer)."""
+    from planner_tui.engine.trace import trace_lot
+
+    trace = trace_lot(cur, lot_id)
+    shipments = {s["shipment_id"]: s for s in trace["shipments"]}
+    shipped = {i for i, s in shipments.items() if s["status"] in ("shipped", "delivered")}
+    return {
+        "descendants": len(trace["descendants"]),
+        "shipments": len(shipments),
+        "shipped": len(shipped),
+        "customers": len({s["customer_id"] for s in shipments.values()} - {None}),
+        "customers_shipped_to": len({shipments[i]["customer_id"] for i in shipped} - {None}),
+        "stock_qty": float(sum(i["qty"] for i in trace["inventory"])),
+    }
+
+
+def _assert_reach_matches_trace(store: Store) -> int:
+    from planner_tui.engine.exceptions import hold_reach
+
+    cur = store.cursor()
+    holds = hold_reach(cur)
+    for h in holds:
+        mine = {k: (float(h[k]) if k == "stock_qty" else h[k]) for k in _reach_from_trace(cur, h["lot_id"])}
+        assert mine == _reach_from_trace(cur, h["lot_id"]), h["hold_id"]
+    return len(holds)
+
+
+def test_hold_reach_agrees_with_the_lot_trace(store: Store) -> None:
+    # L1 -> L3 and L4 -> L5 (a diamond through L3 and L4), L5 -> L3 closes a cycle; L4 is in stock in two
+    # places and on an open shipment, L5 shipped to Acme.
+    make_plant(
+        store,
+        lots=[{"lot_id": f"L{i}", "item_id": "FG1"} for i in (3, 4, 5)],
+        lot_genealogy=[
+            {"input_lot_id": "L1", "output_lot_id": "L3"}, {"input_lot_id": "L1", "output_lot_id": "L4"},
+            {"input_lot_id": "L3", "output_lot_id": "L5"}, {"input_lot_id": "L4", "output_lot_id": "L5"},
+            {"input_lot_id": "L5", "output_lot_id": "L3"},
+        ],
+        inventory=[{"item_id": "FG1", "location": "A", "lot_id": "L4", "qty": 2},
+                   {"item_id": "FG1", "location": "B", "lot_id": "L4", "qty": 3}],
+        shipments=[{"shipment_id": "S2", "sales_order_id": "SO1", "line_no": 1, "planned_ship_date": "2026-01-06"},
+                   {"shipment_id": "S3", "sales_order_id": "SO3", "line_no": 1, "planned_ship_date": "2026-01-03",
+                    "status": "delivered"}],
+        shipment_lots=[{"shipment_id": "S2", "lot_id": "L4"}, {"shipment_id": "S3", "lot_id": "L5"},
+                       {"shipment_id": "S3", "lot_id": "L3"}],
+    )
+    assert _assert_reach_matches_trace(store) == 2
+    h1 = listed(store)["quality_hold:H1"]["detail"]
+    assert (h1["descendants"], h1["shipments"], h1["shipped"], h1["stock_qty"]) == (3, 3, 2, 5.0)
+
+
+def test_hold_reach_agrees_with_the_lot_trace_on_the_sample(sample_dir, repo_root) -> None:
+    from planner_tui.store.events import apply_events
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, sample_dir)
+    lines = (repo_root / "sample_data" / "scenario.jsonl").read_text().splitlines()
+    apply_events(store, [json.loads(line) for line in lines if line.strip()], feed="scenario")
+    store.con.execute("UPDATE quality_holds SET status = 'active'")  # every hold, released ones too
+    assert _assert_reach_matches_trace(store) >= 2

@@ -229,60 +229,93 @@ def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
 # --------------------------------------------------------------------------------------- quality_hold
 
 
-def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:
-    from planner_tui.engine.trace import trace_lot
+# How far every active hold's lot travelled, for all holds in one set-based pass: the lot and everything
+# made from it (lot_genealogy at any depth; UNION makes the walk cycle-safe), the shipments carrying any of
+# them, and their stock. It answers the same counts as `engine.trace.trace_lot` (a test holds them
+# equal) without one trace per hold: a large plant has hundreds of active holds.
+_HOLD_REACH_SQL = """
+WITH RECURSIVE held AS (
+    SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
+    FROM quality_holds h LEFT JOIN lots l ON l.lot_id = h.lot_id
+    WHERE h.status = 'active' AND (? IS NULL OR h.hold_id = ?)
+),
+reach(hold_id, lot_id) AS (
+    SELECT hold_id, lot_id FROM held
+    UNION
+    SELECT r.hold_id, g.output_lot_id FROM reach r JOIN lot_genealogy g ON g.input_lot_id = r.lot_id
+),
+lots_reached AS (SELECT hold_id, count(*) - 1 AS descendants FROM reach GROUP BY hold_id),
+carried AS (
+    SELECT DISTINCT r.hold_id, s.shipment_id, list_contains(?, s.status) AS shipped, so.customer_id
+    FROM reach r
+    JOIN shipment_lots sl ON sl.lot_id = r.lot_id
+    JOIN shipments s ON s.shipment_id = sl.shipment_id
+    LEFT JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
+),
+shipping AS (
+    SELECT hold_id,
+           count(DISTINCT shipment_id) AS shipments,
+           count(DISTINCT shipment_id) FILTER (WHERE shipped) AS shipped,
+           count(DISTINCT customer_id) AS customers,
+           count(DISTINCT customer_id) FILTER (WHERE shipped) AS customers_shipped_to
+    FROM carried GROUP BY hold_id
+),
+stock AS (
+    SELECT r.hold_id, sum(i.qty) AS stock_qty
+    FROM reach r JOIN inventory i ON i.lot_id = r.lot_id
+    WHERE i.qty <> 0 GROUP BY r.hold_id
+)
+SELECT held.*, coalesce(lots_reached.descendants, 0) AS descendants,
+       coalesce(shipping.shipments, 0) AS shipments, coalesce(shipping.shipped, 0) AS shipped,
+       coalesce(shipping.customers, 0) AS customers,
+       coalesce(shipping.customers_shipped_to, 0) AS customers_shipped_to,
+       coalesce(stock.stock_qty, 0) AS stock_qty
+FROM held
+LEFT JOIN lots_reached USING (hold_id)
+LEFT JOIN shipping USING (hold_id)
+LEFT JOIN stock USING (hold_id)
+ORDER BY held.placed_at, held.hold_id
+"""
 
-    sql = """SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
-             FROM quality_holds h LEFT JOIN lots l USING (lot_id)
-             WHERE h.status = 'active'"""
-    params: list = []
-    if only is not None:
-        sql += " AND h.hold_id = ?"
-        params.append(only)
-    traces: dict[str, dict] = {}
+
+def hold_reach(cur: duckdb.DuckDBPyConnection, hold_id: str | None = None) -> list[dict]:
+    """Every active hold (or just `hold_id`) with how far its lot travelled: descendants, shipments,
+    shipped, customers (of those shipments), customers_shipped_to, stock_qty."""
+    return _rows(cur, _HOLD_REACH_SQL, [hold_id, hold_id, list(SHIPPED_STATUSES)])
+
+
+def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:
     out = []
-    for h in _rows(ctx.cur, sql + " ORDER BY h.placed_at, h.hold_id", params):
+    for h in hold_reach(ctx.cur, only):
         lot_id = h["lot_id"]
-        detail = {"lot_id": lot_id, "item_id": h["item_id"], "reason": h["reason"], "placed_by": h["placed_by"]}
-        if lot_id not in traces:
-            try:
-                traces[lot_id] = trace_lot(ctx.cur, lot_id)
-            except PlannerError as error:
-                traces[lot_id] = {"error": str(error)}
-        trace = traces[lot_id]
-        shipments = trace.get("shipments") or []
-        shipped = {s["shipment_id"] for s in shipments if s.get("status") in SHIPPED_STATUSES}
-        pending = {s["shipment_id"] for s in shipments} - shipped
-        customers = trace.get("customers") or []
-        shipped_to = {s.get("customer_id") for s in shipments if s["shipment_id"] in shipped} - {None}
-        descendants = trace.get("descendants") or []
-        stock = sum(float(i.get("qty") or 0) for i in trace.get("inventory") or [])
-        detail.update(
-            descendants=len(descendants),
-            shipments=len(shipped | pending),
-            shipped=len(shipped),
-            customers=len(customers),
-            customers_shipped_to=len(shipped_to),
-            stock_qty=stock,
-        )
-        if "error" in trace:
-            detail["error"] = trace["error"]
+        shipped, pending = h["shipped"], h["shipments"] - h["shipped"]
+        descendants, stock = h["descendants"], float(h["stock_qty"] or 0)
+        detail = {
+            "lot_id": lot_id,
+            "item_id": h["item_id"],
+            "reason": h["reason"],
+            "placed_by": h["placed_by"],
+            "descendants": descendants,
+            "shipments": h["shipments"],
+            "shipped": shipped,
+            "customers": h["customers"],
+            "customers_shipped_to": h["customers_shipped_to"],
+            "stock_qty": stock,
+        }
         lot_label = f"lot {lot_id}" + (f" ({h['item_id']})" if h["item_id"] else "")
         if shipped:
-            severity = "critical"
-            what = f"shipped to {_plural(len(shipped_to), 'customer')} ({_plural(len(shipped), 'shipment')})"
+            severity = "critical"  # goods already at customers: a recall question
+            what = f"shipped to {_plural(h['customers_shipped_to'], 'customer')} ({_plural(shipped, 'shipment')})"
         elif pending:
             severity = "high"
-            what = f"in {_plural(len(pending), 'open shipment')}"
+            what = f"in {_plural(pending, 'open shipment')}"
         elif descendants or stock:
             severity = "medium"
-            reach = [_plural(len(descendants), "lot") + " made from it"] if descendants else []
+            reach = [_plural(descendants, "lot") + " made from it"] if descendants else []
             what = ", ".join(reach + ([f"{_qty(stock)} in stock"] if stock else []))
         else:
             severity = "low"
             what = "contained"
-        if "error" in trace:
-            severity, what = "high", "trace unknown (plant data error)"
         out.append(
             _exception(
                 "quality_hold",
@@ -433,30 +466,34 @@ def _no_supply(ctx: _Context, only: str | None = None) -> list[dict]:
         for a in s.get("affected") or []:
             if a.get("kind") != "sales_order":
                 continue
-            so, line = split_order_line(str(a["id"]))
-            if only is not None and _line_key(so, line) != only:
+            so, _, line = str(a["id"]).rpartition("/")  # "SO/line"; faster than a regex on a big plant
+            if not so or not line.isdigit():
                 continue
-            short_lines.setdefault((so, line), {"item_id": s["item_id"], "need_at": a.get("need_at"),
-                                                "qty": a.get("qty")})
+            key = (so, int(line))
+            if only is not None and _line_key(*key) != only:
+                continue
+            short_lines.setdefault(key, {"item_id": s["item_id"], "need_at": a.get("need_at")})
     if not short_lines:
         return []
     keys = list(short_lines)
-    supplied = {
-        (r[0], r[1])
-        for r in ctx.cur.execute(
-            """SELECT DISTINCT p.sales_order_id, p.line_no FROM production_orders p
-               JOIN (SELECT unnest(?::VARCHAR[]) AS sales_order_id, unnest(?::INTEGER[]) AS line_no) k
-                 USING (sales_order_id, line_no)
-               WHERE p.status <> 'cancelled'""",
-            [[k[0] for k in keys], [k[1] for k in keys]],
-        ).fetchall()
-    }
-    info = _lines_info(ctx.cur, [k for k in keys if k not in supplied])
+    # The open lines among them that no production order (other than a cancelled one) is made for.
+    rows = _rows(
+        ctx.cur,
+        """SELECT so.sales_order_id, so.line_no, so.customer_id, so.item_id, so.qty, so.promised_date,
+                  so.confirmed_at, so.status, c.name AS customer_name, c.account_manager
+           FROM (SELECT unnest(?::VARCHAR[]) AS sales_order_id, unnest(?::INTEGER[]) AS line_no) k
+           JOIN sales_orders so USING (sales_order_id, line_no)
+           LEFT JOIN customers c ON c.customer_id = so.customer_id
+           WHERE so.status = 'open'
+             AND NOT EXISTS (SELECT 1 FROM production_orders p
+                             WHERE p.sales_order_id = so.sales_order_id AND p.line_no = so.line_no
+                               AND p.status <> 'cancelled')""",
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    )
+    info = {(r["sales_order_id"], r["line_no"]): r for r in rows}
     out = []
     for key in sorted(info):
         line = info[key]
-        if line["status"] != "open":
-            continue
         short = short_lines[key]
         promised = _as_date(line["promised_date"])
         customer = line["customer_name"] or line["customer_id"]
