@@ -264,7 +264,8 @@ class FileFeed(Feed):
 class HttpFeed(Feed):
     """An HTTP endpoint answering `GET <url>?after=<sequence>` with a CloudEvents batch.
 
-    Pages are fetched until one comes back empty; connection errors, timeouts and 5xx answers are
+    Pages are fetched while they come back full (with `page_limit`; without one, until one comes back
+    empty), up to `max_events_per_poll` (then the status says catching up); connection errors, timeouts and 5xx answers are
     retried with exponential backoff and jitter, a bounded number of times, so one poll never blocks
     for long. A server that sends an ETag is asked with If-None-Match, and 304 means nothing new.
     """
@@ -378,6 +379,10 @@ class HttpFeed(Feed):
                     raise _FeedTrouble(f"the feed ignored ?after={after} (sent sequence {top} again)")
                 after = top
                 received += len(events)
+                if self.page_limit and len(page) < self.page_limit:
+                    # A partial page: the feed had nothing more at that moment. Stop here rather than
+                    # chase a live stream, so the poll ends and its events become visible now.
+                    break
                 if len(pending) >= self.apply_batch:
                     self._apply(progress, pending)
                     pending = []

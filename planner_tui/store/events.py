@@ -120,7 +120,7 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     """
     event: dict[str, Any] = {
         "source": fallback_source,
-        "id": fallback_id or fingerprint(obj),
+        "id": fallback_id,
         "type": None,
         "time": None,
         "sequence": None,
@@ -129,6 +129,7 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
         "error": None,
     }
     if not isinstance(obj, dict):
+        event["id"] = event["id"] or fingerprint(obj)
         event["error"] = "not a JSON object"
         return event
     problems: list[str] = []
@@ -140,6 +141,7 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     if event_id:
         event["id"] = event_id
     else:
+        event["id"] = event["id"] or fingerprint(obj)  # only now: hashing every event would cost
         problems.append("missing id")
     if event_type:
         event["type"] = event_type
@@ -363,6 +365,20 @@ _KEYS = {
     )
 }
 
+# The columns events read or change, per table: only these are fetched for existing rows (fetching a
+# timestamp column into Python costs more than finding the row), and only changed ones are written.
+_WORKING = {
+    "machine_states": ("machine_id", "state", "since", "reason", "expected_minutes"),
+    "quality_holds": ("hold_id", "lot_id", "status"),
+    "lots": ("lot_id", "item_id", "qty", "status"),
+    "sales_orders": ("sales_order_id", "line_no", "qty", "promised_date", "status"),
+    "production_orders": ("production_order_id", "status"),
+    "operations": ("production_order_id", "op_seq", "status"),
+    "purchase_orders": ("purchase_order_id", "item_id", "qty", "status"),
+    "inventory": ("item_id", "location", "lot_id", "qty"),
+    "shipments": ("shipment_id", "sales_order_id", "line_no", "status"),
+}
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -377,12 +393,13 @@ def _key_text(key: tuple) -> str:
 
 
 class _Plant:
-    """The slice of the plant one batch can touch."""
+    """The slice of the plant one batch can touch: rows by key, with their rowids for writing back."""
 
     def __init__(self, cur: duckdb.DuckDBPyConnection):
         self.cur = cur
-        self.columns: dict[str, list[str]] = {}
+        self.columns = self._present_columns()
         self.rows: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
+        self.rowids: dict[str, dict[tuple, int]] = {name: {} for name in _KEYS}
         self.original: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
         self.known: dict[str, set[str]] = {"machines": set(), "customers": set(), "items": set()}
         self.item_of_lot: dict[str, str] = {}
@@ -391,25 +408,29 @@ class _Plant:
         self.shipments_by_line: dict[tuple, list[str]] = {}
         self.lots_by_shipment: dict[str, list[str]] = {}
 
-    # reading -------------------------------------------------------------------------------------
+    def _present_columns(self) -> dict[str, list[str]]:
+        """The contract columns each table really has (one catalog query for all of them)."""
+        rows = self.cur.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND table_name = ANY(?)",
+            [list(_KEYS)],
+        ).fetchall()
+        present: dict[str, set[str]] = {}
+        for table_name, column_name in rows:
+            present.setdefault(table_name, set()).add(column_name)
+        if "expected_minutes" not in present.get("machine_states", set()):
+            # A snapshot may lack planner_tui's own column; machine.down needs it.
+            self.cur.execute("ALTER TABLE machine_states ADD COLUMN expected_minutes INTEGER")
+            present.setdefault("machine_states", set()).add("expected_minutes")
+        return {name: [c for c in contract_table(name).column_names if c in present.get(name, set())]
+                for name in _KEYS}
 
-    def table_columns(self, name: str) -> list[str]:
-        if name not in self.columns:
-            present = {d[0] for d in self.cur.execute(f'SELECT * FROM "{name}" LIMIT 0').description}
-            wanted = contract_table(name).column_names
-            if name == "machine_states" and "expected_minutes" not in present:
-                # Snapshots may omit planner_tui's own column; machine.down needs it.
-                self.cur.execute('ALTER TABLE machine_states ADD COLUMN expected_minutes INTEGER')
-                present.add("expected_minutes")
-            self.columns[name] = [c for c in wanted if c in present]
-        return self.columns[name]
+    # reading -------------------------------------------------------------------------------------
 
     def load_known(self, name: str, column: str, ids: Iterable[str]) -> None:
         ids = sorted({i for i in ids if i is not None} - self.known[name])
         if ids:
-            rows = self.cur.execute(
-                f'SELECT DISTINCT "{column}" FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))', [ids]
-            ).fetchall()
+            rows = self.cur.execute(f'SELECT DISTINCT "{column}" FROM "{name}" WHERE "{column}" = ANY(?)', [ids]).fetchall()
             self.known[name].update(r[0] for r in rows)
 
     def load(self, name: str, column: str, values: Iterable[Any], *, extra: str = "") -> list[dict]:
@@ -417,19 +438,20 @@ class _Plant:
         values = sorted({v for v in values if v is not None})
         if not values:
             return []
-        cols = self.table_columns(name)
+        cols = [c for c in _WORKING[name] if c in self.columns[name]]
         select = ", ".join(f'"{c}"' for c in cols)
         result = self.cur.execute(
-            f'SELECT {select} FROM "{name}" WHERE "{column}" IN (SELECT unnest(?)) {extra}', [values]
+            f'SELECT rowid, {select} FROM "{name}" WHERE "{column}" = ANY(?) {extra}', [values]
         ).fetchall()
         key_cols = _KEYS[name]
         loaded = []
-        cache = self.rows[name]
-        for values_row in result:
+        cache, rowids = self.rows[name], self.rowids[name]
+        for rowid, *values_row in result:
             row = dict(zip(cols, values_row))
             key = tuple(row[k] for k in key_cols)
             if key not in cache:  # never overwrite a row the batch already changed
                 cache[key] = row
+                rowids[key] = rowid
                 self.index(name, key, row)
             loaded.append(cache[key])
         if key_cols == (column,):
@@ -462,33 +484,36 @@ class _Plant:
         before = cache.get(key)
         if key not in self.original[name]:
             self.original[name][key] = dict(before) if before is not None else None
-        cols = self.table_columns(name)
-        after = {c: row.get(c) for c in cols}
         if before is None:
+            after = {c: row.get(c) for c in self.columns[name]}
             changes.append({"table": name, "key": _key_text(key), "before": None,
                             "after": {c: _jsonable(v) for c, v in after.items()}})
             self.index(name, key, after)
         else:
-            diff = [c for c in cols if before.get(c) != after[c]]
+            after = {c: row.get(c, before[c]) for c in before}
+            diff = [c for c in before if before[c] != after[c]]
             if not diff:
                 return
             changes.append({"table": name, "key": _key_text(key),
-                            "before": {c: _jsonable(before.get(c)) for c in diff},
+                            "before": {c: _jsonable(before[c]) for c in diff},
                             "after": {c: _jsonable(after[c]) for c in diff}})
         cache[key] = after
 
-    def dirty(self, name: str) -> tuple[list[dict], list[dict]]:
-        """(new rows, changed existing rows) for one table."""
-        inserts, updates = [], []
+    def dirty(self, name: str) -> tuple[list[dict], list[tuple[int, dict]], list[str]]:
+        """(new rows, (rowid, row) of changed existing rows, the columns that changed) for one table."""
+        inserts, updates, changed = [], [], set()
         for key, original in self.original[name].items():
             current = self.rows[name][key]
             if current is None:
                 continue
             if original is None:
+                if key in self.rowids[name]:  # cannot happen: a loaded row is never "absent"
+                    raise AssertionError(f"{name} {key} both loaded and new")
                 inserts.append(current)
             elif current != original:
-                updates.append(current)
-        return inserts, updates
+                updates.append((self.rowids[name][key], current))
+                changed.update(c for c in current if current[c] != original.get(c))
+        return inserts, updates, [c for c in self.columns[name] if c in changed]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -786,7 +811,7 @@ def _preload(p: _Plant, events: list[dict]) -> None:
     p.load("shipments", "sales_order_id", line_orders)
     if wanted["shipments"] - {None}:
         rows = p.cur.execute(
-            "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id IN (SELECT unnest(?))",
+            "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id = ANY(?)",
             [sorted(wanted["shipments"] - {None})],
         ).fetchall()
         for shipment_id, lot_id in rows:
@@ -821,25 +846,26 @@ def _arrow(columns: list[str], types: list[str], rows: list[dict]) -> pa.Table:
 
 
 def _write_table(p: _Plant, name: str) -> None:
-    inserts, updates = p.dirty(name)
+    inserts, updates, changed = p.dirty(name)
     if not inserts and not updates:
         return
     spec = contract_table(name)
-    cols = p.table_columns(name)
-    types = [spec.column(c).type for c in cols]
     view = f"_changed_{name}"
-    quoted = ", ".join(f'"{c}"' for c in cols)
     if updates:
-        p.cur.register(view, _arrow(cols, types, updates))
+        # By rowid, read in this same transaction: no join on the key over the whole table.
+        data = {"_rowid": pa.array([rowid for rowid, _ in updates], pa.int64())}
+        for c in changed:
+            data[c] = pa.array([row[c] for _, row in updates], _ARROW_TYPES[spec.column(c).type])
+        p.cur.register(view, pa.table(data))
         try:
-            assignments = ", ".join(f'"{c}" = v."{c}"' for c in cols if c not in spec.key)
-            # Keys may be empty (inventory's lot), so match them NULL-safely.
-            match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM v."{k}"' for k in spec.key)
-            p.cur.execute(f'UPDATE "{name}" AS t SET {assignments} FROM {view} AS v WHERE {match}')
+            assignments = ", ".join(f'"{c}" = v."{c}"' for c in changed)
+            p.cur.execute(f'UPDATE "{name}" AS t SET {assignments} FROM {view} AS v WHERE t.rowid = v._rowid')
         finally:
             p.cur.unregister(view)
     if inserts:
-        p.cur.register(view, _arrow(cols, types, inserts))
+        cols = p.columns[name]
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        p.cur.register(view, _arrow(cols, [spec.column(c).type for c in cols], inserts))
         try:
             p.cur.execute(f'INSERT INTO "{name}" ({quoted}) SELECT {quoted} FROM {view}')
         finally:
@@ -1010,8 +1036,7 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
 
     for name in _KEYS:
         _write_table(plant, name)
-        inserts_updates = plant.original[name]
-        changed_keys = {_key_text(k) for k, before in inserts_updates.items() if plant.rows[name][k] != before}
+        changed_keys = {_key_text(k) for k, before in plant.original[name].items() if plant.rows[name][k] != before}
         if changed_keys:
             result.touched.setdefault(name, set()).update(changed_keys)
 
