@@ -32,6 +32,9 @@ DIALOG_CSS = """
     color: $text-muted;
     margin-top: 1;
 }}
+{name} OptionList:nocolor > .option-list--option-highlighted {{
+    text-style: reverse;  /* without colour the highlight must still show */
+}}
 {name} .dialog-error {{
     color: $error;
     text-style: bold;

@@ -19,7 +19,7 @@ class AssignDialog(Dialog[str]):
     DEFAULT_CSS = DIALOG_CSS.format(name="AssignDialog") + """
     AssignDialog OptionList {
         height: auto;
-        max-height: 12;
+        max-height: 9;  /* the whole dialog fits in 24 rows */
     }
     """
 

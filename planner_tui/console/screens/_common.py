@@ -161,7 +161,7 @@ class DrillTree(Tree[Drill | None]):
 
     BINDINGS = [
         Binding("enter", "select_cursor", "Open", id="drill.open", tooltip="Drill into the id under the cursor"),
-        Binding("space", "toggle_node", "Fold", id="drill.fold"),
+        Binding("space", "toggle_node", "Fold", id="drill.fold", show=False),
     ]
 
     def __init__(self, label: str = "", **kwargs) -> None:
@@ -293,7 +293,7 @@ class DrillScreen(Screen):
         yield _breadcrumb()
         with Vertical(id="drill-body"):
             yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="drill-summary")

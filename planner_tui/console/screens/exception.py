@@ -17,6 +17,7 @@ from planner_tui.console.screens._common import (
     DrillTree,
     add_record,
     fmt_minutes,
+    fmt_qty,
     fmt_ts,
     group,
     node_label,
@@ -157,6 +158,8 @@ class ExceptionScreen(TriageActions, DrillScreen):
             return fmt_ts(value)
         if key.endswith("_minutes"):
             return fmt_minutes(value)
+        if isinstance(value, float):
+            return fmt_qty(value)
         if isinstance(value, list):
             return ", ".join(map(str, value[:8])) + (" ..." if len(value) > 8 else "")
         return str(value)

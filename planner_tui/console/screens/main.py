@@ -54,14 +54,13 @@ class PanelSwitcher(Static):
     def show(self, current: str, counts: dict[str, str]) -> None:
         text = Text()
         for index, panel in enumerate(PANELS, start=1):
-            label = f"{index} {panel.title}"
+            label = f"{index} {panel.short or panel.title}"
             if counts.get(panel.name):
-                label += f" ({counts[panel.name]})"
+                label += f" {counts[panel.name]}"
             if panel.name == current:
                 text.append(f"[{label}]", style="bold reverse")
             else:
                 text.append(f" {label} ")
-            text.append(" ")
         self.update(text)
 
 

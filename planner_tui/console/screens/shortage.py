@@ -155,6 +155,9 @@ class ShortageScreen(DrillScreen):
     ShortageScreen #shortage-table {
         height: 1fr;
     }
+    ShortageScreen DataTable:nocolor > .datatable--cursor {
+        text-style: reverse;
+    }
     """
 
     @property
