@@ -49,6 +49,7 @@ class Panel:
     columns: tuple[Column, ...]
     load: Callable[..., list[Row]]
     empty: str = "nothing to show"
+    short: str = ""  # the name in the panel switcher (80 columns hold all five)
     extra: dict = field(default_factory=dict)
 
 
@@ -370,27 +371,27 @@ def load_holds(cur, *, at: datetime, **_) -> list[Row]:
 PANELS: tuple[Panel, ...] = (
     Panel("inbox", "Exceptions", (
         Column("severity", "Severity", 8), Column("age", "Age", 5), Column("status", "Status", 12),
-        Column("who", "Owner", 16), Column("title", "Exception", 30, flex=True),
-    ), load_exceptions, empty="no open exceptions"),
+        Column("who", "Owner", 16), Column("title", "Exception", 20, flex=True),
+    ), load_exceptions, empty="no open exceptions", short="Inbox"),
     Panel("machines", "Machines", (
         Column("machine", "Machine", 10), Column("state", "State", 11), Column("since", "Stopped", 11),
         Column("why", "Why", 16, flex=True), Column("supervisor", "Supervisor", 15),
         Column("wc", "Work centre", 11),
-    ), load_machines, empty="no machines"),
+    ), load_machines, empty="no machines", short="Machines"),
     Panel("orders", "Orders at risk", (
         Column("order", "Order", 11), Column("slip", "Slip", 9), Column("eta", "ETA", 11),
         Column("promise", "Promise", 7), Column("customer", "Customer", 14, flex=True), Column("item", "Item", 12),
-    ), load_orders_at_risk, empty="no customer order at risk"),
+    ), load_orders_at_risk, empty="no customer order at risk", short="Orders"),
     Panel("materials", "Materials", (
         Column("item", "Item", 11), Column("spark", "Projected", 16), Column("from", "Short from", 11),
         Column("qty", "Short", 6), Column("recovers", "Recovers", 11), Column("hits", "Hits", 4),
         Column("buyer", "Buyer", 14, flex=True),
-    ), load_materials, empty="no shortage ahead"),
+    ), load_materials, empty="no shortage ahead", short="Materials"),
     Panel("holds", "Quality holds", (
         Column("hold", "Hold", 11), Column("lot", "Lot", 14), Column("shipped", "Shipped to", 16, flex=True),
         Column("lots", "Lots", 4), Column("stock", "Stock", 6), Column("placed", "Placed", 11),
         Column("item", "Item", 12), Column("reason", "Reason", 30),
-    ), load_holds, empty="no active hold"),
+    ), load_holds, empty="no active hold", short="Holds"),
 )
 PANELS_BY_NAME = {p.name: p for p in PANELS}
 

@@ -58,8 +58,6 @@ class PlantHeader(Static):
     def show(self, *, plant: str, now: datetime, pinned: bool, status: Any, lag: Any, error: str | None,
              events: int | None = None) -> None:
         text = Text()
-        text.append(f"{plant}", style="bold")
-        text.append("  |  ")
         text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
         if pinned:
             text.append(" (pinned)", style="dim")
@@ -68,6 +66,11 @@ class PlantHeader(Static):
         lag_text = lag_words(status, lag)
         if lag_text:
             text.append(f"  |  {lag_text}")
+        # The plant name gives way first: clock and feed state must show at 80 columns.
+        room = (self.size.width or 120) - 2 - text.cell_len - 5
+        name = plant if len(plant) <= room else plant[: max(room - 1, 0)] + "…"
+        if room >= 4:
+            text = Text.assemble((name, "bold"), "  |  ", text)
         self.update(text)
 
 
