@@ -388,15 +388,6 @@ def _sql(scale: float, seed: int) -> list[str]:
         LEFT JOIN shipped sh ON sh.lot_id = l.lot_id
         LEFT JOIN held hd ON hd.lot_id = l.lot_id""",
         # ---------------------------------------------------------------- stock and purchasing
-        """CREATE TABLE inventory AS
-        SELECT item_id,
-               CASE kind WHEN 'FG' THEN 'WH-FG' WHEN 'RM' THEN 'WH-RAW' ELSE 'WIP' END
-                 || CASE WHEN status = 'hold' THEN '-QUAR' ELSE '' END AS location,
-               lot_id, CAST(CASE WHEN kind = 'RM' THEN qty / 2 ELSE qty END AS DOUBLE) AS qty
-        FROM lots WHERE status IN ('released', 'hold')
-        UNION ALL
-        SELECT item_id, 'WH-RAW', NULL, CAST(50 + 25 * ri('unlotted', i, 40) AS DOUBLE)
-        FROM items WHERE kind IN ('RM', 'CP')""",
         f"""CREATE TABLE purchase_orders AS
         WITH p AS (SELECT p, CAST({as_of} AS DATE) + CAST(ri('due', p, 40) AS INTEGER) - 15 AS due
                    FROM range({n_po}) r(p))
@@ -411,6 +402,45 @@ def _sql(scale: float, seed: int) -> list[str]:
                     WHEN due < CAST({as_of} AS DATE) AND ri('polate', p, 10) > 0 THEN 'received'
                     ELSE 'open' END AS status
         FROM p""",
+        # Lot stock first; then unlotted stock sized from a time-phased projection (the shortage
+        # engine's rules) so that most items never run short and about one in fifty does.
+        """CREATE TABLE g_lot_stock AS
+        SELECT item_id,
+               CASE kind WHEN 'FG' THEN 'WH-FG' WHEN 'RM' THEN 'WH-RAW' ELSE 'WIP' END
+                 || CASE WHEN status = 'hold' THEN '-QUAR' ELSE '' END AS location,
+               lot_id, CAST(CASE WHEN kind = 'RM' THEN qty / 2 ELSE qty END AS DOUBLE) AS qty, status
+        FROM lots WHERE status IN ('released', 'hold')""",
+        f"""CREATE TABLE g_need AS
+        WITH moves AS (
+            SELECT item_id, CAST(due_date AS TIMESTAMP) AS t, 0 AS rank, purchase_order_id AS k, qty
+            FROM purchase_orders WHERE status = 'open'
+            UNION ALL
+            SELECT item_id, planned_end, 0, production_order_id, qty
+            FROM production_orders WHERE status IN ('planned', 'released', 'in_progress')
+            UNION ALL
+            SELECT b.component_item_id, p.planned_start, 1, p.production_order_id, -p.qty * b.qty_per
+            FROM production_orders p JOIN bom b ON b.parent_item_id = p.item_id
+            WHERE p.status IN ('planned', 'released')
+            UNION ALL
+            SELECT item_id, CAST(promised_date AS TIMESTAMP), 1, sales_order_id || '/' || line_no, -qty
+            FROM sales_orders WHERE status = 'open'),
+        running AS (
+            -- a total order (k breaks ties) and rounded sums: the same bytes on every run
+            SELECT item_id, round(sum(qty) OVER (PARTITION BY item_id ORDER BY greatest(t, {as_of}), rank, k
+                                                 ROWS UNBOUNDED PRECEDING), 6) AS balance
+            FROM moves),
+        lowest AS (SELECT item_id, least(0, min(balance)) AS low FROM running GROUP BY item_id),
+        stock AS (SELECT item_id, round(sum(qty), 6) AS qty FROM g_lot_stock WHERE status = 'released' GROUP BY item_id)
+        SELECT i.item_id, i.kind, i.i, i.safety_stock,
+               greatest(0, -(coalesce(l.low, 0) + coalesce(s.qty, 0))) AS deficit
+        FROM items i LEFT JOIN lowest l USING (item_id) LEFT JOIN stock s USING (item_id)""",
+        f"""CREATE TABLE inventory AS
+        SELECT item_id, location, lot_id, qty FROM g_lot_stock
+        UNION ALL
+        SELECT item_id, CASE kind WHEN 'FG' THEN 'WH-FG' WHEN 'SA' THEN 'WIP' ELSE 'WH-RAW' END, NULL,
+               CAST(CASE WHEN ri('short' || kind, i, 50) = 0 THEN floor(deficit / 2)
+                         ELSE ceil(deficit) + safety_stock + 5 * ri('margin' || kind, i, 10) END AS DOUBLE)
+        FROM g_need WHERE deficit > 0 OR kind IN ('RM', 'CP')""",
     ]
 
 
