@@ -342,7 +342,7 @@ def end_of(o: Order) -> datetime:
 for line in SALES:
     if line[7] is None:
         top = next(o for o in ORDERS if o.so == (line[0], line[1]) and o.parent is None)
-        line[7] = end_of(top).date() + timedelta(days=SLACK[(line[0], line[1])])
+        line[7] = end_of(top).date() + timedelta(days=1 + SLACK[(line[0], line[1])])
 
 # ---------------------------------------------------------------- lots, genealogy, stock
 LOTS: list[tuple] = []  # lot_id, item, qty, produced_by, status

@@ -27,8 +27,10 @@ STORY: list[tuple[str, str, str, dict]] = [
     ("06:08", ERP, "shipment.shipped", {"shipment_id": "SH-61030"}),
     # GAP 1: the robot welding cell stops; today's make-to-order chains run through it
     ("06:12", MES, "machine.down",
-     {"machine_id": "M-WELD-01", "reason": "Torch collision on station B, wire feeder jammed; maintenance on site",
-      "expected_minutes": 240}),
+     {"machine_id": "M-WELD-01",
+      "reason": "Torch collision on station B; axis-2 servo drive failed, replacement from the robot supplier "
+                "due tomorrow midday",
+      "expected_minutes": 1800}),
     ("06:14", MES, "inventory.adjusted",
      {"item_id": "R-WIRE-G3SI1", "location": "WIP-FAB", "qty_delta": -3}),
     ("06:18", ERP, "shipment.shipped", {"shipment_id": "SH-61032"}),
