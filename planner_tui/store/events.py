@@ -427,22 +427,25 @@ class _Plant:
 
     # reading -------------------------------------------------------------------------------------
 
-    def load_known(self, name: str, column: str, ids: Iterable[str]) -> None:
-        ids = sorted({i for i in ids if i is not None} - self.known[name])
-        if ids:
-            rows = self.cur.execute(f'SELECT DISTINCT "{column}" FROM "{name}" WHERE "{column}" = ANY(?)', [ids]).fetchall()
-            self.known[name].update(r[0] for r in rows)
+    def load_known(self, wanted: dict[str, set]) -> None:
+        """Which of the machines, customers and items the batch names exist (one query for all)."""
+        lookups = {"machines": "machine_id", "customers": "customer_id", "items": "item_id"}
+        parts, params = [], []
+        for name, column in lookups.items():
+            ids = sorted(wanted[name] - {None})
+            if ids:
+                parts.append(f"SELECT '{name}', \"{column}\" FROM \"{name}\" WHERE \"{column}\" = ANY(?)")
+                params.append(ids)
+        if parts:
+            for name, found in self.cur.execute(" UNION ALL ".join(parts), params).fetchall():
+                self.known[name].add(found)
 
-    def load(self, name: str, column: str, values: Iterable[Any], *, extra: str = "") -> list[dict]:
-        """Read the rows of `name` whose `column` is one of `values` into the cache."""
-        values = sorted({v for v in values if v is not None})
-        if not values:
-            return []
+    def load(self, name: str, where: str, params: list, *, absent: Iterable[Any] = ()) -> list[dict]:
+        """Read the rows of `name` matching `where` into the cache; `absent` are single-column keys
+        asked for, which are then known not to exist when not found."""
         cols = [c for c in _WORKING[name] if c in self.columns[name]]
         select = ", ".join(f'"{c}"' for c in cols)
-        result = self.cur.execute(
-            f'SELECT rowid, {select} FROM "{name}" WHERE "{column}" = ANY(?) {extra}', [values]
-        ).fetchall()
+        result = self.cur.execute(f'SELECT rowid, {select} FROM "{name}" WHERE {where}', params).fetchall()
         key_cols = _KEYS[name]
         loaded = []
         cache, rowids = self.rows[name], self.rowids[name]
@@ -454,10 +457,16 @@ class _Plant:
                 rowids[key] = rowid
                 self.index(name, key, row)
             loaded.append(cache[key])
-        if key_cols == (column,):
-            for value in values:
-                cache.setdefault((value,), None)  # known to be absent
+        for value in absent:
+            cache.setdefault((value,), None)
         return loaded
+
+    def load_by(self, name: str, column: str, values: Iterable[Any]) -> list[dict]:
+        values = sorted({v for v in values if v is not None})
+        if not values:
+            return []
+        absent = values if _KEYS[name] == (column,) else ()
+        return self.load(name, f'"{column}" = ANY(?)', [values], absent=absent)
 
     def index(self, name: str, key: tuple, row: dict) -> None:
         if name == "lots":
@@ -796,35 +805,43 @@ def _preload(p: _Plant, events: list[dict]) -> None:
             wanted["inventory_items"].add(get("item_id"))
             wanted["lots"].add(get("lot_id"))
 
-    p.load_known("machines", "machine_id", wanted["machines"])
-    p.load_known("customers", "customer_id", wanted["customers"])
-    p.load_known("items", "item_id", wanted["items"])
-    if wanted["machines"] - {None}:
-        p.load("machine_states", "machine_id", wanted["machines"])
-    # Holds name lots; a release must know the lot's other active holds.
-    for hold in p.load("quality_holds", "hold_id", wanted["holds"]):
-        wanted["lots"].add(hold["lot_id"])
-    # Shipments: the sales order lines they belong to, every shipment of those lines, and their lots.
-    shipments = p.load("shipments", "shipment_id", wanted["shipments"])
-    line_orders = {s["sales_order_id"] for s in shipments}
-    wanted["sales_orders"] |= line_orders
-    p.load("shipments", "sales_order_id", line_orders)
-    if wanted["shipments"] - {None}:
+    p.load_known(wanted)
+    p.load_by("machine_states", "machine_id", wanted["machines"])
+    holds = sorted(wanted["holds"] - {None})
+    placed_lots = sorted(wanted["lots"] - {None})
+    if holds:
+        # The holds named, and every active hold on their lots (a release must know the others).
+        for hold in p.load(
+            "quality_holds",
+            "hold_id = ANY(?) OR (status = 'active' AND (lot_id = ANY(?) OR lot_id IN "
+            "(SELECT lot_id FROM quality_holds WHERE hold_id = ANY(?))))",
+            [holds, placed_lots, holds],
+            absent=holds,
+        ):
+            wanted["lots"].add(hold["lot_id"])
+    shipment_ids = sorted(wanted["shipments"] - {None})
+    if shipment_ids:
+        # The shipments named and every other shipment of their orders: a line ships when all of its do.
+        shipments = p.load(
+            "shipments",
+            "sales_order_id IN (SELECT sales_order_id FROM shipments WHERE shipment_id = ANY(?))",
+            [shipment_ids],
+            absent=shipment_ids,
+        )
+        wanted["sales_orders"] |= {s["sales_order_id"] for s in shipments}
         rows = p.cur.execute(
-            "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id = ANY(?)",
-            [sorted(wanted["shipments"] - {None})],
+            "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id = ANY(?)", [shipment_ids]
         ).fetchall()
         for shipment_id, lot_id in rows:
             p.lots_by_shipment.setdefault(shipment_id, []).append(lot_id)
             wanted["lots"].add(lot_id)
-    for po in p.load("purchase_orders", "purchase_order_id", wanted["purchase_orders"]):
+    for po in p.load_by("purchase_orders", "purchase_order_id", wanted["purchase_orders"]):
         wanted["inventory_items"].add(po["item_id"])
-    p.load("lots", "lot_id", wanted["lots"])
-    p.load("quality_holds", "lot_id", wanted["lots"], extra="AND status = 'active'")
-    p.load("sales_orders", "sales_order_id", wanted["sales_orders"])
-    p.load("production_orders", "production_order_id", wanted["production_orders"])
-    p.load("operations", "production_order_id", wanted["production_orders"])
-    p.load("inventory", "item_id", wanted["inventory_items"])
+    p.load_by("lots", "lot_id", wanted["lots"])
+    p.load_by("sales_orders", "sales_order_id", wanted["sales_orders"])
+    p.load_by("production_orders", "production_order_id", wanted["production_orders"])
+    p.load_by("operations", "production_order_id", wanted["production_orders"])
+    p.load_by("inventory", "item_id", wanted["inventory_items"])
 
 
 # ---------------------------------------------------------------------------------------------------
