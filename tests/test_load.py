@@ -435,3 +435,15 @@ def test_column_names_are_exact_and_csv_is_comma_separated(tmp_path):
     p = the_problem(error, "machines.csv")
     assert p.column == "machine_id" and "'Machine_ID'" in p.message
     assert "separated by semicolons" in the_problem(error, "customers.csv").message
+
+
+def test_references_to_one_table_from_several_columns_are_each_named(tmp_path):
+    genealogy = "input_lot_id,output_lot_id,qty\nL1,L2,1\nLX,L2,1\nL1,LY,1\n"
+    holds = PLANT["quality_holds"].replace("H1,L2,", "H1,LZ,")
+    error = load_error(write_plant(tmp_path, lot_genealogy=genealogy, quality_holds=holds))
+    found = {(p.file, p.column, p.row, p.value) for p in error.problems}
+    assert found == {
+        ("lot_genealogy.csv", "input_lot_id", 2, "LX"),
+        ("lot_genealogy.csv", "output_lot_id", 3, "LY"),
+        ("quality_holds.csv", "lot_id", 1, "LZ"),
+    }

@@ -351,8 +351,7 @@ def _validate(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], files: 
             check_values(cur, s, problems)
     for s in staged.values():
         check_key(cur, s, problems)
-    for s in staged.values():
-        check_references(cur, s, staged, problems)
+    check_references(cur, staged, problems)
 
 
 def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict, source: str) -> None:

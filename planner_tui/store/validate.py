@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from planner_tui.errors import Problem
-from planner_tui.store.contract import DATE, INT, QTY, TEXT, TS, Column, Table
+from planner_tui.store.contract import DATE, INT, QTY, TEXT, TS, Column, Reference, Table
 
 MAX_LISTED = 50  # problems listed in one SnapshotError; the rest are counted
 MAX_PER_CHECK = 5  # rows listed for one check (one column's one rule, one key, one reference)
@@ -298,41 +298,56 @@ def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemL
     problems.add_check(examples, total)
 
 
-def check_references(
-    con: duckdb.DuckDBPyConnection, staged: Staged, targets: dict[str, Staged], problems: ProblemList
-) -> None:
-    """Every non-empty reference names an existing row of its target table (anti-join)."""
-    t = staged.table
-    if not staged.rows:
-        return
-    for ref in t.references:
-        target = targets.get(ref.table)
-        if target is None:
-            continue  # the target table could not be read; its own problem is reported
-        set_all = " AND ".join(f"s.{q(c)} IS NOT NULL" for c in ref.columns)
-        match = " AND ".join(f"x.{q(tc)} = s.{q(c)}" for c, tc in zip(ref.columns, ref.target))
-        cols = ", ".join(f"s.{q(c)}" for c in ref.columns)
+def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
+    """Every non-empty reference names an existing row of its target table.
+
+    One anti-join per target table: the values of every reference to it (lots is named by inventory,
+    genealogy twice, shipment lots and holds) are probed against ONE hash table of its key."""
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Staged, Reference]]] = {}
+    for source in staged.values():
+        if not source.rows:
+            continue
+        for ref in source.table.references:
+            if ref.table in staged:  # else the target could not be read: its own problem is reported
+                groups.setdefault((ref.table, ref.target), []).append((source, ref))
+    found: dict[tuple[str, int], list[tuple]] = {}
+    for (target_name, target_cols), refs in groups.items():
+        probes = []
+        for i, (source, ref) in enumerate(refs):
+            keys = ", ".join(f"{q(c)} AS k{j}" for j, c in enumerate(ref.columns))
+            set_all = " AND ".join(f"{q(c)} IS NOT NULL" for c in ref.columns)
+            probes.append(f"SELECT {i} AS ref, rowid + 1 AS r, {keys} FROM {q(source.stage)} WHERE {set_all}")
+        match = " AND ".join(f"x.{q(tc)} = p.k{j}" for j, tc in enumerate(target_cols))
+        key_out = ", ".join(f"k{j}" for j in range(len(target_cols)))
         rows = con.execute(
             f"""
-            SELECT s.rowid + 1 AS r, {cols}, count(*) OVER ()
-            FROM {q(staged.stage)} s
-            WHERE {set_all} AND NOT EXISTS (SELECT 1 FROM {q(target.stage)} x WHERE {match})
-            ORDER BY r LIMIT ?
+            WITH probe AS ({" UNION ALL ".join(probes)}),
+            missing AS (
+                SELECT * FROM probe p WHERE NOT EXISTS (SELECT 1 FROM {q(staged[target_name].stage)} x WHERE {match})
+            )
+            SELECT ref, r, {key_out}, count(*) OVER (PARTITION BY ref) FROM missing
+            QUALIFY row_number() OVER (PARTITION BY ref ORDER BY r) <= ?
+            ORDER BY ref, r
             """,
             [problems.per_check],
         ).fetchall()
-        if not rows:
-            continue
-        total = rows[0][-1]
-        target_cols = ", ".join(ref.target)
-        examples = [
-            Problem(
-                staged.file,
-                f"no {ref.table} row has this {target_cols}",
-                column=", ".join(ref.columns),
-                row=r,
-                value=", ".join(str(v) for v in values[:-1]),
-            )
-            for r, *values in rows
-        ]
-        problems.add_check(examples, total)
+        for ref_index, *rest in rows:
+            source, ref = refs[ref_index]
+            found.setdefault((source.table.name, source.table.references.index(ref)), []).append(tuple(rest))
+    # Report in contract order: table by table, reference by reference.
+    for source in staged.values():
+        for index, ref in enumerate(source.table.references):
+            rows = found.get((source.table.name, index))
+            if not rows:
+                continue
+            examples = [
+                Problem(
+                    source.file,
+                    f"no {ref.table} row has this {', '.join(ref.target)}",
+                    column=", ".join(ref.columns),
+                    row=r,
+                    value=", ".join(str(v) for v in values[:-1]),
+                )
+                for r, *values in rows
+            ]
+            problems.add_check(examples, rows[0][-1])
