@@ -50,7 +50,7 @@ _EPOCH = datetime(1970, 1, 1)
 _US_PER_MIN = 60_000_000
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 _STOPPED_SQL = ", ".join(f"'{s}'" for s in STOPPED_STATES)
-_INITIAL_HORIZON_US = 2 * 24 * 60 * _US_PER_MIN  # first window past the stops' end; doubles as needed
+_INITIAL_HORIZON_US = 6 * 60 * _US_PER_MIN  # first window past the stops' end; doubles as needed
 
 
 def to_us(value: datetime) -> int:
@@ -195,33 +195,35 @@ def place(t: int, duration: int, running: bool, spans: list[tuple[int, int]]) ->
 
 _WINDOW_SQL = f"""
 WITH base AS (
-    SELECT o.production_order_id AS po, o.op_seq AS seq, o.machine_id AS m,
-           epoch_us(o.planned_start) AS ps, epoch_us(o.planned_end) AS pe,
-           o.status = 'running' AS running, p.parent_production_order_id AS parent
-    FROM operations o
-    JOIN production_orders p ON p.production_order_id = o.production_order_id
-    WHERE o.status <> 'done' AND p.status IN ({_OPEN_SQL})
-      AND o.planned_start >= ? AND o.planned_start <= ?
+    SELECT production_order_id AS po, op_seq AS seq, machine_id AS m,
+           epoch_us(planned_start) AS ps, epoch_us(planned_end) AS pe, status = 'running' AS running
+    FROM operations
+    WHERE status <> 'done' AND planned_start >= ? AND planned_start <= ?
+),
+open_orders AS (
+    SELECT production_order_id AS po, parent_production_order_id AS parent, epoch_us(planned_end) AS order_pe
+    FROM production_orders
+    WHERE status IN ({_OPEN_SQL}) AND production_order_id IN (SELECT po FROM base)
 ),
 ranked AS (
-    SELECT *, row_number() OVER (ORDER BY m, ps, po, seq) - 1 AS i FROM base
+    SELECT b.*, o.parent, o.order_pe, row_number() OVER (ORDER BY b.m, b.ps, b.po, b.seq) - 1 AS i
+    FROM base b JOIN open_orders o ON o.po = b.po
 ),
 linked AS (
-    SELECT *, lead(i) OVER (PARTITION BY po ORDER BY seq) AS onext FROM ranked
-),
-parent_first AS (
-    SELECT production_order_id AS po, min(op_seq) AS seq FROM operations
-    WHERE production_order_id IN (SELECT parent FROM base WHERE parent IS NOT NULL)
-    GROUP BY production_order_id
+    SELECT *, lead(i) OVER (PARTITION BY po ORDER BY seq) AS onext,
+           row_number() OVER (PARTITION BY po ORDER BY seq) = 1 AS first_in_window
+    FROM ranked
 )
-SELECT l.i, l.po, l.seq, l.m, l.ps, l.pe, l.running,
+SELECT l.i, l.po, l.seq, l.m, l.ps, l.pe, l.running, l.order_pe,
        coalesce(l.onext, -1) AS onext,
        coalesce(CASE WHEN l.onext IS NULL THEN f.i END, -1) AS fnext
 FROM linked l
-LEFT JOIN parent_first pf ON pf.po = l.parent
-LEFT JOIN ranked f ON f.po = pf.po AND f.seq = pf.seq
+LEFT JOIN linked f ON f.po = l.parent AND f.first_in_window
 ORDER BY l.i
 """
+# The parent's first operation is taken inside the window: it starts after its feeders end, so when a
+# feeder's last operation is in the window the parent's first open one is too, or lies past it (where the
+# exactness check extends the window).
 
 
 @dataclass
@@ -232,6 +234,7 @@ class _Window:
     ps: list[int]
     pe: list[int]
     running: list[bool]
+    order_pe: list[int]
     mnext: list[int]
     onext: list[int]
     fnext: list[int]
@@ -242,25 +245,28 @@ def _load_window(cur: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> 
     col = lambda name: table.column(name).to_pylist()  # noqa: E731
     m = col("m")
     mnext = [i + 1 if m[i + 1] == m[i] else -1 for i in range(len(m) - 1)] + ([-1] if m else [])
-    return _Window(col("po"), col("seq"), m, col("ps"), col("pe"), col("running"), mnext, col("onext"), col("fnext"))
+    return _Window(col("po"), col("seq"), m, col("ps"), col("pe"), col("running"), col("order_pe"),
+                   mnext, col("onext"), col("fnext"))
 
 
 def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[int, int]]]) -> datetime | None:
-    """The earliest planned start among operations a stop can hit directly (the window's low end)."""
-    lo = None
-    for machine_id, spans in windows.items():
-        first = min(s for s, _ in spans)
-        last_end = max(e for _, e in spans)
-        row = cur.execute(
-            f"""SELECT min(o.planned_start) FROM operations o
-                JOIN production_orders p ON p.production_order_id = o.production_order_id
-                WHERE o.machine_id = ? AND o.status <> 'done' AND p.status IN ({_OPEN_SQL})
-                  AND o.planned_start < ? AND (o.planned_end > ? OR o.status = 'running')""",
-            [machine_id, from_us(last_end), from_us(first)],
-        ).fetchall()[0]
-        candidate = min(from_us(first), row[0]) if row[0] is not None else from_us(first)
-        lo = candidate if lo is None else min(lo, candidate)
-    return lo
+    """The earliest planned start among operations a stop can hit directly (the window's low end).
+
+    Operations of closed orders are not filtered out here: a low end that is a little too early only
+    widens the window.
+    """
+    machines = sorted(windows)
+    firsts = [from_us(min(s for s, _ in windows[m])) for m in machines]
+    lasts = [from_us(max(e for _, e in windows[m])) for m in machines]
+    row = cur.execute(
+        """SELECT min(o.planned_start) FROM operations o
+           JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS s, unnest(?::TIMESTAMP[]) AS e) k
+             ON o.machine_id = k.m
+           WHERE o.status <> 'done' AND o.planned_start < k.e AND (o.planned_end > k.s OR o.status = 'running')""",
+        [machines, firsts, lasts],
+    ).fetchall()[0]
+    earliest = min(firsts)
+    return earliest if row[0] is None else min(earliest, row[0])
 
 
 def _propagate(w: _Window, windows: dict[str, list[tuple[int, int]]]) -> dict[int, tuple[int, int]]:
@@ -308,23 +314,40 @@ def _propagate(w: _Window, windows: dict[str, list[tuple[int, int]]]) -> dict[in
     return new
 
 
-def _order_shifts(cur: duckdb.DuckDBPyConnection, moved_end_by_order: dict[str, int]) -> dict[str, OrderShift]:
-    """Order new_end from its latest open operation's move (see the module docstring)."""
-    if not moved_end_by_order:
+def _order_shifts(cur: duckdb.DuckDBPyConnection, w: _Window, moved: dict[int, tuple[int, int]], hi: int) -> dict[str, OrderShift]:
+    """Order new_end from its latest open operation's move (see the module docstring).
+
+    An order ending by `hi` has all its open operations that can matter in the window; for the few that
+    end later the planned ends of their open operations come from the store.
+    """
+    moved_end: dict[str, int] = {}
+    for i, (_, end) in moved.items():
+        if end > moved_end.get(w.po[i], -(2**62)):
+            moved_end[w.po[i]] = end
+    if not moved_end:
         return {}
-    ids = list(moved_end_by_order)
-    rows = cur.execute(
-        """SELECT p.production_order_id, p.planned_end, max(epoch_us(o.planned_end))
-           FROM production_orders p
-           JOIN operations o ON o.production_order_id = p.production_order_id AND o.status <> 'done'
-           WHERE p.production_order_id IN (SELECT unnest(?::VARCHAR[]))
-           GROUP BY p.production_order_id, p.planned_end""",
-        [ids],
-    ).fetchall()
+    last_planned: dict[str, int] = {}
+    order_pe: dict[str, int] = {}
+    for i in range(len(w.po)):
+        po = w.po[i]
+        if po in moved_end:
+            order_pe[po] = w.order_pe[i]
+            if w.pe[i] > last_planned.get(po, -(2**62)):
+                last_planned[po] = w.pe[i]
+    beyond = [po for po in moved_end if order_pe[po] > hi]
+    if beyond:
+        for po, latest in cur.execute(
+            """SELECT production_order_id, max(epoch_us(planned_end)) FROM operations
+               WHERE production_order_id IN (SELECT unnest(?::VARCHAR[])) AND status <> 'done'
+               GROUP BY production_order_id""",
+            [beyond],
+        ).fetchall():
+            last_planned[po] = max(last_planned[po], latest)
     shifts = {}
-    for po, planned_end, last_planned in rows:
-        delay = moved_end_by_order[po] - last_planned
+    for po, end in moved_end.items():
+        delay = end - last_planned[po]
         if delay > 0:
+            planned_end = from_us(order_pe[po])
             shifts[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
     return shifts
 
@@ -355,16 +378,13 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
             break
         hi = max(latest, hi + 2 * (hi - to_us(lo)))
 
-    moved_end_by_order: dict[str, int] = {}
     for i, (start, end) in moved.items():
         po = w.po[i]
         result.ops[(po, w.seq[i])] = OpShift(
             po, w.seq[i], w.m[i], from_us(w.ps[i]), from_us(w.pe[i]), from_us(start), from_us(end)
         )
         result.touched_orders.add(po)
-        if end > moved_end_by_order.get(po, -(2**62)):
-            moved_end_by_order[po] = end
-    result.orders = _order_shifts(cur, moved_end_by_order)
+    result.orders = _order_shifts(cur, w, moved, hi)
     return result
 
 
