@@ -239,6 +239,8 @@ def test_missing_column(tmp_path):
          "01/12/2026", "YYYY-MM-DD"),
         ("quality_holds", PLANT["quality_holds"].replace("2026-11-24T10:00:00+01:00", "yesterday"),
          "placed_at", 1, "yesterday", "ISO 8601"),
+        # A column with a default takes it only when empty, never for a malformed value.
+        ("items", PLANT["items"].replace("ea,2,", "ea,plenty,"), "safety_stock", 1, "plenty", "not a number"),
     ],
 )
 def test_wrong_type(tmp_path, table, text, column, row, value, words):

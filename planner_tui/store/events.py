@@ -392,6 +392,20 @@ def _key_text(key: tuple) -> str:
     return "/".join("" if k is None else str(k) for k in key)
 
 
+# Composite keys are matched as one string, so a batch asks for exactly the rows it names (an item has
+# many inventory rows; an order many lines) rather than everything that shares the first key column.
+_UNIT, _NULL = "\x1f", "\x1e"
+
+
+def _key_string(key: tuple) -> str:
+    return _UNIT.join(_NULL if k is None else str(k) for k in key)
+
+
+def _key_sql(name: str) -> str:
+    parts = [f'coalesce(CAST("{k}" AS VARCHAR), chr(30))' for k in _KEYS[name]]
+    return " || chr(31) || ".join(parts)
+
+
 class _Plant:
     """The slice of the plant one batch can touch: rows by key, with their rowids for writing back."""
 
@@ -460,6 +474,15 @@ class _Plant:
         for value in absent:
             cache.setdefault((value,), None)
         return loaded
+
+    def load_keys(self, name: str, keys: Iterable[tuple]) -> list[dict]:
+        """Read exactly these (composite) keys; keys not found are then known not to exist."""
+        keys = {k for k in keys if all(part is not None for part in k[:1])}
+        if not keys:
+            return []
+        first = sorted({k[0] for k in keys})
+        wanted = sorted(_key_string(k) for k in keys)
+        return self.load(name, f'"{_KEYS[name][0]}" = ANY(?) AND {_key_sql(name)} = ANY(?)', [first, wanted])
 
     def load_by(self, name: str, column: str, values: Iterable[Any]) -> list[dict]:
         values = sorted({v for v in values if v is not None})
@@ -779,8 +802,9 @@ assert set(_HANDLERS) == set(KNOWN_TYPES)
 def _preload(p: _Plant, events: list[dict]) -> None:
     """Read every row the batch can touch, a few set-based queries per table."""
     wanted: dict[str, set] = {k: set() for k in (
-        "machines", "customers", "items", "holds", "lots", "sales_orders", "production_orders",
-        "purchase_orders", "shipments", "inventory_items")}
+        "machines", "customers", "items", "holds", "lots", "lines", "production_orders", "operations",
+        "purchase_orders", "shipments", "stock")}
+    receipts: list[tuple[str | None, str | None]] = []  # (purchase order, lot): the item comes from the PO
     for ev in events:
         data, kind = ev["data"], ev["type"]
         get = lambda name: _quiet(lambda: _id(data, name))  # noqa: E731
@@ -790,20 +814,23 @@ def _preload(p: _Plant, events: list[dict]) -> None:
             wanted["holds"].add(get("hold_id"))
             wanted["lots"].add(get("lot_id"))
         elif kind.startswith("order."):
-            wanted["sales_orders"].add(get("sales_order_id"))
+            wanted["lines"].add(_quiet(lambda: _so_key(data)))
             wanted["customers"].add(get("customer_id"))
             wanted["items"].add(get("item_id"))
         elif kind == "operation.completed":
             wanted["production_orders"].add(get("production_order_id"))
+            wanted["operations"].add((get("production_order_id"), _quiet(lambda: _int(data, "op_seq"))))
         elif kind == "receipt.posted":
             wanted["purchase_orders"].add(get("purchase_order_id"))
             wanted["lots"].add(get("lot_id"))
+            receipts.append((get("purchase_order_id"), get("lot_id")))
         elif kind == "shipment.shipped":
             wanted["shipments"].add(get("shipment_id"))
         elif kind == "inventory.adjusted":
             wanted["items"].add(get("item_id"))
-            wanted["inventory_items"].add(get("item_id"))
+            wanted["stock"].add((get("item_id"), get("location"), get("lot_id")))
             wanted["lots"].add(get("lot_id"))
+    wanted["lines"].discard(None)
 
     p.load_known(wanted)
     p.load_by("machine_states", "machine_id", wanted["machines"])
@@ -828,20 +855,29 @@ def _preload(p: _Plant, events: list[dict]) -> None:
             [shipment_ids],
             absent=shipment_ids,
         )
-        wanted["sales_orders"] |= {s["sales_order_id"] for s in shipments}
+        wanted["lines"] |= {(s["sales_order_id"], s["line_no"]) for s in shipments}
         rows = p.cur.execute(
             "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id = ANY(?)", [shipment_ids]
         ).fetchall()
         for shipment_id, lot_id in rows:
             p.lots_by_shipment.setdefault(shipment_id, []).append(lot_id)
             wanted["lots"].add(lot_id)
-    for po in p.load_by("purchase_orders", "purchase_order_id", wanted["purchase_orders"]):
-        wanted["inventory_items"].add(po["item_id"])
+    p.load_by("purchase_orders", "purchase_order_id", wanted["purchase_orders"])
+    for po_id, lot_id in receipts:
+        po = p.get("purchase_orders", po_id)
+        if po is not None:
+            wanted["stock"].add((po["item_id"], RECEIVING_LOCATION, lot_id))
     p.load_by("lots", "lot_id", wanted["lots"])
-    p.load_by("sales_orders", "sales_order_id", wanted["sales_orders"])
+    p.load_keys("sales_orders", wanted["lines"])
     p.load_by("production_orders", "production_order_id", wanted["production_orders"])
-    p.load_by("operations", "production_order_id", wanted["production_orders"])
-    p.load_by("inventory", "item_id", wanted["inventory_items"])
+    orders = sorted(wanted["production_orders"] - {None})
+    if orders:
+        # Operations already done need not be read to know whether an order is complete; the ones
+        # named are read whatever their status.
+        named = sorted(_key_string(k) for k in wanted["operations"] if None not in k)
+        p.load("operations", f"production_order_id = ANY(?) AND (status <> 'done' OR {_key_sql('operations')} = ANY(?))",
+               [orders, named])
+    p.load_keys("inventory", wanted["stock"])
 
 
 # ---------------------------------------------------------------------------------------------------

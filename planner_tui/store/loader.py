@@ -137,7 +137,7 @@ def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
     """A missing optional table is an empty table."""
     stage = STAGE_PREFIX + t.name
     cur.execute(create_table_sql(t, stage))
-    plans = {c.name: ColumnPlan(q(c.name), False, c.type) for c in t.columns}
+    plans = {c.name: ColumnPlan(q(c.name), False, c.type, q(c.name)) for c in t.columns}
     return Staged(t, f"{t.name} (absent)", stage, plans, rows=0, key_collisions=0, absent=True)
 
 

@@ -54,9 +54,10 @@ def literal(value: object) -> str:
 class ColumnPlan:
     """How one contract column is produced in the typed staging table from its source column."""
 
-    expr: str  # SQL producing the typed value (NULL when empty or unconvertible)
+    expr: str  # SQL producing the typed value, the contract's default when empty
     checked: bool  # can the conversion fail? then a cast check runs on the source
     source_type: str | None  # None: the column is absent (optional) and filled with NULL
+    converted: str = ""  # `expr` before the default: NULL when empty or unconvertible
 
 
 def _is_decimal(source_type: str) -> bool:
@@ -93,9 +94,10 @@ def plan_column(col: Column, source_type: str | None) -> ColumnPlan:
         checked = True
     else:
         expr, checked = f"TRY_CAST({x} AS {target})", True
+    converted = expr
     if col.default is not None:
         expr = f"coalesce({expr}, {literal(col.default)})"
-    return ColumnPlan(expr, checked, source_type)
+    return ColumnPlan(expr, checked, source_type, converted)
 
 
 def _parse_text(x: str, target: str) -> str:
@@ -215,15 +217,15 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
         if plan.checked:
             empty = _empty_pred(x, plan.source_type)
             source_checks.append(
-                _RowCheck(col.name, f"NOT {empty} AND ({plan.expr}) IS NULL", f"CAST({x} AS VARCHAR)",
+                _RowCheck(col.name, f"NOT {empty} AND ({plan.converted}) IS NULL", f"CAST({x} AS VARCHAR)",
                           _TYPE_WORDS.get(col.type, f"not a {col.type}"))
             )
         if not col.nullable and col.default is None:
-            check = _RowCheck(col.name, "", "NULL", "empty, but a value is required")
-            if plan.checked:
-                source_checks.append(_RowCheck(col.name, _empty_pred(x, plan.source_type), "NULL", check.message))
+            required = "empty, but a value is required"
+            if plan.checked:  # judged on the source, so that a malformed value is not also called empty
+                source_checks.append(_RowCheck(col.name, _empty_pred(x, plan.source_type), "NULL", required))
             else:
-                typed_checks.append(_RowCheck(col.name, f"{x} IS NULL", "NULL", check.message))
+                typed_checks.append(_RowCheck(col.name, f"{x} IS NULL", "NULL", required))
         if col.enum:
             allowed = ", ".join(literal(v) for v in col.enum)
             typed_checks.append(
