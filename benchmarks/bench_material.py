@@ -16,6 +16,7 @@ several runs), all shortages, one item's projection, and the process's peak RSS.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import sys
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from planner_tui.engine.shortages import projection, shortages  # noqa: E402
-from planner_tui.engine.trace import trace_lot  # noqa: E402
+from planner_tui.engine.trace import create_lookup_indexes, trace_lot  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES, create_table_sql  # noqa: E402
 
@@ -38,19 +39,28 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
+CPU: dict[str, float] = {}  # label -> median CPU ms of the last timed() call with that label
+
+
+def timed(fn, runs: int, label: str = "") -> tuple[float, object]:
+    """Median wall ms over runs (and the median process CPU ms in CPU[label]: the machine is shared, so
+    wall time includes waiting for a core; CPU time counts DuckDB's threads too)."""
+    times, cpu, result = [], [], None
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    CPU[label] = statistics.median(cpu)
     return statistics.median(times), result
 
 
-def load_folder(store: Store, folder: Path) -> None:
+def load_folder(store: Store, folder: Path, raw: bool = False) -> None:
     try:
         from planner_tui.store.loader import load_snapshot
-    except ImportError:  # before the loader existed: read the Parquet files straight into contract tables
+    except ImportError:  # no loader: read the Parquet files straight into contract tables
+        raw = True
+    if raw:
         cur = store.cursor()
         for t in TABLES:
             path = folder / f"{t.name}.parquet"
@@ -201,28 +211,37 @@ def pick_at(cur) -> datetime:
     return row[0] or datetime(2026, 1, 1)
 
 
-def bench_plant(label: str, store: Store, runs: int) -> dict:
+def snapshot_as_of(folder: Path) -> datetime | None:
+    meta = folder / "snapshot.json"
+    if meta.exists():
+        as_of = json.loads(meta.read_text()).get("as_of")
+        return datetime.fromisoformat(as_of) if as_of else None
+    return None
+
+
+def bench_plant(label: str, store: Store, runs: int, at: datetime | None = None) -> dict:
     cur = store.cursor()
     sizes = counts(cur)
     wide, typical = pick_lots(cur)
-    at = pick_at(cur)
+    at = at or pick_at(cur)
     result = {"plant": label, **sizes}
     trace_lot(cur, wide)  # warm up: first touch of the tables
-    result["trace_wide_ms"], wide_answer = timed(lambda: trace_lot(cur, wide), runs)
+    result["trace_wide_ms"], wide_answer = timed(lambda: trace_lot(cur, wide), runs, "wide")
     result["trace_wide_lots"] = wide_answer["summary"]["lots"]
-    result["trace_typical_ms"], typical_answer = timed(lambda: trace_lot(cur, typical), runs)
+    result["trace_typical_ms"], typical_answer = timed(lambda: trace_lot(cur, typical), runs, "typical")
     result["trace_typical_lots"] = typical_answer["summary"]["lots"] + typical_answer["summary"]["ancestors"]
     from planner_tui.engine.trace import _walk
 
-    result["walk_levels_ms"], walks = timed(lambda: _walk(cur, typical), runs)
-    result["walk_cte_ms"], cte = timed(lambda: cur.execute(CTE_WALK, [typical]).fetchall(), runs)
+    result["walk_levels_ms"], walks = timed(lambda: _walk(cur, typical), runs, "walk")
+    result["walk_cte_ms"], cte = timed(lambda: cur.execute(CTE_WALK, [typical]).fetchall(), runs, "cte")
     assert {r[0] for r in cte} == {w["lot_id"] for w in walks["forward"]}, "the two walks disagree"
-    result["shortages_ms"], answer = timed(lambda: shortages(cur, at=at), max(3, runs // 3))
+    result["shortages_ms"], answer = timed(lambda: shortages(cur, at=at), max(3, runs // 3), "shortages")
     result["short_items"] = len(answer["shortages"])
     result["affected"] = sum(len(s["affected"]) for s in answer["shortages"])
     result["warnings"] = len(answer["warnings"])
     item = answer["shortages"][0]["item_id"] if answer["shortages"] else cur.execute("SELECT min(item_id) FROM items").fetchone()[0]
-    result["projection_ms"], _ = timed(lambda: projection(cur, item, at=at), runs)
+    result["projection_ms"], _ = timed(lambda: projection(cur, item, at=at), runs, "projection")
+    result["cpu"] = dict(CPU)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -232,6 +251,10 @@ def main() -> None:
     parser.add_argument("--data", action="append", type=Path, help="a plant folder (Parquet); repeatable")
     parser.add_argument("--synthetic", action="append", type=float, help="build a plant of this scale in memory")
     parser.add_argument("--runs", type=int, default=9, help="runs per measurement (the median is reported)")
+    parser.add_argument("--raw", action="store_true",
+                        help="read the Parquet files straight into tables instead of the validating loader")
+    parser.add_argument("--indexes", choices=("none", "with", "both"), default="both",
+                        help="measure without / with the trace's lookup indexes (create_lookup_indexes), or both")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (the target machine has 2 cores)")
     args = parser.parse_args()
     plants: list[tuple[str, object]] = []
@@ -247,24 +270,35 @@ def main() -> None:
         store.con.execute(f"SET threads = {args.threads}")
         started = time.perf_counter()
         if isinstance(source, Path):
-            load_folder(store, source)
+            load_folder(store, source, args.raw)
         else:
             synthesize(store, source)
         print(f"{label}: ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        rows.append(bench_plant(label, store, args.runs))
+        at = snapshot_as_of(source) if isinstance(source, Path) else None
+        if args.indexes in ("none", "both"):
+            rows.append(bench_plant(label + " (no lookup indexes)", store, args.runs, at))
+        if args.indexes in ("with", "both"):
+            started = time.perf_counter()
+            create_lookup_indexes(store.cursor())
+            print(f"{label}: lookup indexes built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            rows.append(bench_plant(label + " (with lookup indexes)", store, args.runs, at))
         store.close()
-    print(f"lot trace and shortages, median of {args.runs} runs, DuckDB threads={args.threads}")
+    print(f"lot trace and shortages, median of {args.runs} runs (shortages: of {max(3, args.runs // 3)}), "
+          f"DuckDB threads={args.threads}; wall ms (process CPU ms)")
     for r in rows:
         print(f"\n{r['plant']}: {r['lot_genealogy']:,} genealogy edges, {r['lots']:,} lots, "
               f"{r['production_orders']:,} production orders, {r['sales_orders']:,} sales order lines, "
               f"{r['items']:,} items, {r['bom']:,} BOM rows")
-        print(f"  trace, widest raw lot   {r['trace_wide_ms']:8.1f} ms  ({r['trace_wide_lots']:,} lots in the trace)")
-        print(f"  trace, typical lot      {r['trace_typical_ms']:8.1f} ms  ({r['trace_typical_lots']:,} lots)")
-        print(f"  walk of the typical lot: levels (both directions) {r['walk_levels_ms']:.1f} ms, "
-              f"recursive CTE (forward only) {r['walk_cte_ms']:.1f} ms")
-        print(f"  all shortages           {r['shortages_ms']:8.1f} ms  ({r['short_items']:,} short items, "
-              f"{r['affected']:,} affected demands, {r['warnings']:,} warnings)")
-        print(f"  one item's projection   {r['projection_ms']:8.1f} ms")
+        c = r["cpu"]
+        print(f"  trace, widest raw lot   {r['trace_wide_ms']:8.1f} ms ({c['wide']:7.1f})  "
+              f"{r['trace_wide_lots']:,} lots in the trace")
+        print(f"  trace, typical lot      {r['trace_typical_ms']:8.1f} ms ({c['typical']:7.1f})  "
+              f"{r['trace_typical_lots']:,} lots")
+        print(f"  walk of the typical lot: levels, both directions {r['walk_levels_ms']:.1f} ms ({c['walk']:.1f}); "
+              f"recursive CTE, forward only {r['walk_cte_ms']:.1f} ms ({c['cte']:.1f})")
+        print(f"  all shortages           {r['shortages_ms']:8.1f} ms ({c['shortages']:7.1f})  "
+              f"{r['short_items']:,} short items, {r['affected']:,} affected demands, {r['warnings']:,} warnings")
+        print(f"  one item's projection   {r['projection_ms']:8.1f} ms ({c['projection']:7.1f})")
         print(f"  peak RSS so far         {r['peak_rss_mb']:8.0f} MB")
 
 

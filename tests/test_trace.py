@@ -97,6 +97,9 @@ def plant():
              "placed_at": "2026-01-02T09:00", "reason": "retest"},
             {"hold_id": "H1", "lot_id": "R1", "status": "active", "placed_by": "Quinn",
              "placed_at": "2026-01-06T09:00", "reason": "supplier recall"},
+            {"hold_id": "H2", "lot_id": "S2", "status": "active", "placed_by": "Quinn",
+             "placed_at": "2026-01-06T10:00", "reason": "follow-up"},
+            {"hold_id": "H3", "lot_id": "S1", "status": "released", "placed_by": "Pete"},
         ],
     )
 
@@ -178,6 +181,8 @@ def test_holds_are_listed_and_people_to_notify_are_deduplicated_with_reasons(cur
         ("H0", "released", "Pete"), ("H1", "active", "Quinn"),
     ]
     assert answer["summary"]["active_holds"] == 1
+    # Active holds further down the trace are listed apart; released ones there are history.
+    assert [h["hold_id"] for h in answer["descendant_holds"]] == ["H2"]
     notify = {n["person"]: n for n in answer["notify"]}
     # Account managers of both customers, the raw lot's buyer, the placer of the active hold, and the
     # supervisor of M1 where the consuming order PO-K1 still runs (M2's step is done, PO-F1 completed).

@@ -29,10 +29,71 @@ MAX_DEPTH = 10_000
 
 # One level of the walk: the genealogy edges leaving the forward frontier (input -> output) and those
 # entering the backward frontier, each read as (direction, lot reached from, next lot).
-_LEVEL_FORWARD = """SELECT 'forward' AS direction, input_lot_id AS from_lot, output_lot_id AS to_lot
-    FROM lot_genealogy WHERE input_lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"""
-_LEVEL_BACKWARD = """SELECT 'backward', output_lot_id, input_lot_id
-    FROM lot_genealogy WHERE output_lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"""
+_LEVEL = {
+    "forward": """SELECT 'forward', input_lot_id, output_lot_id FROM lot_genealogy
+        WHERE input_lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+    "backward": """SELECT 'backward', output_lot_id, input_lot_id FROM lot_genealogy
+        WHERE output_lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+}
+
+# Lookups by a key list go in chunks of at most CHUNK keys: DuckDB turns a semi-join on that few keys
+# into an IN filter on the scan (its dynamic_or_filter_threshold, 50), which an index on the column
+# answers in about a millisecond and zone maps prune when the table is in key order; with more keys it
+# hashes the whole table (15-20 ms per 500k rows). Beyond MANY keys one scan beats many lookups.
+CHUNK = 50
+MANY = 8 * CHUNK
+
+
+def _chunks(keys) -> list[list]:
+    keys = list(dict.fromkeys(k for k in keys if k is not None))
+    if not keys:
+        return []
+    if len(keys) > MANY:
+        return [keys]
+    return [keys[i: i + CHUNK] for i in range(0, len(keys), CHUNK)]
+
+
+def _lookup(cur: duckdb.DuckDBPyConnection, sql: str, keys) -> list[dict]:
+    """Rows of `sql` (whose one parameter is a VARCHAR[] of keys) for all the keys, chunk by chunk."""
+    rows: list[dict] = []
+    for chunk in _chunks(keys):
+        rows += _rows(cur, sql, [chunk])
+    return rows
+
+
+# Columns the trace looks rows up by. Without an index DuckDB answers a lookup of a few scattered keys by
+# scanning the table (about 15-20 ms CPU per 500k rows); with an ART index on the column the same
+# semi-join takes about 1 ms. The store's loader may create them after a load (`create_lookup_indexes`);
+# the trace is correct either way.
+LOOKUP_INDEXES: tuple[tuple[str, str], ...] = (
+    ("lot_genealogy", "input_lot_id"),
+    ("lot_genealogy", "output_lot_id"),
+    ("lots", "lot_id"),
+    ("inventory", "lot_id"),
+    ("shipment_lots", "lot_id"),
+    ("shipments", "shipment_id"),
+    ("sales_orders", "sales_order_id"),
+    ("production_orders", "production_order_id"),
+    ("operations", "production_order_id"),
+    ("quality_holds", "lot_id"),
+)
+
+
+def create_lookup_indexes(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create the ART indexes the trace's lookups use (idempotent); returns the names created.
+
+    Identifiers come from LOOKUP_INDEXES only. Meant for a writable store right after a snapshot load
+    (a table replaced by the loader loses its indexes)."""
+    created = []
+    for table, column in LOOKUP_INDEXES:
+        name = f"ix_{table}_{column}"
+        exists = cur.execute(
+            "SELECT count(*) FROM duckdb_indexes() WHERE index_name = ? AND table_name = ?", [name, table]
+        ).fetchone()[0]
+        if not exists:
+            cur.execute(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
+            created.append(name)
+    return created
 
 
 def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -53,10 +114,10 @@ def _walk(cur: duckdb.DuckDBPyConnection, lot_id: str) -> dict[str, list[dict]]:
     while (frontier["forward"] or frontier["backward"]) and level < MAX_DEPTH:
         level += 1
         parts, params = [], []
-        for direction, sql in (("forward", _LEVEL_FORWARD), ("backward", _LEVEL_BACKWARD)):
-            if frontier[direction]:
-                parts.append(sql)
-                params.append(frontier[direction])
+        for direction in ("forward", "backward"):
+            for chunk in _chunks(frontier[direction]):
+                parts.append(_LEVEL[direction])
+                params.append(chunk)
         next_frontier: dict[str, list[str]] = {"forward": [], "backward": []}
         for direction, from_lot, to_lot in cur.execute(" UNION ALL ".join(parts), params).fetchall():
             via[direction].setdefault(to_lot, []).append(from_lot)
@@ -65,22 +126,22 @@ def _walk(cur: duckdb.DuckDBPyConnection, lot_id: str) -> dict[str, list[dict]]:
                 next_frontier[direction].append(to_lot)
         frontier = next_frontier
 
-    # Lot attributes for every reached lot in one query.
-    reached = sorted(set(depth_of["forward"]) | set(depth_of["backward"]))
+    reached = set(depth_of["forward"]) | set(depth_of["backward"])
     attrs = {
-        row[0]: row
-        for row in cur.execute(
+        row["lot_id"]: row
+        for row in _lookup(
+            cur,
             "SELECT lot_id, item_id, status, qty, produced_by FROM lots WHERE lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-            [reached],
-        ).fetchall()
+            sorted(reached),
+        )
     }
     walks = {}
     for direction in ("forward", "backward"):
         lots = []
         for lot, depth in depth_of[direction].items():
-            _, item_id, status, qty, produced_by = attrs.get(lot, (lot, None, None, None, None))
-            lots.append({"lot_id": lot, "item_id": item_id, "status": status, "qty": qty,
-                         "produced_by": produced_by, "depth": depth,
+            a = attrs.get(lot, {})
+            lots.append({"lot_id": lot, "item_id": a.get("item_id"), "status": a.get("status"),
+                         "qty": a.get("qty"), "produced_by": a.get("produced_by"), "depth": depth,
                          "via": sorted(set(via[direction].get(lot, [])))})
         lots.sort(key=lambda r: (r["depth"], r["lot_id"]))
         walks[direction] = lots
@@ -213,57 +274,47 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
             entry["made"].add(d["lot_id"])
             entry["consumes"].update(d["via"] or [])
 
-    # The traced set (the lot and everything made from it) is registered as a relation on this cursor,
-    # so the follow-up joins stay set-based and take no large list parameters.
-    import pyarrow as pa  # only here: keeps `import planner_tui.engine.trace` light for the CLI
+    # What the traced lots (the lot and everything made from it) touch, each big table looked up by keys.
+    traced = [f["lot_id"] for f in forward]
+    holds = _lookup(
+        cur,
+        """SELECT hold_id, lot_id, reason, placed_at, placed_by, status FROM quality_holds
+           WHERE lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+        traced,
+    )
+    holds.sort(key=lambda h: (h["lot_id"] != lot_id, h["lot_id"], h["placed_at"], h["hold_id"]))
+    own_holds = [h for h in holds if h["lot_id"] == lot_id]
+    descendant_holds = [h for h in holds if h["lot_id"] != lot_id and h["status"] == "active"]
 
-    view = f"_trace_lots_{id(cur) & 0xFFFFFF:x}"
-    cur.register(view, pa.table({"lot_id": [f["lot_id"] for f in forward]}))
-    try:
-        holds = _rows(
-            cur,
-            f"""SELECT q.hold_id, q.lot_id, q.reason, q.placed_at, q.placed_by, q.status
-                FROM quality_holds q JOIN "{view}" t ON t.lot_id = q.lot_id
-                WHERE q.lot_id = ? OR q.status = 'active'
-                ORDER BY q.lot_id <> ?, q.lot_id, q.placed_at, q.hold_id""",
-            [lot_id, lot_id],
-        )
-        inventory = _rows(
-            cur,
-            f"""SELECT i.lot_id, i.item_id, i.location, i.qty
-                FROM inventory i JOIN "{view}" t ON t.lot_id = i.lot_id
-                WHERE i.qty <> 0
-                ORDER BY i.location, i.lot_id""",
-        )
-        shipments = _rows(
-            cur,
-            f"""SELECT s.shipment_id, s.status, s.sales_order_id, s.line_no, so.customer_id, sl.lot_id,
-                       sl.qty, s.planned_ship_date,
-                       so.item_id AS so_item_id, so.qty AS so_qty, so.promised_date AS so_promised_date,
-                       so.status AS so_status
-                FROM shipment_lots sl
-                JOIN "{view}" t ON t.lot_id = sl.lot_id
-                JOIN shipments s ON s.shipment_id = sl.shipment_id
-                LEFT JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
-                ORDER BY s.planned_ship_date, s.shipment_id, sl.lot_id""",
-        )
-    finally:
-        cur.unregister(view)
+    inventory = _lookup(
+        cur,
+        """SELECT lot_id, item_id, location, qty FROM inventory
+           WHERE lot_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND qty <> 0""",
+        traced,
+    )
+    inventory.sort(key=lambda i: (i["location"], i["lot_id"]))
 
-    orders = []
-    if roles:
-        orders = _rows(
+    carried = _lookup(
+        cur,
+        "SELECT shipment_id, lot_id, qty FROM shipment_lots WHERE lot_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        traced,
+    )
+    shipment_rows = {
+        row["shipment_id"]: row
+        for row in _lookup(
             cur,
-            """SELECT p.production_order_id, p.item_id, p.status, p.qty, p.planned_start, p.planned_end,
-                      p.sales_order_id, p.line_no,
-                      so.customer_id AS so_customer_id, so.item_id AS so_item_id, so.qty AS so_qty,
-                      so.promised_date AS so_promised_date, so.status AS so_status
-               FROM production_orders p
-               LEFT JOIN sales_orders so ON so.sales_order_id = p.sales_order_id AND so.line_no = p.line_no
-               WHERE p.production_order_id IN (SELECT unnest(?::VARCHAR[]))
-               ORDER BY p.planned_start, p.production_order_id""",
-            [sorted(roles)],
+            """SELECT shipment_id, status, sales_order_id, line_no, planned_ship_date FROM shipments
+               WHERE shipment_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+            sorted({c["shipment_id"] for c in carried}),
         )
+    }
+    orders = _lookup(
+        cur,
+        """SELECT production_order_id, item_id, status, qty, planned_start, planned_end, sales_order_id, line_no
+           FROM production_orders WHERE production_order_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+        sorted(roles),
+    )
+    orders.sort(key=lambda o: (o["planned_start"], o["production_order_id"]))
     for order in orders:
         entry = roles[order["production_order_id"]]
         order["roles"] = [r for r in ("consumes", "made") if entry[r]]
@@ -271,47 +322,52 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
         order["consumed_lots"] = sorted(entry["consumes"])
         order["made_lots"] = sorted(entry["made"])
 
-    own_holds = [h for h in holds if h["lot_id"] == lot_id]
-    descendant_holds = [h for h in holds if h["lot_id"] != lot_id]
-    holds = own_holds
+    # Sales order lines reached: those the shipments carry, and those the consuming orders are made for
+    # (open orders still to ship goods made from the lot).
+    wanted = {(s["sales_order_id"], s["line_no"]): "shipment" for s in shipment_rows.values()}
+    made_for = {(o["sales_order_id"], o["line_no"]) for o in orders if o["sales_order_id"] and o["role"] == "consumes"}
+    line_rows = {
+        (row["sales_order_id"], row["line_no"]): row
+        for row in _lookup(
+            cur,
+            """SELECT sales_order_id, line_no, customer_id, item_id, qty, promised_date, status FROM sales_orders
+               WHERE sales_order_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+            sorted({key[0] for key in wanted} | {key[0] for key in made_for}),
+        )
+    }
+    sales_orders = []
+    for key in set(wanted) | made_for:
+        if key in line_rows:
+            line = dict(line_rows[key])
+            line["via"] = (["shipment"] if key in wanted else []) + (["made_for"] if key in made_for else [])
+            sales_orders.append(line)
+    sales_orders.sort(key=lambda so: (so["promised_date"], so["sales_order_id"], so["line_no"]))
+
     by_lot = {f["lot_id"]: f for f in forward}
     for i in inventory:
         i["lot_status"] = by_lot[i["lot_id"]]["status"]
-    for s in shipments:
-        s["item_id"] = by_lot[s["lot_id"]]["item_id"]
-        s["shipped"] = s["status"] in ("shipped", "delivered")
-
-    # Sales order lines reached: those the shipments carry, and those the consuming orders are made for
-    # (open orders still to ship goods made from the lot). Both queries above brought the line along.
-    lines: dict[tuple, dict] = {}
-    for source, via, customer_key in ((shipments, "shipment", "customer_id"), (orders, "made_for", "so_customer_id")):
-        for row in source:
-            if row["sales_order_id"] is None or row.get("so_status") is None:
-                continue
-            if via == "made_for" and "consumes" not in row["roles"]:
-                continue
-            key = (row["sales_order_id"], row["line_no"])
-            line = lines.setdefault(key, {
-                "sales_order_id": key[0], "line_no": key[1], "customer_id": row[customer_key],
-                "item_id": row["so_item_id"], "qty": row["so_qty"], "promised_date": row["so_promised_date"],
-                "status": row["so_status"], "via": [],
-            })
-            if via not in line["via"]:
-                line["via"].append(via)
-    for row in shipments + orders:
-        for extra in ("so_customer_id", "so_item_id", "so_qty", "so_promised_date", "so_status"):
-            row.pop(extra, None)
-    sales_orders = sorted(lines.values(), key=lambda so: (so["promised_date"], so["sales_order_id"], so["line_no"]))
+    shipments = []
+    for c in carried:
+        ship = shipment_rows.get(c["shipment_id"])
+        if ship is None:
+            continue
+        line = line_rows.get((ship["sales_order_id"], ship["line_no"]), {})
+        shipments.append({
+            "shipment_id": ship["shipment_id"], "status": ship["status"], "sales_order_id": ship["sales_order_id"],
+            "line_no": ship["line_no"], "customer_id": line.get("customer_id"), "lot_id": c["lot_id"],
+            "qty": c["qty"], "planned_ship_date": ship["planned_ship_date"], "item_id": by_lot[c["lot_id"]]["item_id"],
+            "shipped": ship["status"] in ("shipped", "delivered"),
+        })
+    shipments.sort(key=lambda s: (s["planned_ship_date"], s["shipment_id"], s["lot_id"]))
 
     customer_ids = sorted({so["customer_id"] for so in sales_orders if so["customer_id"] is not None})
-    customers: list[dict] = []
-    if customer_ids:
-        customers = _rows(
-            cur,
-            """SELECT customer_id, name, account_manager, tier FROM customers
-               WHERE customer_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY customer_id""",
-            [customer_ids],
-        )
+    customers = _lookup(
+        cur,
+        """SELECT customer_id, name, account_manager, tier FROM customers
+           WHERE customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""",
+        customer_ids,
+    )
+    customers.sort(key=lambda c: c["customer_id"])
     shipments_of: dict[str, list[dict]] = {}
     for s in shipments:
         shipments_of.setdefault(s["customer_id"], []).append(s)
@@ -329,22 +385,29 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
     open_consumers = [
         o["production_order_id"] for o in orders if "consumes" in o["roles"] and o["status"] in OPEN_PRODUCTION_STATUSES
     ]
-    machines = []
-    if open_consumers:
-        machines = _rows(
-            cur,
-            """SELECT m.machine_id, m.supervisor, list(DISTINCT op.production_order_id ORDER BY op.production_order_id) AS orders
-               FROM operations op JOIN machines m ON m.machine_id = op.machine_id
-               WHERE op.production_order_id IN (SELECT unnest(?::VARCHAR[])) AND op.status <> 'done'
-               GROUP BY ALL ORDER BY m.machine_id""",
-            [open_consumers],
-        )
+    running = _lookup(
+        cur,
+        """SELECT production_order_id, machine_id FROM operations
+           WHERE production_order_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND status <> 'done'""",
+        open_consumers,
+    )
+    orders_on: dict[str, set[str]] = {}
+    for op in running:
+        orders_on.setdefault(op["machine_id"], set()).add(op["production_order_id"])
+    machines = _lookup(
+        cur,
+        "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        sorted(orders_on),
+    )
+    machines.sort(key=lambda m: m["machine_id"])
+    for m in machines:
+        m["orders"] = sorted(orders_on[m["machine_id"]])
     buyer = cur.execute(
         "SELECT buyer, description FROM items WHERE item_id = ?", [root["item_id"]]
     ).fetchone()
 
     people: dict[str, dict] = {}
-    for h in holds:
+    for h in own_holds:
         if h["status"] == "active":
             _notify_add(people, h["placed_by"], "hold placer", f"placed hold {h['hold_id']} on lot {lot_id}")
     for c in customers:
@@ -375,7 +438,7 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
         "status": root["status"],
         "qty": root["qty"],
         "produced_by": root["produced_by"],
-        "holds": holds,
+        "holds": own_holds,
         "descendant_holds": descendant_holds,
         "descendants": [
             {
@@ -419,7 +482,7 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
             "shipped_shipments": len({s["shipment_id"] for s in shipments if s["shipped"]}),
             "customers": len(customers),
             "customers_shipped_to": sum(1 for c in customers if c["received"]),
-            "active_holds": sum(1 for h in holds if h["status"] == "active"),
+            "active_holds": sum(1 for h in own_holds if h["status"] == "active"),
         },
     }
 
