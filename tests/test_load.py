@@ -198,11 +198,25 @@ def test_parquet_bad_value_is_named_with_its_row(tmp_path):
     (folder / "operations.csv").unlink()
     duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
         ('P1', 10, 'M1', '2026-11-25T06:00:00', '2026-11-25T08:00:00', 'waiting'),
-        ('P1', 20, 'M2', 'soon', '2026-11-25T10:00:00', 'waiting'))
+        ('P1', 20, 'M2', 'soon', '2026-11-25T10:00:00', 'waiting'),
+        ('P2', 10, 'M1', '2026-11-24T06:00:00', '2026-11-24T08:00:00', 'finished'))
         t(production_order_id, op_seq, machine_id, planned_start, planned_end, status))
         TO '{folder / 'operations.parquet'}' (FORMAT parquet)""")
-    p = the_problem(load_error(folder), "operations.parquet")
-    assert (p.column, p.row, p.value) == ("planned_start", 2, "soon")
+    error = load_error(folder)
+    p = the_problem(error, "operations.parquet", "planned_start")
+    assert (p.row, p.value) == (2, "soon")
+    p = the_problem(error, "operations.parquet", "status")
+    assert (p.row, p.value) == (3, "finished")
+
+
+def test_parquet_timestamp_with_time_zone_becomes_utc(tmp_path):
+    folder = write_plant(tmp_path / "snap", machine_states=None)
+    duckdb.connect().execute(f"""COPY (SELECT 'M1' AS machine_id, 'down' AS state,
+        TIMESTAMPTZ '2026-11-25 05:00:00+01' AS since, NULL::VARCHAR AS reason, 45::BIGINT AS expected_minutes)
+        TO '{folder / 'machine_states.parquet'}' (FORMAT parquet)""")
+    store = Store.memory()
+    load_snapshot(store, folder)
+    assert rows(store, "SELECT since, expected_minutes FROM machine_states") == [(datetime(2026, 11, 25, 4, 0), 45)]
 
 
 def test_the_sample_plant_loads_cleanly(sample_dir):
