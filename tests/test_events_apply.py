@@ -353,3 +353,12 @@ def test_nanosecond_times_and_offsets_are_read_as_utc():
     store = plant()
     apply(store, ce("e1", "machine.down", {"machine_id": "M1"}, time="2026-01-05T10:00:00.123456789-02:00"))
     assert one(store, "SELECT since FROM machine_states WHERE machine_id='M1'") == datetime(2026, 1, 5, 12, 0, 0, 123456)
+
+
+def test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before():
+    store = plant()
+    store.con.execute("UPDATE operations SET status = 'done' WHERE production_order_id = 'P1' AND op_seq = 10")
+    result = apply(store, ce("e1", "operation.completed", {"production_order_id": "P1", "op_seq": 10}),
+                   ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 20}))
+    assert result.applied == 2  # completing a done operation again is a no-op, not an error
+    assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "completed"
