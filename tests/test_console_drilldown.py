@@ -61,14 +61,20 @@ def sample_store(events: list[dict] | None = None) -> Store:
     return store
 
 
-# The scenario's stop: M-WELD-01 down at 05:30 for 8 hours (the machine every MTO chain runs through).
+# The tests' own events over the sample plant, so they do not hang on the sample's exact numbers:
+# M-WELD-01 (the machine every make-to-order chain runs through) down at 05:30 for two days, which makes
+# customer lines late whatever the sample's slack...
 WELD_DOWN = event(1, "machine.down", "2026-11-23T05:30:00Z", machine_id="M-WELD-01",
-                  reason="Wire feeder jammed, torch damaged", expected_minutes=480)
+                  reason="Wire feeder jammed, torch damaged", expected_minutes=2880)
+# ...and a big rush order for pump sets due tomorrow, which no stock or order covers: a shortage of P-200.
+RUSH_ORDER = event(2, "order.confirmed", "2026-11-23T05:40:00Z", sales_order_id="SO-RUSH", line_no=1,
+                   customer_id="CUST-KESSLER", item_id="P-200", qty=500, promised_date="2026-11-24")
+SHORT_ITEM = "P-200"
 
 
 @pytest.fixture
 def store() -> Store:
-    s = sample_store([WELD_DOWN])
+    s = sample_store([WELD_DOWN, RUSH_ORDER])
     yield s
     s.close()
 
@@ -210,10 +216,12 @@ def test_trace_by_hold_id(store: Store) -> None:
     async def run() -> None:
         app = DrillApp(store)
         async with app.run_test(size=(120, 36)) as pilot:
-            screen = await open_screen(pilot, "hold", "QH-2611-007")
-            assert screen.crumb == "hold QH-2611-007 trace"
+            hold_id, lot_id = store.con.execute(
+                "SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active' ORDER BY hold_id LIMIT 1").fetchone()
+            screen = await open_screen(pilot, "hold", hold_id)
+            assert screen.crumb == f"hold {hold_id} trace"
             summary = str(screen.query_one("#drill-summary", Static).render())
-            assert "LOT-IM200-B779" in summary and "hold QH-2611-007 active" in summary
+            assert lot_id in summary and f"hold {hold_id} active" in summary
 
     asyncio.run(run())
 
@@ -224,8 +232,8 @@ def test_trace_by_hold_id(store: Store) -> None:
 def _short_item(store: Store) -> dict:
     from planner_tui.engine.shortages import shortages
 
-    found = shortages(store.cursor(), at=AT)["shortages"]
-    assert found, "the sample plant has a shortage ahead"
+    found = [s for s in shortages(store.cursor(), at=AT)["shortages"] if s["item_id"] == SHORT_ITEM]
+    assert found, "the rush order makes P-200 short"
     return found[0]
 
 
@@ -382,7 +390,7 @@ def test_downtime_what_if_recomputes_the_impact(store: Store) -> None:
         app = DrillApp(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "machine", "M-WELD-01")
-            assert screen.data["down_minutes"] == 480
+            assert screen.data["down_minutes"] == 2880
             late_before = sum(1 for s in screen.data["sales_orders"] if s["late"])
             await pilot.press("d")
             await pilot.pause()

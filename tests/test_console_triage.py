@@ -13,12 +13,24 @@ from planner_tui.console.navigation import wait_loaded
 from planner_tui.store import Store
 from test_console_drilldown import AT, USER, DrillApp, event, labels, open_screen, sample_store
 
-HOLD = "quality_hold:QH-2611-007"
+HOLD = "quality_hold:QH-TEST-1"
+PLACER = "Greta Quist (QA)"
+
+
+def place_test_hold(store: Store, n: int = 101) -> str:
+    """Put the tests' own hold on a released lot of the sample (the placer becomes an owner)."""
+    from planner_tui.store.events import apply_events
+
+    lot = store.con.execute("SELECT min(lot_id) FROM lots WHERE status = 'released'").fetchone()[0]
+    apply_events(store, [event(n, "hold.placed", "2026-11-23T05:10:00Z", hold_id="QH-TEST-1", lot_id=lot,
+                               reason="Burr on vane edges", placed_by=PLACER)], feed="test-feed")
+    return lot
 
 
 @pytest.fixture
 def store() -> Store:
     s = sample_store()
+    place_test_hold(s)
     yield s
     s.close()
 
@@ -60,14 +72,14 @@ def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(
             dialog = app.screen
             assert type(dialog).__name__ == "AssignDialog"
             everyone = dialog.query_one(OptionList).option_count
-            await pilot.press(*"henrik")
+            await pilot.press(*"greta")
             await pilot.pause()
             assert 0 < dialog.query_one(OptionList).option_count < everyone
             await pilot.press("enter")
             await settle(pilot)
             assert app.screen is screen
-            assert triage_row(store, HOLD)[1] == "Henrik Dahl"
-            assert actions(store, HOLD)[-1][:4] == ("assign", USER, AT, "Henrik Dahl")
+            assert triage_row(store, HOLD)[1] == PLACER
+            assert actions(store, HOLD)[-1][:4] == ("assign", USER, AT, PLACER)
 
             # note
             await pilot.press("n")
@@ -84,10 +96,10 @@ def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(
             # the history on screen shows all of it, with who
             text = labels(screen.query_one(Tree))
             assert any("ACKNOWLEDGE" in t and USER in t for t in text)
-            assert any("ASSIGN" in t and "to Henrik Dahl" in t for t in text)
+            assert any("ASSIGN" in t and f"to {PLACER}" in t for t in text)
             assert any("NOTE" in t and "supplier 8D due friday" in t for t in text)
             summary = str(screen.query_one("#drill-summary", Static).render())
-            assert "ACKNOWLEDGED" in summary and "assigned Henrik Dahl" in summary
+            assert "ACKNOWLEDGED" in summary and f"assigned {PLACER}" in summary
 
             await pilot.press("r")
             await settle(pilot)
@@ -157,10 +169,9 @@ def test_snooze_presets_and_typed_time_validated(store: Store) -> None:
 
 
 def test_history_shows_the_event_that_raised_it_and_a_cleared_cause_says_so() -> None:
-    placed = event(1, "hold.placed", "2026-11-23T05:10:00Z", hold_id="QH-TEST-1", lot_id="LOT-IM200-B802",
-                   reason="Burr on vane edges", placed_by="Eva Holm (QA)")
-    store = sample_store([placed])
-    exception_id = "quality_hold:QH-TEST-1"
+    store = sample_store()
+    place_test_hold(store)
+    exception_id = HOLD
 
     async def run() -> None:
         app = DrillApp(store)
@@ -175,7 +186,7 @@ def test_history_shows_the_event_that_raised_it_and_a_cleared_cause_says_so() ->
             # the hold is released by the feed while the planner is on it
             from planner_tui.store.events import apply_events
 
-            apply_events(store, [event(2, "hold.released", "2026-11-23T05:50:00Z", hold_id="QH-TEST-1")],
+            apply_events(store, [event(102, "hold.released", "2026-11-23T05:50:00Z", hold_id="QH-TEST-1")],
                          feed="test-feed")
             screen.post_message(_data_changed())
             await settle(pilot)
@@ -245,3 +256,38 @@ def test_triage_keys_have_ids_and_descriptions() -> None:
     screen_keys = {b.key for b in ExceptionScreen._merged_bindings.key_to_bindings for b in
                    ExceptionScreen._merged_bindings.key_to_bindings[b]}
     assert keys | {"escape", "f5"} <= screen_keys
+
+
+def test_triage_from_the_impact_and_trace_screens() -> None:
+    from test_console_drilldown import WELD_DOWN
+
+    store = sample_store([WELD_DOWN])
+    place_test_hold(store)
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_screen(pilot, "machine", "M-WELD-01")
+            await pilot.press("a")
+            await settle(pilot)
+            assert triage_row(store, "machine_down:M-WELD-01")[0] == "acknowledged"
+            await open_screen(pilot, "hold", "QH-TEST-1")
+            await pilot.press("s")
+            await settle(pilot)
+            await pilot.press(*"greta", "enter")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[1] == PLACER
+            assert actions(store, HOLD)[-1][:2] == ("assign", USER)
+            # a running machine has no stop to acknowledge: said, not crashed
+            running = store.con.execute(
+                """SELECT min(machine_id) FROM machines WHERE machine_id NOT IN
+                   (SELECT machine_id FROM machine_states WHERE state IN ('down', 'maintenance'))""").fetchone()[0]
+            await open_screen(pilot, "machine", running)
+            await pilot.press("a")
+            await settle(pilot)
+            assert triage_row(store, f"machine_down:{running}") is None
+            assert app.screen.ident == running
+            assert any(f"{running} is not stopped" in n.message for n in app._notifications)
+
+    asyncio.run(run())
+    store.close()

@@ -1,19 +1,19 @@
 """Snapshots of the drill-down and triage screens on the sample plant, clock pinned (2026-11-23 06:00 UTC,
-M-WELD-01 down since 05:30 for 8 h). Update on purpose with `--snapshot-update`, and look at them."""
+M-WELD-01 down since 05:30 for two days, a rush order making P-200 short). Update on purpose with `--snapshot-update`, and look at them."""
 
 from __future__ import annotations
 
 import pytest
 
 from planner_tui.console.navigation import wait_loaded
-from test_console_drilldown import WELD_DOWN, DrillApp, sample_store
+from test_console_drilldown import RUSH_ORDER, SHORT_ITEM, WELD_DOWN, DrillApp, sample_store
 
 SIZE = (120, 36)
 
 
 @pytest.fixture
 def app():
-    store = sample_store([WELD_DOWN])
+    store = sample_store([WELD_DOWN, RUSH_ORDER])
     yield DrillApp(store)
     store.close()
 
@@ -41,15 +41,12 @@ def test_snapshot_impact_80x24(snap_compare, app) -> None:
 
 
 def test_snapshot_trace(snap_compare, app) -> None:
-    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("hold", "QH-2611-007"))
+    # the sample's coil lot that went into pump sets already shipped to two customers
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("lot", "LOT-C8-24117"))
 
 
 def test_snapshot_shortage(snap_compare, app) -> None:
-    from planner_tui.engine.shortages import shortages
-    from test_console_drilldown import AT
-
-    item = shortages(app.store.cursor(), at=AT)["shortages"][0]["item_id"]
-    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("item", item))
+    assert snap_compare(app, terminal_size=SIZE, run_before=drill_to("item", SHORT_ITEM))
 
 
 def test_snapshot_exception_after_triage(snap_compare, app) -> None:

@@ -4,7 +4,7 @@ from planner_tui.console.dialogs.assign import AssignDialog
 from planner_tui.console.dialogs.downtime import DowntimeDialog, parse_downtime
 from planner_tui.console.dialogs.note import NoteDialog
 from planner_tui.console.dialogs.snooze import SnoozeDialog, snooze_presets
-from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS, TriageActions, TriageDone
+from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS, TRIAGE_BINDINGS_QUIET, TriageActions, TriageDone
 
 __all__ = [
     "AssignDialog",
@@ -14,6 +14,7 @@ __all__ = [
     "SnoozeDialog",
     "snooze_presets",
     "TRIAGE_BINDINGS",
+    "TRIAGE_BINDINGS_QUIET",
     "TriageActions",
     "TriageDone",
 ]

@@ -29,6 +29,14 @@ TRIAGE_BINDINGS = [
     Binding("o", "triage_reopen", "Reopen", id="triage.reopen", tooltip="Reopen"),
 ]
 
+# The same keys for screens where triage is secondary (impact, trace): only Ack and Assign in the footer,
+# every key still listed by `?`.
+TRIAGE_BINDINGS_QUIET = [
+    Binding(b.key, b.action, b.description, id=b.id, tooltip=b.tooltip,
+            show=b.key in ("a", "s"))
+    for b in TRIAGE_BINDINGS
+]
+
 PAST = {
     "acknowledge": "acknowledged",
     "assign": "assigned",

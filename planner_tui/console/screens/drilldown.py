@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
+from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_QUIET, TriageActions
 from planner_tui.console.screens._common import (
     DrillScreen,
     DrillTree,
@@ -88,16 +89,27 @@ class TreeScreen(DrillScreen):
 # --- machine -> impact ------------------------------------------------------------------------------
 
 
-class ImpactScreen(TreeScreen):
+class ImpactScreen(TriageActions, TreeScreen):
     """What a stopped machine hits: operations, production orders with delays, the orders they feed,
-    customer lines with ETA against promise, shipments, customers, and who must be told."""
+    customer lines with ETA against promise, shipments, customers, and who must be told.
+    The triage keys act on the machine's stop (machine_down:<id>) without leaving the tree."""
 
     kind = "machine"
 
     BINDINGS = [
         Binding("d", "downtime", "Downtime", id="impact.downtime",
                 tooltip="What if the stop lasts this long? Recompute the impact"),
+        *TRIAGE_BINDINGS_QUIET,
     ]
+
+    def triage_target(self) -> str | None:
+        if self.data is not None and not self.data.get("machine_stopped"):
+            self.app.notify(f"{self.ident} is not stopped: no machine stop to triage", severity="warning")
+            return None
+        return f"machine_down:{self.ident}"
+
+    def _target_or_say(self) -> str | None:
+        return self.triage_target()
 
     def __init__(self, machine_id: str, *, down_minutes: int | None = None) -> None:
         super().__init__(machine_id)
@@ -124,8 +136,9 @@ class ImpactScreen(TreeScreen):
 
         # The stop starts where the store has the machine down (the engine's rule); `at` only pins the
         # clock for a machine that is running (a what-if stop now).
-        return machine_impact(cur, self.ident, at=None if self._is_down(cur) else at,
-                              down_minutes=self.down_minutes)
+        down = self._is_down(cur)
+        answer = machine_impact(cur, self.ident, at=None if down else at, down_minutes=self.down_minutes)
+        return {**answer, "machine_stopped": down}
 
     def _is_down(self, cur) -> bool:
         row = cur.execute(
@@ -222,8 +235,22 @@ class ImpactScreen(TreeScreen):
 # --- hold / lot -> trace ----------------------------------------------------------------------------
 
 
-class TraceScreen(TreeScreen):
-    """Where a lot went (forward: lots made from it, stock, shipments, customers) and where it came from."""
+class TraceScreen(TriageActions, TreeScreen):
+    """Where a lot went (forward: lots made from it, stock, shipments, customers) and where it came from.
+    The triage keys act on the quality hold (quality_hold:<id>): the traced hold, else the lot's active one."""
+
+    BINDINGS = TRIAGE_BINDINGS_QUIET
+
+    def triage_target(self) -> str | None:
+        data = self.data or {}
+        hold = data.get("hold") or next((h for h in data.get("holds") or [] if h.get("status") == "active"), None)
+        if hold:
+            return f"quality_hold:{hold['hold_id']}"
+        self.app.notify(f"lot {self.ident} has no active quality hold to triage", severity="warning")
+        return None
+
+    def _target_or_say(self) -> str | None:
+        return self.triage_target()
 
     def __init__(self, ident: str, *, kind: str = "lot") -> None:
         super().__init__(ident)
