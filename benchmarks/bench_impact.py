@@ -2,6 +2,7 @@
 
     python benchmarks/bench_impact.py --data /work/bench-data/large     # a generated plant (Parquet)
     python benchmarks/bench_impact.py --orders 20000                     # a synthetic plant built here
+    python benchmarks/bench_impact.py --orders 200000 --save /tmp/p.duckdb  # build once, then --db /tmp/p.duckdb
 
 Prints, for one plant: load time, the median time of `machine_impact` on a busy machine (4 h stop),
 `reschedule` (every stopped machine), the fast `repair` alone and `repair_naive` (one run) on the same
@@ -152,20 +153,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a snapshot folder (e.g. /work/bench-data/large)")
     parser.add_argument("--orders", type=int, default=20000, help="synthetic plant size when --data is not given")
+    parser.add_argument("--db", type=Path, help="a planner_tui DuckDB file to read (e.g. one written with --save)")
+    parser.add_argument("--save", type=Path, help="write the synthetic plant to this DuckDB file and stop")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-naive", action="store_true", help="skip the naive repair (slow on large plants)")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    store = Store.memory()
-    if args.data:
-        from planner_tui.store.loader import load_snapshot
-
-        load_snapshot(store, str(args.data))
-        source = str(args.data)
-    else:
+    if args.db:
+        store = Store.open(args.db, read_only=True, create=False)
+        source = str(args.db)
+    elif args.save:
+        store = Store.open(args.save)
         synthetic_plant(store, args.orders)
-        source = f"synthetic, {args.orders} orders"
+        store.close()
+        print(f"wrote a synthetic plant of {args.orders} orders to {args.save}")
+        return
+    else:
+        store = Store.memory()
+        if args.data:
+            from planner_tui.store.loader import load_snapshot
+
+            load_snapshot(store, str(args.data))
+            source = str(args.data)
+        else:
+            synthetic_plant(store, args.orders)
+            source = f"synthetic, {args.orders} orders"
     now = plant_now(store, args.data)
     cur = store.cursor()
     n_ops, n_orders = cur.execute("SELECT (SELECT count(*) FROM operations), (SELECT count(*) FROM production_orders)").fetchall()[0]

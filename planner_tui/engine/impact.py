@@ -57,15 +57,27 @@ def _fetch_orders(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, di
 def _with_parent_chains(cur: duckdb.DuckDBPyConnection, ids: set[str], known: dict[str, dict] | None = None) -> dict[str, dict]:
     """The orders `ids` and every order they feed, up through every level (CycleError on a loop).
 
-    `known`: orders already fetched with their chains (each lookup scans production_orders once).
+    One recursive query (UNION drops repeats, so a loop in the data ends it); `known`: orders already
+    fetched with their chains.
     """
     orders = dict(known or {})
-    orders.update(_fetch_orders(cur, ids - set(orders)))
-    frontier = {o["parent_production_order_id"] for o in orders.values()} - set(orders) - {None}
-    while frontier:
-        fetched = _fetch_orders(cur, frontier)
-        orders.update(fetched)
-        frontier = {o["parent_production_order_id"] for o in fetched.values()} - set(orders) - {None}
+    wanted = sorted(ids - set(orders))
+    if wanted:
+        found = rows(
+            cur,
+            """WITH RECURSIVE chain(po) AS (
+                   SELECT unnest(?::VARCHAR[])
+                   UNION
+                   SELECT p.parent_production_order_id FROM production_orders p
+                   JOIN chain c ON p.production_order_id = c.po
+                   WHERE p.parent_production_order_id IS NOT NULL
+               )
+               SELECT production_order_id, item_id, status, planned_start, planned_end, sales_order_id, line_no,
+                      parent_production_order_id
+               FROM production_orders WHERE production_order_id IN (SELECT po FROM chain)""",
+            [wanted],
+        )
+        orders.update({r["production_order_id"]: r for r in found})
     raise_if_cycle({po: o["parent_production_order_id"] for po, o in orders.items()})
     return orders
 

@@ -199,27 +199,11 @@ WITH base AS (
            epoch_us(planned_start) AS ps, epoch_us(planned_end) AS pe, status = 'running' AS running
     FROM operations
     WHERE status <> 'done' AND planned_start >= ? AND planned_start <= ?
-),
-open_orders AS (
-    SELECT production_order_id AS po, parent_production_order_id AS parent, epoch_us(planned_end) AS order_pe
-    FROM production_orders
-    WHERE status IN ({_OPEN_SQL}) AND production_order_id IN (SELECT po FROM base)
-),
-ranked AS (
-    SELECT b.*, o.parent, o.order_pe, row_number() OVER (ORDER BY b.m, b.ps, b.po, b.seq) - 1 AS i
-    FROM base b JOIN open_orders o ON o.po = b.po
-),
-linked AS (
-    SELECT *, lead(i) OVER (PARTITION BY po ORDER BY seq) AS onext,
-           row_number() OVER (PARTITION BY po ORDER BY seq) = 1 AS first_in_window
-    FROM ranked
 )
-SELECT l.i, l.po, l.seq, l.m, l.ps, l.pe, l.running, l.order_pe,
-       coalesce(l.onext, -1) AS onext,
-       coalesce(CASE WHEN l.onext IS NULL THEN f.i END, -1) AS fnext
-FROM linked l
-LEFT JOIN linked f ON f.po = l.parent AND f.first_in_window
-ORDER BY l.i
+SELECT b.*, o.parent_production_order_id AS parent, epoch_us(o.planned_end) AS order_pe
+FROM base b JOIN production_orders o ON o.production_order_id = b.po
+WHERE o.status IN ({_OPEN_SQL})
+ORDER BY b.m, b.ps, b.po, b.seq
 """
 # The parent's first operation is taken inside the window: it starts after its feeders end, so when a
 # feeder's last operation is in the window the parent's first open one is too, or lies past it (where the
@@ -241,12 +225,28 @@ class _Window:
 
 
 def _load_window(cur: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> _Window:
+    """Open operations planned to start in [lo, hi], in machine order, with their successors linked.
+
+    The links are made here rather than with SQL window functions: measured, it is about twice as fast.
+    """
     table = cur.sql(_WINDOW_SQL, params=[lo, hi]).to_arrow_table()
     col = lambda name: table.column(name).to_pylist()  # noqa: E731
-    m = col("m")
-    mnext = [i + 1 if m[i + 1] == m[i] else -1 for i in range(len(m) - 1)] + ([-1] if m else [])
-    return _Window(col("po"), col("seq"), m, col("ps"), col("pe"), col("running"), col("order_pe"),
-                   mnext, col("onext"), col("fnext"))
+    po, seq, m, parent = col("po"), col("seq"), col("m"), col("parent")
+    n = len(po)
+    mnext = [i + 1 if m[i + 1] == m[i] else -1 for i in range(n - 1)] + ([-1] if n else [])
+    rows_of: dict[str, list[int]] = {}
+    for i in range(n):
+        rows_of.setdefault(po[i], []).append(i)
+    onext = [-1] * n
+    first: dict[str, int] = {}
+    for order_id, idx in rows_of.items():
+        if len(idx) > 1:
+            idx.sort(key=seq.__getitem__)
+            for a, b in zip(idx, idx[1:]):
+                onext[a] = b
+        first[order_id] = idx[0]
+    fnext = [first.get(parent[i], -1) if onext[i] < 0 and parent[i] is not None else -1 for i in range(n)]
+    return _Window(po, seq, m, col("ps"), col("pe"), col("running"), col("order_pe"), mnext, onext, fnext)
 
 
 def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[int, int]]]) -> datetime | None:
