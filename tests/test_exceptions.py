@@ -621,3 +621,72 @@ def test_hold_reach_agrees_with_the_lot_trace_on_the_sample(sample_dir, repo_roo
     apply_events(store, [json.loads(line) for line in lines if line.strip()], feed="scenario")
     store.con.execute("UPDATE quality_holds SET status = 'active'")  # every hold, released ones too
     assert _assert_reach_matches_trace(store) >= 2
+
+
+def _assert_machine_counts_match_impact(store: Store, at: datetime) -> int:
+    from planner_tui.engine.impact import machine_impact
+
+    cur = store.cursor()
+    rows = [r for r in list_exceptions(cur, at=at) if r["kind"] == "machine_down"]
+    for row in rows:
+        impact = machine_impact(cur, row["subject_id"])
+        expected = (len(impact["production_orders"]), len(impact["sales_orders"]),
+                    sum(1 for s in impact["sales_orders"] if s["turns_late"]))
+        got = (row["detail"]["production_orders"], row["detail"]["sales_lines"], row["detail"]["late_lines"])
+        assert got == expected, row["exception_id"]
+    return len(rows)
+
+
+def test_stops_that_hit_nothing_skip_the_repair_but_agree_with_machine_impact(store: Store) -> None:
+    # M2 stops 06:00-07:00: its operation before (done by 05:00) and after (09:00) are untouched; M4 stops
+    # with an operation running across the stop; M5 stops with unknown downtime and work ahead of it.
+    make_plant(
+        store,
+        machines=[{"machine_id": m, "supervisor": "Ben"} for m in ("M4", "M5")],
+        production_orders=[
+            {"production_order_id": p, "item_id": "FG2", "status": "released", "planned_start": a,
+             "planned_end": b}
+            for p, a, b in (("P2", "2026-01-05T03:00:00", "2026-01-05T10:00:00"),
+                            ("P4", "2026-01-05T05:00:00", "2026-01-05T09:00:00"),
+                            ("P5", "2026-01-06T08:00:00", "2026-01-06T09:00:00"))
+        ],
+        operations=[
+            {"production_order_id": "P2", "op_seq": 10, "machine_id": "M2",
+             "planned_start": "2026-01-05T03:00:00", "planned_end": "2026-01-05T05:00:00"},
+            {"production_order_id": "P2", "op_seq": 20, "machine_id": "M2",
+             "planned_start": "2026-01-05T09:00:00", "planned_end": "2026-01-05T10:00:00"},
+            {"production_order_id": "P4", "op_seq": 10, "machine_id": "M4", "status": "running",
+             "planned_start": "2026-01-05T05:00:00", "planned_end": "2026-01-05T09:00:00"},
+            {"production_order_id": "P5", "op_seq": 10, "machine_id": "M5",
+             "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-06T09:00:00"},
+        ],
+    )
+    store.con.execute("UPDATE machine_states SET state = 'down', since = TIMESTAMP '2026-01-05 06:00:00', "
+                      "expected_minutes = 60 WHERE machine_id = 'M2'")
+    make_plant(store, machine_states=[
+        {"machine_id": "M4", "state": "down", "since": "2026-01-05T06:00:00", "expected_minutes": 30},
+        {"machine_id": "M5", "state": "down", "since": "2026-01-05T06:00:00"},
+    ])
+    assert _assert_machine_counts_match_impact(store, AT) == 5
+    rows = listed(store)
+    assert rows["machine_down:M2"]["severity"] == "low"
+    assert rows["machine_down:M4"]["detail"]["production_orders"] == 1
+    assert rows["machine_down:M5"]["detail"]["production_orders"] == 1
+
+
+def test_machine_counts_agree_with_machine_impact_on_the_sample(sample_dir, repo_root) -> None:
+    from planner_tui.store.events import apply_events
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    load_snapshot(store, sample_dir)
+    lines = (repo_root / "sample_data" / "scenario.jsonl").read_text().splitlines()
+    apply_events(store, [json.loads(line) for line in lines if line.strip()], feed="scenario")
+    # every machine stopped: some for 4 h from 07:00, every third with unknown downtime
+    store.con.execute("DELETE FROM machine_states")
+    store.con.execute(
+        """INSERT INTO machine_states (machine_id, state, since, reason, expected_minutes)
+           SELECT machine_id, 'down', TIMESTAMP '2026-11-23 07:00:00', 'test',
+                  CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
+           FROM machines""")
+    assert _assert_machine_counts_match_impact(store, datetime(2026, 11, 23, 9, 0)) >= 10

@@ -24,7 +24,7 @@ from datetime import date, datetime
 import duckdb
 
 from planner_tui.errors import NotFound, PlannerError
-from planner_tui.store.contract import STOPPED_STATES
+from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.store.triage import (
     effective_status,
     history as triage_history,
@@ -34,6 +34,7 @@ from planner_tui.store.triage import (
 )
 from planner_tui.timeutil import parse_timestamp
 
+_OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 SEVERITIES = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 SHIPPED_STATUSES = ("shipped", "delivered")
@@ -164,15 +165,22 @@ def _machine_severity(late_lines: int, exposed_lines: int, orders: int) -> str:
 def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
     from planner_tui.engine.impact import machine_impact
 
-    sql = """SELECT s.machine_id, s.state, s.since, s.reason, s.expected_minutes, m.name, m.supervisor
-             FROM machine_states s JOIN machines m USING (machine_id)
-             WHERE list_contains(?, s.state)"""
-    params: list = [list(STOPPED_STATES)]
-    if only is not None:
-        sql += " AND s.machine_id = ?"
-        params.append(only)
+    # With each stop, how many open operations it hits (on the machine, overlapping the downtime, or
+    # running): the same test machine_impact applies. A stop that hits none moves nothing, so its impact
+    # is empty and is not computed (one repair per stopped machine is the inbox's main cost).
+    sql = f"""
+        SELECT s.machine_id, s.state, s.since, s.reason, s.expected_minutes, m.name, m.supervisor,
+               (SELECT count(*) FROM operations o JOIN production_orders p USING (production_order_id)
+                WHERE o.machine_id = s.machine_id AND o.status <> 'done'
+                  AND p.status IN ({_OPEN_SQL})
+                  AND o.planned_start < coalesce(s.since + to_minutes(CAST(s.expected_minutes AS BIGINT)),
+                                                 TIMESTAMP '9999-12-31')
+                  AND (o.planned_end > s.since OR o.status = 'running')) AS hit_operations
+        FROM machine_states s JOIN machines m USING (machine_id)
+        WHERE list_contains(?, s.state) AND (? IS NULL OR s.machine_id = ?)
+        ORDER BY s.machine_id"""
     out = []
-    for m in _rows(ctx.cur, sql + " ORDER BY s.machine_id", params):
+    for m in _rows(ctx.cur, sql, [list(STOPPED_STATES), only, only]):
         machine_id = m["machine_id"]
         detail = {
             "state": m["state"],
@@ -182,7 +190,7 @@ def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
         }
         try:
             # No `at`: the stop starts where the store says it did (its `since`), with its expected minutes.
-            impact = machine_impact(ctx.cur, machine_id)
+            impact = machine_impact(ctx.cur, machine_id) if m["hit_operations"] else {}
         except PlannerError as error:  # e.g. a feeding cycle: still list the stop, say why it has no impact
             impact = {}
             detail["error"] = str(error)
@@ -460,65 +468,87 @@ def _late_orders(ctx: _Context, only: str | None = None) -> list[dict]:
 # ------------------------------------------------------------------------------------------ no_supply
 
 
+_NO_SUPPLY_SQL = """
+WITH affected AS (
+    SELECT regexp_extract(line, '^(.+)/([0-9]+)$', 1) AS sales_order_id,
+           TRY_CAST(regexp_extract(line, '^(.+)/([0-9]+)$', 2) AS INTEGER) AS line_no,
+           short_item, need_at
+    FROM {table}
+),
+short_lines AS (
+    SELECT sales_order_id, line_no, arg_min(short_item, need_at) AS short_item, min(need_at) AS need_at
+    FROM affected WHERE line_no IS NOT NULL GROUP BY sales_order_id, line_no
+)
+SELECT so.sales_order_id || '/' || so.line_no AS subject_id,
+       CASE WHEN so.promised_date - CAST(? AS DATE) <= 2 THEN 'critical' ELSE 'high' END AS severity,
+       so.sales_order_id || '/' || so.line_no || ' for ' || coalesce(c.name, so.customer_id)
+           || ': confirmed, no supply for ' || printf('%g', so.qty) || ' ' || so.item_id
+           || ' due ' || strftime(so.promised_date, '%Y-%m-%d') AS title,
+       least(so.confirmed_at, ?) AS raised_at,
+       greatest(0, (epoch_us(CAST(? AS TIMESTAMP)) - epoch_us(least(so.confirmed_at, ?))) // 60000000) AS age_minutes,
+       c.account_manager, so.customer_id, so.item_id, so.qty, so.promised_date, k.short_item, k.need_at
+FROM short_lines k
+JOIN sales_orders so ON so.sales_order_id = k.sales_order_id AND so.line_no = k.line_no
+LEFT JOIN customers c ON c.customer_id = so.customer_id
+WHERE so.status = 'open'
+  AND NOT EXISTS (SELECT 1 FROM production_orders p
+                  WHERE p.sales_order_id = so.sales_order_id AND p.line_no = so.line_no
+                    AND p.status <> 'cancelled')
+ORDER BY so.sales_order_id, so.line_no
+"""
+
+
 def _no_supply(ctx: _Context, only: str | None = None) -> list[dict]:
-    short_lines: dict[tuple[str, int], dict] = {}
+    """Open lines the shortage projection finds short and that no production order is made for.
+
+    A large plant can have hundreds of thousands of them, so the lines go to DuckDB as one Arrow table
+    and come back already joined and filtered; the Python loop only shapes the rows.
+    """
+    import pyarrow as pa
+
+    lines, items, needs = [], [], []
     for s in ctx.shortages().get("shortages") or []:
+        item_id = s["item_id"]
         for a in s.get("affected") or []:
-            if a.get("kind") != "sales_order":
-                continue
-            so, _, line = str(a["id"]).rpartition("/")  # "SO/line"; faster than a regex on a big plant
-            if not so or not line.isdigit():
-                continue
-            key = (so, int(line))
-            if only is not None and _line_key(*key) != only:
-                continue
-            short_lines.setdefault(key, {"item_id": s["item_id"], "need_at": a.get("need_at")})
-    if not short_lines:
+            if a.get("kind") == "sales_order" and (only is None or a.get("id") == only):
+                lines.append(str(a["id"]))
+                items.append(item_id)
+                needs.append(_as_datetime(a.get("need_at")))
+    if not lines:
         return []
-    keys = list(short_lines)
-    # The open lines among them that no production order (other than a cancelled one) is made for.
-    rows = _rows(
-        ctx.cur,
-        """SELECT so.sales_order_id, so.line_no, so.customer_id, so.item_id, so.qty, so.promised_date,
-                  so.confirmed_at, so.status, c.name AS customer_name, c.account_manager
-           FROM (SELECT unnest(?::VARCHAR[]) AS sales_order_id, unnest(?::INTEGER[]) AS line_no) k
-           JOIN sales_orders so USING (sales_order_id, line_no)
-           LEFT JOIN customers c ON c.customer_id = so.customer_id
-           WHERE so.status = 'open'
-             AND NOT EXISTS (SELECT 1 FROM production_orders p
-                             WHERE p.sales_order_id = so.sales_order_id AND p.line_no = so.line_no
-                               AND p.status <> 'cancelled')""",
-        [[k[0] for k in keys], [k[1] for k in keys]],
-    )
-    info = {(r["sales_order_id"], r["line_no"]): r for r in rows}
-    out = []
-    for key in sorted(info):
-        line = info[key]
-        short = short_lines[key]
-        promised = _as_date(line["promised_date"])
-        customer = line["customer_name"] or line["customer_id"]
-        soon = promised is not None and (promised - ctx.at.date()).days <= 2
-        out.append(
-            _exception(
-                "no_supply",
-                _line_key(*key),
-                severity="critical" if soon else "high",
-                title=f"{_line_key(*key)} for {customer}: confirmed, no supply for {_qty(line['qty'])} "
-                f"{line['item_id']} due {promised}",
-                raised_at=min(_as_datetime(line["confirmed_at"]) or ctx.at, ctx.at),
-                owner=line["account_manager"],
-                detail={
-                    "customer_id": line["customer_id"],
-                    "item_id": line["item_id"],
-                    "qty": line["qty"],
-                    "promised_date": promised,
-                    "short_item_id": short["item_id"],
-                    "need_at": short["need_at"],
-                },
-                at=ctx.at,
-            )
-        )
-    return out
+    table = pa.table({"line": pa.array(lines, pa.string()), "short_item": pa.array(items, pa.string()),
+                      "need_at": pa.array(needs, pa.timestamp("us"))})
+    # A cursor of its own: the Arrow table is registered on it alone, and goes with it.
+    cur = ctx.cur.cursor()
+    try:
+        cur.register("short_lines_in", table)
+        rows = cur.execute(_NO_SUPPLY_SQL.format(table="short_lines_in"), [ctx.at] * 4).fetchall()
+    finally:
+        cur.close()
+    # The rows are shaped here directly (the same keys as `_exception`): there can be very many.
+    return [
+        {
+            "exception_id": "no_supply:" + subject,
+            "kind": "no_supply",
+            "severity": severity,
+            "title": title,
+            "subject_kind": "sales_order_line",
+            "subject_id": subject,
+            "raised_at": raised,
+            "age_minutes": age,
+            "owner": manager,
+            "assignee": None,
+            "status": "open",
+            "snoozed_until": None,
+            "cause_cleared": False,
+            "cleared_note": None,
+            "detail": {"customer_id": customer_id, "item_id": item_id, "qty": qty, "promised_date": promised,
+                       "short_item_id": short_item, "need_at": need_at},
+            "last_action": None,
+        }
+        for subject, severity, title, raised, age, manager, customer_id, item_id, qty, promised, short_item, need_at
+        in rows
+    ]
 
 
 # ----------------------------------------------------------------------------------------- feed_stale
