@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from planner_tui.console.widgets.breadcrumb import Breadcrumb
 from planner_tui.errors import PlannerError
 from planner_tui.timeutil import parse_timestamp
 
@@ -130,32 +131,6 @@ def record_ids(record: dict) -> list[Drill]:
 # --- widgets ----------------------------------------------------------------------------------------
 
 
-class Crumbs(Static):
-    """The breadcrumb of the screen stack: Plant > M-WELD-01 impact > PO-1001."""
-
-    DEFAULT_CSS = """
-    Crumbs {
-        dock: top;
-        height: 1;
-        background: $panel;
-        color: $text;
-        padding: 0 1;
-    }
-    """
-
-    def refresh_trail(self) -> None:
-        parts: list[str] = []
-        for screen in self.app.screen_stack:
-            crumb = getattr(screen, "crumb", None)
-            if crumb:
-                parts.append(str(crumb))
-            elif not parts:
-                parts.append("Plant")
-        text = Text(" > ".join(parts), no_wrap=True, overflow="ellipsis")
-        text.append("   Esc back", style="dim")
-        self.update(text)
-
-
 class DrillTree(Tree[Drill | None]):
     """A tree whose nodes carry (kind, id): Enter drills into the node, Space folds it."""
 
@@ -231,15 +206,6 @@ def capped(node: TreeNode, items: Iterable, limit: int = MAX_GROUP_ROWS):
                            style="dim italic"))
 
 
-def _breadcrumb() -> Static:
-    """The shell's breadcrumb widget when it is there (one look across the console), else ours."""
-    try:
-        from planner_tui.console.widgets.breadcrumb import Breadcrumb
-    except ImportError:
-        return Crumbs(id="drill-crumbs")
-    return Breadcrumb(id="drill-crumbs")
-
-
 # --- the base screen --------------------------------------------------------------------------------
 
 
@@ -290,7 +256,7 @@ class DrillScreen(Screen):
 
     # compose: the crumb bar, the screen's body, the footer
     def compose(self) -> ComposeResult:
-        yield _breadcrumb()
+        yield Breadcrumb(id="drill-crumbs")  # the shell's: one look across the console
         with Vertical(id="drill-body"):
             yield from self.compose_body()
         yield Footer(compact=True)
@@ -310,10 +276,7 @@ class DrillScreen(Screen):
             self.reload()
 
     def _refresh_crumbs(self) -> None:
-        crumbs = self.query_one("#drill-crumbs")
-        update = getattr(crumbs, "update_trail", None) or getattr(crumbs, "refresh_trail", None)
-        if update:
-            update()
+        self.query_one(Breadcrumb).update_trail()
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and self.app.screen is self:

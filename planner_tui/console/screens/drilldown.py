@@ -20,7 +20,6 @@ from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_QUIET, TriageActi
 from planner_tui.console.screens._common import (
     DrillScreen,
     DrillTree,
-    KIND_WORDS,
     add_record,
     capped,
     fmt_date,
@@ -29,7 +28,6 @@ from planner_tui.console.screens._common import (
     fmt_ts,
     group,
     node_label,
-    record_ids,
     sales_line_id,
 )
 from planner_tui.errors import NotFound

@@ -7,6 +7,9 @@ PanelData message; tables change in place, and nothing changes while the planner
 
 from __future__ import annotations
 
+import logging
+import time
+
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -15,14 +18,18 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from planner_tui.console.messages import DataChanged, PanelData, PanelsShown
+from planner_tui.console.messages import DataChanged, PanelData, PanelsShown, RefreshDone
 from planner_tui.console.widgets.live_table import LiveTable
-from planner_tui.console.widgets.panels import PANELS, load_panels
+from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 AGE_REFRESH_SECONDS = 30.0  # ages and the clock move even when no event arrives
+MIN_REFRESH_GAP = 1.0  # seconds between two refreshes while events pour in
+LOAD_ORDER = ["machines", "holds", "orders", "materials", "inbox"]
+
+log = logging.getLogger(__name__)
 
 
 class PanelBox(Vertical):
@@ -102,9 +109,12 @@ class MainScreen(Screen):
         self._generation = 0
         self._applied_generation = 0
         self._loaded_version: dict[str, int] = {}
-        self._pending: PanelData | None = None
+        self._pending: list[PanelData] = []
         self._counts: dict[str, str] = {}
         self._filter_target: LiveTable | None = None
+        self._refreshing = False
+        self._refresh_wanted = False
+        self._refresh_started = 0.0
 
     # ------------------------------------------------------------------ layout
 
@@ -225,9 +235,9 @@ class MainScreen(Screen):
         self._filter_target = None
         table.focus()
         self._update_titles()
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._apply(pending)
+        pending, self._pending = self._pending, []
+        for message in pending:
+            self._apply(message)
 
     @property
     def typing(self) -> bool:
@@ -253,27 +263,52 @@ class MainScreen(Screen):
         return [p.name for p in PANELS]
 
     def request_refresh(self, force: bool = False) -> None:
+        """Refresh what is visible. One refresh at a time: a request during one is remembered and run
+        after it, no sooner than MIN_REFRESH_GAP (or the last refresh's own duration) later, so a fast
+        feed on a large plant cannot pile up queries or starve the keyboard."""
         if not self.is_current and not force:
             return  # hidden under a drill-down: on_screen_resume catches up
+        if self._refreshing:
+            self._refresh_wanted = True
+            return
+        self._refreshing = True
+        self._refresh_wanted = False
         self._generation += 1
+        self._refresh_started = time.monotonic()
         self._load(self._generation, tuple(self.visible_panels()), self.app.data_version)
 
-    @work(thread=True, exclusive=True, group="main-panels", exit_on_error=False, description="main panels")
+    @work(thread=True, exclusive=False, group="main-panels", exit_on_error=False, description="main panels")
     def _load(self, generation: int, names: tuple[str, ...], version: int) -> None:
         app = self.app
         cur = app.store.cursor()
         try:
-            data = load_panels(cur, names, at=app.now(), feed_status=app.feed_status)
+            at = app.now()
+            header = load_header(cur, at=at, feed_status=app.feed_status)
+            # Cheap panels first, so the screen fills while the slow ones (the inbox on a big plant) run.
+            for name in sorted(names, key=LOAD_ORDER.index):
+                data = {"header": header, "errors": {}, "version": version}
+                try:
+                    data[name] = PANELS_BY_NAME[name].load(cur, at=at, feed_status=app.feed_status)
+                except Exception as exc:  # shown on the panel, never a crash
+                    log.exception("panel %s", name)
+                    data["errors"][name] = f"{type(exc).__name__}: {exc}"
+                    data[name] = None
+                self.post_message(PanelData(generation, data))
         finally:
             cur.close()
-        data["version"] = version
-        self.post_message(PanelData(generation, data))
+            self.post_message(RefreshDone(generation))
+
+    def on_refresh_done(self, message: RefreshDone) -> None:
+        self._refreshing = False
+        took = time.monotonic() - self._refresh_started
+        if self._refresh_wanted:
+            self.set_timer(max(MIN_REFRESH_GAP, took), self.request_refresh)
 
     def on_panel_data(self, message: PanelData) -> None:
         if message.generation < self._applied_generation:
             return  # an older answer arriving late
         if self.typing:
-            self._pending = message  # nothing repaints while the planner types
+            self._pending.append(message)  # nothing repaints while the planner types
             return
         self._apply(message)
 

@@ -5,7 +5,6 @@ orders, each drillable."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
