@@ -246,6 +246,32 @@ def test_a_cycle_only_among_ancestors_is_reported_too():
     assert answer["cycles"] == [["P", "Q"]]
 
 
+def test_lookup_indexes_change_nothing_but_speed(cur):
+    from planner_tui.engine.trace import LOOKUP_INDEXES, create_lookup_indexes
+
+    before = trace_lot(cur, "R1")
+    assert len(create_lookup_indexes(cur)) == len(LOOKUP_INDEXES)
+    assert create_lookup_indexes(cur) == []  # idempotent
+    assert trace_lot(cur, "R1") == before
+
+
+def test_lookups_in_chunks_give_the_same_answer_as_one_query(monkeypatch):
+    from planner_tui.engine import trace as trace_module
+
+    lots = [{"lot_id": f"L{i:03d}", "item_id": "X"} for i in range(130)]
+    store = make_plant(
+        items=[{"item_id": "X"}],
+        lots=[{"lot_id": "ROOT", "item_id": "X"}] + lots,
+        lot_genealogy=[{"input_lot_id": "ROOT", "output_lot_id": lot["lot_id"]} for lot in lots],
+        inventory=[{"item_id": "X", "location": "A", "lot_id": lot["lot_id"], "qty": 1} for lot in lots],
+    )
+    chunked = trace_lot(store.cursor(), "ROOT")
+    monkeypatch.setattr(trace_module, "MANY", 0)  # everything in one query
+    whole = trace_lot(store.cursor(), "ROOT")
+    assert chunked == whole
+    assert len(chunked["descendants"]) == 130 and chunked["summary"]["stock_qty"] == 130
+
+
 def test_unknown_lot_and_hold_are_not_found(cur):
     with pytest.raises(NotFound, match="NOPE"):
         trace_lot(cur, "NOPE")

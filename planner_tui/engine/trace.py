@@ -9,9 +9,9 @@ The genealogy is walked breadth-first, both directions at once, one set-based qu
 frontier (the lots reached at the previous level) is joined to ``lot_genealogy`` and only lots not seen
 before go on. So a diamond yields each lot once, at its shortest depth, and a cycle cannot loop: a lot
 is never expanded twice (and MAX_DEPTH caps the levels besides). A recursive CTE (``USING KEY`` with a
-``recurring`` visited check) gives the same answer but measured 3-5x slower on a 1M-edge genealogy
-(each iteration re-hashes the whole table; `benchmarks/bench_material.py` measures both), so the
-levels are driven from here.
+``recurring`` visited check) gives the same answer but measured about 3x slower on a 1M-edge
+genealogy, and 10x once the lookup indexes below exist (each iteration hashes the whole table;
+`benchmarks/bench_material.py` measures both), so the levels are driven from here.
 
 Cycles are not fatal for a trace (the recall question still has an answer): they are reported in the
 answer's ``cycles`` (each cycle's lots) and ``warnings``; ``strict=True`` raises CycleError instead.
