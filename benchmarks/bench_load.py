@@ -38,10 +38,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _child_bare(data: Path, db: Path) -> dict:
+def _child_bare(data: Path, db: Path, threads: int | None) -> dict:
     import duckdb
 
     con = duckdb.connect(str(db))
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
     cpu = _cpu_seconds()
     started = time.perf_counter()
     rows = 0
@@ -55,11 +57,13 @@ def _child_bare(data: Path, db: Path) -> dict:
     return {"seconds": seconds, "cpu": cpu, "rows": rows}
 
 
-def _child_ours(data: Path, db: Path) -> dict:
+def _child_ours(data: Path, db: Path, threads: int | None) -> dict:
     from planner_tui.store import Store
     from planner_tui.store.loader import load_snapshot
 
     store = Store.open(db)
+    if threads:
+        store.con.execute(f"SET threads = {int(threads)}")
     cpu = _cpu_seconds()
     started = time.perf_counter()
     report = load_snapshot(store, data)
@@ -70,10 +74,11 @@ def _child_ours(data: Path, db: Path) -> dict:
     return {"seconds": seconds, "cpu": cpu, "rows": sum(report["tables"].values())}
 
 
-def _run_child(kind: str, data: Path, workdir: Path) -> dict:
+def _run_child(kind: str, data: Path, workdir: Path, threads: int | None) -> dict:
     db = workdir / f"{kind}.duckdb"
+    extra = ["--threads", str(threads)] if threads else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--data", str(data), "--db", str(db)],
+        [sys.executable, __file__, "--child", kind, "--data", str(data), "--db", str(db), *extra],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
@@ -161,12 +166,14 @@ def main() -> None:
     parser.add_argument("--synthetic", type=float, default=None,
                         help="write a synthetic plant at this fraction of the large sizes and use it")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (alternating); the best is reported")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="DuckDB threads for both loads (default: DuckDB's, one per CPU)")
     parser.add_argument("--child", choices=["bare", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        result = (_child_bare if args.child == "bare" else _child_ours)(args.data, args.db)
+        result = (_child_bare if args.child == "bare" else _child_ours)(args.data, args.db, args.threads)
         result["peak_rss_mb"] = _peak_rss_mb()
         print(json.dumps(result))
         return
@@ -183,12 +190,13 @@ def main() -> None:
                              "or use --synthetic 0.1")
         size = _warm(data)
         print(f"data: {data} ({size / 2**20:.0f} MiB of files)")
-        print(f"machine: {os.cpu_count()} CPUs, {_mem_total()}, {platform.python_version()}, "
-              f"duckdb {__import__('duckdb').__version__}")
+        print(f"machine: {os.cpu_count()} CPUs, {_mem_total()}, load average {os.getloadavg()[0]:.1f}, "
+              f"Python {platform.python_version()}, duckdb {__import__('duckdb').__version__}, "
+              f"threads {args.threads or 'default'}")
         runs: dict[str, list[dict]] = {"bare": [], "ours": []}
         for _ in range(args.repeat):
             for kind in runs:
-                runs[kind].append(_run_child(kind, data, workdir))
+                runs[kind].append(_run_child(kind, data, workdir, args.threads))
         for kind, results in runs.items():
             print(f"{kind} runs, wall (cpu) s: " + ", ".join(f"{r['seconds']:.2f} ({r['cpu']:.2f})" for r in results))
         bare = min(runs["bare"], key=lambda r: r["seconds"])
