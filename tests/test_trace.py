@@ -143,6 +143,7 @@ def test_inventory_of_the_lot_and_its_descendants_only(cur):
     assert got == [("R1", "RAW-STORE", 40), ("S2", "WH-A", 5), ("K1", "WH-B", 2)]
     assert answer["summary"]["stock_qty"] == 47
     assert answer["summary"]["stock_locations"] == 3
+    assert answer["summary"]["stock_by_location"] == {"RAW-STORE": 40, "WH-A": 5, "WH-B": 2}
 
 
 def test_shipped_descendant_leads_to_its_shipment_and_customer(cur):

@@ -431,7 +431,9 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
     for c in cycles:
         warnings.append(f"lot genealogy has a cycle among lots {', '.join(c)} (each lot is traced once)")
 
-    locations = sorted({i["location"] for i in inventory})
+    stock_by_location: dict[str, float] = {}
+    for i in inventory:
+        stock_by_location[i["location"]] = stock_by_location.get(i["location"], 0) + i["qty"]
     return {
         "lot_id": lot_id,
         "item_id": root["item_id"],
@@ -477,7 +479,8 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
             "max_depth": max((d["depth"] for d in descendants), default=0),
             "production_orders": len(orders),
             "stock_qty": sum(i["qty"] for i in inventory),
-            "stock_locations": len(locations),
+            "stock_locations": len(stock_by_location),
+            "stock_by_location": dict(sorted(stock_by_location.items())),
             "shipments": len({s["shipment_id"] for s in shipments}),
             "shipped_shipments": len({s["shipment_id"] for s in shipments if s["shipped"]}),
             "customers": len(customers),
