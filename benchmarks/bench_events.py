@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -156,6 +157,7 @@ def bench_apply(store: Store, maker: EventMaker, n: int, batch: int, seq0: int) 
                           spacing=0.01)
     totals = {"applied": 0, "duplicates": 0, "rejected": 0, "unknown": 0}
     started = time.perf_counter()
+    cpu_started = time.process_time()
     batch_times = []
     for i in range(0, n, batch):
         t = time.perf_counter()
@@ -164,7 +166,9 @@ def bench_apply(store: Store, maker: EventMaker, n: int, batch: int, seq0: int) 
         for k in totals:
             totals[k] += getattr(result, k)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # all threads of this process, DuckDB's included
     return {"events": n, "batch": batch, "seconds": round(seconds, 2), "events_per_s": round(n / seconds),
+            "cpu_seconds": round(cpu, 2), "events_per_cpu_s": round(n / cpu),
             "batch_ms_p50": round(statistics.median(batch_times) * 1000, 1),
             "batch_ms_max": round(max(batch_times) * 1000, 1), **totals}
 
@@ -239,6 +243,7 @@ def main() -> None:
     parser.add_argument("--skip-apply", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp_name:
         tmp = Path(tmp_name)
@@ -262,7 +267,8 @@ def main() -> None:
                 report = bench_apply(store, maker, args.events, batch, seq)
                 seq += args.events
                 print(f"apply: {report['events']:,} events in batches of {batch:,}: {report['seconds']} s, "
-                      f"{report['events_per_s']:,} events/s sustained (batch p50 {report['batch_ms_p50']} ms, "
+                      f"{report['events_per_s']:,} events/s sustained, {report['events_per_cpu_s']:,} per CPU-second "
+                      f"(batch p50 {report['batch_ms_p50']} ms, "
                       f"max {report['batch_ms_max']} ms; applied {report['applied']:,}, rejected "
                       f"{report['rejected']:,}, unknown {report['unknown']:,})", flush=True)
         if not args.skip_latency:
@@ -270,6 +276,7 @@ def main() -> None:
             print(f"served-to-visible: {report['visible']:,}/{report['events']:,} events at ~{args.latency_rate:g}/s, "
                   f"poll {args.poll:g} s: p50 {report['p50_s']} s, p99 {report['p99_s']} s, max {report['max_s']} s "
                   f"(feed {report['status']})", flush=True)
+        print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         store.close()
 
 
