@@ -690,3 +690,19 @@ def test_machine_counts_agree_with_machine_impact_on_the_sample(sample_dir, repo
                   CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
            FROM machines""")
     assert _assert_machine_counts_match_impact(store, datetime(2026, 11, 23, 9, 0)) >= 10
+
+
+def test_cli_exceptions_kind_and_limit(db: str) -> None:
+    at = ["--at", "2026-01-05T07:00:00"]
+    answer = json.loads(run("exceptions", "--db", db, *at, "--json", "--kind", "shortage", "--kind",
+                            "machine_down").stdout)
+    assert [e["exception_id"] for e in answer["exceptions"]] == [
+        "machine_down:M1", "shortage:FG2", "shortage:RAW1", "machine_down:M3"]
+    assert answer["total"] == 4
+    limited = json.loads(run("exceptions", "--db", db, *at, "--json", "--limit", "2").stdout)
+    assert [e["exception_id"] for e in limited["exceptions"]] == WORST_FIRST[:2]
+    assert limited["total"] == len(WORST_FIRST)
+    table = run("exceptions", "--db", db, *at, "--limit", "3")
+    assert table.exit_code == 0 and "3 worst of 8" in table.stdout and "and 5 more" in table.stdout
+    bad = run("exceptions", "--db", db, *at, "--kind", "volcano")
+    assert bad.exit_code == 2 and "unknown kind" in bad.output

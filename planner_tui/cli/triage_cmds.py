@@ -56,9 +56,22 @@ def _status_text(row: dict) -> Text:
 # ------------------------------------------------------------------------------------------ exceptions
 
 
+TABLE_LIMIT = 100  # rows a terminal table shows unless --limit says otherwise
+
+
 def exceptions(
     at: AtOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Also list snoozed and resolved exceptions.")] = False,
+    kind: Annotated[
+        Optional[list[str]],
+        typer.Option("--kind", help="Only this kind (repeatable): machine_down, quality_hold, shortage, "
+                     "late_order, no_supply, feed_stale."),
+    ] = None,
+    limit: Annotated[
+        Optional[int],
+        typer.Option("--limit", help=f"Show at most N, worst first (0: all). Default: {TABLE_LIMIT} in the "
+                     "table, all with --json.", min=0),
+    ] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     as_json: JsonOption = False,
@@ -66,17 +79,29 @@ def exceptions(
     """The exception inbox, worst first: machine stops, quality holds, shortages, late and unsupplied
     customer lines, with severity, age, owner and triage status."""
     from planner_tui.engine.exceptions import list_exceptions
+    from planner_tui.store.triage import KINDS
 
+    unknown = sorted(set(kind or []) - set(KINDS))
+    if unknown:
+        raise BadRequest(f"unknown kind(s) {', '.join(unknown)}: expected {', '.join(KINDS)}")
     now = resolve_now(at)
     with open_store(db, snapshot, read_only=True) as store:
         rows = list_exceptions(store.cursor(), at=now, include_resolved=all_, include_snoozed=all_)
+    if kind:
+        rows = [r for r in rows if r["kind"] in kind]
+    total = len(rows)
+    if limit is None and not as_json:
+        limit = TABLE_LIMIT
+    if limit:
+        rows = rows[:limit]
     if as_json:
-        emit_json({"at": now, "exceptions": rows})
+        emit_json({"at": now, "total": total, "exceptions": rows})
         return
     if not rows:
         stdout.print(f"No open exceptions as of {iso(now)}.")
         return
-    table = RichTable(title=f"Exceptions as of {iso(now)}: {len(rows)}", title_justify="left")
+    shown = f"{total}" if len(rows) == total else f"{len(rows)} worst of {total}"
+    table = RichTable(title=f"Exceptions as of {iso(now)}: {shown}", title_justify="left")
     table.add_column("severity", no_wrap=True)
     table.add_column("age", justify="right", no_wrap=True)
     table.add_column("owner", no_wrap=True)
@@ -99,6 +124,9 @@ def exceptions(
             what,
         )
     stdout.print(table)
+    if len(rows) < total:
+        stdout.print(f"... and {total - len(rows)} more: --limit 0 shows all, --kind narrows, --json for scripts.",
+                     highlight=False)
 
 
 # ------------------------------------------------------------------------------------- exception show
