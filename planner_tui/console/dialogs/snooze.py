@@ -12,7 +12,8 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
-from planner_tui.errors import PlannerError
+from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.store.triage import parse_until
 
 
 def snooze_presets(now: datetime) -> list[tuple[str, datetime]]:
@@ -26,9 +27,6 @@ def snooze_presets(now: datetime) -> list[tuple[str, datetime]]:
 
 def parse_snooze(text: str, now: datetime) -> datetime:
     """A typed snooze end: ISO time (UTC), or a duration like 30m, 2h, 1d. Raises BadRequest with why."""
-    from planner_tui.errors import BadRequest
-    from planner_tui.store.triage import parse_until
-
     until = parse_until(text.strip(), now=now)
     if until <= now:
         raise BadRequest(f"{until:%Y-%m-%d %H:%M} is not after now ({now:%Y-%m-%d %H:%M})")

@@ -19,6 +19,7 @@ from planner_tui.console.dialogs.assign import AssignDialog
 from planner_tui.console.dialogs.note import NoteDialog
 from planner_tui.console.dialogs.snooze import SnoozeDialog
 from planner_tui.errors import PlannerError
+from planner_tui.timeutil import utcnow
 
 TRIAGE_BINDINGS = [
     Binding("a", "triage_acknowledge", "Ack", id="triage.acknowledge", tooltip="Acknowledge: I have seen it"),
@@ -104,7 +105,7 @@ class TriageActions:
     def action_triage_snooze(self) -> None:
         target = self._target_or_say()
         if target:
-            self.app.push_screen(SnoozeDialog(target, _now(self.app) or datetime.utcnow().replace(microsecond=0)),
+            self.app.push_screen(SnoozeDialog(target, _now(self.app) or utcnow()),
                                  lambda until: until and self._triage("snooze", until, target=target))
 
     # --- plumbing ----------------------------------------------------------------------------------
