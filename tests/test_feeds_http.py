@@ -313,3 +313,38 @@ def test_recovery_after_a_failure_clears_the_error(fault_server):
     healthy[0] = True
     outcome = feed.poll_once()
     assert outcome.status.state == "live" and outcome.status.last_error is None and outcome.applied == 2
+
+
+def test_a_capped_poll_says_catching_up_and_the_next_one_goes_on(servers, script):
+    server = serve(servers, script(adjustments(12)))
+    feed = HttpFeed(plant(), server.feed_url, page_limit=5, apply_batch=5, max_events_per_poll=5, **FAST)
+    outcome = feed.poll_once()
+    assert outcome.applied == 5 and outcome.status.state == "catching_up"
+    assert outcome.status.describe() == "catching up"
+    assert feed.poll_once().status.state == "catching_up"
+    outcome = feed.poll_once()
+    assert outcome.applied == 2 and outcome.status.state == "live" and outcome.status.last_sequence == 12
+
+
+def test_polling_from_a_worker_thread_while_the_main_thread_reads(servers, script, tmp_path):
+    server = serve(servers, script(adjustments(300)))
+    store = plant(Store.open(tmp_path / "plant.db"))
+    feed = HttpFeed(store, server.feed_url, page_limit=20, apply_batch=20, **FAST)
+    errors = []
+
+    def work():
+        try:
+            feed.poll_once()
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    reader = store.cursor()
+    while worker.is_alive():
+        reader.execute("SELECT count(*) FROM event_log").fetchall()
+        reader.execute("SELECT sum(qty) FROM inventory").fetchall()
+    worker.join()
+    assert not errors and feed.status.state == "live" and feed.status.last_sequence == 300
+    assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 305.0
+    store.close()
