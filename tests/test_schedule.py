@@ -204,3 +204,14 @@ def test_fast_repair_matches_naive_oracle(seed):
     rep = both(store, stops)
     if seed == 0:
         assert rep.ops  # the random plants do exercise delays
+
+
+@pytest.mark.parametrize("seed", range(25, 40))
+def test_fast_repair_reading_the_plan_in_small_slabs_matches_oracle(seed, monkeypatch):
+    # A one-minute first window makes the repair read the plan slab by slab, growing as delays spread.
+    monkeypatch.setattr("planner_tui.engine.schedule._INITIAL_HORIZON_US", 60_000_000)
+    rng = random.Random(seed)
+    store = random_plant(rng, n_groups=20)
+    stops = [Stop(f"M{rng.randrange(4)}", DAY + timedelta(minutes=rng.randint(0, 600)), rng.choice([60, 300, 900]))
+             for _ in range(rng.randint(1, 2))]
+    both(store, stops)
