@@ -100,7 +100,7 @@ async def flow_trace(pilot: Pilot) -> None:
 
 
 async def flow_triage(pilot: Pilot) -> None:
-    """Acknowledge and assign the stopped machine's exception, with the history showing both."""
+    """Acknowledge, assign and annotate the stopped machine's exception, its history showing all three."""
     from planner_tui.engine.exceptions import list_exceptions
 
     cur = pilot.app.store.cursor()
@@ -120,6 +120,10 @@ async def flow_triage(pilot: Pilot) -> None:
     if supervisor:
         await pilot.press(*supervisor.split()[0].lower())  # filter the owners by first name
     await pilot.press("enter")
+    await wait_loaded(pilot)
+    await pilot.press("n")
+    await wait_loaded(pilot)
+    await pilot.press(*"fitter on site, spare servo ordered", "enter")
     await wait_loaded(pilot)
     await wait_loaded(pilot)
 
