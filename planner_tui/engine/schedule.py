@@ -22,8 +22,9 @@ Two implementations with the same answer:
 * `repair` (fast): event-driven propagation from the planned schedule. Only operations whose times
   change push their successors (next on the machine, next in the order, the first operation of the order
   they feed), in planned-time order through a heap, so the cost is the size of the delayed cone, not the
-  plant. Open operations are read from DuckDB only for a planned-start window [earliest hit, horizon]
-  that doubles until every delay has died out inside it. This is exact when the plan itself satisfies
+  plant. Open operations are read from DuckDB in planned-start slabs, from the earliest operation a stop
+  hits to 6 h past the last stop's end, then slabs twice as long each time while a delay still reaches
+  past what is loaded (a slab is never read twice). This is exact when the plan itself satisfies
   the rules (every constraint already holds at planned times), which a scheduler's plan does; if the plan
   already violates them, `repair` reports only what the stops cause while `repair_naive` also repairs
   the plan's own violations.
