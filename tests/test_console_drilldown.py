@@ -407,3 +407,34 @@ def test_downtime_what_if_recomputes_the_impact(store: Store) -> None:
             assert sum(1 for s in screen.data["sales_orders"] if s["late"]) <= late_before
 
     asyncio.run(run())
+
+
+def test_the_real_console_app_drills_and_comes_back(store: Store) -> None:
+    """The same flow through PlannerApp (the shell), so the interface between the two holds."""
+    from planner_tui.console.app import PlannerApp
+
+    async def run() -> None:
+        app = PlannerApp(store, at=AT, user=USER, animate=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_loaded(pilot)
+            main = app.screen
+            app.action_drill("exception", "machine_down:M-WELD-01")
+            await wait_loaded(pilot)
+            assert type(app.screen).__name__ == "ExceptionScreen"
+            await pilot.press("a")
+            await wait_loaded(pilot)
+            await wait_loaded(pilot)
+            row = store.con.execute("SELECT status, updated_by FROM exception_triage "
+                                    "WHERE exception_id = 'machine_down:M-WELD-01'").fetchone()
+            assert row == ("acknowledged", USER)
+            await pilot.press("enter")  # the cursor starts on "Open impact of machine M-WELD-01"
+            await wait_loaded(pilot)
+            assert type(app.screen).__name__ == "ImpactScreen"
+            crumbs = str(app.screen.query_one("#drill-crumbs", Static).render())
+            assert "machine_down:M-WELD-01 > M-WELD-01 impact" in crumbs
+            await pilot.press("escape")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is main
+
+    asyncio.run(run())
