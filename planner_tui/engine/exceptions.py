@@ -52,6 +52,13 @@ def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return [dict(zip(names, row)) for row in result.fetchall()]
 
 
+def _first(result) -> tuple | None:
+    """The first row of a result, read to its end (DuckDB keeps a half-read result open on the cursor,
+    which blocks some later calls on it)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
@@ -414,9 +421,9 @@ def _lines_info(cur: duckdb.DuckDBPyConnection, keys: list[tuple[str, int]]) -> 
 
 
 def _earliest_stop(cur: duckdb.DuckDBPyConnection) -> datetime | None:
-    return cur.execute(
+    return _first(cur.execute(
         "SELECT min(since) FROM machine_states WHERE list_contains(?, state)", [list(STOPPED_STATES)]
-    ).fetchone()[0]
+    ))[0]
 
 
 def _late_orders(ctx: _Context, only: str | None = None) -> list[dict]:
@@ -605,35 +612,35 @@ def _one_feed_stale(feed_status: object, at: datetime, only: str | None) -> list
 
 
 def _first_action_at(cur: duckdb.DuckDBPyConnection, exception_id: str) -> datetime | None:
-    return cur.execute("SELECT min(acted_at) FROM exception_actions WHERE exception_id = ?", [exception_id]).fetchone()[0]
+    return _first(cur.execute("SELECT min(acted_at) FROM exception_actions WHERE exception_id = ?", [exception_id]))[0]
 
 
 def _last_event_time(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, types: tuple[str, ...]) -> datetime | None:
     sql, params = _events_filter(kind, subject)
     if sql is None:
         return None
-    row = cur.execute(
+    row = _first(cur.execute(
         f"SELECT max(coalesce(event_time, received_at)) FROM event_log WHERE list_contains(?, type) AND {sql}",
         [list(types), *params],
-    ).fetchone()
+    ))
     return row[0] if row else None
 
 
 def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: datetime,
                   feed_status: object | None = None) -> str:
     if kind == "machine_down":
-        row = cur.execute(
+        row = _first(cur.execute(
             """SELECT m.machine_id, s.state, s.since FROM machines m LEFT JOIN machine_states s USING (machine_id)
                WHERE m.machine_id = ?""",
             [subject],
-        ).fetchone()
+        ))
         if row is None:
             return "machine no longer in the plant data"
         if row[1] is None:
             return "machine running"
         return f"machine back up ({row[1]}) since {_clock(row[2], at)}"
     if kind == "quality_hold":
-        row = cur.execute("SELECT status FROM quality_holds WHERE hold_id = ?", [subject]).fetchone()
+        row = _first(cur.execute("SELECT status FROM quality_holds WHERE hold_id = ?", [subject]))
         if row is None:
             return "hold no longer in the plant data"
         released = _last_event_time(cur, kind, subject, ("hold.released",))
@@ -642,21 +649,21 @@ def _cleared_note(cur: duckdb.DuckDBPyConnection, kind: str, subject: str, at: d
         return "no longer short"
     if kind in ("late_order", "no_supply"):
         so, line = split_order_line(subject)
-        row = cur.execute(
+        row = _first(cur.execute(
             "SELECT status FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, line]
-        ).fetchone()
+        ))
         if row is None:
             return "order line no longer in the plant data"
         if row[0] != "open":
             return f"order line {row[0]}"
         if kind == "late_order":
             return "back on time"
-        order = cur.execute(
+        order = _first(cur.execute(
             """SELECT production_order_id FROM production_orders
                WHERE sales_order_id = ? AND line_no = ? AND status <> 'cancelled'
                ORDER BY production_order_id LIMIT 1""",
             [so, line],
-        ).fetchone()
+        ))
         return f"supply planned: production order {order[0]}" if order else "no longer short"
     for status in _statuses(feed_status):
         if str(getattr(status, "feed", None) or "feed") == subject:
@@ -695,18 +702,18 @@ _KIND_WORDS = {
 
 def _default_owner(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> str | None:
     if kind == "machine_down":
-        row = cur.execute("SELECT supervisor FROM machines WHERE machine_id = ?", [subject]).fetchone()
+        row = _first(cur.execute("SELECT supervisor FROM machines WHERE machine_id = ?", [subject]))
     elif kind == "quality_hold":
-        row = cur.execute("SELECT placed_by FROM quality_holds WHERE hold_id = ?", [subject]).fetchone()
+        row = _first(cur.execute("SELECT placed_by FROM quality_holds WHERE hold_id = ?", [subject]))
     elif kind == "shortage":
-        row = cur.execute("SELECT buyer FROM items WHERE item_id = ?", [subject]).fetchone()
+        row = _first(cur.execute("SELECT buyer FROM items WHERE item_id = ?", [subject]))
     elif kind in ("late_order", "no_supply"):
         so, line = split_order_line(subject)
-        row = cur.execute(
+        row = _first(cur.execute(
             """SELECT c.account_manager FROM sales_orders so JOIN customers c USING (customer_id)
                WHERE so.sales_order_id = ? AND so.line_no = ?""",
             [so, line],
-        ).fetchone()
+        ))
     else:
         row = None
     return row[0] if row else None

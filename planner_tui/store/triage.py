@@ -33,6 +33,13 @@ _RELATIVE_RE = re.compile(r"^\+?\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|mi
 # ---------------------------------------------------------------------------------------------- ids
 
 
+def _first(result) -> tuple | None:
+    """The first row of a result, read to its end (DuckDB keeps a half-read result open on the cursor,
+    which blocks some later calls on it)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def parse_exception_id(exception_id: str) -> tuple[str, str]:
     """(kind, subject id) of an exception id, or BadRequest naming the expected forms."""
     text = (exception_id or "").strip()
@@ -70,7 +77,7 @@ def _subject_exists(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> 
         sql, params = "SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, line]
     else:  # feed_stale: a feed is named by its location; there is no table of feeds to check against
         return True
-    return cur.execute(sql, params).fetchone() is not None
+    return _first(cur.execute(sql, params)) is not None
 
 
 def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str:
@@ -83,7 +90,7 @@ def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str
     kind, subject = parse_exception_id(exception_id)
     if _subject_exists(cur, kind, subject):
         return exception_id
-    if cur.execute("SELECT 1 FROM exception_triage WHERE exception_id = ?", [exception_id]).fetchone():
+    if _first(cur.execute("SELECT 1 FROM exception_triage WHERE exception_id = ?", [exception_id])):
         return exception_id
     what = {
         "machine_down": "machine",
@@ -137,9 +144,9 @@ def parse_until(text: str | datetime, *, now: datetime) -> datetime:
 
 
 def _state_row(cur: duckdb.DuckDBPyConnection, exception_id: str) -> dict | None:
-    row = cur.execute(
+    row = _first(cur.execute(
         "SELECT status, assignee, snoozed_until FROM exception_triage WHERE exception_id = ?", [exception_id]
-    ).fetchone()
+    ))
     if row is None:
         return None
     return {"status": row[0], "assignee": row[1], "snoozed_until": row[2]}
