@@ -9,8 +9,12 @@ A plant folder is loaded with `planner_tui.store.loader.load_snapshot` (validati
 large plant: 1.1M genealogy edges, 200k production orders, 500k sales order lines, 20k items) so the
 engine can be measured before, or beside, the generator's output.
 
-Reported per plant: the trace of the raw lot with the most descendants and of a typical lot (median of
-several runs), all shortages, one item's projection, and the process's peak RSS.
+Reported per plant, without and then with the trace's lookup indexes (`--indexes none|with|both`,
+`engine.trace.create_lookup_indexes`): the trace of the raw lot with the most lots made directly from
+it and of a typical lot, the level-at-a-time genealogy walk beside a recursive-CTE walk, all shortages
+and one item's projection, each the median wall time with the process CPU time beside it (the machine
+may be shared), and the process's peak RSS. `--raw` reads the Parquet files without the validating
+loader (quicker set-up; the answers are the same).
 """
 
 from __future__ import annotations
