@@ -291,3 +291,21 @@ def test_triage_from_the_impact_and_trace_screens() -> None:
 
     asyncio.run(run())
     store.close()
+
+
+def test_the_exception_shows_who_is_hit_before_triage() -> None:
+    from test_console_drilldown import WELD_DOWN
+
+    store = sample_store([WELD_DOWN])
+
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await open_screen(pilot, "exception", "machine_down:M-WELD-01")
+            text = labels(screen.query_one(Tree))
+            hit = [t for t in text if "LATE" in t]
+            assert hit, "late customer lines are listed on the exception itself"
+            assert any(t.startswith("Tell these people") for t in text)
+
+    asyncio.run(run())
+    store.close()

@@ -36,7 +36,7 @@ LATE = ("LATE", "bold red")
 ON_TIME = ("on time", "green")
 
 
-def _late_words(line: dict) -> tuple[str, str]:
+def late_words(line: dict) -> tuple[str, str]:
     return LATE if line.get("late") else ON_TIME
 
 
@@ -171,7 +171,7 @@ class ImpactScreen(TriageActions, TreeScreen):
         for line in capped(node, lines):
             label = node_label(
                 (sales_line_id(line), "bold"),
-                _late_words(line),  # before the dates: it must show at 80 columns
+                late_words(line),  # before the dates: it must show at 80 columns
                 line.get("customer_id"),
                 f"promised {fmt_date(line.get('promised_date'))}",
                 f"ETA {fmt_ts(line.get('eta'))}",

@@ -11,11 +11,17 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
+from planner_tui.errors import PlannerError
+
 from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS, TriageActions, TriageDone
+from planner_tui.console.screens.drilldown import late_words, add_notify
 from planner_tui.console.screens._common import (
     DrillScreen,
     DrillTree,
     add_record,
+    capped,
+    fmt_date,
+    sales_line_id,
     fmt_minutes,
     fmt_qty,
     fmt_ts,
@@ -75,7 +81,22 @@ class ExceptionScreen(TriageActions, DrillScreen):
     def fetch(self, cur, at: datetime) -> dict:
         from planner_tui.engine.exceptions import get_exception
 
-        return get_exception(cur, self.ident, at=at, feed_status=getattr(self.app, "feed_status", None))
+        answer = get_exception(cur, self.ident, at=at, feed_status=getattr(self.app, "feed_status", None))
+        # Who is hit, on the triage screen itself: the planner acknowledges and assigns knowing it.
+        reach = None
+        if not answer.get("cause_cleared"):
+            try:
+                if answer.get("subject_kind") == "machine":
+                    from planner_tui.engine.impact import machine_impact
+
+                    reach = machine_impact(cur, str(answer["subject_id"]))
+                elif answer.get("subject_kind") == "hold":
+                    from planner_tui.engine.trace import trace_hold
+
+                    reach = trace_hold(cur, str(answer["subject_id"]))
+            except PlannerError:
+                reach = None  # the detail still shows; the drill into the subject says why
+        return {**answer, "reach": reach}
 
     # --- triage hooks ------------------------------------------------------------------------------
 
@@ -141,9 +162,26 @@ class ExceptionScreen(TriageActions, DrillScreen):
         for entry in history:
             node.add_leaf(self._history_label(entry))
 
+        reach = data.get("reach")
+        if reach and data.get("subject_kind") == "machine":
+            lines = sorted(reach.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
+            node = group(root, "Customer lines hit", lines, empty="no customer line hit")
+            for line in capped(node, lines):
+                add_record(node, node_label((sales_line_id(line), "bold"), late_words(line), line.get("customer_id"),
+                                            f"promised {fmt_date(line.get('promised_date'))}",
+                                            f"ETA {fmt_ts(line.get('eta'))}"), line)
+        elif reach and data.get("subject_kind") == "hold":
+            customers = reach.get("customers") or []
+            node = group(root, "Customers reached by the lot", customers, empty="no customer reached")
+            for customer in capped(node, customers):
+                got = ("already received goods", "bold red") if customer.get("received") else ("orders open", "")
+                add_record(node, node_label((customer.get("customer_id"), "bold"), got, customer.get("name")), customer)
+        if reach:
+            add_notify(root, reach.get("notify") or [])
+
         detail = data.get("detail") or {}
         if isinstance(detail, dict) and detail:
-            node = root.add(Text("Details", style="bold"), data=None, expand=True)
+            node = root.add(Text("Details", style="bold"), data=None, expand=not reach)
             ids = record_ids(detail)
             for kind, ident in ids:
                 add_record(node, node_label((kind.replace("_", " "), "dim"), (ident, "bold")), {}, own=(kind, ident))

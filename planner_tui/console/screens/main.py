@@ -26,7 +26,7 @@ from planner_tui.console.widgets.status import FeedBanner, PlantHeader
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
 AGE_REFRESH_SECONDS = 30.0  # ages and the clock move even when no event arrives
-MIN_REFRESH_GAP = 1.0  # seconds between two refreshes while events pour in
+MIN_REFRESH_GAP = 0.5  # seconds between the starts of two refreshes while events pour in
 LOAD_ORDER = ["machines", "holds", "orders", "materials", "inbox"]
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class MainScreen(Screen):
         self._refreshing = False
         self._refresh_wanted = False
         self._refresh_started = 0.0
+        self._errors: dict[str, str] = {}
 
     # ------------------------------------------------------------------ layout
 
@@ -302,7 +303,8 @@ class MainScreen(Screen):
         self._refreshing = False
         took = time.monotonic() - self._refresh_started
         if self._refresh_wanted:
-            self.set_timer(max(MIN_REFRESH_GAP, took), self.request_refresh)
+            # At least the gap from the last start, and never busier than half the time.
+            self.set_timer(max(MIN_REFRESH_GAP - took, took, 0.01), self.request_refresh)
 
     def on_panel_data(self, message: PanelData) -> None:
         if message.generation < self._applied_generation:
@@ -325,9 +327,10 @@ class MainScreen(Screen):
                 rows = data[panel.name]
                 if rows is None:
                     error = data["errors"].get(panel.name, "failed")
-                    self.box(panel.name).border_subtitle = f"could not load: {error}"[:70]
+                    self._errors[panel.name] = f"could not load: {error}"[:70]
+                    self.box(panel.name).border_subtitle = self._errors[panel.name]
                     continue
-                self.box(panel.name).border_subtitle = ""
+                self._errors.pop(panel.name, None)
                 table.show(rows)
                 self._loaded_version[panel.name] = data.get("version", 0)
             self._update_titles()
@@ -342,6 +345,7 @@ class MainScreen(Screen):
             count = f"{table.matching:,} of {total:,}" if table.filter_text else f"{total:,}"
             self._counts[panel.name] = count
             title = f"{panel.title} ({count})"
+            self.box(panel.name).border_subtitle = self._errors.get(panel.name) or table.note
             if table.filter_text:
                 title += f" filter: {table.filter_text}"
             self.box(panel.name).border_title = title
