@@ -32,11 +32,11 @@ def test_console_shows_an_event_from_a_real_feed_server_within_two_polls(tmp_pat
 
     async def run() -> None:
         nonlocal seen_after_polls
-        app = PlannerApp(store, at="2026-11-23T06:10:00", events=server.feed_url, poll_seconds=0.5)
+        app = PlannerApp(store, at="2026-11-23T06:10:00", events=server.feed_url, poll_seconds=1.0)
         async with app.run_test(size=(120, 36), message_hook=lambda m: changes.append(m)
                                 if isinstance(m, DataChanged) else None) as pilot:
             machines = app.screen.query_one("#table-machines")
-            for _ in range(400):
+            for _ in range(600):
                 await pilot.pause(0.02)
                 if machines.row_count and machines.get_row("M-CNC-01")[1].plain == "DOWN":
                     seen_after_polls = app.polls

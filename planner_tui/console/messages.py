@@ -45,3 +45,11 @@ class PanelsShown(Message):
     def __init__(self, panels: list[str]) -> None:
         super().__init__()
         self.panels = panels
+
+
+class RefreshDone(Message):
+    """A main-screen refresh worker finished (whatever happened): the next one may start."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__()
+        self.generation = generation

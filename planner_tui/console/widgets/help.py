@@ -10,12 +10,6 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-TABLE_KEYS = (
-    ("up / down, j / k", "move in a table"),
-    ("page up / page down, home / end", "move by a page, to the top or bottom"),
-    ("enter", "open what the row is about (drill down)"),
-    ("escape", "back to the previous screen"),
-)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -41,8 +35,6 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("what it does")
         for key, description in self.rows:
             table.add_row(key, description)
-        for key, description in TABLE_KEYS:
-            table.add_row(key, description)
         with VerticalScroll():
             yield Static(Text("Keys (escape closes)", style="bold"))
             yield Static(table)
@@ -52,6 +44,22 @@ class HelpScreen(ModalScreen[None]):
 
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "ctrl+p": "ctrl+p", "shift+tab": "shift+tab"}
+# Say what a key does for a planner, not what the widget calls it.
+PLAIN_WORDS = {
+    "select_cursor": "open what the row is about (drill down)",
+    "drill": "open what the row is about (drill down)",
+    "back": "back to the previous screen",
+    "command_palette": "go to a machine, order, lot, item; impact of machine X; trace lot Y",
+    "filter": "filter the focused table (enter keeps it, esc clears it)",
+    "help": "this list of keys",
+    "quit": "quit (the database is released)",
+    "refresh": "refresh now (the screen also refreshes on every event)",
+    "next_panel": "next panel",
+    "previous_panel": "previous panel",
+}
+SKIPPED_ACTIONS = {"screen.copy_text", "copy_text", "scroll_left", "scroll_right"}
+SKIPPED_KEYS = {"super+c", "ctrl+c", "ctrl+pageup", "ctrl+pagedown"}
+FIRST = ["enter", "esc", "tab", "shift+tab", "/", "?", "ctrl+p", "q"]
 
 
 def key_name(key: str) -> str:
@@ -60,11 +68,20 @@ def key_name(key: str) -> str:
 
 
 def describe_bindings(app) -> list[tuple[str, str]]:
-    """Every binding active on the current screen and app, once each, as (key, description)."""
+    """Every binding active on the current screen and app, once each, as (key, description);
+    the everyday keys first."""
     seen: dict[str, str] = {}
     for key, active in app.active_bindings.items():
         binding = active.binding
-        description = binding.description or binding.action.replace("_", " ")
-        seen.setdefault(key_name(key), description)
-    seen.setdefault("ctrl+p", "command palette: go to a machine, order, lot, item; impact of a machine; trace a lot")
-    return sorted(seen.items(), key=lambda kv: (len(kv[0]) > 1, kv[0].lower()))
+        if key in SKIPPED_KEYS or binding.action in SKIPPED_ACTIONS:
+            continue
+        action = binding.action.split("(")[0].removeprefix("app.").removeprefix("screen.")
+        description = PLAIN_WORDS.get(action) or binding.description or action.replace("_", " ")
+        name = key_name(key)
+        if name == "enter" and name in seen and action != "select_cursor":
+            continue
+        seen.setdefault(name, description)
+        if action in ("drill", "select_cursor"):
+            seen[name] = PLAIN_WORDS["drill"]
+    seen.setdefault("ctrl+p", PLAIN_WORDS["command_palette"])
+    return sorted(seen.items(), key=lambda kv: (FIRST.index(kv[0]) if kv[0] in FIRST else len(FIRST), kv[0]))

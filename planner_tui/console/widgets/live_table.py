@@ -24,7 +24,7 @@ class LiveTable(DataTable):
     ``limit`` of them, plus one "N more" row, so a 100,000-row answer never becomes 100,000 rows."""
 
     DEFAULT_CSS = """
-    LiveTable { height: 1fr; }
+    LiveTable { height: 1fr; width: 1fr; }
     """
 
     def __init__(self, columns: Sequence[Column], *, limit: int = ROW_LIMIT, empty: str = "", **kwargs) -> None:
@@ -91,11 +91,14 @@ class LiveTable(DataTable):
             more = len(rows) - self.limit
             shown = shown + [Row(MORE_KEY, (f"… {more:,} more",) + ("",) * (len(self.spec) - 2)
                                  + ("press / to narrow",))]
-        elif not rows:
-            note = f"no row matches '{self.filter_text}'" if words else self.empty_text
-            if self.loaded and note:
-                shown = [Row(MORE_KEY, (Text(note, style="dim"),) + ("",) * (len(self.spec) - 1))]
         return shown
+
+    @property
+    def note(self) -> str:
+        """What to say under an empty table ("no shortage ahead", or that the filter matches nothing)."""
+        if not self.loaded or self._matching:
+            return ""
+        return f"no row matches '{self.filter_text}'" if self.filter_text else self.empty_text
 
     def _sync(self, *, highlight: bool) -> None:
         if not self.is_mounted:
@@ -141,7 +144,8 @@ class LiveTable(DataTable):
     @staticmethod
     def _appends_only(current: list[str], wanted: list[str]) -> bool:
         """Rows only left or joined at the end: update in place rather than rebuild."""
-        kept = [k for k in current if k in set(wanted)]
+        wanted_set = set(wanted)
+        kept = [k for k in current if k in wanted_set]
         return wanted[: len(kept)] == kept
 
     def _rebuild(self, wanted: list[Row]) -> None:
