@@ -23,7 +23,7 @@ import duckdb
 
 from planner_tui.engine.orders import raise_if_cycle, rows
 from planner_tui.engine.schedule import Repair, Stop, repair, stops_from_store
-from planner_tui.errors import BadRequest, NotFound
+from planner_tui.errors import BadRequest, CycleError, NotFound
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.timeutil import iso, utcnow
 
@@ -292,9 +292,12 @@ def machine_impact(
             ORDER BY o.planned_start, o.production_order_id, o.op_seq""",
         [machine_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
     )
-    # Name a feeding loop among the directly hit orders before the repair walks into it.
-    hit_chains = _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
-    rep = repair(cur, [stop]) if known else Repair([stop])
+    try:
+        rep = repair(cur, [stop]) if known else Repair([stop])
+    except CycleError:
+        # The repair only sees that the plan never settles: name the feeding loop when it is ours.
+        _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
+        raise
 
     # The machine's operations: the hit ones plus any the repair moves there.
     own = {(op["production_order_id"], op["op_seq"]): op for op in hit_ops}
@@ -312,7 +315,7 @@ def machine_impact(
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
 
     direct = {po for po, _ in own}
-    orders = _with_parent_chains(cur, direct | rep.touched_orders, hit_chains)
+    orders = _with_parent_chains(cur, direct | rep.touched_orders)
     children_of: dict[str, list[str]] = {}
     for po, o in orders.items():
         if o["parent_production_order_id"] is not None:
