@@ -22,7 +22,10 @@ import json
 from datetime import date, datetime
 
 import duckdb
+import pyarrow as pa
 
+from planner_tui.engine.impact import machine_impact, reschedule
+from planner_tui.engine.shortages import shortages
 from planner_tui.errors import NotFound, PlannerError
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.store.triage import (
@@ -143,15 +146,11 @@ class _Context:
 
     def reschedule(self) -> dict:
         if self._reschedule is None:
-            from planner_tui.engine.impact import reschedule
-
             self._reschedule = reschedule(self.cur, at=self.at)
         return self._reschedule
 
     def shortages(self) -> dict:
         if self._shortages is None:
-            from planner_tui.engine.shortages import shortages
-
             self._shortages = shortages(self.cur, at=self.at)
         return self._shortages
 
@@ -170,8 +169,6 @@ def _machine_severity(late_lines: int, exposed_lines: int, orders: int) -> str:
 
 
 def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
-    from planner_tui.engine.impact import machine_impact
-
     # With each stop, how many open operations it hits (on the machine, overlapping the downtime, or
     # running): the same test machine_impact applies. A stop that hits none moves nothing, so its impact
     # is empty and is not computed (one repair per stopped machine is the inbox's main cost).
@@ -511,8 +508,6 @@ def _no_supply(ctx: _Context, only: str | None = None) -> list[dict]:
     A large plant can have hundreds of thousands of them, so the lines go to DuckDB as one Arrow table
     and come back already joined and filtered; the Python loop only shapes the rows.
     """
-    import pyarrow as pa
-
     lines, items, needs = [], [], []
     for s in ctx.shortages().get("shortages") or []:
         item_id = s["item_id"]
