@@ -267,3 +267,55 @@ def test_a_second_process_gets_the_lock_message(tmp_path) -> None:
     assert result.returncode == 4
     assert "in use by another process" in result.stderr and "PID" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_sighup_exits_cleanly_and_releases_the_database(scenario_db, tmp_path) -> None:
+    """A dropped SSH session (SIGHUP) ends the console with status 0 and the file is free again."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    import time
+
+    path = tmp_path / "plant.duckdb"
+    path.write_bytes(scenario_db.read_bytes())
+    pid, fd = pty.fork()
+    if pid == 0:  # the console, in a real terminal
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS="80", LINES="24")
+        os.execve(sys.executable, [sys.executable, "-m", "planner_tui", "run", "--db", str(path), "--at", AT], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    screen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Inbox" not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    screen += os.read(fd, 65536)
+                except OSError:
+                    break
+        assert b"Inbox" in screen, "the console did not draw its main screen"
+        os.kill(pid, signal.SIGHUP)
+        status = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    os.read(fd, 65536)
+                except OSError:
+                    pass
+        assert status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    Store.open(path).close()  # not locked any more
