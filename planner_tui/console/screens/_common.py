@@ -233,14 +233,16 @@ class DrillScreen(Screen):
     kind: str = ""
 
     class Loaded(Message):
-        def __init__(self, data: Any) -> None:
+        def __init__(self, data: Any, generation: int) -> None:
             super().__init__()
             self.data = data
+            self.generation = generation
 
     class Failed(Message):
-        def __init__(self, error: BaseException) -> None:
+        def __init__(self, error: BaseException, generation: int) -> None:
             super().__init__()
             self.error = error
+            self.generation = generation
 
     def __init__(self, ident: str) -> None:
         super().__init__()
@@ -249,6 +251,7 @@ class DrillScreen(Screen):
         self.loaded = False  # True once the first answer (or error) came back: tests and flows wait on it
         self._stale = False
         self._version: int | None = None
+        self._generation = 0  # the latest reload: an older worker's answer that arrives late is dropped
 
     @property
     def crumb(self) -> str:
@@ -300,19 +303,20 @@ class DrillScreen(Screen):
         if not self.loaded:
             body.loading = True
         self._version = getattr(self.app, "data_version", None)
-        self._load(self.now())
+        self._generation += 1
+        self._load(self.now(), self._generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drill-load")
-    def _load(self, at: datetime) -> None:
+    def _load(self, at: datetime, generation: int) -> None:
         cur = None
         try:
             cur = self.app.store.cursor()
             data = self.fetch(cur, at)
         except PlannerError as error:
-            self.post_message(self.Failed(error))
+            self.post_message(self.Failed(error, generation))
             return
         except Exception as error:  # a bug or a broken store must not kill the console: say it
-            self.post_message(self.Failed(error))
+            self.post_message(self.Failed(error, generation))
             return
         finally:
             if cur is not None:
@@ -320,13 +324,15 @@ class DrillScreen(Screen):
                     cur.close()
                 except Exception:
                     pass
-        self.post_message(self.Loaded(data))
+        self.post_message(self.Loaded(data, generation))
 
     def fetch(self, cur, at: datetime) -> Any:  # runs in the worker thread
         raise NotImplementedError
 
     def on_drill_screen_loaded(self, message: "DrillScreen.Loaded") -> None:
         message.stop()
+        if message.generation != self._generation:
+            return
         first = not self.loaded
         self.data = message.data
         self.loaded = True
@@ -338,6 +344,8 @@ class DrillScreen(Screen):
 
     def on_drill_screen_failed(self, message: "DrillScreen.Failed") -> None:
         message.stop()
+        if message.generation != self._generation:
+            return
         first = not self.loaded
         self.loaded = True
         self.query_one("#drill-body").loading = False
