@@ -337,6 +337,16 @@ def _so_key(data: dict) -> tuple[str, int]:
     return _id(data, "sales_order_id"), _int(data, "line_no", minimum=0)
 
 
+def _peek_id(data: dict, name: str) -> str | None:
+    """An id for reading ahead, or None when absent or malformed (applying reports those)."""
+    value = data.get(name)
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _quiet(fn: Callable[[], Any]) -> Any:
     """The value, or None when the data is malformed (key collection must not reject: applying does)."""
     try:
@@ -807,7 +817,7 @@ def _preload(p: _Plant, events: list[dict]) -> None:
     receipts: list[tuple[str | None, str | None]] = []  # (purchase order, lot): the item comes from the PO
     for ev in events:
         data, kind = ev["data"], ev["type"]
-        get = lambda name: _quiet(lambda: _id(data, name))  # noqa: E731
+        get = lambda name: _peek_id(data, name)  # noqa: E731
         if kind in ("machine.down", "machine.up"):
             wanted["machines"].add(get("machine_id"))
         elif kind in ("hold.placed", "hold.released"):
@@ -974,7 +984,7 @@ def _raw_json(event: dict) -> str:
     if not isinstance(raw, dict):
         # Keep what arrived, but always as an object so the log's `data` reads the same way.
         return json.dumps({"invalid": raw}, default=str, ensure_ascii=False)
-    return json.dumps(raw, default=str, ensure_ascii=False)
+    return json.dumps(raw, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def _first(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
@@ -1089,9 +1099,9 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
 
     for name in _KEYS:
         _write_table(plant, name)
-        changed_keys = {_key_text(k) for k, before in plant.original[name].items() if plant.rows[name][k] != before}
-        if changed_keys:
-            result.touched.setdefault(name, set()).update(changed_keys)
+    for _, outcome, _, changes in outcomes:
+        for change in changes:
+            result.touched.setdefault(change["table"], set()).add(change["key"])
 
     applied_at = _precise_now()
     records = []
@@ -1110,7 +1120,7 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
             "event_time": ev["time"], "received_at": received_at,
             "applied_at": applied_at if outcome == APPLIED else None,
             "outcome": outcome, "reason": reason,
-            "changes": json.dumps(changes, ensure_ascii=False) if changes else None,
+            "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")) if changes else None,
             "data": _raw_json(ev), "feed": feed,
         })
     _write_event_log(cur, records)
