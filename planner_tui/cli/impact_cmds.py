@@ -133,9 +133,14 @@ def reschedule_cmd(
         stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {iso(stop['start'])}, {downtime}")
     stdout.print(f"{len(result['production_orders'])} production order(s) end later; "
                  f"{len(result['sales_orders'])} customer line(s) turn LATE")
-    stdout.print(_orders_table("Production orders that end later", result["production_orders"][:200], with_why=False))
-    stdout.print(_lines_table("Customer lines that turn late", result["sales_orders"]))
-    stdout.print(_notify_table(result["notify"]))
+    if result["production_orders"]:
+        shown = result["production_orders"][:200]
+        title = "Production orders that end later" + (f" (worst {len(shown)}; --json for all)" if len(shown) < len(result["production_orders"]) else "")
+        stdout.print(_orders_table(title, shown, with_why=False))
+    if result["sales_orders"]:
+        stdout.print(_lines_table("Customer lines that turn late", result["sales_orders"]))
+    if result["notify"]:
+        stdout.print(_notify_table(result["notify"]))
 
 
 def order_cmd(
