@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -493,19 +492,3 @@ def generate_plant(out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, th
 
 def _sql_path(path: Path) -> str:
     return str(path.resolve()).replace("'", "''")
-
-
-def main() -> None:  # pragma: no cover - a convenience for `python -m planner_tui.generate DIR [SCALE] [SEED]`
-    import sys
-
-    out = sys.argv[1]
-    scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    started = time.perf_counter()
-    counts = generate_plant(out, scale=scale, seed=seed)
-    print(json.dumps(counts, indent=2))
-    print(f"{time.perf_counter() - started:.1f} s")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
