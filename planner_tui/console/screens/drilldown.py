@@ -33,11 +33,18 @@ from planner_tui.console.screens._common import (
 from planner_tui.errors import NotFound
 
 LATE = ("LATE", "bold red")
-ON_TIME = ("on time", "green")
 
 
-def late_words(line: dict) -> tuple[str, str]:
-    return LATE if line.get("late") else ON_TIME
+def late_words(line: dict) -> Text:
+    """LATE (by how many days) or on time, in words: never colour alone."""
+    if line.get("late"):
+        days = line.get("days_late")
+        return Text(f"LATE +{days}d" if days else "LATE", style="bold red")
+    text = Text("on time", style="green")
+    slip = line.get("slip_minutes")
+    if slip:
+        text.append(f" (slips {fmt_minutes(slip)})", style="yellow")
+    return text
 
 
 def add_notify(parent: TreeNode, notify: list[dict]) -> None:
@@ -199,8 +206,10 @@ class ImpactScreen(TriageActions, TreeScreen):
         node = group(root, "Shipments", shipments, expand=False)
         for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"),
+                               LATE if shipment.get("late") else None,
                                f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
-                               sales_line_id(shipment))
+                               sales_line_id(shipment),
+                               f"ETA {fmt_ts(shipment.get('eta'))}" if shipment.get("eta") else None)
             add_record(node, label, shipment)
 
         orders = data.get("production_orders") or []

@@ -36,7 +36,7 @@ class PanelBox(Vertical):
     """One bordered panel holding one LiveTable."""
 
     DEFAULT_CSS = """
-    PanelBox { border: round $panel-lighten-2; height: 1fr; padding: 0; }
+    PanelBox { border: round $panel-lighten-2; height: 1fr; padding: 0; border-subtitle-align: left; }
     PanelBox:focus-within { border: round $accent; }
     """
 
@@ -209,6 +209,21 @@ class MainScreen(Screen):
             if target:
                 self.app.action_drill(*target)
 
+    @on(LiveTable.RowHighlighted)
+    def _row_highlighted(self, event: LiveTable.RowHighlighted) -> None:
+        table = event.data_table
+        if isinstance(table, LiveTable):
+            self._show_detail(table)
+
+    def _show_detail(self, table: LiveTable) -> None:
+        """The cursor row's long text (the exception's title, why a machine stopped) in full under the
+        panel, so a narrow terminal loses nothing to a clipped column."""
+        name = table.id.removeprefix("table-")
+        note = self._errors.get(name) or table.note
+        if not note:
+            note = table.cursor_detail
+        self.box(name).border_subtitle = note
+
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
@@ -303,8 +318,9 @@ class MainScreen(Screen):
         self._refreshing = False
         took = time.monotonic() - self._refresh_started
         if self._refresh_wanted:
-            # At least the gap from the last start, and never busier than half the time.
-            self.set_timer(max(MIN_REFRESH_GAP - took, took, 0.01), self.request_refresh)
+            # At least the gap from the last start, and on a big plant busy a third of the time at
+            # most: the keyboard and the feed need the CPU too.
+            self.set_timer(max(MIN_REFRESH_GAP - took, 2 * took, 0.01), self.request_refresh)
 
     def on_panel_data(self, message: PanelData) -> None:
         if message.generation < self._applied_generation:
@@ -345,7 +361,7 @@ class MainScreen(Screen):
             count = f"{table.matching:,} of {total:,}" if table.filter_text else f"{total:,}"
             self._counts[panel.name] = count
             title = f"{panel.title} ({count})"
-            self.box(panel.name).border_subtitle = self._errors.get(panel.name) or table.note
+            self._show_detail(table)
             if table.filter_text:
                 title += f" filter: {table.filter_text}"
             self.box(panel.name).border_title = title
