@@ -172,6 +172,16 @@ class LiveTable(DataTable):
             return None
 
     @property
+    def cursor_detail(self) -> str:
+        """The cursor row's flex column (the long text), in full."""
+        key = self.cursor_key
+        cells = self._shown.get(key) if key else None
+        flex = [i for i, c in enumerate(self.spec) if c.flex]
+        if not cells or not flex:
+            return ""
+        return _plain(cells[flex[0]])
+
+    @property
     def cursor_drill(self) -> tuple[str, str] | None:
         key = self.cursor_key
         return self.drill.get(key) if key else None
