@@ -55,15 +55,15 @@ class Panel:
 # ---------------------------------------------------------------- formatting helpers
 
 STATE_STYLE = {
-    "down": "bold white on red",
-    "maintenance": "bold black on yellow",
-    "idle": "yellow",
-    "running": "green",
+    "down": "bold #ffffff on #b03a2e",
+    "maintenance": "bold #000000 on #e5c07b",
+    "idle": "#e5c07b",
+    "running": "#7ee787",
 }
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "warning": 2, "low": 3, "info": 4}
-SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "warning": "yellow",
+SEVERITY_STYLE = {"critical": "bold #ffffff on #b03a2e", "high": "bold #ff7b72", "medium": "#e5c07b", "warning": "#e5c07b",
                   "low": "dim", "info": "dim"}
-STATUS_STYLE = {"open": "bold", "acknowledged": "", "snoozed": "dim", "resolved": "dim", "cleared": "green"}
+STATUS_STYLE = {"open": "bold", "acknowledged": "", "snoozed": "dim", "resolved": "dim", "cleared": "#7ee787"}
 
 
 def fmt_ts(value: Any) -> str:
@@ -165,10 +165,10 @@ def sparkline(values: list[float], width: int = 16) -> Text:
     text = Text()
     for value in values:
         if value < 0:
-            text.append("×", style="bold red")
+            text.append("×", style="bold #ff7b72")
         else:
             level = int((value - low) / span * (len(BLOCKS) - 1))
-            text.append(BLOCKS[level], style="green")
+            text.append(BLOCKS[level], style="#7ee787")
     return text
 
 
@@ -242,7 +242,7 @@ def load_exceptions(cur, *, at: datetime, feed_status=None, **_) -> list[Row]:
         severity = str(e.get("severity") or "")
         status = str(e.get("status") or "open")
         if e.get("cause_cleared"):
-            status_cell = Text(f"{status}, cleared", style="green")
+            status_cell = Text(f"{status}, cleared", style="#7ee787")
         else:
             status_cell = Text(status, style=STATUS_STYLE.get(status, ""))
         who = e.get("assignee") or e.get("owner") or ""
@@ -275,8 +275,8 @@ def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
             continue
         so_line = f"{line.get('sales_order_id')}/{line.get('line_no')}"
         customer = line.get("customer_name") or names.get(line.get("customer_id"), line.get("customer_id") or "")
-        slip = Text(f"+{slip_days}d late", style="bold red") if late and slip_days else (
-            Text("late", style="bold red") if late else Text(f"moved {fmt_minutes(moved)}", style="yellow"))
+        slip = Text(f"+{slip_days}d late", style="bold #ff7b72") if late and slip_days else (
+            Text("late", style="bold #ff7b72") if late else Text(f"moved {fmt_minutes(moved)}", style="#e5c07b"))
         out.append(Row(
             key=so_line,
             cells=(so_line, slip, fmt_ts(eta), fmt_day(promised), str(customer), str(line.get("item_id") or "")),
@@ -325,7 +325,7 @@ def load_materials(cur, *, at: datetime, **_) -> list[Row]:
         recovers = s.get("recovers_at")
         out.append(Row(
             key=item_id,
-            cells=(item_id, spark, fmt_ts(s.get("first_short_at")), Text(f"-{fmt_qty(s.get('max_short_qty'))}", style="red"),
+            cells=(item_id, spark, fmt_ts(s.get("first_short_at")), Text(f"-{fmt_qty(s.get('max_short_qty'))}", style="#ff7b72"),
                    fmt_ts(recovers) if recovers else "not in view", str(affected), s.get("buyer") or ""),
             drill=("item", item_id),
             search=f"{item_id} {s.get('buyer') or ''}".lower(),
@@ -375,7 +375,7 @@ def load_holds(cur, *, at: datetime, **_) -> list[Row]:
     out = []
     for hold_id, lot_id, reason, placed_at, item_id, lots, stock, names in cur.execute(_HOLDS_SQL).fetchall():
         shipped = ", ".join(names) if names else "not shipped"
-        shipped_cell = Text(shipped, style="bold red") if names else Text(shipped)
+        shipped_cell = Text(shipped, style="bold #ff7b72") if names else Text(shipped)
         out.append(Row(
             key=hold_id,
             cells=(hold_id, lot_id, shipped_cell, str(lots or 1), fmt_qty(stock), fmt_ts(placed_at), item_id or "",

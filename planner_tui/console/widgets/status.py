@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-FEED_STYLE = {"live": "bold green", "catching_up": "bold yellow", "starting": "yellow", "stale": "bold white on red"}
+FEED_STYLE = {"live": "bold #7ee787", "catching_up": "bold #e5c07b", "starting": "#e5c07b", "stale": "bold #ffffff on #b03a2e"}
 
 
 def _hhmm(value: Any) -> str:
