@@ -859,12 +859,8 @@ def _preload(p: _Plant, events: list[dict]) -> None:
     shipment_ids = sorted(wanted["shipments"] - {None})
     if shipment_ids:
         # The shipments named and every other shipment of their orders: a line ships when all of its do.
-        shipments = p.load(
-            "shipments",
-            "sales_order_id IN (SELECT sales_order_id FROM shipments WHERE shipment_id = ANY(?))",
-            [shipment_ids],
-            absent=shipment_ids,
-        )
+        named = p.load_by("shipments", "shipment_id", shipment_ids)
+        shipments = p.load_by("shipments", "sales_order_id", {s["sales_order_id"] for s in named})
         wanted["lines"] |= {(s["sales_order_id"], s["line_no"]) for s in shipments}
         rows = p.cur.execute(
             "SELECT shipment_id, lot_id FROM shipment_lots WHERE shipment_id = ANY(?)", [shipment_ids]
