@@ -319,3 +319,23 @@ def test_sighup_exits_cleanly_and_releases_the_database(scenario_db, tmp_path) -
             pass
         os.close(fd)
     Store.open(path).close()  # not locked any more
+
+
+@pilot_test
+async def test_a_failing_worker_becomes_a_notification_not_a_crash(store, monkeypatch) -> None:
+    import planner_tui.console.screens.main as main_screen
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(main_screen, "load_header", broken)
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("the disk is on fire" in m for m in messages)
+        assert not app.screen._refreshing  # the next refresh may run
+        monkeypatch.undo()
+        await pilot.press("r")
+        await settle(pilot)
+        assert keys(table(app, "machines"))[0] == "M-WELD-01"

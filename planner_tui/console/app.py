@@ -12,6 +12,7 @@ import getpass
 import logging
 import signal
 import threading
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,8 @@ class PlannerApp(App):
         self.polls = 0  # finished polls (tests wait on it)
         self._feed = None
         self._feed_busy = threading.Lock()  # held while a poll writes; shutdown waits for it
+        self._reads = 0  # worker threads reading the store right now
+        self._reads_done = threading.Condition()
         self._shutting_down = False
         self._poll_timer = None
         if not animate:
@@ -107,6 +110,18 @@ class PlannerApp(App):
             return
         if screen is not None:
             self.push_screen(screen)
+
+    @contextmanager
+    def reading(self):
+        """Wrap a worker's store reads: quitting waits for them before it closes the store."""
+        with self._reads_done:
+            self._reads += 1
+        try:
+            yield
+        finally:
+            with self._reads_done:
+                self._reads -= 1
+                self._reads_done.notify_all()
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -154,6 +169,8 @@ class PlannerApp(App):
         if self._poll_timer is not None:
             self._poll_timer.stop()
         acquired = self._feed_busy.acquire(timeout=timeout)
+        with self._reads_done:
+            self._reads_done.wait_for(lambda: self._reads == 0, timeout=timeout)
         try:
             self.store.close()
         finally:
@@ -213,10 +230,12 @@ class PlannerApp(App):
         self._poll_timer = self.set_timer(delay, self._poll_feed, name="next feed poll")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Any worker that fails becomes a notification, never a crash."""
-        worker = event.worker
-        if event.state != WorkerState.ERROR:
-            return
+        """Any app worker that fails becomes a notification, never a crash. (Worker.StateChanged does
+        not bubble: a screen forwards its own workers' failures to ``report_worker_failure``.)"""
+        if event.state == WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
+
+    def report_worker_failure(self, worker: Worker) -> None:
         error = worker.error
         what = worker.description or worker.name or "background work"
         log.error("%s failed: %r", what, error)

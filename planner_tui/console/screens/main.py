@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from planner_tui.console.messages import DataChanged, PanelData, PanelsShown, RefreshDone
 from planner_tui.console.widgets.live_table import LiveTable
@@ -296,6 +297,10 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=False, group="main-panels", exit_on_error=False, description="main panels")
     def _load(self, generation: int, names: tuple[str, ...], version: int) -> None:
         app = self.app
+        with app.reading():
+            self._load_panels(app, generation, names, version)
+
+    def _load_panels(self, app, generation: int, names: tuple[str, ...], version: int) -> None:
         cur = app.store.cursor()
         try:
             at = app.now()
@@ -313,6 +318,10 @@ class MainScreen(Screen):
         finally:
             cur.close()
             self.post_message(RefreshDone(generation))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_worker_failure(event.worker)
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         self._refreshing = False
