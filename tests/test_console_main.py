@@ -339,3 +339,23 @@ async def test_a_failing_worker_becomes_a_notification_not_a_crash(store, monkey
         await pilot.press("r")
         await settle(pilot)
         assert keys(table(app, "machines"))[0] == "M-WELD-01"
+
+
+@pilot_test
+async def test_nothing_repaints_while_the_planner_types_a_filter(store) -> None:
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash", "m")
+        machines = table(app, "machines")
+        assert machines.get_row("M-CNC-01")[1].plain == "running"
+        store.con.execute("DELETE FROM machine_states WHERE machine_id = 'M-CNC-01'")
+        store.con.execute("INSERT INTO machine_states VALUES ('M-CNC-01', 'down', '2026-11-23 08:30:00', "
+                          "'Spindle alarm', NULL)")
+        app.screen.request_refresh()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert machines.get_row("M-CNC-01")[1].plain == "running"  # held back while typing
+        await pilot.press("enter")
+        await pilot.pause()
+        assert machines.get_row("M-CNC-01")[1].plain == "DOWN"
