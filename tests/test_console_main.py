@@ -244,6 +244,8 @@ async def test_table_updates_in_place_keeping_the_cursor() -> None:
         assert ("A", "state") not in t.highlighted_cells
         t.show(rows(("B", "DOWN"), ("A", "running"), ("D", "idle")))  # reordered, C gone
         assert keys(t) == ["B", "A", "D"] and t.cursor_key == "B"
+        t.show(rows(("E", "DOWN"), ("B", "DOWN"), ("A", "running"), ("D", "idle")))  # a new worst row
+        assert t.cursor_key == "E"  # a cursor on the first row keeps watching the top
         t.show([Row(f"R{i}", (f"R{i}", "x"), None, f"r{i}") for i in range(t.limit + 5)])
         assert t.row_count == t.limit + 1  # a paged table: the rest is one "more" row
         assert "5 more" in str(t.get_row("__more__")[0])

@@ -266,7 +266,8 @@ class MainScreen(Screen):
         self.request_refresh(force=True)
 
     def on_screen_resume(self) -> None:
-        if any(v < self.app.data_version for v in self._loaded_version.values()):
+        # Back from a drill-down: events may have arrived, and triage done there changes the inbox.
+        if self._loaded_version:
             self.request_refresh()
         self.render_header()
 

@@ -151,6 +151,7 @@ class LiveTable(DataTable):
     def _rebuild(self, wanted: list[Row]) -> None:
         """The order changed (a machine stopped and moved up): refill, keeping the cursor on its row."""
         cursor_key = self.cursor_key
+        at_top = self.cursor_row == 0  # on the first row: keep watching the top (worst first)
         scroll_y = self.scroll_y
         self.clear()
         self._shown = {}
@@ -158,7 +159,7 @@ class LiveTable(DataTable):
             self.add_row(*row.cells, key=row.key)
             self._shown[row.key] = row.cells
         keys = [r.key for r in wanted]
-        if cursor_key in keys:
+        if cursor_key in keys and not at_top:
             self.move_cursor(row=keys.index(cursor_key), animate=False, scroll=False)
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
