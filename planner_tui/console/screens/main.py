@@ -228,8 +228,8 @@ class MainScreen(Screen):
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        focused = self.focused
-        table = focused if isinstance(focused, LiveTable) else self.table(self.current_panel)
+        # The current panel, not self.focused: a "2 /" typed fast arrives before focus has moved.
+        table = self.table(self.current_panel)
         self._filter_target = table
         box = self.query_one("#filter", FilterInput)
         box.value = table.filter_text
@@ -335,7 +335,9 @@ class MainScreen(Screen):
     def on_panel_data(self, message: PanelData) -> None:
         if message.generation < self._applied_generation:
             return  # an older answer arriving late
-        if self.typing:
+        names = [p.name for p in PANELS if p.name in message.data]
+        first_fill = names and all(not self.table(n).loaded for n in names)
+        if self.typing and not first_fill:
             self._pending.append(message)  # nothing repaints while the planner types
             return
         self._apply(message)
