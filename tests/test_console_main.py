@@ -253,7 +253,7 @@ async def test_table_updates_in_place_keeping_the_cursor() -> None:
 
 def test_sparkline_marks_the_dip_without_colour() -> None:
     line = sparkline([10, 5, -3, 8], width=16)
-    assert line.plain[2] == "×" and len(line.plain) == 4
+    assert len(line.plain) == 16 and line.plain[8:12] == "××××" and "×" not in line.plain[:8] + line.plain[12:]
 
 
 def test_a_second_process_gets_the_lock_message(tmp_path) -> None:

@@ -155,7 +155,10 @@ def sparkline(values: list[float], width: int = 16) -> Text:
     (and red where colour exists), so the dip reads without colour too."""
     if not values:
         return Text("")
-    if len(values) > width:
+    if len(values) < width:
+        # Few points: widen each into a step, so a dip is a visible stretch rather than one cell.
+        values = [values[int(i * len(values) / width)] for i in range(width)]
+    elif len(values) > width:
         # Keep each bucket's minimum: the dip is what the planner needs to see.
         size = len(values) / width
         values = [min(values[int(i * size): max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
