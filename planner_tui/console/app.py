@@ -179,6 +179,11 @@ class PlannerApp(App):
 
     # ------------------------------------------------------------------ keys
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back" and isinstance(self.screen, MainScreen):
+            return False  # nothing to go back to: keep it out of the footer
+        return True
+
     def action_back(self) -> None:
         if len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
             self.pop_screen()

@@ -84,7 +84,7 @@ class MainScreen(Screen):
     crumb = "Plant"
 
     BINDINGS = [
-        Binding("enter", "drill", "Open", id="main.drill"),
+        Binding("enter", "drill", "Open", id="main.drill", show=False),
         Binding("slash", "filter", "Filter", id="main.filter"),
         Binding("tab", "next_panel", "Next panel", id="main.next_panel"),
         Binding("shift+tab", "previous_panel", "Previous panel", id="main.previous_panel", show=False),

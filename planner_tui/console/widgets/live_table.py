@@ -6,6 +6,7 @@ import time
 from typing import Any, Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from planner_tui.console.widgets.panels import ROW_LIMIT, Column, Row
@@ -22,6 +23,9 @@ def _plain(cell: Any) -> str:
 class LiveTable(DataTable):
     """Rows come from ``show(rows)``; the table keeps them all and displays the filtered first
     ``limit`` of them, plus one "N more" row, so a 100,000-row answer never becomes 100,000 rows."""
+
+    # Enter shows in the footer: a new user must see how to go in.
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="table.open", key_display="enter")]
 
     DEFAULT_CSS = """
     LiveTable { height: 1fr; width: 1fr; }
