@@ -29,6 +29,8 @@ NARROW_HEIGHT = 30
 AGE_REFRESH_SECONDS = 30.0  # ages and the clock move even when no event arrives
 MIN_REFRESH_GAP = 0.5  # seconds between the starts of two refreshes while events pour in
 LOAD_ORDER = ["machines", "holds", "orders", "materials", "inbox"]
+BIG_TABLE_ROWS = 20_000
+FILTER_DEBOUNCE = 0.25
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class MainScreen(Screen):
         self._refresh_wanted = False
         self._refresh_started = 0.0
         self._errors: dict[str, str] = {}
+        self._filter_timer = None
 
     # ------------------------------------------------------------------ layout
 
@@ -239,13 +242,27 @@ class MainScreen(Screen):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if self._filter_target is not None:
-            self._filter_target.set_filter(event.value)
-            self._update_titles()
+        target = self._filter_target
+        if target is None:
+            return
+        if len(target.all_rows) > BIG_TABLE_ROWS:
+            # A big answer takes ~0.1 s to filter: wait for a pause in typing rather than per key.
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+            self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._run_filter(target, event.value))
+        else:
+            self._run_filter(target, event.value)
+
+    def _run_filter(self, target: LiveTable, text: str) -> None:
+        target.set_filter(text)
+        self._update_titles()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         box = self.query_one("#filter", FilterInput)
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
         box.remove_class("-shown")
         table = self._filter_target or self.table(self.current_panel)
         table.set_filter(box.value)
