@@ -49,7 +49,7 @@ class PlannerApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "planner_tui"
     COMMANDS = App.COMMANDS | {PlantCommands}
-    COMMAND_PALETTE_DISPLAY = "Go to"
+    COMMAND_PALETTE_DISPLAY = "ctrl+p"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),

@@ -120,6 +120,7 @@ class MainScreen(Screen):
         self._refresh_started = 0.0
         self._errors: dict[str, str] = {}
         self._filter_timer = None
+        self._outstanding = 0
 
     # ------------------------------------------------------------------ layout
 
@@ -310,7 +311,13 @@ class MainScreen(Screen):
         self._refresh_wanted = False
         self._generation += 1
         self._refresh_started = time.monotonic()
-        self._load(self._generation, tuple(self.visible_panels()), self.app.data_version)
+        names = self.visible_panels()
+        # The inbox is the slow one on a big plant (the exception engine): it gets its own thread,
+        # so the other panels (mostly DuckDB time, which runs outside the GIL) come in beside it.
+        batches = [b for b in ([n for n in names if n != "inbox"], [n for n in names if n == "inbox"]) if b]
+        self._outstanding = len(batches)
+        for batch in batches:
+            self._load(self._generation, tuple(batch), self.app.data_version)
 
     @work(thread=True, exclusive=False, group="main-panels", exit_on_error=False, description="main panels")
     def _load(self, generation: int, names: tuple[str, ...], version: int) -> None:
@@ -342,6 +349,9 @@ class MainScreen(Screen):
             self.app.report_worker_failure(event.worker)
 
     def on_refresh_done(self, message: RefreshDone) -> None:
+        self._outstanding -= 1
+        if self._outstanding > 0:
+            return
         self._refreshing = False
         took = time.monotonic() - self._refresh_started
         if self._refresh_wanted:
