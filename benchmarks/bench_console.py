@@ -19,7 +19,6 @@ import asyncio
 import json
 import shutil
 import os
-import statistics
 import sys
 import tempfile
 import time

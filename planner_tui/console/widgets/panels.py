@@ -8,9 +8,9 @@ Words always carry the meaning (DOWN, critical...); colour only repeats it, for 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable
 
 from rich.text import Text
 
@@ -49,7 +49,6 @@ class Panel:
     load: Callable[..., list[Row]]
     empty: str = "nothing to show"
     short: str = ""  # the name in the panel switcher (80 columns hold all five)
-    extra: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -173,10 +172,6 @@ def sparkline(values: list[float], width: int = 16) -> Text:
             level = int((value - low) / span * (len(BLOCKS) - 1))
             text.append(BLOCKS[level], style="#7ee787")
     return text
-
-
-def _call(fn: Callable, *args, **kwargs) -> Any:
-    return fn(*args, **kwargs)
 
 
 def _engine(module: str, name: str) -> Callable | None:
@@ -435,16 +430,3 @@ def load_header(cur, *, at: datetime, feed_status=None, **_) -> dict:
     except Exception:
         log.exception("lag stats")
     return header
-
-
-def load_panels(cur, names: Iterable[str], *, at: datetime, feed_status=None) -> dict[str, Any]:
-    """Rows for the named panels plus the header; a failing panel reports its error, the others still show."""
-    data: dict[str, Any] = {"header": load_header(cur, at=at, feed_status=feed_status), "errors": {}}
-    for name in names:
-        try:
-            data[name] = PANELS_BY_NAME[name].load(cur, at=at, feed_status=feed_status)
-        except Exception as exc:  # shown in the panel, never a crash
-            log.exception("panel %s", name)
-            data["errors"][name] = f"{type(exc).__name__}: {exc}"
-            data[name] = None
-    return data
