@@ -41,3 +41,25 @@ def iso(value: datetime | date | None) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return value.isoformat()
+
+
+class ReplayClock:
+    """A clock that starts at `start` and runs `speed` times faster than real time.
+
+    The demo replays a scripted morning on the floor: the console, the feed poller and the event
+    history all read this clock, so the story's times, ages and lags agree with each other.
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0):
+        import time
+
+        self.start = start
+        self.speed = speed
+        self._monotonic = time.monotonic
+        self._origin = time.monotonic()
+
+    def __call__(self) -> datetime:
+        from datetime import timedelta
+
+        elapsed = (self._monotonic() - self._origin) * self.speed
+        return self.start + timedelta(seconds=elapsed)

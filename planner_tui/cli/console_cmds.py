@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +10,7 @@ import typer
 from planner_tui.cli.common import AtOption, DbOption, SnapshotOption, open_store, stderr
 from planner_tui.errors import PlannerError, StoreLocked
 from planner_tui.store import Store
-from planner_tui.timeutil import parse_timestamp, utcnow
+from planner_tui.timeutil import parse_timestamp
 
 EventsOption = Annotated[
     Optional[str],
@@ -34,22 +32,11 @@ def sample_data_dir() -> Path:
     return path
 
 
-def snapshot_as_of(plant_dir: Path) -> datetime | None:
-    manifest = plant_dir / "snapshot.json"
-    if not manifest.is_file():
-        return None
-    try:
-        value = json.loads(manifest.read_text()).get("as_of")
-    except (OSError, ValueError):
-        return None
-    return parse_timestamp(value, what="snapshot as_of") if value else None
-
-
-def run_console(store: Store, *, at: str | None, events: str | None, poll: float) -> None:
+def run_console(store: Store, *, at: str | None, events: str | None, poll: float, clock=None) -> None:
     """Run the console on a store until the planner quits (or the terminal hangs up), then release it."""
     from planner_tui.console.app import PlannerApp
 
-    app = PlannerApp(store, at=at, events=events, poll_seconds=poll)
+    app = PlannerApp(store, at=at, events=events, poll_seconds=poll, clock=clock)
     try:
         app.run()
     finally:
@@ -97,31 +84,34 @@ def _demo_db_path() -> Path:
 
 
 def demo(
-    speed: Annotated[float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a minute a second).")] = 60.0,
+    speed: Annotated[float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a scripted minute a second).")] = 60.0,
     poll: PollOption = 1.0,
 ) -> None:
-    """Start the sample plant's live feed on loopback and open the console on it: nothing to set up."""
+    """Replay a morning on the sample plant's floor through a live feed on loopback, and open the console
+    on it: nothing to set up. The console's clock is the scenario's, running at --speed."""
     from planner_tui.feeds.server import FeedServer
     from planner_tui.store.loader import load_snapshot
-    from planner_tui.store.timeshift import shift_plant
+    from planner_tui.timeutil import ReplayClock
 
     sample = sample_data_dir()
-    server = FeedServer(sample / "plant", sample / "scenario.jsonl", speed=speed, restamp=True)
-    server.start()
+    server = FeedServer(sample / "plant", sample / "scenario.jsonl", speed=speed)
+    if not server.events:
+        raise PlannerError(f"the scenario {sample / 'scenario.jsonl'} holds no events")
+    path = _demo_db_path()
+    store = Store.open(path)
     try:
-        path = _demo_db_path()
+        server.start()
+        # The console, the poller and the event history read the scenario's clock: the story's times,
+        # ages and lags then agree with the plan (a real clock would make a 2026-11-23 plan all overdue).
+        clock = ReplayClock(parse_timestamp(server.events[0]["time"], what="scenario time"), speed)
         stderr.print(f"demo: feed on {server.feed_url}, database {path}", highlight=False)
-        store = Store.open(path)
-        try:
-            load_snapshot(store, server.snapshot_url)
-            as_of = snapshot_as_of(sample / "plant")
-            if as_of is not None:
-                with store.write_lock:
-                    shift_plant(store.con, utcnow() - as_of)
-        except BaseException:
-            store.close()
-            raise
-        run_console(store, at=None, events=server.feed_url, poll=poll)
+        load_snapshot(store, server.snapshot_url)
+    except BaseException:
+        store.close()
+        server.stop()
+        raise
+    try:
+        run_console(store, at=None, events=server.feed_url, poll=poll, clock=clock)
     finally:
         server.stop()
 

@@ -14,7 +14,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from textual import work
 from textual.app import App
@@ -65,10 +65,12 @@ class PlannerApp(App):
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         user: str | None = None,
         animate: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self._at = resolve_now(at) if at is not None else None
+        self._clock = clock  # e.g. the demo's ReplayClock; None means the real UTC clock
         self.events_source = events
         self.poll_seconds = poll_seconds
         self.user = user or _os_user()
@@ -88,12 +90,24 @@ class PlannerApp(App):
     # ------------------------------------------------------------------ the interface screens use
 
     def now(self) -> datetime:
-        """The pinned --at clock, or the real UTC clock."""
-        return self._at if self._at is not None else utcnow()
+        """The pinned --at clock, a replay clock, or the real UTC clock."""
+        if self._at is not None:
+            return self._at
+        return self._clock() if self._clock is not None else utcnow()
 
     @property
     def clock_pinned(self) -> bool:
         return self._at is not None
+
+    @property
+    def clock_note(self) -> str | None:
+        """Said beside the clock when it is not the real time."""
+        if self._at is not None:
+            return "pinned"
+        speed = getattr(self._clock, "speed", None)
+        if speed is not None:
+            return f"replay x{speed:g}"
+        return None
 
     def action_drill(self, kind: str, ident: str) -> None:
         """Open the drill-down for (kind, ident): machine, hold, lot, item, production_order,
@@ -206,7 +220,8 @@ class PlannerApp(App):
                 self.post_message(FeedPolled(0, None, error="the feed poller is not installed"))
                 return
             try:
-                self._feed = open_feed(self.store, self.events_source)
+                options = {"clock": self._clock} if self._clock is not None else {}
+                self._feed = open_feed(self.store, self.events_source, **options)
             except PlannerError as error:
                 self.post_message(FeedPolled(0, None, error=str(error)))
                 return

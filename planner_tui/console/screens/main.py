@@ -415,7 +415,7 @@ class MainScreen(Screen):
         self.query_one(PlantHeader).show(
             plant=self.header_data.get("plant") or "plant",
             now=app.now(),
-            pinned=app.clock_pinned,
+            clock_note=app.clock_note,
             status=app.feed_status,
             lag=self.header_data.get("lag"),
             error=app.feed_error,

@@ -55,12 +55,12 @@ class PlantHeader(Static):
     PlantHeader { height: 1; width: 1fr; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, *, plant: str, now: datetime, pinned: bool, status: Any, lag: Any, error: str | None,
+    def show(self, *, plant: str, now: datetime, clock_note: str | None, status: Any, lag: Any, error: str | None,
              events: int | None = None) -> None:
         text = Text()
         text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
-        if pinned:
-            text.append(" (pinned)", style="dim")
+        if clock_note:
+            text.append(f" ({clock_note})", style="dim")
         text.append("  |  ")
         text.append_text(feed_words(status, error))
         lag_text = lag_words(status, lag)
