@@ -45,6 +45,7 @@ def _root() -> None:
 def _register() -> None:
     from planner_tui.cli import (
         console_cmds,
+        detail_cmds,
         event_cmds,
         generate_cmds,
         impact_cmds,
@@ -53,7 +54,8 @@ def _register() -> None:
         triage_cmds,
     )
 
-    for module in (store_cmds, generate_cmds, impact_cmds, material_cmds, event_cmds, triage_cmds, console_cmds):
+    for module in (store_cmds, generate_cmds, impact_cmds, detail_cmds, material_cmds, event_cmds, triage_cmds,
+                   console_cmds):
         module.register(app)
 
 

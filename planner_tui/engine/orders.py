@@ -8,6 +8,14 @@
   * a sales order line "SO/line" (e.g. "SO-1001/1") or a sales order id (all its lines): the line(s), the
     production orders made for them (each with its `fed_by` tree), shipments and customers.
 Raises NotFound for an unknown id and CycleError when feeding links loop.
+
+The detail questions the console's drill screens ask, each also a CLI command:
+  * `shipment_detail(cur, shipment_id)`: the shipment, its order line, customer, lots with their status
+    and active holds (on the lots themselves, and on lots upstream of them in the genealogy);
+  * `customer_detail(cur, customer_id, at=...)`: the customer, its open lines with the production orders
+    made for them, its open and recent shipments, and the active holds reaching its shipments;
+  * `machine_state(cur, machine_id)` (the machine and its state) and `machine_detail(...)` (plus its next
+    open operations).
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from __future__ import annotations
 import duckdb
 
 from planner_tui.errors import CycleError, NotFound
+from planner_tui.store.contract import STOPPED_STATES
+from planner_tui.timeutil import resolve_now
 
 _ORDER_COLS = (
     "production_order_id, item_id, qty, status, planned_start, planned_end, sales_order_id, line_no, "
@@ -197,3 +207,225 @@ def order_links(cur: duckdb.DuckDBPyConnection, order_id: str) -> dict:
         "shipments": shipments,
         "customers": customers,
     }
+
+
+# --- shipment, customer and machine detail ----------------------------------------------------------
+
+# A customer's delivered history can run to thousands of shipments: the detail shows the newest few.
+RECENT_SHIPMENTS = 20
+OPEN_SHIPMENT_STATUSES = ("planned", "picked")
+NEXT_OPERATIONS = 10
+
+# Active holds and the lots they reach forward through the genealogy (the held lot itself included).
+# UNION (not UNION ALL) drops rows already reached, so a genealogy loop cannot recurse for ever.
+_HOLD_REACH_SQL = """
+    WITH RECURSIVE reach(hold_id, lot_id) AS (
+        SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active'
+        UNION
+        SELECT r.hold_id, g.output_lot_id FROM reach r JOIN lot_genealogy g ON g.input_lot_id = r.lot_id
+    )"""
+
+
+def _customer_row(cur: duckdb.DuckDBPyConnection, customer_id: str | None) -> dict | None:
+    if customer_id is None:
+        return None
+    found = rows(cur, "SELECT customer_id, name, tier, account_manager FROM customers WHERE customer_id = ?",
+                 [customer_id])
+    return found[0] if found else None
+
+
+def shipment_detail(cur: duckdb.DuckDBPyConnection, shipment_id: str) -> dict:
+    """A shipment: its order line, customer, lots (status, active holds) and holds upstream of its lots."""
+    found = rows(
+        cur,
+        """SELECT shipment_id, sales_order_id, line_no, qty, planned_ship_date, status, carrier
+           FROM shipments WHERE shipment_id = ?""",
+        [shipment_id],
+    )
+    if not found:
+        raise NotFound(f"unknown shipment {shipment_id!r}: no such shipment_id in shipments")
+    shipment = found[0]
+    line = rows(
+        cur,
+        """SELECT sales_order_id, line_no, customer_id, item_id, qty, promised_date, status
+           FROM sales_orders WHERE sales_order_id = ? AND line_no = ?""",
+        [shipment["sales_order_id"], shipment["line_no"]],
+    )
+    line = line[0] if line else None
+    customer = _customer_row(cur, line["customer_id"] if line else None)
+    lots = rows(
+        cur,
+        """SELECT sl.lot_id, sl.qty, l.item_id, l.qty AS lot_qty, l.status, l.produced_by
+           FROM shipment_lots sl LEFT JOIN lots l USING (lot_id)
+           WHERE sl.shipment_id = ? ORDER BY sl.lot_id""",
+        [shipment_id],
+    )
+    holds = rows(
+        cur,
+        """SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by
+           FROM quality_holds h JOIN shipment_lots sl ON sl.lot_id = h.lot_id
+           WHERE sl.shipment_id = ? AND h.status = 'active'
+           ORDER BY h.placed_at, h.hold_id""",
+        [shipment_id],
+    )
+    by_lot: dict[str, list[dict]] = {}
+    for hold in holds:
+        by_lot.setdefault(hold["lot_id"], []).append(hold)
+    for lot in lots:
+        lot["holds"] = by_lot.get(lot["lot_id"], [])
+    # Holds on lots the shipped lots were made from: walked backward from this shipment's few lots only.
+    upstream = rows(
+        cur,
+        """WITH RECURSIVE up(lot_id, via_lot_id) AS (
+               SELECT g.input_lot_id, sl.lot_id FROM shipment_lots sl
+               JOIN lot_genealogy g ON g.output_lot_id = sl.lot_id WHERE sl.shipment_id = ?
+               UNION
+               SELECT g.input_lot_id, up.via_lot_id FROM up JOIN lot_genealogy g ON g.output_lot_id = up.lot_id
+           )
+           SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by,
+                  list(DISTINCT up.via_lot_id ORDER BY up.via_lot_id) AS shipped_lot_ids
+           FROM up JOIN quality_holds h ON h.lot_id = up.lot_id AND h.status = 'active'
+           GROUP BY ALL ORDER BY h.placed_at, h.hold_id""",
+        [shipment_id],
+    )
+    return {
+        "shipment": shipment,
+        "sales_order_line": line,
+        "customer": customer,
+        "lots": lots,
+        "holds": holds,
+        "upstream_holds": upstream,
+    }
+
+
+def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at=None) -> dict:
+    """A customer: its open lines (overdue against `at`, the orders made for them), its open and recent
+    shipments, and the active quality holds whose lots (or lots made from them) are on its shipments."""
+    now = resolve_now(at)
+    customer = _customer_row(cur, customer_id)
+    if customer is None:
+        raise NotFound(f"unknown customer {customer_id!r}: no such customer_id in customers")
+    lines = rows(
+        cur,
+        """SELECT sales_order_id, line_no, item_id, qty, promised_date, status FROM sales_orders
+           WHERE customer_id = ? AND status = 'open' ORDER BY promised_date, sales_order_id, line_no""",
+        [customer_id],
+    )
+    made = rows(
+        cur,
+        """SELECT p.production_order_id, p.sales_order_id, p.line_no, p.item_id, p.qty, p.status,
+                  p.planned_start, p.planned_end
+           FROM production_orders p JOIN sales_orders s USING (sales_order_id, line_no)
+           WHERE s.customer_id = ? AND s.status = 'open'
+           ORDER BY p.planned_end, p.production_order_id""",
+        [customer_id],
+    )
+    made_for: dict[tuple, list[dict]] = {}
+    for po in made:
+        made_for.setdefault((po["sales_order_id"], po["line_no"]), []).append(po)
+    today = now.date()
+    for line in lines:
+        line["overdue"] = line["promised_date"] is not None and line["promised_date"] < today
+        line["production_orders"] = made_for.get((line["sales_order_id"], line["line_no"]), [])
+
+    shipment_cols = "sh.shipment_id, sh.sales_order_id, sh.line_no, sh.qty, sh.planned_ship_date, sh.status, sh.carrier"
+    open_shipments = rows(
+        cur,
+        f"""SELECT {shipment_cols} FROM shipments sh JOIN sales_orders so USING (sales_order_id, line_no)
+            WHERE so.customer_id = ? AND sh.status IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY sh.planned_ship_date DESC, sh.shipment_id""",
+        [customer_id, list(OPEN_SHIPMENT_STATUSES)],
+    )
+    recent = rows(
+        cur,
+        f"""SELECT {shipment_cols} FROM shipments sh JOIN sales_orders so USING (sales_order_id, line_no)
+            WHERE so.customer_id = ? AND sh.status NOT IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY sh.planned_ship_date DESC, sh.shipment_id LIMIT ?""",
+        [customer_id, list(OPEN_SHIPMENT_STATUSES), RECENT_SHIPMENTS],
+    )
+    (closed_total,) = cur.execute(
+        """SELECT count(*) FROM shipments sh JOIN sales_orders so USING (sales_order_id, line_no)
+           WHERE so.customer_id = ? AND sh.status NOT IN (SELECT unnest(?::VARCHAR[]))""",
+        [customer_id, list(OPEN_SHIPMENT_STATUSES)],
+    ).fetchone()
+    for shipment in open_shipments:
+        shipment["overdue"] = shipment["planned_ship_date"] is not None and shipment["planned_ship_date"] < today
+    for shipment in recent:
+        shipment["overdue"] = False
+    shipments = sorted(open_shipments + recent,
+                       key=lambda s: (s["planned_ship_date"] is not None, s["planned_ship_date"], s["shipment_id"]),
+                       reverse=True)
+
+    holds = rows(
+        cur,
+        _HOLD_REACH_SQL + """
+           SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by,
+                  bool_or(r.lot_id = h.lot_id) AS held_lot_shipped,
+                  list(DISTINCT sl.shipment_id ORDER BY sl.shipment_id) AS shipment_ids,
+                  bool_or(sh.status IN ('shipped', 'delivered')) AS already_shipped
+           FROM reach r
+           JOIN shipment_lots sl ON sl.lot_id = r.lot_id
+           JOIN shipments sh ON sh.shipment_id = sl.shipment_id
+           JOIN sales_orders so ON so.sales_order_id = sh.sales_order_id AND so.line_no = sh.line_no
+           JOIN quality_holds h ON h.hold_id = r.hold_id
+           WHERE so.customer_id = ?
+           GROUP BY ALL ORDER BY h.placed_at, h.hold_id""",
+        [customer_id],
+    )
+    return {
+        "customer": customer,
+        "at": now,
+        "open_lines": lines,
+        "shipments": shipments,
+        "holds": holds,
+        "summary": {
+            "open_lines": len(lines),
+            "overdue_lines": sum(1 for line in lines if line["overdue"]),
+            "open_shipments": len(open_shipments),
+            "closed_shipments": closed_total,
+            "recent_shipments_shown": len(recent),
+            "active_holds": len(holds),
+        },
+    }
+
+
+def machine_state(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
+    """A machine and its current state (a machine without a state row is running)."""
+    found = rows(
+        cur,
+        """SELECT m.machine_id, m.name, m.work_center, m.line, m.plant, m.supervisor,
+                  coalesce(s.state, 'running') AS state, s.since, s.reason, s.expected_minutes
+           FROM machines m LEFT JOIN machine_states s USING (machine_id)
+           WHERE m.machine_id = ?""",
+        [machine_id],
+    )
+    if not found:
+        raise NotFound(f"unknown machine {machine_id!r}: no such machine_id in machines")
+    machine = found[0]
+    machine["stopped"] = machine["state"] in STOPPED_STATES
+    return machine
+
+
+def machine_detail(cur: duckdb.DuckDBPyConnection, machine_id: str, *, at=None, limit: int = NEXT_OPERATIONS) -> dict:
+    """The machine, its state (and for how long, against `at`), and its next open operations."""
+    now = resolve_now(at)
+    machine = machine_state(cur, machine_id)
+    since = machine["since"]
+    machine["at"] = now
+    machine["state_minutes"] = round((now - since).total_seconds() / 60) if since is not None and since <= now else None
+    (open_count,) = cur.execute(
+        "SELECT count(*) FROM operations WHERE machine_id = ? AND status <> 'done'", [machine_id]
+    ).fetchone()
+    machine["open_operations"] = open_count
+    # Running first (what the stop interrupts), then by planned start.
+    machine["next_operations"] = rows(
+        cur,
+        """SELECT o.production_order_id, o.op_seq, o.status, o.planned_start, o.planned_end,
+                  p.item_id, p.status AS order_status, p.sales_order_id, p.line_no
+           FROM operations o LEFT JOIN production_orders p USING (production_order_id)
+           WHERE o.machine_id = ? AND o.status <> 'done'
+           ORDER BY o.status <> 'running', o.planned_start, o.production_order_id, o.op_seq
+           LIMIT ?""",
+        [machine_id, limit],
+    )
+    return machine

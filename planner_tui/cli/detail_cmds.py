@@ -1,0 +1,174 @@
+"""CLI commands: `shipment`, `customer`, `machine` (the console's shipment, customer and machine details)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.timeutil import iso
+
+
+def _ts(value) -> str:
+    """Minutes are enough for a planner and keep tables inside 80 columns."""
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _span(start, end) -> str:
+    """start -> end, the end's date left out when it is the start's."""
+    if start is not None and end is not None and start.date() == end.date():
+        return f"{_ts(start)} -> {end.strftime('%H:%M')}"
+    return f"{_ts(start)} -> {_ts(end)}"
+
+
+def _qty(value) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _line_id(record: dict) -> str:
+    return f"{record['sales_order_id']}/{record['line_no']}" if record.get("sales_order_id") else "-"
+
+
+def _minutes(total: int | None) -> str:
+    if total is None:
+        return "unknown"
+    days, rest = divmod(int(total), 1440)
+    hours, mins = divmod(rest, 60)
+    return f"{days}d {hours}h" if days else (f"{hours}h {mins:02d}m" if hours else f"{mins}m")
+
+
+def _table(title: str, *columns: str) -> RichTable:
+    table = RichTable(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+def _holds_table(title: str, holds: list[dict], reach_column: str, reach_key: str) -> RichTable:
+    table = _table(title, "hold", "held lot", "placed", "reason", reach_column)
+    for h in holds:
+        table.add_row(f"[bold red]{h['hold_id']}[/]", h["lot_id"], _ts(h["placed_at"]), h["reason"] or "-",
+                      ", ".join(h[reach_key]))
+    return table
+
+
+def shipment_cmd(
+    shipment_id: Annotated[str, typer.Argument(help="The shipment id.")],
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """A shipment: its order line, customer, carrier, lots with their status and any active quality holds."""
+    from planner_tui.engine.orders import shipment_detail
+
+    with open_store(db, snapshot, read_only=True) as store:
+        result = shipment_detail(store.cursor(), shipment_id)
+    if json:
+        emit_json(result)
+        return
+    s, line, customer = result["shipment"], result["sales_order_line"], result["customer"]
+    stdout.print(f"[bold]shipment {s['shipment_id']}[/] {s['status']}, ship {iso(s['planned_ship_date'])}, "
+                 f"qty {_qty(s['qty'])}, carrier {s['carrier'] or '-'}", highlight=False)
+    if line:
+        stdout.print(f"order line {_line_id(line)}: {line['item_id']} x{_qty(line['qty'])}, "
+                     f"promised {iso(line['promised_date'])}, {line['status']}", highlight=False)
+    else:
+        stdout.print(f"order line {_line_id(s)}: not in sales_orders", highlight=False)
+    if customer:
+        stdout.print(f"customer {customer['customer_id']} {customer['name'] or ''} (tier {customer['tier'] or '-'}), "
+                     f"account manager {customer['account_manager'] or '-'}", highlight=False)
+    lots = _table("Lots", "lot", "item", "qty", "lot status", "active hold")
+    for lot in result["lots"]:
+        held = ", ".join(h["hold_id"] for h in lot["holds"])
+        lots.add_row(lot["lot_id"], lot["item_id"] or "-", _qty(lot["qty"]), lot["status"] or "-",
+                     f"[bold red]ON HOLD {held}[/]" if held else "none")
+    stdout.print(lots if result["lots"] else "Lots: none recorded")
+    if result["upstream_holds"]:
+        stdout.print(_holds_table("Active holds on lots they were made from", result["upstream_holds"],
+                                  "reaches", "shipped_lot_ids"))
+
+
+def customer_cmd(
+    customer_id: Annotated[str, typer.Argument(help="The customer id.")],
+    at: AtOption = None,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """A customer: open order lines and the orders made for them, open and recent shipments, active holds."""
+    from planner_tui.engine.orders import customer_detail
+
+    with open_store(db, snapshot, read_only=True) as store:
+        result = customer_detail(store.cursor(), customer_id, at=at)
+    if json:
+        emit_json(result)
+        return
+    c, summary = result["customer"], result["summary"]
+    stdout.print(f"[bold]customer {c['customer_id']}[/] {c['name'] or ''}, tier {c['tier'] or '-'}, "
+                 f"account manager {c['account_manager'] or '-'}", highlight=False)
+    stdout.print(f"{summary['open_lines']} open line(s) ({summary['overdue_lines']} overdue at {_ts(result['at'])}), "
+                 f"{summary['open_shipments']} open shipment(s), {summary['closed_shipments']} shipped, "
+                 f"{summary['active_holds']} active hold(s) reaching it", highlight=False)
+    lines = _table("Open order lines", "line", "item", "qty", "promised", "made by")
+    for line in result["open_lines"]:
+        promised = iso(line["promised_date"]) + (" [bold red]OVERDUE[/]" if line["overdue"] else "")
+        made = ", ".join(f"{p['production_order_id']} {p['status']}" for p in line["production_orders"])
+        lines.add_row(_line_id(line), line["item_id"], _qty(line["qty"]), promised, made or "from stock")
+    stdout.print(lines if result["open_lines"] else "Open order lines: none")
+    shipments = _table(f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
+                       "shipment", "status", "ship", "line", "carrier")
+    for s in result["shipments"]:
+        when = iso(s["planned_ship_date"]) + (" [bold red]OVERDUE[/]" if s["overdue"] else "")
+        shipments.add_row(s["shipment_id"], s["status"], when, _line_id(s), s["carrier"] or "-")
+    stdout.print(shipments if result["shipments"] else "Shipments: none")
+    if result["holds"]:
+        stdout.print(_holds_table("Active quality holds reaching its shipments", result["holds"],
+                                  "shipments", "shipment_ids"))
+
+
+def machine_cmd(
+    machine_id: Annotated[str, typer.Argument(help="The machine id.")],
+    at: AtOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many of its next open operations to show.")] = 10,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """A machine: its state, since when and why, and its next open operations."""
+    from planner_tui.engine.orders import machine_detail
+
+    with open_store(db, snapshot, read_only=True) as store:
+        result = machine_detail(store.cursor(), machine_id, at=at, limit=limit)
+    if json:
+        emit_json(result)
+        return
+    m = result
+    where = ", ".join(part for part in (m["work_center"], m["line"], m["plant"]) if part)
+    stdout.print(f"[bold]machine {m['machine_id']}[/] {m['name'] or ''}" + (f" ({where})" if where else ""),
+                 highlight=False)
+    state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
+    if m["since"] is not None:
+        state += f" since {_ts(m['since'])}"
+        if m["state_minutes"] is not None:
+            state += f" ({_minutes(m['state_minutes'])} at {_ts(m['at'])})"
+    if m["reason"]:
+        state += f": {m['reason']}"
+    if m["stopped"]:
+        state += f"; expected {_minutes(m['expected_minutes'])}" if m["expected_minutes"] is not None \
+            else "; expected length unknown"
+    stdout.print(state, highlight=False)
+    stdout.print(f"supervisor {m['supervisor'] or '-'}; {m['open_operations']} open operation(s)", highlight=False)
+    ops = _table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
+                 "order", "op", "status", "planned", "item", "for line")
+    for op in m["next_operations"]:
+        ops.add_row(op["production_order_id"], str(op["op_seq"]), op["status"],
+                    _span(op["planned_start"], op["planned_end"]), op["item_id"] or "-", _line_id(op))
+    stdout.print(ops if m["next_operations"] else "Next open operations: none")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shipment")(shipment_cmd)
+    app.command("customer")(customer_cmd)
+    app.command("machine")(machine_cmd)
