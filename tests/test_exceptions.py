@@ -158,25 +158,25 @@ def test_default_owners(store: Store) -> None:
 def test_titles_ages_and_details_a_planner_reads(store: Store) -> None:
     rows = listed(store)
     m1 = rows["machine_down:M1"]
-    assert m1["title"] == "M1 Weld cell down: 1 customer line late"
+    assert m1["title"] == "M1 down: 1 customer line late (Weld cell)"
     assert (m1["raised_at"], m1["age_minutes"]) == (datetime(2026, 1, 5, 6, 0), 60)
     assert m1["detail"]["late_lines"] == 1
     assert m1["detail"]["production_orders"] >= 1
     assert m1["detail"]["reason"] == "robot fault"
-    assert rows["machine_down:M3"]["title"] == "M3 Saw in maintenance: nothing scheduled on it"
+    assert rows["machine_down:M3"]["title"] == "M3 in maintenance: nothing scheduled on it (Saw)"
 
     h1 = rows["quality_hold:H1"]
-    assert h1["title"] == "Hold H1 on lot L1 (FG1): shipped to 1 customer (1 shipment)"
+    assert h1["title"] == "Hold H1 on L1: shipped to 1 customer (FG1)"
     assert (h1["detail"]["shipped"], h1["detail"]["customers_shipped_to"]) == (1, 1)
     assert h1["age_minutes"] == 19 * 60
-    assert rows["quality_hold:H2"]["title"] == "Hold H2 on lot L2 (FG1): contained"
+    assert rows["quality_hold:H2"]["title"] == "Hold H2 on L2: contained (FG1)"
 
     late = rows["late_order:SO1/1"]
-    assert late["title"].startswith("SO1/1 for Acme late: ETA 2026-01-07, promised 2026-01-06")
+    assert late["title"] == "SO1/1 late +1d: ETA 01-07, promised 01-06 (Acme)"
     assert late["detail"]["slip_days"] == 1
 
-    assert rows["shortage:RAW1"]["title"] == "RAW1 short from 08:00, 1 missing: hits 1 production order"
-    assert rows["no_supply:SO3/1"]["title"] == "SO3/1 for Acme: confirmed, no supply for 5 FG2 due 2026-01-09"
+    assert rows["shortage:RAW1"]["title"] == "RAW1 short 1 from 08:00: hits 1 production order"
+    assert rows["no_supply:SO3/1"]["title"] == "SO3/1 confirmed with no supply (Acme)"
     for row in rows.values():
         assert row["status"] == "open"
         assert row["cause_cleared"] is False
@@ -468,7 +468,7 @@ def test_events_applied_from_a_feed_raise_clear_and_show_in_history(store: Store
 def test_a_hold_with_stock_but_nothing_shipped_is_medium(store: Store) -> None:
     make_plant(store, inventory=[{"item_id": "FG1", "location": "FG-STORE", "lot_id": "L2", "qty": 4}])
     row = listed(store)["quality_hold:H2"]
-    assert (row["severity"], row["title"]) == ("medium", "Hold H2 on lot L2 (FG1): 4 in stock")
+    assert (row["severity"], row["title"]) == ("medium", "Hold H2 on L2: 4 in stock (FG1)")
 
 
 def test_several_feeds_and_a_stale_feed_that_recovers(store: Store) -> None:
