@@ -18,7 +18,9 @@ import csv
 import json
 import os
 import re
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -31,14 +33,17 @@ from planner_tui.store.db import Store
 from planner_tui.store.schema import ensure_schema
 from planner_tui.store.sources import SnapshotFiles, is_url, open_source
 from planner_tui.store.validate import (
+    CheckLog,
     ColumnPlan,
     ProblemList,
     Staged,
     check_key,
-    check_references,
     check_values,
     plan_column,
+    probe_references,
     q,
+    reference_groups,
+    report_references,
 )
 from planner_tui.timeutil import iso, utcnow
 
@@ -77,20 +82,22 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
             with _progress(progress) as bar:
                 with open_source(source) as files:
                     _drop_staging(cur)
+                    checks = _Checks(store)
                     try:
-                        staged = _stage_all(cur, files, bar)
+                        staged = _stage_all(cur, files, bar, checks)
                         if bar:
                             bar.update(bar.task_ids[0], description="validating")
                         problems = ProblemList()
                         for p in files.problems:
                             problems.add(p)
-                        _validate(cur, staged, files, problems)
+                        checks.finish(staged, problems)
                         if problems:
                             raise SnapshotError(problems.listed, more=problems.more)
                         if bar:
                             bar.update(bar.task_ids[0], description="swapping in")
                         _swap(cur, staged, files.meta, source_text)
                     finally:
+                        checks.close()  # no check may still read a staging table being dropped
                         _drop_staging(cur)
         except duckdb.Error as exc:
             raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
@@ -109,28 +116,48 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
 # --- staging -------------------------------------------------------------------------------------
 
 
-def _stage_all(cur: duckdb.DuckDBPyConnection, files: SnapshotFiles, bar) -> dict[str, Staged]:
-    """Read every table into staging; tables that cannot be read are recorded in files.broken."""
+def _stage_all(cur: duckdb.DuckDBPyConnection, files: SnapshotFiles, bar, checks: "_Checks") -> dict[str, Staged]:
+    """Read every table into staging; tables that cannot be read are recorded in files.broken.
+
+    Smallest files first: each table's checks start as soon as it is staged (`checks`), so the big
+    tables' checks and anti-joins run beside the staging of the next big file and little is left
+    for the end. Problems are still listed in contract order."""
     staged: dict[str, Staged] = {}
-    for t in TABLES:
+    found_before = len(files.problems)
+    table_problems: dict[str, list[Problem]] = {}
+    for t in sorted(TABLES, key=lambda t: _file_size(files.files.get(t.name))):
         if bar:
             bar.update(bar.task_ids[0], description=f"reading {t.name}")
-        if t.name in files.broken:
-            continue
-        path = files.files.get(t.name)
-        if path is None:
-            staged[t.name] = _stage_empty(cur, t)
-        else:
-            try:
-                staged[t.name] = _stage_file(cur, t, path, files)
-            except _SkipTable:
-                pass  # its problems are recorded already
-            except _Unreadable as exc:
-                files.problems.append(Problem(path.name, str(exc), row=exc.row))
-                files.broken.add(t.name)
+        if t.name not in files.broken:
+            path = files.files.get(t.name)
+            if path is None:
+                staged[t.name] = _stage_empty(cur, t)
+            else:
+                before = len(files.problems)
+                try:
+                    staged[t.name] = _stage_file(cur, t, path, files)
+                except _SkipTable:
+                    pass  # its problems are recorded already
+                except _Unreadable as exc:
+                    files.problems.append(Problem(path.name, str(exc), row=exc.row))
+                    files.broken.add(t.name)
+                table_problems[t.name] = files.problems[before:]
+                del files.problems[before:]
+        checks.table_done(t.name, staged)
         if bar:
             bar.advance(bar.task_ids[0])
-    return staged
+    files.problems[found_before:] = [p for t in TABLES for p in table_problems.get(t.name, [])]
+    return dict(sorted(staged.items(), key=lambda item: _TABLE_ORDER[item[0]]))
+
+
+_TABLE_ORDER = {t.name: i for i, t in enumerate(TABLES)}
+
+
+def _file_size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else -1
+    except OSError:
+        return -1  # reading it will say what is wrong
 
 
 def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
@@ -345,13 +372,78 @@ def _json_text(value: object) -> str | None:
 # --- validation and swap ---------------------------------------------------------------------------
 
 
-def _validate(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], files: SnapshotFiles, problems: ProblemList) -> None:
-    for s in staged.values():
-        if not s.absent:
-            check_values(cur, s, problems)
-    for s in staged.values():
-        check_key(cur, s, problems)
-    check_references(cur, staged, problems)
+# Checks running beside staging. DuckDB releases the GIL, so a check on one core overlaps the staging
+# (or another check) on the other; each worker thread has its own cursor.
+CHECK_WORKERS = 2
+
+
+class _Checks:
+    """Validation of a snapshot while it is being staged.
+
+    A table's value and key checks start once it is staged; a reference group's anti-join once its
+    target and every table referring to it have been read (or failed to be). `finish` waits for all
+    and lists the problems in the sequential order: value checks, then keys, then references, each
+    in contract order."""
+
+    def __init__(self, store: Store, workers: int = CHECK_WORKERS):
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load-check")
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+        self._futures: list[Future] = []
+        self._values: dict[str, CheckLog] = {}
+        self._keys: dict[str, CheckLog] = {}
+        self._found: dict[tuple[str, int], list[tuple]] = {}
+        self._groups = reference_groups(TABLES)
+        self._waiting = {group: {t.name for t, _ in refs} | {group[0]} for group, refs in self._groups.items()}
+
+    def table_done(self, name: str, staged: dict[str, Staged]) -> None:
+        """Called once per table after it was staged (or could not be)."""
+        s = staged.get(name)
+        if s is not None and not s.absent:
+            values, keys = self._values[name], self._keys[name] = CheckLog(), CheckLog()
+            self._submit(self._check_table, s, values, keys)
+        for group, waiting in self._waiting.items():
+            if name in waiting:
+                waiting.discard(name)
+                if not waiting:
+                    # The group sees the tables as they are now: all of its own are read or failed.
+                    self._submit(self._probe, dict(staged), group, self._groups[group])
+
+    def finish(self, staged: dict[str, Staged], problems: ProblemList) -> None:
+        for future in self._futures:
+            future.result()  # re-raises a check's database error
+        for logs in (self._values, self._keys):
+            for name in staged:
+                if name in logs:
+                    logs[name].replay(problems)
+        report_references(staged, self._found, problems)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for cur in self._cursors:
+            cur.close()
+
+    def _submit(self, fn, *args) -> None:
+        self._futures.append(self._pool.submit(fn, *args))
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._store.cursor()
+            with self._cursor_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def _check_table(self, s: Staged, values: CheckLog, keys: CheckLog) -> None:
+        cur = self._cursor()
+        check_values(cur, s, values)
+        check_key(cur, s, keys)  # uses the distinct-key count check_values just took
+
+    def _probe(self, staged: dict[str, Staged], group, refs) -> None:
+        found = probe_references(self._cursor(), staged, group, refs, CheckLog().per_check)
+        self._found.update(found)  # one dict update: atomic under the GIL
 
 
 def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict, source: str) -> None:

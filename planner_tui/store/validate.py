@@ -163,6 +163,25 @@ class ProblemList:
         return bool(self.listed) or self.more > 0
 
 
+class CheckLog:
+    """Problems of checks that run concurrently, kept to be added to a ProblemList afterwards in a fixed
+    order: which problems are listed (the first MAX_LISTED) must not depend on which check finished first."""
+
+    def __init__(self, per_check: int = MAX_PER_CHECK):
+        self.per_check = per_check
+        self.calls: list[tuple[list[Problem], int]] = []
+
+    def add(self, problem: Problem) -> None:
+        self.add_check([problem], 1)
+
+    def add_check(self, examples: list[Problem], total: int) -> None:
+        self.calls.append((examples, total))
+
+    def replay(self, problems: ProblemList) -> None:
+        for examples, total in self.calls:
+            problems.add_check(examples, total)
+
+
 @dataclass(frozen=True)
 class _RowCheck:
     column: str
@@ -300,43 +319,64 @@ def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemL
     problems.add_check(examples, total)
 
 
-def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
-    """Every non-empty reference names an existing row of its target table.
+def reference_groups(tables) -> dict[tuple[str, tuple[str, ...]], list[tuple[Table, Reference]]]:
+    """The contract's references grouped by the key they name: one anti-join per group.
 
-    One anti-join per target table: the values of every reference to it (lots is named by inventory,
-    genealogy twice, shipment lots and holds) are probed against ONE hash table of its key."""
-    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Staged, Reference]]] = {}
-    for source in staged.values():
-        if not source.rows:
-            continue
-        for ref in source.table.references:
-            if ref.table in staged:  # else the target could not be read: its own problem is reported
-                groups.setdefault((ref.table, ref.target), []).append((source, ref))
+    Every reference to one target (lots is named by inventory, genealogy twice, shipment lots and holds)
+    is probed against ONE hash table of its key."""
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Table, Reference]]] = {}
+    for t in tables:
+        for ref in t.references:
+            groups.setdefault((ref.table, ref.target), []).append((t, ref))
+    return groups
+
+
+def probe_references(
+    con: duckdb.DuckDBPyConnection,
+    staged: dict[str, Staged],
+    target: tuple[str, tuple[str, ...]],
+    refs: list[tuple[Table, Reference]],
+    per_check: int,
+) -> dict[tuple[str, int], list[tuple]]:
+    """One group's anti-join: the first `per_check` missing rows of each reference and their count.
+
+    Returns {(source table, reference index): [(row, *values, total), ...]}. A target or source that
+    could not be read is left out (its own problem is reported); an absent table has nothing to probe."""
+    target_name, target_cols = target
+    if target_name not in staged:
+        return {}
+    live = [(staged[t.name], ref) for t, ref in refs if t.name in staged and not staged[t.name].absent]
+    if not live:
+        return {}
+    probes = []
+    for i, (source, ref) in enumerate(live):
+        keys = ", ".join(f"{q(c)} AS k{j}" for j, c in enumerate(ref.columns))
+        set_all = " AND ".join(f"{q(c)} IS NOT NULL" for c in ref.columns)
+        probes.append(f"SELECT {i} AS ref, rowid + 1 AS r, {keys} FROM {q(source.stage)} WHERE {set_all}")
+    match = " AND ".join(f"x.{q(tc)} = p.k{j}" for j, tc in enumerate(target_cols))
+    key_out = ", ".join(f"k{j}" for j in range(len(target_cols)))
+    rows = con.execute(
+        f"""
+        WITH probe AS ({" UNION ALL ".join(probes)}),
+        missing AS (
+            SELECT * FROM probe p WHERE NOT EXISTS (SELECT 1 FROM {q(staged[target_name].stage)} x WHERE {match})
+        )
+        SELECT ref, r, {key_out}, count(*) OVER (PARTITION BY ref) FROM missing
+        QUALIFY row_number() OVER (PARTITION BY ref ORDER BY r) <= ?
+        ORDER BY ref, r
+        """,
+        [per_check],
+    ).fetchall()
     found: dict[tuple[str, int], list[tuple]] = {}
-    for (target_name, target_cols), refs in groups.items():
-        probes = []
-        for i, (source, ref) in enumerate(refs):
-            keys = ", ".join(f"{q(c)} AS k{j}" for j, c in enumerate(ref.columns))
-            set_all = " AND ".join(f"{q(c)} IS NOT NULL" for c in ref.columns)
-            probes.append(f"SELECT {i} AS ref, rowid + 1 AS r, {keys} FROM {q(source.stage)} WHERE {set_all}")
-        match = " AND ".join(f"x.{q(tc)} = p.k{j}" for j, tc in enumerate(target_cols))
-        key_out = ", ".join(f"k{j}" for j in range(len(target_cols)))
-        rows = con.execute(
-            f"""
-            WITH probe AS ({" UNION ALL ".join(probes)}),
-            missing AS (
-                SELECT * FROM probe p WHERE NOT EXISTS (SELECT 1 FROM {q(staged[target_name].stage)} x WHERE {match})
-            )
-            SELECT ref, r, {key_out}, count(*) OVER (PARTITION BY ref) FROM missing
-            QUALIFY row_number() OVER (PARTITION BY ref ORDER BY r) <= ?
-            ORDER BY ref, r
-            """,
-            [problems.per_check],
-        ).fetchall()
-        for ref_index, *rest in rows:
-            source, ref = refs[ref_index]
-            found.setdefault((source.table.name, source.table.references.index(ref)), []).append(tuple(rest))
-    # Report in contract order: table by table, reference by reference.
+    for ref_index, *rest in rows:
+        source, ref = live[ref_index]
+        found.setdefault((source.table.name, source.table.references.index(ref)), []).append(tuple(rest))
+    return found
+
+
+def report_references(staged: dict[str, Staged], found: dict[tuple[str, int], list[tuple]], problems) -> None:
+    """The missing references found by `probe_references`, in contract order: table by table, reference
+    by reference."""
     for source in staged.values():
         for index, ref in enumerate(source.table.references):
             rows = found.get((source.table.name, index))
@@ -353,3 +393,11 @@ def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], 
                 for r, *values in rows
             ]
             problems.add_check(examples, rows[0][-1])
+
+
+def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
+    """Every non-empty reference names an existing row of its target table (one group after another)."""
+    found: dict[tuple[str, int], list[tuple]] = {}
+    for target, refs in reference_groups(s.table for s in staged.values()).items():
+        found.update(probe_references(con, staged, target, refs, problems.per_check))
+    report_references(staged, found, problems)
