@@ -155,11 +155,12 @@ def machine_cmd(
             state += f" ({_minutes(m['state_minutes'])} at {_ts(m['at'])})"
     if m["reason"]:
         state += f": {m['reason']}"
-    if m["stopped"]:
-        state += f"; expected {_minutes(m['expected_minutes'])}" if m["expected_minutes"] is not None \
-            else "; expected length unknown"
     stdout.print(state, highlight=False)
-    stdout.print(f"supervisor {m['supervisor'] or '-'}; {m['open_operations']} open operation(s)", highlight=False)
+    people = f"supervisor {m['supervisor'] or '-'}; {m['open_operations']} open operation(s)"
+    if m["stopped"]:
+        expected = _minutes(m["expected_minutes"]) if m["expected_minutes"] is not None else "unknown"
+        people = f"expected length {expected}; " + people
+    stdout.print(people, highlight=False)
     ops = _table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
                  "order", "op", "status", "planned", "item", "for line")
     for op in m["next_operations"]:

@@ -138,19 +138,13 @@ class ImpactScreen(TriageActions, TreeScreen):
 
     def fetch(self, cur, at: datetime) -> dict:
         from planner_tui.engine.impact import machine_impact
+        from planner_tui.engine.orders import machine_state
 
         # The stop starts where the store has the machine down (the engine's rule); `at` only pins the
         # clock for a machine that is running (a what-if stop now).
-        down = self._is_down(cur)
+        down = machine_state(cur, self.ident)["stopped"]
         answer = machine_impact(cur, self.ident, at=None if down else at, down_minutes=self.down_minutes)
         return {**answer, "machine_stopped": down}
-
-    def _is_down(self, cur) -> bool:
-        row = cur.execute(
-            "SELECT state FROM machine_states WHERE machine_id = ? AND state IN ('down', 'maintenance')",
-            [self.ident],
-        ).fetchone()
-        return row is not None
 
     def summary(self, data: dict) -> Text:
         late = [s for s in data.get("sales_orders", []) if s.get("late")]
@@ -210,7 +204,7 @@ class ImpactScreen(TriageActions, TreeScreen):
                                f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
                                sales_line_id(shipment),
                                f"ETA {fmt_ts(shipment.get('eta'))}" if shipment.get("eta") else None)
-            add_record(node, label, shipment)
+            add_record(node, label, shipment, own=("shipment", str(shipment.get("shipment_id"))))
 
         orders = data.get("production_orders") or []
         node = group(root, "Production orders", orders)
@@ -460,7 +454,7 @@ class OrderScreen(TreeScreen):
         for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"), shipment.get("status"),
                                f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("carrier"))
-            add_record(node, label, shipment)
+            add_record(node, label, shipment, own=("shipment", str(shipment.get("shipment_id"))))
         customers = data.get("customers") or []
         node = group(root, "Customers", customers)
         for customer in capped(node, customers):
@@ -476,13 +470,12 @@ class OrderScreen(TreeScreen):
 # --- shipment / customer detail ----------------------------------------------------------------------
 
 
-def _rows(cur, sql: str, params: list) -> list[dict]:
-    result = cur.execute(sql, params)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+OVERDUE = ("OVERDUE", "bold red")
 
 
 class ShipmentScreen(TreeScreen):
+    """A shipment: its order line, customer and lots, with any active hold on them or upstream of them."""
+
     kind = "shipment"
 
     @property
@@ -490,28 +483,9 @@ class ShipmentScreen(TreeScreen):
         return f"shipment {self.ident}"
 
     def fetch(self, cur, at: datetime) -> dict:
-        rows = _rows(
-            cur,
-            """SELECT s.*, so.customer_id, so.item_id, so.promised_date, c.name AS customer_name,
-                      c.account_manager
-               FROM shipments s
-               LEFT JOIN sales_orders so USING (sales_order_id, line_no)
-               LEFT JOIN customers c ON c.customer_id = so.customer_id
-               WHERE s.shipment_id = ?""",
-            [self.ident],
-        )
-        if not rows:
-            raise NotFound(f"unknown shipment {self.ident!r}: no such shipment_id in shipments")
-        lots = _rows(
-            cur,
-            """SELECT sl.lot_id, sl.qty, l.item_id, l.status,
-                      (SELECT hold_id FROM quality_holds h WHERE h.lot_id = sl.lot_id AND h.status = 'active'
-                       ORDER BY placed_at LIMIT 1) AS hold_id
-               FROM shipment_lots sl LEFT JOIN lots l USING (lot_id)
-               WHERE sl.shipment_id = ? ORDER BY sl.lot_id""",
-            [self.ident],
-        )
-        return {"shipment": rows[0], "lots": lots}
+        from planner_tui.engine.orders import shipment_detail
+
+        return shipment_detail(cur, self.ident)
 
     def summary(self, data: dict) -> Text:
         s = data["shipment"]
@@ -520,22 +494,35 @@ class ShipmentScreen(TreeScreen):
 
     def build(self, root: TreeNode, data: dict) -> None:
         s = data["shipment"]
-        add_record(root, node_label(("order line", "dim"), (sales_line_id(s), "bold"), s.get("item_id"),
-                                    f"promised {fmt_date(s.get('promised_date'))}"),
+        line = data.get("sales_order_line") or {}
+        customer = data.get("customer") or {}
+        add_record(root, node_label(("order line", "dim"), (sales_line_id(s), "bold"), line.get("item_id"),
+                                    f"promised {fmt_date(line.get('promised_date'))}"),
                    {"sales_order_id": s.get("sales_order_id"), "line_no": s.get("line_no")})
-        add_record(root, node_label(("customer", "dim"), (s.get("customer_id"), "bold"), s.get("customer_name"),
-                                    (f"account manager {s.get('account_manager') or '-'}", "italic")),
-                   {"customer_id": s.get("customer_id")})
+        add_record(root, node_label(("customer", "dim"), (customer.get("customer_id"), "bold"), customer.get("name"),
+                                    (f"account manager {customer.get('account_manager') or '-'}", "italic")),
+                   {"customer_id": customer.get("customer_id")})
         lots = data["lots"]
         node = group(root, "Lots shipped", lots, empty="no lots recorded")
         for lot in lots:
-            held = (f"ON HOLD {lot['hold_id']}", "bold red") if lot.get("hold_id") else None
+            hold_id = lot["holds"][0]["hold_id"] if lot.get("holds") else None
+            held = (f"ON HOLD {hold_id}", "bold red") if hold_id else None
             label = node_label((lot.get("lot_id"), "bold"), lot.get("item_id"), lot.get("status"),
                                f"qty {fmt_qty(lot.get('qty'))}", held)
-            add_record(node, label, lot, own=("lot", str(lot.get("lot_id"))))
+            record = {"lot_id": lot.get("lot_id"), "item_id": lot.get("item_id"), "hold_id": hold_id}
+            add_record(node, label, record, own=("lot", str(lot.get("lot_id"))))
+        upstream = data.get("upstream_holds") or []
+        if upstream:
+            node = group(root, "Holds on lots they were made from", upstream)
+            for hold in capped(node, upstream):
+                label = node_label((hold.get("hold_id"), "bold red"), f"on lot {hold.get('lot_id')}",
+                                   f"reaches {', '.join(hold.get('shipped_lot_ids') or [])}", hold.get("reason"))
+                add_record(node, label, hold, own=("hold", str(hold.get("hold_id"))))
 
 
 class CustomerScreen(TreeScreen):
+    """A customer: open lines (and the orders made for them), shipments, holds reaching its shipments."""
+
     kind = "customer"
 
     @property
@@ -543,23 +530,9 @@ class CustomerScreen(TreeScreen):
         return f"customer {self.ident}"
 
     def fetch(self, cur, at: datetime) -> dict:
-        rows = _rows(cur, "SELECT * FROM customers WHERE customer_id = ?", [self.ident])
-        if not rows:
-            raise NotFound(f"unknown customer {self.ident!r}: no such customer_id in customers")
-        lines = _rows(
-            cur,
-            """SELECT sales_order_id, line_no, item_id, qty, promised_date, status FROM sales_orders
-               WHERE customer_id = ? AND status = 'open' ORDER BY promised_date, sales_order_id, line_no""",
-            [self.ident],
-        )
-        shipments = _rows(
-            cur,
-            """SELECT s.shipment_id, s.sales_order_id, s.line_no, s.planned_ship_date, s.status, s.qty
-               FROM shipments s JOIN sales_orders so USING (sales_order_id, line_no)
-               WHERE so.customer_id = ? ORDER BY s.planned_ship_date DESC, s.shipment_id LIMIT 200""",
-            [self.ident],
-        )
-        return {"customer": rows[0], "lines": lines, "shipments": shipments}
+        from planner_tui.engine.orders import customer_detail
+
+        return customer_detail(cur, self.ident, at=at)
 
     def summary(self, data: dict) -> Text:
         c = data["customer"]
@@ -567,18 +540,37 @@ class CustomerScreen(TreeScreen):
                           (f"account manager {c.get('account_manager') or '-'}", "italic"))
 
     def build(self, root: TreeNode, data: dict) -> None:
-        lines = data["lines"]
+        holds = data.get("holds") or []
+        if holds:  # a quality problem on its goods comes first
+            node = group(root, "Active holds reaching its shipments", holds)
+            for hold in capped(node, holds):
+                label = node_label((hold.get("hold_id"), "bold red"), f"on lot {hold.get('lot_id')}",
+                                   ("already shipped", "bold red") if hold.get("already_shipped") else None,
+                                   f"shipments {', '.join(hold.get('shipment_ids') or [])}", hold.get("reason"))
+                add_record(node, label, hold, own=("hold", str(hold.get("hold_id"))))
+        lines = data["open_lines"]
         node = group(root, "Open order lines", lines)
         for line in capped(node, lines):
-            label = node_label((sales_line_id(line), "bold"), line.get("item_id"), f"qty {fmt_qty(line.get('qty'))}",
+            label = node_label((sales_line_id(line), "bold"), OVERDUE if line.get("overdue") else None,
+                               line.get("item_id"), f"qty {fmt_qty(line.get('qty'))}",
                                f"promised {fmt_date(line.get('promised_date'))}")
-            add_record(node, label, line)
+            record = {k: v for k, v in line.items() if k != "production_orders"}
+            line_node = add_record(node, label, record)
+            made_by = line.get("production_orders") or []
+            if made_by:
+                line_node.allow_expand = True  # add_record makes a leaf when the line names no other id
+            for po in made_by:
+                line_node.add_leaf(
+                    node_label(("production order", "dim"), (po.get("production_order_id"), "bold"), po.get("status"),
+                               f"ends {fmt_ts(po.get('planned_end'))}"),
+                    data=("production_order", str(po.get("production_order_id"))),
+                )
         shipments = data["shipments"]
         node = group(root, "Shipments", shipments)
         for s in capped(node, shipments):
-            label = node_label((s.get("shipment_id"), "bold"), s.get("status"),
+            label = node_label((s.get("shipment_id"), "bold"), s.get("status"), OVERDUE if s.get("overdue") else None,
                                f"ship {fmt_date(s.get('planned_ship_date'))}", sales_line_id(s))
-            add_record(node, label, s)
+            add_record(node, label, s, own=("shipment", str(s.get("shipment_id"))))
 
 
 class UnknownScreen(DrillScreen):
