@@ -78,13 +78,32 @@ async def test_main_screen_shows_every_panel(store) -> None:
         severities = [inbox.get_row(k)[0].plain for k in keys(inbox)]
         assert severities[0] == "critical"
         assert any(k.startswith("machine_down:M-WELD-01") for k in keys(inbox))
-        assert "SO-24117/1" in keys(table(app, "orders"))
+        orders = table(app, "orders")
+        assert orders.get_row("SO-24117/1")[1].plain == "LATE"  # in words, not colour alone
+        # The weld stop moves Baltic Water's line 30 h; it still makes its promise, so "moved", below the late.
+        assert orders.get_row("SO-24120/1")[1].plain == "moved"
+        assert keys(orders).index("SO-24117/1") < keys(orders).index("SO-24120/1")
         assert table(app, "materials").row_count >= 1
         assert keys(table(app, "holds")) == ["QH-2611-009"]
         shipped_to = table(app, "holds").get_row("QH-2611-009")[2].plain
         assert shipped_to not in ("not shipped", "?")  # the held lot already went to a customer
         header = str(app.screen.query_one("#header").render())
         assert "Nordhavn" in header and "2026-11-23 09:00" in header and "no feed" in header
+
+
+def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> None:
+    from datetime import datetime
+
+    from planner_tui.console.widgets.panels import load_orders_at_risk
+
+    rows = {r.key: r for r in load_orders_at_risk(store.cursor(), at=datetime.fromisoformat(AT))}
+    late = rows["SO-24117/1"]
+    assert [c if isinstance(c, str) else c.plain for c in late.cells] == [
+        "SO-24117/1", "LATE", "+30h", "11-25 02:05", "11-24", "Kessler Process Engineering GmbH"]
+    moved = rows["SO-24120/1"]
+    assert [c if isinstance(c, str) else c.plain for c in moved.cells][:5] == [
+        "SO-24120/1", "moved", "+30h", "11-25 13:55", "11-26"]
+    assert moved.drill == ("sales_order", "SO-24120/1") and "moved" in moved.search
 
 
 @pilot_test

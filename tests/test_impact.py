@@ -189,6 +189,72 @@ def test_reschedule_with_nothing_stopped_keeps_plan():
     assert result["stops"] == [] and result["production_orders"] == [] and result["sales_orders"] == []
 
 
+def build_at_risk():
+    """One stopped machine, lines that move, turn late, were late already, or stay put.
+
+    M1 is down 09:00-11:00 (120 min). On M1: A 08:00-10:00 for SO-1/1 (promised day 0) ends 12:00, on
+    time still; B 10:00-23:00 for SO-2/1 (promised day 0) waits for A, ends 01:00 next day: turns late.
+    On M2, untouched: C ends day 1 for SO-3/1 promised day 0 (late in the plan itself), D ends 09:00 for
+    SO-4/1 (on time), E ends day 1 for SO-5/1 promised day 0 but that line has shipped (closed).
+    """
+    return make_plant(
+        machines=[{"machine_id": "M1", "supervisor": "Sam"}, {"machine_id": "M2", "supervisor": "Sue"}],
+        machine_states=[{"machine_id": "M1", "state": "down", "since": t("09:00"), "expected_minutes": 120}],
+        customers=[{"customer_id": c, "name": c.title(), "account_manager": m}
+                   for c, m in (("ACME", "Ann"), ("BOLT", "Bob"), ("CALM", "Cid"), ("DART", "Dee"), ("EDGE", "Eve"))],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "ACME", "item_id": "ITEM-A", "promised_date": date(2026, 1, 5)},
+            {"sales_order_id": "SO-2", "customer_id": "BOLT", "item_id": "ITEM-B", "promised_date": date(2026, 1, 5)},
+            {"sales_order_id": "SO-3", "customer_id": "CALM", "item_id": "ITEM-C", "promised_date": date(2026, 1, 5)},
+            {"sales_order_id": "SO-4", "customer_id": "DART", "item_id": "ITEM-D", "promised_date": date(2026, 1, 5)},
+            {"sales_order_id": "SO-5", "customer_id": "EDGE", "item_id": "ITEM-E", "promised_date": date(2026, 1, 5),
+             "status": "shipped"},
+        ],
+        production_orders=[
+            order("A", "08:00", "10:00", sales_order_id="SO-1", line_no=1),
+            order("B", "10:00", "23:00", sales_order_id="SO-2", line_no=1),
+            {**order("C", "08:00", "09:00", sales_order_id="SO-3", line_no=1), "planned_end": t("09:00", day=1)},
+            order("D", "08:00", "09:00", sales_order_id="SO-4", line_no=1),
+            {**order("E", "08:00", "09:00", sales_order_id="SO-5", line_no=1), "planned_end": t("09:00", day=1)},
+        ],
+        operations=[
+            op("A", 10, "M1", "08:00", "10:00"),
+            op("B", 10, "M1", "10:00", "23:00"),
+            {**op("C", 10, "M2", "09:00", "10:00"), "planned_end": t("09:00", day=1)},
+            op("D", 10, "M2", "08:00", "09:00"),
+        ],
+    )
+
+
+def test_reschedule_lists_lines_that_move_turn_late_or_are_late_in_plan():
+    result = reschedule(build_at_risk().cursor(), at=t("09:30"))
+    at_risk = result["lines_at_risk"]
+    # Late first (biggest slip first), then moved; SO-4 (on time, unmoved) and SO-5 (shipped) are not at risk.
+    assert [(l["sales_order_id"], l["status"], l["slip_minutes"]) for l in at_risk] == [
+        ("SO-2", "LATE", 120.0), ("SO-3", "LATE", 0.0), ("SO-1", "moved", 120.0)]
+    lines = {l["sales_order_id"]: l for l in at_risk}
+    assert lines["SO-1"]["planned_eta"] == t("10:00") and lines["SO-1"]["eta"] == t("12:00")
+    assert lines["SO-1"]["promised_date"] == date(2026, 1, 5)
+    assert not lines["SO-1"]["late"] and not lines["SO-1"]["turns_late"]
+    assert lines["SO-2"]["eta"] == t("01:00", day=1) and lines["SO-2"]["late"] and lines["SO-2"]["turns_late"]
+    # Already late in the plan, no stop needed: LATE, but not turned late by the repair.
+    assert lines["SO-3"]["eta"] == lines["SO-3"]["planned_eta"] == t("09:00", day=1)
+    assert lines["SO-3"]["late"] and lines["SO-3"]["late_in_plan"] and not lines["SO-3"]["turns_late"]
+    # `sales_orders` keeps its meaning: only the lines the repair turns late (late_order exceptions use it).
+    assert [(l["sales_order_id"], l["line_no"]) for l in result["sales_orders"]] == [("SO-2", 1)]
+    assert result["lines_slipping"] == 2
+    people = {n["person"] for n in result["notify"]}
+    assert "Bob" in people and not {"Ann", "Cid", "Dee", "Eve"} & people
+
+
+def test_reschedule_with_nothing_stopped_still_lists_lines_late_in_plan():
+    store = build_at_risk()
+    store.con.execute("UPDATE machine_states SET state = 'running'")
+    result = reschedule(store.cursor(), at=t("09:30"))
+    assert result["sales_orders"] == [] and result["production_orders"] == []
+    assert [(l["sales_order_id"], l["status"]) for l in result["lines_at_risk"]] == [("SO-3", "LATE")]
+
+
 # --- CLI ----------------------------------------------------------------------------------------------
 
 
@@ -277,3 +343,6 @@ def test_sample_weld_cell_stop_names_late_customer_lines(sample_store):
 def test_sample_reschedule_runs(sample_store):
     result = reschedule(sample_store.cursor(), at=datetime(2026, 11, 23, 6, 0))
     assert result["stops"] and all("machine_id" in s for s in result["stops"])
+    at_risk = {(l["sales_order_id"], l["line_no"]): l["status"] for l in result["lines_at_risk"]}
+    assert {k for k, status in at_risk.items() if status == "LATE"} >= {(l["sales_order_id"], l["line_no"])
+                                                                         for l in result["sales_orders"]}

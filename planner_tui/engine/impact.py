@@ -143,6 +143,18 @@ def _lines_report(
     return report
 
 
+def _late_in_plan_keys(cur: duckdb.DuckDBPyConnection) -> set[tuple[str, int]]:
+    """Open lines the plan itself has late: an open order made for them ends after the promised day."""
+    found = cur.execute(
+        f"""SELECT DISTINCT s.sales_order_id, s.line_no
+            FROM sales_orders s JOIN production_orders p ON p.sales_order_id = s.sales_order_id AND p.line_no = s.line_no
+            WHERE s.status = 'open' AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
+              AND CAST(p.planned_end AS DATE) > s.promised_date""",
+        list(OPEN_PRODUCTION_STATUSES),
+    ).fetchall()
+    return {(so, line_no) for so, line_no in found}
+
+
 def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list[dict]:
     if not lines:
         return []
@@ -390,8 +402,14 @@ def machine_impact(
 def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) -> dict:
     """Repair the whole plant around every machine the store shows stopped.
 
-    Returns the stops, every open production order whose new_end moves (worst first), every open sales
-    order line that turns late (late now, on time in the plan), and who to tell.
+    Returns the stops, every open production order whose new_end moves (worst first), and who to tell.
+    Customer lines come twice:
+      * `sales_orders`: the lines the repair turns late (late now, on time in the plan) — what
+        late_order exceptions and the account managers' notices are about;
+      * `lines_at_risk`: every open line whose ETA moves (eta after planned_eta) and every line the plan
+        already has late, each with `status` "LATE" (ETA's day after promised_date) or "moved",
+        late ones first, then by slip (biggest first).
+    `lines_slipping` counts the lines any moved order is made for (moved or not).
     """
     at = at if at is not None else utcnow()
     stops = stops_from_store(cur, at)
@@ -423,6 +441,14 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in info.values() if o["sales_order_id"] is not None}
     slipping = _lines_report(cur, line_keys, rep, exposed=False)
     sales_orders = [line for line in slipping if line["turns_late"]]
+    # At risk: every line whose ETA moves, plus lines the plan itself already has late (no stop needed).
+    already_late = _lines_report(cur, _late_in_plan_keys(cur) - line_keys, rep, exposed=False)
+    lines_at_risk = [
+        {**line, "status": "LATE" if line["late"] else "moved"}
+        for line in slipping + already_late
+        if line["late"] or line["slip_minutes"] > 0
+    ]
+    lines_at_risk.sort(key=lambda r: (not r["late"], -r["slip_minutes"], r["sales_order_id"], r["line_no"]))
 
     notify = _Notify()
     stopped_machines = {s.machine_id for s in stops}
@@ -443,6 +469,7 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
         "unknown_downtime": [s.machine_id for s in stops if s.minutes is None],
         "production_orders": production_orders,
         "sales_orders": sales_orders,
+        "lines_at_risk": lines_at_risk,
         "lines_slipping": len(slipping),
         "operations_moved": len(rep.ops),
         "notify": notify.result(),

@@ -116,6 +116,17 @@ def fmt_minutes(minutes: float | int | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def fmt_slip(minutes: float | int | None) -> str:
+    """How far an ETA moved, in 4 characters: +45m, +30h, +5d; "-" when it did not move."""
+    if not minutes or minutes <= 0:
+        return "-"
+    if minutes < 60:
+        return f"+{int(minutes)}m"
+    if minutes < 100 * 60:
+        return f"+{round(minutes / 60)}h"
+    return f"+{round(minutes / 1440)}d"
+
+
 def fmt_qty(value: Any) -> str:
     if value is None:
         return "-"
@@ -257,42 +268,32 @@ def load_exceptions(cur, *, at: datetime, feed_status=None, **_) -> list[Row]:
 
 
 def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
+    """Lines late (ETA's day after the promise, by a stop or already in the plan) or whose ETA moved.
+
+    The engine's order: late first, then the biggest slip. Slip is how far the ETA moved ("-" for a line
+    the plan already had late, with nothing moving it).
+    """
     reschedule = _engine("impact", "reschedule")
     if reschedule is None:
         return []
-    lines = _rows_of(reschedule(cur, at=at), "sales_orders")
+    lines = _rows_of(reschedule(cur, at=at), "lines_at_risk")
     names = dict(cur.execute("SELECT customer_id, coalesce(name, customer_id) FROM customers").fetchall())
     out = []
     for line in lines:
-        promised = as_date(line.get("promised_date"))
-        eta = as_datetime(line.get("eta"))
-        slip_days = (eta.date() - promised).days if (eta and promised) else None
-        late = bool(line.get("late")) or (slip_days is not None and slip_days > 0)
-        moved = line.get("delay_minutes") or line.get("slip_minutes")
-        if not late and not moved:
-            continue
+        late = bool(line.get("late"))
+        slip_minutes = line.get("slip_minutes") or 0
         so_line = f"{line.get('sales_order_id')}/{line.get('line_no')}"
         customer = line.get("customer_name") or names.get(line.get("customer_id"), line.get("customer_id") or "")
-        slip = Text(f"+{slip_days}d late", style="bold #ff7b72") if late and slip_days else (
-            Text("late", style="bold #ff7b72") if late else Text(f"moved {fmt_minutes(moved)}", style="#e5c07b"))
+        status = Text("LATE", style="bold #ff7b72") if late else Text("moved", style="#e5c07b")
+        slip = fmt_slip(slip_minutes)
         out.append(Row(
             key=so_line,
-            cells=(so_line, slip, fmt_ts(eta), fmt_day(promised), str(customer), str(line.get("item_id") or "")),
+            cells=(so_line, status, slip, fmt_ts(line.get("eta")), fmt_day(line.get("promised_date")), str(customer)),
             drill=("sales_order", so_line),
-            search=f"{so_line} {customer} {line.get('customer_id') or ''} {line.get('item_id') or ''}".lower(),
+            search=" ".join(str(x or "") for x in (so_line, status.plain, customer, line.get("customer_id"),
+                                                   line.get("item_id"))).lower(),
         ))
-    out.sort(key=lambda r: (-(_slip_days(r)), r.key))
     return out
-
-
-def _slip_days(row: Row) -> int:
-    text = row.cells[1].plain if isinstance(row.cells[1], Text) else str(row.cells[1])
-    if text.startswith("+") and "d" in text:
-        try:
-            return int(text[1:text.index("d")])
-        except ValueError:
-            return 0
-    return 0
 
 
 def _balances(cur, item_ids: list[str], at: datetime) -> dict[str, list[float]]:
@@ -395,8 +396,8 @@ PANELS: tuple[Panel, ...] = (
         Column("wc", "Work centre", 11),
     ), load_machines, empty="no machines", short="Machines"),
     Panel("orders", "Orders at risk", (
-        Column("order", "Order", 11), Column("slip", "Slip", 9), Column("eta", "ETA", 11),
-        Column("promise", "Promise", 7), Column("customer", "Customer", 14, flex=True), Column("item", "Item", 12),
+        Column("order", "Order", 10), Column("status", "Status", 6), Column("slip", "Slip", 4),
+        Column("eta", "ETA", 11), Column("promise", "Promise", 7), Column("customer", "Customer", 6, flex=True),
     ), load_orders_at_risk, empty="no customer order at risk", short="Orders"),
     Panel("materials", "Materials", (
         Column("item", "Item", 11), Column("spark", "Projected", 16), Column("from", "Short from", 11),
