@@ -319,6 +319,34 @@ def test_customer_and_shipment_details_drill_on(store: Store) -> None:
     asyncio.run(run())
 
 
+def test_customer_and_shipment_screens_show_holds_overdue_and_made_for_orders() -> None:
+    """On the hand-worked plant of test_details (clock Jan 6 12:00): what the engine answers, drawn."""
+    from test_details import AT as DETAIL_AT
+    from test_details import build as build_detail_plant
+
+    async def run() -> None:
+        app = DrillApp(build_detail_plant(), at=DETAIL_AT)
+        async with app.run_test(size=(80, 30)) as pilot:
+            screen = await open_screen(pilot, "customer", "ACME")
+            tree = screen.query_one(Tree)
+            groups = [c.label.plain for c in tree.root.children]
+            assert groups[0].startswith("Active holds reaching its shipments (2)"), "quality first"
+            so11 = find_node(tree, lambda n: n.data == ("sales_order", "SO-1/1"))
+            assert "OVERDUE" in so11.label.plain
+            assert ("production_order", "PO-A") in [c.data for c in so11.children]
+            shipments = find_node(tree, lambda n: n.label.plain.startswith("Shipments"))
+            assert [c.data for c in shipments.children] == [("shipment", "SH-4"), ("shipment", "SH-1"),
+                                                            ("shipment", "SH-2")], "a shipment row opens the shipment"
+            screen = await open_screen(pilot, "shipment", "SH-1")
+            tree = screen.query_one(Tree)
+            held = find_node(tree, lambda n: n.data == ("lot", "L-P2"))
+            assert "ON HOLD H-2" in held.label.plain and ("hold", "H-2") in [c.data for c in held.children]
+            upstream = find_node(tree, lambda n: n.label.plain.startswith("Holds on lots they were made from"))
+            assert [c.data for c in upstream.children] == [("hold", "H-1")]
+
+    asyncio.run(run())
+
+
 # --- order links -----------------------------------------------------------------------------------
 
 
