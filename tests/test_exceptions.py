@@ -623,18 +623,43 @@ def test_hold_reach_agrees_with_the_lot_trace_on_the_sample(sample_dir, repo_roo
     assert _assert_reach_matches_trace(store) >= 2
 
 
+def _stops(cur) -> list[dict]:
+    return [
+        dict(zip(("machine_id", "since", "expected_minutes", "supervisor"), row))
+        for row in cur.execute(
+            """SELECT s.machine_id, s.since, s.expected_minutes, m.supervisor
+               FROM machine_states s JOIN machines m USING (machine_id)
+               WHERE s.state IN ('down', 'maintenance') ORDER BY s.machine_id""").fetchall()
+    ]
+
+
 def _assert_machine_counts_match_impact(store: Store, at: datetime) -> int:
+    """The set-based counts of every stop at once equal one machine_impact per stop (all six counts), and
+    the inbox shows them; a stop that hits nothing is listed with zeros, as before (no impact computed).
+    Returns how many stops hit work."""
+    from planner_tui.engine.exceptions import machine_counts, machine_counts_slow
     from planner_tui.engine.impact import machine_impact
 
     cur = store.cursor()
+    stops = _stops(cur)
+    fast = machine_counts(cur, stops)
+    assert set(fast) == {s["machine_id"] for s in stops}
+    for stop in stops:
+        assert fast[stop["machine_id"]] == machine_counts_slow(cur, stop["machine_id"]), stop["machine_id"]
     rows = [r for r in list_exceptions(cur, at=at) if r["kind"] == "machine_down"]
+    assert len(rows) == len(stops)
+    with_work = 0
     for row in rows:
         impact = machine_impact(cur, row["subject_id"])
         expected = (len(impact["production_orders"]), len(impact["sales_orders"]),
                     sum(1 for s in impact["sales_orders"] if s["turns_late"]))
         got = (row["detail"]["production_orders"], row["detail"]["sales_lines"], row["detail"]["late_lines"])
         assert got == expected, row["exception_id"]
-    return len(rows)
+        if row["detail"]["production_orders"]:
+            with_work += 1
+            counts = {k: row["detail"][k] for k in fast[row["subject_id"]]}
+            assert counts == fast[row["subject_id"]], row["exception_id"]
+    return with_work
 
 
 def test_stops_that_hit_nothing_skip_the_repair_but_agree_with_machine_impact(store: Store) -> None:
@@ -667,7 +692,7 @@ def test_stops_that_hit_nothing_skip_the_repair_but_agree_with_machine_impact(st
         {"machine_id": "M4", "state": "down", "since": "2026-01-05T06:00:00", "expected_minutes": 30},
         {"machine_id": "M5", "state": "down", "since": "2026-01-05T06:00:00"},
     ])
-    assert _assert_machine_counts_match_impact(store, AT) == 5
+    assert _assert_machine_counts_match_impact(store, AT) == 3  # M1, M4, M5 (M2 and M3 hit nothing)
     rows = listed(store)
     assert rows["machine_down:M2"]["severity"] == "low"
     assert rows["machine_down:M4"]["detail"]["production_orders"] == 1
@@ -689,7 +714,50 @@ def test_machine_counts_agree_with_machine_impact_on_the_sample(sample_dir, repo
            SELECT machine_id, 'down', TIMESTAMP '2026-11-23 07:00:00', 'test',
                   CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
            FROM machines""")
-    assert _assert_machine_counts_match_impact(store, datetime(2026, 11, 23, 9, 0)) >= 10
+    assert _assert_machine_counts_match_impact(store, datetime(2026, 11, 23, 9, 0)) >= 5
+
+
+def _stop_every_machine(store: Store, since: str) -> None:
+    # every machine stopped: most for 4 h, every third with unknown downtime
+    store.con.execute("DELETE FROM machine_states")
+    store.con.execute(
+        """INSERT INTO machine_states (machine_id, state, since, reason, expected_minutes)
+           SELECT machine_id, 'down', CAST(? AS TIMESTAMP), 'test',
+                  CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
+           FROM machines""", [since])
+
+
+def test_machine_counts_agree_with_machine_impact_on_a_generated_plant(tmp_path) -> None:
+    from planner_tui.generate import generate_plant
+    from planner_tui.store.loader import load_snapshot
+
+    generate_plant(tmp_path / "plant", scale=0.01, seed=3)
+    store = Store.memory()
+    load_snapshot(store, tmp_path / "plant")
+    at = datetime(2026, 11, 23, 6, 0)  # the extract's as_of
+    _assert_machine_counts_match_impact(store, at)  # its own stops
+    _stop_every_machine(store, "2026-11-23 06:00:00")
+    assert _assert_machine_counts_match_impact(store, at) >= 10
+    # a later stop, so known downtimes hit later work and push it on (knock-on machines, late lines)
+    _stop_every_machine(store, "2026-11-26 10:00:00")
+    assert _assert_machine_counts_match_impact(store, at) >= 10
+
+
+def test_machine_counts_on_a_feeding_loop_say_why_as_machine_impact_does(store: Store) -> None:
+    from planner_tui.engine.exceptions import machine_counts, machine_counts_slow
+    from planner_tui.errors import CycleError
+
+    # P9 feeds P1 and P1 feeds P9: M1's stop hits P1, whose chain loops.
+    make_plant(store, production_orders=[
+        {"production_order_id": "P9", "item_id": "FG2", "status": "released", "planned_start": "2026-01-06T08:00:00",
+         "planned_end": "2026-01-06T10:00:00", "parent_production_order_id": "P1"}])
+    store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
+    cur = store.cursor()
+    with pytest.raises(CycleError) as raised:
+        machine_counts_slow(cur, "M1")
+    counts = machine_counts(cur, _stops(cur))
+    assert counts["M1"] == {"error": str(raised.value)}
+    assert counts["M3"] == machine_counts_slow(cur, "M3")
 
 
 def test_cli_exceptions_kind_and_limit(db: str) -> None:
