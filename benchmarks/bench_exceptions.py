@@ -1,10 +1,12 @@
 """How long the exception inbox takes, whole and by kind (the console calls it on every refresh).
 
-    python benchmarks/bench_exceptions.py [PLANT] [--at TS] [--repeat N]
+    python benchmarks/bench_exceptions.py [PLANT] [--at TS] [--repeat N] [--slow]
 
 PLANT is a planner_tui database file (opened read-only) or a snapshot folder (loaded into memory
 first; the load is not timed). Default: /work/bench-data/large/. Prints seconds per call of
 `list_exceptions` (best and median of N), the time of each kind's part, and the counts by kind.
+--slow also times the reference machine counts (one `machine_impact` per stop that hits work, what
+the inbox did before) and checks that the set-based counts agree with it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("plant", nargs="?", default="/work/bench-data/large/")
     parser.add_argument("--at", default=None, help="pin 'now' (default: the snapshot's as_of, else the clock)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--slow", action="store_true", help="time machine_impact per stop and compare")
     args = parser.parse_args()
 
     store = open_plant(args.plant)
@@ -80,7 +83,7 @@ def main() -> None:
     # The parts, each once, in the order list_exceptions runs them (shared answers computed where first used).
     ctx = ex._Context(cur, at)
     parts = [
-        ("machine_down (machine_impact per stop that hits work)", lambda: ex._machines_down(ctx)),
+        ("machine_down (set-based; a repair per known downtime)", lambda: ex._machines_down(ctx)),
         ("quality_hold (one set-based reach of all holds)", lambda: ex._quality_holds(ctx)),
         ("shortages() once", ctx.shortages),
         ("shortage rows", lambda: ex._shortages(ctx)),
@@ -89,9 +92,20 @@ def main() -> None:
         ("no_supply rows", lambda: ex._no_supply(ctx)),
         ("triage merge", lambda: ex.triage_state(cur)),
     ]
+    results = {}
     for label, fn in parts:
-        seconds, _ = timed(fn)
+        seconds, results[label] = timed(fn)
         print(f"  {label:<55} {seconds:7.3f} s wall {timed.cpu:7.3f} s CPU")
+
+    if args.slow:
+        machines = results[parts[0][0]]
+        working = [r for r in machines if r["detail"]["production_orders"] or "error" in r["detail"]]
+        seconds, slow = timed(lambda: {r["subject_id"]: ex._slow_counts(cur, r["subject_id"]) for r in working})
+        differ = [r["subject_id"] for r in working
+                  if {k: r["detail"].get(k) for k in slow[r["subject_id"]]} != slow[r["subject_id"]]
+                  and "error" not in r["detail"]]
+        print(f"  {'reference: machine_impact per stop (' + str(len(working)) + ' stops)':<55} {seconds:7.3f} s wall "
+              f"{timed.cpu:7.3f} s CPU; counts differ for {len(differ)} stop(s) {differ[:5]}")
     store.close()
 
 
