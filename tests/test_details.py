@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import planner_tui.engine.orders as orders
 from planner_tui.cli import app
-from planner_tui.engine.orders import customer_detail, machine_detail, machine_state, shipment_detail
+from planner_tui.engine.orders import customer_detail, list_machines, machine_detail, machine_state, shipment_detail
 from planner_tui.errors import BadRequest, NotFound
 from planner_tui.store import Store
 
@@ -195,6 +195,23 @@ def test_machine_detail_next_open_operations_running_first(cur):
     assert machine_detail(cur, "M2", at=AT)["state_minutes"] is None
 
 
+def test_list_machines_stopped_first_longest_stop_first():
+    store = make_plant(
+        machines=[{"machine_id": m} for m in ("A-RUN", "B-IDLE", "C-MAINT", "D-DOWN-LATE", "E-DOWN-EARLY")],
+        machine_states=[
+            {"machine_id": "B-IDLE", "state": "idle", "since": datetime(2026, 1, 6, 1)},
+            {"machine_id": "C-MAINT", "state": "maintenance", "since": datetime(2026, 1, 6, 2)},
+            {"machine_id": "D-DOWN-LATE", "state": "down", "since": datetime(2026, 1, 6, 9)},
+            {"machine_id": "E-DOWN-EARLY", "state": "down", "since": datetime(2026, 1, 6, 8)},
+        ],
+    )
+    cur = store.cursor()
+    assert [m["machine_id"] for m in list_machines(cur)] == ["E-DOWN-EARLY", "D-DOWN-LATE", "C-MAINT", "B-IDLE", "A-RUN"]
+    stopped = list_machines(cur, stopped_only=True)
+    assert [m["machine_id"] for m in stopped] == ["E-DOWN-EARLY", "D-DOWN-LATE", "C-MAINT"]
+    assert all(m["stopped"] for m in stopped)
+
+
 # --- CLI ------------------------------------------------------------------------------------------------
 
 
@@ -225,6 +242,9 @@ def test_cli_json_is_the_engine_answer(db_file):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["stopped"] is True and data["since"] == "2026-01-06T08:00:00" and len(data["next_operations"]) == 2
+    out = _invoke("machines", "--stopped", "--json", "--db", str(db_file))
+    assert out.exit_code == 0, out.output
+    assert [m["machine_id"] for m in json.loads(out.stdout)] == ["M1"]
 
 
 def test_cli_tables_fit_80_columns_and_say_it_in_words(db_file):
@@ -232,10 +252,11 @@ def test_cli_tables_fit_80_columns_and_say_it_in_words(db_file):
         ("shipment", "SH-1"): ["ON HOLD H-2", "Acme AB", "account manager Ann", "H-1", "DSV"],
         ("customer", "ACME"): ["OVERDUE", "PO-A", "SH-4", "H-1", "H-2"],
         ("machine", "M1"): ["DOWN since 2026-01-06 08:00", "servo fault", "expected length 2h", "PO-A", "running"],
+        ("machines", None): ["M1", "DOWN", "4h", "servo fault (expect 2h)", "Sam", "M2", "running"],
     }
     for (command, ident), words in checks.items():
-        out = _invoke(command, ident, "--at", "2026-01-06T12:00", "--db", str(db_file)) if command != "shipment" \
-            else _invoke(command, ident, "--db", str(db_file))
+        at = [] if command == "shipment" else ["--at", "2026-01-06T12:00"]
+        out = _invoke(command, *([ident] if ident else []), *at, "--db", str(db_file))
         assert out.exit_code == 0, out.output
         flowing = " ".join(out.stdout.split())  # rich wraps long lines at 80 columns
         for word in words:

@@ -1,4 +1,5 @@
-"""CLI commands: `shipment`, `customer`, `machine` (the console's shipment, customer and machine details)."""
+"""CLI commands: `shipment`, `customer`, `machine`, `machines` (the console's shipment, customer and machine
+details, and its machine panel)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,12 @@ def _minutes(total: int | None) -> str:
         return "unknown"
     days, rest = divmod(int(total), 1440)
     hours, mins = divmod(rest, 60)
-    return f"{days}d {hours}h" if days else (f"{hours}h {mins:02d}m" if hours else f"{mins}m")
+    # The console's words for a duration: 45m, 3h 20m, 4h, 2d 4h.
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins:02d}m" if mins else f"{hours}h"
+    return f"{mins}m"
 
 
 def _table(title: str, *columns: str) -> RichTable:
@@ -169,7 +175,38 @@ def machine_cmd(
     stdout.print(ops if m["next_operations"] else "Next open operations: none")
 
 
+def machines_cmd(
+    stopped: Annotated[bool, typer.Option("--stopped", help="Only the machines that are down or in maintenance.")] = False,
+    at: AtOption = None,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """Every machine and its state, stopped ones first (longest stopped first): the console's machine panel."""
+    from planner_tui.engine.orders import list_machines
+    from planner_tui.timeutil import resolve_now
+
+    now = resolve_now(at)
+    with open_store(db, snapshot, read_only=True) as store:
+        result = list_machines(store.cursor(), stopped_only=stopped)
+    if json:
+        emit_json(result)
+        return
+    table = _table(f"Machines at {_ts(now)}", "machine", "state", "stopped for", "why", "supervisor")
+    for m in result:
+        state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
+        since = m["since"]
+        stopped_for = _minutes(round((now - since).total_seconds() / 60)) if m["stopped"] and since and since <= now \
+            else ""
+        why = m["reason"] or ""
+        if m["stopped"] and m["expected_minutes"] is not None:
+            why = f"{why} (expect {_minutes(m['expected_minutes'])})".strip()
+        table.add_row(m["machine_id"], state, stopped_for, why, m["supervisor"] or "")
+    stdout.print(table if result else ("No machine is stopped." if stopped else "No machines."))
+
+
 def register(app: typer.Typer) -> None:
     app.command("shipment")(shipment_cmd)
     app.command("customer")(customer_cmd)
     app.command("machine")(machine_cmd)
+    app.command("machines")(machines_cmd)

@@ -14,11 +14,13 @@ The detail questions the console's drill screens ask, each also a CLI command:
     and active holds (on the lots themselves, and on lots upstream of them in the genealogy);
   * `customer_detail(cur, customer_id, at=...)`: the customer, its open lines with the production orders
     made for them, its open and recent shipments, and the active holds reaching its shipments;
-  * `machine_state(cur, machine_id)` (the machine and its state) and `machine_detail(...)` (plus its next
-    open operations).
+  * `machine_state(cur, machine_id)` (the machine and its state), `machine_detail(...)` (plus its next
+    open operations) and `list_machines(cur)` (every machine, stopped first).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import duckdb
 
@@ -389,21 +391,39 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at=None
     }
 
 
-def machine_state(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
-    """A machine and its current state (a machine without a state row is running)."""
-    found = rows(
-        cur,
-        """SELECT m.machine_id, m.name, m.work_center, m.line, m.plant, m.supervisor,
-                  coalesce(s.state, 'running') AS state, s.since, s.reason, s.expected_minutes
-           FROM machines m LEFT JOIN machine_states s USING (machine_id)
-           WHERE m.machine_id = ?""",
-        [machine_id],
-    )
-    if not found:
-        raise NotFound(f"unknown machine {machine_id!r}: no such machine_id in machines")
-    machine = found[0]
+_MACHINE_SQL = """
+    SELECT m.machine_id, m.name, m.work_center, m.line, m.plant, m.supervisor,
+           coalesce(s.state, 'running') AS state, s.since, s.reason, s.expected_minutes
+    FROM machines m LEFT JOIN machine_states s USING (machine_id)"""
+# How a planner scans machines: the stopped ones first, the most serious first.
+_STATE_ORDER = ("down", "maintenance", "idle", "running")
+
+
+def _with_stopped(machine: dict) -> dict:
     machine["stopped"] = machine["state"] in STOPPED_STATES
     return machine
+
+
+def machine_state(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
+    """A machine and its current state (a machine without a state row is running)."""
+    found = rows(cur, _MACHINE_SQL + " WHERE m.machine_id = ?", [machine_id])
+    if not found:
+        raise NotFound(f"unknown machine {machine_id!r}: no such machine_id in machines")
+    return _with_stopped(found[0])
+
+
+def list_machines(cur: duckdb.DuckDBPyConnection, *, stopped_only: bool = False) -> list[dict]:
+    """Every machine with its state: down, then maintenance (longest stopped first), idle, running."""
+    machines = [_with_stopped(m) for m in rows(cur, _MACHINE_SQL)]
+    if stopped_only:
+        machines = [m for m in machines if m["stopped"]]
+
+    def scan_order(m: dict):
+        rank = _STATE_ORDER.index(m["state"]) if m["state"] in _STATE_ORDER else len(_STATE_ORDER)
+        since = (m["since"] or datetime.max) if m["stopped"] else datetime.min
+        return rank, since, m["machine_id"]
+
+    return sorted(machines, key=scan_order)
 
 
 def machine_detail(cur: duckdb.DuckDBPyConnection, machine_id: str, *, at=None, limit: int = NEXT_OPERATIONS) -> dict:

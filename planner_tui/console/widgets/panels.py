@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from rich.text import Text
 
-from planner_tui.store.contract import STOPPED_STATES
 
 log = logging.getLogger(__name__)
 
@@ -205,34 +204,24 @@ def _rows_of(answer: Any, key: str) -> list[dict]:
 # ---------------------------------------------------------------- panels
 
 def load_machines(cur, *, at: datetime, **_) -> list[Row]:
-    rows = cur.execute(
-        """
-        SELECT m.machine_id, m.name, m.work_center, m.supervisor,
-               coalesce(s.state, 'running') AS state, s.since, s.reason, s.expected_minutes
-        FROM machines m LEFT JOIN machine_states s USING (machine_id)
-        """
-    ).fetchall()
-    order = {"down": 0, "maintenance": 1, "idle": 2, "running": 3}
-
-    def sort_key(r):
-        since = r[5] or datetime.max
-        return (order.get(r[4], 4), since if r[4] in STOPPED_STATES else datetime.min, r[0])
+    from planner_tui.engine.orders import list_machines  # the `planner-tui machines` answer, stopped first
 
     out = []
-    for machine_id, name, work_center, supervisor, state, since, reason, expected in sorted(rows, key=sort_key):
-        stopped = state in STOPPED_STATES
-        since_dt = as_datetime(since)
+    for m in list_machines(cur):
+        machine_id, state, stopped = m["machine_id"], m["state"], m["stopped"]
+        since_dt = as_datetime(m["since"])
         duration = fmt_minutes((at - since_dt).total_seconds() / 60) if (stopped and since_dt) else ""
-        why = reason or ""
-        if stopped and expected:
-            why = f"{why} (expect {fmt_minutes(expected)})".strip()
+        why = m["reason"] or ""
+        if stopped and m["expected_minutes"]:
+            why = f"{why} (expect {fmt_minutes(m['expected_minutes'])})".strip()
         state_cell = Text(state.upper() if stopped else state, style=STATE_STYLE.get(state, ""))
         out.append(Row(
             key=machine_id,
             cells=(machine_id, state_cell, f"{fmt_since(since_dt, at)} {duration}" if stopped else "", why,
-                   supervisor or "", work_center or ""),
+                   m["supervisor"] or "", m["work_center"] or ""),
             drill=("machine", machine_id),
-            search=" ".join(str(x or "") for x in (machine_id, name, state, reason, supervisor, work_center)).lower(),
+            search=" ".join(str(m[k] or "") for k in ("machine_id", "name", "state", "reason", "supervisor",
+                                                      "work_center")).lower(),
         ))
     return out
 
