@@ -189,7 +189,7 @@ def test_reschedule_with_nothing_stopped_keeps_plan():
     assert result["stops"] == [] and result["production_orders"] == [] and result["sales_orders"] == []
 
 
-def build_at_risk():
+def build_at_risk(store=None):
     """One stopped machine, lines that move, turn late, were late already, or stay put.
 
     M1 is down 09:00-11:00 (120 min). On M1: A 08:00-10:00 for SO-1/1 (promised day 0) ends 12:00, on
@@ -198,6 +198,7 @@ def build_at_risk():
     SO-4/1 (on time), E ends day 1 for SO-5/1 promised day 0 but that line has shipped (closed).
     """
     return make_plant(
+        store,
         machines=[{"machine_id": "M1", "supervisor": "Sam"}, {"machine_id": "M2", "supervisor": "Sue"}],
         machine_states=[{"machine_id": "M1", "state": "down", "since": t("09:00"), "expected_minutes": 120}],
         customers=[{"customer_id": c, "name": c.title(), "account_manager": m}
@@ -297,6 +298,28 @@ def test_cli_errors(db_file):
     assert out.exit_code == 3 and "M-NOPE" in out.output
     out = runner.invoke(app, ["impact", "machine", "M-WELD", "--down-minutes", "-5", "--db", str(db_file)])
     assert out.exit_code == 2
+
+
+def test_cli_tables_read_at_80_columns(tmp_path):
+    path = tmp_path / "at_risk.duckdb"
+    store = Store.open(path)
+    build_at_risk(store)
+    store.close()
+    runner = CliRunner()
+    for args in (["reschedule", "--at", "2026-01-05T09:30"],
+                 ["impact", "machine", "M1", "--at", "2026-01-05T09:00", "--down-minutes", "120"]):
+        out = runner.invoke(app, [*args, "--db", str(path)], env={"COLUMNS": "80"})
+        assert out.exit_code == 0, out.output
+        text = out.stdout
+        assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+        assert "…" not in text and "2026-01-05T" not in text  # nothing cut, times compact
+        assert "01-06 01:00" in text and "+2h" in text  # SO-2's ETA; the 120-minute slip
+        assert "LATE" in text and "moved" in text
+    out = runner.invoke(app, ["reschedule", "--at", "2026-01-05T09:30", "--db", str(path)], env={"COLUMNS": "80"})
+    rows = {line.split()[0]: line for line in out.stdout.splitlines() if line.startswith("SO-")}
+    assert rows["SO-3/1"].split()[1:4] == ["LATE", "in", "plan"]  # late in the plan, no stop needed
+    assert rows["SO-1/1"].split()[1:3] == ["moved", "+2h"]
+    assert "1 turn LATE, 1 LATE in the plan, 1 moved" in out.stdout
 
 
 def test_cli_reschedule_and_order_json(db_file):

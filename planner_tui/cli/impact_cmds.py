@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table as RichTable
 
 from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
@@ -18,31 +21,99 @@ def _at(at: str | None):
     return None if at is None else parse_timestamp(at, what="--at timestamp")
 
 
-def _minutes(value: float) -> str:
-    return f"+{value:g} min" if value > 0 else "on time"
+# The tables must read at 80 columns: compact times (MM-DD HH:MM), durations in hours, no box lines;
+# what only fits a wide terminal (planned end, item) shows only there. `--json` has everything, in full.
+_WIDE = 110
 
 
-def _late(flag: bool | None) -> str:
-    return "[bold red]LATE[/]" if flag else "on time"
+def _wide() -> bool:
+    return stdout.width >= _WIDE
+
+
+def _table(title: str) -> RichTable:
+    return RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                     show_edge=False)
+
+
+def _when(value) -> str:
+    """11-25 02:05 for a moment, 11-24 for a day, - for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%m-%d")
+    return str(value)
+
+
+def _stamp(value: datetime | None) -> str:
+    """A moment in a sentence: the year too, no seconds."""
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+def _duration(minutes: float) -> str:
+    """45m, 13h20, 30h, 2d04h."""
+    whole = int(round(minutes))
+    if whole < 60:
+        return f"{whole}m"
+    hours, mins = divmod(whole, 60)
+    if hours >= 48:
+        days, hours = divmod(hours, 24)
+        return f"{days}d{hours:02d}h"
+    return f"{hours}h{mins:02d}" if mins else f"{hours}h"
+
+
+def _delay(minutes: float) -> str:
+    return f"+{_duration(minutes)}" if minutes > 0 else "on time"
+
+
+def _line_status(line: dict) -> str:
+    """In words (LATE, moved, at risk, on time), colour only repeats it."""
+    if line["late"]:
+        return "[bold red]LATE[/]" + (" in plan" if line.get("late_in_plan") else "")
+    if line["slip_minutes"] > 0:
+        return "[yellow]moved[/]"
+    return "at risk" if line.get("at_risk") else "on time"
+
+
+_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
+_ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
+
+
+def _compact_times(text: str) -> str:
+    return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
 
 
 def _notify_table(people: list[dict]) -> RichTable:
-    table = RichTable(title="Who to tell", title_justify="left")
-    for name in ("person", "role", "why"):
-        table.add_column(name, overflow="fold")
+    table = _table("Who to tell")
+    table.add_column("person", no_wrap=True)
+    table.add_column("role", ratio=1, overflow="fold")
+    table.add_column("why", ratio=3, overflow="fold")
     for p in people:
-        table.add_row(p["person"], p["role"], p["why"])
+        # One reason a line, its timestamps compacted (the engine's text, with seconds and years, is in --json).
+        reasons = [_compact_times(r) for r in (p.get("reasons") or [p["why"]])]
+        if len(reasons) > 1:
+            reasons = [f"- {r}" for r in reasons]
+        table.add_row(p["person"], p["role"], "\n".join(reasons))
     return table
 
 
 def _orders_table(title: str, orders: list[dict], with_why: bool) -> RichTable:
-    table = RichTable(title=title, title_justify="left")
-    for name in ("production order", "item", "planned end", "new end", "delay"):
-        table.add_column(name, justify="right" if name == "delay" else "left")
+    wide = _wide() or not with_why  # without the why there is room for both ends at 80 columns
+    table = _table(title)
+    table.add_column("order", no_wrap=True)
+    table.add_column("item", no_wrap=True, overflow="ellipsis", max_width=None if wide else 12)
+    if wide:
+        table.add_column("planned end", no_wrap=True)
+    table.add_column("new end", no_wrap=True)
+    table.add_column("delay", justify="right", no_wrap=True)
     if with_why:
-        table.add_column("why")
+        table.add_column("why", overflow="fold", ratio=1)
     for o in orders:
-        row = [o["production_order_id"], o["item_id"], iso(o["planned_end"]), iso(o["new_end"]), _minutes(o["delay_minutes"])]
+        row = [o["production_order_id"], o["item_id"]]
+        if wide:
+            row.append(_when(o["planned_end"]))
+        row += [_when(o["new_end"]), _delay(o["delay_minutes"])]
         if with_why:
             row.append(o["why"])
         table.add_row(*row)
@@ -50,19 +121,28 @@ def _orders_table(title: str, orders: list[dict], with_why: bool) -> RichTable:
 
 
 def _lines_table(title: str, lines: list[dict]) -> RichTable:
-    table = RichTable(title=title, title_justify="left")
-    for name in ("sales order line", "customer", "item", "promised", "ETA", "slip", "status"):
-        table.add_column(name)
+    wide = _wide()
+    table = _table(title)
+    table.add_column("line", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("slip", justify="right", no_wrap=True)
+    table.add_column("ETA", no_wrap=True)
+    table.add_column("promise", no_wrap=True)
+    table.add_column("customer", ratio=1, overflow="fold")
+    if wide:
+        table.add_column("item", no_wrap=True)
     for line in lines:
-        table.add_row(
+        row = [
             f"{line['sales_order_id']}/{line['line_no']}",
+            _line_status(line),
+            f"+{_duration(line['slip_minutes'])}" if line["slip_minutes"] > 0 else "-",
+            _when(line["eta"]),
+            _when(line["promised_date"]),
             line.get("customer_name") or line["customer_id"],
-            line["item_id"],
-            iso(line["promised_date"]),
-            iso(line["eta"]) or "-",
-            _minutes(line["slip_minutes"]),
-            _late(line["late"]) + (" (already in plan)" if line["late"] and line["late_in_plan"] else ""),
-        )
+        ]
+        if wide:
+            row.append(line["item_id"])
+        table.add_row(*row)
     return table
 
 
@@ -86,25 +166,29 @@ def impact_machine(
     if json:
         emit_json(result)
         return
-    downtime = f"down {result['down_minutes']:g} min until {iso(result['stop_end'])}" if result["downtime_known"] \
-        else "downtime UNKNOWN: showing what is exposed, no delays computed"
-    stdout.print(f"[bold]{machine_id}[/] stops at {iso(result['stop_start'])}, {downtime}")
+    if result["downtime_known"]:
+        downtime = f"down {_duration(result['down_minutes'])} until {_stamp(result['stop_end'])}"
+    else:
+        downtime = "downtime UNKNOWN: showing what is exposed, no delays computed"
+    stdout.print(f"[bold]{machine_id}[/] stops at {_stamp(result['stop_start'])}, {downtime}")
     stdout.print(
-        f"{len(result['operations'])} operation(s) on the machine hit, {len(result['production_orders'])} production "
-        f"order(s), {len(result['sales_orders'])} customer line(s), {result['late_lines']} LATE"
+        f"{len(result['operations'])} operation(s) hit, {len(result['production_orders'])} production order(s), "
+        f"{len(result['sales_orders'])} customer line(s) ({result['late_lines']} LATE)"
     )
     stdout.print(_orders_table("Production orders", result["production_orders"], with_why=True))
     stdout.print(_lines_table("Customer lines", result["sales_orders"]))
-    shipments = RichTable(title="Open shipments", title_justify="left")
-    for name in ("shipment", "sales order line", "planned ship", "status", "ETA"):
-        shipments.add_column(name)
+    shipments = _table("Open shipments")
+    for name in ("shipment", "line", "planned ship", "status", "ETA"):
+        shipments.add_column(name, no_wrap=True)
     for s in result["shipments"]:
-        shipments.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", iso(s["planned_ship_date"]),
-                          s["status"], ("[bold red]LATE[/] " if s["late"] else "") + (iso(s["eta"]) or "-"))
+        shipments.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", _when(s["planned_ship_date"]),
+                          s["status"], ("[bold red]LATE[/] " if s["late"] else "") + _when(s["eta"]))
     stdout.print(shipments)
-    customers = RichTable(title="Customers", title_justify="left")
-    for name in ("customer", "name", "account manager", "late lines"):
-        customers.add_column(name)
+    customers = _table("Customers")
+    customers.add_column("customer", no_wrap=True)
+    customers.add_column("name", ratio=1, overflow="fold")
+    customers.add_column("account manager", ratio=1, overflow="fold")
+    customers.add_column("late lines", ratio=1, overflow="fold")
     for c in result["customers"]:
         customers.add_row(c["customer_id"], c["name"] or "", c["account_manager"] or "", ", ".join(c["late_lines"]) or "none")
     stdout.print(customers)
@@ -117,7 +201,7 @@ def reschedule_cmd(
     db: DbOption = None,
     snapshot: SnapshotOption = None,
 ) -> None:
-    """Repair the whole plant around every stopped machine: new order ends and the lines that turn late."""
+    """Repair the whole plant around every stopped machine: new order ends and the customer lines at risk."""
     from planner_tui.engine.impact import reschedule
 
     when = _at(at)
@@ -129,16 +213,20 @@ def reschedule_cmd(
     if not result["stops"]:
         stdout.print("No machine is stopped: the plan stands.")
     for stop in result["stops"]:
-        downtime = f"{stop['minutes']:g} min" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
-        stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {iso(stop['start'])}, {downtime}")
-    stdout.print(f"{len(result['production_orders'])} production order(s) end later; "
-                 f"{len(result['sales_orders'])} customer line(s) turn LATE")
+        downtime = f"down {_duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
+        stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {_stamp(stop['start'])}, {downtime}")
+    at_risk = result.get("lines_at_risk", result["sales_orders"])
+    already = sum(1 for line in at_risk if line["late"] and line.get("late_in_plan"))
+    moved = sum(1 for line in at_risk if not line["late"])
+    counts = [f"{len(result['sales_orders'])} turn LATE"] + ([f"{already} LATE in the plan"] if already else [])
+    stdout.print(f"{len(result['production_orders'])} production order(s) end later")
+    stdout.print("Customer lines at risk: " + ", ".join(counts + [f"{moved} moved"]))
     if result["production_orders"]:
         shown = result["production_orders"][:200]
         title = "Production orders that end later" + (f" (worst {len(shown)}; --json for all)" if len(shown) < len(result["production_orders"]) else "")
         stdout.print(_orders_table(title, shown, with_why=False))
-    if result["sales_orders"]:
-        stdout.print(_lines_table("Customer lines that turn late", result["sales_orders"]))
+    if at_risk:
+        stdout.print(_lines_table("Customer lines at risk", at_risk))
     if result["notify"]:
         stdout.print(_notify_table(result["notify"]))
 
