@@ -5,7 +5,8 @@
 
 The load is all or nothing. Each table is read into a typed staging table (Parquet whose types already
 match is copied without any cast), the staged snapshot is validated against `contract.py` with set-based
-queries, and only then, in ONE transaction, the contract's tables are dropped and the staging tables
+queries (on worker cursors, beside the staging of the next tables: see `_Checks`), and only then, in ONE
+transaction, the contract's tables are dropped and the staging tables
 renamed into their place. A failed load raises `SnapshotError` listing every problem found and leaves
 the database exactly as it was; a reader sees the old snapshot or the new one, never half of each.
 planner_tui's own tables (event log, triage, store_meta...) are never touched except store_meta's
