@@ -235,6 +235,7 @@ class FileFeed(Feed):
                 chunk = handle.read()
         except OSError as exc:
             raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        arrived = _now()
 
         events: list[dict] = []
         offset = start
@@ -250,6 +251,7 @@ class FileFeed(Feed):
                 break  # probably still being written: wait for its newline
             offset += len(raw) + (0 if last else 1)
             if event is not None:
+                event["received_at"] = arrived
                 events.append(event)
             if len(events) >= self.apply_batch:
                 self._apply(progress, events, position=offset)
@@ -370,6 +372,10 @@ class HttpFeed(Feed):
                 if not page:
                     break
                 events = parse_batch(page, fallback_source=self.url)
+                arrived = _now()
+                for event in events:
+                    # When the page arrived, not when its batch is applied (a page may wait for more).
+                    event["received_at"] = arrived
                 sequences = [e["sequence"] for e in events if e["sequence"] is not None]
                 pending += events
                 if not sequences:
