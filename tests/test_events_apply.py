@@ -362,3 +362,40 @@ def test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_
                    ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 20}))
     assert result.applied == 2  # completing a done operation again is a no-op, not an error
     assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "completed"
+
+
+# --- lookup indexes (made on a large plant; forced here on the small one) ----------------------------
+
+
+@pytest.mark.parametrize("scenario", [
+    test_hold_placed_and_released_keeps_lot_held_while_another_hold_is_active,
+    test_order_confirmed_changed_cancelled,
+    test_operation_completed_moves_the_order_to_in_progress_then_completed,
+    test_receipt_partial_then_full_adds_stock_and_creates_the_lot,
+    test_shipment_shipped_ships_lots_and_the_line_when_all_its_shipments_are_shipped,
+    test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before,
+])
+def test_the_rules_hold_when_lookups_go_through_the_indexes(monkeypatch, scenario):
+    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
+    scenario()
+
+
+def test_the_first_apply_to_a_large_plant_creates_the_lookup_indexes_once(monkeypatch):
+    store = plant()
+    names = lambda: {r[0] for r in store.con.execute(  # noqa: E731
+        "SELECT index_name FROM duckdb_indexes() WHERE starts_with(index_name, 'planner_events_')").fetchall()}
+    apply(store, ce("e1", "machine.up", {"machine_id": "M1"}))
+    assert names() == set()  # a small plant: scans are as fast
+    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
+    apply(store, ce("e2", "machine.down", {"machine_id": "M1"}))
+    assert names() == {f"planner_events_{t}_{c}" for t, c in events_module._LOOKUP_INDEXES}
+    apply(store, ce("e3", "machine.up", {"machine_id": "M1"}))
+    assert one(store, "SELECT state FROM machine_states WHERE machine_id='M1'") == "running"
+
+
+def test_received_at_may_come_with_each_event():
+    store = plant()
+    event = events_module.parse_event(ce("e1", "machine.up", {"machine_id": "M1"}), fallback_source=SOURCE)
+    event["received_at"] = datetime(2026, 1, 5, 8, 0, 1)
+    apply(store, event, received_at=datetime(2026, 1, 5, 8, 0, 5))
+    assert one(store, "SELECT received_at FROM event_log WHERE event_id='e1'") == datetime(2026, 1, 5, 8, 0, 1)
