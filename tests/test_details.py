@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import planner_tui.engine.orders as orders
 from planner_tui.cli import app
-from planner_tui.engine.orders import customer_detail, list_machines, machine_detail, machine_state, shipment_detail
+from planner_tui.engine.orders import active_holds, customer_detail, list_machines, machine_detail, machine_state, shipment_detail
 from planner_tui.errors import BadRequest, NotFound
 from planner_tui.store import Store
 
@@ -212,6 +212,18 @@ def test_list_machines_stopped_first_longest_stop_first():
     assert all(m["stopped"] for m in stopped)
 
 
+def test_active_holds_say_how_far_each_held_lot_travelled(cur):
+    holds = active_holds(cur)
+    assert [h["hold_id"] for h in holds] == ["H-2", "H-1"], "newest first; the released H-OLD is not listed"
+    h1 = holds[1]
+    assert h1["lot_id"] == "L-RAW" and h1["item_id"] == "R" and h1["reason"] == "bad melt"
+    assert h1["lots_reached"] == 3 and h1["stock_qty"] == 0 and h1["shipped_to"] == [], "SH-1 is only planned"
+    cur.execute("INSERT INTO inventory VALUES ('C', 'WH-1', 'L-C', 4)")
+    cur.execute("UPDATE shipments SET status = 'shipped' WHERE shipment_id = 'SH-1'")
+    h1 = next(h for h in active_holds(cur) if h["hold_id"] == "H-1")
+    assert h1["stock_qty"] == 4 and h1["shipped_to"] == ["Acme AB"]
+
+
 # --- CLI ------------------------------------------------------------------------------------------------
 
 
@@ -245,6 +257,9 @@ def test_cli_json_is_the_engine_answer(db_file):
     out = _invoke("machines", "--stopped", "--json", "--db", str(db_file))
     assert out.exit_code == 0, out.output
     assert [m["machine_id"] for m in json.loads(out.stdout)] == ["M1"]
+    out = _invoke("holds", "--json", "--db", str(db_file))
+    assert out.exit_code == 0, out.output
+    assert [h["hold_id"] for h in json.loads(out.stdout)] == ["H-2", "H-1"]
 
 
 def test_cli_tables_fit_80_columns_and_say_it_in_words(db_file):
@@ -253,9 +268,10 @@ def test_cli_tables_fit_80_columns_and_say_it_in_words(db_file):
         ("customer", "ACME"): ["OVERDUE", "PO-A", "SH-4", "H-1", "H-2"],
         ("machine", "M1"): ["DOWN since 2026-01-06 08:00", "servo fault", "expected length 2h", "PO-A", "running"],
         ("machines", None): ["M1", "DOWN", "4h", "servo fault (expect 2h)", "Sam", "M2", "running"],
+        ("holds", None): ["H-2", "L-P2", "not shipped", "H-1", "L-RAW", "bad melt"],
     }
     for (command, ident), words in checks.items():
-        at = [] if command == "shipment" else ["--at", "2026-01-06T12:00"]
+        at = [] if command in ("shipment", "holds") else ["--at", "2026-01-06T12:00"]
         out = _invoke(command, *([ident] if ident else []), *at, "--db", str(db_file))
         assert out.exit_code == 0, out.output
         flowing = " ".join(out.stdout.split())  # rich wraps long lines at 80 columns

@@ -1,5 +1,5 @@
-"""CLI commands: `shipment`, `customer`, `machine`, `machines` (the console's shipment, customer and machine
-details, and its machine panel)."""
+"""CLI commands: `shipment`, `customer`, `machine` (the console's shipment, customer and machine details),
+`machines` and `holds` (its machine and quality-hold panels)."""
 
 from __future__ import annotations
 
@@ -45,10 +45,11 @@ def _minutes(total: int | None) -> str:
     return f"{mins}m"
 
 
-def _table(title: str, *columns: str) -> RichTable:
+def _table(title: str, *columns: str, whole: tuple[str, ...] = ()) -> RichTable:
+    """A table that wraps free text at 80 columns but never breaks an id (the `whole` columns)."""
     table = RichTable(title=title, title_justify="left")
     for name in columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in whole)
     return table
 
 
@@ -205,8 +206,33 @@ def machines_cmd(
     stdout.print(table if result else ("No machine is stopped." if stopped else "No machines."))
 
 
+def holds_cmd(
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """Every active quality hold, newest first: how many lots it reaches, their stock, who already got goods."""
+    from planner_tui.engine.orders import active_holds
+
+    with open_store(db, snapshot, read_only=True) as store:
+        result = active_holds(store.cursor())
+    if json:
+        emit_json(result)
+        return
+    # Hold and lot share a cell (and lots and stock another) so the reason has room at 80 columns.
+    table = _table("Active quality holds", "hold / lot", "shipped to", "reaches", "placed", "reason",
+                   whole=("hold / lot", "reaches", "placed"))
+    for h in result:
+        shipped = f"[bold red]{', '.join(h['shipped_to'])}[/]" if h["shipped_to"] else "not shipped"
+        reaches = f"{h['lots_reached']} lot(s)\n{_qty(h['stock_qty'])} in stock"
+        placed = h["placed_at"].strftime("%Y-%m-%d") if h["placed_at"] else "-"
+        table.add_row(f"[bold]{h['hold_id']}[/]\n{h['lot_id']}", shipped, reaches, placed, h["reason"] or "-")
+    stdout.print(table if result else "No active quality hold.")
+
+
 def register(app: typer.Typer) -> None:
     app.command("shipment")(shipment_cmd)
     app.command("customer")(customer_cmd)
     app.command("machine")(machine_cmd)
     app.command("machines")(machines_cmd)
+    app.command("holds")(holds_cmd)

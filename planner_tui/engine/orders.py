@@ -15,7 +15,8 @@ The detail questions the console's drill screens ask, each also a CLI command:
   * `customer_detail(cur, customer_id, at=...)`: the customer, its open lines with the production orders
     made for them, its open and recent shipments, and the active holds reaching its shipments;
   * `machine_state(cur, machine_id)` (the machine and its state), `machine_detail(...)` (plus its next
-    open operations) and `list_machines(cur)` (every machine, stopped first).
+    open operations) and `list_machines(cur)` (every machine, stopped first);
+  * `active_holds(cur)`: every active quality hold and how far its lot travelled (the holds panel).
 """
 
 from __future__ import annotations
@@ -389,6 +390,50 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at=None
             "active_holds": len(holds),
         },
     }
+
+
+# How far each held lot travelled, for every active hold at once: the lots made from it (any depth,
+# capped so a broken genealogy with a cycle cannot run away), their stock, and the customers who
+# already received goods from any of them. `trace_hold` gives one hold's full detail.
+_ACTIVE_HOLDS_SQL = """
+WITH RECURSIVE held AS (
+    SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
+    FROM quality_holds h LEFT JOIN lots l USING (lot_id)
+    WHERE h.status = 'active'
+),
+walk(root, lot_id, depth) AS (
+    SELECT DISTINCT lot_id, lot_id, 0 FROM held
+    UNION
+    SELECT w.root, g.output_lot_id, w.depth + 1
+    FROM walk w JOIN lot_genealogy g ON g.input_lot_id = w.lot_id
+    WHERE w.depth < 32
+),
+reached AS (SELECT DISTINCT root, lot_id FROM walk),
+stock AS (
+    SELECT r.root, sum(i.qty) AS qty FROM reached r JOIN inventory i ON i.lot_id = r.lot_id GROUP BY r.root
+),
+shipped AS (
+    SELECT r.root, list(DISTINCT coalesce(c.name, so.customer_id) ORDER BY coalesce(c.name, so.customer_id)) AS names
+    FROM reached r
+    JOIN shipment_lots sl ON sl.lot_id = r.lot_id
+    JOIN shipments s ON s.shipment_id = sl.shipment_id AND s.status IN ('shipped', 'delivered')
+    JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
+    LEFT JOIN customers c ON c.customer_id = so.customer_id
+    GROUP BY r.root
+)
+SELECT h.hold_id, h.lot_id, h.item_id, h.reason, h.placed_at, h.placed_by,
+       (SELECT count(*) FROM reached r WHERE r.root = h.lot_id) AS lots_reached,
+       coalesce(st.qty, 0) AS stock_qty,
+       coalesce(sh.names, []) AS shipped_to
+FROM held h LEFT JOIN stock st ON st.root = h.lot_id LEFT JOIN shipped sh ON sh.root = h.lot_id
+ORDER BY h.placed_at DESC, h.hold_id
+"""
+
+
+def active_holds(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every active quality hold, newest first, with how far its lot travelled: `lots_reached` (the held
+    lot and every lot made from it), their `stock_qty`, and `shipped_to` (customers who already got goods)."""
+    return rows(cur, _ACTIVE_HOLDS_SQL)
 
 
 _MACHINE_SQL = """

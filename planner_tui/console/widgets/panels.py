@@ -320,47 +320,13 @@ def load_materials(cur, *, at: datetime, **_) -> list[Row]:
     return out
 
 
-# How far each held lot travelled, for every active hold at once: the lots made from it (any depth,
-# capped so a broken genealogy with a cycle cannot run away), their stock, and the customers who
-# already received goods from any of them. The trace drill-down (engine.trace) gives the full detail.
-_HOLDS_SQL = """
-WITH RECURSIVE held AS (
-    SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, l.item_id
-    FROM quality_holds h LEFT JOIN lots l USING (lot_id)
-    WHERE h.status = 'active'
-),
-walk(root, lot_id, depth) AS (
-    SELECT DISTINCT lot_id, lot_id, 0 FROM held
-    UNION
-    SELECT w.root, g.output_lot_id, w.depth + 1
-    FROM walk w JOIN lot_genealogy g ON g.input_lot_id = w.lot_id
-    WHERE w.depth < 32
-),
-reached AS (SELECT DISTINCT root, lot_id FROM walk),
-stock AS (
-    SELECT r.root, sum(i.qty) AS qty FROM reached r JOIN inventory i ON i.lot_id = r.lot_id GROUP BY r.root
-),
-shipped AS (
-    SELECT r.root, list(DISTINCT coalesce(c.name, so.customer_id) ORDER BY coalesce(c.name, so.customer_id)) AS names
-    FROM reached r
-    JOIN shipment_lots sl ON sl.lot_id = r.lot_id
-    JOIN shipments s ON s.shipment_id = sl.shipment_id AND s.status IN ('shipped', 'delivered')
-    JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
-    LEFT JOIN customers c ON c.customer_id = so.customer_id
-    GROUP BY r.root
-)
-SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.item_id,
-       (SELECT count(*) FROM reached r WHERE r.root = h.lot_id) AS lots,
-       coalesce(st.qty, 0) AS stock,
-       sh.names
-FROM held h LEFT JOIN stock st ON st.root = h.lot_id LEFT JOIN shipped sh ON sh.root = h.lot_id
-ORDER BY h.placed_at DESC, h.hold_id
-"""
-
-
 def load_holds(cur, *, at: datetime, **_) -> list[Row]:
     out = []
-    for hold_id, lot_id, reason, placed_at, item_id, lots, stock, names in cur.execute(_HOLDS_SQL).fetchall():
+    from planner_tui.engine.orders import active_holds  # the `planner-tui holds` answer
+
+    for hold in active_holds(cur):
+        hold_id, lot_id, reason, item_id = hold["hold_id"], hold["lot_id"], hold["reason"], hold["item_id"]
+        placed_at, lots, stock, names = hold["placed_at"], hold["lots_reached"], hold["stock_qty"], hold["shipped_to"]
         shipped = ", ".join(names) if names else "not shipped"
         shipped_cell = Text(shipped, style="bold #ff7b72") if names else Text(shipped)
         out.append(Row(
