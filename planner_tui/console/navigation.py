@@ -77,26 +77,33 @@ async def drill(pilot: Pilot, kind: str, ident: str) -> None:
     await wait_loaded(pilot)
 
 
-def _first(pilot: Pilot, sql: str, params: list | None = None):
+def _ask(pilot: Pilot, question: Callable, *args, **kwargs):
+    """An engine answer on a cursor of its own (the console never queries the store itself)."""
     cur = pilot.app.store.cursor()
     try:
-        row = cur.execute(sql, params or []).fetchone()
+        return question(cur, *args, **kwargs)
     finally:
         cur.close()
-    return row[0] if row else None
 
 
 async def flow_impact(pilot: Pilot) -> None:
     """The stopped machine's impact: M-WELD-01 in the sample plant (else the first stopped machine)."""
-    machine = _first(pilot, "SELECT machine_id FROM machines WHERE machine_id = 'M-WELD-01'") or _first(
-        pilot, "SELECT machine_id FROM machine_states WHERE state IN ('down', 'maintenance') ORDER BY since")
+    from planner_tui.engine.orders import list_machines
+
+    machines = _ask(pilot, list_machines)
+    if any(m["machine_id"] == "M-WELD-01" for m in machines):
+        machine = "M-WELD-01"
+    else:
+        machine = next((m["machine_id"] for m in machines if m["stopped"]), None)
     await drill(pilot, "machine", machine or "M-WELD-01")
 
 
 async def flow_trace(pilot: Pilot) -> None:
     """The trace of the lot under the newest active quality hold (the scenario's hold on a shipped lot)."""
-    lot = _first(pilot, "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at DESC, hold_id")
-    await drill(pilot, "lot", lot or "")
+    from planner_tui.engine.orders import active_holds
+
+    holds = _ask(pilot, active_holds)
+    await drill(pilot, "lot", holds[0]["lot_id"] if holds else "")
 
 
 async def flow_triage(pilot: Pilot) -> None:
@@ -116,7 +123,9 @@ async def flow_triage(pilot: Pilot) -> None:
     await pilot.press("s")
     await wait_loaded(pilot)
     subject = chosen["subject_id"] if chosen and chosen.get("subject_kind") == "machine" else "M-WELD-01"
-    supervisor = _first(pilot, "SELECT supervisor FROM machines WHERE machine_id = ?", [subject])
+    from planner_tui.engine.orders import list_machines
+
+    supervisor = next((m["supervisor"] for m in _ask(pilot, list_machines) if m["machine_id"] == subject), None)
     if supervisor:
         await pilot.press(*supervisor.split()[0].lower())  # filter the owners by first name
     await pilot.press("enter")
