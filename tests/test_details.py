@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 
 import planner_tui.engine.orders as orders
 from planner_tui.cli import app
-from planner_tui.engine.orders import active_holds, customer_detail, list_machines, machine_detail, machine_state, shipment_detail
+from planner_tui.engine.orders import (
+    active_holds,
+    customer_detail,
+    list_machines,
+    machine_detail,
+    machine_state,
+    shipment_detail,
+)
 from planner_tui.errors import BadRequest, NotFound
 from planner_tui.store import Store
 
@@ -160,7 +167,7 @@ def test_customer_shows_only_the_newest_closed_shipments(cur, monkeypatch):
 def test_customer_active_holds_reach_it_directly_and_through_genealogy(cur):
     holds = {h["hold_id"]: h for h in customer_detail(cur, "ACME", at=AT)["holds"]}
     assert set(holds) == {"H-1", "H-2"}
-    assert holds["H-2"]["held_lot_shipped"] is True and holds["H-1"]["held_lot_shipped"] is False
+    assert holds["H-2"]["direct"] is True and holds["H-1"]["direct"] is False
     assert holds["H-1"]["shipment_ids"] == ["SH-1"] and holds["H-1"]["already_shipped"] is False
     assert customer_detail(cur, "BOLT", at=AT)["holds"] == []
 
@@ -193,6 +200,8 @@ def test_machine_detail_next_open_operations_running_first(cur):
     assert d["next_operations"][0]["sales_order_id"] == "SO-1" and d["next_operations"][0]["item_id"] == "P"
     assert [o["production_order_id"] for o in machine_detail(cur, "M1", at=AT, limit=1)["next_operations"]] == ["PO-A"]
     assert machine_detail(cur, "M2", at=AT)["state_minutes"] is None
+    with pytest.raises(BadRequest):
+        machine_detail(cur, "M1", at=AT, limit=0)
 
 
 def test_list_machines_stopped_first_longest_stop_first():

@@ -177,7 +177,9 @@ def machine_cmd(
 
 
 def machines_cmd(
-    stopped: Annotated[bool, typer.Option("--stopped", help="Only the machines that are down or in maintenance.")] = False,
+    stopped: Annotated[
+        bool, typer.Option("--stopped", help="Only the machines that are down or in maintenance.")
+    ] = False,
     at: AtOption = None,
     json: JsonOption = False,
     db: DbOption = None,

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import duckdb
 
-from planner_tui.errors import CycleError, NotFound
+from planner_tui.errors import BadRequest, CycleError, NotFound
 from planner_tui.store.contract import STOPPED_STATES
 from planner_tui.timeutil import resolve_now
 
@@ -301,9 +301,10 @@ def shipment_detail(cur: duckdb.DuckDBPyConnection, shipment_id: str) -> dict:
     }
 
 
-def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at=None) -> dict:
+def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at: datetime | str | None = None) -> dict:
     """A customer: its open lines (overdue against `at`, the orders made for them), its open and recent
-    shipments, and the active quality holds whose lots (or lots made from them) are on its shipments."""
+    shipments, and the active quality holds whose lots (or lots made from them) are on its shipments:
+    `direct` when the held lot itself is on one, `already_shipped` when one of those has left."""
     now = resolve_now(at)
     customer = _customer_row(cur, customer_id)
     if customer is None:
@@ -363,7 +364,7 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at=None
         cur,
         _HOLD_REACH_SQL + """
            SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by,
-                  bool_or(r.lot_id = h.lot_id) AS held_lot_shipped,
+                  bool_or(r.lot_id = h.lot_id) AS direct,
                   list(DISTINCT sl.shipment_id ORDER BY sl.shipment_id) AS shipment_ids,
                   bool_or(sh.status IN ('shipped', 'delivered')) AS already_shipped
            FROM reach r
@@ -471,8 +472,12 @@ def list_machines(cur: duckdb.DuckDBPyConnection, *, stopped_only: bool = False)
     return sorted(machines, key=scan_order)
 
 
-def machine_detail(cur: duckdb.DuckDBPyConnection, machine_id: str, *, at=None, limit: int = NEXT_OPERATIONS) -> dict:
+def machine_detail(
+    cur: duckdb.DuckDBPyConnection, machine_id: str, *, at: datetime | str | None = None, limit: int = NEXT_OPERATIONS
+) -> dict:
     """The machine, its state (and for how long, against `at`), and its next open operations."""
+    if limit < 1:
+        raise BadRequest(f"limit must be at least 1, not {limit}")
     now = resolve_now(at)
     machine = machine_state(cur, machine_id)
     since = machine["since"]
