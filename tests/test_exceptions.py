@@ -774,3 +774,28 @@ def test_cli_exceptions_kind_and_limit(db: str) -> None:
     assert table.exit_code == 0 and "3 worst of 8" in table.stdout and "and 5 more" in table.stdout
     bad = run("exceptions", "--db", db, *at, "--kind", "volcano")
     assert bad.exit_code == 2 and "unknown kind" in bad.output
+
+
+def test_no_supply_only_when_nothing_is_planned_for_the_item():
+    """A short line whose item has an open purchase order is the item's shortage, not 'no supply'."""
+    from plantkit import make_plant
+
+    from planner_tui.engine.exceptions import list_exceptions
+    from planner_tui.timeutil import parse_timestamp
+
+    def plant(with_po: bool):
+        return make_plant(
+            customers=[{"customer_id": "C1", "account_manager": "Ann"}],
+            items=[{"item_id": "FG", "buyer": "Bob"}],
+            sales_orders=[{"sales_order_id": "SO-1", "customer_id": "C1", "item_id": "FG", "qty": 5,
+                           "promised_date": "2026-01-10"}],
+            purchase_orders=[{"purchase_order_id": "PO-1", "item_id": "FG", "qty": 5,
+                              "due_date": "2026-01-20"}] if with_po else [],
+        )
+
+    at = parse_timestamp("2026-01-05T08:00")
+    kinds = lambda store: {e["exception_id"] for e in list_exceptions(store.cursor(), at=at)}  # noqa: E731
+    assert "no_supply:SO-1/1" in kinds(plant(with_po=False))
+    late_supply = kinds(plant(with_po=True))
+    assert "no_supply:SO-1/1" not in late_supply
+    assert "shortage:FG" in late_supply

@@ -9,7 +9,7 @@ across refreshes, snapshot reloads and restarts:
 | quality_hold | `quality_hold:<hold_id>` | the hold is active |
 | shortage | `shortage:<item_id>` | the shortage projection finds the item short |
 | late_order | `late_order:<SO>/<line>` | the whole-plant reschedule makes the line late |
-| no_supply | `no_supply:<SO>/<line>` | an open line has no production order made for it and is short |
+| no_supply | `no_supply:<SO>/<line>` | an open line is short, and nothing is planned for its item: no order made for it, no open purchase or make-to-stock order |
 | feed_stale | `feed_stale:<feed>` | the live feed is stale |
 
 An exception whose cause has cleared but that someone is still triaging (any status except resolved)
@@ -682,6 +682,13 @@ WHERE so.status = 'open'
   AND NOT EXISTS (SELECT 1 FROM production_orders p
                   WHERE p.sales_order_id = so.sales_order_id AND p.line_no = so.line_no
                     AND p.status <> 'cancelled')
+  -- "No supply" means nothing is planned that could cover it: no open purchase order and no open
+  -- make-to-stock order for the item. Supply that exists but comes too late is the item's shortage
+  -- exception, raised once per item rather than once per line.
+  AND NOT EXISTS (SELECT 1 FROM purchase_orders po WHERE po.item_id = so.item_id AND po.status = 'open')
+  AND NOT EXISTS (SELECT 1 FROM production_orders p
+                  WHERE p.item_id = so.item_id AND p.sales_order_id IS NULL
+                    AND p.status IN ('planned', 'released', 'in_progress'))
 ORDER BY so.sales_order_id, so.line_no
 """
 
