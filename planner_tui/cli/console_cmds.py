@@ -87,8 +87,10 @@ def demo(
     speed: Annotated[float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a scripted minute a second).")] = 60.0,
     poll: PollOption = 1.0,
 ) -> None:
-    """Replay a morning on the sample plant's floor through a live feed on loopback, and open the console
-    on it: nothing to set up. The console's clock is the scenario's, running at --speed."""
+    """Replay a morning on the sample plant's floor through a live feed and open the console on it.
+
+    Nothing to set up: the feed runs on loopback, and the console's clock is the scenario's, at --speed.
+    """
     from planner_tui.feeds.server import FeedServer
     from planner_tui.store.loader import load_snapshot
     from planner_tui.timeutil import ReplayClock
