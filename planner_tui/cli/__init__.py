@@ -50,12 +50,13 @@ def _register() -> None:
         generate_cmds,
         impact_cmds,
         material_cmds,
+        search_cmds,
         store_cmds,
         triage_cmds,
     )
 
     for module in (store_cmds, generate_cmds, impact_cmds, detail_cmds, material_cmds, event_cmds, triage_cmds,
-                   console_cmds):
+                   search_cmds, console_cmds):
         module.register(app)
 
 

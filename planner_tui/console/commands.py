@@ -1,4 +1,9 @@
-"""Command palette (ctrl+p): go to a machine, order, lot, item...; impact of machine X; trace lot Y."""
+"""Command palette (ctrl+p): go to a machine, order, lot, item...; impact of machine X; trace lot Y.
+
+The palette is a view over `planner_tui.engine.search` (the same answers as `planner-tui find`): each
+keystroke asks `find` in a worker thread, so a plant with millions of ids is searched in DuckDB, never
+held in the console.
+"""
 
 from __future__ import annotations
 
@@ -7,76 +12,93 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-# Above this many entries, a query must contain each typed word (cheap), before fuzzy scoring.
-FUZZY_ALL_LIMIT = 3000
-MAX_HITS = 60
+from planner_tui.engine.search import find, starting_points
+
+MAX_HITS = 40
+# Typing fast replaces the query before this: the search it would have started is not started at all.
+DEBOUNCE_SECONDS = 0.08
+
+# Words that say what is wanted rather than which one: "impact weld", "trace lot L-1", "go to order SO-7".
+VERB_KINDS = {"impact": ("machine",), "trace": ("lot",)}
+KIND_WORDS = {
+    "machine": ("machine",), "machines": ("machine",),
+    "hold": ("hold",), "holds": ("hold",),
+    "order": ("production_order", "sales_order"), "orders": ("production_order", "sales_order"),
+    "production": ("production_order",), "sales": ("sales_order",),
+    "lot": ("lot",), "lots": ("lot",),
+    "item": ("item",), "items": ("item",),
+    "customer": ("customer",), "customers": ("customer",),
+    "shipment": ("shipment",), "shipments": ("shipment",),
+}
+FILLER = {"go", "to", "of"}
+
+GO_TO = {"machine": "machine", "hold": "hold", "item": "item", "customer": "customer",
+         "production_order": "production order", "sales_order": "order", "shipment": "shipment"}
+WHAT_IT_SHOWS = {"item": "projected balance and shortages", "lot": "where it came from and went",
+                 "machine": "what its stop hits"}
 
 
-def load_entries(store) -> list[tuple[str, str, str, str]]:
-    """(text, help, kind, ident) for everything the palette can go to; read in a worker thread."""
-    cur = store.cursor()
-    try:
-        entries: list[tuple[str, str, str, str]] = []
-        machines = cur.execute(
-            "SELECT m.machine_id, coalesce(m.name, ''), coalesce(s.state, 'running') "
-            "FROM machines m LEFT JOIN machine_states s USING (machine_id) ORDER BY 1").fetchall()
-        for machine_id, name, state in machines:
-            entries.append((f"Impact of machine {machine_id}", f"{name} ({state}): what its stop hits",
-                            "machine", machine_id))
-            entries.append((f"Go to machine {machine_id}", f"{name} ({state})", "machine", machine_id))
-        for (hold_id, lot_id) in cur.execute(
-                "SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active' ORDER BY 1").fetchall():
-            entries.append((f"Go to hold {hold_id}", f"active hold on lot {lot_id}", "hold", hold_id))
-        for so, line, customer in cur.execute(
-                "SELECT sales_order_id, line_no, customer_id FROM sales_orders ORDER BY 1, 2").fetchall():
-            entries.append((f"Go to order {so}/{line}", f"sales order line for {customer}", "sales_order",
-                            f"{so}/{line}"))
-        for (po, item) in cur.execute(
-                "SELECT production_order_id, item_id FROM production_orders ORDER BY 1").fetchall():
-            entries.append((f"Go to production order {po}", f"makes {item}", "production_order", po))
-        for (lot_id, item, status) in cur.execute("SELECT lot_id, item_id, status FROM lots ORDER BY 1").fetchall():
-            entries.append((f"Trace lot {lot_id}", f"{item} ({status}): where it came from and went",
-                            "lot", lot_id))
-        for (item, description) in cur.execute(
-                "SELECT item_id, coalesce(description, '') FROM items ORDER BY 1").fetchall():
-            entries.append((f"Go to item {item}", f"{description}: projected balance and shortages",
-                            "item", item))
-        for (customer, name) in cur.execute(
-                "SELECT customer_id, coalesce(name, '') FROM customers ORDER BY 1").fetchall():
-            entries.append((f"Go to customer {customer}", name, "customer", customer))
-        for (shipment, status) in cur.execute(
-                "SELECT shipment_id, status FROM shipments ORDER BY 1").fetchall():
-            entries.append((f"Go to shipment {shipment}", status, "shipment", shipment))
-        return entries
-    finally:
-        cur.close()
+def read_query(query: str) -> tuple[str, tuple[str, ...] | None, str | None]:
+    """(words to find, kinds or None for all, verb) from what was typed."""
+    kinds: set[str] | None = None
+    verb = None
+    words = []
+    for word in query.split():
+        lowered = word.lower()
+        named = VERB_KINDS.get(lowered) or KIND_WORDS.get(lowered)
+        if lowered in VERB_KINDS:
+            verb = lowered
+        if named:
+            kinds = set(named) if kinds is None else (kinds & set(named)) or kinds
+        elif lowered not in FILLER:
+            words.append(word)
+    return " ".join(words), (tuple(sorted(kinds)) if kinds is not None else None), verb
+
+
+def commands_for(hit: dict, verb: str | None) -> list[tuple[str, str]]:
+    """(text, help) of what the palette offers for one thing found."""
+    kind, ident, label = hit["kind"], hit["id"], hit["label"] or ""
+    if kind == "lot":
+        return [(f"Trace lot {ident}", f"{label}: {WHAT_IT_SHOWS['lot']}")]
+    go_to = (f"Go to {GO_TO[kind]} {ident}", f"{label}: {WHAT_IT_SHOWS[kind]}" if kind == "item" else label)
+    if kind == "machine":
+        impact = (f"Impact of machine {ident}", f"{label}: {WHAT_IT_SHOWS['machine']}")
+        return [impact] if verb == "impact" else [impact, go_to]
+    return [go_to]
+
+
+def _with_cursor(app, ask, *args, **kwargs):
+    """Run an engine question on this thread's own cursor; quitting waits for it before closing the store."""
+    with app.reading():
+        cur = app.store.cursor()
+        try:
+            return ask(cur, *args, **kwargs)
+        finally:
+            cur.close()
 
 
 class PlantCommands(Provider):
     """Every machine, hold, order, lot, item, customer and shipment of the plant."""
 
-    async def startup(self) -> None:
-        self._entries = await asyncio.to_thread(load_entries, self.app.store)
-
     async def discover(self) -> Hits:
         # Before typing: the stopped machines and active holds, the usual starting points.
-        for text, help_text, kind, ident in self._entries:
-            if (kind == "machine" and text.startswith("Impact") and "(running)" not in help_text
-                    and "(idle)" not in help_text) or kind == "hold":
-                yield DiscoveryHit(text, partial(self.app.action_drill, kind, ident), help=help_text)
+        points = await asyncio.to_thread(_with_cursor, self.app, starting_points)
+        for point in points:
+            text, help_text = commands_for(point, "impact")[0]
+            yield DiscoveryHit(text, partial(self.app.action_drill, point["kind"], point["id"]), help=help_text)
 
     async def search(self, query: str) -> Hits:
+        words, kinds, verb = read_query(query)
+        if not words and kinds is None:
+            return
+        await asyncio.sleep(DEBOUNCE_SECONDS)  # cancelled here when the next key comes first
+        found = await asyncio.to_thread(_with_cursor, self.app, find, words, kind=kinds, limit=MAX_HITS)
         matcher = self.matcher(query)
-        words = query.lower().split()
-        entries = self._entries
-        if len(entries) > FUZZY_ALL_LIMIT and words:
-            entries = [e for e in entries if all(w in e[0].lower() for w in words)]
-        scored = []
-        for text, help_text, kind, ident in entries:
-            score = matcher.match(text)
-            if score > 0:
-                scored.append((score, text, help_text, kind, ident))
-        scored.sort(key=lambda s: -s[0])
-        for score, text, help_text, kind, ident in scored[:MAX_HITS]:
-            yield Hit(score, matcher.highlight(text), partial(self.app.action_drill, kind, ident),
-                      text=text, help=help_text)
+        offered = 0
+        for hit in found:
+            for text, help_text in commands_for(hit, verb):
+                # The engine's order, kept: the palette sorts every provider's hits by score alone.
+                score = hit["score"] - offered * 1e-6
+                offered += 1
+                yield Hit(score, matcher.highlight(text), partial(self.app.action_drill, hit["kind"], hit["id"]),
+                          text=text, help=help_text)

@@ -12,13 +12,21 @@ def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return row[0] if row else None
 
 
+def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """The plant's name: the snapshot's own (snapshot.json "plant"), else its machines' plants, else None."""
+    named = _meta(cur, "plant")
+    if named:
+        return named
+    plants = [r[0] for r in cur.execute(
+        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
+    return ", ".join(plants) if plants else None
+
+
 def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
     tables = {t.name: cur.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0] for t in TABLES}
     one = lambda sql: cur.execute(sql).fetchone()[0]  # noqa: E731
-    plants = [r[0] for r in cur.execute(
-        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
     return {
-        "plant": ", ".join(plants) if plants else None,
+        "plant": plant_name(cur),
         "tables": tables,
         "machines_stopped": one("SELECT count(*) FROM machine_states WHERE state IN ('down', 'maintenance')"),
         "active_holds": one("SELECT count(*) FROM quality_holds WHERE status = 'active'"),

@@ -368,14 +368,9 @@ PANELS_BY_NAME = {p.name: p for p in PANELS}
 
 
 def load_header(cur, *, at: datetime, feed_status=None, **_) -> dict:
-    named = cur.execute("SELECT value FROM store_meta WHERE key = 'plant'").fetchone()
-    if named and named[0]:
-        plant = named[0]
-    else:
-        plants = [r[0] for r in cur.execute(
-            "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
-        plant = ", ".join(plants) if plants else "plant"
-    header = {"plant": plant, "lag": None}
+    from planner_tui.store.status import plant_name
+
+    header = {"plant": plant_name(cur) or "plant", "lag": None}
     try:
         from planner_tui.store.events import lag_stats
     except ImportError:

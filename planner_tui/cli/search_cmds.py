@@ -1,0 +1,64 @@
+"""CLI command `find`: any machine, order, lot, item, customer or shipment by id or name (the console's ctrl+p)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from planner_tui.cli.common import DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.engine.search import KINDS
+
+WordsArgument = Annotated[
+    Optional[list[str]],
+    typer.Argument(help="Words that must all occur in the id or the label, any case. None: where to start "
+                   "(stopped machines and active holds)."),
+]
+KindOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--kind", "-k", help=f"Only this kind (repeatable): {', '.join(KINDS)}."),
+]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", help="At most this many answers.")]
+
+
+def find_cmd(
+    words: WordsArgument = None,
+    kind: KindOption = None,
+    limit: LimitOption = 20,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+) -> None:
+    """Find anything a planner can go to by id or name: the exact id first, then ids starting with a word,
+    ids containing one, then names and other labels. Sales order lines are SO/line."""
+    from planner_tui.engine.search import find, starting_points
+
+    text = " ".join(words or [])
+    with open_store(db, snapshot, read_only=True) as store:
+        cur = store.cursor()
+        if text.strip():
+            result = find(cur, text, kind=kind or None, limit=limit)
+        else:
+            result = starting_points(cur, kind=kind or None, limit=limit)
+    if json:
+        emit_json(result)
+        return
+    if not result:
+        stdout.print(f"Nothing matches {text!r}." if text.strip() else "No machine is stopped and no hold active.")
+        return
+    title = f"Matching {text!r}" if text.strip() else "Where to start: stopped machines, active holds"
+    table = RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                      show_edge=False)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("id", no_wrap=True, style="bold")
+    table.add_column("label")
+    for hit in result:
+        table.add_row(hit["kind"].replace("_", " "), escape(hit["id"]), escape(hit["label"] or ""))
+    stdout.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("find")(find_cmd)
