@@ -83,3 +83,17 @@ def test_missing_or_shrunk_files_make_the_feed_stale_without_raising(tmp_path):
     outcome = feed.poll_once()
     assert outcome.status.state == "stale" and "shorter" in outcome.status.last_error
     assert outcome.status.describe().startswith("stale since ")
+
+
+def test_received_at_is_when_the_lines_were_read_not_when_they_were_applied(tmp_path, monkeypatch):
+    from datetime import datetime
+
+    import planner_tui.feeds.poller as poller
+
+    store, feed_file = plant(), tmp_path / "events.jsonl"
+    write_jsonl(feed_file, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)])
+    read_at = datetime(2026, 1, 5, 8, 0, 1)
+    monkeypatch.setattr(poller, "_now", lambda: read_at)
+    assert open_feed(store, str(feed_file)).poll_once().applied == 1
+    received, applied = one(store, "SELECT received_at, applied_at FROM event_log WHERE event_id='e1'")
+    assert received == read_at and applied > read_at
