@@ -5,7 +5,7 @@
 
 The load is all or nothing. Each table is read into a typed staging table (Parquet whose types already
 match is copied without any cast), the staged snapshot is validated against `contract.py` with set-based
-queries (on worker cursors, beside the staging of the next tables: see `_Checks`), and only then, in ONE
+queries (on worker cursors, beside the staging of the next tables: see `_Work`), and only then, in ONE
 transaction, the contract's tables are dropped and the staging tables
 renamed into their place. A failed load raises `SnapshotError` listing every problem found and leaves
 the database exactly as it was; a reader sees the old snapshot or the new one, never half of each.
@@ -83,22 +83,22 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
             with _progress(progress) as bar:
                 with open_source(source) as files:
                     _drop_staging(cur)
-                    checks = _Checks(store)
+                    work = _Work(store)
                     try:
-                        staged = _stage_all(cur, files, bar, checks)
+                        staged = _stage_all(files, bar, work)
                         if bar:
                             bar.update(bar.task_ids[0], description="validating")
                         problems = ProblemList()
                         for p in files.problems:
                             problems.add(p)
-                        checks.finish(staged, problems)
+                        work.finish(staged, problems)
                         if problems:
                             raise SnapshotError(problems.listed, more=problems.more)
                         if bar:
                             bar.update(bar.task_ids[0], description="swapping in")
                         _swap(cur, staged, files.meta, source_text)
                     finally:
-                        checks.close()  # no check may still read a staging table being dropped
+                        work.close()  # nothing may still read or write a staging table being dropped
                         _drop_staging(cur)
         except duckdb.Error as exc:
             raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
@@ -117,41 +117,60 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
 # --- staging -------------------------------------------------------------------------------------
 
 
-def _stage_all(cur: duckdb.DuckDBPyConnection, files: SnapshotFiles, bar, checks: "_Checks") -> dict[str, Staged]:
+def _stage_all(files: SnapshotFiles, bar, work: "_Work") -> dict[str, Staged]:
     """Read every table into staging; tables that cannot be read are recorded in files.broken.
 
-    Smallest files first: each table's checks start as soon as it is staged (`checks`), so the big
-    tables' checks and anti-joins run beside the staging of the next big file and little is left
-    for the end. Problems are still listed in contract order."""
+    Tables are staged STAGE_LANES at a time (see `_staging_order`) and each table's checks start as
+    soon as it is staged (`work.table_done`), beside the staging of the next files. Problems are still
+    listed in contract order."""
     staged: dict[str, Staged] = {}
-    found_before = len(files.problems)
     table_problems: dict[str, list[Problem]] = {}
-    for t in sorted(TABLES, key=lambda t: _file_size(files.files.get(t.name))):
-        if bar:
-            bar.update(bar.task_ids[0], description=f"reading {t.name}")
-        if t.name not in files.broken:
-            path = files.files.get(t.name)
-            if path is None:
-                staged[t.name] = _stage_empty(cur, t)
-            else:
-                before = len(files.problems)
-                try:
-                    staged[t.name] = _stage_file(cur, t, path, files)
-                except _SkipTable:
-                    pass  # its problems are recorded already
-                except _Unreadable as exc:
-                    files.problems.append(Problem(path.name, str(exc), row=exc.row))
-                    files.broken.add(t.name)
-                table_problems[t.name] = files.problems[before:]
-                del files.problems[before:]
-        checks.table_done(t.name, staged)
-        if bar:
-            bar.advance(bar.task_ids[0])
-    files.problems[found_before:] = [p for t in TABLES for p in table_problems.get(t.name, [])]
+    lock = threading.Lock()
+
+    def stage(t: Table) -> None:
+        problems: list[Problem] = []
+        result = None
+        broken = t.name in files.broken
+        path = files.files.get(t.name)
+        if broken:
+            pass
+        elif path is None:
+            result = _stage_empty(work.cursor(), t)
+        else:
+            try:
+                result = _stage_file(work.cursor(), t, path, problems)
+            except _SkipTable:
+                broken = True  # its problems are recorded: nothing more to read or check
+            except _Unreadable as exc:
+                problems.append(Problem(path.name, str(exc), row=exc.row))
+                broken = True
+        with lock:
+            if result is not None:
+                staged[t.name] = result
+            if broken:
+                files.broken.add(t.name)
+            table_problems[t.name] = problems
+            work.table_done(t.name, staged)
+            if bar:
+                bar.advance(bar.task_ids[0])
+
+    if bar:
+        bar.update(bar.task_ids[0], description="reading")
+    work.stage_all(stage, _staging_order(files))
+    files.problems.extend(p for t in TABLES for p in table_problems.get(t.name, []))
     return dict(sorted(staged.items(), key=lambda item: _TABLE_ORDER[item[0]]))
 
 
 _TABLE_ORDER = {t.name: i for i, t in enumerate(TABLES)}
+
+
+def _staging_order(files: SnapshotFiles) -> list[Table]:
+    """Files smaller than the average first, smallest first: they are mostly the tables others refer
+    to, so reference anti-joins can start early. Then the big ones, largest first, so that the lanes
+    finish together instead of one big file staging alone at the end."""
+    sizes = {t.name: _file_size(files.files.get(t.name)) for t in TABLES}
+    average = sum(max(size, 0) for size in sizes.values()) / len(sizes)
+    return sorted(TABLES, key=lambda t: (0, sizes[t.name]) if sizes[t.name] < average else (1, -sizes[t.name]))
 
 
 def _file_size(path: Path | None) -> int:
@@ -169,7 +188,7 @@ def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
     return Staged(t, f"{t.name} (absent)", stage, plans, rows=0, key_collisions=0, absent=True)
 
 
-def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: SnapshotFiles) -> Staged:
+def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, problems: list[Problem]) -> Staged:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         source_from, params, names, types = _parquet_source(cur, path)
@@ -189,9 +208,8 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, files: Sna
         near = by_lower.get(col.name.lower())
         if near is not None:
             message += f" (there is {near!r}: column names are exact, lower case)"
-        files.problems.append(Problem(path.name, message, column=col.name))
+        problems.append(Problem(path.name, message, column=col.name))
     if missing:
-        files.broken.add(t.name)
         raise _SkipTable()  # nothing usable: references into this table are not checked either
     plans = {c.name: plan_column(c, types.get(c.name)) for c in t.columns}
     stage = STAGE_PREFIX + t.name
@@ -373,25 +391,30 @@ def _json_text(value: object) -> str | None:
 # --- validation and swap ---------------------------------------------------------------------------
 
 
-# Checks running beside staging. DuckDB releases the GIL, so a check on one core overlaps the staging
-# (or another check) on the other; each worker thread has its own cursor.
-CHECK_WORKERS = 2
+# Staging and checks run on worker threads, each with its own cursor: DuckDB releases the GIL, and
+# a Parquet file of one or two row groups is read by one core only, so a second file (or a check)
+# keeps the other core busy. Concurrent CREATE TABLEs of different tables do not conflict.
+STAGE_LANES = 2
+# One check at a time: a second one beside two stagings cost more CPU (contention) than it saved
+# (bench_load, 2 cores: 1.20-1.23 s against 1.26-1.36 s with two).
+CHECK_WORKERS = 1
 
 
-class _Checks:
-    """Validation of a snapshot while it is being staged.
+class _Work:
+    """Staging and validation of a snapshot, side by side.
 
     A table's value and key checks start once it is staged; a reference group's anti-join once its
     target and every table referring to it have been read (or failed to be). `finish` waits for all
     and lists the problems in the sequential order: value checks, then keys, then references, each
     in contract order."""
 
-    def __init__(self, store: Store, workers: int = CHECK_WORKERS):
+    def __init__(self, store: Store, lanes: int = STAGE_LANES, workers: int = CHECK_WORKERS):
         self._store = store
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load-check")
+        self._lanes = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="load-stage")
+        self._checks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load-check")
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._cursor_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._futures: list[Future] = []
         self._values: dict[str, CheckLog] = {}
         self._keys: dict[str, CheckLog] = {}
@@ -399,18 +422,24 @@ class _Checks:
         self._groups = reference_groups(TABLES)
         self._waiting = {group: {t.name for t, _ in refs} | {group[0]} for group, refs in self._groups.items()}
 
+    def stage_all(self, stage, tables: list[Table]) -> None:
+        """Run `stage(t)` for every table, STAGE_LANES at a time, in the order given; re-raise an error."""
+        for future in [self._lanes.submit(stage, t) for t in tables]:
+            future.result()
+
     def table_done(self, name: str, staged: dict[str, Staged]) -> None:
-        """Called once per table after it was staged (or could not be)."""
+        """Called (under the stager's lock) once per table after it was staged or could not be."""
         s = staged.get(name)
-        if s is not None and not s.absent:
-            values, keys = self._values[name], self._keys[name] = CheckLog(), CheckLog()
-            self._submit(self._check_table, s, values, keys)
-        for group, waiting in self._waiting.items():
-            if name in waiting:
-                waiting.discard(name)
-                if not waiting:
-                    # The group sees the tables as they are now: all of its own are read or failed.
-                    self._submit(self._probe, dict(staged), group, self._groups[group])
+        with self._lock:
+            if s is not None and not s.absent:
+                values, keys = self._values[name], self._keys[name] = CheckLog(), CheckLog()
+                self._submit(self._check_table, s, values, keys)
+            for group, waiting in self._waiting.items():
+                if name in waiting:
+                    waiting.discard(name)
+                    if not waiting:
+                        # The group sees the tables as they are now: all of its own are read or failed.
+                        self._submit(self._probe, dict(staged), group, self._groups[group])
 
     def finish(self, staged: dict[str, Staged], problems: ProblemList) -> None:
         for future in self._futures:
@@ -422,29 +451,32 @@ class _Checks:
         report_references(staged, self._found, problems)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._lanes.shutdown(wait=True, cancel_futures=True)
+        self._checks.shutdown(wait=True, cancel_futures=True)
         for cur in self._cursors:
             cur.close()
 
-    def _submit(self, fn, *args) -> None:
-        self._futures.append(self._pool.submit(fn, *args))
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._local.cursor = self._store.cursor()
-            with self._cursor_lock:
+            with self._lock:
                 self._cursors.append(cur)
         return cur
 
+    def _submit(self, fn, *args) -> None:
+        self._futures.append(self._checks.submit(fn, *args))
+
     def _check_table(self, s: Staged, values: CheckLog, keys: CheckLog) -> None:
-        cur = self._cursor()
+        cur = self.cursor()
         check_values(cur, s, values)
         check_key(cur, s, keys)  # uses the distinct-key count check_values just took
 
     def _probe(self, staged: dict[str, Staged], group, refs) -> None:
-        found = probe_references(self._cursor(), staged, group, refs, CheckLog().per_check)
-        self._found.update(found)  # one dict update: atomic under the GIL
+        found = probe_references(self.cursor(), staged, group, refs, CheckLog().per_check)
+        with self._lock:
+            self._found.update(found)
 
 
 def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict, source: str) -> None:
