@@ -399,3 +399,13 @@ def test_received_at_may_come_with_each_event():
     event["received_at"] = datetime(2026, 1, 5, 8, 0, 1)
     apply(store, event, received_at=datetime(2026, 1, 5, 8, 0, 5))
     assert one(store, "SELECT received_at FROM event_log WHERE event_id='e1'") == datetime(2026, 1, 5, 8, 0, 1)
+
+
+def test_an_index_that_cannot_be_made_leaves_the_lookups_as_scans_and_is_not_tried_again(monkeypatch):
+    store = plant()
+    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
+    monkeypatch.setattr(events_module, "_index_name", lambda table, column: 'not"valid')
+    assert apply(store, ce("e1", "machine.down", {"machine_id": "M1"})).applied == 1
+    assert events_module._FAILED_INDEXES[store] == set(events_module._LOOKUP_INDEXES)
+    assert apply(store, ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 10})).applied == 1
+    assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "in_progress"

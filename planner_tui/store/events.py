@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -1095,21 +1096,29 @@ def apply_events(
                 cur.rollback()
                 raise
             if missing_indexes:
-                _create_lookup_indexes(cur, missing_indexes)
+                _create_lookup_indexes(store, cur, missing_indexes)
         finally:
             cur.close()
     return result
 
 
-def _create_lookup_indexes(cur: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]]) -> None:
+# Lookup indexes that could not be created, per store: not tried again on every batch (a failed build
+# can cost as long as a good one).
+_FAILED_INDEXES: "weakref.WeakKeyDictionary[Store, set[tuple[str, str]]]" = weakref.WeakKeyDictionary()
+
+
+def _create_lookup_indexes(store: Store, cur: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str]]) -> None:
     """Create the lookup indexes, each in its own short transaction (the batch is already visible).
-    They only make lookups faster, so a failure (e.g. a table being replaced) is left for next time."""
+    They only make lookups faster, so a failure leaves that lookup a scan."""
+    failed = _FAILED_INDEXES.setdefault(store, set())
     for table_name, column in wanted:
+        if (table_name, column) in failed:
+            continue
         try:
             cur.execute(f'CREATE INDEX IF NOT EXISTS "{_index_name(table_name, column)}" '
                         f'ON "{table_name}" ("{column}")')
         except duckdb.Error:
-            continue
+            failed.add((table_name, column))
 
 
 def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
