@@ -12,6 +12,10 @@ is opened. The files are read once beforehand so that both runs find them in the
 alternate (bare, ours, bare, ours, ...) `--repeat` times (default 5) so that a busy spell on the shared
 machine hits both alike; the best and the median of each are reported, and the ratio of the medians
 and of the bests, for wall and CPU seconds. Prints seconds, rows/s, peak RSS and the ratios.
+
+Our load stages two files at a time and validates beside the staging (see loader._Work); the bare
+read is one CTAS after another. The wall ratio is what a planner waits; the CPU ratio is the extra
+work, and what the wall ratio tends to when other processes keep the cores busy.
 """
 
 from __future__ import annotations
