@@ -13,6 +13,15 @@ import duckdb
 
 from planner_tui.engine.orders import list_machines
 from planner_tui.errors import BadRequest
+from planner_tui.store.contract import (
+    HOLD_STATUSES,
+    ITEM_TYPES,
+    LOT_STATUSES,
+    MACHINE_STATES,
+    PRODUCTION_ORDER_STATUSES,
+    SALES_ORDER_STATUSES,
+    SHIPMENT_STATUSES,
+)
 
 
 _ILIKE = "ILIKE ? ESCAPE '\\'"
@@ -22,9 +31,10 @@ _ILIKE = "ILIKE ? ESCAPE '\\'"
 class _Kind:
     source: str  # SELECT of plain columns, `id_key` among them (scanned for every word: no expressions)
     id: str  # the id shown, over the source's columns
-    fields: tuple[str, ...]  # conditions, one `?` each (a LIKE pattern): what a word may match besides the id
+    fields: tuple[str, ...]  # conditions, one `?` each (a LIKE pattern): what else a word may match
     label: str  # over the source's columns (and `label_join`'s): built only for the rows returned
     label_join: str = ""
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (column, its values): matched in Python, not per row
     order: str = "id_key"  # the kind's own order (a sales order's lines by number, not as text)
 
 
@@ -41,34 +51,38 @@ _KINDS: dict[str, _Kind] = {
     "machine": _Kind(
         """SELECT m.machine_id AS id_key, m.name, coalesce(s.state, 'running') AS state
            FROM machines m LEFT JOIN machine_states s USING (machine_id)""",
-        "id_key", _on("name", "state"), "concat_ws(' ', nullif(name, ''), '(' || state || ')')"),
+        "id_key", _on("name"), "concat_ws(' ', nullif(name, ''), '(' || state || ')')",
+        enums=(("state", MACHINE_STATES),)),
     "hold": _Kind(
         "SELECT hold_id AS id_key, lot_id, reason, status, placed_at FROM quality_holds",
-        "id_key", _on("lot_id", "reason", "status"),
-        "concat_ws(' ', 'lot ' || lot_id || ':', reason, '(' || status || ')')"),
+        "id_key", _on("lot_id", "reason"),
+        "concat_ws(' ', 'lot ' || lot_id || ':', reason, '(' || status || ')')", enums=(("status", HOLD_STATUSES),)),
     "item": _Kind(
         "SELECT item_id AS id_key, description, item_type FROM items",
-        "id_key", _on("description", "item_type"),
-        "concat_ws(' ', nullif(description, ''), '(' || item_type || ')')"),
+        "id_key", _on("description"),
+        "concat_ws(' ', nullif(description, ''), '(' || item_type || ')')", enums=(("item_type", ITEM_TYPES),)),
     "customer": _Kind(
         "SELECT customer_id AS id_key, name FROM customers", "id_key", _on("name"), "coalesce(name, '')"),
     "production_order": _Kind(
         "SELECT production_order_id AS id_key, item_id, status FROM production_orders",
-        "id_key", _on("item_id", "status"), "'makes ' || item_id || ' (' || status || ')'"),
+        "id_key", _on("item_id"), "'makes ' || item_id || ' (' || status || ')'",
+        enums=(("status", PRODUCTION_ORDER_STATUSES),)),
     "sales_order": _Kind(
         "SELECT sales_order_id AS id_key, line_no, customer_id, item_id, status FROM sales_orders",
         "id_key || '/' || line_no",
         # The customer's name through its id: a join here would be paid on every row, not only on matches.
-        _on("customer_id", "item_id", "status")
+        _on("customer_id", "item_id")
         + (f"customer_id IN (SELECT customer_id FROM customers WHERE name {_ILIKE})",),
         "concat_ws(' ', 'for ' || customer_id, nullif(c.name, ''), '- ' || item_id, '(' || status || ')')",
-        "LEFT JOIN customers c USING (customer_id)", "id_key, line_no"),
+        label_join="LEFT JOIN customers c USING (customer_id)", order="id_key, line_no",
+        enums=(("status", SALES_ORDER_STATUSES),)),
     "shipment": _Kind(
         "SELECT shipment_id AS id_key, sales_order_id, line_no, status FROM shipments",
-        "id_key", _on("sales_order_id", "status"), "'for ' || sales_order_id || '/' || line_no || ' (' || status || ')'"),
+        "id_key", _on("sales_order_id"), "'for ' || sales_order_id || '/' || line_no || ' (' || status || ')'",
+        enums=(("status", SHIPMENT_STATUSES),)),
     "lot": _Kind(
         "SELECT lot_id AS id_key, item_id, status FROM lots",
-        "id_key", _on("item_id", "status"), "item_id || ' (' || status || ')'"),
+        "id_key", _on("item_id"), "item_id || ' (' || status || ')'", enums=(("status", LOT_STATUSES),)),
 }
 KINDS: tuple[str, ...] = tuple(_KINDS)
 
@@ -113,9 +127,15 @@ def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[s
 
     match, match_params = [], []
     for term in terms:
-        conditions = (f"{id_of(term)} {_ILIKE}", *spec.fields)
-        match.append("(" + " OR ".join(conditions) + ")")
+        conditions = [f"{id_of(term)} {_ILIKE}", *spec.fields]
         match_params += [f"%{_like(term)}%"] * len(conditions)
+        # A status has a handful of values: the ones holding the word are known before any row is read.
+        for column, values in spec.enums:
+            hit = [value for value in values if term in value]
+            if hit:
+                conditions.append(f"{column} IN ({', '.join('?' for _ in hit)})")
+                match_params += hit
+        match.append("(" + " OR ".join(conditions) + ")")
     exact = " OR ".join(f"lower({id_of(t)}) = ?" for t in terms) or "false"
     prefix = " OR ".join(f"{id_of(t)} {_ILIKE}" for t in terms) or "false"
     within = " OR ".join(f"{id_of(t)} {_ILIKE}" for t in terms) or "false"
