@@ -85,15 +85,30 @@ def test_missing_or_shrunk_files_make_the_feed_stale_without_raising(tmp_path):
     assert outcome.status.describe().startswith("stale since ")
 
 
-def test_received_at_is_when_the_lines_were_read_not_when_they_were_applied(tmp_path, monkeypatch):
-    from datetime import datetime
-
-    import planner_tui.feeds.poller as poller
+def test_received_at_is_when_the_lines_were_read_not_when_they_were_applied(tmp_path):
+    from datetime import datetime, timedelta
+    from itertools import count
 
     store, feed_file = plant(), tmp_path / "events.jsonl"
     write_jsonl(feed_file, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)])
     read_at = datetime(2026, 1, 5, 8, 0, 1)
-    monkeypatch.setattr(poller, "_now", lambda: read_at)
-    assert open_feed(store, str(feed_file)).poll_once().applied == 1
+    ticks = count()
+    clock = lambda: read_at + timedelta(seconds=next(ticks))  # noqa: E731 - each reading a second later
+    assert open_feed(store, str(feed_file), clock=clock).poll_once().applied == 1
     received, applied = one(store, "SELECT received_at, applied_at FROM event_log WHERE event_id='e1'")
     assert received == read_at and applied > read_at
+
+
+def test_a_feed_on_a_replay_clock_stamps_arrival_and_lag_in_that_clock(tmp_path):
+    """The demo replays a scripted morning: lags must be measured in the replay's time, not the wall's."""
+    from datetime import datetime
+
+    store, feed_file = plant(), tmp_path / "events.jsonl"
+    event = ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)
+    event["time"] = "2026-11-23T06:12:00Z"
+    write_jsonl(feed_file, [event])
+    replay_now = datetime(2026, 11, 23, 6, 12, 30)
+    outcome = open_feed(store, str(feed_file), clock=lambda: replay_now).poll_once()
+    assert outcome.applied == 1 and outcome.status.lag_seconds == 30.0
+    assert one(store, "SELECT applied_at FROM event_log") == replay_now
+    assert one(store, "SELECT received_at FROM event_log") == replay_now

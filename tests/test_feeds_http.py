@@ -350,16 +350,14 @@ def test_polling_from_a_worker_thread_while_the_main_thread_reads(servers, scrip
     store.close()
 
 
-def test_each_page_is_received_when_it_arrives(servers, script, monkeypatch):
+def test_each_page_is_received_when_it_arrives(servers, script):
     import itertools
-
-    import planner_tui.feeds.poller as poller
 
     server = serve(servers, script(adjustments(16)), page_size=10)
     ticks = itertools.count()
-    monkeypatch.setattr(poller, "_now", lambda: datetime(2026, 1, 5, 8, 0, 0) + timedelta(seconds=next(ticks)))
+    clock = lambda: datetime(2026, 1, 5, 8, 0, 0) + timedelta(seconds=next(ticks))  # noqa: E731
     store = plant()
-    assert HttpFeed(store, server.feed_url, page_limit=7, **FAST).poll_once().applied == 16
+    assert HttpFeed(store, server.feed_url, page_limit=7, clock=clock, **FAST).poll_once().applied == 16
     pages = store.con.execute(
         "SELECT received_at, count(*) FROM event_log GROUP BY received_at ORDER BY received_at").fetchall()
     assert [n for _, n in pages] == [7, 7, 2]  # one arrival time a page, though applied in one batch

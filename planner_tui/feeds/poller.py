@@ -127,7 +127,7 @@ class Feed:
                final: bool = False) -> None:
         if not events and position is None:
             return
-        result = apply_events(self.store, events, feed=self.feed, position=position)
+        result = apply_events(self.store, events, feed=self.feed, position=position, clock=self.clock)
         progress.result = result if progress.result is None else progress.result.merge(result)
         times = [e["time"] for e in events if e.get("time") is not None]
         if times:
@@ -235,7 +235,7 @@ class FileFeed(Feed):
                 chunk = handle.read()
         except OSError as exc:
             raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        arrived = _now()
+        arrived = self.clock()
 
         events: list[dict] = []
         offset = start
@@ -372,7 +372,7 @@ class HttpFeed(Feed):
                 if not page:
                     break
                 events = parse_batch(page, fallback_source=self.url)
-                arrived = _now()
+                arrived = self.clock()
                 for event in events:
                     # When the page arrived, not when its batch is applied (a page may wait for more).
                     event["received_at"] = arrived

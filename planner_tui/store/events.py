@@ -1065,6 +1065,7 @@ def apply_events(
     feed: str,
     received_at: datetime | None = None,
     position: int | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> ApplyResult:
     """Apply a batch of events in one transaction with their history and the feed's cursor.
 
@@ -1078,10 +1079,14 @@ def apply_events(
     `received_at` is when the batch arrived (default: now); a normalised event may carry its own
     `received_at` (the poller stamps each page as it arrives), which wins.
 
+    `clock` stamps applied_at (default: the real UTC clock); a replay passes its own clock so lags are
+    measured in the replay's time.
+
     On a large plant the first call also creates the lookup indexes (see `_LOOKUP_INDEXES`), after
     the batch is committed: about a second, once.
     """
-    received_at = received_at or _precise_now()
+    clock = clock or _precise_now
+    received_at = received_at or clock()
     normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
     missing_indexes: list[tuple[str, str]] = []
     with store.write_lock:
@@ -1090,7 +1095,7 @@ def apply_events(
             cur.begin()
             try:
                 result = _apply(cur, normalised, feed=feed, received_at=received_at, position=position,
-                                missing_indexes=missing_indexes)
+                                missing_indexes=missing_indexes, clock=clock)
                 cur.commit()
             except BaseException:
                 cur.rollback()
@@ -1122,7 +1127,7 @@ def _create_lookup_indexes(store: Store, cur: duckdb.DuckDBPyConnection, wanted:
 
 
 def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-           missing_indexes: list | None = None) -> ApplyResult:
+           missing_indexes: list | None = None, clock: Callable[[], datetime] = _precise_now) -> ApplyResult:
     result = ApplyResult()
     cursor = feed_cursor(cur, feed)
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
@@ -1188,7 +1193,7 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
         for change in changes:
             result.touched.setdefault(change["table"], set()).add(change["key"])
 
-    applied_at = _precise_now()
+    applied_at = clock()
     records = []
     for ev, outcome, reason, changes in outcomes:
         if outcome == APPLIED:
