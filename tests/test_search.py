@@ -83,6 +83,10 @@ def test_every_word_must_match_id_or_label_in_any_case(store):
     assert ids(find(cur, "WELD manual")) == ["M-WELD-02"]
     assert ids(find(cur, "weld 02")) == ["M-WELD-02"]
     assert find(cur, "weld zebra") == []
+    # Statuses are in the labels too, found by any part ("maint" finds "maintenance").
+    assert ids(find(cur, "maint")) == ["M-PAINT-01"]
+    assert ids(find(cur, "SHIPPED", kind="sales_order")) == ["SO-12/1"]
+    assert ids(find(cur, "down welder")) == ["M-WELD-01", "M-WELD-02"]
     # A customer's name reaches its order lines too (their label), after the customer itself.
     assert [(h["kind"], h["id"]) for h in find(cur, "acme tools")][:2] == [("customer", "ACME"), ("sales_order", "SO-1/1")]
 

@@ -155,10 +155,12 @@ def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[s
 
 def find(cur: duckdb.DuckDBPyConnection, words: str, *, kind: str | Iterable[str] | None = None,
          limit: int = 20) -> list[dict]:
-    """The best `limit` of everything a planner can go to whose id or label contains every word (any case),
-    as {kind, id, label, score}: the id typed exactly first (score 1.0), then ids starting with a word (0.8),
-    ids containing one (0.6), then matches on the label alone (0.4); ties by kind (small tables first), then id.
-    No words matches everything (the first `limit` by kind and id)."""
+    """The best `limit` of everything a planner can go to where every word (any case) occurs in the id or in
+    what the label shows (a name, description, reason, item, customer id or name, status), as
+    {kind, id, label, score}: the id typed exactly first (score 1.0; a sales order's number matches each of its
+    lines "SO/line"), then ids starting with a word (0.8), ids containing one (0.6), then label matches (0.4);
+    ties by kind (small tables first), then id. No words matches everything (the first `limit` by kind and id).
+    Raises BadRequest for an unknown kind or a limit below 1."""
     if limit < 1:
         raise BadRequest(f"limit must be at least 1, not {limit}")
     terms = [w.lower() for w in words.split()]
