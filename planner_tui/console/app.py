@@ -12,6 +12,7 @@ import getpass
 import logging
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable
@@ -84,6 +85,7 @@ class PlannerApp(App):
         self._reads_done = threading.Condition()
         self._shutting_down = False
         self._poll_timer = None
+        self._poll_started = time.monotonic()
         if not animate:
             self.animation_level = "none"
 
@@ -213,6 +215,7 @@ class PlannerApp(App):
     def _poll_feed(self) -> None:
         if self._shutting_down:
             return
+        self._poll_started = time.monotonic()
         if self._feed is None:
             try:
                 from planner_tui.feeds.poller import open_feed
@@ -242,7 +245,11 @@ class PlannerApp(App):
         if main is not None and main.is_current:
             main.render_header()
         state = getattr(message.status, "state", None)
-        self._arm_poll(CATCH_UP_DELAY if state == "catching_up" and message.applied else self.poll_seconds)
+        if state == "catching_up" and message.applied:
+            self._arm_poll(CATCH_UP_DELAY)
+        else:
+            # Polls start every poll_seconds (the time a poll took counts towards it), one at a time.
+            self._arm_poll(max(CATCH_UP_DELAY, self.poll_seconds - (time.monotonic() - self._poll_started)))
 
     def _arm_poll(self, delay: float) -> None:
         if self._shutting_down or not self.events_source:
