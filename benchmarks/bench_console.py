@@ -3,7 +3,7 @@
     python benchmarks/bench_console.py [--large DIR] [--skip-large] [--events-per-second N]
 
 1. sample plant: time from starting the app to the first full main screen (every panel filled);
-2. large plant (default /work/bench-data/large/, loaded once into /tmp/bench_console_large.duckdb,
+2. large plant (default: the generated large plant of benchmarks/plant.py, loaded once into /tmp/bench_console_large.duckdb,
    the load not timed): the same;
 3. keypress latency while a feed server on loopback replays ~1,000 events/s into the large plant
    (inventory.adjusted events): "down" in the machines table, key posted to cursor moved;
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 
+from plant import large_plant  # noqa: E402
 from planner_tui.console.app import PlannerApp  # noqa: E402
 from planner_tui.console.screenshots import SCREENSHOT_AT, scenario_store  # noqa: E402
 from planner_tui.console.widgets.live_table import LiveTable  # noqa: E402
@@ -212,7 +213,7 @@ async def big_tables(rows: int, plain_rows: int) -> dict:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--large", default="/work/bench-data/large")
+    parser.add_argument("--large", default=None, help="a Parquet plant (default: the generated large plant)")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--events-per-second", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -228,7 +229,7 @@ async def main() -> None:
     print(f"machine load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"sample plant, first full screen: {ms(elapsed)} (target < 1 s); rows {counts}")
 
-    large_dir = Path(args.large)
+    large_dir = large_plant(args.large)
     if not args.skip_large and large_dir.is_dir():
         store = large_store(large_dir)
         at = as_of(store.cursor())

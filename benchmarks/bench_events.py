@@ -13,8 +13,8 @@
    thread, and an observer thread queries the event log every 10 ms with its own cursor and notes when
    each event first becomes visible. Reports p50/p99/max of visible - released. Target p99 < 1.2 s.
 
-DIR is a Parquet plant (planner-tui generate); default /work/bench-data/large when it exists, else a
-plant generated at --scale into a temporary folder. The plant is copied into a temporary database
+DIR is a Parquet plant (planner-tui generate); default the large plant (benchmarks/plant.py), or with
+--scale a plant generated at that scale into a temporary folder. The plant is copied into a temporary database
 with one CREATE TABLE AS per table (the loader has its own benchmark).
 """
 
@@ -41,7 +41,7 @@ from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES  # noqa: E402
 from planner_tui.store.events import apply_events  # noqa: E402
 
-LARGE = Path("/work/bench-data/large")
+from plant import LARGE, large_plant  # noqa: E402
 
 
 def utcnow() -> datetime:
@@ -234,7 +234,7 @@ def bench_latency(store: Store, maker: EventMaker, seconds: float, rate: float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--scale", type=float, default=0.05, help="when generating a plant (no --data, no large)")
+    parser.add_argument("--scale", type=float, default=None, help="generate a plant at this scale instead of using the large one")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--latency-seconds", type=float, default=20)
@@ -247,7 +247,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp_name:
         tmp = Path(tmp_name)
-        data = args.data or (LARGE if (LARGE / "operations.parquet").exists() else None)
+        data = args.data or (None if args.scale else large_plant())
         if data is None:
             from planner_tui.generate import generate_plant
 

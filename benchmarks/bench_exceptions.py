@@ -3,7 +3,7 @@
     python benchmarks/bench_exceptions.py [PLANT] [--at TS] [--repeat N] [--slow]
 
 PLANT is a planner_tui database file (opened read-only) or a snapshot folder (loaded into memory
-first; the load is not timed). Default: /work/bench-data/large/. Prints seconds per call of
+first; the load is not timed). Default: the large plant (benchmarks/plant.py). Prints seconds per call of
 `list_exceptions` (best and median of N), the time of each kind's part, and the counts by kind.
 --slow also times the reference machine counts (one `machine_impact` per stop that hits work, what
 the inbox did before) and checks that the set-based counts agree with it.
@@ -12,6 +12,7 @@ the inbox did before) and checks that the set-based counts agree with it.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from plant import large_plant  # noqa: E402
 from planner_tui.engine import exceptions as ex  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.timeutil import resolve_now  # noqa: E402
@@ -49,13 +51,13 @@ def timed(fn):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("plant", nargs="?", default="/work/bench-data/large/")
+    parser.add_argument("plant", nargs="?", default=None, help="a db file or snapshot folder (default: the generated large plant)")
     parser.add_argument("--at", default=None, help="pin 'now' (default: the snapshot's as_of, else the clock)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slow", action="store_true", help="time machine_impact per stop and compare")
     args = parser.parse_args()
 
-    store = open_plant(args.plant)
+    store = open_plant(args.plant if args.plant and not os.path.isdir(args.plant) else str(large_plant(args.plant)))
     cur = store.cursor()
     at = args.at
     if at is None:

@@ -1,6 +1,6 @@
 """Benchmark: machine-stop impact, whole-plant reschedule, and the naive per-operation repair.
 
-    python benchmarks/bench_impact.py --data /work/bench-data/large     # a generated plant (Parquet)
+    python benchmarks/bench_impact.py --data "$(python benchmarks/plant.py)"  # the large plant (generated once)
     python benchmarks/bench_impact.py --orders 20000                     # a synthetic plant built here
     python benchmarks/bench_impact.py --orders 200000 --save /tmp/p.duckdb  # build once, then --db /tmp/p.duckdb
 
@@ -162,7 +162,7 @@ def plant_now(store: Store, data: Path | None) -> datetime:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="a snapshot folder (e.g. /work/bench-data/large)")
+    parser.add_argument("--data", type=Path, help="a snapshot folder (e.g. the large plant: python benchmarks/plant.py prints it)")
     parser.add_argument("--orders", type=int, default=20000, help="synthetic plant size when --data is not given")
     parser.add_argument("--db", type=Path, help="a planner_tui DuckDB file to read (e.g. one written with --save)")
     parser.add_argument("--save", type=Path, help="write the synthetic plant to this DuckDB file and stop")

@@ -1,6 +1,6 @@
 """Benchmark: lot trace and material shortages on a large plant.
 
-    python benchmarks/bench_material.py                          # /work/bench-data/large if present
+    python benchmarks/bench_material.py                          # the large plant (benchmarks/plant.py)
     python benchmarks/bench_material.py --data DIR [--data DIR2]  # one or more generated plants (Parquet)
     python benchmarks/bench_material.py --synthetic 0.1 --synthetic 1.0   # built in memory, no files
 
@@ -36,7 +36,7 @@ from planner_tui.engine.trace import create_lookup_indexes, trace_lot  # noqa: E
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES, create_table_sql  # noqa: E402
 
-DEFAULT_DATA = Path("/work/bench-data/large")
+from plant import LARGE as DEFAULT_DATA, large_plant  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -264,7 +264,7 @@ def main() -> None:
     plants: list[tuple[str, object]] = []
     for scale in args.synthetic or []:
         plants.append((f"synthetic x{scale}", scale))
-    for folder in args.data or ([] if args.synthetic else [DEFAULT_DATA]):
+    for folder in args.data or ([] if args.synthetic else [large_plant()]):
         if not folder.exists():
             parser.error(f"no plant at {folder}: pass --data DIR or --synthetic SCALE")
         plants.append((str(folder), folder))
