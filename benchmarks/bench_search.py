@@ -1,6 +1,6 @@
 """Benchmark: `find` (the ctrl+p palette and `planner-tui find`) on a large plant, against caching the index.
 
-    python benchmarks/bench_search.py                       # /work/bench-data/large, loaded once into
+    python benchmarks/bench_search.py                       # the large plant (benchmarks/plant.py), loaded once into
                                                             # /tmp/bench_search_large.duckdb (load not timed)
     python benchmarks/bench_search.py --db PLANT.duckdb     # an existing store (opened read-only)
     python benchmarks/bench_search.py --skip-index          # only `find`
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from planner_tui.engine.search import find, plant_index  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 
-LARGE = Path("/work/bench-data/large")
+from plant import LARGE, large_plant  # noqa: E402
 LARGE_DB = Path(tempfile.gettempdir()) / "bench_search_large.duckdb"
 # What planners type: an exact id of each big kind, id prefixes, name words, one letter, nothing.
 QUERIES = ("M-ASSY-0007", "L-CP000014-015", "SO-0000001/2", "PRO-0001", "SH-0000012", "weld", "baltic dairy",
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--skip-index", action="store_true", help="do not time the cached-index design")
     args = parser.parse_args()
 
-    store = open_plant(args.db, args.data)
+    store = open_plant(args.db, large_plant(args.data))
     cur = store.cursor()
     counts = {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("machines", "quality_holds", "items", "customers", "production_orders", "sales_orders",
