@@ -394,7 +394,7 @@ def _json_text(value: object) -> str | None:
 # Staging and checks run on worker threads, each with its own cursor: DuckDB releases the GIL, and
 # a Parquet file of one or two row groups is read by one core only, so a second file (or a check)
 # keeps the other core busy. Concurrent CREATE TABLEs of different tables do not conflict.
-STAGE_LANES = 2
+STAGE_LANES = min(2, os.cpu_count() or 1)  # on one core a second lane only adds switching
 # One check at a time: a second one beside two stagings cost more CPU (contention) than it saved
 # (bench_load, 2 cores: 1.20-1.23 s against 1.26-1.36 s with two).
 CHECK_WORKERS = 1
