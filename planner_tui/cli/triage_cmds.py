@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -101,16 +102,16 @@ def exceptions(
         stdout.print(f"No open exceptions as of {iso(now)}.")
         return
     shown = f"{total}" if len(rows) == total else f"{len(rows)} worst of {total}"
-    table = RichTable(title=f"Exceptions as of {iso(now)}: {shown}", title_justify="left")
+    # The exception's text is what a planner reads: it gets the width; the rest stays on one line.
+    table = RichTable(title=f"Exceptions as of {iso(now)}: {shown}", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
     table.add_column("severity", no_wrap=True)
     table.add_column("age", justify="right", no_wrap=True)
-    table.add_column("owner", no_wrap=True)
-    table.add_column("status")
-    table.add_column("exception")
+    table.add_column("exception", ratio=1, min_width=26)
+    table.add_column("status", no_wrap=True, max_width=12, overflow="ellipsis")
+    table.add_column("owner", no_wrap=True, max_width=16, overflow="ellipsis")
     for row in rows:
         owner = row["assignee"] or row["owner"] or ""
-        if row["assignee"] and row["owner"] and row["assignee"] != row["owner"]:
-            owner = f"{row['assignee']} (owner {row['owner']})"
         what = Text(row["title"])
         what.append(f"\n{row['exception_id']}", style="dim")
         if row.get("cleared_note"):
@@ -119,9 +120,9 @@ def exceptions(
             Text(row["severity"].upper() if row["severity"] == "critical" else row["severity"],
                  style=SEVERITY_STYLE.get(row["severity"], "")),
             fmt_age(row["age_minutes"]),
-            owner,
-            _status_text(row),
             what,
+            _status_text(row),
+            owner,
         )
     stdout.print(table)
     if len(rows) < total:
