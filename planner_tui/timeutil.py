@@ -63,3 +63,18 @@ class ReplayClock:
 
         elapsed = (self._monotonic() - self._origin) * self.speed
         return self.start + timedelta(seconds=elapsed)
+
+
+def as_datetime(value: object) -> datetime | None:
+    """A datetime from what the engine or the store hands over (datetime, date, ISO text); None when
+    empty or unreadable: for display and ordering, where a missing time must not stop the screen."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return parse_timestamp(str(value))
+    except BadRequest:
+        return None

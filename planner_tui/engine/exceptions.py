@@ -37,7 +37,7 @@ from planner_tui.store.triage import (
     split_order_line,
     triage_state,
 )
-from planner_tui.timeutil import parse_timestamp
+from planner_tui.timeutil import as_datetime, parse_timestamp
 
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -66,16 +66,6 @@ def _first(result) -> tuple | None:
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
-def _as_datetime(value) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return parse_timestamp(value)
 
 
 def _as_date(value) -> date | None:
@@ -113,7 +103,7 @@ def _line_key(sales_order_id, line_no) -> str:
 
 def _exception(kind: str, subject_id: str, *, severity: str, title: str, raised_at: datetime | None,
                owner: str | None, detail: dict, at: datetime) -> dict:
-    raised_at = _as_datetime(raised_at)
+    raised_at = as_datetime(raised_at)
     age = None if raised_at is None else max(0, int((at - raised_at).total_seconds() // 60))
     return {
         "exception_id": f"{kind}:{subject_id}",
@@ -535,7 +525,7 @@ def _shortages(ctx: _Context, only: str | None = None) -> list[dict]:
         affected = s.get("affected") or []
         lines = [a for a in affected if a.get("kind") == "sales_order"]
         orders = [a for a in affected if a.get("kind") == "production_order"]
-        first = _as_datetime(s.get("first_short_at"))
+        first = as_datetime(s.get("first_short_at"))
         imminent = first is not None and (first - ctx.at).total_seconds() <= SHORTAGE_IMMINENT_HOURS * 3600
         if imminent and lines:
             severity = "critical"
@@ -621,14 +611,14 @@ def _late_orders(ctx: _Context, only: str | None = None) -> list[dict]:
         if line.get("status") not in (None, "open"):
             continue
         promised = _as_date(s.get("promised_date") or line.get("promised_date"))
-        eta = _as_datetime(s.get("eta"))
+        eta = as_datetime(s.get("eta"))
         slip = (eta.date() - promised).days if eta and promised else None
         overdue = promised is not None and promised <= ctx.at.date()
         customer = line.get("customer_name") or s.get("customer_id") or line.get("customer_id")
         title = (f"{_line_key(*key)} late" + (f" +{slip}d" if slip is not None else "")
                  + f": ETA {_day(eta, ctx.at)}, promised {_day(promised, ctx.at)}"
                  + (f" ({customer})" if customer else ""))
-        confirmed = _as_datetime(line.get("confirmed_at"))
+        confirmed = as_datetime(line.get("confirmed_at"))
         # Lateness has no recorded start: it began when the order was confirmed, or with the earliest
         # current stop if that came later (a stop is what usually turns a line late).
         raised = max(t for t in (confirmed, stop) if t is not None) if (confirmed or stop) else ctx.at
@@ -706,7 +696,7 @@ def _no_supply(ctx: _Context, only: str | None = None) -> list[dict]:
             if a.get("kind") == "sales_order" and (only is None or a.get("id") == only):
                 lines.append(str(a["id"]))
                 items.append(item_id)
-                needs.append(_as_datetime(a.get("need_at")))
+                needs.append(as_datetime(a.get("need_at")))
     if not lines:
         return []
     table = pa.table({"line": pa.array(lines, pa.string()), "short_item": pa.array(items, pa.string()),
@@ -775,7 +765,7 @@ def _one_feed_stale(feed_status: object, at: datetime, only: str | None) -> list
     feed = str(getattr(feed_status, "feed", None) or "feed")
     if only is not None and feed != only:
         return []
-    since = _as_datetime(getattr(feed_status, "since", None))
+    since = as_datetime(getattr(feed_status, "since", None))
     error = getattr(feed_status, "last_error", None)
     title = f"Feed {feed} stale" + (f" since {_clock(since, at)}" if since else "")
     if error:

@@ -6,7 +6,7 @@ loading indicator meanwhile, and gets the result back as a message, so the UI th
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Iterable
 
 from rich.text import Text
@@ -21,7 +21,7 @@ from textual.widgets.tree import TreeNode
 
 from planner_tui.console.widgets.breadcrumb import Breadcrumb
 from planner_tui.errors import PlannerError
-from planner_tui.timeutil import parse_timestamp
+from planner_tui.timeutil import as_datetime
 
 # A dict key naming an id, and the drill kind it opens (first match is a record's own id).
 ID_KINDS: tuple[tuple[str, str], ...] = (
@@ -52,19 +52,6 @@ Drill = tuple[str, str]  # (kind, ident) carried by every drillable tree node
 
 
 # --- formatting -------------------------------------------------------------------------------------
-
-
-def as_datetime(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    try:
-        return parse_timestamp(str(value))
-    except PlannerError:
-        return None
 
 
 def fmt_ts(value: Any) -> str:

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from rich.text import Text
 
+from planner_tui.timeutil import as_datetime
+
 
 log = logging.getLogger(__name__)
 
@@ -136,19 +138,6 @@ def fmt_qty(value: Any) -> str:
     if number == int(number):
         return f"{int(number):,}"
     return f"{number:,.1f}"
-
-
-def as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 def as_date(value: Any) -> date | None:
