@@ -9,8 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import re
+
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 from planner_tui.errors import BadRequest, PlannerError
 from planner_tui.store import Store
@@ -43,6 +47,42 @@ def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False
         load_snapshot(store, snapshot, progress=progress_enabled())
         return store
     return Store.open(db, read_only=read_only, create=False)
+
+
+def table(title: str | None = None, *, caption: str | None = None) -> Table:
+    """The house table, readable at 80 columns over SSH: a rule under the header instead of boxes, no edge
+    padding. Callers keep ids whole (`no_wrap=True`), give the main text `ratio=1` with a `min_width`, and
+    cap secondary columns (`max_width`, `overflow="ellipsis"`); `--json` has everything in full."""
+    return Table(title=title, caption=caption, title_justify="left", caption_justify="left", title_style="bold",
+                 box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+
+
+def short_time(value: Any) -> str:
+    """A time in a table: 11-25 02:05 for a moment, 11-24 for a day, - for none (the year is the planning
+    year; --json has the full time)."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%m-%d")
+    return str(value)
+
+
+def stamp(value: datetime | date | None) -> str:
+    """A time in a sentence: the year too, no seconds."""
+    if value is None:
+        return "-"
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.strftime("%Y-%m-%d")
+
+
+_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
+_ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
+
+
+def short_times_in(text: str) -> str:
+    """The ISO times inside an engine's sentence, shortened as `short_time` does, for a table cell."""
+    return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
 
 
 def progress_enabled() -> bool:

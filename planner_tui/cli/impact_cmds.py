@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from typing import Annotated, Optional
 
 import typer
-from rich import box
 from rich.table import Table as RichTable
 
-from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
-from planner_tui.timeutil import iso, parse_timestamp
+from planner_tui.cli.common import (
+    AtOption,
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    short_time,
+    short_times_in,
+    stamp,
+    stdout,
+)
+from planner_tui.cli.common import table as _table
+from planner_tui.timeutil import parse_timestamp
 
 impact_app = typer.Typer(help="What a stop hits: production orders, customer lines, shipments, who to tell.",
                          no_args_is_help=True)
@@ -28,27 +37,6 @@ _WIDE = 110
 
 def _wide() -> bool:
     return stdout.width >= _WIDE
-
-
-def _table(title: str) -> RichTable:
-    return RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                     show_edge=False)
-
-
-def _when(value) -> str:
-    """11-25 02:05 for a moment, 11-24 for a day, - for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%m-%d")
-    return str(value)
-
-
-def _stamp(value: datetime | None) -> str:
-    """A moment in a sentence: the year too, no seconds."""
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
 
 
 def _duration(minutes: float) -> str:
@@ -76,14 +64,6 @@ def _line_status(line: dict) -> str:
     return "at risk" if line.get("at_risk") else "on time"
 
 
-_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
-_ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
-
-
-def _compact_times(text: str) -> str:
-    return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
-
-
 def _notify_table(people: list[dict]) -> RichTable:
     table = _table("Who to tell")
     table.add_column("person", no_wrap=True)
@@ -91,7 +71,7 @@ def _notify_table(people: list[dict]) -> RichTable:
     table.add_column("why", ratio=3, overflow="fold")
     for p in people:
         # One reason a line, its timestamps compacted (the engine's text, with seconds and years, is in --json).
-        reasons = [_compact_times(r) for r in (p.get("reasons") or [p["why"]])]
+        reasons = [short_times_in(r) for r in (p.get("reasons") or [p["why"]])]
         if len(reasons) > 1:
             reasons = [f"- {r}" for r in reasons]
         table.add_row(p["person"], p["role"], "\n".join(reasons))
@@ -112,8 +92,8 @@ def _orders_table(title: str, orders: list[dict], with_why: bool) -> RichTable:
     for o in orders:
         row = [o["production_order_id"], o["item_id"]]
         if wide:
-            row.append(_when(o["planned_end"]))
-        row += [_when(o["new_end"]), _delay(o["delay_minutes"])]
+            row.append(short_time(o["planned_end"]))
+        row += [short_time(o["new_end"]), _delay(o["delay_minutes"])]
         if with_why:
             row.append(o["why"])
         table.add_row(*row)
@@ -136,8 +116,8 @@ def _lines_table(title: str, lines: list[dict]) -> RichTable:
             f"{line['sales_order_id']}/{line['line_no']}",
             _line_status(line),
             f"+{_duration(line['slip_minutes'])}" if line["slip_minutes"] > 0 else "-",
-            _when(line["eta"]),
-            _when(line["promised_date"]),
+            short_time(line["eta"]),
+            short_time(line["promised_date"]),
             line.get("customer_name") or line["customer_id"],
         ]
         if wide:
@@ -167,10 +147,10 @@ def impact_machine(
         emit_json(result)
         return
     if result["downtime_known"]:
-        downtime = f"down {_duration(result['down_minutes'])} until {_stamp(result['stop_end'])}"
+        downtime = f"down {_duration(result['down_minutes'])} until {stamp(result['stop_end'])}"
     else:
         downtime = "downtime UNKNOWN: showing what is exposed, no delays computed"
-    stdout.print(f"[bold]{machine_id}[/] stops at {_stamp(result['stop_start'])}, {downtime}")
+    stdout.print(f"[bold]{machine_id}[/] stops at {stamp(result['stop_start'])}, {downtime}")
     stdout.print(
         f"{len(result['operations'])} operation(s) hit, {len(result['production_orders'])} production order(s), "
         f"{len(result['sales_orders'])} customer line(s) ({result['late_lines']} LATE)"
@@ -181,8 +161,8 @@ def impact_machine(
     for name in ("shipment", "line", "planned ship", "status", "ETA"):
         shipments.add_column(name, no_wrap=True)
     for s in result["shipments"]:
-        shipments.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", _when(s["planned_ship_date"]),
-                          s["status"], ("[bold red]LATE[/] " if s["late"] else "") + _when(s["eta"]))
+        shipments.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", short_time(s["planned_ship_date"]),
+                          s["status"], ("[bold red]LATE[/] " if s["late"] else "") + short_time(s["eta"]))
     stdout.print(shipments)
     customers = _table("Customers")
     customers.add_column("customer", no_wrap=True)
@@ -214,7 +194,7 @@ def reschedule_cmd(
         stdout.print("No machine is stopped: the plan stands.")
     for stop in result["stops"]:
         downtime = f"down {_duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
-        stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {_stamp(stop['start'])}, {downtime}")
+        stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {stamp(stop['start'])}, {downtime}")
     at_risk = result.get("lines_at_risk", result["sales_orders"])
     already = sum(1 for line in at_risk if line["late"] and line.get("late_in_plan"))
     moved = sum(1 for line in at_risk if not line["late"])
@@ -248,44 +228,55 @@ def order_cmd(
     if result["kind"] == "production_order":
         o = result["production_order"]
         stdout.print(f"[bold]{order_id}[/] {o['item_id']} x{o['qty']:g}, {o['status']}, "
-                     f"{iso(o['planned_start'])} -> {iso(o['planned_end'])}")
-        ops = RichTable(title="Operations", title_justify="left")
-        for name in ("seq", "machine", "planned start", "planned end", "status"):
-            ops.add_column(name)
+                     f"{stamp(o['planned_start'])} -> {stamp(o['planned_end'])}", highlight=False)
+        ops = _table("Operations")
+        ops.add_column("seq", justify="right", no_wrap=True)
+        ops.add_column("machine", no_wrap=True)
+        ops.add_column("planned start", no_wrap=True)
+        ops.add_column("planned end", no_wrap=True)
+        ops.add_column("status", no_wrap=True, max_width=14, overflow="ellipsis")
         for op in result["operations"]:
-            ops.add_row(str(op["op_seq"]), op["machine_id"], iso(op["planned_start"]), iso(op["planned_end"]), op["status"])
+            ops.add_row(str(op["op_seq"]), op["machine_id"], short_time(op["planned_start"]),
+                        short_time(op["planned_end"]), op["status"])
         stdout.print(ops)
         chain = " -> ".join([order_id] + [p["production_order_id"] for p in result["feeds"]])
-        stdout.print(f"feeds: {chain if result['feeds'] else 'nothing (top level)'}")
+        stdout.print(f"feeds: {chain if result['feeds'] else 'nothing (top level)'}", highlight=False)
         roots = result["fed_by"]
     else:
         roots = result["production_orders"]
-        stdout.print(f"[bold]{order_id}[/]: made by " + (", ".join(p["production_order_id"] for p in roots) or "no production order"))
+        stdout.print(f"[bold]{order_id}[/]: made by " + (", ".join(p["production_order_id"] for p in roots) or "no production order"),
+                     highlight=False)
 
     def show(tree: list[dict], depth: int) -> None:
         for node in tree:
             stdout.print("  " * depth + f"- {node['production_order_id']} {node['item_id']} {node['status']} "
-                         f"ends {iso(node['planned_end'])}")
+                         f"ends {stamp(node['planned_end'])}", highlight=False)
             show(node.get("fed_by", []), depth + 1)
 
     if roots:
         stdout.print("fed by:" if result["kind"] == "production_order" else "production orders and their feeders:")
         show(roots, 1)
-    lines = RichTable(title="Customer lines", title_justify="left")
-    for name in ("line", "customer", "item", "qty", "promised", "status"):
-        lines.add_column(name)
+    lines = _table("Customer lines")
+    lines.add_column("line", no_wrap=True)
+    lines.add_column("customer", ratio=1, min_width=16)
+    lines.add_column("item", no_wrap=True, max_width=14, overflow="ellipsis")
+    lines.add_column("qty", justify="right", no_wrap=True)
+    lines.add_column("promised", no_wrap=True)
+    lines.add_column("status", no_wrap=True, max_width=12, overflow="ellipsis")
     for line in result["sales_order_lines"]:
         lines.add_row(f"{line['sales_order_id']}/{line['line_no']}", line["customer_name"] or line["customer_id"],
-                      line["item_id"], f"{line['qty']:g}", iso(line["promised_date"]), line["status"])
+                      line["item_id"], f"{line['qty']:g}", short_time(line["promised_date"]), line["status"])
     stdout.print(lines)
-    ships = RichTable(title="Shipments", title_justify="left")
+    ships = _table("Shipments")
     for name in ("shipment", "line", "planned ship", "status"):
-        ships.add_column(name)
+        ships.add_column(name, no_wrap=True)
     for s in result["shipments"]:
-        ships.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", iso(s["planned_ship_date"]), s["status"])
+        ships.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", short_time(s["planned_ship_date"]),
+                      s["status"])
     stdout.print(ships)
     for c in result["customers"]:
-        stdout.print(f"customer {c['customer_id']} {c['name'] or ''}: account manager {c['account_manager'] or '-'}")
+        stdout.print(f"customer {c['customer_id']} {c['name'] or ''}: account manager {c['account_manager'] or '-'}",
+                     highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,22 @@ from rich.table import Table as RichTable
 from rich.text import Text
 from rich.tree import Tree
 
-from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.cli.common import (
+    AtOption,
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    short_time,
+    short_times_in,
+    stamp,
+    stdout,
+    table,
+)
 from planner_tui.engine.shortages import balance_series, projection, shortages
 from planner_tui.engine.trace import trace_hold, trace_lot
-from planner_tui.timeutil import iso, resolve_now
+from planner_tui.timeutil import resolve_now
 
 trace_app = typer.Typer(
     help="Lot trace: where a lot went (forward) and where it came from (backward).",
@@ -29,18 +41,6 @@ def _qty(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def _when(value) -> str:
-    """Compact time for narrow tables: minutes are enough for a planner."""
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "hour") else iso(value)
-
-
-def _day_time(value) -> str:
-    """Shortest readable time for the shortages table: the year is the planning year."""
-    return value.strftime("%m-%d %H:%M") if value is not None else ""
 
 
 def _lot_label(lot: dict) -> str:
@@ -70,15 +70,22 @@ def _tree(title: str, root_id: str, nodes: list[dict], links_key: str) -> Tree:
     return tree
 
 
-def _table(title: str, columns: list[str], rows: list[list], *, empty: str = "none") -> RichTable | Text:
+# Column kinds for `_table`: an id is never broken, the text takes the width left, a side column is cut short.
+ID = {"no_wrap": True}
+TEXT = {"ratio": 1, "min_width": 18}
+SIDE = {"no_wrap": True, "max_width": 14, "overflow": "ellipsis"}
+NUMBER = {"no_wrap": True, "justify": "right"}
+
+
+def _table(title: str, columns: list[tuple[str, dict]], rows: list[list], *, empty: str = "none") -> RichTable | Text:
     if not rows:
         return Text(f"{title}: {empty}", style="dim")
-    table = RichTable(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    listing = table(title)
+    for name, style in columns:
+        listing.add_column(name, **style)
     for row in rows:
-        table.add_row(*[value if isinstance(value, Text) else ("" if value is None else str(value)) for value in row])
-    return table
+        listing.add_row(*[value if isinstance(value, Text) else ("" if value is None else str(value)) for value in row])
+    return listing
 
 
 def _print_trace(answer: dict) -> None:
@@ -86,7 +93,7 @@ def _print_trace(answer: dict) -> None:
     if hold:
         stdout.print(
             f"[bold]hold {hold['hold_id']}[/] on lot {hold['lot_id']}: {hold['reason'] or ''} "
-            f"(placed {iso(hold['placed_at'])} by {hold['placed_by'] or '?'}, {hold['status']})"
+            f"(placed {stamp(hold['placed_at'])} by {hold['placed_by'] or '?'}, {hold['status']})"
         )
     s = answer["summary"]
     stdout.print(
@@ -101,8 +108,9 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         _table(
             "Quality holds",
-            ["hold", "lot", "status", "reason", "placed", "by"],
-            [[h["hold_id"], h["lot_id"], h["status"], h["reason"], _when(h["placed_at"]), h["placed_by"]] for h in holds],
+            [("hold", ID), ("lot", ID), ("status", ID), ("reason", TEXT), ("placed / by", SIDE)],
+            [[h["hold_id"], h["lot_id"], h["status"], h["reason"], f"{short_time(h['placed_at'])}\n{h['placed_by'] or '?'}"]
+             for h in holds],
         )
     )
     root = f"{answer['lot_id']} {answer['item_id']}"
@@ -111,10 +119,11 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         _table(
             "Production orders",
-            ["order", "item", "status", "role", "consumed", "made", "planned end"],
+            [("order / item", ID), ("status / role", SIDE), ("lots consumed -> made", TEXT), ("planned end", ID)],
             [
-                [o["production_order_id"], o["item_id"], o["status"], o["role"], ", ".join(o["consumed_lots"]),
-                 ", ".join(o["made_lots"]), _when(o["planned_end"])]
+                [f"{o['production_order_id']}\n{o['item_id']}", f"{o['status']}\n{o['role']}",
+                 f"{', '.join(o['consumed_lots']) or '-'} -> {', '.join(o['made_lots']) or '-'}",
+                 short_time(o["planned_end"])]
                 for o in answer["production_orders"]
             ],
         )
@@ -122,18 +131,19 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         _table(
             "Inventory",
-            ["location", "lot", "item", "qty", "lot status"],
+            [("location", ID), ("lot", ID), ("item", ID), ("qty", NUMBER), ("lot status", SIDE)],
             [[i["location"], i["lot_id"], i["item_id"], _qty(i["qty"]), i["lot_status"]] for i in answer["inventory"]],
         )
     )
     stdout.print(
         _table(
             "Shipments",
-            ["shipment", "status", "sales order", "customer", "lot", "qty", "ship date"],
+            [("shipment", ID), ("status", SIDE), ("line / customer", ID), ("lot", ID), ("qty", NUMBER),
+             ("ship", ID)],
             [
                 [s["shipment_id"], Text(s["status"], style="bold yellow" if s["shipped"] else ""),
-                 f"{s['sales_order_id']}/{s['line_no']}", s["customer_id"], s["lot_id"], _qty(s["qty"]),
-                 iso(s["planned_ship_date"])]
+                 f"{s['sales_order_id']}/{s['line_no']}\n{s['customer_id']}", s["lot_id"], _qty(s["qty"]),
+                 short_time(s["planned_ship_date"])]
                 for s in answer["shipments"]
             ],
         )
@@ -141,7 +151,8 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         _table(
             "Customers",
-            ["customer", "name", "account manager", "received goods", "orders"],
+            [("customer", ID), ("name", TEXT), ("account manager", {**SIDE, "max_width": 16}), ("received", ID),
+             ("orders", {"ratio": 1, "min_width": 10})],
             [
                 [c["customer_id"], c["name"], c["account_manager"], "yes" if c["received"] else "no",
                  ", ".join(c["sales_orders"])]
@@ -150,7 +161,8 @@ def _print_trace(answer: dict) -> None:
         )
     )
     stdout.print(
-        _table("Notify", ["person", "role", "why"], [[n["person"], n["role"], n["why"]] for n in answer["notify"]])
+        _table("Notify", [("person", ID), ("role", {**SIDE, "max_width": 16}), ("why", {**TEXT, "ratio": 3})],
+               [[n["person"], n["role"], short_times_in(n["why"])] for n in answer["notify"]])
     )
 
 
@@ -209,17 +221,17 @@ def _print_projection(answer: dict) -> None:
         f"on hand {_qty(answer['on_hand'])}  safety stock {_qty(answer['safety_stock'])}  "
         f"min balance {_qty(answer['min_balance'])}"
     )
-    stdout.print(sparkline([p["balance"] for p in answer["points"]], width=60))
-    table = RichTable(title_justify="left")
+    stdout.print(sparkline([p["balance"] for p in answer["points"]], width=min(60, stdout.width)))
+    points = table()
     for column in ("at", "kind", "ref", "delta", "balance", "overdue"):
-        table.add_column(column, justify="right" if column in ("delta", "balance") else "left")
+        points.add_column(column, justify="right" if column in ("delta", "balance") else "left", no_wrap=True)
     for p in answer["points"]:
         style = "red" if p["balance"] < 0 else "yellow" if p["balance"] < answer["safety_stock"] else ""
-        table.add_row(
-            _when(p["at"]), p["kind"], p["ref"] or "", _qty(p["delta"]), Text(_qty(p["balance"]), style=style),
+        points.add_row(
+            short_time(p["at"]), p["kind"], p["ref"] or "", _qty(p["delta"]), Text(_qty(p["balance"]), style=style),
             "overdue" if p["overdue"] else "",
         )
-    stdout.print(table)
+    stdout.print(points)
 
 
 def shortages_command(
@@ -249,42 +261,44 @@ def shortages_command(
             return
         shown = answer["shortages"][:100]
         series = balance_series(cur, [s["item_id"] for s in shown], at=now, horizon_days=horizon_days)
-    horizon = f" to {iso(answer['horizon_end'])}" if answer["horizon_end"] else ""
+    horizon = f" to {stamp(answer['horizon_end'])}" if answer["horizon_end"] else ""
     stdout.print(
         f"[bold]{len(answer['shortages'])} item(s) short[/], {len(answer['warnings'])} below safety stock, "
-        f"from {iso(answer['at'])}{horizon}"
+        f"from {stamp(answer['at'])}{horizon}"
     )
     if shown:
-        table = RichTable(title="Shortages", title_justify="left")
-        table.add_column("item", no_wrap=True)
-        table.add_column("buyer")
-        table.add_column("first short")
-        table.add_column("max short", justify="right")
-        table.add_column("recovers")
-        table.add_column("affected")
-        table.add_column("balance")
-        table.caption = "times are month-day hour:minute (UTC); --json has full timestamps"
+        short = table("Shortages", caption="times are month-day hour:minute (UTC); --json has full timestamps")
+        short.add_column("item", no_wrap=True)
+        short.add_column("buyer", no_wrap=True, max_width=12, overflow="ellipsis")
+        short.add_column("short from / to", min_width=14)  # when it goes short, then when it recovers
+        short.add_column("short", justify="right", no_wrap=True)
+        short.add_column("affected", ratio=1, min_width=12)
+        short.add_column("balance", no_wrap=True)
         for s in shown:
             affected = [a["id"] for a in s["affected"]]
             more = f" +{len(affected) - 3}" if len(affected) > 3 else ""
-            table.add_row(
+            short.add_row(
                 s["item_id"], s["buyer"] or "",
-                Text(_day_time(s["first_short_at"]) + (" overdue" if s["overdue"] else ""),
-                     style="bold red" if s["overdue"] else ""),
-                _qty(s["max_short_qty"]), _day_time(s["recovers_at"]) or "never",
-                Text(", ".join(affected[:3]) + more, overflow="fold"),
-                sparkline([b for _, b in series.get(s["item_id"], [])], width=10),
+                Text.assemble(
+                    (short_time(s["first_short_at"]) + (" OVERDUE" if s["overdue"] else ""),
+                     "bold red" if s["overdue"] else ""),
+                    "\nto " + ("never" if s["recovers_at"] is None else short_time(s["recovers_at"])),
+                ),
+                _qty(s["max_short_qty"]),
+                ", ".join(affected[:3]) + more,
+                sparkline([b for _, b in series.get(s["item_id"], [])], width=8),
             )
-        stdout.print(table)
+        stdout.print(short)
         if len(answer["shortages"]) > len(shown):
             stdout.print(f"[dim]... {len(answer['shortages']) - len(shown)} more (see --json)[/]")
     if answer["warnings"]:
         stdout.print(
             _table(
                 "Below safety stock",
-                ["item", "description", "buyer", "below safety at", "min balance", "safety stock"],
+                [("item", ID), ("description", TEXT), ("buyer", SIDE), ("below safety", ID), ("min", NUMBER),
+                 ("safety", NUMBER)],
                 [
-                    [w["item_id"], w["description"], w["buyer"], _when(w["below_safety_at"]), _qty(w["min_balance"]),
+                    [w["item_id"], w["description"], w["buyer"], short_time(w["below_safety_at"]), _qty(w["min_balance"]),
                      _qty(w["safety_stock"])]
                     for w in answer["warnings"][:100]
                 ],

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich import box
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -17,7 +16,11 @@ from planner_tui.cli.common import (
     SnapshotOption,
     emit_json,
     open_store,
+    short_time,
+    short_times_in,
+    stamp,
     stdout,
+    table,
 )
 from planner_tui.errors import BadRequest
 from planner_tui.timeutil import iso, resolve_now
@@ -103,20 +106,19 @@ def exceptions(
         return
     shown = f"{total}" if len(rows) == total else f"{len(rows)} worst of {total}"
     # The exception's text is what a planner reads: it gets the width; the rest stays on one line.
-    table = RichTable(title=f"Exceptions as of {iso(now)}: {shown}", title_justify="left", box=box.SIMPLE_HEAD,
-                      pad_edge=False)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("age", justify="right", no_wrap=True)
-    table.add_column("exception", ratio=1, min_width=26)
-    table.add_column("status", no_wrap=True, max_width=12, overflow="ellipsis")
-    table.add_column("owner", no_wrap=True, max_width=16, overflow="ellipsis")
+    inbox = table(f"Exceptions as of {iso(now)}: {shown}")
+    inbox.add_column("severity", no_wrap=True)
+    inbox.add_column("age", justify="right", no_wrap=True)
+    inbox.add_column("exception", ratio=1, min_width=26)
+    inbox.add_column("status", no_wrap=True, max_width=12, overflow="ellipsis")
+    inbox.add_column("owner", no_wrap=True, max_width=16, overflow="ellipsis")
     for row in rows:
         owner = row["assignee"] or row["owner"] or ""
         what = Text(row["title"])
         what.append(f"\n{row['exception_id']}", style="dim")
         if row.get("cleared_note"):
             what.append(f"  cleared: {row['cleared_note']}", style="green")
-        table.add_row(
+        inbox.add_row(
             Text(row["severity"].upper() if row["severity"] == "critical" else row["severity"],
                  style=SEVERITY_STYLE.get(row["severity"], "")),
             fmt_age(row["age_minutes"]),
@@ -124,7 +126,7 @@ def exceptions(
             _status_text(row),
             owner,
         )
-    stdout.print(table)
+    stdout.print(inbox)
     if len(rows) < total:
         stdout.print(f"... and {total - len(rows)} more: --limit 0 shows all, --kind narrows, --json for scripts.",
                      highlight=False)
@@ -158,13 +160,13 @@ def show(
         ("status", _status_text(row)),
         ("owner", row["owner"] or "-"),
         ("assignee", row["assignee"] or "-"),
-        ("raised", f"{iso(row['raised_at'])} ({fmt_age(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
+        ("raised", f"{stamp(row['raised_at'])} ({fmt_age(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
     ]
     if row["cause_cleared"]:
         facts.append(("cleared", Text(row["cleared_note"] or "yes", style="green")))
     for key, value in row["detail"].items():
         if value not in (None, "", [], {}):
-            facts.append((key.replace("_", " "), iso(value) if hasattr(value, "isoformat") else str(value)))
+            facts.append((key.replace("_", " "), stamp(value) if hasattr(value, "isoformat") else str(value)))
     grid = RichTable.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
@@ -175,18 +177,24 @@ def show(
     if not row["history"]:
         stdout.print("No history yet.")
         return
-    history = RichTable(title="History", title_justify="left")
+    history = table("History")
     history.add_column("when", no_wrap=True)
-    history.add_column("who / source", no_wrap=True)
-    history.add_column("what")
+    history.add_column("who / source", no_wrap=True, max_width=18, overflow="ellipsis")
+    history.add_column("what", ratio=1, min_width=30)
     for entry in row["history"]:
         if entry["kind"] == "triage":
             what = entry["action"] + (f": {entry['detail']}" if entry["detail"] else "")
-            history.add_row(iso(entry["at"]), entry["who"], what)
+            history.add_row(short_time(entry["at"]), entry["who"], short_times_in(what))
         else:
             what = entry["summary"] + ("" if entry["outcome"] == "applied" else f" [{entry['outcome']}]")
-            history.add_row(iso(entry["at"]), f"event {entry['source']}", Text(what, style="cyan"))
+            history.add_row(short_time(entry["at"]), f"event {_source_name(entry['source'])}",
+                            Text(short_times_in(what), style="cyan"))
     stdout.print(history)
+
+
+def _source_name(source: str | None) -> str:
+    """urn:plant:nordhavn-aar:mes -> mes: a source's last part names the system; --json has it whole."""
+    return (source or "?").rstrip(":/").replace("/", ":").rsplit(":", 1)[-1] or source
 
 
 # --------------------------------------------------------------------------------------------- triage
@@ -293,12 +301,12 @@ def owners(db: DbOption = None, snapshot: SnapshotOption = None, as_json: JsonOp
     if as_json:
         emit_json(people)
         return
-    table = RichTable(title=f"Owners: {len(people)}", title_justify="left")
-    table.add_column("person", no_wrap=True)
-    table.add_column("roles")
+    listing = table(f"Owners: {len(people)}")
+    listing.add_column("person", no_wrap=True)
+    listing.add_column("roles", ratio=1, min_width=20)
     for p in people:
-        table.add_row(p["person"], ", ".join(p["roles"]))
-    stdout.print(table)
+        listing.add_row(p["person"], ", ".join(p["roles"]))
+    stdout.print(listing)
 
 
 def register(app: typer.Typer) -> None:
