@@ -410,11 +410,20 @@ class _Work:
 
     def __init__(self, store: Store, lanes: int = STAGE_LANES, workers: int = CHECK_WORKERS):
         self._store = store
-        self._lanes = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="load-stage")
-        self._checks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load-check")
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
+        self._restore_threads: int | None = None
+        if (os.cpu_count() or 1) <= lanes + workers:
+            # Our threads already keep every core busy; DuckDB's own workers on top only add switching
+            # (bench_load, 2 cores: 2.07 CPU s with one thread per query against 2.22, same wall time).
+            # The setting is the database's: it is put back in close().
+            threads = int(self.cursor().execute("SELECT current_setting('threads')").fetchall()[0][0])
+            if threads > 1:
+                self.cursor().execute("SET threads = 1")
+                self._restore_threads = threads
+        self._lanes = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="load-stage")
+        self._checks = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load-check")
         self._futures: list[Future] = []
         self._values: dict[str, CheckLog] = {}
         self._keys: dict[str, CheckLog] = {}
@@ -453,6 +462,8 @@ class _Work:
     def close(self) -> None:
         self._lanes.shutdown(wait=True, cancel_futures=True)
         self._checks.shutdown(wait=True, cancel_futures=True)
+        if self._restore_threads is not None:
+            self.cursor().execute(f"SET threads = {self._restore_threads}")
         for cur in self._cursors:
             cur.close()
 
