@@ -49,12 +49,22 @@ def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False
     return Store.open(db, read_only=read_only, create=False)
 
 
-def table(title: str | None = None, *, caption: str | None = None) -> Table:
+# Column kinds for `table(...)`: an id is never broken, the text takes the width that is left, a side column
+# is cut short with an ellipsis (--json has it whole), a number is right-aligned.
+ID: dict[str, Any] = {"no_wrap": True}
+TEXT: dict[str, Any] = {"ratio": 1, "min_width": 18}
+SIDE: dict[str, Any] = {"no_wrap": True, "max_width": 14, "overflow": "ellipsis"}
+NUMBER: dict[str, Any] = {"no_wrap": True, "justify": "right"}
+
+
+def table(title: str | None = None, *columns: tuple[str, dict[str, Any]], caption: str | None = None) -> Table:
     """The house table, readable at 80 columns over SSH: a rule under the header instead of boxes, no edge
-    padding. Callers keep ids whole (`no_wrap=True`), give the main text `ratio=1` with a `min_width`, and
-    cap secondary columns (`max_width`, `overflow="ellipsis"`); `--json` has everything in full."""
-    return Table(title=title, caption=caption, title_justify="left", caption_justify="left", title_style="bold",
+    padding, and the given (name, kind) columns, kinds from ID, TEXT, SIDE, NUMBER (add_column works too)."""
+    made = Table(title=title, caption=caption, title_justify="left", caption_justify="left", title_style="bold",
                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, kind in columns:
+        made.add_column(name, **kind)
+    return made
 
 
 def short_time(value: Any) -> str:

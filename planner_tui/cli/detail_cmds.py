@@ -8,20 +8,30 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from planner_tui.cli.common import AtOption, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.cli.common import (
+    ID,
+    NUMBER,
+    SIDE,
+    TEXT,
+    AtOption,
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    short_time,
+    stamp,
+    stdout,
+    table,
+)
 from planner_tui.timeutil import iso
 
 
-def _ts(value) -> str:
-    """Minutes are enough for a planner and keep tables inside 80 columns."""
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
-
-
 def _span(start, end) -> str:
-    """start -> end, the end's date left out when it is the start's."""
+    """start -> end in table form, the end's day left out when it is the start's."""
     if start is not None and end is not None and start.date() == end.date():
-        return f"{_ts(start)} -> {end.strftime('%H:%M')}"
-    return f"{_ts(start)} -> {_ts(end)}"
+        return f"{short_time(start)} -> {end.strftime('%H:%M')}"
+    return f"{short_time(start)} -> {short_time(end)}"
 
 
 def _qty(value) -> str:
@@ -45,20 +55,15 @@ def _minutes(total: int | None) -> str:
     return f"{mins}m"
 
 
-def _table(title: str, *columns: str, whole: tuple[str, ...] = ()) -> RichTable:
-    """A table that wraps free text at 80 columns but never breaks an id (the `whole` columns)."""
-    table = RichTable(title=title, title_justify="left")
-    for name in columns:
-        table.add_column(name, overflow="fold", no_wrap=name in whole)
-    return table
-
-
 def _holds_table(title: str, holds: list[dict], reach_column: str, reach_key: str) -> RichTable:
-    table = _table(title, "hold", "held lot", "placed", "reason", reach_column)
+    # The ids it reaches wrap between ids, never inside one: the column is at least as wide as the longest.
+    longest = max((len(reached) for h in holds for reached in h[reach_key]), default=len(reach_column))
+    listing = table(title, ("hold", ID), ("held lot", ID), ("placed", ID), ("reason", TEXT),
+                    (reach_column, {"min_width": longest}))
     for h in holds:
-        table.add_row(f"[bold red]{h['hold_id']}[/]", h["lot_id"], _ts(h["placed_at"]), h["reason"] or "-",
-                      ", ".join(h[reach_key]))
-    return table
+        listing.add_row(f"[bold red]{h['hold_id']}[/]", h["lot_id"], short_time(h["placed_at"]), h["reason"] or "-",
+                        ", ".join(h[reach_key]))
+    return listing
 
 
 def shipment_cmd(
@@ -86,7 +91,8 @@ def shipment_cmd(
     if customer:
         stdout.print(f"customer {customer['customer_id']} {customer['name'] or ''} (tier {customer['tier'] or '-'}), "
                      f"account manager {customer['account_manager'] or '-'}", highlight=False)
-    lots = _table("Lots", "lot", "item", "qty", "lot status", "active hold")
+    lots = table("Lots", ("lot", ID), ("item", ID), ("qty", NUMBER), ("lot status", SIDE),
+                 ("active hold", {"ratio": 1, "min_width": 12}))
     for lot in result["lots"]:
         held = ", ".join(h["hold_id"] for h in lot["holds"])
         lots.add_row(lot["lot_id"], lot["item_id"] or "-", _qty(lot["qty"]), lot["status"] or "-",
@@ -115,19 +121,21 @@ def customer_cmd(
     c, summary = result["customer"], result["summary"]
     stdout.print(f"[bold]customer {c['customer_id']}[/] {c['name'] or ''}, tier {c['tier'] or '-'}, "
                  f"account manager {c['account_manager'] or '-'}", highlight=False)
-    stdout.print(f"{summary['open_lines']} open line(s) ({summary['overdue_lines']} overdue at {_ts(result['at'])}), "
+    stdout.print(f"{summary['open_lines']} open line(s) ({summary['overdue_lines']} overdue at {stamp(result['at'])}), "
                  f"{summary['open_shipments']} open shipment(s), {summary['closed_shipments']} shipped, "
                  f"{summary['active_holds']} active hold(s) reaching it", highlight=False)
-    lines = _table("Open order lines", "line", "item", "qty", "promised", "made by")
+    lines = table("Open order lines", ("line", ID), ("item", SIDE), ("qty", NUMBER), ("promised", {"min_width": 8}),
+                  ("made by", {"ratio": 1, "min_width": 21}))
     for line in result["open_lines"]:
-        promised = iso(line["promised_date"]) + (" [bold red]OVERDUE[/]" if line["overdue"] else "")
+        promised = short_time(line["promised_date"]) + (" [bold red]OVERDUE[/]" if line["overdue"] else "")
         made = ", ".join(f"{p['production_order_id']} {p['status']}" for p in line["production_orders"])
         lines.add_row(_line_id(line), line["item_id"], _qty(line["qty"]), promised, made or "from stock")
     stdout.print(lines if result["open_lines"] else "Open order lines: none")
-    shipments = _table(f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
-                       "shipment", "status", "ship", "line", "carrier")
+    shipments = table(f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
+                      ("shipment", ID), ("status", SIDE), ("ship", {"min_width": 8}), ("line", ID),
+                      ("carrier", {**SIDE, "max_width": 18}))
     for s in result["shipments"]:
-        when = iso(s["planned_ship_date"]) + (" [bold red]OVERDUE[/]" if s["overdue"] else "")
+        when = short_time(s["planned_ship_date"]) + (" [bold red]OVERDUE[/]" if s["overdue"] else "")
         shipments.add_row(s["shipment_id"], s["status"], when, _line_id(s), s["carrier"] or "-")
     stdout.print(shipments if result["shipments"] else "Shipments: none")
     if result["holds"]:
@@ -157,9 +165,9 @@ def machine_cmd(
                  highlight=False)
     state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
     if m["since"] is not None:
-        state += f" since {_ts(m['since'])}"
+        state += f" since {stamp(m['since'])}"
         if m["state_minutes"] is not None:
-            state += f" ({_minutes(m['state_minutes'])} at {_ts(m['at'])})"
+            state += f" ({_minutes(m['state_minutes'])} at {stamp(m['at'])})"
     if m["reason"]:
         state += f": {m['reason']}"
     stdout.print(state, highlight=False)
@@ -168,8 +176,9 @@ def machine_cmd(
         expected = _minutes(m["expected_minutes"]) if m["expected_minutes"] is not None else "unknown"
         people = f"expected length {expected}; " + people
     stdout.print(people, highlight=False)
-    ops = _table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
-                 "order", "op", "status", "planned", "item", "for line")
+    ops = table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
+                ("order", ID), ("op", NUMBER), ("status", {**SIDE, "max_width": 11}), ("planned", ID),
+                ("item", {**SIDE, "max_width": 12}), ("for line", ID))
     for op in m["next_operations"]:
         ops.add_row(op["production_order_id"], str(op["op_seq"]), op["status"],
                     _span(op["planned_start"], op["planned_end"]), op["item_id"] or "-", _line_id(op))
@@ -195,7 +204,8 @@ def machines_cmd(
     if json:
         emit_json(result)
         return
-    table = _table(f"Machines at {_ts(now)}", "machine", "state", "stopped for", "why", "supervisor")
+    listing = table(f"Machines at {stamp(now)}", ("machine", ID), ("state", ID), ("stopped for", ID),
+                    ("why", TEXT), ("supervisor", {**SIDE, "max_width": 16}))
     for m in result:
         state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
         since = m["since"]
@@ -204,8 +214,8 @@ def machines_cmd(
         why = m["reason"] or ""
         if m["stopped"] and m["expected_minutes"] is not None:
             why = f"{why} (expect {_minutes(m['expected_minutes'])})".strip()
-        table.add_row(m["machine_id"], state, stopped_for, why, m["supervisor"] or "")
-    stdout.print(table if result else ("No machine is stopped." if stopped else "No machines."))
+        listing.add_row(m["machine_id"], state, stopped_for, why, m["supervisor"] or "")
+    stdout.print(listing if result else ("No machine is stopped." if stopped else "No machines."))
 
 
 def holds_cmd(
@@ -222,14 +232,14 @@ def holds_cmd(
         emit_json(result)
         return
     # Hold and lot share a cell (and lots and stock another) so the reason has room at 80 columns.
-    table = _table("Active quality holds", "hold / lot", "shipped to", "reaches", "placed", "reason",
-                   whole=("hold / lot", "reaches", "placed"))
+    listing = table("Active quality holds", ("hold / lot", ID), ("shipped to", {"max_width": 18}), ("reaches", ID),
+                    ("placed", ID), ("reason", TEXT))
     for h in result:
         shipped = f"[bold red]{', '.join(h['shipped_to'])}[/]" if h["shipped_to"] else "not shipped"
         reaches = f"{h['lots_reached']} lot(s)\n{_qty(h['stock_qty'])} in stock"
-        placed = h["placed_at"].strftime("%Y-%m-%d") if h["placed_at"] else "-"
-        table.add_row(f"[bold]{h['hold_id']}[/]\n{h['lot_id']}", shipped, reaches, placed, h["reason"] or "-")
-    stdout.print(table if result else "No active quality hold.")
+        placed = short_time(h["placed_at"].date()) if h["placed_at"] else "-"
+        listing.add_row(f"[bold]{h['hold_id']}[/]\n{h['lot_id']}", shipped, reaches, placed, h["reason"] or "-")
+    stdout.print(listing if result else "No active quality hold.")
 
 
 def register(app: typer.Typer) -> None:

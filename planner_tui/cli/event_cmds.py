@@ -8,9 +8,21 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table as RichTable
 
-from planner_tui.cli.common import DbOption, JsonOption, SnapshotOption, emit_json, open_store, stderr, stdout
+from planner_tui.cli.common import (
+    ID,
+    NUMBER,
+    DbOption,
+    JsonOption,
+    SnapshotOption,
+    emit_json,
+    open_store,
+    short_time,
+    short_times_in,
+    stderr,
+    stdout,
+    table,
+)
 from planner_tui.store import Store
 from planner_tui.timeutil import iso, parse_timestamp
 
@@ -142,20 +154,18 @@ def list_events(
     if json:
         emit_json(events)
         return
-    table = RichTable(show_lines=False)
-    for name, justify in (("seq", "right"), ("time", "left"), ("type", "left"), ("outcome", "left"),
-                          ("lag", "right"), ("what", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "what")
+    # No outcome column: "what" says rejected or unknown type in words, and the text needs the width.
+    history = table(None, ("seq", NUMBER), ("time", ID), ("type", ID), ("lag", NUMBER),
+                    ("what", {"ratio": 1, "min_width": 24}))
     for event in events:
-        table.add_row(
+        history.add_row(
             "" if event["sequence"] is None else str(event["sequence"]),
-            f"{event['time']:%m-%d %H:%M:%S}" if event["time"] else "-",
+            short_time(event["time"]),
             event["type"] or "-",
-            event["outcome"],
             _seconds(event["lag_seconds"]) if event["lag_seconds"] is not None else "",
-            _what(event),
+            short_times_in(_what(event)),
         )
-    stdout.print(table)
+    stdout.print(history)
     stdout.print(f"{len(events)} event(s)", highlight=False)
 
 

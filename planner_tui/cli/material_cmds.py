@@ -10,6 +10,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 from planner_tui.cli.common import (
+    ID,
+    NUMBER,
+    SIDE,
+    TEXT,
     AtOption,
     DbOption,
     JsonOption,
@@ -70,19 +74,10 @@ def _tree(title: str, root_id: str, nodes: list[dict], links_key: str) -> Tree:
     return tree
 
 
-# Column kinds for `_table`: an id is never broken, the text takes the width left, a side column is cut short.
-ID = {"no_wrap": True}
-TEXT = {"ratio": 1, "min_width": 18}
-SIDE = {"no_wrap": True, "max_width": 14, "overflow": "ellipsis"}
-NUMBER = {"no_wrap": True, "justify": "right"}
-
-
 def _table(title: str, columns: list[tuple[str, dict]], rows: list[list], *, empty: str = "none") -> RichTable | Text:
     if not rows:
         return Text(f"{title}: {empty}", style="dim")
-    listing = table(title)
-    for name, style in columns:
-        listing.add_column(name, **style)
+    listing = table(title, *columns)
     for row in rows:
         listing.add_row(*[value if isinstance(value, Text) else ("" if value is None else str(value)) for value in row])
     return listing

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich import box
 from rich.markup import escape
-from rich.table import Table as RichTable
 
-from planner_tui.cli.common import DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout
+from planner_tui.cli.common import ID, TEXT, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout, table
 from planner_tui.engine.search import KINDS
 
 WordsArgument = Annotated[
@@ -50,14 +48,10 @@ def find_cmd(
         stdout.print(f"Nothing matches {text!r}." if text.strip() else "No machine is stopped and no hold active.")
         return
     title = f"Matching {text!r}" if text.strip() else "Where to start: stopped machines, active holds"
-    table = RichTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                      show_edge=False)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("id", no_wrap=True, style="bold")
-    table.add_column("label")
+    hits = table(title, ("kind", ID), ("id", {**ID, "style": "bold"}), ("label", TEXT))
     for hit in result:
-        table.add_row(hit["kind"].replace("_", " "), escape(hit["id"]), escape(hit["label"] or ""))
-    stdout.print(table)
+        hits.add_row(hit["kind"].replace("_", " "), escape(hit["id"]), escape(hit["label"] or ""))
+    stdout.print(hits)
 
 
 def register(app: typer.Typer) -> None:

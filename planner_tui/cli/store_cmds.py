@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table as RichTable
 
 from planner_tui.cli.common import (
+    ID,
+    NUMBER,
     DbOption,
     JsonOption,
     SnapshotOption,
@@ -16,6 +17,7 @@ from planner_tui.cli.common import (
     open_store,
     progress_enabled,
     stdout,
+    table,
 )
 from planner_tui.store import Store
 from planner_tui.store.status import plant_status
@@ -46,12 +48,7 @@ def load(
         emit_json(report)
         return
     stdout.print(f"Loaded {report['source']} into {db}", highlight=False, soft_wrap=True)
-    table = RichTable(show_lines=False)
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, count in report["tables"].items():
-        table.add_row(name, f"{count:,}")
-    stdout.print(table)
+    stdout.print(_row_counts(report["tables"]))
     total = sum(report["tables"].values())
     stdout.print(f"{total:,} rows in {report['seconds']:.2f} s", highlight=False)
     if report.get("plant") or report.get("as_of"):
@@ -62,6 +59,13 @@ def load(
         )
 
 
+def _row_counts(tables: dict[str, int]):
+    counts = table(None, ("table", ID), ("rows", NUMBER))
+    for name, count in tables.items():
+        counts.add_row(name, f"{count:,}")
+    return counts
+
+
 def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOption = False) -> None:
     """What the store holds: rows per table, stopped machines, active holds, open orders, last event."""
     with open_store(db, snapshot, read_only=True) as store:
@@ -69,12 +73,9 @@ def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOptio
     if json:
         emit_json(summary)
         return
-    table = RichTable(title=f"Plant {summary['plant'] or ''}".strip(), show_lines=False)
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, count in summary["tables"].items():
-        table.add_row(name, f"{count:,}")
-    stdout.print(table)
+    # The plant's name on its own line: as the title of a narrow table it would wrap to the table's width.
+    stdout.print(f"[bold]Plant {summary['plant'] or '?'}[/]", highlight=False, soft_wrap=True)
+    stdout.print(_row_counts(summary["tables"]))
     for label, key in (
         ("machines stopped", "machines_stopped"),
         ("active quality holds", "active_holds"),
@@ -84,7 +85,7 @@ def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOptio
     ):
         stdout.print(f"{label}: [bold]{summary[key]:,}[/]")
     if summary["loaded_at"]:
-        stdout.print(f"snapshot loaded at {summary['loaded_at']} from {summary['loaded_from']}")
+        stdout.print(f"snapshot loaded at {summary['loaded_at']} from {summary['loaded_from']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
