@@ -47,16 +47,15 @@ def load(
     if json:
         emit_json(report)
         return
-    stdout.print(f"Loaded {report['source']} into {db}", highlight=False, soft_wrap=True)
+    # Paths on their own lines, whole (soft_wrap) so they copy and paste; the rest fits 80 columns.
+    stdout.print(f"Loaded {report['source']}", highlight=False, soft_wrap=True)
+    stdout.print(f"  into {db}", highlight=False, soft_wrap=True)
     stdout.print(_row_counts(report["tables"]))
     total = sum(report["tables"].values())
     stdout.print(f"{total:,} rows in {report['seconds']:.2f} s", highlight=False)
     if report.get("plant") or report.get("as_of"):
-        stdout.print(
-            f"plant: {report.get('plant') or '?'}, extract as of {report.get('as_of') or '?'}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        stdout.print(f"plant: {report.get('plant') or '?'}", highlight=False)
+        stdout.print(f"extract as of {report.get('as_of') or '?'}", highlight=False)
 
 
 def _row_counts(tables: dict[str, int]):
