@@ -1,6 +1,6 @@
 """Snapshot load benchmark: our `load_snapshot` (validation included) against DuckDB's bare read.
 
-    python benchmarks/bench_load.py                       # the large plant in /work/bench-data/large/
+    python benchmarks/bench_load.py                       # the large plant (benchmarks/plant.py)
     python benchmarks/bench_load.py --data DIR            # any Parquet snapshot folder
     python benchmarks/bench_load.py --synthetic 0.1       # no data yet: write a plant at 10% of large
 
@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/bench-data/large")
+from plant import large_plant
 
 
 def _cpu_seconds() -> float:
@@ -169,7 +169,7 @@ def write_synthetic(out: Path, scale: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=None, help=f"Parquet snapshot folder (default {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, default=None, help="Parquet snapshot folder (default: the large plant, generated once)")
     parser.add_argument("--synthetic", type=float, default=None,
                         help="write a synthetic plant at this fraction of the large sizes and use it")
     parser.add_argument("--repeat", type=int, default=5,
@@ -192,7 +192,7 @@ def main() -> None:
         if args.synthetic is not None:
             data = workdir / "snapshot"
             write_synthetic(data, args.synthetic)
-        data = data or DEFAULT_DATA
+        data = data or large_plant()
         if not data.is_dir():
             raise SystemExit(f"no snapshot at {data}: run `planner-tui generate --out {data} ...` "
                              "or use --synthetic 0.1")

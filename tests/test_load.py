@@ -463,3 +463,15 @@ def test_references_to_one_table_from_several_columns_are_each_named(tmp_path):
         ("lot_genealogy.csv", "output_lot_id", 3, "LY"),
         ("quality_holds.csv", "lot_id", 1, "LZ"),
     }
+
+
+def test_a_load_puts_duckdb_threads_back_as_it_found_them(sample_dir):
+    """The loader may run DuckDB single-threaded while it stages on a small machine; afterwards the
+    console's queries must get every thread back."""
+    from planner_tui.store import Store
+    from planner_tui.store.loader import load_snapshot
+
+    store = Store.memory()
+    before = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
+    load_snapshot(store, sample_dir)
+    assert store.con.execute("SELECT current_setting('threads')").fetchone()[0] == before
