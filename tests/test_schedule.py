@@ -215,3 +215,31 @@ def test_fast_repair_reading_the_plan_in_small_slabs_matches_oracle(seed, monkey
     stops = [Stop(f"M{rng.randrange(4)}", DAY + timedelta(minutes=rng.randint(0, 600)), rng.choice([60, 300, 900]))
              for _ in range(rng.randint(1, 2))]
     both(store, stops)
+
+
+def test_delay_reaching_a_machine_through_an_order_reads_that_machine_from_the_start():
+    # M2 is reached first at 14:00 (via P2's feeding link), later at 11:00 (via P1): the M2 operation
+    # between them must still be found as P1's machine successor.
+    store = plant(
+        [order("P1", "08:00", "12:00"), order("P2", "08:00", "13:00", parent_production_order_id="P4"),
+         order("P3", "12:00", "13:00"), order("P4", "14:00", "15:00")],
+        [op("P1", 10, "M1", "08:00", "10:00"), op("P1", 20, "M2", "10:30", "12:00"),
+         op("P3", 10, "M2", "12:00", "13:00"),
+         op("P2", 10, "M1", "10:00", "13:00"), op("P4", 10, "M2", "14:00", "15:00")],
+    )
+    rep = both(store, [Stop("M1", t("09:00"), 120)])
+    assert times(rep, "P1", 20) == (t("12:00"), t("13:30"))
+    assert times(rep, "P3", 10) == (t("13:30"), t("14:30"))
+    assert times(rep, "P4", 10) == (t("15:00"), t("16:00"))
+
+
+@pytest.mark.parametrize("seed", range(40, 55))
+def test_fast_repair_on_wider_plants_reading_machines_in_small_ranges_matches_oracle(seed, monkeypatch):
+    # More machines than a delay reaches, and one-minute first ranges: many rounds of reads, machines
+    # reached late through orders and feeding links.
+    monkeypatch.setattr("planner_tui.engine.schedule._INITIAL_HORIZON_US", 60_000_000)
+    rng = random.Random(seed)
+    store = random_plant(rng, n_groups=30, n_machines=8)
+    stops = [Stop(f"M{rng.randrange(8)}", DAY + timedelta(minutes=rng.randint(0, 600)), rng.choice([30, 120, 600, 1500]))
+             for _ in range(rng.randint(1, 3))]
+    both(store, stops)

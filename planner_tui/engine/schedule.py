@@ -22,12 +22,14 @@ Two implementations with the same answer:
 * `repair` (fast): event-driven propagation from the planned schedule. Only operations whose times
   change push their successors (next on the machine, next in the order, the first operation of the order
   they feed), in planned-time order through a heap, so the cost is the size of the delayed cone, not the
-  plant. Open operations are read from DuckDB in planned-start slabs, from the earliest operation a stop
-  hits to 6 h past the last stop's end, then slabs twice as long each time while a delay still reaches
-  past what is loaded (a slab is never read twice). This is exact when the plan itself satisfies
-  the rules (every constraint already holds at planned times), which a scheduler's plan does; if the plan
-  already violates them, `repair` reports only what the stops cause while `repair_naive` also repairs
-  the plan's own violations.
+  plant. Open operations are read from DuckDB only where a delay reaches: each stopped machine from the
+  earliest operation a stop hits to 6 h past its stop's end; any other machine once an operation on it
+  moves, from that same low end on; a machine's range grows (at least twice as far each time) while a
+  delay on it reaches past what is read; an order is read whole once one of its operations moves. One
+  query per round reads everything the last round asked for (no range is read twice). This is exact
+  when the plan itself satisfies the rules (every constraint already holds at planned times), which a
+  scheduler's plan does; if the plan already violates them, `repair` reports only what the stops cause
+  while `repair_naive` also repairs the plan's own violations.
 * `repair_naive`: the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
   the whole plant (also honouring fixed operations as lower bounds). It is the test oracle and the
   benchmark's baseline.
@@ -38,6 +40,7 @@ planned times.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,7 +54,7 @@ _EPOCH = datetime(1970, 1, 1)
 _US_PER_MIN = 60_000_000
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 _STOPPED_SQL = ", ".join(f"'{s}'" for s in STOPPED_STATES)
-_INITIAL_HORIZON_US = 6 * 60 * _US_PER_MIN  # first window past the stops' end; doubles as needed
+_INITIAL_HORIZON_US = 6 * 60 * _US_PER_MIN  # a machine's first read range past a stop; doubles as needed
 
 
 def to_us(value: datetime) -> int:
@@ -191,119 +194,137 @@ def place(t: int, duration: int, running: bool, spans: list[tuple[int, int]]) ->
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fast repair: event-driven over a planned-start window
+# Fast repair: event-driven, reading only the machines and orders a delay reaches
 
 
-_WINDOW_SQL = f"""
-WITH base AS (
-    SELECT production_order_id AS po, op_seq AS seq, machine_id AS m,
-           epoch_us(planned_start) AS ps, epoch_us(planned_end) AS pe, status = 'running' AS running
-    FROM operations
-    WHERE status <> 'done' AND planned_start >= ? AND planned_start <= ?
+_COLUMNS = """op.production_order_id AS po, op.op_seq AS seq, op.machine_id AS m,
+       epoch_us(op.planned_start) AS ps, epoch_us(op.planned_end) AS pe, op.status = 'running' AS running,
+       o.parent_production_order_id AS parent, epoch_us(o.planned_end) AS order_pe"""
+_ON_MACHINES_SQL = """SELECT op.* FROM operations op
+    JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS after, unnest(?::TIMESTAMP[]) AS upto) r
+      ON op.machine_id = r.m
+    WHERE op.status <> 'done' AND op.planned_start > r.after AND op.planned_start <= r.upto"""
+_OF_ORDERS_SQL = """SELECT op.* FROM operations op
+    WHERE op.status <> 'done' AND op.production_order_id IN (SELECT unnest(?::VARCHAR[]))"""
+
+
+def _frontier_sql(on_machines: bool, of_orders: bool) -> str:
+    """Open operations of open orders: on machines within planned-start ranges, and/or of whole orders.
+
+    Built only from the constant parts above (a part with nothing to ask for would still scan the table).
+    """
+    parts = ([_ON_MACHINES_SQL] if on_machines else []) + ([_OF_ORDERS_SQL] if of_orders else [])
+    return f"""
+WITH picked AS MATERIALIZED ({" UNION ALL ".join(parts)}
+), owners AS MATERIALIZED (
+    SELECT production_order_id, parent_production_order_id, planned_end FROM production_orders
+    WHERE production_order_id IN (SELECT production_order_id FROM picked) AND status IN ({_OPEN_SQL})
 )
-SELECT b.*, o.parent_production_order_id AS parent, epoch_us(o.planned_end) AS order_pe
-FROM base b JOIN production_orders o ON o.production_order_id = b.po
-WHERE o.status IN ({_OPEN_SQL})
-ORDER BY b.m, b.ps, b.po, b.seq
+SELECT {_COLUMNS} FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id
 """
-# The parent's first operation is taken inside the window: it starts after its feeders end, so when a
-# feeder's last operation is in the window the parent's first open one is too, or lies past it (where the
-# exactness check extends the window).
 
 
-class _Cone:
-    """Open operations loaded slab by slab in planned-start order, and the right-shift over them.
+class _Frontier:
+    """Open operations read machine by machine and order by order as delays reach them, and the
+    right-shift over them.
 
-    Rows arrive sorted by (machine, planned_start, order, op_seq); every slab starts after the previous
-    one ends, so each new row links after the last loaded operation of its machine and of its order.
-    Moved operations whose successor arrives in a later slab push it then: no slab is read twice.
+    Every operation a stop moves starts no earlier than `lo` (the earliest one a stop hits directly: a
+    plan that satisfies the rules has successors starting after their predecessors). So each machine is
+    read from `lo` on, in planned-start ranges that grow as far as a delay on it reaches; an order is read
+    whole once one of its operations moves (with the order it feeds, which the delay is likely to reach). Moved operations whose successor is
+    not read yet wait in `pending` and push it once the next read brings it; the fixpoint is the same
+    whatever the order of pushes, so reading in rounds changes the cost, not the answer.
     """
 
-    def __init__(self, windows: dict[str, list[tuple[int, int]]]):
+    def __init__(self, windows: dict[str, list[tuple[int, int]]], lo: int):
         self.windows = windows
+        self.lo = lo
         self.po: list[str] = []
         self.seq: list[int] = []
         self.m: list[str] = []
         self.ps: list[int] = []
         self.pe: list[int] = []
         self.running: list[bool] = []
+        self.parent: list[str | None] = []
         self.order_pe: list[int] = []
-        self.mnext: list[int] = []
-        self.onext: list[int] = []
-        self.fnext: list[int] = []
-        self._last_on_machine: dict[str, int] = {}
-        self._last_of_order: dict[str, int] = {}
-        self._first_of_order: dict[str, int] = {}
-        self._parent: dict[str, str] = {}
-        self._feeders_waiting: dict[str, list[str]] = {}  # parent -> feeder orders, parent not loaded yet
+        self._index: dict[tuple[str, int], int] = {}
+        self.machine_keys: dict[str, list[tuple[int, str, int]]] = {}  # (ps, po, seq), sorted
+        self.machine_rows: dict[str, list[int]] = {}
+        self.machine_hi: dict[str, int] = {}  # read on the machine: planned starts in [lo, hi]
+        self._machine_step: dict[str, int] = {}
+        self.order_rows: dict[str, list[int]] = {}  # orders read whole: open operations by op_seq
+        self.want_machine: dict[str, int] = {}  # machine -> how far a delay on it reaches
+        self.want_order: set[str] = set()
+        self.pending: set[int] = set()
         self._heap: list[tuple[int, int]] = []
         self._queued: set[int] = set()
         self.req: dict[int, int] = {}
         self.new: dict[int, tuple[int, int]] = {}
         self._pops = 0
 
-    def load(self, cur: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> None:
-        table = cur.sql(_WINDOW_SQL, params=[lo, hi]).to_arrow_table()
+    def read(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        """Read what the delays asked for; False when nothing was asked."""
+        if not self.want_machine and not self.want_order:
+            return False
+        machines = sorted(self.want_machine)
+        after, upto = [], []
+        for mid in machines:
+            hi = self.machine_hi.get(mid, self.lo - 1)
+            step = self._machine_step.get(mid, _INITIAL_HORIZON_US)
+            self._machine_step[mid] = 2 * step
+            after.append(hi)
+            upto.append(max(self.want_machine[mid], hi + step))
+        orders = sorted(self.want_order)
+        params: list = [machines, [from_us(x) for x in after], [from_us(x) for x in upto]] if machines else []
+        params += [orders] if orders else []
+        table = cur.sql(_frontier_sql(bool(machines), bool(orders)), params=params).to_arrow_table()
         col = lambda name: table.column(name).to_pylist()  # noqa: E731
-        base = len(self.po)
-        po, seq, m, parent = col("po"), col("seq"), col("m"), col("parent")
-        self.po += po
-        self.seq += seq
-        self.m += m
-        self.ps += col("ps")
-        self.pe += col("pe")
-        self.running += col("running")
-        self.order_pe += col("order_pe")
-        n = len(po)
-        self.mnext += [-1] * n
-        self.onext += [-1] * n
-        self.fnext += [-1] * n
-        links: list[tuple[int, int]] = []  # (from, to) edges made now
+        po, seq, m, ps, pe = col("po"), col("seq"), col("m"), col("ps"), col("pe")
+        running, parent, order_pe = col("running"), col("parent"), col("order_pe")
+        ranges = {mid: (a, u) for mid, a, u in zip(machines, after, upto)}
+        new_on_machine: dict[str, list[int]] = {}
+        by_order: dict[str, set[int]] = {}
+        for k in range(len(po)):
+            key = (po[k], seq[k])
+            i = self._index.get(key)
+            if i is None:
+                i = self._index[key] = len(self.po)
+                self.po.append(po[k])
+                self.seq.append(seq[k])
+                self.m.append(m[k])
+                self.ps.append(ps[k])
+                self.pe.append(pe[k])
+                self.running.append(running[k])
+                self.parent.append(parent[k])
+                self.order_pe.append(order_pe[k])
+            span = ranges.get(m[k])
+            if span is not None and span[0] < ps[k] <= span[1]:
+                new_on_machine.setdefault(m[k], set()).add(i)
+            by_order.setdefault(po[k], set()).add(i)
+        for mid, hi in zip(machines, upto):
+            self.machine_hi[mid] = hi
+            rows = sorted(new_on_machine.get(mid, ()), key=self._machine_key)
+            self.machine_keys.setdefault(mid, []).extend(map(self._machine_key, rows))
+            self.machine_rows.setdefault(mid, []).extend(rows)
+        for order_id in orders:
+            if order_id not in self.order_rows:
+                self.order_rows[order_id] = sorted(by_order.get(order_id, ()), key=self.seq.__getitem__)
+        self.want_machine.clear()
+        self.want_order.clear()
+        waiting, self.pending = self.pending, set()
+        for i in waiting:
+            self._propagate(i, self.new[i][1])
+        return True
 
-        for k in range(n):  # rule (a): machine order
-            i = base + k
-            prev = self._last_on_machine.get(m[k])
-            if prev is not None:
-                self.mnext[prev] = i
-                links.append((prev, i))
-            self._last_on_machine[m[k]] = i
+    def _machine_key(self, i: int) -> tuple[int, str, int]:
+        return (self.ps[i], self.po[i], self.seq[i])
 
-        rows_of: dict[str, list[int]] = {}
-        for k in range(n):
-            rows_of.setdefault(po[k], []).append(base + k)
-            if parent[k] is not None:
-                self._parent[po[k]] = parent[k]
-        for order_id, idx in rows_of.items():  # rule (b): op_seq order
-            idx.sort(key=self.seq.__getitem__)
-            prev = self._last_of_order.get(order_id)
-            if prev is not None:
-                self.fnext[prev] = -1  # no longer the order's last loaded operation
-                idx.insert(0, prev)
-            for x, y in zip(idx, idx[1:]):
-                self.onext[x] = y
-                links.append((x, y))
-            self._last_of_order[order_id] = idx[-1]
-            self._first_of_order.setdefault(order_id, idx[0] if prev is None else self._first_of_order[order_id])
-
-        for order_id in rows_of:  # rule (c): a feeder's last operation -> its parent's first operation
-            parent_id = self._parent.get(order_id)
-            if parent_id is not None:
-                self._feeders_waiting.setdefault(parent_id, []).append(order_id)
-        for parent_id in [p for p in self._feeders_waiting if p in self._first_of_order]:
-            target = self._first_of_order[parent_id]
-            for feeder in self._feeders_waiting.pop(parent_id):
-                last = self._last_of_order[feeder]
-                self.fnext[last] = target
-                links.append((last, target))
-
-        for x, y in links:  # moved operations push successors that just arrived
-            if x in self.new:
-                self._require(y, self.new[x][1])
-        for k in range(n):  # seeds: what a downtime can touch directly
-            i = base + k
-            spans = self.windows.get(m[k])
-            if spans and any(self.ps[i] < e and (self.pe[i] > s_ or self.running[i]) for s_, e in spans):
-                self._push(i)
+    def seed(self) -> None:
+        """Push what a downtime can touch directly (all of it lies in the first read of its machine)."""
+        for mid, spans in self.windows.items():
+            for i in self.machine_rows.get(mid, ()):
+                if any(self.ps[i] < e and (self.pe[i] > s or self.running[i]) for s, e in spans):
+                    self._push(i)
 
     def _push(self, i: int) -> None:
         if i not in self._queued:
@@ -314,6 +335,39 @@ class _Cone:
         if end > self.req.get(j, self.ps[j]):
             self.req[j] = end
             self._push(j)
+
+    def _propagate(self, i: int, end: int) -> None:
+        """Push the successors of `i` (now ending at `end`); ask for what is not read yet."""
+        mid = self.m[i]
+        hi = self.machine_hi.get(mid, self.lo - 1)
+        keys = self.machine_keys.get(mid, [])
+        k = bisect.bisect_right(keys, self._machine_key(i))
+        if k < len(keys):  # rule (a): the next operation on the machine
+            self._require(self.machine_rows[mid][k], end)
+        elif hi < end:  # the next one may start before `end` but is not read yet
+            self.want_machine[mid] = max(self.want_machine.get(mid, end), end)
+            self.pending.add(i)
+        order_id = self.po[i]
+        rows = self.order_rows.get(order_id)
+        if rows is None:
+            self.want_order.add(order_id)
+            if self.parent[i] is not None and self.parent[i] not in self.order_rows:
+                self.want_order.add(self.parent[i])  # likely next: read it in the same round
+            self.pending.add(i)
+            return
+        later = [j for j in rows if self.seq[j] > self.seq[i]]
+        if later:  # rule (b)
+            self._require(later[0], end)
+            return
+        parent = self.parent[i]
+        if parent is None:
+            return
+        parent_rows = self.order_rows.get(parent)
+        if parent_rows is None:
+            self.want_order.add(parent)
+            self.pending.add(i)
+        elif parent_rows:  # rule (c): the order it feeds starts after its last operation
+            self._require(parent_rows[0], end)
 
     def run(self) -> None:
         """Event-driven right-shift: pop in planned order, move, push successors whose bound rose."""
@@ -339,11 +393,10 @@ class _Cone:
             if start == old_start and end == old_end:
                 continue
             new[i] = (start, end)
-            if end <= old_end:
-                continue
-            for j in (self.mnext[i], self.onext[i], self.fnext[i]):
-                if j >= 0:
-                    self._require(j, end)
+            if end > old_end:
+                self._propagate(i, end)
+            elif self.po[i] not in self.order_rows:
+                self.want_order.add(self.po[i])  # its order's new end needs all its operations
 
 
 def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[int, int]]]) -> datetime | None:
@@ -366,40 +419,21 @@ def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[in
     return earliest if row[0] is None else min(earliest, row[0])
 
 
-def _order_shifts(cur: duckdb.DuckDBPyConnection, w: _Cone, moved: dict[int, tuple[int, int]], hi: int) -> dict[str, OrderShift]:
+def _order_shifts(w: _Frontier) -> dict[str, OrderShift]:
     """Order new_end from its latest open operation's move (see the module docstring).
 
-    An order ending by `hi` has all its open operations that can matter in the window; for the few that
-    end later the planned ends of their open operations come from the store.
+    Every order with a moved operation has been read whole, so its open operations are all at hand.
     """
     moved_end: dict[str, int] = {}
-    for i, (_, end) in moved.items():
+    for i, (_, end) in w.new.items():
         if end > moved_end.get(w.po[i], -(2**62)):
             moved_end[w.po[i]] = end
-    if not moved_end:
-        return {}
-    last_planned: dict[str, int] = {}
-    order_pe: dict[str, int] = {}
-    for i in range(len(w.po)):
-        po = w.po[i]
-        if po in moved_end:
-            order_pe[po] = w.order_pe[i]
-            if w.pe[i] > last_planned.get(po, -(2**62)):
-                last_planned[po] = w.pe[i]
-    beyond = [po for po in moved_end if order_pe[po] > hi]
-    if beyond:
-        for po, latest in cur.execute(
-            """SELECT production_order_id, max(epoch_us(planned_end)) FROM operations
-               WHERE production_order_id IN (SELECT unnest(?::VARCHAR[])) AND status <> 'done'
-               GROUP BY production_order_id""",
-            [beyond],
-        ).fetchall():
-            last_planned[po] = max(last_planned[po], latest)
     shifts = {}
     for po, end in moved_end.items():
-        delay = end - last_planned[po]
+        rows = w.order_rows[po]
+        delay = end - max(w.pe[j] for j in rows)
         if delay > 0:
-            planned_end = from_us(order_pe[po])
+            planned_end = from_us(w.order_pe[rows[0]])
             shifts[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
     return shifts
 
@@ -415,26 +449,17 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
     if not windows:
         return result
     lo = _stop_seeds(cur, windows)
-    bounds = cur.execute("SELECT max(planned_start) FROM operations").fetchall()[0][0]
-    if lo is None or bounds is None:
+    if lo is None:
         return result
-    plant_last_start = to_us(bounds)
-    stops_end = max(e for spans in windows.values() for _, e in spans)
-    cone = _Cone(windows)
-    step = _INITIAL_HORIZON_US
-    hi = stops_end + step
-    cone.load(cur, lo, from_us(hi))
-    while True:
-        cone.run()
-        latest = max((end for _, end in cone.new.values()), default=0)
-        # Exact once every delay ends inside what is loaded: later operations start after it unchanged.
-        if latest <= hi or hi >= plant_last_start:
-            break
-        step *= 2
-        next_hi = max(latest, hi) + step
-        cone.load(cur, from_us(hi + 1), from_us(next_hi))
-        hi = next_hi
-    w, moved = cone, cone.new
+    frontier = _Frontier(windows, to_us(lo))
+    for machine_id, spans in windows.items():
+        frontier.want_machine[machine_id] = max(e for _, e in spans) + _INITIAL_HORIZON_US
+    frontier.read(cur)
+    frontier.seed()
+    frontier.run()
+    while frontier.read(cur):  # until no delay reaches past what is read
+        frontier.run()
+    w, moved = frontier, frontier.new
 
     for i, (start, end) in moved.items():
         po = w.po[i]
@@ -442,7 +467,7 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
             po, w.seq[i], w.m[i], from_us(w.ps[i]), from_us(w.pe[i]), from_us(start), from_us(end)
         )
         result.touched_orders.add(po)
-    result.orders = _order_shifts(cur, w, moved, hi)
+    result.orders = _order_shifts(w)
     return result
 
 
