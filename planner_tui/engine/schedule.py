@@ -24,12 +24,12 @@ Two implementations with the same answer:
   they feed), in planned-time order through a heap, so the cost is the size of the delayed cone, not the
   plant. Open operations are read from DuckDB only where a delay reaches: each stopped machine from the
   earliest operation a stop hits to 6 h past its stop's end; any other machine once an operation on it
-  moves, from that same low end on; a machine's range grows (at least twice as far each time) while a
-  delay on it reaches past what is read; an order is read whole once one of its operations moves. One
-  query per round reads everything the last round asked for (no range is read twice). This is exact
-  when the plan itself satisfies the rules (every constraint already holds at planned times), which a
-  scheduler's plan does; if the plan already violates them, `repair` reports only what the stops cause
-  while `repair_naive` also repairs the plan's own violations.
+  moves, from that same low end on; a machine's range grows while a delay on it reaches past what is
+  read, each time to past the delay by a margin that doubles (6 h, 12 h, ...); an order is read whole
+  once one of its operations moves. One query per round reads everything the last round asked for (no
+  range is read twice). This is exact when the plan itself satisfies the rules (every constraint already
+  holds at planned times), which a scheduler's plan does; if the plan already violates them, `repair`
+  reports only what the stops cause while `repair_naive` also repairs the plan's own violations.
 * `repair_naive`: the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
   the whole plant (also honouring fixed operations as lower bounds). It is the test oracle and the
   benchmark's baseline.
@@ -273,7 +273,7 @@ class _Frontier:
             step = self._machine_step.get(mid, _INITIAL_HORIZON_US)
             self._machine_step[mid] = 2 * step
             after.append(hi)
-            upto.append(max(self.want_machine[mid], hi + step))
+            upto.append(max(self.want_machine[mid], hi) + step)  # past the delay: it often pushes further
         orders = sorted(self.want_order)
         params: list = [machines, [from_us(x) for x in after], [from_us(x) for x in upto]] if machines else []
         params += [orders] if orders else []
