@@ -89,23 +89,30 @@ def _lines_report(
     if not line_keys:
         return []
     keys = sorted(line_keys)
-    params = [[k[0] for k in keys], [k[1] for k in keys]]
+    # The sales order ids narrow each table first (one filtered scan), then the (order, line) keys match.
+    params = [sorted({k[0] for k in keys}), [k[0] for k in keys], [k[1] for k in keys]]
     join = "JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k"
     lines = rows(
         cur,
-        f"""SELECT s.sales_order_id, s.line_no, s.customer_id, c.name AS customer_name, c.account_manager,
+        f"""WITH s AS MATERIALIZED (
+                SELECT * FROM sales_orders WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[])) AND status = 'open'
+            )
+            SELECT s.sales_order_id, s.line_no, s.customer_id, c.name AS customer_name, c.account_manager,
                    s.item_id, s.qty, s.promised_date
-            FROM sales_orders s {join} ON s.sales_order_id = k.so AND s.line_no = k.ln
-            LEFT JOIN customers c ON c.customer_id = s.customer_id
-            WHERE s.status = 'open'""",
+            FROM s {join} ON s.sales_order_id = k.so AND s.line_no = k.ln
+            LEFT JOIN customers c ON c.customer_id = s.customer_id""",
         params,
     )
     made_for = rows(
         cur,
-        f"""SELECT p.production_order_id, p.sales_order_id, p.line_no, p.planned_end
-            FROM production_orders p {join} ON p.sales_order_id = k.so AND p.line_no = k.ln
-            WHERE p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})""",
-        params + list(OPEN_PRODUCTION_STATUSES),
+        f"""WITH p AS MATERIALIZED (
+                SELECT production_order_id, sales_order_id, line_no, planned_end FROM production_orders
+                WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[]))
+                  AND status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
+            )
+            SELECT p.production_order_id, p.sales_order_id, p.line_no, p.planned_end
+            FROM p {join} ON p.sales_order_id = k.so AND p.line_no = k.ln""",
+        [params[0], *OPEN_PRODUCTION_STATUSES, params[1], params[2]],
     )
     planned_eta: dict[tuple, datetime] = {}
     eta: dict[tuple, datetime] = {}
@@ -162,12 +169,14 @@ def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list
     keys = sorted(by_key)
     found = rows(
         cur,
-        f"""SELECT sh.shipment_id, sh.sales_order_id, sh.line_no, sh.qty, sh.planned_ship_date, sh.status, sh.carrier
-            FROM shipments sh
-            JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k
-              ON sh.sales_order_id = k.so AND sh.line_no = k.ln
-            WHERE sh.status IN ({", ".join("?" for _ in _OPEN_SHIPMENT_STATUSES)})""",
-        [[k[0] for k in keys], [k[1] for k in keys], *_OPEN_SHIPMENT_STATUSES],
+        f"""WITH sh AS MATERIALIZED (
+                SELECT * FROM shipments WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[]))
+                  AND status IN ({", ".join("?" for _ in _OPEN_SHIPMENT_STATUSES)})
+            )
+            SELECT sh.shipment_id, sh.sales_order_id, sh.line_no, sh.qty, sh.planned_ship_date, sh.status, sh.carrier
+            FROM sh JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k
+              ON sh.sales_order_id = k.so AND sh.line_no = k.ln""",
+        [sorted({k[0] for k in keys}), *_OPEN_SHIPMENT_STATUSES, [k[0] for k in keys], [k[1] for k in keys]],
     )
     for shipment in found:
         line = by_key[(shipment["sales_order_id"], shipment["line_no"])]
