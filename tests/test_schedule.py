@@ -9,7 +9,7 @@ import pytest
 from plantkit import make_plant
 
 from planner_tui.engine.schedule import Stop, repair, repair_naive, stops_from_store
-from planner_tui.errors import BadRequest
+from planner_tui.errors import BadRequest, CycleError
 
 DAY = datetime(2026, 1, 5)
 
@@ -243,3 +243,14 @@ def test_fast_repair_on_wider_plants_reading_machines_in_small_ranges_matches_or
     stops = [Stop(f"M{rng.randrange(8)}", DAY + timedelta(minutes=rng.randint(0, 600)), rng.choice([30, 120, 600, 1500]))
              for _ in range(rng.randint(1, 3))]
     both(store, stops)
+
+
+def test_plan_whose_machine_order_and_op_seq_disagree_is_a_cycle_error():
+    # M1 runs P/20 before Q/10, M2 runs Q/20 before P/10: a delay would chase itself round the loop.
+    store = plant(
+        [order("P", "08:00", "09:00"), order("Q", "08:00", "10:00")],
+        [op("P", 20, "M1", "08:00", "09:00"), op("Q", 10, "M1", "09:00", "10:00"),
+         op("Q", 20, "M2", "08:10", "08:20"), op("P", 10, "M2", "08:20", "08:30")],
+    )
+    with pytest.raises(CycleError, match="P|Q"):
+        repair(store.cursor(), [Stop("M1", t("08:30"), 60)])
