@@ -4,7 +4,7 @@
     python benchmarks/bench_impact.py --orders 20000                     # a synthetic plant built here
     python benchmarks/bench_impact.py --orders 200000 --save /tmp/p.duckdb  # build once, then --db /tmp/p.duckdb
 
-Prints, for one plant: load time, the median time of `machine_impact` on a busy machine (4 h stop),
+Prints, for one plant: load time, the median time of `machine_impact` on a busy machine (4 h and 30 h stops),
 `reschedule` (every stopped machine), the fast `repair` alone and `repair_naive` (one run) on the same
 stops with their ratio, the size of what moved, and the process's peak RSS.
 """
