@@ -409,3 +409,14 @@ def test_an_index_that_cannot_be_made_leaves_the_lookups_as_scans_and_is_not_tri
     assert events_module._FAILED_INDEXES[store] == set(events_module._LOOKUP_INDEXES)
     assert apply(store, ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 10})).applied == 1
     assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "in_progress"
+
+
+def test_envelope_attributes_that_are_not_strings_are_rejected_not_fatal():
+    """CloudEvents' source, id and type are strings; anything else is a malformed event kept as rejected."""
+    store = plant()
+    bad = ce("e-bad", "machine.up", {"machine_id": "M1"}, seq=1)
+    bad["type"] = {"not": "a string"}
+    good = ce("e-good", "machine.up", {"machine_id": "M1"}, seq=2)
+    result = apply_events(store, [bad, good], feed="test")
+    assert (result.applied, result.rejected) == (1, 1)
+    assert "missing type" in one(store, "SELECT reason FROM event_log WHERE outcome = 'rejected'")

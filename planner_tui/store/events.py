@@ -107,7 +107,8 @@ def fingerprint(raw: Any) -> str:
     return "invalid-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _text(obj: dict, name: str) -> str | None:
+def _envelope_text(obj: dict, name: str) -> str | None:
+    """A CloudEvents attribute that must be a non-empty string, else None."""
     value = obj.get(name)
     return value if isinstance(value, str) and value.strip() else None
 
@@ -134,7 +135,7 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
         event["error"] = "not a JSON object"
         return event
     problems: list[str] = []
-    source, event_id, event_type = _text(obj, "source"), _text(obj, "id"), _text(obj, "type")
+    source, event_id, event_type = _envelope_text(obj, "source"), _envelope_text(obj, "id"), _envelope_text(obj, "type")
     if source:
         event["source"] = source
     else:
