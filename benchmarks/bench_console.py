@@ -55,7 +55,7 @@ async def first_screen(store: Store, at: str | None) -> tuple[float, dict[str, i
     started = time.perf_counter()
     app = PlannerApp(store, at=at, animate=False)
     shown: dict[str, float] = {}
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         while True:
             await asyncio.sleep(0.005)
             screen = app.screen

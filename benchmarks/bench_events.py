@@ -41,7 +41,7 @@ from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES  # noqa: E402
 from planner_tui.store.events import apply_events  # noqa: E402
 
-from plant import LARGE, large_plant  # noqa: E402
+from plant import large_plant  # noqa: E402
 
 
 def utcnow() -> datetime:

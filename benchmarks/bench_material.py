@@ -36,7 +36,7 @@ from planner_tui.engine.trace import create_lookup_indexes, trace_lot  # noqa: E
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES, create_table_sql  # noqa: E402
 
-from plant import LARGE as DEFAULT_DATA, large_plant  # noqa: E402
+from plant import large_plant  # noqa: E402
 
 
 def peak_rss_mb() -> float:

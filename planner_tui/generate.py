@@ -112,7 +112,7 @@ def _sql(scale: float, seed: int) -> list[str]:
         f"CREATE MACRO u(tag, i) AS CAST(hash(tag, i, {seed}) % 1000000 AS DOUBLE) / 1000000.0",
         "CREATE MACRO person(i) AS "
         f"{_strings(FIRST)}[1 + (i % 20)] || ' ' || {_strings(LAST)}[1 + ((i // 20) % 20)]",
-        f"CREATE MACRO lot_of(kind, item, k) AS 'L-' || kind || lpad(CAST(item AS VARCHAR), 6, '0') "
+        "CREATE MACRO lot_of(kind, item, k) AS 'L-' || kind || lpad(CAST(item AS VARCHAR), 6, '0') "
         "|| '-' || lpad(CAST(k AS VARCHAR), 3, '0')",
         # ---------------------------------------------------------------- machines
         f"""CREATE TABLE g_machines AS
@@ -168,7 +168,7 @@ def _sql(scale: float, seed: int) -> list[str]:
         f"""CREATE MACRO fg_rm(f, k) AS (7 * f + k) % {n_rm}""",
         f"""CREATE MACRO sa_rm(s) AS (11 * s + 3) % {n_rm}""",
         f"""CREATE MACRO cp_rm(c) AS (13 * c + 5) % {n_rm}""",
-        f"""CREATE MACRO iid(kind, i) AS kind || '-' || lpad(CAST(i AS VARCHAR), 6, '0')""",
+        """CREATE MACRO iid(kind, i) AS kind || '-' || lpad(CAST(i AS VARCHAR), 6, '0')""",
         f"""CREATE TABLE bom AS
         SELECT iid('FG', f) AS parent_item_id, iid('SA', fg_sa(f, k)) AS component_item_id, 1.0 AS qty_per
         FROM range({n_fg}) a(f), range(2) b(k)
@@ -233,7 +233,7 @@ def _sql(scale: float, seed: int) -> list[str]:
                     - m.n_ops AS first_slot,
                'PRO-' || lpad(CAST(m.member_key AS VARCHAR), 8, '0') AS production_order_id
         FROM g_members m JOIN g_chain_start s USING (c)""",
-        f"""CREATE TABLE g_ops AS
+        """CREATE TABLE g_ops AS
         SELECT o.production_order_id, o.member_key, CAST(10 * (j + 1) AS INTEGER) AS op_seq,
                o.first_slot + j AS slot, o.lane,
                CAST(30 + 5 * ri('dur', o.member_key * 8 + j, 18) AS BIGINT) AS dur
@@ -254,7 +254,7 @@ def _sql(scale: float, seed: int) -> list[str]:
                CASE WHEN t.planned_end <= {as_of} THEN 'done' WHEN t.planned_start < {as_of} THEN 'running'
                     ELSE 'waiting' END AS status
         FROM timed t JOIN machines mc ON mc.m = t.m""",
-        f"""CREATE TABLE g_order_times AS
+        """CREATE TABLE g_order_times AS
         SELECT production_order_id, min(planned_start) AS planned_start, max(planned_end) AS planned_end,
                bool_and(status = 'done') AS all_done, bool_or(status <> 'waiting') AS started
         FROM operations GROUP BY production_order_id""",
@@ -433,7 +433,7 @@ def _sql(scale: float, seed: int) -> list[str]:
         SELECT i.item_id, i.kind, i.i, i.safety_stock,
                greatest(0, -(coalesce(l.low, 0) + coalesce(s.qty, 0))) AS deficit
         FROM items i LEFT JOIN lowest l USING (item_id) LEFT JOIN stock s USING (item_id)""",
-        f"""CREATE TABLE inventory AS
+        """CREATE TABLE inventory AS
         SELECT item_id, location, lot_id, qty FROM g_lot_stock
         UNION ALL
         SELECT item_id, CASE kind WHEN 'FG' THEN 'WH-FG' WHEN 'SA' THEN 'WIP' ELSE 'WH-RAW' END, NULL,
