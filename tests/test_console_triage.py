@@ -309,3 +309,22 @@ def test_the_exception_shows_who_is_hit_before_triage() -> None:
 
     asyncio.run(run())
     store.close()
+
+
+def test_the_assign_dialog_offers_the_exceptions_owner_first(store: Store) -> None:
+    """The default owner (here the hold's placer) is the likeliest pick: first in the list, marked."""
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_screen(pilot, "exception", HOLD)
+            await pilot.press("s")
+            await settle(pilot)
+            dialog = app.screen
+            assert type(dialog).__name__ == "AssignDialog"
+            first = str(dialog.query_one(OptionList).get_option_at_index(0).prompt)
+            assert first.startswith(PLACER) and "(owner)" in first
+            await pilot.press("enter")  # Enter on the first row assigns the owner
+            await settle(pilot)
+            assert triage_row(store, HOLD)[1] == PLACER
+
+    asyncio.run(run())

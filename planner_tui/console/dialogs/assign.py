@@ -28,11 +28,13 @@ class AssignDialog(Dialog[str]):
         Binding("up", "move(-1)", "Previous", id="assign.previous", show=False),
     ]
 
-    def __init__(self, exception_id: str, owners: list[dict] | None = None, *, current: str | None = None) -> None:
+    def __init__(self, exception_id: str, owners: list[dict] | None = None, *, current: str | None = None,
+                 owner: str | None = None) -> None:
         super().__init__()
         self.exception_id = exception_id
         self.owners = owners
         self.current = current
+        self.owner = owner  # the exception's default owner: the likeliest pick, so listed first
         self.shown: list[dict] = []
 
     def compose(self) -> ComposeResult:
@@ -78,14 +80,17 @@ class AssignDialog(Dialog[str]):
     def _fill(self, needle: str) -> None:
         needle = needle.strip().lower()
         people = self.owners or []
-        self.shown = [
-            p for p in people
-            if not needle or needle in p["person"].lower() or any(needle in r.lower() for r in p.get("roles", []))
-        ]
+        self.shown = sorted(
+            (p for p in people
+             if not needle or needle in p["person"].lower() or any(needle in r.lower() for r in p.get("roles", []))),
+            key=lambda p: p["person"] != self.owner,  # stable: the rest keep their order
+        )
         options = self.query_one(OptionList)
         options.clear_options()
         for p in self.shown:
             mark = "  (assigned now)" if p["person"] == self.current else ""
+            if p["person"] == self.owner:
+                mark += "  (owner)"
             options.add_option(Option(f"{p['person']}  [dim]{', '.join(p.get('roles', []))}{mark}[/]"))
         if self.shown:
             options.highlighted = 0

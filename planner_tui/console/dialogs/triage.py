@@ -80,6 +80,10 @@ class TriageActions:
         """The current assignee, marked in the assign dialog."""
         return None
 
+    def triage_owner(self) -> str | None:
+        """Who owns the exception by default (the machine's supervisor, the buyer...): offered first."""
+        return None
+
     # --- the actions -------------------------------------------------------------------------------
 
     def action_triage_acknowledge(self) -> None:
@@ -94,7 +98,7 @@ class TriageActions:
     def action_triage_assign(self) -> None:
         target = self._target_or_say()
         if target:
-            self.app.push_screen(AssignDialog(target, current=self.triage_assignee()),
+            self.app.push_screen(AssignDialog(target, current=self.triage_assignee(), owner=self.triage_owner()),
                                  lambda person: person and self._triage("assign", person, target=target))
 
     def action_triage_note(self) -> None:

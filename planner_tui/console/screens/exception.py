@@ -106,6 +106,9 @@ class ExceptionScreen(TriageActions, DrillScreen):
     def triage_assignee(self) -> str | None:
         return (self.data or {}).get("assignee")
 
+    def triage_owner(self) -> str | None:
+        return (self.data or {}).get("owner")
+
     def triage_changed(self, message: TriageDone) -> None:
         self.reload()
 
