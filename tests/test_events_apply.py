@@ -254,6 +254,14 @@ def test_unknown_types_are_kept_and_never_fatal():
                                      "qty": 1, "promised_date": "soon"}), "not a date"),
         (ce("x", "order.changed", {"sales_order_id": "SO1", "line_no": 1}), "nothing to change"),
         (ce("x", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": "2"}), "must be a number"),
+        # Values that parse but do not fit the store: rejected, not a failed batch.
+        (ce("x", "machine.up", {"machine_id": "M1"}, time="0001-01-01T00:30:00+01:00"), "out of range"),
+        (ce("x", "machine.up", {"machine_id": "M1"}, time="9999-12-31T23:30:00-01:00"), "out of range"),
+        (ce("x", "machine.up", {"machine_id": "M1"}, seq=2**63), "above"),
+        (ce("x", "machine.up", {"machine_id": "M1"}, seq=str(10**20)), "above"),
+        (ce("x", "machine.down", {"machine_id": "M1", "expected_minutes": 3_000_000_000}), "at most"),
+        (ce("x", "order.cancelled", {"sales_order_id": "SO1", "line_no": 2**31}), "at most"),
+        (ce("x", "operation.completed", {"production_order_id": "P1", "op_seq": 2**40}), "at most"),
     ],
 )
 def test_malformed_events_are_rejected_with_the_reason_and_the_batch_goes_on(event, reason):
@@ -330,6 +338,23 @@ def test_an_exception_mid_batch_leaves_nothing_applied(monkeypatch):
     result = apply(store, ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
                    ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3))
     assert result.applied == 2
+
+
+def test_an_event_the_store_cannot_write_is_rejected_alone_and_the_rest_of_its_batch_applied():
+    # A backstop for whatever the validators miss: here a normalised event whose sequence does not
+    # fit BIGINT fails the batch's write; its neighbours still apply and the cursor moves on.
+    store = plant()
+    bad = events_module.parse_event(ce("bad", "machine.up", {"machine_id": "M1"}, seq=5), fallback_source="f")
+    bad["sequence"] = 10**20
+    result = apply(store, ce("ok1", "machine.down", {"machine_id": "M1"}, seq=3), bad,
+                   ce("ok2", "machine.down", {"machine_id": "M2"}, seq=4))
+    assert (result.applied, result.rejected) == (2, 1)
+    outcome, why = outcome_of(store, "bad")
+    assert outcome == "rejected" and "could not be stored" in why
+    assert one(store, "SELECT count(*) FROM machine_states WHERE state = 'down'") >= 2
+    assert feed_cursor(store.cursor(), "test-feed") == 4
+    # The next batch goes through the fast path again.
+    assert apply(store, ce("ok3", "machine.up", {"machine_id": "M2"}, seq=6)).applied == 1
 
 
 def test_an_event_written_by_the_official_cloudevents_sdk_is_accepted():

@@ -50,6 +50,11 @@ RECEIVING_LOCATION = "RECEIVING"
 
 APPLIED, UNKNOWN_TYPE, REJECTED = "applied", "unknown_type", "rejected"
 
+# The largest values the store's columns hold: sequences are BIGINT, event integers (line_no, op_seq,
+# expected_minutes) INTEGER. A larger value is rejected rather than failing the batch's write.
+MAX_SEQUENCE = 2**63 - 1
+MAX_INTEGER = 2**31 - 1
+
 
 # ---------------------------------------------------------------------------------------------------
 # The envelope
@@ -82,7 +87,11 @@ def parse_event_time(text: Any) -> datetime:
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        value = value.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            value = value.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            # The offset carries it past year 1 or 9999.
+            raise ValueError(f"time {text!r} is out of range once converted to UTC") from None
     return value
 
 
@@ -98,6 +107,9 @@ def parse_sequence(value: Any) -> int:
         raise ValueError(f"sequence {value!r} is not an integer")
     if number < 0:
         raise ValueError(f"sequence {value!r} is negative")
+    if number > MAX_SEQUENCE:
+        # event_log.sequence and feed_cursors.last_sequence are BIGINT.
+        raise ValueError(f"sequence {value!r} is above {MAX_SEQUENCE}")
     return number
 
 
@@ -307,6 +319,8 @@ def _int(data: dict, name: str, *, required: bool = True, minimum: int | None = 
         raise _Reject(f"data.{name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise _Reject(f"data.{name} must be at least {minimum}, got {value}")
+    if not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+        raise _Reject(f"data.{name} must be at most {MAX_INTEGER}, got {value}")
     return value
 
 
@@ -1093,19 +1107,57 @@ def apply_events(
     with store.write_lock:
         cur = store.cursor()
         try:
-            cur.begin()
             try:
-                result = _apply(cur, normalised, feed=feed, received_at=received_at, position=position,
-                                missing_indexes=missing_indexes, clock=clock)
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
+                result = _apply_in_transaction(cur, normalised, feed=feed, received_at=received_at,
+                                               position=position, missing_indexes=missing_indexes, clock=clock)
+            except (duckdb.Error, ArithmeticError, ValueError, TypeError):
+                # Something the validators let through failed the batch's write. Rather than fail
+                # this batch (and so every later poll) forever, apply its events one at a time so
+                # only the culprit is lost, kept as rejected with the error.
+                missing_indexes.clear()
+                result = _apply_one_by_one(cur, normalised, feed=feed, received_at=received_at,
+                                           position=position, missing_indexes=missing_indexes, clock=clock)
             if missing_indexes:
                 _create_lookup_indexes(store, cur, missing_indexes)
         finally:
             cur.close()
     return result
+
+
+def _apply_in_transaction(cur, events: list[dict], **kwargs) -> ApplyResult:
+    cur.begin()
+    try:
+        result = _apply(cur, events, **kwargs)
+        cur.commit()
+    except BaseException:
+        cur.rollback()
+        raise
+    return result
+
+
+def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
+                      missing_indexes: list, clock: Callable[[], datetime]) -> ApplyResult:
+    """The slow path for a batch that failed as a whole: each event in its own transaction, in the
+    batch's order; the batch's file position is stored with the last one."""
+    order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
+    total = ApplyResult()
+    for n, i in enumerate(order):
+        ev = events[i]
+        here = position if n == len(order) - 1 else None
+        try:
+            one = _apply_in_transaction(cur, [ev], feed=feed, received_at=received_at, position=here,
+                                        missing_indexes=missing_indexes, clock=clock)
+        except (duckdb.Error, ArithmeticError, ValueError, TypeError) as exc:
+            reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+            # Log it without what may have failed the write (an out-of-range sequence or time).
+            kept = {**ev, "error": reason, "type": None, "sequence": None, "time": None}
+            one = _apply_in_transaction(cur, [kept], feed=feed, received_at=received_at, position=here,
+                                        missing_indexes=None, clock=clock)
+        total.merge(one)
+    if not order and position is not None:
+        total = _apply_in_transaction(cur, [], feed=feed, received_at=received_at, position=position,
+                                      missing_indexes=None, clock=clock)
+    return total
 
 
 # Lookup indexes that could not be created, per store: not tried again on every batch (a failed build
