@@ -61,6 +61,30 @@ def test_pull_from_a_dead_feed_exits_non_zero_with_a_clear_message(db, tmp_path)
         assert store.cursor().execute("SELECT count(*) FROM event_log").fetchall()[0][0] == 1
 
 
+def test_pull_applies_everything_when_the_server_caps_its_pages_below_our_limit(db, tmp_path):
+    script = tmp_path / "script.jsonl"
+    write_jsonl(script, [ce(f"e{i}", "machine.down", {"machine_id": "M1", "reason": f"r{i}"}, seq=i)
+                         for i in range(1, 9)])
+    with FeedServer(None, script, speed=1e9, page_size=3, max_page_size=3) as server:
+        result = invoke("events", "pull", server.feed_url, "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["result"]["applied"] == 8 and payload["status"]["last_sequence"] == 8
+    with Store.open(db) as store:
+        assert store.cursor().execute("SELECT count(*) FROM event_log").fetchall()[0][0] == 8
+
+
+def test_pull_goes_on_past_the_per_poll_cap(tmp_path):
+    from planner_tui.cli.event_cmds import _pull_all
+    from planner_tui.feeds.poller import FileFeed
+
+    feed_path = tmp_path / "events.jsonl"
+    write_jsonl(feed_path, [ce(f"e{i}", "machine.down", {"machine_id": "M1"}, seq=i) for i in range(1, 8)])
+    store = plant()
+    outcome = _pull_all(FileFeed(store, feed_path, apply_batch=2, max_events_per_poll=2))
+    assert outcome.applied == 7 and outcome.status.state == "live"
+
+
 def test_pull_needs_an_existing_database(tmp_path):
     result = invoke("events", "pull", tmp_path / "x.jsonl", "--db", tmp_path / "missing.db")
     assert result.exit_code != 0 and "no database" in result.output

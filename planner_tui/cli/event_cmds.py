@@ -73,7 +73,7 @@ def pull(
 
     with Store.open(db, create=False) as store, open_feed(store, source, timeout=timeout, retries=retries) as feed:
         if not follow:
-            outcome = feed.poll_once()
+            outcome = _pull_all(feed)
             _report(outcome, json=json, quiet_when_empty=False)
             if outcome.status.state == STALE:
                 raise FeedUnavailable(f"feed {source}: {outcome.status.last_error}")
@@ -95,6 +95,22 @@ def pull(
                 time.sleep(max(0.0, poll - (time.monotonic() - started)))
         except KeyboardInterrupt:
             return
+
+
+def _pull_all(feed):
+    """Poll until the feed has nothing more: one poll may stop early (a server capping its pages
+    below our limit, or the per-poll cap), so ask again while polls bring events or say catching up.
+    Stops on an empty or stale poll; the outcome carries every poll's counts and the last status."""
+    from planner_tui.feeds.poller import CATCHING_UP, STALE, PollResult
+
+    total = None
+    while True:
+        outcome = feed.poll_once()
+        if outcome.result is not None:
+            total = outcome.result if total is None else total.merge(outcome.result)
+        brought = outcome.result is not None and outcome.result.received > 0
+        if outcome.status.state == STALE or not (brought or outcome.status.state == CATCHING_UP):
+            return PollResult(applied=total.applied if total else 0, result=total, status=outcome.status)
 
 
 def _payload(outcome) -> dict:
