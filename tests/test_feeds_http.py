@@ -254,6 +254,50 @@ def test_a_slow_server_times_out(fault_server):
     assert outcome.status.state == "stale" and "timed out after 0.1 s" in outcome.status.last_error
 
 
+def test_a_server_trickling_its_answer_hits_the_wall_clock_deadline():
+    # Each byte comes well within the read timeout, so only a deadline on the whole request stops it.
+    body = b"[" + b" " * 30 + b"]"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (BATCH_CONTENT_TYPE.encode(), len(body)))
+        try:
+            for byte in body:
+                if stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/events"
+        outcome = HttpFeed(plant(), url, timeout=1.0, retries=0).poll_once()
+        assert outcome.status.state == "stale" and "timed out after 1 s" in outcome.status.last_error
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+def test_an_answer_above_the_size_cap_is_refused(fault_server):
+    server = fault_server(lambda q, h: batch([ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)]))
+    store = plant()
+    before = snapshot_state(store)
+    outcome = HttpFeed(store, server.url, max_body_bytes=50, **FAST).poll_once()
+    assert outcome.status.state == "stale" and "larger than 50 bytes" in outcome.status.last_error
+    assert snapshot_state(store) == before
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [

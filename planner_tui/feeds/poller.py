@@ -8,6 +8,7 @@ failure, with the last error), and the store is left as it was. Safe to call fro
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -34,6 +35,10 @@ class FeedUnavailable(PlannerError):
 
 class _FeedTrouble(Exception):
     """Something wrong with the feed (not the store); the message is what the planner sees."""
+
+
+class _DeadlinePassed(Exception):
+    """A request outlived its wall-clock deadline (retried like a timeout)."""
 
 
 def _now() -> datetime:
@@ -282,6 +287,7 @@ class HttpFeed(Feed):
         backoff: float = 0.2,
         backoff_max: float = 2.0,
         page_limit: int | None = 1000,
+        max_body_bytes: int = 64 * 1024 * 1024,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -294,6 +300,7 @@ class HttpFeed(Feed):
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.page_limit = page_limit
+        self.max_body_bytes = max_body_bytes
         self.sleep = sleep
         self.jitter = jitter
         self._own_client = client is None
@@ -323,8 +330,8 @@ class HttpFeed(Feed):
             if attempt:
                 self.sleep(self._delay(attempt - 1))
             try:
-                response = self.client.get(self.url, params=params, headers=headers)
-            except httpx.TimeoutException:
+                response, body = self._get(params, headers)
+            except (httpx.TimeoutException, _DeadlinePassed):
                 error = f"timed out after {self.timeout:g} s"
                 continue
             except httpx.ConnectError as exc:
@@ -338,11 +345,40 @@ class HttpFeed(Feed):
             if response.status_code >= 500:
                 error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
                 continue
-            return self._read(response, after)
+            return self._read(response, body, after)
         tries = self.retries + 1
         raise _FeedTrouble(f"{error} ({tries} attempt{'s' if tries > 1 else ''})")
 
-    def _read(self, response: httpx.Response, after: int | None) -> list | None:
+    def _get(self, params: dict, headers: dict) -> tuple[httpx.Response, bytes]:
+        """One request and, for a 200, its body, within `timeout` seconds of wall-clock time in all.
+
+        httpx's timeout bounds each socket read, so a server trickling a byte at a time would never
+        trip it: the body is streamed and the deadline checked between chunks. The body is capped
+        so a runaway answer cannot fill the memory."""
+        deadline = time.monotonic() + self.timeout
+        with self.client.stream("GET", self.url, params=params, headers=headers) as response:
+            if response.status_code != 200:
+                return response, b""
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise _FeedTrouble(self._too_large())
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _FeedTrouble(self._too_large())
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _DeadlinePassed()
+            if time.monotonic() > deadline:
+                raise _DeadlinePassed()
+            return response, b"".join(chunks)
+
+    def _too_large(self) -> str:
+        return f"answer larger than {self.max_body_bytes:,} bytes: refused"
+
+    def _read(self, response: httpx.Response, body_bytes: bytes, after: int | None) -> list | None:
         if response.status_code == 304:
             return None
         if response.status_code != 200:
@@ -353,7 +389,8 @@ class HttpFeed(Feed):
                 f"unexpected content type {content_type or 'none'!r} (expected {BATCH_CONTENT_TYPE})"
             )
         try:
-            body = response.json()
+            # Bytes: json detects UTF-8 (with or without a BOM), UTF-16 and UTF-32 itself.
+            body = json.loads(body_bytes)
         except ValueError as exc:
             raise _FeedTrouble(f"invalid JSON from the feed: {exc}") from None
         if not isinstance(body, list):
