@@ -155,6 +155,12 @@ def test_snooze_takes_a_time_or_a_duration() -> None:
     assert triage.parse_until("2026-01-06", now=now) == datetime(2026, 1, 6)
 
 
+@pytest.mark.parametrize("text", ["99999999d", "3000000000d", "9999999999999h", "9" * 400 + "d"])
+def test_a_snooze_too_far_ahead_is_a_bad_request(text) -> None:
+    with pytest.raises(BadRequest, match="too far ahead"):
+        triage.parse_until(text, now=datetime(2026, 1, 5, 8, 0))
+
+
 def test_a_snooze_runs_out() -> None:
     state = {"status": "snoozed", "snoozed_until": datetime(2026, 1, 5, 10, 0)}
     assert triage.effective_status(state, datetime(2026, 1, 5, 9, 59)) == "snoozed"

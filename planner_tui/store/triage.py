@@ -135,8 +135,11 @@ def parse_until(text: str | datetime, *, now: datetime) -> datetime:
     if match:
         n = float(match["n"])
         unit = match["unit"][0].lower()
-        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
-        return (now + delta).replace(microsecond=0)
+        try:
+            delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
+            return (now + delta).replace(microsecond=0)
+        except OverflowError:  # past year 9999
+            raise BadRequest(f"snooze time {text!r} is too far ahead") from None
     return parse_timestamp(text, what="snooze time")
 
 
