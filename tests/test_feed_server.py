@@ -3,6 +3,7 @@ the snapshot files, and loading a snapshot through it."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import httpx
@@ -106,6 +107,14 @@ def test_given_sequences_are_kept_and_missing_ones_continue_from_them(running, t
                        ce("d", "x.y", {}, seq="oops")])
     server = running(None, path, speed=1e9)
     assert [e["sequence"] for e in httpx.get(server.feed_url).json()] == [10, 11, "20", 21]
+
+
+def test_a_script_saved_with_a_bom_serves_its_first_event(running, tmp_path):
+    path = tmp_path / "script.jsonl"
+    path.write_text("\n".join(json.dumps(ce(i, "x.y", {}, seq=n)) for n, i in enumerate("ab", 1)) + "\n",
+                    encoding="utf-8-sig")
+    server = running(None, path, speed=1e9)
+    assert [e["id"] for e in httpx.get(server.feed_url).json()] == ["a", "b"]
 
 
 def test_a_script_with_a_line_that_is_not_json_is_refused(tmp_path):

@@ -112,3 +112,18 @@ def test_a_feed_on_a_replay_clock_stamps_arrival_and_lag_in_that_clock(tmp_path)
     assert outcome.applied == 1 and outcome.status.lag_seconds == 30.0
     assert one(store, "SELECT applied_at FROM event_log") == replay_now
     assert one(store, "SELECT received_at FROM event_log") == replay_now
+
+
+def test_a_file_saved_with_a_bom_keeps_its_first_event_and_its_offsets(tmp_path):
+    feed_path = tmp_path / "events.jsonl"
+    first = json.dumps(ce("e1", "machine.down", {"machine_id": "M1"}, seq=1))
+    feed_path.write_text(first + "\r\n", encoding="utf-8-sig")  # what Notepad / PowerShell write
+    store = plant()
+    feed = FileFeed(store, feed_path)
+    result = feed.poll_once().result
+    assert (result.applied, result.rejected) == (1, 0)
+    with feed_path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(ce("e2", "machine.up", {"machine_id": "M1"}, seq=2)) + "\n")
+    result = feed.poll_once().result
+    assert (result.applied, result.rejected, result.duplicates) == (1, 0, 0)
+    assert one(store, "SELECT state FROM machine_states WHERE machine_id = 'M1'") == "running"

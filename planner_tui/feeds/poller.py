@@ -203,6 +203,9 @@ class Feed:
         self.close()
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 class FileFeed(Feed):
     """A JSON Lines file, one event a line, read from where the last poll stopped.
 
@@ -250,7 +253,10 @@ class FileFeed(Feed):
             if last and not raw.strip():
                 break
             line_start = offset
-            text = raw.decode("utf-8", errors="replace").strip()
+            body = raw
+            if offset == 0 and raw.startswith(_UTF8_BOM):
+                body = raw[len(_UTF8_BOM):]  # a file saved "with BOM"; the offsets still count it
+            text = body.decode("utf-8", errors="replace").strip()
             event = parse_line(text, fallback_source=self.feed, fallback_id=f"line@{line_start}") if text else None
             if last and event is not None and event["error"] is not None and event["error"].startswith("not valid JSON"):
                 break  # probably still being written: wait for its newline

@@ -51,7 +51,7 @@ def read_script(events_path: Path) -> list[dict]:
     """The scripted events, each with an integer sequence (given ones kept, missing or unreadable ones
     numbered on from the one before)."""
     try:
-        lines = Path(events_path).read_text(encoding="utf-8").splitlines()
+        lines = Path(events_path).read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise PlannerError(f"cannot read the event script {events_path}: {exc.strerror or exc}") from None
     events: list[dict] = []
