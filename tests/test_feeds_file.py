@@ -127,3 +127,18 @@ def test_a_file_saved_with_a_bom_keeps_its_first_event_and_its_offsets(tmp_path)
     result = feed.poll_once().result
     assert (result.applied, result.rejected, result.duplicates) == (1, 0, 0)
     assert one(store, "SELECT state FROM machine_states WHERE machine_id = 'M1'") == "running"
+
+
+def test_a_new_event_below_the_cursor_in_a_file_is_applied_and_a_repeated_one_is_not(tmp_path):
+    # Two producers in one file, each numbering its own events: the file is read by offset, so
+    # only source+id say whether an event was seen.
+    feed_path = tmp_path / "events.jsonl"
+    write_jsonl(feed_path, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=5, source="urn:mes")])
+    store = plant()
+    feed = FileFeed(store, feed_path)
+    assert feed.poll_once().result.applied == 1
+    write_jsonl(feed_path, [ce("e1", "machine.down", {"machine_id": "M2"}, seq=1, source="urn:erp"),
+                            ce("e1", "machine.down", {"machine_id": "M2"}, seq=5, source="urn:mes")], mode="a")
+    result = feed.poll_once().result
+    assert (result.applied, result.duplicates, result.last_sequence) == (1, 1, 5)
+    assert one(store, "SELECT state FROM machine_states WHERE machine_id = 'M2'") == "down"

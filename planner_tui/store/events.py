@@ -1087,7 +1087,9 @@ def apply_events(
     `events` are CloudEvents structured JSON objects (or `parse_event` results). They are applied in
     `sequence` order (events without a sequence after those with one, in arrival order). An event is
     a duplicate, and not applied again, when its source+id is already in the log or earlier in the
-    batch, or its sequence is at or below the feed's cursor. Unknown types are kept (unknown_type);
+    batch, or (HTTP feeds, paged by ?after=) its sequence is at or below the feed's cursor. A file feed
+    (`position` given) is read by byte offset, so there a sequence at or below the cursor may be a new
+    event (another producer numbering its own): only source+id decide. Unknown types are kept (unknown_type);
     malformed events and events naming something the store does not hold are kept as rejected with the
     reason; neither stops the batch. `position` (file feeds) is stored with the cursor.
 
@@ -1104,19 +1106,22 @@ def apply_events(
     received_at = received_at or clock()
     normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
     missing_indexes: list[tuple[str, str]] = []
+    by_sequence = position is None
     with store.write_lock:
         cur = store.cursor()
         try:
             try:
                 result = _apply_in_transaction(cur, normalised, feed=feed, received_at=received_at,
-                                               position=position, missing_indexes=missing_indexes, clock=clock)
+                                               position=position, missing_indexes=missing_indexes, clock=clock,
+                                               by_sequence=by_sequence)
             except (duckdb.Error, ArithmeticError, ValueError, TypeError):
                 # Something the validators let through failed the batch's write. Rather than fail
                 # this batch (and so every later poll) forever, apply its events one at a time so
                 # only the culprit is lost, kept as rejected with the error.
                 missing_indexes.clear()
                 result = _apply_one_by_one(cur, normalised, feed=feed, received_at=received_at,
-                                           position=position, missing_indexes=missing_indexes, clock=clock)
+                                           position=position, missing_indexes=missing_indexes, clock=clock,
+                                           by_sequence=by_sequence)
             if missing_indexes:
                 _create_lookup_indexes(store, cur, missing_indexes)
         finally:
@@ -1136,7 +1141,7 @@ def _apply_in_transaction(cur, events: list[dict], **kwargs) -> ApplyResult:
 
 
 def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-                      missing_indexes: list, clock: Callable[[], datetime]) -> ApplyResult:
+                      missing_indexes: list, clock: Callable[[], datetime], by_sequence: bool) -> ApplyResult:
     """The slow path for a batch that failed as a whole: each event in its own transaction, in the
     batch's order; the batch's file position is stored with the last one."""
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
@@ -1146,13 +1151,13 @@ def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: dateti
         here = position if n == len(order) - 1 else None
         try:
             one = _apply_in_transaction(cur, [ev], feed=feed, received_at=received_at, position=here,
-                                        missing_indexes=missing_indexes, clock=clock)
+                                        missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
         except (duckdb.Error, ArithmeticError, ValueError, TypeError) as exc:
             reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
             # Log it without what may have failed the write (an out-of-range sequence or time).
             kept = {**ev, "error": reason, "type": None, "sequence": None, "time": None}
             one = _apply_in_transaction(cur, [kept], feed=feed, received_at=received_at, position=here,
-                                        missing_indexes=None, clock=clock)
+                                        missing_indexes=None, clock=clock, by_sequence=by_sequence)
         total.merge(one)
     if not order and position is not None:
         total = _apply_in_transaction(cur, [], feed=feed, received_at=received_at, position=position,
@@ -1180,14 +1185,15 @@ def _create_lookup_indexes(store: Store, cur: duckdb.DuckDBPyConnection, wanted:
 
 
 def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-           missing_indexes: list | None = None, clock: Callable[[], datetime] = _precise_now) -> ApplyResult:
+           missing_indexes: list | None = None, clock: Callable[[], datetime] = _precise_now,
+           by_sequence: bool = True) -> ApplyResult:
     result = ApplyResult()
     cursor = feed_cursor(cur, feed)
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
     events = [events[i] for i in order]
     highest = cursor
 
-    # Duplicates: at/below the cursor, seen earlier in this batch, or already in the log.
+    # Duplicates: seen earlier in this batch, already in the log, or (by_sequence) at/below the cursor.
     fresh: list[dict] = []
     seen: set[tuple[str, str]] = set()
     for ev in events:
@@ -1195,7 +1201,7 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
         if seq is not None:
             highest = seq if highest is None else max(highest, seq)
         key = (ev["source"], ev["id"])
-        if (seq is not None and cursor is not None and seq <= cursor) or key in seen:
+        if (by_sequence and seq is not None and cursor is not None and seq <= cursor) or key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
