@@ -466,3 +466,19 @@ def test_the_real_console_app_drills_and_comes_back(store: Store) -> None:
             assert app.screen is main
 
     asyncio.run(run())
+
+
+def test_r_refreshes_a_drill_down_and_never_resolves_its_exception(store: Store) -> None:
+    """On the main screen "r" is Refresh; on an impact screen it must refresh too, not close the stop."""
+    async def run() -> None:
+        app = DrillApp(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "machine", "M-WELD-01")
+            before = screen._generation
+            await pilot.press("r")
+            await wait_loaded(pilot)
+            assert screen._generation > before  # it reloaded
+            rows = store.con.execute("SELECT count(*) FROM exception_actions").fetchone()[0]
+            assert rows == 0  # and nothing was triaged
+
+    asyncio.run(run())

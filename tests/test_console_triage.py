@@ -101,11 +101,11 @@ def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(
             summary = str(screen.query_one("#drill-summary", Static).render())
             assert "ACKNOWLEDGED" in summary and f"assigned {PLACER}" in summary
 
-            await pilot.press("r")
+            await pilot.press("x")
             await settle(pilot)
             assert triage_row(store, HOLD)[0] == "resolved"
             assert "RESOLVED" in str(screen.query_one("#drill-summary", Static).render())
-            await pilot.press("r")  # already resolved: refused with a message, no new row
+            await pilot.press("x")  # already resolved: refused with a message, no new row
             await settle(pilot)
             assert [a[0] for a in actions(store, HOLD)].count("resolve") == 1
             assert any("already resolved" in n.message for n in app._notifications)
@@ -250,7 +250,7 @@ def test_triage_keys_have_ids_and_descriptions() -> None:
     from planner_tui.console.screens.exception import ExceptionScreen
 
     keys = {b.key for b in TRIAGE_BINDINGS}
-    assert keys == {"a", "s", "n", "z", "r", "o"}
+    assert keys == {"a", "s", "n", "z", "x", "o"}
     for binding in TRIAGE_BINDINGS:
         assert binding.id and binding.description
     screen_keys = {b.key for b in ExceptionScreen._merged_bindings.key_to_bindings for b in

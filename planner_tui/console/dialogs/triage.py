@@ -26,7 +26,8 @@ TRIAGE_BINDINGS = [
     Binding("s", "triage_assign", "Assign", id="triage.assign", tooltip="Assign to a person"),
     Binding("n", "triage_note", "Note", id="triage.note", tooltip="Add a note"),
     Binding("z", "triage_snooze", "Snooze", id="triage.snooze", tooltip="Snooze until a time"),
-    Binding("r", "triage_resolve", "Resolve", id="triage.resolve", tooltip="Resolve"),
+    # Not "r": everywhere else "r" refreshes, and a planner refreshing must never close an exception.
+    Binding("x", "triage_resolve", "Resolve", id="triage.resolve", tooltip="Resolve (close) the exception"),
     Binding("o", "triage_reopen", "Reopen", id="triage.reopen", tooltip="Reopen"),
 ]
 

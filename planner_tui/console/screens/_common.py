@@ -214,7 +214,7 @@ class DrillScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="drill.back", tooltip="Back to the previous screen"),
-        Binding("f5", "reload", "Refresh", id="drill.refresh", show=False),
+        Binding("r,f5", "reload", "Refresh", id="drill.refresh", show=False),
     ]
 
     kind: str = ""
