@@ -236,6 +236,12 @@ async def test_dead_feed_shows_a_banner_and_the_data_stays(store) -> None:
         assert "STALE" in str(banner.render())
         assert "STALE" in str(app.screen.query_one("#header").render())
         assert keys(table(app, "machines"))[0] == "M-WELD-01"  # still working on the data it has
+        # The inbox raises the stale feed by itself, without a manual refresh.
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if any(k.startswith("feed_stale:") for k in keys(table(app, "inbox"))):
+                break
+        assert any(k.startswith("feed_stale:") for k in keys(table(app, "inbox")))
 
 
 @pilot_test

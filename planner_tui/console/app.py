@@ -236,9 +236,12 @@ class PlannerApp(App):
 
     def on_feed_polled(self, message: FeedPolled) -> None:
         self.polls += 1
+        previous_state = getattr(self.feed_status, "state", None)
         self.feed_status = message.status
         self.feed_error = message.error
-        if message.applied:
+        # A feed going stale (or coming back) is news for the inbox too, even with nothing applied.
+        state_changed = getattr(message.status, "state", None) != previous_state
+        if message.applied or state_changed:
             self.data_version += 1
             self.screen.post_message(DataChanged(message.applied, self.data_version))
         main = self.main_screen
