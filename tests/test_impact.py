@@ -369,3 +369,15 @@ def test_sample_reschedule_runs(sample_store):
     at_risk = {(l["sales_order_id"], l["line_no"]): l["status"] for l in result["lines_at_risk"]}
     assert {k for k, status in at_risk.items() if status == "LATE"} >= {(l["sales_order_id"], l["line_no"])
                                                                          for l in result["sales_orders"]}
+
+
+@pytest.mark.parametrize("minutes", [float("nan"), float("inf"), 1e10])
+def test_a_downtime_that_is_not_a_sane_number_is_a_bad_request(minutes):
+    from plantkit import make_plant
+
+    from planner_tui.engine.impact import machine_impact
+    from planner_tui.errors import BadRequest
+
+    store = make_plant(machines=[{"machine_id": "M1"}])
+    with pytest.raises(BadRequest, match="M1"):
+        machine_impact(store.cursor(), "M1", at=datetime(2026, 1, 5, 8), down_minutes=minutes)

@@ -402,3 +402,15 @@ def test_sample_shortages_are_consistent_with_each_items_projection(sample):
                                    [so, int(line)]).fetchone() == ("open",)
     for w in answer["warnings"]:
         assert 0 <= w["min_balance"] < w["safety_stock"]
+
+
+@pytest.mark.parametrize("days", [float("nan"), float("inf"), 100_000_000])
+def test_a_horizon_that_is_not_a_sane_number_is_a_bad_request(days):
+    from plantkit import make_plant
+
+    from planner_tui.engine.shortages import shortages
+    from planner_tui.errors import BadRequest
+
+    store = make_plant(items=[{"item_id": "I1"}])
+    with pytest.raises(BadRequest, match="horizon"):
+        shortages(store.cursor(), at=datetime(2026, 1, 5, 8), horizon_days=days)

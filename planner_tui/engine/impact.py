@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 import duckdb
 
 from planner_tui.engine.orders import raise_if_cycle, rows
-from planner_tui.engine.schedule import Repair, Stop, repair, stops_from_store
-from planner_tui.errors import BadRequest, CycleError, NotFound
+from planner_tui.engine.schedule import Repair, Stop, check_downtime, repair, stops_from_store
+from planner_tui.errors import CycleError, NotFound
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.timeutil import iso, utcnow
 
@@ -291,8 +291,7 @@ def machine_impact(
     Downtime is `down_minutes`, else the store's expected_minutes for that stop, else unknown.
     """
     machine = _machine(cur, machine_id)
-    if down_minutes is not None and down_minutes < 0:
-        raise BadRequest(f"downtime must not be negative (got {down_minutes:g} minutes)")
+    check_downtime(down_minutes, machine_id)
     state = rows(cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id])
     stopped = bool(state) and state[0]["state"] in STOPPED_STATES
     start = at if at is not None else (state[0]["since"] if stopped else utcnow())

@@ -40,6 +40,8 @@ planned times.
 
 from __future__ import annotations
 
+import math
+
 import bisect
 import heapq
 from dataclasses import dataclass, field
@@ -155,10 +157,24 @@ def stops_from_store(cur: duckdb.DuckDBPyConnection, at: datetime | None = None)
     ]
 
 
+MAX_DOWN_MINUTES = 10 * 365 * 24 * 60  # ten years: beyond that a stop is not a stop but a closure
+
+
+def check_downtime(minutes: float | None, machine_id: str) -> None:
+    """A downtime is a finite number of minutes from 0 to ten years (None: unknown)."""
+    if minutes is None:
+        return
+    if not math.isfinite(minutes):
+        raise BadRequest(f"downtime of {machine_id} must be a number of minutes, got {minutes!r}")
+    if minutes < 0:
+        raise BadRequest(f"downtime of {machine_id} must not be negative (got {minutes:g} minutes)")
+    if minutes > MAX_DOWN_MINUTES:
+        raise BadRequest(f"downtime of {machine_id} is too long (got {minutes:g} minutes; at most ten years)")
+
+
 def _check_stops(stops: list[Stop]) -> None:
     for stop in stops:
-        if stop.minutes is not None and stop.minutes < 0:
-            raise BadRequest(f"downtime of {stop.machine_id} must not be negative (got {stop.minutes:g} minutes)")
+        check_downtime(stop.minutes, stop.machine_id)
         if stop.start is None:
             raise BadRequest(f"the stop of {stop.machine_id} has no start time")
 

@@ -24,6 +24,8 @@ before demand); Python only shapes the per-item answer rows.
 
 from __future__ import annotations
 
+import math
+
 from datetime import datetime, timedelta
 
 import duckdb
@@ -134,6 +136,9 @@ FROM balanced ORDER BY item_id, seq
 )
 
 
+MAX_HORIZON_DAYS = 3650  # ten years
+
+
 def _window(at: datetime, horizon_days: int | None) -> datetime | None:
     if not isinstance(at, datetime):
         raise BadRequest(f"'at' must be a timestamp, got {at!r}")
@@ -141,6 +146,8 @@ def _window(at: datetime, horizon_days: int | None) -> datetime | None:
         return None
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)):
         raise BadRequest(f"horizon must be a number of days, got {horizon_days!r}")
+    if not math.isfinite(horizon_days) or horizon_days > MAX_HORIZON_DAYS:
+        raise BadRequest(f"horizon must be at most {MAX_HORIZON_DAYS} days, got {horizon_days}")
     if horizon_days < 0:
         raise BadRequest(f"horizon must not be negative, got {horizon_days} days")
     return at + timedelta(days=horizon_days)

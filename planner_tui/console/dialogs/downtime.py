@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label
 
 from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
+from planner_tui.engine.schedule import MAX_DOWN_MINUTES
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.I)
 
@@ -21,7 +22,10 @@ def parse_downtime(text: str) -> int:
         raise ValueError(f"{text.strip()!r} is not a duration: type minutes (240) or 90m, 4h, 1.5d")
     n = float(match["n"])
     unit = (match["unit"] or "m")[0].lower()
-    return int(round(n * {"m": 1, "h": 60, "d": 1440}[unit]))
+    minutes = int(round(n * {"m": 1, "h": 60, "d": 1440}[unit]))
+    if minutes > MAX_DOWN_MINUTES:
+        raise ValueError(f"{text.strip()!r} is too long: at most ten years")
+    return minutes
 
 
 class DowntimeDialog(Dialog[int]):
