@@ -127,7 +127,10 @@ def test_feeding_delays_parent_two_levels_up():
 def test_order_end_buffer_and_zero_or_unknown_downtime():
     store = plant([order("P", "08:00", "12:00")], [op("P", 10, "M1", "08:00", "10:00")])
     rep = both(store, [Stop("M1", t("09:00"), 60)])
-    assert rep.orders["P"].new_end == t("13:00")  # the order's end shifts by its last operation's delay
+    assert times(rep, "P", 10) == (t("08:00"), t("11:00"))
+    assert "P" not in rep.orders  # two hours of buffer after its last operation absorb the hour's delay
+    rep = both(store, [Stop("M1", t("09:00"), 180)])
+    assert rep.orders["P"].new_end == t("13:00")  # past the buffer, the order ends with its operation
     assert not both(store, [Stop("M1", t("09:00"), 0)]).ops
     assert not both(store, [Stop("M1", t("09:00"), None)]).ops
 
@@ -254,3 +257,15 @@ def test_plan_whose_machine_order_and_op_seq_disagree_is_a_cycle_error():
     )
     with pytest.raises(CycleError, match="P|Q"):
         repair(store.cursor(), [Stop("M1", t("08:30"), 60)])
+
+
+def test_a_feeders_reported_end_never_falls_after_the_start_of_the_order_it_feeds():
+    """Rule (c) and the reported ends agree: the order fed waits for the feeder's operations, and the
+    feeder's buffer absorbs the delay in both (a review found 13:00 reported while the parent started 12:00)."""
+    store = plant([order("P2", "08:00", "12:00", parent_production_order_id="P1"), order("P1", "12:00", "14:00")],
+                  [op("P2", 10, "M1", "08:00", "10:00"), op("P1", 10, "M2", "12:00", "14:00")])
+    for minutes in (60, 180):
+        rep = both(store, [Stop("M1", t("09:00"), minutes)])
+        feeder_end = rep.orders["P2"].new_end if "P2" in rep.orders else t("12:00")
+        parent_start = times(rep, "P1", 10)[0] if ("P1", 10) in rep.ops else t("12:00")
+        assert parent_start >= feeder_end, minutes

@@ -13,9 +13,10 @@ The rules (issue 3):
 Open operations are those not done, of orders planned / released / in_progress. Done operations and
 completed or cancelled orders never move. Durations are planned_end - planned_start.
 
-An order's new_end shifts by the delay of its latest-ending open operation:
-    new_end = planned_end + max(0, max(new op ends) - max(planned op ends))
-(so an order whose own end carries buffer keeps planned_end when nothing moves).
+An order ends when its last open operation ends, and never before its planned end:
+    new_end = max(planned_end, max(new op ends))
+so buffer planned after an order's last operation absorbs a delay, exactly as rule (c) sees it: the
+order it feeds waits for the feeder's operations, not for its planned end.
 
 Two implementations with the same answer:
 
@@ -445,12 +446,12 @@ def _order_shifts(w: _Frontier) -> dict[str, OrderShift]:
         if end > moved_end.get(w.po[i], -(2**62)):
             moved_end[w.po[i]] = end
     shifts = {}
-    for po, end in moved_end.items():
+    for po in moved_end:
         rows = w.order_rows[po]
-        delay = end - max(w.pe[j] for j in rows)
-        if delay > 0:
-            planned_end = from_us(w.order_pe[rows[0]])
-            shifts[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
+        latest = max(w.new[j][1] if j in w.new else w.pe[j] for j in rows)
+        planned_end = w.order_pe[rows[0]]
+        if latest > planned_end:
+            shifts[po] = OrderShift(po, from_us(planned_end), from_us(latest))
     return shifts
 
 
@@ -590,9 +591,8 @@ def repair_naive(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime
             result.ops[key] = OpShift(po, seq, machine, from_us(ps), from_us(pe), from_us(new_start[key]), from_us(new_end[key]))
             result.touched_orders.add(po)
     for po in result.touched_orders:
-        keys = open_keys_by_order[po]
-        delay = max(new_end[k] for k in keys) - max(next(op[4] for op in by_order[po] if (op[0], op[1]) == k) for k in keys)
-        if delay > 0:
-            planned_end = from_us(orders[po][2])
-            result.orders[po] = OrderShift(po, planned_end, planned_end + timedelta(microseconds=delay))
+        latest = max(new_end[k] for k in open_keys_by_order[po])
+        planned_end = orders[po][2]
+        if latest > planned_end:
+            result.orders[po] = OrderShift(po, from_us(planned_end), from_us(latest))
     return result
