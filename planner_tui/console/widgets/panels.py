@@ -320,7 +320,7 @@ def load_holds(cur, *, at: datetime, **_) -> list[Row]:
         shipped_cell = Text(shipped, style="bold #ff7b72") if names else Text(shipped)
         out.append(Row(
             key=hold_id,
-            cells=(hold_id, lot_id, shipped_cell, str(lots or 1), fmt_qty(stock), fmt_ts(placed_at), item_id or "",
+            cells=(hold_id, lot_id, str(lots or 1), fmt_qty(stock), shipped_cell, fmt_ts(placed_at), item_id or "",
                    reason or ""),
             drill=("hold", hold_id),
             search=" ".join(str(x or "") for x in (hold_id, lot_id, item_id, reason, shipped)).lower(),
@@ -348,8 +348,9 @@ PANELS: tuple[Panel, ...] = (
         Column("buyer", "Buyer", 14, flex=True),
     ), load_materials, empty="no shortage ahead", short="Materials"),
     Panel("holds", "Quality holds", (
-        Column("hold", "Hold", 11), Column("lot", "Lot", 14), Column("shipped", "Shipped to", 16, flex=True),
-        Column("lots", "Lots", 4), Column("stock", "Stock", 6), Column("placed", "Placed", 11),
+        # How far the lot travelled (lots, stock) stays in view at 80 columns: before the flex column.
+        Column("hold", "Hold", 11), Column("lot", "Lot", 14), Column("lots", "Lots", 4), Column("stock", "Stock", 6),
+        Column("shipped", "Shipped to", 16, flex=True), Column("placed", "Placed", 11),
         Column("item", "Item", 12), Column("reason", "Reason", 30),
     ), load_holds, empty="no active hold", short="Holds"),
 )
