@@ -18,7 +18,7 @@ from rich.table import Table
 
 from planner_tui.errors import BadRequest, PlannerError
 from planner_tui.store import Store
-from planner_tui.timeutil import iso
+from planner_tui.timeutil import iso, short_time  # noqa: F401 - short_time is part of the CLI house style
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -65,18 +65,6 @@ def table(title: str | None = None, *columns: tuple[str, dict[str, Any]], captio
     for name, kind in columns:
         made.add_column(name, **kind)
     return made
-
-
-def short_time(value: Any) -> str:
-    """A time in a table: 11-25 02:05 for a moment, 11-24 for a day, - for none (the year is the planning
-    year; --json has the full time)."""
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%m-%d")
-    return str(value)
 
 
 def stamp(value: datetime | date | None) -> str:

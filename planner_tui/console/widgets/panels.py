@@ -15,6 +15,7 @@ from typing import Any, Callable
 from rich.text import Text
 
 from planner_tui.timeutil import as_datetime
+from planner_tui.timeutil import short_time as fmt_ts
 
 
 log = logging.getLogger(__name__)
@@ -64,21 +65,6 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "warning": 2, "low": 3, 
 SEVERITY_STYLE = {"critical": "bold #ffffff on #b03a2e", "high": "bold #ff7b72", "medium": "#e5c07b", "warning": "#e5c07b",
                   "low": "dim", "info": "dim"}
 STATUS_STYLE = {"open": "bold", "acknowledged": "", "snoozed": "dim", "resolved": "dim", "cleared": "#7ee787"}
-
-
-def fmt_ts(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%m-%d")
-    return str(value)
 
 
 def fmt_since(value: datetime | None, at: datetime) -> str:
