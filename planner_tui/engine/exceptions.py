@@ -30,6 +30,7 @@ from planner_tui.engine.schedule import Stop, repair
 from planner_tui.engine.shortages import shortages
 from planner_tui.errors import NotFound, PlannerError
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
+from planner_tui.store.db import rows
 from planner_tui.store.triage import (
     effective_status,
     history as triage_history,
@@ -49,12 +50,6 @@ SHORTAGE_IMMINENT_HOURS = 24
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    result = cur.execute(sql, params or [])
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
 
 
 def _first(result) -> tuple | None:
@@ -363,7 +358,7 @@ def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
         FROM machine_states s JOIN machines m USING (machine_id)
         WHERE list_contains(?, s.state) AND (? IS NULL OR s.machine_id = ?)
         ORDER BY s.machine_id"""
-    stopped = _rows(ctx.cur, sql, [list(STOPPED_STATES), only, only])
+    stopped = rows(ctx.cur, sql, [list(STOPPED_STATES), only, only])
     counts = machine_counts(ctx.cur, [m for m in stopped if m["hit_operations"]])
     out = []
     for m in stopped:
@@ -463,7 +458,7 @@ ORDER BY held.placed_at, held.hold_id
 def hold_reach(cur: duckdb.DuckDBPyConnection, hold_id: str | None = None) -> list[dict]:
     """Every active hold (or just `hold_id`) with how far its lot travelled: descendants, shipments,
     shipped, customers (of those shipments), customers_shipped_to, stock_qty."""
-    return _rows(cur, _HOLD_REACH_SQL, [hold_id, hold_id, list(SHIPPED_STATUSES)])
+    return rows(cur, _HOLD_REACH_SQL, [hold_id, hold_id, list(SHIPPED_STATUSES)])
 
 
 def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:
@@ -579,7 +574,7 @@ def _shortages(ctx: _Context, only: str | None = None) -> list[dict]:
 def _lines_info(cur: duckdb.DuckDBPyConnection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict]:
     if not keys:
         return {}
-    rows = _rows(
+    found = rows(
         cur,
         """SELECT so.sales_order_id, so.line_no, so.customer_id, so.item_id, so.qty, so.promised_date,
                   so.confirmed_at, so.status, c.name AS customer_name, c.account_manager
@@ -589,7 +584,7 @@ def _lines_info(cur: duckdb.DuckDBPyConnection, keys: list[tuple[str, int]]) -> 
            LEFT JOIN customers c ON c.customer_id = so.customer_id""",
         [[k[0] for k in keys], [int(k[1]) for k in keys]],
     )
-    return {(r["sales_order_id"], r["line_no"]): r for r in rows}
+    return {(r["sales_order_id"], r["line_no"]): r for r in found}
 
 
 def _earliest_stop(cur: duckdb.DuckDBPyConnection) -> datetime | None:

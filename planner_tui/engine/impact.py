@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from planner_tui.engine.orders import raise_if_cycle, rows
+from planner_tui.engine.orders import raise_if_cycle
 from planner_tui.engine.schedule import Repair, Stop, check_downtime, repair, stops_from_store
 from planner_tui.errors import CycleError, NotFound
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
+from planner_tui.store.db import rows
 from planner_tui.timeutil import iso, utcnow
 
 _OPEN_SHIPMENT_STATUSES = ("planned", "picked")

@@ -27,18 +27,13 @@ import duckdb
 
 from planner_tui.errors import BadRequest, CycleError, NotFound
 from planner_tui.store.contract import STOPPED_STATES
+from planner_tui.store.db import rows
 from planner_tui.timeutil import resolve_now
 
 _ORDER_COLS = (
     "production_order_id, item_id, qty, status, planned_start, planned_end, sales_order_id, line_no, "
     "parent_production_order_id"
 )
-
-
-def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    result = cur.execute(sql, params or [])
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
 
 
 def find_feeding_cycle(parent_of: dict[str, str | None]) -> list[str] | None:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from planner_tui.errors import BadRequest, NotFound
+from planner_tui.store.db import rows
 
 # Order inside one instant: the on-hand start first, then supply, then demand.
 RANK_START, RANK_SUPPLY, RANK_DEMAND = -1, 0, 1
@@ -168,11 +169,8 @@ def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int
     """Every item that runs short (balance below zero) within the horizon, and every item that only
     dips below its safety stock (``warnings``). Shortages are sorted by first_short_at."""
     horizon_end = _window(at, horizon_days)
-    result = cur.execute(_SHORTAGES_SQL, [at, horizon_end, None])
-    names = [d[0] for d in result.description]
     found, warnings = [], []
-    for row in result.fetchall():
-        r = dict(zip(names, row))
+    for r in rows(cur, _SHORTAGES_SQL, [at, horizon_end, None]):
         if r["first_short_at"] is None:
             warnings.append(
                 {
@@ -217,9 +215,7 @@ def projection(
     ).fetchone()
     if item is None:
         raise NotFound(f"unknown item {item_id!r}: no such item_id in items")
-    result = cur.execute(_POINTS_SQL, [at, horizon_end, [item_id]])
-    names = [d[0] for d in result.description]
-    points = [dict(zip(names, row)) for row in result.fetchall()]
+    points = rows(cur, _POINTS_SQL, [at, horizon_end, [item_id]])
     on_hand = points[0]["delta"] if points and points[0]["rank"] == RANK_START else 0.0
     for p in points:
         del p["item_id"], p["seq"]

@@ -23,6 +23,7 @@ import duckdb
 
 from planner_tui.errors import CycleError, NotFound
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES
+from planner_tui.store.db import rows
 
 # Belt and braces beside the visited check: no real genealogy is this deep.
 MAX_DEPTH = 10_000
@@ -55,10 +56,10 @@ def _chunks(keys) -> list[list]:
 
 def _lookup(cur: duckdb.DuckDBPyConnection, sql: str, keys) -> list[dict]:
     """Rows of `sql` (whose one parameter is a VARCHAR[] of keys) for all the keys, chunk by chunk."""
-    rows: list[dict] = []
+    found: list[dict] = []
     for chunk in _chunks(keys):
-        rows += _rows(cur, sql, [chunk])
-    return rows
+        found += rows(cur, sql, [chunk])
+    return found
 
 
 # Columns the trace looks rows up by. Without an index DuckDB answers a lookup of a few scattered keys by
@@ -94,12 +95,6 @@ def create_lookup_indexes(cur: duckdb.DuckDBPyConnection) -> list[str]:
             cur.execute(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
             created.append(name)
     return created
-
-
-def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    result = cur.execute(sql, params or [])
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
 
 
 def _walk(cur: duckdb.DuckDBPyConnection, lot_id: str) -> dict[str, list[dict]]:
@@ -492,7 +487,7 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
 
 def trace_hold(cur: duckdb.DuckDBPyConnection, hold_id: str, *, strict: bool = False) -> dict:
     """The trace of a quality hold's lot, with the hold itself on top (``hold``)."""
-    hold = _rows(
+    hold = rows(
         cur,
         "SELECT hold_id, lot_id, reason, placed_at, placed_by, status FROM quality_holds WHERE hold_id = ?",
         [hold_id],

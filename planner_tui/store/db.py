@@ -40,6 +40,13 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    """A query's answer as a list of dicts keyed by column name."""
+    result = cur.execute(sql, params or [])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
 class Store:
     """A DuckDB database holding a plant: the contract's tables plus planner_tui's own.
 
