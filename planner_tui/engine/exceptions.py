@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from planner_tui.engine.impact import machine_impact, reschedule
-from planner_tui.engine.orders import find_feeding_cycle
+from planner_tui.engine.orders import find_feeding_cycle, hold_reach
 from planner_tui.engine.schedule import Stop, repair
 from planner_tui.engine.shortages import shortages
 from planner_tui.errors import NotFound, PlannerError
@@ -43,7 +43,6 @@ from planner_tui.timeutil import as_datetime, parse_timestamp
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 SEVERITIES = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-SHIPPED_STATUSES = ("shipped", "delivered")
 STALE_FEED_STATES = ("stale", "dead", "down", "error", "failed")
 # A shortage that starts within this many hours is treated as happening now.
 SHORTAGE_IMMINENT_HOURS = 24
@@ -404,61 +403,6 @@ def _machines_down(ctx: _Context, only: str | None = None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------- quality_hold
-
-
-# How far every active hold's lot travelled, for all holds in one set-based pass: the lot and everything
-# made from it (lot_genealogy at any depth; UNION makes the walk cycle-safe), the shipments carrying any of
-# them, and their stock. It answers the same counts as `engine.trace.trace_lot` (a test holds them
-# equal) without one trace per hold: a large plant has hundreds of active holds.
-_HOLD_REACH_SQL = """
-WITH RECURSIVE held AS (
-    SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
-    FROM quality_holds h LEFT JOIN lots l ON l.lot_id = h.lot_id
-    WHERE h.status = 'active' AND (? IS NULL OR h.hold_id = ?)
-),
-reach(hold_id, lot_id) AS (
-    SELECT hold_id, lot_id FROM held
-    UNION
-    SELECT r.hold_id, g.output_lot_id FROM reach r JOIN lot_genealogy g ON g.input_lot_id = r.lot_id
-),
-lots_reached AS (SELECT hold_id, count(*) - 1 AS descendants FROM reach GROUP BY hold_id),
-carried AS (
-    SELECT DISTINCT r.hold_id, s.shipment_id, list_contains(?, s.status) AS shipped, so.customer_id
-    FROM reach r
-    JOIN shipment_lots sl ON sl.lot_id = r.lot_id
-    JOIN shipments s ON s.shipment_id = sl.shipment_id
-    LEFT JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
-),
-shipping AS (
-    SELECT hold_id,
-           count(DISTINCT shipment_id) AS shipments,
-           count(DISTINCT shipment_id) FILTER (WHERE shipped) AS shipped,
-           count(DISTINCT customer_id) AS customers,
-           count(DISTINCT customer_id) FILTER (WHERE shipped) AS customers_shipped_to
-    FROM carried GROUP BY hold_id
-),
-stock AS (
-    SELECT r.hold_id, sum(i.qty) AS stock_qty
-    FROM reach r JOIN inventory i ON i.lot_id = r.lot_id
-    WHERE i.qty <> 0 GROUP BY r.hold_id
-)
-SELECT held.*, coalesce(lots_reached.descendants, 0) AS descendants,
-       coalesce(shipping.shipments, 0) AS shipments, coalesce(shipping.shipped, 0) AS shipped,
-       coalesce(shipping.customers, 0) AS customers,
-       coalesce(shipping.customers_shipped_to, 0) AS customers_shipped_to,
-       coalesce(stock.stock_qty, 0) AS stock_qty
-FROM held
-LEFT JOIN lots_reached USING (hold_id)
-LEFT JOIN shipping USING (hold_id)
-LEFT JOIN stock USING (hold_id)
-ORDER BY held.placed_at, held.hold_id
-"""
-
-
-def hold_reach(cur: duckdb.DuckDBPyConnection, hold_id: str | None = None) -> list[dict]:
-    """Every active hold (or just `hold_id`) with how far its lot travelled: descendants, shipments,
-    shipped, customers (of those shipments), customers_shipped_to, stock_qty."""
-    return rows(cur, _HOLD_REACH_SQL, [hold_id, hold_id, list(SHIPPED_STATUSES)])
 
 
 def _quality_holds(ctx: _Context, only: str | None = None) -> list[dict]:

@@ -388,48 +388,78 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at: dat
     }
 
 
-# How far each held lot travelled, for every active hold at once: the lots made from it (any depth,
-# capped so a broken genealogy with a cycle cannot run away), their stock, and the customers who
-# already received goods from any of them. `trace_hold` gives one hold's full detail.
-_ACTIVE_HOLDS_SQL = """
+SHIPPED_STATUSES = ("shipped", "delivered")
+
+# How far every active hold's lot travelled, for all holds in one set-based pass: the lot and everything
+# made from it (lot_genealogy at any depth; UNION makes the walk cycle-safe), the shipments carrying any of
+# them, and their stock. It answers the same counts as `engine.trace.trace_lot` (a test holds them
+# equal) without one trace per hold: a large plant has hundreds of active holds.
+_ACTIVE_HOLD_REACH_SQL = """
 WITH RECURSIVE held AS (
     SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by, l.item_id
-    FROM quality_holds h LEFT JOIN lots l USING (lot_id)
-    WHERE h.status = 'active'
+    FROM quality_holds h LEFT JOIN lots l ON l.lot_id = h.lot_id
+    WHERE h.status = 'active' AND (? IS NULL OR h.hold_id = ?)
 ),
-walk(root, lot_id, depth) AS (
-    SELECT DISTINCT lot_id, lot_id, 0 FROM held
+reach(hold_id, lot_id) AS (
+    SELECT hold_id, lot_id FROM held
     UNION
-    SELECT w.root, g.output_lot_id, w.depth + 1
-    FROM walk w JOIN lot_genealogy g ON g.input_lot_id = w.lot_id
-    WHERE w.depth < 32
+    SELECT r.hold_id, g.output_lot_id FROM reach r JOIN lot_genealogy g ON g.input_lot_id = r.lot_id
 ),
-reached AS (SELECT DISTINCT root, lot_id FROM walk),
-stock AS (
-    SELECT r.root, sum(i.qty) AS qty FROM reached r JOIN inventory i ON i.lot_id = r.lot_id GROUP BY r.root
-),
-shipped AS (
-    SELECT r.root, list(DISTINCT coalesce(c.name, so.customer_id) ORDER BY coalesce(c.name, so.customer_id)) AS names
-    FROM reached r
+lots_reached AS (SELECT hold_id, count(*) - 1 AS descendants FROM reach GROUP BY hold_id),
+carried AS (
+    SELECT DISTINCT r.hold_id, s.shipment_id, list_contains(?, s.status) AS shipped, so.customer_id,
+           coalesce(c.name, so.customer_id) AS customer_name
+    FROM reach r
     JOIN shipment_lots sl ON sl.lot_id = r.lot_id
-    JOIN shipments s ON s.shipment_id = sl.shipment_id AND s.status IN ('shipped', 'delivered')
-    JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
+    JOIN shipments s ON s.shipment_id = sl.shipment_id
+    LEFT JOIN sales_orders so ON so.sales_order_id = s.sales_order_id AND so.line_no = s.line_no
     LEFT JOIN customers c ON c.customer_id = so.customer_id
-    GROUP BY r.root
+),
+shipping AS (
+    SELECT hold_id,
+           count(DISTINCT shipment_id) AS shipments,
+           count(DISTINCT shipment_id) FILTER (WHERE shipped) AS shipped,
+           count(DISTINCT customer_id) AS customers,
+           count(DISTINCT customer_id) FILTER (WHERE shipped) AS customers_shipped_to,
+           list(DISTINCT customer_name ORDER BY customer_name) FILTER (WHERE shipped) AS shipped_to
+    FROM carried GROUP BY hold_id
+),
+stock AS (
+    SELECT r.hold_id, sum(i.qty) AS stock_qty
+    FROM reach r JOIN inventory i ON i.lot_id = r.lot_id
+    WHERE i.qty <> 0 GROUP BY r.hold_id
 )
-SELECT h.hold_id, h.lot_id, h.item_id, h.reason, h.placed_at, h.placed_by,
-       (SELECT count(*) FROM reached r WHERE r.root = h.lot_id) AS lots_reached,
-       coalesce(st.qty, 0) AS stock_qty,
-       coalesce(sh.names, []) AS shipped_to
-FROM held h LEFT JOIN stock st ON st.root = h.lot_id LEFT JOIN shipped sh ON sh.root = h.lot_id
-ORDER BY h.placed_at DESC, h.hold_id
+SELECT held.*, coalesce(lots_reached.descendants, 0) AS descendants,
+       coalesce(shipping.shipments, 0) AS shipments, coalesce(shipping.shipped, 0) AS shipped,
+       coalesce(shipping.customers, 0) AS customers,
+       coalesce(shipping.customers_shipped_to, 0) AS customers_shipped_to,
+       coalesce(shipping.shipped_to, []) AS shipped_to,
+       coalesce(stock.stock_qty, 0) AS stock_qty
+FROM held
+LEFT JOIN lots_reached USING (hold_id)
+LEFT JOIN shipping USING (hold_id)
+LEFT JOIN stock USING (hold_id)
+ORDER BY held.placed_at, held.hold_id
 """
+
+
+def hold_reach(cur: duckdb.DuckDBPyConnection, hold_id: str | None = None) -> list[dict]:
+    """Every active hold (or just `hold_id`) with how far its lot travelled: descendants, shipments,
+    shipped, customers (of those shipments), customers_shipped_to, shipped_to (their names), stock_qty."""
+    return rows(cur, _ACTIVE_HOLD_REACH_SQL, [hold_id, hold_id, list(SHIPPED_STATUSES)])
 
 
 def active_holds(cur: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every active quality hold, newest first, with how far its lot travelled: `lots_reached` (the held
     lot and every lot made from it), their `stock_qty`, and `shipped_to` (customers who already got goods)."""
-    return rows(cur, _ACTIVE_HOLDS_SQL)
+    holds = [
+        {"hold_id": h["hold_id"], "lot_id": h["lot_id"], "item_id": h["item_id"], "reason": h["reason"],
+         "placed_at": h["placed_at"], "placed_by": h["placed_by"], "lots_reached": h["descendants"] + 1,
+         "stock_qty": h["stock_qty"], "shipped_to": h["shipped_to"]}
+        for h in sorted(hold_reach(cur), key=lambda h: h["hold_id"])
+    ]
+    holds.sort(key=lambda h: h["placed_at"], reverse=True)  # stable: a tie keeps hold id order
+    return holds
 
 
 _MACHINE_SQL = """
