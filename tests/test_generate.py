@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from planner_tui.engine import schedule
 from planner_tui.errors import BadRequest
 from planner_tui.generate import generate_plant
-from planner_tui.store import Store
+from planner_tui.store import Store, loader
 from planner_tui.store.contract import TABLES
 
 SMALL = 0.005
@@ -28,7 +29,6 @@ def small_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def store(small_dir):
-    loader = pytest.importorskip("planner_tui.store.loader")
     s = Store.memory()
     loader.load_snapshot(s, str(small_dir))  # the loader validates keys, references and enums
     yield s
@@ -90,7 +90,6 @@ def test_plan_is_feasible(store):
 
 
 def test_a_repair_without_a_stop_moves_nothing(store):
-    schedule = pytest.importorskip("planner_tui.engine.schedule")
     from datetime import datetime
 
     assert not schedule.repair_naive(store.cursor(), [], at=datetime(2026, 11, 23, 6)).orders

@@ -339,8 +339,6 @@ def test_cli_reschedule_and_order_json(db_file):
 
 @pytest.fixture(scope="module")
 def sample_store(sample_dir):
-    if not (sample_dir / "operations.csv").exists():
-        pytest.skip("sample plant not written yet")
     from planner_tui.store.loader import load_snapshot
 
     store = Store.memory()

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from planner_tui.store import Store
+from planner_tui.engine import schedule
+from planner_tui.store import Store, loader
+from planner_tui.store import events as events_mod
 from planner_tui.store.contract import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +31,6 @@ EVENT_TYPES = {
 
 @pytest.fixture(scope="module")
 def store():
-    loader = pytest.importorskip("planner_tui.store.loader")
     s = Store.memory()
     loader.load_snapshot(s, str(SAMPLE / "plant"))
     yield s
@@ -201,7 +202,6 @@ def test_a_machine_is_down_and_a_hold_is_active_at_as_of(store):
 
 
 def test_a_repair_without_a_stop_moves_nothing_and_the_weld_stop_makes_customers_late(store):
-    schedule = pytest.importorskip("planner_tui.engine.schedule")
     assert not schedule.repair_naive(store.cursor(), [], at=AS_OF).orders
     stop = schedule.Stop("M-WELD-01", datetime(2026, 11, 23, 6, 12), 1800)
     repaired = schedule.repair_naive(store.cursor(), [stop], at=stop.start)
@@ -280,8 +280,6 @@ def test_scenario_names_only_what_exists_or_was_created_earlier(store, events):
 
 
 def test_scenario_applies_without_a_rejection():
-    events_mod = pytest.importorskip("planner_tui.store.events")
-    loader = pytest.importorskip("planner_tui.store.loader")
     with Store.memory() as s:
         loader.load_snapshot(s, str(SAMPLE / "plant"))
         with open(SAMPLE / "scenario.jsonl", encoding="utf-8") as fh:

@@ -354,8 +354,6 @@ def test_cli_shortages_bad_requests(tmp_path):
 
 @pytest.fixture(scope="module")
 def sample(sample_dir):
-    if not (sample_dir / "items.csv").exists():
-        pytest.skip("sample plant not there")
     import json
 
     from planner_tui.store import Store

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from plantkit import make_plant
 
-from planner_tui.errors import CycleError, NotFound
 from planner_tui.engine.trace import trace_hold, trace_lot
+from planner_tui.errors import CycleError, NotFound
 
 # The genealogy (input -> output):
 #
@@ -350,8 +350,6 @@ def test_cli_trace_unknown_lot_is_a_one_line_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def sample_cur(sample_dir):
-    if not (sample_dir / "lots.csv").exists():
-        pytest.skip("sample plant not there")
     from planner_tui.store import Store
     from planner_tui.store.loader import load_snapshot
 

@@ -123,13 +123,15 @@ class Repair:
     `ops`: every open operation whose start or end moves, keyed (production_order_id, op_seq).
     `orders`: every open production order whose new_end differs from planned_end.
     `touched_orders`: orders with at least one moved operation (a superset of `orders`: inner slack may
-    absorb the move). Anything not listed keeps its planned times.
+    absorb the move). Anything not listed keeps its planned times. `read_rounds`: how many reads of the
+    plan the fast repair took (0 for the naive one), so tests can show they exercised the growing reads.
     """
 
     stops: list[Stop]
     ops: dict[tuple[str, int], OpShift] = field(default_factory=dict)
     orders: dict[str, OrderShift] = field(default_factory=dict)
     touched_orders: set[str] = field(default_factory=set)
+    read_rounds: int = 0
 
     def op_times(self, production_order_id: str, op_seq: int) -> tuple[datetime, datetime] | None:
         """(new_start, new_end) of a moved operation, None when it keeps its planned times."""
@@ -472,9 +474,11 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
     for machine_id, spans in windows.items():
         frontier.want_machine[machine_id] = max(e for _, e in spans) + _INITIAL_HORIZON_US
     frontier.read(cur)
+    result.read_rounds = 1
     frontier.seed()
     frontier.run()
     while frontier.read(cur):  # until no delay reaches past what is read
+        result.read_rounds += 1
         frontier.run()
     w, moved = frontier, frontier.new
 
