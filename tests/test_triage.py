@@ -75,7 +75,7 @@ def test_each_action_sets_the_status(store: Store) -> None:
 
 
 def test_who_defaults_to_the_os_user_and_at_to_now(store: Store, monkeypatch) -> None:
-    monkeypatch.setattr(triage.getpass, "getuser", lambda: "planner7")
+    monkeypatch.setenv("LOGNAME", "planner7")  # what getpass reads first for the OS user
     monkeypatch.setattr(triage, "utcnow", lambda: datetime(2026, 2, 1, 9, 30))
     triage.acknowledge(store, MACHINE)
     [step] = triage.history(store.cursor(), MACHINE)

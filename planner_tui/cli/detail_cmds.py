@@ -24,6 +24,7 @@ from planner_tui.cli.common import (
     stdout,
     table,
 )
+from planner_tui.present import duration, quantity
 from planner_tui.timeutil import iso
 
 
@@ -34,25 +35,8 @@ def _span(start, end) -> str:
     return f"{short_time(start)} -> {short_time(end)}"
 
 
-def _qty(value) -> str:
-    return "-" if value is None else f"{value:g}"
-
-
 def _line_id(record: dict) -> str:
     return f"{record['sales_order_id']}/{record['line_no']}" if record.get("sales_order_id") else "-"
-
-
-def _minutes(total: int | None) -> str:
-    if total is None:
-        return "unknown"
-    days, rest = divmod(int(total), 1440)
-    hours, mins = divmod(rest, 60)
-    # The console's words for a duration: 45m, 3h 20m, 4h, 2d 4h.
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {mins:02d}m" if mins else f"{hours}h"
-    return f"{mins}m"
 
 
 def _holds_table(title: str, holds: list[dict], reach_column: str, reach_key: str) -> RichTable:
@@ -82,9 +66,9 @@ def shipment_cmd(
         return
     s, line, customer = result["shipment"], result["sales_order_line"], result["customer"]
     stdout.print(f"[bold]shipment {s['shipment_id']}[/] {s['status']}, ship {iso(s['planned_ship_date'])}, "
-                 f"qty {_qty(s['qty'])}, carrier {s['carrier'] or '-'}", highlight=False)
+                 f"qty {quantity(s['qty'])}, carrier {s['carrier'] or '-'}", highlight=False)
     if line:
-        stdout.print(f"order line {_line_id(line)}: {line['item_id']} x{_qty(line['qty'])}, "
+        stdout.print(f"order line {_line_id(line)}: {line['item_id']} x{quantity(line['qty'])}, "
                      f"promised {iso(line['promised_date'])}, {line['status']}", highlight=False)
     else:
         stdout.print(f"order line {_line_id(s)}: not in sales_orders", highlight=False)
@@ -95,7 +79,7 @@ def shipment_cmd(
                  ("active hold", {"ratio": 1, "min_width": 12}))
     for lot in result["lots"]:
         held = ", ".join(h["hold_id"] for h in lot["holds"])
-        lots.add_row(lot["lot_id"], lot["item_id"] or "-", _qty(lot["qty"]), lot["status"] or "-",
+        lots.add_row(lot["lot_id"], lot["item_id"] or "-", quantity(lot["qty"]), lot["status"] or "-",
                      f"[bold red]ON HOLD {held}[/]" if held else "none")
     stdout.print(lots if result["lots"] else "Lots: none recorded")
     if result["upstream_holds"]:
@@ -129,7 +113,7 @@ def customer_cmd(
     for line in result["open_lines"]:
         promised = short_time(line["promised_date"]) + (" [bold red]OVERDUE[/]" if line["overdue"] else "")
         made = ", ".join(f"{p['production_order_id']} {p['status']}" for p in line["production_orders"])
-        lines.add_row(_line_id(line), line["item_id"], _qty(line["qty"]), promised, made or "from stock")
+        lines.add_row(_line_id(line), line["item_id"], quantity(line["qty"]), promised, made or "from stock")
     stdout.print(lines if result["open_lines"] else "Open order lines: none")
     shipments = table(f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
                       ("shipment", ID), ("status", SIDE), ("ship", {"min_width": 8}), ("line", ID),
@@ -167,13 +151,13 @@ def machine_cmd(
     if m["since"] is not None:
         state += f" since {stamp(m['since'])}"
         if m["state_minutes"] is not None:
-            state += f" ({_minutes(m['state_minutes'])} at {stamp(m['at'])})"
+            state += f" ({duration(m['state_minutes'], unknown='unknown')} at {stamp(m['at'])})"
     if m["reason"]:
         state += f": {m['reason']}"
     stdout.print(state, highlight=False)
     people = f"supervisor {m['supervisor'] or '-'}; {m['open_operations']} open operation(s)"
     if m["stopped"]:
-        expected = _minutes(m["expected_minutes"]) if m["expected_minutes"] is not None else "unknown"
+        expected = duration(m["expected_minutes"], unknown="unknown")
         people = f"expected length {expected}; " + people
     stdout.print(people, highlight=False)
     ops = table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
@@ -209,11 +193,11 @@ def machines_cmd(
     for m in result:
         state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
         since = m["since"]
-        stopped_for = _minutes(round((now - since).total_seconds() / 60)) if m["stopped"] and since and since <= now \
+        stopped_for = duration((now - since).total_seconds() / 60) if m["stopped"] and since and since <= now \
             else ""
         why = m["reason"] or ""
         if m["stopped"] and m["expected_minutes"] is not None:
-            why = f"{why} (expect {_minutes(m['expected_minutes'])})".strip()
+            why = f"{why} (expect {duration(m['expected_minutes'], unknown='unknown')})".strip()
         listing.add_row(m["machine_id"], state, stopped_for, why, m["supervisor"] or "")
     stdout.print(listing if result else ("No machine is stopped." if stopped else "No machines."))
 
@@ -236,7 +220,7 @@ def holds_cmd(
                     ("placed", ID), ("reason", TEXT))
     for h in result:
         shipped = f"[bold red]{', '.join(h['shipped_to'])}[/]" if h["shipped_to"] else "not shipped"
-        reaches = f"{h['lots_reached']} lot(s)\n{_qty(h['stock_qty'])} in stock"
+        reaches = f"{h['lots_reached']} lot(s)\n{quantity(h['stock_qty'])} in stock"
         placed = short_time(h["placed_at"].date()) if h["placed_at"] else "-"
         listing.add_row(f"[bold]{h['hold_id']}[/]\n{h['lot_id']}", shipped, reaches, placed, h["reason"] or "-")
     stdout.print(listing if result else "No active quality hold.")

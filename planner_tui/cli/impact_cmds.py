@@ -20,6 +20,7 @@ from planner_tui.cli.common import (
     stdout,
 )
 from planner_tui.cli.common import table as _table
+from planner_tui.present import duration, slip
 from planner_tui.timeutil import parse_timestamp
 
 impact_app = typer.Typer(help="What a stop hits: production orders, customer lines, shipments, who to tell.",
@@ -37,22 +38,6 @@ _WIDE = 110
 
 def _wide() -> bool:
     return stdout.width >= _WIDE
-
-
-def _duration(minutes: float) -> str:
-    """45m, 13h20, 30h, 2d04h."""
-    whole = int(round(minutes))
-    if whole < 60:
-        return f"{whole}m"
-    hours, mins = divmod(whole, 60)
-    if hours >= 48:
-        days, hours = divmod(hours, 24)
-        return f"{days}d{hours:02d}h"
-    return f"{hours}h{mins:02d}" if mins else f"{hours}h"
-
-
-def _delay(minutes: float) -> str:
-    return f"+{_duration(minutes)}" if minutes > 0 else "on time"
 
 
 def _line_status(line: dict) -> str:
@@ -93,7 +78,7 @@ def _orders_table(title: str, orders: list[dict], with_why: bool) -> RichTable:
         row = [o["production_order_id"], o["item_id"]]
         if wide:
             row.append(short_time(o["planned_end"]))
-        row += [short_time(o["new_end"]), _delay(o["delay_minutes"])]
+        row += [short_time(o["new_end"]), slip(o["delay_minutes"])]
         if with_why:
             row.append(o["why"])
         table.add_row(*row)
@@ -115,7 +100,7 @@ def _lines_table(title: str, lines: list[dict]) -> RichTable:
         row = [
             f"{line['sales_order_id']}/{line['line_no']}",
             _line_status(line),
-            f"+{_duration(line['slip_minutes'])}" if line["slip_minutes"] > 0 else "-",
+            slip(line["slip_minutes"]),
             short_time(line["eta"]),
             short_time(line["promised_date"]),
             line.get("customer_name") or line["customer_id"],
@@ -147,7 +132,7 @@ def impact_machine(
         emit_json(result)
         return
     if result["downtime_known"]:
-        downtime = f"down {_duration(result['down_minutes'])} until {stamp(result['stop_end'])}"
+        downtime = f"down {duration(result['down_minutes'])} until {stamp(result['stop_end'])}"
     else:
         downtime = "downtime UNKNOWN: showing what is exposed, no delays computed"
     stdout.print(f"[bold]{machine_id}[/] stops at {stamp(result['stop_start'])}, {downtime}")
@@ -193,7 +178,7 @@ def reschedule_cmd(
     if not result["stops"]:
         stdout.print("No machine is stopped: the plan stands.")
     for stop in result["stops"]:
-        downtime = f"down {_duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
+        downtime = f"down {duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
         stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {stamp(stop['start'])}, {downtime}")
     at_risk = result.get("lines_at_risk", result["sales_orders"])
     already = sum(1 for line in at_risk if line["late"] and line.get("late_in_plan"))

@@ -28,6 +28,7 @@ from planner_tui.cli.common import (
 )
 from planner_tui.engine.shortages import balance_series, projection, shortages
 from planner_tui.engine.trace import trace_hold, trace_lot
+from planner_tui.present import quantity, sparkline
 from planner_tui.timeutil import resolve_now
 
 trace_app = typer.Typer(
@@ -37,14 +38,6 @@ trace_app = typer.Typer(
 
 # A rich tree of a huge genealogy is unreadable anyway; the JSON has everything.
 TREE_LIMIT = 200
-SPARK = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 24
-
-
-def _qty(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _lot_label(lot: dict) -> str:
@@ -94,7 +87,7 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         f"[bold]lot {answer['lot_id']}[/] item {answer['item_id']} ({answer['status']}): "
         f"{s['descendants']} descendant lot(s), {s['ancestors']} ancestor lot(s), "
-        f"{_qty(s['stock_qty'])} in stock at {s['stock_locations']} location(s), "
+        f"{quantity(s['stock_qty'])} in stock at {s['stock_locations']} location(s), "
         f"{s['shipments']} shipment(s), shipped to {s['customers_shipped_to']} customer(s)"
     )
     for warning in answer["warnings"]:
@@ -127,7 +120,7 @@ def _print_trace(answer: dict) -> None:
         _table(
             "Inventory",
             [("location", ID), ("lot", ID), ("item", ID), ("qty", NUMBER), ("lot status", SIDE)],
-            [[i["location"], i["lot_id"], i["item_id"], _qty(i["qty"]), i["lot_status"]] for i in answer["inventory"]],
+            [[i["location"], i["lot_id"], i["item_id"], quantity(i["qty"]), i["lot_status"]] for i in answer["inventory"]],
         )
     )
     stdout.print(
@@ -137,7 +130,7 @@ def _print_trace(answer: dict) -> None:
              ("ship", ID)],
             [
                 [s["shipment_id"], Text(s["status"], style="bold yellow" if s["shipped"] else ""),
-                 f"{s['sales_order_id']}/{s['line_no']}\n{s['customer_id']}", s["lot_id"], _qty(s["qty"]),
+                 f"{s['sales_order_id']}/{s['line_no']}\n{s['customer_id']}", s["lot_id"], quantity(s["qty"]),
                  short_time(s["planned_ship_date"])]
                 for s in answer["shipments"]
             ],
@@ -193,28 +186,11 @@ def trace_hold_command(
         _print_trace(answer)
 
 
-def sparkline(balances: list[float], width: int = SPARK_WIDTH) -> Text:
-    """A small text chart of a balance over time; the points below zero in red."""
-    if not balances:
-        return Text("")
-    if len(balances) > width:
-        # Keep each bucket's minimum: the dips are what a planner looks for.
-        step = len(balances) / width
-        balances = [min(balances[int(i * step): max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
-    low, high = min(balances), max(balances)
-    span = (high - low) or 1.0
-    text = Text()
-    for value in balances:
-        block = SPARK[int((value - low) / span * (len(SPARK) - 1))]
-        text.append(block, style="red" if value < 0 else "green")
-    return text
-
-
 def _print_projection(answer: dict) -> None:
     stdout.print(
         f"[bold]{answer['item_id']}[/] {answer['description'] or ''}  buyer {answer['buyer'] or '?'}  "
-        f"on hand {_qty(answer['on_hand'])}  safety stock {_qty(answer['safety_stock'])}  "
-        f"min balance {_qty(answer['min_balance'])}"
+        f"on hand {quantity(answer['on_hand'])}  safety stock {quantity(answer['safety_stock'])}  "
+        f"min balance {quantity(answer['min_balance'])}"
     )
     stdout.print(sparkline([p["balance"] for p in answer["points"]], width=min(60, stdout.width)))
     points = table()
@@ -223,7 +199,7 @@ def _print_projection(answer: dict) -> None:
     for p in answer["points"]:
         style = "red" if p["balance"] < 0 else "yellow" if p["balance"] < answer["safety_stock"] else ""
         points.add_row(
-            short_time(p["at"]), p["kind"], p["ref"] or "", _qty(p["delta"]), Text(_qty(p["balance"]), style=style),
+            short_time(p["at"]), p["kind"], p["ref"] or "", quantity(p["delta"]), Text(quantity(p["balance"]), style=style),
             "overdue" if p["overdue"] else "",
         )
     stdout.print(points)
@@ -279,7 +255,7 @@ def shortages_command(
                      "bold red" if s["overdue"] else ""),
                     "\nto " + ("never" if s["recovers_at"] is None else short_time(s["recovers_at"])),
                 ),
-                _qty(s["max_short_qty"]),
+                quantity(s["max_short_qty"]),
                 ", ".join(affected[:3]) + more,
                 sparkline([b for _, b in series.get(s["item_id"], [])], width=8),
             )
@@ -293,8 +269,8 @@ def shortages_command(
                 [("item", ID), ("description", TEXT), ("buyer", SIDE), ("below safety", ID), ("min", NUMBER),
                  ("safety", NUMBER)],
                 [
-                    [w["item_id"], w["description"], w["buyer"], short_time(w["below_safety_at"]), _qty(w["min_balance"]),
-                     _qty(w["safety_stock"])]
+                    [w["item_id"], w["description"], w["buyer"], short_time(w["below_safety_at"]), quantity(w["min_balance"]),
+                     quantity(w["safety_stock"])]
                     for w in answer["warnings"][:100]
                 ],
             )

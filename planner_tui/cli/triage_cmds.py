@@ -23,6 +23,7 @@ from planner_tui.cli.common import (
     table,
 )
 from planner_tui.errors import BadRequest
+from planner_tui.present import SEVERITY_STYLE, STATUS_STYLE, duration
 from planner_tui.timeutil import iso, resolve_now
 
 WhoOption = Annotated[
@@ -33,18 +34,6 @@ ActionAtOption = Annotated[
 ]
 IdArgument = Annotated[str, typer.Argument(help="The exception id, e.g. machine_down:M-WELD-01 (see `planner-tui exceptions`).")]
 
-SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
-STATUS_STYLE = {"open": "bold", "acknowledged": "cyan", "snoozed": "dim", "resolved": "green"}
-
-
-def fmt_age(minutes: int | None) -> str:
-    if minutes is None:
-        return ""
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 24 * 60:
-        return f"{minutes // 60}h {minutes % 60:02d}m"
-    return f"{minutes // (24 * 60)}d {minutes % (24 * 60) // 60}h"
 
 
 def _status_text(row: dict) -> Text:
@@ -121,7 +110,7 @@ def exceptions(
         inbox.add_row(
             Text(row["severity"].upper() if row["severity"] == "critical" else row["severity"],
                  style=SEVERITY_STYLE.get(row["severity"], "")),
-            fmt_age(row["age_minutes"]),
+            duration(row["age_minutes"], unknown=""),
             what,
             _status_text(row),
             owner,
@@ -160,7 +149,7 @@ def show(
         ("status", _status_text(row)),
         ("owner", row["owner"] or "-"),
         ("assignee", row["assignee"] or "-"),
-        ("raised", f"{stamp(row['raised_at'])} ({fmt_age(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
+        ("raised", f"{stamp(row['raised_at'])} ({duration(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
     ]
     if row["cause_cleared"]:
         facts.append(("cleared", Text(row["cleared_note"] or "yes", style="green")))

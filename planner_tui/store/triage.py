@@ -8,14 +8,13 @@ what) and updates the exception's current state in `exception_triage`, in one tr
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 from datetime import datetime, timedelta
 
 import duckdb
 
 from planner_tui.errors import BadRequest, NotFound
+from planner_tui.present import current_user
 from planner_tui.store.db import Store
 from planner_tui.timeutil import iso, parse_timestamp, utcnow
 
@@ -103,15 +102,6 @@ def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str
 
 
 # --------------------------------------------------------------------------------------------- who/when
-
-
-def current_user() -> str:
-    """The OS user, the 'who' of an action unless told otherwise."""
-    try:
-        name = getpass.getuser()
-    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
-        name = os.environ.get("USER") or os.environ.get("LOGNAME") or ""
-    return name or "unknown"
 
 
 def _who(who: str | None) -> str:
