@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from planner_tui.cli.common import AtOption, DbOption, SnapshotOption, open_store, stderr
+from planner_tui import settings
+from planner_tui.cli.common import (
+    AtOption,
+    DbOption,
+    SnapshotOption,
+    open_store,
+    stderr,
+)
 from planner_tui.errors import PlannerError, StoreLocked
 from planner_tui.store import Store
 from planner_tui.timeutil import parse_timestamp
+from planner_tui.urls import redact_url
 
+# Flags default to None so that a flag not given leaves the setting (file, PLANNER_TUI_*) in force.
 EventsOption = Annotated[
-    Optional[str],
-    typer.Option("--events", help="The feed to follow: a .jsonl file or an http(s) feed URL."),
+    str | None,
+    typer.Option("--events", help="The feed to follow: a .jsonl file or an http(s) feed URL "
+                 "(default: the events setting)."),
 ]
-PollOption = Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between feed polls.")]
+PollOption = Annotated[
+    float | None, typer.Option("--poll", min=0.1, help="Seconds between feed polls (default: the poll setting).")
+]
+ThemeOption = Annotated[
+    str | None, typer.Option("--theme", help="A Textual theme, e.g. nord (default: the theme setting).")
+]
+DEMO_POLL_SECONDS = 1.0  # the demo replays a minute a second: poll faster than a plant's 2 s default
 
 
 def sample_data_dir() -> Path:
@@ -32,31 +49,63 @@ def sample_data_dir() -> Path:
     return path
 
 
-def run_console(store: Store, *, at: str | None, events: str | None, poll: float, clock=None) -> None:
-    """Run the console on a store until the planner quits (or the terminal hangs up), then release it."""
+def run_console(store: Store, *, at: str | None, events: str | None, poll: float, clock=None,
+                in_force: settings.Settings | None = None) -> None:
+    """Run the console on a store until the planner quits (or the terminal hangs up), then release it.
+    `in_force` gives the theme, keymap and log level (default: the settings of this command)."""
+    from planner_tui import logs
     from planner_tui.console.app import PlannerApp
 
+    in_force = in_force or settings.current()
+    # From here to the end of the screen, logs go to the log file: a line on stderr would corrupt the screen.
+    log_path = logs.configure(in_force.log_level, console=True)
+    log = logging.getLogger(logs.CONSOLE_LOGGER)
+    log.info("console starting: database %s, feed %s, settings file %s", store.path or "in memory",
+             redact_url(events) if events else "none", in_force.config_file)
     app = PlannerApp(store, at=at, events=events, poll_seconds=poll, clock=clock)
+    # Textual's own App API, usable before run(): the theme reactive and the binding-id keymap.
+    if in_force.theme is not None:
+        app.theme = in_force.theme
+    if in_force.keymap:
+        app.set_keymap(dict(in_force.keymap))
     try:
         app.run()
     finally:
         app.release()
+        log.info("console stopped (return code %s)", app.return_code)
+        logs.configure(in_force.log_level, console=False)  # the terminal is ours again
     if app.return_code:
+        if log_path is not None:
+            stderr.print(f"the console's log: {log_path}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(app.return_code)
+
+
+def _one_feed(in_force: settings.Settings) -> str | None:
+    """The feed the console follows: it follows one, so a settings list of several is a choice to make."""
+    if len(in_force.events) > 1:
+        raise in_force.rejected("events", "the console follows one feed: choose one with --events")
+    return in_force.events[0] if in_force.events else None
 
 
 def run(
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     events: EventsOption = None,
-    poll: PollOption = 2.0,
+    poll: PollOption = None,
+    theme: ThemeOption = None,
     at: AtOption = None,
 ) -> None:
-    """Open the planner console on a database (or a snapshot loaded in memory), following a feed."""
+    """Open the planner console on a database (or a snapshot loaded in memory), following a feed.
+
+    --db, --events, --poll and --theme default to the settings (`planner-tui config show`)."""
     if at is not None:
         parse_timestamp(at, what="--at timestamp")  # a bad --at is a message before the screen opens
-    store = open_store(db, snapshot)
-    run_console(store, at=at, events=events, poll=poll)
+    in_force = settings.current().with_flags(db=db, events=(events,) if events else None, poll=poll, theme=theme)
+    settings.check_theme(in_force)  # messages before the screen opens
+    feed = _one_feed(in_force)
+    # --snapshot wins over a db setting (only a --db flag given with it is a conflict).
+    store = open_store(in_force.db if snapshot is None else db, snapshot)
+    run_console(store, at=at, events=feed, poll=in_force.poll, in_force=in_force)
 
 
 def _demo_db_path() -> Path:
@@ -85,12 +134,18 @@ def _demo_db_path() -> Path:
 
 def demo(
     speed: Annotated[float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a scripted minute a second).")] = 60.0,
-    poll: PollOption = 1.0,
+    poll: PollOption = None,
+    theme: ThemeOption = None,
 ) -> None:
     """Replay a morning on the sample plant's floor through a live feed and open the console on it.
 
     Nothing to set up: the feed runs on loopback, and the console's clock is the scenario's, at --speed.
+    It keeps its own database and feed (the db and events settings are not used); --poll defaults to 1
+    second unless the poll setting is set.
     """
+    in_force = settings.current().with_flags(poll=poll, theme=theme)
+    poll_seconds = DEMO_POLL_SECONDS if in_force.sources["poll"] == settings.DEFAULT else in_force.poll
+    settings.check_theme(in_force)
     from planner_tui.feeds.server import FeedServer
     from planner_tui.store.loader import load_snapshot
     from planner_tui.timeutil import ReplayClock
@@ -113,7 +168,7 @@ def demo(
         server.stop()
         raise
     try:
-        run_console(store, at=None, events=server.feed_url, poll=poll, clock=clock)
+        run_console(store, at=None, events=server.feed_url, poll=poll_seconds, clock=clock, in_force=in_force)
     finally:
         server.stop()
 

@@ -1,0 +1,348 @@
+"""planner_tui's settings: defaults < the settings file < PLANNER_TUI_* environment variables < flags.
+
+The file is TOML, in the user's config folder (`config path` shows where) or named by `--config FILE` or
+PLANNER_TUI_CONFIG. It is read with tomllib and checked against the small schema below: an unknown key, a
+wrong type or a bad value is one line naming the file, the key and the value (a SettingsError, exit 2),
+never a traceback. Every value keeps where it came from, so `config show` can say why it is what it is.
+
+This module is headless: the theme name is checked against Textual only when a console starts
+(`check_theme`), so the CLI's other commands never pay for importing Textual.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from planner_tui.errors import BadRequest
+from planner_tui.logs import LEVELS as LOG_LEVELS
+
+CONFIG_ENV = "PLANNER_TUI_CONFIG"
+MIN_POLL = 0.1  # the same floor as `run --poll`
+
+DEFAULT = "default"
+FLAG = "flag"
+
+
+class SettingsError(BadRequest):
+    """A settings file or PLANNER_TUI_* variable that cannot be used; the message names where and what."""
+
+
+_WHOLE = object()  # _Bad's value when it is the whole value of the key
+
+
+class _Bad(ValueError):
+    """A value rejected by the schema; the reason is completed with the place it came from. `key` and
+    `value` narrow it to one entry of a table (a keymap binding)."""
+
+    def __init__(self, why: str, *, key: str | None = None, value: Any = _WHOLE):
+        super().__init__(why)
+        self.why, self.key, self.value = why, key, value
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s,'\"\]]+")
+
+
+def _message(source: str, key: str, why: str, value: Any) -> str:
+    """The one line for a bad value: the file and key, the variable, or the flag; then the value."""
+    from planner_tui.urls import redact_url
+
+    shown = "a table" if isinstance(value, dict) else repr(value)  # a whole table would be a long line
+    shown = _URL.sub(lambda found: redact_url(found[0]), shown)  # an address may carry a password
+    if source.startswith("file:"):
+        return f"{source[5:]}: key {key!r}: {why}, got {shown}"
+    if source.startswith("env:"):
+        return f"{source[4:]}: {why}, got {shown}"
+    if source == FLAG:
+        return f"--{key.replace('_', '-')}: {why}, got {shown}"
+    return f"the default {key}: {why}, got {shown}"
+
+
+def user_config_file() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("planner-tui", appauthor=False)) / "config.toml"
+
+
+# ---------------------------------------------------------------------------------------- the schema
+# One checker per key: it takes the value as TOML typed it (or as its environment variable converted it)
+# and the folder relative paths are read from, and returns the typed value or raises _Bad(why).
+
+
+def _text(value: Any) -> str:
+    # Strict: `db = 3` is a mistake to report, not a file named "3".
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad("expected a non-empty string")
+    return value.strip()
+
+
+def _path(value: Any, base: Path | None) -> Path:
+    path = Path(_text(value)).expanduser()
+    # A relative path in the file means beside the file, so it does not depend on where a command is run.
+    return base / path if base is not None and not path.is_absolute() else path
+
+
+def _server(value: Any, base: Path | None) -> str:
+    text = _text(value)
+    if any(ch.isspace() for ch in text):
+        raise _Bad("expected an address without spaces")
+    return text
+
+
+def _events(value: Any, base: Path | None) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value  # a single source is a one-item list
+    if not isinstance(items, list) or not items:
+        raise _Bad("expected a list of feed sources (.jsonl files or http(s) URLs)")
+    sources = []
+    for item in items:
+        try:
+            text = _text(item)
+        except _Bad:
+            raise _Bad("expected each feed source as a non-empty string", value=item) from None
+        sources.append(text if "://" in text else str(_path(text, base)))
+    return tuple(sources)
+
+
+def _poll(value: Any, base: Path | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Bad("expected a number of seconds")
+    if not math.isfinite(value) or value < MIN_POLL:  # TOML and float() both accept inf and nan
+        raise _Bad(f"expected a number of seconds, at least {MIN_POLL}")
+    return float(value)
+
+
+def _theme(value: Any, base: Path | None) -> str:
+    return _text(value)
+
+
+def _log_level(value: Any, base: Path | None) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in LOG_LEVELS:
+        raise _Bad(f"expected one of {', '.join(LOG_LEVELS)}")
+    return value.strip().lower()
+
+
+def _keymap(value: Any, base: Path | None) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Bad('expected a table of binding id = "keys"')
+    keymap: dict[str, str] = {}
+    _flatten_keymap(value, "", keymap)
+    return keymap
+
+
+def _flatten_keymap(table: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
+    # Binding ids hold dots (app.quit), which TOML reads as nested tables unless quoted: take both forms.
+    for key, value in table.items():
+        binding_id = prefix + key
+        if isinstance(value, dict):
+            _flatten_keymap(value, binding_id + ".", into)
+        elif isinstance(value, str) and value.strip():
+            into[binding_id] = value.strip()
+        else:
+            raise _Bad('expected the keys as a string, e.g. "ctrl+q" or "q,f10"', key=binding_id, value=value)
+
+
+def _env_float(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # the checker rejects it with the value shown
+
+
+def _env_list(text: str) -> Any:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class _Key:
+    check: Callable[[Any, Path | None], Any]
+    env: str | None  # its PLANNER_TUI_* variable, if it has one
+    from_env: Callable[[str], Any] = str
+
+
+_SCHEMA: dict[str, _Key] = {
+    "db": _Key(_path, "PLANNER_TUI_DB"),
+    "server": _Key(_server, "PLANNER_TUI_SERVER"),
+    "events": _Key(_events, "PLANNER_TUI_EVENTS", _env_list),
+    "poll": _Key(_poll, "PLANNER_TUI_POLL", _env_float),
+    "theme": _Key(_theme, "PLANNER_TUI_THEME"),
+    "log_level": _Key(_log_level, "PLANNER_TUI_LOG_LEVEL"),
+    "keymap": _Key(_keymap, None),  # a table: too many keys for one variable
+}
+
+
+# ---------------------------------------------------------------------------------------- the settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force. `sources` says where each came from: "default", "file:PATH", "env:NAME" or
+    "flag"; `config_file` is the file looked for (whether or not it exists) and `config_source` why."""
+
+    db: Path | None = None
+    server: str | None = None  # the plant server: shown, not used yet
+    events: tuple[str, ...] = ()
+    poll: float = 2.0
+    theme: str | None = None  # None: Textual's default theme
+    log_level: str = "warning"
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    config_file: Path = field(default_factory=user_config_file)
+    config_source: str = DEFAULT
+    config_found: bool = False
+    sources: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(_SCHEMA, DEFAULT))
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """These settings overridden by the command-line flags that were given (None means not given)."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        unknown = set(given) - set(_SCHEMA)
+        if unknown:
+            raise TypeError(f"not settings: {sorted(unknown)}")
+        changes: dict[str, Any] = {}
+        for name, value in given.items():
+            changes[name] = tuple(value) if name == "events" else value
+        return replace(self, **changes, sources={**self.sources, **dict.fromkeys(given, FLAG)})
+
+    def items(self) -> list[tuple[str, Any, str]]:
+        """(key, value, source) for every setting, in schema order, as `config show` prints them: plain
+        JSON values, and URLs without the credentials they may carry (settings are shown and logged)."""
+        from planner_tui.urls import redact_url
+
+        shown: dict[str, Any] = {
+            "db": str(self.db) if self.db is not None else None,
+            "server": redact_url(self.server) if self.server is not None else None,
+            "events": [redact_url(source) for source in self.events],
+            "poll": self.poll,
+            "theme": self.theme,
+            "log_level": self.log_level,
+            "keymap": dict(self.keymap),
+        }
+        return [(name, shown[name], self.sources[name]) for name in _SCHEMA]
+
+    def rejected(self, key: str, why: str) -> SettingsError:
+        """The error for a setting a command cannot use as it is, naming where it came from."""
+        value = next(value for name, value, _ in self.items() if name == key)
+        return SettingsError(_message(self.sources[key], key, why, value))
+
+
+def _line_of(error: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:
+    """(where, what) from tomllib's message, which carries "(at line L, column C)" or "(at end of document)"."""
+    message = str(error)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        return f"line {found[1]}, column {found[2]}", message[: found.start()]
+    found = re.search(r"\s*\(at end of document\)$", message)
+    if found:
+        return f"line {max(1, len(text.splitlines()))} (end of file)", message[: found.start()]
+    return "", message
+
+
+def _unknown(name: str) -> str:
+    close = difflib.get_close_matches(name, _SCHEMA, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key ({hint}the keys are {', '.join(_SCHEMA)})"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not a UTF-8 text file") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read the settings file: {error.strerror or error}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        where, what = _line_of(error, text)
+        place = f"{path}, {where}" if where else str(path)
+        raise SettingsError(f"{place}: invalid TOML: {what}") from None
+
+
+def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """The settings in force: defaults, then the settings file, then PLANNER_TUI_* variables, then `flags`.
+
+    The file is `config` (the --config flag), else $PLANNER_TUI_CONFIG, else the user's config file; a file
+    named by the flag or the variable must exist, the user's file is read only when it exists."""
+    env = os.environ if env is None else env
+    if config is not None:
+        path, path_source = Path(config).expanduser(), FLAG
+    elif env.get(CONFIG_ENV, "").strip():
+        path, path_source = Path(env[CONFIG_ENV].strip()).expanduser(), f"env:{CONFIG_ENV}"
+    else:
+        path, path_source = user_config_file(), DEFAULT
+    found = path.is_file()
+    if not found and path_source != DEFAULT:
+        named_by = "--config" if path_source == FLAG else CONFIG_ENV
+        raise SettingsError(f"{path}: settings file not found (named by {named_by})")
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = dict.fromkeys(_SCHEMA, DEFAULT)
+    if found:
+        data = _read_file(path)
+        base = path.resolve().parent
+        source = f"file:{path}"
+        for name, raw in data.items():
+            if name not in _SCHEMA:
+                raise SettingsError(_message(source, name, _unknown(name), raw))
+            try:
+                values[name] = _SCHEMA[name].check(raw, base)
+            except _Bad as bad:
+                key = name if bad.key is None else f"{name}.{bad.key}"
+                value = raw if bad.value is _WHOLE else bad.value
+                raise SettingsError(_message(source, key, bad.why, value)) from None
+            sources[name] = source
+
+    for name, spec in _SCHEMA.items():
+        if spec.env is None or not env.get(spec.env, "").strip():
+            continue  # an empty variable counts as unset, as in most tools
+        text = env[spec.env].strip()
+        try:
+            values[name] = spec.check(spec.from_env(text), None)  # relative to where the command runs
+        except _Bad as bad:
+            raise SettingsError(_message(f"env:{spec.env}", name, bad.why, text)) from None
+        sources[name] = f"env:{spec.env}"
+
+    settings = Settings(config_file=path, config_source=path_source, config_found=found, sources=sources,
+                        **values)
+    return settings.with_flags(**flags)
+
+
+def check_theme(settings: Settings) -> None:
+    """Raise SettingsError when the theme is not one Textual knows; called before a console opens."""
+    if settings.theme is None:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    if settings.theme not in BUILTIN_THEMES:
+        themes = ", ".join(sorted(BUILTIN_THEMES))
+        raise settings.rejected("theme", f"unknown Textual theme (the themes are {themes})")
+
+
+# ---------------------------------------------------------------------------------------- the current settings
+# The CLI's root callback loads the settings once per command (it knows --config); the commands and
+# cli.common.open_store read them from here. Outside the CLI they are loaded on first use.
+
+_current: Settings | None = None
+
+
+def use(settings: Settings | None) -> None:
+    """Make `settings` the ones in force for this process (None: load them again on next use)."""
+    global _current
+    _current = settings
+
+
+def current() -> Settings:
+    global _current
+    if _current is None:
+        _current = load()
+    return _current
+
+
+def default_db() -> Path | None:
+    """The database a command uses when it is given neither --db nor --snapshot."""
+    return current().db
