@@ -1,6 +1,6 @@
 """Drill-down screens on the sample plant, clock pinned: impact tree, order links, trace, shortage chart,
-breadcrumb and Escape back, unknown ids. Driven by Textual's pilot through a tiny stand-in App (the
-interface the console's app offers: .store, .now(), .user, .feed_status, action_drill)."""
+breadcrumb and Escape back, unknown ids. Driven by Textual's pilot through the real console app
+(PlannerApp over the store), as the planner drives it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.app import App
+from textual.widgets import DataTable, Static, Tree
 
-from planner_tui.console.navigation import screen_for, wait_loaded
+from planner_tui.console.app import PlannerApp
+from planner_tui.console.screenshots import wait_loaded
 from planner_tui.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,27 +22,9 @@ AT = datetime(2026, 11, 23, 6, 0)  # the sample snapshot's as_of
 USER = "ana.planner"
 
 
-class DrillApp(App):
-    """The console app's interface to the drill-down screens, and nothing else."""
-
-    def __init__(self, store: Store, at: datetime = AT, user: str = USER) -> None:
-        super().__init__()
-        self.store = store
-        self._at = at
-        self.user = user
-        self.feed_status = None
-        self.drills: list[tuple[str, str]] = []
-
-    def now(self) -> datetime:
-        return self._at
-
-    def compose(self) -> ComposeResult:
-        yield Static("main screen", id="main")
-        yield Footer()
-
-    def action_drill(self, kind: str, ident: str) -> None:
-        self.drills.append((kind, ident))
-        self.push_screen(screen_for(kind, ident))
+def console(store: Store, at: datetime = AT, user: str = USER) -> PlannerApp:
+    """The planner's console over `store`, its clock pinned at `at`, acting as `user`."""
+    return PlannerApp(store, at=at, user=user, animate=False)
 
 
 def event(n: int, type_: str, time: str, **data) -> dict:
@@ -115,10 +98,8 @@ def notifications(app: App) -> list[str]:
 # --- impact ----------------------------------------------------------------------------------------
 
 def test_impact_tree_shows_late_customer_lines_and_who_to_tell(store: Store) -> None:
-    pytest.importorskip("planner_tui.engine.impact")
-
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "machine", "M-WELD-01")
             assert type(screen).__name__ == "ImpactScreen"
@@ -143,11 +124,8 @@ def test_impact_tree_shows_late_customer_lines_and_who_to_tell(store: Store) -> 
 
 
 def test_enter_on_an_order_node_drills_into_the_order_and_escape_comes_back(store: Store) -> None:
-    pytest.importorskip("planner_tui.engine.impact")
-    pytest.importorskip("planner_tui.engine.orders")
-
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "machine", "M-WELD-01")
             tree = screen.query_one(Tree)
@@ -159,8 +137,7 @@ def test_enter_on_an_order_node_drills_into_the_order_and_escape_comes_back(stor
             await wait_loaded(pilot)
             order_screen = app.screen
             assert type(order_screen).__name__ == "OrderScreen"
-            assert order_screen.ident == node.data[1]
-            assert app.drills[-1] == node.data
+            assert (order_screen.kind, order_screen.ident) == node.data
             crumbs = str(order_screen.query_one("#drill-crumbs", Static).render())
             assert "M-WELD-01 impact" in crumbs and node.data[1] in crumbs
             await pilot.press("escape")
@@ -185,7 +162,7 @@ def test_trace_of_the_active_hold_lot_shows_forward_and_backward(store: Store) -
     expected = trace_lot(store.cursor(), lot_id)
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "lot", lot_id)
             assert type(screen).__name__ == "TraceScreen"
@@ -214,7 +191,7 @@ def test_trace_of_the_active_hold_lot_shows_forward_and_backward(store: Store) -
 
 def test_trace_by_hold_id(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             hold_id, lot_id = store.con.execute(
                 "SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active' ORDER BY hold_id LIMIT 1").fetchone()
@@ -241,7 +218,7 @@ def test_shortage_chart_and_affected_orders(store: Store) -> None:
     short = _short_item(store)
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "item", short["item_id"])
             assert type(screen).__name__ == "ShortageScreen"
@@ -258,9 +235,10 @@ def test_shortage_chart_and_affected_orders(store: Store) -> None:
             index = next(i for i in range(table.row_count) if "SHORT: affected" in str(table.get_row_at(i)[-1]))
             table.move_cursor(row=index)
             await pilot.press("enter")
-            await pilot.pause()
-            assert app.drills[-1][1] == str(table.get_row_at(index)[2])
-            assert app.drills[-1][0] in ("production_order", "sales_order")
+            await wait_loaded(pilot)
+            assert type(app.screen).__name__ == "OrderScreen"
+            assert app.screen.ident == str(table.get_row_at(index)[2])
+            assert app.screen.kind in ("production_order", "sales_order")
 
     asyncio.run(run())
 
@@ -287,11 +265,8 @@ def test_projection_chart_marks_zero_safety_and_short() -> None:
 @pytest.mark.parametrize("kind,ident", [("machine", "M-NOPE"), ("lot", "LOT-NOPE"), ("item", "NOPE"),
                                         ("customer", "NOPE"), ("shipment", "NOPE"), ("spaceship", "X")])
 def test_unknown_id_is_a_notification_not_a_crash(store: Store, kind: str, ident: str) -> None:
-    if kind == "machine":
-        pytest.importorskip("planner_tui.engine.impact")
-
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(80, 24)) as pilot:
             await open_screen(pilot, kind, ident)
             await pilot.pause()
@@ -303,7 +278,7 @@ def test_unknown_id_is_a_notification_not_a_crash(store: Store, kind: str, ident
 
 def test_customer_and_shipment_details_drill_on(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "customer", "CUST-KESSLER")
             text = labels(screen.query_one(Tree))
@@ -325,7 +300,7 @@ def test_customer_and_shipment_screens_show_holds_overdue_and_made_for_orders() 
     from test_details import build as build_detail_plant
 
     async def run() -> None:
-        app = DrillApp(build_detail_plant(), at=DETAIL_AT)
+        app = console(build_detail_plant(), at=DETAIL_AT)
         async with app.run_test(size=(80, 30)) as pilot:
             screen = await open_screen(pilot, "customer", "ACME")
             tree = screen.query_one(Tree)
@@ -352,7 +327,7 @@ def test_customer_and_shipment_screens_show_holds_overdue_and_made_for_orders() 
 
 def test_production_order_links_show_what_feeds_it_and_what_it_feeds(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             # PRO-26-0411 (pump P-200 for SO-24117/1) is fed by the weld base PRO-26-0412 and PRO-26-0413
             screen = await open_screen(pilot, "production_order", "PRO-26-0411")
@@ -373,7 +348,7 @@ def test_production_order_links_show_what_feeds_it_and_what_it_feeds(store: Stor
 
 def test_sales_order_line_links_nest_the_chain_that_makes_it(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "sales_order", "SO-24117/1")
             assert screen.crumb == "SO-24117/1 links"
@@ -391,7 +366,7 @@ def test_data_changed_reloads_the_screen_in_place(store: Store) -> None:
     from planner_tui.store.events import apply_events
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "customer", "CUST-KESSLER")
             before = len(find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines")).children)
@@ -415,7 +390,7 @@ def test_downtime_what_if_recomputes_the_impact(store: Store) -> None:
         parse_downtime("soon")
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "machine", "M-WELD-01")
             assert screen.data["down_minutes"] == 2880
@@ -437,12 +412,11 @@ def test_downtime_what_if_recomputes_the_impact(store: Store) -> None:
     asyncio.run(run())
 
 
-def test_the_real_console_app_drills_and_comes_back(store: Store) -> None:
-    """The same flow through PlannerApp (the shell), so the interface between the two holds."""
-    from planner_tui.console.app import PlannerApp
+def test_the_console_drills_from_an_exception_and_comes_back(store: Store) -> None:
+    """Exception, triage, its machine's impact, and back to the main screen: the whole shell."""
 
     async def run() -> None:
-        app = PlannerApp(store, at=AT, user=USER, animate=False)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             await wait_loaded(pilot)
             main = app.screen
@@ -471,7 +445,7 @@ def test_the_real_console_app_drills_and_comes_back(store: Store) -> None:
 def test_r_refreshes_a_drill_down_and_never_resolves_its_exception(store: Store) -> None:
     """On the main screen "r" is Refresh; on an impact screen it must refresh too, not close the stop."""
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "machine", "M-WELD-01")
             before = screen._generation

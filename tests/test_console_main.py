@@ -94,9 +94,10 @@ async def test_main_screen_shows_every_panel(store) -> None:
 def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> None:
     from datetime import datetime
 
+    from planner_tui.access import LocalPlant
     from planner_tui.console.widgets.panels import load_orders_at_risk
 
-    rows = {r.key: r for r in load_orders_at_risk(store.cursor(), at=datetime.fromisoformat(AT))}
+    rows = {r.key: r for r in load_orders_at_risk(LocalPlant(store), datetime.fromisoformat(AT))}
     late = rows["SO-24117/1"]
     assert [c if isinstance(c, str) else c.plain for c in late.cells] == [
         "SO-24117/1", "LATE", "+30h", "11-25 02:05", "11-24", "Kessler Process Engineering GmbH"]
@@ -205,6 +206,64 @@ async def test_palette_finds_a_machine_and_drills(store) -> None:
 
 
 @pilot_test
+async def test_quitting_during_a_slow_read_waits_for_it_before_closing_the_store(store) -> None:
+    """A drill-down is reading when the planner quits: the read finishes without error, and only then is
+    the store closed; a read asked for after that is refused with a PlannerError, never run on a closed store."""
+    import threading
+    import time
+
+    import duckdb
+
+    from planner_tui.access import LocalPlant, PlantUnavailable
+
+    happened: list[str] = []
+    reading = threading.Event()
+
+    class SlowPlant(LocalPlant):
+        def order_links(self, order_id: str) -> dict:
+            reading.set()
+            time.sleep(0.5)  # a slow plant (a big one, or one far away)
+            answer = super().order_links(order_id)
+            happened.append("read done")
+            return answer
+
+        def close(self) -> None:
+            happened.append("store closed")
+            super().close()
+
+    app = PlannerApp(plant=SlowPlant(store), at=AT)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(pilot)
+        app.action_drill("production_order", "PRO-26-0411")
+        for _ in range(300):
+            if reading.is_set():
+                break
+            await pilot.pause(0.01)
+        assert reading.is_set(), "the drill-down's read started"
+        screen = app.screen
+        answered = []  # what the screen's worker posts when the read is over: Loaded, or Failed with why
+        post = screen.post_message
+
+        def recording_post(message) -> bool:
+            if isinstance(message, (screen.Loaded, screen.Failed)):
+                answered.append(message)
+            return post(message)
+
+        screen.post_message = recording_post
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert not happened, "the app has exited; the read is still running"
+    app.release()
+    assert happened == ["read done", "store closed"]
+    assert [type(m).__name__ for m in answered] == ["Loaded"], [getattr(m, "error", m) for m in answered]
+    assert not [n for n in app._notifications if n.severity == "error"]
+    with pytest.raises(duckdb.Error):
+        store.con.execute("SELECT 1")  # really closed
+    with pytest.raises(PlantUnavailable), app.reading():
+        pass
+
+
+@pilot_test
 async def test_q_quits_cleanly(store) -> None:
     app = PlannerApp(store, at=AT)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -227,7 +286,7 @@ async def test_dead_feed_shows_a_banner_and_the_data_stays(store) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         for _ in range(200):
             await pilot.pause(0.05)
-            if getattr(app.feed_status, "state", None) == "stale":
+            if (app.feed_status or {}).get("state") == "stale":
                 break
         await settle(pilot)
         app.screen.render_header()
@@ -287,7 +346,7 @@ def test_a_second_process_gets_the_lock_message(tmp_path) -> None:
     try:
         result = subprocess.run(
             [sys.executable, "-m", "planner_tui", "run", "--db", str(path)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, check=False,
         )
     finally:
         holder.close()

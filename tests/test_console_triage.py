@@ -7,11 +7,19 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
+from test_console_drilldown import (
+    AT,
+    USER,
+    console,
+    event,
+    labels,
+    open_screen,
+    sample_store,
+)
 from textual.widgets import Input, OptionList, Static, Tree
 
-from planner_tui.console.navigation import wait_loaded
+from planner_tui.console.screenshots import wait_loaded
 from planner_tui.store import Store
-from test_console_drilldown import AT, USER, DrillApp, event, labels, open_screen, sample_store
 
 HOLD = "quality_hold:QH-TEST-1"
 PLACER = "Greta Quist (QA)"
@@ -56,7 +64,7 @@ async def settle(pilot) -> None:
 
 def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await open_screen(pilot, "exception", HOLD)
             assert type(screen).__name__ == "ExceptionScreen"
@@ -120,7 +128,7 @@ def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(
 
 def test_snooze_presets_and_typed_time_validated(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             await open_screen(pilot, "exception", HOLD)
             await pilot.press("z")
@@ -174,7 +182,7 @@ def test_history_shows_the_event_that_raised_it_and_a_cleared_cause_says_so() ->
     exception_id = HOLD
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await open_screen(pilot, "exception", exception_id)
             text = labels(screen.query_one(Tree))
@@ -209,7 +217,7 @@ def _data_changed():
 
 def test_unknown_exception_is_a_notification(store: Store) -> None:
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(80, 24)) as pilot:
             await open_screen(pilot, "exception", "machine_down:M-NOPE")
             await pilot.pause()
@@ -226,7 +234,7 @@ def test_machine_back_up_is_said_with_its_time_not_dropped() -> None:
     exception_id = "machine_down:M-WELD-01"
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await open_screen(pilot, "exception", exception_id)
             await pilot.press("a")
@@ -265,7 +273,7 @@ def test_triage_from_the_impact_and_trace_screens() -> None:
     place_test_hold(store)
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             await open_screen(pilot, "machine", "M-WELD-01")
             await pilot.press("a")
@@ -299,7 +307,7 @@ def test_the_exception_shows_who_is_hit_before_triage() -> None:
     store = sample_store([WELD_DOWN])
 
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await open_screen(pilot, "exception", "machine_down:M-WELD-01")
             text = labels(screen.query_one(Tree))
@@ -314,7 +322,7 @@ def test_the_exception_shows_who_is_hit_before_triage() -> None:
 def test_the_assign_dialog_offers_the_exceptions_owner_first(store: Store) -> None:
     """The default owner (here the hold's placer) is the likeliest pick: first in the list, marked."""
     async def run() -> None:
-        app = DrillApp(store)
+        app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:
             await open_screen(pilot, "exception", HOLD)
             await pilot.press("s")

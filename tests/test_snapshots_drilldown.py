@@ -3,18 +3,46 @@ M-WELD-01 down since 05:30 for two days, a rush order making P-200 short). Updat
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from planner_tui.console.navigation import wait_loaded
-from test_console_drilldown import RUSH_ORDER, SHORT_ITEM, WELD_DOWN, DrillApp, sample_store
+import pytest
+from test_console_drilldown import (
+    AT,
+    RUSH_ORDER,
+    SHORT_ITEM,
+    USER,
+    WELD_DOWN,
+    sample_store,
+)
+from textual.screen import Screen
+
+from planner_tui.console.app import PlannerApp
+from planner_tui.console.screenshots import wait_loaded
 
 SIZE = (120, 36)
+
+
+class DrillHost(PlannerApp):
+    """The real console (its plant, clock, workers, triage), with the frame these snapshots were first drawn
+    in: a bare screen under the drill-downs (the breadcrumb starts at the drill, not at "Plant") and no app
+    keys in the footer. Only what is drawn differs; drop it when the SVGs are next redrawn on purpose."""
+
+    TITLE = "DrillApp"  # the window title drawn in these SVGs
+    COMMAND_PALETTE_DISPLAY = None
+
+    def get_default_screen(self) -> Screen[Any]:
+        return Screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("quit", "help"):
+            return False  # kept out of the footer
+        return super().check_action(action, parameters)
 
 
 @pytest.fixture
 def app():
     store = sample_store([WELD_DOWN, RUSH_ORDER])
-    yield DrillApp(store)
+    yield DrillHost(store, at=AT, user=USER, animate=False)
     store.close()
 
 

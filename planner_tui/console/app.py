@@ -1,8 +1,10 @@
-"""PlannerApp: the console shell. It owns the store, the clock, the feed worker, navigation and keys.
+"""PlannerApp: the console shell. It owns the plant, the clock, the feed worker, navigation and keys.
 
-The app is the single writer of its database: it polls and applies its feed itself, in a thread worker,
-one poll at a time (the next is armed when the last finishes). After an applied batch it posts
-DataChanged to the active screen. Screens read through their own cursors in their own workers.
+The app reads and triages the plant only through `PlantData` (planner_tui.access): given a Store, it
+builds a LocalPlant over it. It polls the plant's feed itself, in a thread worker, one poll at a time
+(the next is armed when the last finishes); after an applied batch it posts DataChanged to the active
+screen. Screens ask the plant in their own workers, each call inside ``reading()``, so quitting never
+closes the plant under a running call. What screens need from the app is `context.ConsoleApp`.
 """
 
 from __future__ import annotations
@@ -13,23 +15,29 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable
+from pathlib import Path, PurePath
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from planner_tui.access import LocalPlant, PlantData, PlantUnavailable, Record
 from planner_tui.console.commands import PlantCommands
+from planner_tui.console.context import ConsoleApp
+from planner_tui.console.dialogs.help import HelpScreen, describe_bindings
 from planner_tui.console.messages import DataChanged, FeedPolled
-from planner_tui.console.screens.main import MainScreen
-from planner_tui.console.widgets.help import HelpScreen, describe_bindings
+from planner_tui.console.navigation import screen_for
+from planner_tui.console.screens.main import MAIN_TCSS, MainScreen
 from planner_tui.errors import PlannerError
 from planner_tui.store import Store
-from planner_tui.timeutil import resolve_now, utcnow
+from planner_tui.timeutil import ReplayClock, resolve_now, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +48,20 @@ DEFAULT_POLL_SECONDS = 2.0
 def _os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers (KeyError, OSError...)
         return "unknown"
 
 
-class PlannerApp(App):
-    """The planner's console over one store."""
+class PlannerApp(App[None]):
+    """The planner's console over one plant: a Store (read through a LocalPlant), or any PlantData."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute paths: a subclass defined elsewhere finds them too. main.tcss is MainScreen's own CSS_PATH,
+    # but Textual does not load the CSS_PATH of the default screen (get_default_screen): listed here.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [Path(__file__).with_name("app.tcss"), MAIN_TCSS]
     TITLE = "planner_tui"
     COMMANDS = App.COMMANDS | {PlantCommands}
     COMMAND_PALETTE_DISPLAY = "ctrl+p"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
         Binding("escape", "back", "Back", id="app.back"),
@@ -59,8 +69,9 @@ class PlannerApp(App):
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None = None,
         *,
+        plant: PlantData | None = None,
         at: str | datetime | None = None,
         events: str | None = None,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
@@ -69,22 +80,25 @@ class PlannerApp(App):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
-        self.store = store
+        if plant is None:
+            if store is None:
+                raise TypeError("PlannerApp needs a store or a plant")
+            plant = LocalPlant(store, events=events, clock=clock)
+        self.plant: PlantData = plant
         self._at = resolve_now(at) if at is not None else None
         self._clock = clock  # e.g. the demo's ReplayClock; None means the real UTC clock
-        self.events_source = events
+        self.events_source = events  # a feed to poll (through the plant); None: no polling
         self.poll_seconds = poll_seconds
         self.user = user or _os_user()
-        self.feed_status: Any = None  # latest planner_tui.feeds.poller.FeedStatus
+        self.feed_status: Record | None = None  # PlantData.feed_status as of the last poll
         self.feed_error: str | None = None  # the feed could not be opened at all
         self.data_version = 0  # bumped after every applied batch
         self.polls = 0  # finished polls (tests wait on it)
-        self._feed = None
-        self._feed_busy = threading.Lock()  # held while a poll writes; shutdown waits for it
-        self._reads = 0  # worker threads reading the store right now
+        self._reads = 0  # plant calls running right now (in workers)
         self._reads_done = threading.Condition()
+        self._closing = False  # release() has begun: no new plant call starts
         self._shutting_down = False
-        self._poll_timer = None
+        self._poll_timer: Timer | None = None
         self._poll_started = time.monotonic()
         if not animate:
             self.animation_level = "none"
@@ -106,19 +120,13 @@ class PlannerApp(App):
         """Said beside the clock when it is not the real time."""
         if self._at is not None:
             return "pinned"
-        speed = getattr(self._clock, "speed", None)
-        if speed is not None:
-            return f"replay x{speed:g}"
+        if isinstance(self._clock, ReplayClock):
+            return f"replay x{self._clock.speed:g}"
         return None
 
     def action_drill(self, kind: str, ident: str) -> None:
         """Open the drill-down for (kind, ident): machine, hold, lot, item, production_order,
         sales_order ("SO/line"), shipment, customer, exception."""
-        try:
-            from planner_tui.console.navigation import screen_for
-        except ImportError:
-            self.notify(f"{kind} {ident}: drill-down screens are not installed yet", severity="warning")
-            return
         try:
             screen = screen_for(kind, ident)
         except PlannerError as error:
@@ -128,12 +136,16 @@ class PlannerApp(App):
             self.push_screen(screen)
 
     @contextmanager
-    def reading(self):
-        """Wrap a worker's store reads: quitting waits for them before it closes the store."""
+    def reading(self) -> Iterator[PlantData]:
+        """Every plant call a worker makes goes inside this: ``with app.reading() as plant: ...``.
+        Quitting (``release``) waits for the calls running before it closes the plant, and no call
+        starts once it has begun (PlantUnavailable)."""
         with self._reads_done:
+            if self._closing:
+                raise PlantUnavailable("the console is closing")
             self._reads += 1
         try:
-            yield
+            yield self.plant
         finally:
             with self._reads_done:
                 self._reads -= 1
@@ -148,7 +160,7 @@ class PlannerApp(App):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
 
     def on_mount(self) -> None:
@@ -180,29 +192,27 @@ class PlannerApp(App):
         await super().action_quit()
 
     def release(self, timeout: float = 10.0) -> None:
-        """After the app has exited: wait for a poll that is writing, then close the store."""
+        """After the app has exited: wait for the plant calls still running (a read, a poll writing, a
+        triage action), at most `timeout` seconds, then close the plant."""
         self._shutting_down = True
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        acquired = self._feed_busy.acquire(timeout=timeout)
         with self._reads_done:
-            self._reads_done.wait_for(lambda: self._reads == 0, timeout=timeout)
-        try:
-            self.store.close()
-        finally:
-            if acquired:
-                self._feed_busy.release()
+            self._closing = True
+            finished = self._reads_done.wait_for(lambda: self._reads == 0, timeout=timeout)
+        if not finished:
+            log.warning("closing the plant with %d call(s) still running after %.0f s", self._reads, timeout)
+        self.plant.close()
 
     # ------------------------------------------------------------------ keys
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "back" and isinstance(self.screen, MainScreen):
-            return False  # nothing to go back to: keep it out of the footer
-        return True
+        # On the main screen there is nothing to go back to: "back" stays out of the footer.
+        return not (action == "back" and isinstance(self.screen, MainScreen))
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
-            self.pop_screen()
+            self.pop_screen()  # not awaited, as Textual's own action_back
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -216,39 +226,34 @@ class PlannerApp(App):
         if self._shutting_down:
             return
         self._poll_started = time.monotonic()
-        if self._feed is None:
-            try:
-                from planner_tui.feeds.poller import open_feed
-            except ImportError:
-                self.post_message(FeedPolled(0, None, error="the feed poller is not installed"))
-                return
-            try:
-                options = {"clock": self._clock} if self._clock is not None else {}
-                self._feed = open_feed(self.store, self.events_source, **options)
-            except PlannerError as error:
-                self.post_message(FeedPolled(0, None, error=str(error)))
-                return
-        with self._feed_busy:
-            if self._shutting_down:
-                return
-            result = self._feed.poll_once()
-        self.post_message(FeedPolled(int(getattr(result, "applied", 0) or 0), getattr(result, "status", None)))
+        try:
+            with self.reading() as plant:
+                if self._shutting_down:
+                    return
+                polled = plant.poll_feed()
+        except PlannerError as error:  # the feed cannot even be opened (or the console is closing)
+            self.post_message(FeedPolled(0, None, error=str(error)))
+            return
+        self.post_message(FeedPolled(int(polled.get("applied") or 0), polled.get("status")))
+
+    @staticmethod
+    def _state(status: Record | None) -> str | None:
+        return status.get("state") if status is not None else None
 
     def on_feed_polled(self, message: FeedPolled) -> None:
         self.polls += 1
-        previous_state = getattr(self.feed_status, "state", None)
+        previous_state = self._state(self.feed_status)
         self.feed_status = message.status
         self.feed_error = message.error
         # A feed going stale (or coming back) is news for the inbox too, even with nothing applied.
-        state_changed = getattr(message.status, "state", None) != previous_state
+        state_changed = self._state(message.status) != previous_state
         if message.applied or state_changed:
             self.data_version += 1
             self.screen.post_message(DataChanged(message.applied, self.data_version))
         main = self.main_screen
         if main is not None and main.is_current:
             main.render_header()
-        state = getattr(message.status, "state", None)
-        if state == "catching_up" and message.applied:
+        if self._state(message.status) == "catching_up" and message.applied:
             self._arm_poll(CATCH_UP_DELAY)
         else:
             # Polls start every poll_seconds (the time a poll took counts towards it), one at a time.
@@ -265,7 +270,7 @@ class PlannerApp(App):
         if event.state == WorkerState.ERROR:
             self.report_worker_failure(event.worker)
 
-    def report_worker_failure(self, worker: Worker) -> None:
+    def report_worker_failure(self, worker: Worker[Any]) -> None:
         error = worker.error
         what = worker.description or worker.name or "background work"
         log.error("%s failed: %r", what, error)
@@ -277,3 +282,8 @@ class PlannerApp(App):
             if main is not None and main.is_current:
                 main.render_header()
             self._arm_poll(self.poll_seconds)
+
+
+def _is_a_console_app(app: PlannerApp) -> ConsoleApp:
+    """Never called: the type checker proves here that PlannerApp is what screens expect (ConsoleApp)."""
+    return app

@@ -1,18 +1,23 @@
 """Command palette (ctrl+p): go to a machine, order, lot, item...; impact of machine X; trace lot Y.
 
-The palette is a view over `planner_tui.engine.search` (the same answers as `planner-tui find`): each
-keystroke asks `find` in a worker thread, so a plant with millions of ids is searched in DuckDB, never
-held in the console.
+The palette is a view over the plant's `find` (the same answers as `planner-tui find`): each keystroke
+asks it in a worker thread, so a plant with millions of ids is searched where it lives, never held in
+the console.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TypeVar
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from planner_tui.engine.search import find, starting_points
+from planner_tui.access import PlantData, Record
+from planner_tui.console.context import ConsoleApp, console_of
+
+T = TypeVar("T")
 
 MAX_HITS = 40
 # Typing fast replaces the query before this: the search it would have started is not started at all.
@@ -55,7 +60,7 @@ def read_query(query: str) -> tuple[str, tuple[str, ...] | None, str | None]:
     return " ".join(words), (tuple(sorted(kinds)) if kinds is not None else None), verb
 
 
-def commands_for(hit: dict, verb: str | None) -> list[tuple[str, str]]:
+def commands_for(hit: Record, verb: str | None) -> list[tuple[str, str]]:
     """(text, help) of what the palette offers for one thing found."""
     kind, ident, label = hit["kind"], hit["id"], hit["label"] or ""
     if kind == "lot":
@@ -67,14 +72,14 @@ def commands_for(hit: dict, verb: str | None) -> list[tuple[str, str]]:
     return [go_to]
 
 
-def _with_cursor(app, ask, *args, **kwargs):
-    """Run an engine question on this thread's own cursor; quitting waits for it before closing the store."""
-    with app.reading():
-        cur = app.store.cursor()
-        try:
-            return ask(cur, *args, **kwargs)
-        finally:
-            cur.close()
+def _ask(console: ConsoleApp, question: Callable[[PlantData], T]) -> T:
+    """One plant question, in the worker thread; quitting waits for it before closing the plant."""
+    with console.reading() as plant:
+        return question(plant)
+
+
+def _find(words: str, kinds: Sequence[str] | None) -> Callable[[PlantData], list[Record]]:
+    return lambda plant: plant.find(words, kind=kinds, limit=MAX_HITS)
 
 
 class PlantCommands(Provider):
@@ -82,17 +87,19 @@ class PlantCommands(Provider):
 
     async def discover(self) -> Hits:
         # Before typing: the stopped machines and active holds, the usual starting points.
-        points = await asyncio.to_thread(_with_cursor, self.app, starting_points)
+        console = console_of(self)
+        points = await asyncio.to_thread(_ask, console, lambda plant: plant.starting_points())
         for point in points:
             text, help_text = commands_for(point, "impact")[0]
-            yield DiscoveryHit(text, partial(self.app.action_drill, point["kind"], point["id"]), help=help_text)
+            yield DiscoveryHit(text, partial(console.action_drill, point["kind"], point["id"]), help=help_text)
 
     async def search(self, query: str) -> Hits:
         words, kinds, verb = read_query(query)
         if not words and kinds is None:
             return
+        console = console_of(self)
         await asyncio.sleep(DEBOUNCE_SECONDS)  # cancelled here when the next key comes first
-        found = await asyncio.to_thread(_with_cursor, self.app, find, words, kind=kinds, limit=MAX_HITS)
+        found = await asyncio.to_thread(_ask, console, _find(words, kinds))
         matcher = self.matcher(query)
         offered = 0
         for hit in found:
@@ -100,5 +107,5 @@ class PlantCommands(Provider):
                 # The engine's order, kept: the palette sorts every provider's hits by score alone.
                 score = hit["score"] - offered * 1e-6
                 offered += 1
-                yield Hit(score, matcher.highlight(text), partial(self.app.action_drill, hit["kind"], hit["id"]),
+                yield Hit(score, matcher.highlight(text), partial(console.action_drill, hit["kind"], hit["id"]),
                           text=text, help=help_text)

@@ -6,6 +6,8 @@ from typing import Any
 
 from textual.message import Message
 
+from planner_tui.access import Record
+
 
 class DataChanged(Message):
     """The store changed (a feed batch was applied): screens showing plant data should refresh.
@@ -23,10 +25,10 @@ class DataChanged(Message):
 class FeedPolled(Message):
     """One poll of the feed finished (in a worker): what it applied and the feed's state."""
 
-    def __init__(self, applied: int, status: Any, error: str | None = None) -> None:
+    def __init__(self, applied: int, status: Record | None, error: str | None = None) -> None:
         super().__init__()
         self.applied = applied
-        self.status = status  # planner_tui.feeds.poller.FeedStatus or None
+        self.status = status  # PlantData.feed_status after the poll, or None
         self.error = error  # set when the feed could not even be opened
 
 

@@ -1,18 +1,29 @@
 """`planner-tui screenshots`: the README's SVGs, from the sample plant with its scenario applied, clock pinned.
 
-The main screen is ours; the drill-down flows (impact, trace, triage) come from
-``planner_tui.console.navigation.SCREENSHOT_FLOWS``, each starting from a fresh console.
+The main screen, then the drill-down flows (impact, trace, triage: `SCREENSHOT_FLOWS`), each from a fresh
+console driven by Textual's pilot. This shipped command needs the pilot, so the flows and the waits they
+use (`settle`, `wait_loaded`, `drill`) live here; the tests use them too.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from planner_tui.store import Store
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from planner_tui.console.app import PlannerApp
 
 # After the scenario's last event (08:53): every gap is visible, nothing depends on the real clock.
 SCREENSHOT_AT = "2026-11-23T09:00:00"
 SIZE = (120, 36)
+# Worker groups a drill-down flow waits for: the screen's answer, a triage action, the assign dialog's owners.
+LOADING_GROUPS = ("drill-load", "triage", "assign-owners")
 
 
 def scenario_store(sample_dir: Path, *, events: bool = True) -> Store:
@@ -30,7 +41,10 @@ def scenario_store(sample_dir: Path, *, events: bool = True) -> Store:
     return store
 
 
-async def settle(pilot) -> None:
+# --- waiting for the console ---------------------------------------------------------------------------
+
+
+async def settle(pilot: Pilot[Any]) -> None:
     """Wait for every worker and the repaint that follows."""
     app = pilot.app
     for _ in range(50):
@@ -42,7 +56,98 @@ async def settle(pilot) -> None:
     await pilot.wait_for_scheduled_animations()
 
 
-async def _shoot(sample_dir: Path, out: Path, name: str, flow) -> Path:
+async def wait_loaded(pilot: Pilot[Any], *, rounds: int = 200) -> None:
+    """Wait until the active screen's worker has answered (and dialogs, if any, are drawn)."""
+    from planner_tui.console.screens._common import DrillScreen
+
+    for _ in range(rounds):
+        await pilot.pause()
+        screen = pilot.app.screen
+        loaded = screen.loaded if isinstance(screen, DrillScreen) else True
+        if loaded and not _busy(pilot):
+            break
+        await asyncio.sleep(0.02)
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+def _busy(pilot: Pilot[Any]) -> bool:
+    return any(w.is_running for w in pilot.app.workers if w.group in LOADING_GROUPS)
+
+
+async def drill(pilot: Pilot[Any], kind: str, ident: str) -> None:
+    """Drill into (kind, ident) as Enter on it would, and wait for the screen's answer."""
+    _planner(pilot).action_drill(kind, ident)
+    await wait_loaded(pilot)
+
+
+def _planner(pilot: Pilot[Any]) -> PlannerApp:
+    from planner_tui.console.app import PlannerApp
+
+    app = pilot.app
+    if not isinstance(app, PlannerApp):
+        raise TypeError(f"the screenshot flows drive a PlannerApp, not {type(app).__name__}")
+    return app
+
+
+# --- the flows -------------------------------------------------------------------------------------------
+
+
+async def flow_impact(pilot: Pilot[Any]) -> None:
+    """The stopped machine's impact: M-WELD-01 in the sample plant (else the first stopped machine)."""
+    with _planner(pilot).reading() as plant:
+        machines = plant.machines()
+    stopped = [str(m["machine_id"]) for m in machines if m["stopped"]]
+    sample = any(m["machine_id"] == "M-WELD-01" for m in machines)
+    await drill(pilot, "machine", "M-WELD-01" if sample or not stopped else stopped[0])
+
+
+async def flow_trace(pilot: Pilot[Any]) -> None:
+    """The trace of the lot under the newest active quality hold (the scenario's hold on a shipped lot)."""
+    with _planner(pilot).reading() as plant:
+        holds = plant.holds()
+    await drill(pilot, "lot", holds[0]["lot_id"] if holds else "")
+
+
+async def flow_triage(pilot: Pilot[Any]) -> None:
+    """Acknowledge, assign and annotate the stopped machine's exception, its history showing all three."""
+    app = _planner(pilot)
+    with app.reading() as plant:
+        rows = plant.exceptions(at=app.now())["exceptions"]
+        machines = plant.machines()
+    chosen = next((r for r in rows if r["exception_id"] == "machine_down:M-WELD-01"), None)
+    chosen = chosen or next((r for r in rows if r["kind"] == "machine_down"), None) or (rows[0] if rows else None)
+    await drill(pilot, "exception", chosen["exception_id"] if chosen else "machine_down:M-WELD-01")
+    await pilot.press("a")
+    await wait_loaded(pilot)
+    await pilot.press("s")
+    await wait_loaded(pilot)
+    subject = chosen["subject_id"] if chosen and chosen.get("subject_kind") == "machine" else "M-WELD-01"
+    supervisor = next((m["supervisor"] for m in machines if m["machine_id"] == subject), None)
+    if supervisor:
+        await pilot.press(*supervisor.split()[0].lower())  # filter the owners by first name
+    await pilot.press("enter")
+    await wait_loaded(pilot)
+    await pilot.press("n")
+    await wait_loaded(pilot)
+    await pilot.press(*"fitter on site, spare servo ordered", "enter")
+    await wait_loaded(pilot)
+    await wait_loaded(pilot)
+
+
+ScreenshotFlow = Callable[["Pilot[Any]"], Awaitable[None]]
+
+SCREENSHOT_FLOWS: list[tuple[str, ScreenshotFlow]] = [
+    ("impact", flow_impact),
+    ("trace", flow_trace),
+    ("triage", flow_triage),
+]
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+async def _shoot(sample_dir: Path, out: Path, name: str, flow: ScreenshotFlow | None) -> Path:
     from planner_tui.console.app import PlannerApp
 
     store = scenario_store(sample_dir)
@@ -65,10 +170,6 @@ async def _shoot(sample_dir: Path, out: Path, name: str, flow) -> Path:
 async def write_screenshots(sample_dir: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [await _shoot(sample_dir, out, "main", None)]
-    try:
-        from planner_tui.console.navigation import SCREENSHOT_FLOWS
-    except ImportError:
-        SCREENSHOT_FLOWS = []
     for name, flow in SCREENSHOT_FLOWS:
         written.append(await _shoot(sample_dir, out, name, flow))
     return written

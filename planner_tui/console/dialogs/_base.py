@@ -1,50 +1,23 @@
-"""What the triage dialogs share: a centred box, a title, a hint line, Escape to cancel."""
+"""What the triage dialogs share: a centred box, a title, a hint line, Escape to cancel (dialogs.tcss)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from pathlib import Path
+from typing import ClassVar, TypeVar
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 
 T = TypeVar("T")
 
-DIALOG_CSS = """
-{name} {{
-    align: center middle;
-    background: $background 60%;
-}}
-{name} > #dialog {{
-    width: 64;
-    max-width: 96%;
-    height: auto;
-    max-height: 90%;
-    border: round $accent;
-    background: $surface;
-    padding: 0 1;
-}}
-{name} .dialog-title {{
-    text-style: bold;
-    width: 1fr;
-    margin-bottom: 1;
-}}
-{name} .dialog-hint {{
-    color: $text-muted;
-    margin-top: 1;
-}}
-{name} OptionList:nocolor > .option-list--option-highlighted {{
-    text-style: reverse;  /* without colour the highlight must still show */
-}}
-{name} .dialog-error {{
-    color: $error;
-    text-style: bold;
-    height: auto;
-}}
-"""
+# Absolute, so a dialog subclassed in another folder still finds it. Textual loads a screen's CSS_PATH
+# when the screen is first shown; the selectors name the dialog classes, so it styles nothing else.
+DIALOGS_TCSS = Path(__file__).with_name("dialogs.tcss")
 
 
 class Dialog(ModalScreen[T]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    CSS_PATH = DIALOGS_TCSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
+from planner_tui.access import Record
+from planner_tui.console.context import console_of
+from planner_tui.console.dialogs._base import Dialog
 
 
 class AssignDialog(Dialog[str]):
     """Dismisses with the chosen person, or None. Typing filters the list (name or role); Up/Down move,
     Enter picks the highlighted person, or the typed name when nobody matches."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="AssignDialog") + """
-    AssignDialog OptionList {
-        height: auto;
-        max-height: 9;  /* the whole dialog fits in 24 rows */
-    }
-    """
-
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down", "move(1)", "Next", id="assign.next", show=False),
         Binding("up", "move(-1)", "Previous", id="assign.previous", show=False),
     ]
 
-    def __init__(self, exception_id: str, owners: list[dict] | None = None, *, current: str | None = None,
+    def __init__(self, exception_id: str, owners: list[Record] | None = None, *, current: str | None = None,
                  owner: str | None = None) -> None:
         super().__init__()
         self.exception_id = exception_id
         self.owners = owners
         self.current = current
         self.owner = owner  # the exception's default owner: the likeliest pick, so listed first
-        self.shown: list[dict] = []
+        self.shown: list[Record] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -55,19 +52,15 @@ class AssignDialog(Dialog[str]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="assign-owners")
     def _load_owners(self) -> None:
-        from planner_tui.store.triage import owners
-
-        cur = self.app.store.cursor()
         try:
-            people = owners(cur)
-        except Exception as error:  # shown in the dialog; typing a name still works
+            with console_of(self).reading() as plant:
+                people = plant.owners()
+        except Exception as error:  # noqa: BLE001 - shown in the dialog; typing a name still works
             self.app.call_from_thread(self._owners_failed, str(error))
             return
-        finally:
-            cur.close()
         self.app.call_from_thread(self._owners_loaded, people)
 
-    def _owners_loaded(self, people: list[dict]) -> None:
+    def _owners_loaded(self, people: list[Record]) -> None:
         self.owners = people
         self.query_one(OptionList).loading = False
         self._fill(self.query_one(Input).value)

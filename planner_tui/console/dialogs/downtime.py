@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label
 
-from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
-from planner_tui.engine.schedule import MAX_DOWN_MINUTES
+from planner_tui.access.rules import MAX_DOWN_MINUTES
+from planner_tui.console.dialogs._base import Dialog
 
-_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.I)
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE)
 
 
 def parse_downtime(text: str) -> int:
@@ -22,7 +22,7 @@ def parse_downtime(text: str) -> int:
         raise ValueError(f"{text.strip()!r} is not a duration: type minutes (240) or 90m, 4h, 1.5d")
     n = float(match["n"])
     unit = (match["unit"] or "m")[0].lower()
-    minutes = int(round(n * {"m": 1, "h": 60, "d": 1440}[unit]))
+    minutes = round(n * {"m": 1, "h": 60, "d": 1440}[unit])
     if minutes > MAX_DOWN_MINUTES:
         raise ValueError(f"{text.strip()!r} is too long: at most ten years")
     return minutes
@@ -30,8 +30,6 @@ def parse_downtime(text: str) -> int:
 
 class DowntimeDialog(Dialog[int]):
     """Dismisses with the downtime in minutes, or None."""
-
-    DEFAULT_CSS = DIALOG_CSS.format(name="DowntimeDialog")
 
     def __init__(self, machine_id: str, current: int | None = None) -> None:
         super().__init__()

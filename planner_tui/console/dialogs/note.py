@@ -7,15 +7,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label
 
-from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
-
-MAX_NOTE = 2000  # the store's limit (store/triage.py MAX_TEXT)
+from planner_tui.access.rules import MAX_NOTE_LENGTH as MAX_NOTE
+from planner_tui.console.dialogs._base import Dialog
 
 
 class NoteDialog(Dialog[str]):
     """Dismisses with the note text (stripped, not empty), or None."""
-
-    DEFAULT_CSS = DIALOG_CSS.format(name="NoteDialog")
 
     def __init__(self, exception_id: str) -> None:
         super().__init__()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from planner_tui.console.dialogs._base import DIALOG_CSS, Dialog
+from planner_tui.access.rules import parse_until
+from planner_tui.console.dialogs._base import Dialog
 from planner_tui.errors import BadRequest, PlannerError
-from planner_tui.store.triage import parse_until
 
 
 def snooze_presets(now: datetime) -> list[tuple[str, datetime]]:
@@ -36,13 +37,7 @@ def parse_snooze(text: str, now: datetime) -> datetime:
 class SnoozeDialog(Dialog[datetime]):
     """Dismisses with the snooze end (naive UTC), or None."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="SnoozeDialog") + """
-    SnoozeDialog OptionList {
-        height: auto;
-    }
-    """
-
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "preset(0)", "+1h", id="snooze.1h"),
         Binding("4", "preset(1)", "+4h", id="snooze.4h"),
         Binding("t", "preset(2)", "Tomorrow 06:00", id="snooze.tomorrow"),
@@ -75,10 +70,8 @@ class SnoozeDialog(Dialog[datetime]):
             return  # typing "1" or "t" into the time field is text, not a preset
         self.dismiss(self.presets[index][1])
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "preset" and isinstance(self.focused, Input):
-            return False
-        return True
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "preset" and isinstance(self.focused, Input))
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:

@@ -1,27 +1,36 @@
 """Keyboard triage of one exception: a acknowledge, s assign, n note, z snooze, r resolve, o reopen.
 
-`TriageActions` is a mixin for any Screen that shows an exception (the exception detail here; the main
-screen's inbox can use it too): the screen says which exception is selected (`triage_target`), the mixin
-asks for what it needs in a dialog, writes through `planner_tui.store.triage` in a thread worker with
-who = ``app.user`` and when = ``app.now()``, then posts `TriageDone` to the screen (which refreshes).
+`TriageActions` is a mixin for any Screen that shows an exception (the exception detail, the impact and
+trace screens): the screen says which exception is selected (`triage_target`), the mixin asks for what it
+needs in a dialog, acts through the plant (`PlantData.acknowledge`...) in a thread worker with who =
+the console's user and when = its clock, then posts `TriageDone` to the screen (which refreshes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from planner_tui.access import PlantData, Record
+from planner_tui.console.context import console_of
 from planner_tui.console.dialogs.assign import AssignDialog
 from planner_tui.console.dialogs.note import NoteDialog
 from planner_tui.console.dialogs.snooze import SnoozeDialog
 from planner_tui.errors import PlannerError
-from planner_tui.timeutil import utcnow
 
-TRIAGE_BINDINGS = [
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    _Host = Screen[Any]  # what the mixin is mixed into, for the type checker
+else:
+    _Host = object
+
+TRIAGE_BINDINGS: list[BindingType] = [
     Binding("a", "triage_acknowledge", "Ack", id="triage.acknowledge", tooltip="Acknowledge: I have seen it"),
     Binding("s", "triage_assign", "Assign", id="triage.assign", tooltip="Assign to a person"),
     Binding("n", "triage_note", "Note", id="triage.note", tooltip="Add a note"),
@@ -33,10 +42,10 @@ TRIAGE_BINDINGS = [
 
 # The same keys for screens where triage is secondary (impact, trace): only Ack and Assign in the footer,
 # every key still listed by `?`.
-TRIAGE_BINDINGS_QUIET = [
+TRIAGE_BINDINGS_QUIET: list[BindingType] = [
     Binding(b.key, b.action, b.description, id=b.id, tooltip=b.tooltip,
             show=b.key in ("a", "s"))
-    for b in TRIAGE_BINDINGS
+    for b in TRIAGE_BINDINGS if isinstance(b, Binding)
 ]
 
 PAST = {
@@ -52,7 +61,7 @@ PAST = {
 class TriageDone(Message):
     """A triage action was written (error is None) or refused (error says why)."""
 
-    def __init__(self, exception_id: str, action: str, state: dict | None, error: str | None = None) -> None:
+    def __init__(self, exception_id: str, action: str, state: Record | None, error: str | None = None) -> None:
         super().__init__()
         self.exception_id = exception_id
         self.action = action
@@ -60,17 +69,7 @@ class TriageDone(Message):
         self.error = error
 
 
-def _user(app: Any) -> str | None:
-    user = getattr(app, "user", None)
-    return str(user) if user else None  # None: the store falls back to the OS user
-
-
-def _now(app: Any) -> datetime | None:
-    now = getattr(app, "now", None)
-    return now() if callable(now) else None
-
-
-class TriageActions:
+class TriageActions(_Host):
     """Mix into a Screen (before Screen in the bases) and add TRIAGE_BINDINGS to its BINDINGS."""
 
     def triage_target(self) -> str | None:
@@ -100,20 +99,28 @@ class TriageActions:
         target = self._target_or_say()
         if target:
             self.app.push_screen(AssignDialog(target, current=self.triage_assignee(), owner=self.triage_owner()),
-                                 lambda person: person and self._triage("assign", person, target=target))
+                                 self._then("assign", target))
 
     def action_triage_note(self) -> None:
         target = self._target_or_say()
         if target:
-            self.app.push_screen(NoteDialog(target), lambda text: text and self._triage("note", text, target=target))
+            self.app.push_screen(NoteDialog(target), self._then("note", target))
 
     def action_triage_snooze(self) -> None:
         target = self._target_or_say()
         if target:
-            self.app.push_screen(SnoozeDialog(target, _now(self.app) or utcnow()),
-                                 lambda until: until and self._triage("snooze", until, target=target))
+            self.app.push_screen(SnoozeDialog(target, console_of(self).now()), self._then("snooze", target))
 
     # --- plumbing ----------------------------------------------------------------------------------
+
+    def _then(self, action: str, target: str) -> Callable[[Any], None]:
+        """A dialog's result callback: act with what was chosen; a cancelled dialog (None) does nothing."""
+
+        def chosen(argument: Any) -> None:
+            if argument:
+                self._triage(action, argument, target=target)
+
+        return chosen
 
     def _target_or_say(self) -> str | None:
         target = self.triage_target()
@@ -125,27 +132,28 @@ class TriageActions:
         target = target or self._target_or_say()
         if not target:
             return
-        self._triage_worker(action, target, argument, _user(self.app), _now(self.app))
+        console = console_of(self)
+        # None: the plant records the OS user (as the CLI does)
+        self._triage_worker(action, target, argument, console.user or None, console.now())
 
     @work(thread=True, exit_on_error=False, group="triage")
     def _triage_worker(self, action: str, exception_id: str, argument: Any, who: str | None,
                        at: datetime | None) -> None:
-        from planner_tui.store import triage
-
-        calls: dict[str, Callable[[], dict]] = {
-            "acknowledge": lambda: triage.acknowledge(self.app.store, exception_id, who=who, at=at),
-            "assign": lambda: triage.assign(self.app.store, exception_id, argument, who=who, at=at),
-            "note": lambda: triage.add_note(self.app.store, exception_id, argument, who=who, at=at),
-            "snooze": lambda: triage.snooze(self.app.store, exception_id, argument, who=who, at=at),
-            "resolve": lambda: triage.resolve(self.app.store, exception_id, who=who, at=at),
-            "reopen": lambda: triage.reopen(self.app.store, exception_id, who=who, at=at),
+        calls: dict[str, Callable[[PlantData], Record]] = {
+            "acknowledge": lambda plant: plant.acknowledge(exception_id, who=who, at=at),
+            "assign": lambda plant: plant.assign(exception_id, argument, who=who, at=at),
+            "note": lambda plant: plant.note(exception_id, argument, who=who, at=at),
+            "snooze": lambda plant: plant.snooze(exception_id, argument, who=who, at=at),
+            "resolve": lambda plant: plant.resolve(exception_id, who=who, at=at),
+            "reopen": lambda plant: plant.reopen(exception_id, who=who, at=at),
         }
         try:
-            state = calls[action]()
+            with console_of(self).reading() as plant:
+                state = calls[action](plant)
         except PlannerError as error:
             self.post_message(TriageDone(exception_id, action, None, str(error)))
             return
-        except Exception as error:  # never a traceback in the planner's face
+        except Exception as error:  # noqa: BLE001 - never a traceback in the planner's face
             self.post_message(TriageDone(exception_id, action, None, f"{action} failed: {error!r}"))
             return
         self.post_message(TriageDone(exception_id, action, state))
@@ -155,7 +163,7 @@ class TriageActions:
         if message.error:
             self.app.notify(message.error, title=f"{message.exception_id}", severity="error")
         else:
-            who = _user(self.app) or "you"
+            who = console_of(self).user or "you"
             self.app.notify(f"{message.exception_id} {PAST.get(message.action, message.action)} by {who}",
                             timeout=3)
         self.triage_changed(message)

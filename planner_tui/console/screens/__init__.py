@@ -1,1 +1,2 @@
-"""The console's screens: the main screen (here) and the drill-downs (drilldown.py)."""
+"""The console's screens: the main screen (main.py, main.tcss) and the drill-downs (_common.py, drilldown.py,
+exception.py, shortage.py; drilldown.tcss). They read the plant only through planner_tui.access."""

@@ -1,27 +1,36 @@
 """What the drill-down screens share: the breadcrumb, loading in a worker, trees of drillable ids.
 
-Every screen here loads its answer with an engine call in a thread worker (its own store cursor), shows a
-loading indicator meanwhile, and gets the result back as a message, so the UI thread never waits on DuckDB.
+Every screen here loads its answer with plant questions (`fetch`) in a thread worker, inside the app's
+``reading()``, shows a loading indicator meanwhile, and gets the result back as a message, so the UI
+thread never waits on the plant. Their CSS is drilldown.tcss.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from planner_tui.access import PlantData, Record
+from planner_tui.console.context import ConsoleApp, console_of
 from planner_tui.console.widgets.breadcrumb import Breadcrumb
 from planner_tui.errors import PlannerError
 from planner_tui.timeutil import as_datetime
+
+T = TypeVar("T")
+
+DRILLDOWN_TCSS = Path(__file__).with_name("drilldown.tcss")
 
 # A dict key naming an id, and the drill kind it opens (first match is a record's own id).
 ID_KINDS: tuple[tuple[str, str], ...] = (
@@ -73,7 +82,7 @@ def fmt_minutes(minutes: Any) -> str:
     """A duration in words a planner scans: 45m, 3h 20m, 2d 4h."""
     if minutes is None:
         return "unknown"
-    total = int(round(float(minutes)))
+    total = round(float(minutes))
     sign = "-" if total < 0 else ""
     total = abs(total)
     days, rest = divmod(total, 1440)
@@ -94,7 +103,7 @@ def fmt_qty(value: Any) -> str:
     return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
 
 
-def sales_line_id(record: dict) -> str | None:
+def sales_line_id(record: Record) -> str | None:
     so = record.get("sales_order_id")
     if so in (None, ""):
         return None
@@ -102,7 +111,7 @@ def sales_line_id(record: dict) -> str | None:
     return f"{so}/{line}" if line not in (None, "") else str(so)
 
 
-def record_ids(record: dict) -> list[Drill]:
+def record_ids(record: Record) -> list[Drill]:
     """Every drillable id a record names, its own first."""
     found: list[Drill] = []
     for key, kind in ID_KINDS:
@@ -121,18 +130,18 @@ def record_ids(record: dict) -> list[Drill]:
 class DrillTree(Tree[Drill | None]):
     """A tree whose nodes carry (kind, id): Enter drills into the node, Space folds it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="drill.open", tooltip="Drill into the id under the cursor"),
         Binding("space", "toggle_node", "Fold", id="drill.fold", show=False),
     ]
 
-    def __init__(self, label: str = "", **kwargs) -> None:
+    def __init__(self, label: str = "", **kwargs: Any) -> None:
         super().__init__(label, **kwargs)
         self.auto_expand = False
         self.show_root = True
         self.guide_depth = 3
 
-    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+    def on_tree_node_selected(self, event: Tree.NodeSelected[Drill | None]) -> None:
         # Enter on a group label folds it; on an id, the screen drills (the message bubbles on).
         if event.node.data is None:
             event.node.toggle()
@@ -157,7 +166,8 @@ def node_label(*parts: Any, style: str | None = None) -> Text:
     return text
 
 
-def add_record(parent: TreeNode, label: Text | str, record: dict, *, own: Drill | None = None) -> TreeNode:
+def add_record(parent: TreeNode[Drill | None], label: Text | str, record: Record, *,
+               own: Drill | None = None) -> TreeNode[Drill | None]:
     """A node for a record: it drills into its own id; every other id it names is a child to drill into."""
     ids = record_ids(record)
     own = own or (ids[0] if ids else None)
@@ -175,7 +185,8 @@ def add_record(parent: TreeNode, label: Text | str, record: dict, *, own: Drill 
 MAX_GROUP_ROWS = 500
 
 
-def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none", expand: bool = True) -> TreeNode:
+def group(parent: TreeNode[Drill | None], title: str, items: Iterable[Any], *, empty: str = "none",
+          expand: bool = True) -> TreeNode[Drill | None]:
     items = list(items)
     label = Text.assemble((title, "bold"), (f" ({len(items)})", "dim"))
     node = parent.add(label, data=None, expand=expand)
@@ -184,7 +195,7 @@ def group(parent: TreeNode, title: str, items: Iterable, *, empty: str = "none",
     return node
 
 
-def capped(node: TreeNode, items: Iterable, limit: int = MAX_GROUP_ROWS):
+def capped(node: TreeNode[Drill | None], items: Iterable[T], limit: int = MAX_GROUP_ROWS) -> Iterator[T]:
     """The first `limit` items to draw under `node`; a last leaf says how many more there are."""
     items = list(items)
     yield from items[:limit]
@@ -196,23 +207,12 @@ def capped(node: TreeNode, items: Iterable, limit: int = MAX_GROUP_ROWS):
 # --- the base screen --------------------------------------------------------------------------------
 
 
-class DrillScreen(Screen):
+class DrillScreen(Screen[None]):
     """A drill-down screen: breadcrumb, a body filled by a worker, Escape back, refresh on DataChanged."""
 
-    DEFAULT_CSS = """
-    DrillScreen #drill-body {
-        height: 1fr;
-    }
-    DrillScreen #drill-summary {
-        height: auto;
-        padding: 0 1;
-    }
-    DrillScreen DrillTree {
-        height: 1fr;
-    }
-    """
+    CSS_PATH = DRILLDOWN_TCSS
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="drill.back", tooltip="Back to the previous screen"),
         Binding("r,f5", "reload", "Refresh", id="drill.refresh", show=False),
     ]
@@ -244,6 +244,10 @@ class DrillScreen(Screen):
     def crumb(self) -> str:
         return self.ident
 
+    @property
+    def console_app(self) -> ConsoleApp:
+        return console_of(self)
+
     # compose: the crumb bar, the screen's body, the footer
     def compose(self) -> ComposeResult:
         yield Breadcrumb(id="drill-crumbs")  # the shell's: one look across the console
@@ -261,7 +265,7 @@ class DrillScreen(Screen):
     def on_screen_resume(self) -> None:
         self._refresh_crumbs()
         # A feed batch applied while another screen was on top: catch up now.
-        if self._stale or getattr(self.app, "data_version", None) != self._version:
+        if self._stale or self.console_app.data_version != self._version:
             self._stale = False
             self.reload()
 
@@ -283,40 +287,30 @@ class DrillScreen(Screen):
             self._stale = True
 
     def now(self) -> datetime:
-        return self.app.now()
+        return self.console_app.now()
 
     def reload(self) -> None:
         body = self.query_one("#drill-body")
         if not self.loaded:
             body.loading = True
-        self._version = getattr(self.app, "data_version", None)
+        self._version = self.console_app.data_version
         self._generation += 1
         self._load(self.now(), self._generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drill-load")
     def _load(self, at: datetime, generation: int) -> None:
-        cur = None
         try:
-            cur = self.app.store.cursor()
-            data = self.fetch(cur, at)
-        except PlannerError as error:
+            with self.console_app.reading() as plant:
+                data = self.fetch(plant, at)
+        except Exception as error:  # noqa: BLE001 - PlannerError, a bug, a broken plant: say it, never crash
             self.post_message(self.Failed(error, generation))
             return
-        except Exception as error:  # a bug or a broken store must not kill the console: say it
-            self.post_message(self.Failed(error, generation))
-            return
-        finally:
-            if cur is not None:
-                try:
-                    cur.close()
-                except Exception:
-                    pass
         self.post_message(self.Loaded(data, generation))
 
-    def fetch(self, cur, at: datetime) -> Any:  # runs in the worker thread
+    def fetch(self, plant: PlantData, at: datetime) -> Any:  # runs in the worker thread
         raise NotImplementedError
 
-    def on_drill_screen_loaded(self, message: "DrillScreen.Loaded") -> None:
+    def on_drill_screen_loaded(self, message: DrillScreen.Loaded) -> None:
         message.stop()
         if message.generation != self._generation:
             return
@@ -326,10 +320,10 @@ class DrillScreen(Screen):
         self.query_one("#drill-body").loading = False
         try:
             self.show(message.data, first=first)
-        except Exception as error:  # an answer this screen cannot draw: say so, keep the console alive
+        except Exception as error:  # noqa: BLE001 - an answer it cannot draw: say so, keep the console alive
             self.app.notify(f"could not show {self.crumb}: {error!r}", severity="error")
 
-    def on_drill_screen_failed(self, message: "DrillScreen.Failed") -> None:
+    def on_drill_screen_failed(self, message: DrillScreen.Failed) -> None:
         message.stop()
         if message.generation != self._generation:
             return
@@ -348,17 +342,16 @@ class DrillScreen(Screen):
 
     # Enter on a tree node with an id: ask the app to drill (it pushes screen_for(kind, id))
     @on(Tree.NodeSelected)
-    def _drill_node(self, event: Tree.NodeSelected) -> None:
+    def _drill_node(self, event: Tree.NodeSelected[Drill | None]) -> None:
         if event.node.data:
             kind, ident = event.node.data
             self.drill(kind, ident)
 
     def drill(self, kind: str, ident: str) -> None:
-        result = self.app.action_drill(kind, ident)
-        if hasattr(result, "__await__"):
-            self.run_worker(result, exclusive=False)
+        self.console_app.action_drill(kind, ident)
 
-    def fill_tree(self, tree: Tree, build, *, first: bool) -> None:
+    def fill_tree(self, tree: Tree[Drill | None], build: Callable[[TreeNode[Drill | None]], None], *,
+                  first: bool) -> None:
         """Rebuild a tree in place, keeping the cursor line (a refresh must not throw the planner off)."""
         line = tree.cursor_line
         tree.clear()

@@ -8,16 +8,19 @@ branch, Escape goes back. The shortage chart and the exception detail live in `s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
+from planner_tui.access import PlantData, Record
+from planner_tui.console.dialogs.downtime import DowntimeDialog
 from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_QUIET, TriageActions
 from planner_tui.console.screens._common import (
+    Drill,
     DrillScreen,
     DrillTree,
     add_record,
@@ -33,9 +36,10 @@ from planner_tui.console.screens._common import (
 from planner_tui.errors import NotFound
 
 LATE = ("LATE", "bold red")
+Node = TreeNode[Drill | None]
 
 
-def late_words(line: dict) -> Text:
+def late_words(line: Record) -> Text:
     """LATE (by how many days) or on time, in words: never colour alone."""
     if line.get("late"):
         days = line.get("days_late")
@@ -47,7 +51,7 @@ def late_words(line: dict) -> Text:
     return text
 
 
-def add_notify(parent: TreeNode, notify: list[dict]) -> None:
+def add_notify(parent: Node, notify: list[Record]) -> None:
     node = group(parent, "Tell these people", notify, empty="nobody on record")
     for person in notify:
         label = node_label((person.get("person") or "?", "bold"), (person.get("role") or "", "italic"))
@@ -61,13 +65,6 @@ def add_notify(parent: TreeNode, notify: list[dict]) -> None:
 
 class TreeScreen(DrillScreen):
     """A drill screen whose body is a one-line summary over a tree."""
-
-    DEFAULT_CSS = """
-    TreeScreen #drill-summary {
-        height: auto;
-        max-height: 4;
-    }
-    """
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="drill-summary")
@@ -87,7 +84,7 @@ class TreeScreen(DrillScreen):
     def root_label(self, data: Any) -> Text:
         return Text(self.crumb, style="bold")
 
-    def build(self, root: TreeNode, data: Any) -> None:
+    def build(self, root: Node, data: Any) -> None:
         raise NotImplementedError
 
 
@@ -101,7 +98,7 @@ class ImpactScreen(TriageActions, TreeScreen):
 
     kind = "machine"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "downtime", "Downtime", id="impact.downtime",
                 tooltip="What if the stop lasts this long? Recompute the impact"),
         *TRIAGE_BINDINGS_QUIET,
@@ -121,8 +118,6 @@ class ImpactScreen(TriageActions, TreeScreen):
         self.down_minutes = down_minutes
 
     def action_downtime(self) -> None:
-        from planner_tui.console.dialogs.downtime import DowntimeDialog
-
         current = self.down_minutes if self.down_minutes is not None else (self.data or {}).get("down_minutes")
 
         def chosen(minutes: int | None) -> None:
@@ -136,17 +131,14 @@ class ImpactScreen(TriageActions, TreeScreen):
     def crumb(self) -> str:
         return f"{self.ident} impact"
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.impact import machine_impact
-        from planner_tui.engine.orders import machine_state
-
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
         # The stop starts where the store has the machine down (the engine's rule); `at` only pins the
         # clock for a machine that is running (a what-if stop now).
-        down = machine_state(cur, self.ident)["stopped"]
-        answer = machine_impact(cur, self.ident, at=None if down else at, down_minutes=self.down_minutes)
+        down = bool(plant.machine(self.ident, at=at)["stopped"])
+        answer = plant.machine_impact(self.ident, at=None if down else at, down_minutes=self.down_minutes)
         return {**answer, "machine_stopped": down}
 
-    def summary(self, data: dict) -> Text:
+    def summary(self, data: Record) -> Text:
         late = [s for s in data.get("sales_orders", []) if s.get("late")]
         delayed = [p for p in data.get("production_orders", []) if (p.get("delay_minutes") or 0) > 0]
         down = data.get("down_minutes")
@@ -160,12 +152,12 @@ class ImpactScreen(TriageActions, TreeScreen):
                     f"{len(data.get('notify', []))} people to tell")
         return text
 
-    def root_label(self, data: dict) -> Text:
+    def root_label(self, data: Record) -> Text:
         return node_label((f"machine {self.ident}", "bold"),
                           (f"stop {fmt_ts(data.get('stop_start'))} - {fmt_ts(data.get('stop_end'))}"
                            if data.get("stop_end") else "", "dim"))
 
-    def build(self, root: TreeNode, data: dict) -> None:
+    def build(self, root: Node, data: Record) -> None:
         # Who is hit comes first (customers at risk, who to tell); then how: orders and operations.
         lines = sorted(data.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
         node = group(root, "Customer order lines", lines)
@@ -240,7 +232,7 @@ class TraceScreen(TriageActions, TreeScreen):
     """Where a lot went (forward: lots made from it, stock, shipments, customers) and where it came from.
     The triage keys act on the quality hold (quality_hold:<id>): the traced hold, else the lot's active one."""
 
-    BINDINGS = TRIAGE_BINDINGS_QUIET
+    BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS_QUIET
 
     def triage_target(self) -> str | None:
         data = self.data or {}
@@ -261,12 +253,10 @@ class TraceScreen(TriageActions, TreeScreen):
     def crumb(self) -> str:
         return f"{'hold' if self.kind == 'hold' else 'lot'} {self.ident} trace"
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.trace import trace_hold, trace_lot
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        return plant.trace_hold(self.ident) if self.kind == "hold" else plant.trace_lot(self.ident)
 
-        return trace_hold(cur, self.ident) if self.kind == "hold" else trace_lot(cur, self.ident)
-
-    def summary(self, data: dict) -> Text:
+    def summary(self, data: Record) -> Text:
         s = data.get("summary") or {}
         text = Text.assemble(("lot ", ""), (str(data.get("lot_id")), "bold"), f" {data.get('item_id')} ",
                              (str(data.get("status")), "bold"))
@@ -283,10 +273,10 @@ class TraceScreen(TriageActions, TreeScreen):
         text.append(f", {s.get('customers', 0)} customer(s)")
         return text
 
-    def root_label(self, data: dict) -> Text:
+    def root_label(self, data: Record) -> Text:
         return node_label((f"lot {data.get('lot_id')}", "bold"), data.get("item_id"), data.get("status"))
 
-    def build(self, root: TreeNode, data: dict) -> None:
+    def build(self, root: Node, data: Record) -> None:
         lot_id = data.get("lot_id")
         holds = data.get("holds") or []
         if holds:
@@ -338,10 +328,10 @@ class TraceScreen(TriageActions, TreeScreen):
         for warning in data.get("warnings") or []:
             root.add_leaf(Text(f"warning: {warning}", style="bold yellow"))
 
-    def _lot_tree(self, parent: TreeNode, origin: Any, lots: list[dict], link: str) -> None:
+    def _lot_tree(self, parent: Node, origin: Any, lots: list[Record], link: str) -> None:
         """Nest lots under the lot they were reached from (the nearest one; other links are named)."""
         by_depth = sorted(lots, key=lambda d: (d.get("depth") or 0, str(d.get("lot_id"))))
-        nodes: dict[Any, TreeNode] = {origin: parent}
+        nodes: dict[Any, Node] = {origin: parent}
         for lot in capped(parent, by_depth):
             links = [p for p in (lot.get(link) or []) if p in nodes]
             home = nodes[links[0]] if links else parent
@@ -361,12 +351,12 @@ class TraceScreen(TriageActions, TreeScreen):
 # --- orders -> links --------------------------------------------------------------------------------
 
 
-def _order_label(po: dict) -> Text:
+def _order_label(po: Record) -> Text:
     return node_label((po.get("production_order_id"), "bold"), po.get("item_id"), f"qty {fmt_qty(po.get('qty'))}",
                       po.get("status"), f"{fmt_ts(po.get('planned_start'))} -> {fmt_ts(po.get('planned_end'))}")
 
 
-def _add_feeders(parent: TreeNode, orders: list[dict]) -> None:
+def _add_feeders(parent: Node, orders: list[Record]) -> None:
     """Orders with the orders feeding them nested under them, at any depth (engine's `fed_by`)."""
     for po in orders:
         node = parent.add(_order_label(po), data=("production_order", str(po.get("production_order_id"))),
@@ -389,12 +379,10 @@ class OrderScreen(TreeScreen):
     def crumb(self) -> str:
         return f"{self.ident} links"
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.orders import order_links
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        return plant.order_links(self.ident)
 
-        return order_links(cur, self.ident)
-
-    def summary(self, data: dict) -> Text:
+    def summary(self, data: Record) -> Text:
         po = data.get("production_order")
         if po:
             text = Text.assemble(("production order ", ""), _order_label(po))
@@ -408,17 +396,17 @@ class OrderScreen(TreeScreen):
                           f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
                           line.get("status"))
 
-    def root_label(self, data: dict) -> Text:
+    def root_label(self, data: Record) -> Text:
         return Text(self.ident, style="bold")
 
-    def build(self, root: TreeNode, data: dict) -> None:
+    def build(self, root: Node, data: Record) -> None:
         if data.get("production_order") is not None:
             self._build_production_order(root, data)
         else:
             self._build_sales_order(root, data)
         self._downstream(root, data)
 
-    def _build_production_order(self, root: TreeNode, data: dict) -> None:
+    def _build_production_order(self, root: Node, data: Record) -> None:
         fed_by = data.get("fed_by") or []
         node = group(root, "Fed by (orders whose output it uses)", fed_by, empty="nothing feeds it")
         _add_feeders(node, fed_by)
@@ -433,7 +421,7 @@ class OrderScreen(TreeScreen):
         for po in capped(node, feeds):
             add_record(node, _order_label(po), po)
 
-    def _build_sales_order(self, root: TreeNode, data: dict) -> None:
+    def _build_sales_order(self, root: Node, data: Record) -> None:
         made = data.get("production_orders") or []
         ids = {po.get("production_order_id") for po in made}
         # The chain's top orders (not feeding another order of this line), each with its feeders nested.
@@ -441,7 +429,7 @@ class OrderScreen(TreeScreen):
         node = group(root, "Made by (production orders and what feeds them)", tops, empty="no production order: no supply planned")
         _add_feeders(node, tops)
 
-    def _downstream(self, root: TreeNode, data: dict) -> None:
+    def _downstream(self, root: Node, data: Record) -> None:
         lines = data.get("sales_order_lines") or []
         node = group(root, "Customer order lines", lines, empty="made to stock")
         for line in capped(node, lines):
@@ -482,17 +470,15 @@ class ShipmentScreen(TreeScreen):
     def crumb(self) -> str:
         return f"shipment {self.ident}"
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.orders import shipment_detail
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        return plant.shipment(self.ident)
 
-        return shipment_detail(cur, self.ident)
-
-    def summary(self, data: dict) -> Text:
+    def summary(self, data: Record) -> Text:
         s = data["shipment"]
         return node_label((self.ident, "bold"), (s.get("status"), "bold"), f"ship {fmt_date(s.get('planned_ship_date'))}",
                           f"qty {fmt_qty(s.get('qty'))}", s.get("carrier"))
 
-    def build(self, root: TreeNode, data: dict) -> None:
+    def build(self, root: Node, data: Record) -> None:
         s = data["shipment"]
         line = data.get("sales_order_line") or {}
         customer = data.get("customer") or {}
@@ -529,17 +515,15 @@ class CustomerScreen(TreeScreen):
     def crumb(self) -> str:
         return f"customer {self.ident}"
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.orders import customer_detail
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        return plant.customer(self.ident, at=at)
 
-        return customer_detail(cur, self.ident, at=at)
-
-    def summary(self, data: dict) -> Text:
+    def summary(self, data: Record) -> Text:
         c = data["customer"]
         return node_label((self.ident, "bold"), c.get("name"), f"tier {c.get('tier') or '-'}",
                           (f"account manager {c.get('account_manager') or '-'}", "italic"))
 
-    def build(self, root: TreeNode, data: dict) -> None:
+    def build(self, root: Node, data: Record) -> None:
         holds = data.get("holds") or []
         if holds:  # a quality problem on its goods comes first
             node = group(root, "Active holds reaching its shipments", holds)
@@ -584,7 +568,7 @@ class UnknownScreen(DrillScreen):
     def crumb(self) -> str:
         return f"{self.kind} {self.ident}"
 
-    def fetch(self, cur, at: datetime) -> None:
+    def fetch(self, plant: PlantData, at: datetime) -> None:
         from planner_tui.console.navigation import KINDS
 
         raise NotFound(f"cannot open {self.kind or 'nothing'} {self.ident!r}: drill kinds are {', '.join(KINDS)}")

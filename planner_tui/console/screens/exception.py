@@ -4,31 +4,35 @@ that raised it), and keyboard triage. When the cause has cleared it says so, in 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.widgets import Static
-from textual.widgets.tree import TreeNode
 
-from planner_tui.errors import PlannerError
-
-from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS, TriageActions, TriageDone
-from planner_tui.console.screens.drilldown import late_words, add_notify
+from planner_tui.access import PlantData, Record
+from planner_tui.console.dialogs.triage import (
+    TRIAGE_BINDINGS,
+    TriageActions,
+    TriageDone,
+)
 from planner_tui.console.screens._common import (
     DrillScreen,
     DrillTree,
     add_record,
     capped,
     fmt_date,
-    sales_line_id,
     fmt_minutes,
     fmt_qty,
     fmt_ts,
     group,
     node_label,
     record_ids,
+    sales_line_id,
 )
+from planner_tui.console.screens.drilldown import Node, add_notify, late_words
+from planner_tui.errors import PlannerError
 
 # The engine's subject kinds -> drill kinds.
 SUBJECT_DRILL = {
@@ -54,20 +58,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
 
     kind = "exception"
 
-    DEFAULT_CSS = """
-    ExceptionScreen #exception-cleared {
-        display: none;
-        height: auto;
-        padding: 0 1;
-        background: $success 20%;
-        text-style: bold;
-    }
-    ExceptionScreen #exception-cleared.cleared {
-        display: block;
-    }
-    """
-
-    BINDINGS = TRIAGE_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS
 
     @property
     def crumb(self) -> str:
@@ -78,22 +69,16 @@ class ExceptionScreen(TriageActions, DrillScreen):
         yield Static(id="exception-cleared")
         yield DrillTree("exception", id="drill-tree")
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.exceptions import get_exception
-
-        answer = get_exception(cur, self.ident, at=at, feed_status=getattr(self.app, "feed_status", None))
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        answer = plant.exception(self.ident, at=at)
         # Who is hit, on the triage screen itself: the planner acknowledges and assigns knowing it.
         reach = None
         if not answer.get("cause_cleared"):
             try:
                 if answer.get("subject_kind") == "machine":
-                    from planner_tui.engine.impact import machine_impact
-
-                    reach = machine_impact(cur, str(answer["subject_id"]))
+                    reach = plant.machine_impact(str(answer["subject_id"]))
                 elif answer.get("subject_kind") == "hold":
-                    from planner_tui.engine.trace import trace_hold
-
-                    reach = trace_hold(cur, str(answer["subject_id"]))
+                    reach = plant.trace_hold(str(answer["subject_id"]))
             except PlannerError:
                 reach = None  # the detail still shows; the drill into the subject says why
         return {**answer, "reach": reach}
@@ -114,7 +99,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
 
     # --- showing it ----------------------------------------------------------------------------------
 
-    def show(self, data: dict, *, first: bool) -> None:
+    def show(self, data: Record, *, first: bool) -> None:
         self.query_one("#drill-summary", Static).update(self._summary(data))
         cleared = self.query_one("#exception-cleared", Static)
         if data.get("cause_cleared"):
@@ -130,7 +115,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
         if first:
             tree.focus()
 
-    def _summary(self, data: dict) -> Text:
+    def _summary(self, data: Record) -> Text:
         severity = str(data.get("severity") or "-")
         status = str(data.get("status") or "open")
         text = Text(str(data.get("title") or self.ident), style="bold")
@@ -149,7 +134,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
             text.append(f" ({fmt_minutes(data.get('age_minutes'))} ago)", style="dim")
         return text
 
-    def _build(self, root: TreeNode, data: dict) -> None:
+    def _build(self, root: Node, data: Record) -> None:
         subject_kind = data.get("subject_kind")
         subject_id = data.get("subject_id")
         drill_kind = SUBJECT_DRILL.get(str(subject_kind))
@@ -206,7 +191,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
         return str(value)
 
     @staticmethod
-    def _history_label(entry: dict) -> Text:
+    def _history_label(entry: Record) -> Text:
         when = fmt_ts(entry.get("at"))
         if entry.get("kind") == "event":
             outcome = entry.get("outcome")

@@ -3,23 +3,35 @@
 At 120x36 and wider the panels sit in a grid, all visible; below that (80x24) one panel fills the screen
 and Tab / shift+Tab / 1-5 switch between them, the inbox first. Data comes from a worker thread as a
 PanelData message; tables change in place, and nothing changes while the planner types a filter.
+Its CSS (and its panels') is main.tcss.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from planner_tui.console.messages import DataChanged, PanelData, PanelsShown, RefreshDone
+from planner_tui.access import PlantData
+from planner_tui.console.context import ConsoleApp, console_of
+from planner_tui.console.messages import (
+    DataChanged,
+    PanelData,
+    PanelsShown,
+    RefreshDone,
+)
 from planner_tui.console.widgets.live_table import LiveTable
 from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
@@ -32,16 +44,18 @@ LOAD_ORDER = ["machines", "holds", "orders", "materials", "inbox"]
 BIG_TABLE_ROWS = 20_000
 FILTER_DEBOUNCE = 0.25
 
+MAIN_TCSS = Path(__file__).with_name("main.tcss")
+
 log = logging.getLogger(__name__)
+
+
+def panel_of(table: LiveTable) -> str:
+    """The panel a table shows ("machines" for #table-machines)."""
+    return (table.id or "").removeprefix("table-")
 
 
 class PanelBox(Vertical):
     """One bordered panel holding one LiveTable."""
-
-    DEFAULT_CSS = """
-    PanelBox { border: round $panel-lighten-2; height: 1fr; padding: 0; border-subtitle-align: left; }
-    PanelBox:focus-within { border: round $accent; }
-    """
 
     def __init__(self, name: str, title: str, table: LiveTable) -> None:
         super().__init__(id=f"panel-{name}", classes="panel")
@@ -57,10 +71,6 @@ class PanelBox(Vertical):
 class PanelSwitcher(Static):
     """The panel names with their keys; the current one marked in brackets (readable without colour)."""
 
-    DEFAULT_CSS = """
-    PanelSwitcher { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
-    """
-
     def show(self, current: str, counts: dict[str, str]) -> None:
         text = Text()
         for index, panel in enumerate(PANELS, start=1):
@@ -75,36 +85,26 @@ class PanelSwitcher(Static):
 
 
 class FilterInput(Input):
-    BINDINGS = [Binding("escape", "cancel", "Clear filter", id="filter.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Clear filter", id="filter.cancel")]
 
     def action_cancel(self) -> None:
         self.value = ""
         self.post_message(self.Submitted(self, ""))
 
 
-class MainScreen(Screen):
+class MainScreen(Screen[None]):
     crumb = "Plant"
+    CSS_PATH = MAIN_TCSS
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "drill", "Open", id="main.drill", show=False),
         Binding("slash", "filter", "Filter", id="main.filter"),
         Binding("tab", "next_panel", "Next panel", id="main.next_panel"),
         Binding("shift+tab", "previous_panel", "Previous panel", id="main.previous_panel", show=False),
         Binding("r", "refresh", "Refresh", id="main.refresh"),
-    ] + [
-        Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
-        for i, p in enumerate(PANELS, start=1)
+        *(Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
+          for i, p in enumerate(PANELS, start=1)),
     ]
-
-    DEFAULT_CSS = """
-    MainScreen #panels { grid-size: 2 3; grid-rows: 1fr 1fr 1fr; grid-columns: 1fr 1fr; }
-    MainScreen #panel-inbox { column-span: 2; }
-    MainScreen.-narrow #panels { grid-size: 1 1; grid-rows: 1fr; grid-columns: 1fr; }
-    MainScreen.-narrow .panel { display: none; }
-    MainScreen.-narrow .panel.-current { display: block; column-span: 1; }
-    MainScreen #filter { dock: bottom; display: none; height: 3; margin-bottom: 1; }
-    MainScreen #filter.-shown { display: block; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,8 +119,13 @@ class MainScreen(Screen):
         self._refresh_wanted = False
         self._refresh_started = 0.0
         self._errors: dict[str, str] = {}
-        self._filter_timer = None
+        self._filter_timer: Timer | None = None
         self._outstanding = 0
+        self.header_data: dict[str, Any] = {}
+
+    @property
+    def console_app(self) -> ConsoleApp:
+        return console_of(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -141,7 +146,7 @@ class MainScreen(Screen):
         self.table(self.current_panel).focus()
         self.render_header()
         self.request_refresh()
-        if not self.app.clock_pinned:
+        if not self.console_app.clock_pinned:
             self.set_interval(AGE_REFRESH_SECONDS, self.request_refresh)
             self.set_interval(1.0, self.render_header)
 
@@ -176,7 +181,7 @@ class MainScreen(Screen):
     def action_panel(self, name: str) -> None:
         self._mark_current(name)
         self.table(name).focus()
-        if self._loaded_version.get(name, -1) < self.app.data_version or name not in self._loaded_version:
+        if self._loaded_version.get(name, -1) < self.console_app.data_version or name not in self._loaded_version:
             self.request_refresh()
 
     def _step_panel(self, step: int) -> None:
@@ -193,7 +198,7 @@ class MainScreen(Screen):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         widget = event.widget
         if isinstance(widget, LiveTable):
-            name = widget.id.removeprefix("table-")
+            name = panel_of(widget)
             if name != self.current_panel:
                 self._mark_current(name)
 
@@ -203,16 +208,16 @@ class MainScreen(Screen):
         table = self.focused if isinstance(self.focused, LiveTable) else self.table(self.current_panel)
         target = table.cursor_drill
         if target:
-            self.app.action_drill(*target)
+            self.console_app.action_drill(*target)
 
     @on(LiveTable.RowSelected)
     def _row_selected(self, event: LiveTable.RowSelected) -> None:
         event.stop()
         table = event.data_table
         if isinstance(table, LiveTable):
-            target = table.drill.get(event.row_key.value)
+            target = table.drill.get(event.row_key.value or "")
             if target:
-                self.app.action_drill(*target)
+                self.console_app.action_drill(*target)
 
     @on(LiveTable.RowHighlighted)
     def _row_highlighted(self, event: LiveTable.RowHighlighted) -> None:
@@ -223,7 +228,7 @@ class MainScreen(Screen):
     def _show_detail(self, table: LiveTable) -> None:
         """The cursor row's long text (the exception's title, why a machine stopped) in full under the
         panel, so a narrow terminal loses nothing to a clipped column."""
-        name = table.id.removeprefix("table-")
+        name = panel_of(table)
         note = self._errors.get(name) or table.note
         if not note:
             note = table.cursor_detail
@@ -237,7 +242,7 @@ class MainScreen(Screen):
         self._filter_target = table
         box = self.query_one("#filter", FilterInput)
         box.value = table.filter_text
-        box.border_title = f"filter {self.box(table.id.removeprefix('table-')).base_title}"
+        box.border_title = f"filter {self.box(panel_of(table)).base_title}"
         box.add_class("-shown")
         box.focus()
 
@@ -316,37 +321,36 @@ class MainScreen(Screen):
         # so the other panels (mostly DuckDB time, which runs outside the GIL) come in beside it.
         batches = [b for b in ([n for n in names if n != "inbox"], [n for n in names if n == "inbox"]) if b]
         self._outstanding = len(batches)
+        at = self.console_app.now()
         for batch in batches:
-            self._load(self._generation, tuple(batch), self.app.data_version)
+            self._load(self._generation, tuple(batch), self.console_app.data_version, at)
 
     @work(thread=True, exclusive=False, group="main-panels", exit_on_error=False, description="main panels")
-    def _load(self, generation: int, names: tuple[str, ...], version: int) -> None:
-        app = self.app
-        with app.reading():
-            self._load_panels(app, generation, names, version)
-
-    def _load_panels(self, app, generation: int, names: tuple[str, ...], version: int) -> None:
-        cur = app.store.cursor()
+    def _load(self, generation: int, names: tuple[str, ...], version: int, at: datetime) -> None:
         try:
-            at = app.now()
-            header = load_header(cur, at=at, feed_status=app.feed_status)
-            # Cheap panels first, so the screen fills while the slow ones (the inbox on a big plant) run.
-            for name in sorted(names, key=LOAD_ORDER.index):
-                data = {"header": header, "errors": {}, "version": version}
-                try:
-                    data[name] = PANELS_BY_NAME[name].load(cur, at=at, feed_status=app.feed_status)
-                except Exception as exc:  # shown on the panel, never a crash
-                    log.exception("panel %s", name)
-                    data["errors"][name] = f"{type(exc).__name__}: {exc}"
-                    data[name] = None
-                self.post_message(PanelData(generation, data))
+            with self.console_app.reading() as plant:
+                self._load_panels(plant, generation, names, version, at)
         finally:
-            cur.close()
             self.post_message(RefreshDone(generation))
+
+    def _load_panels(self, plant: PlantData, generation: int, names: tuple[str, ...], version: int,
+                     at: datetime) -> None:
+        header = load_header(plant, at)
+        # Cheap panels first, so the screen fills while the slow ones (the inbox on a big plant) run.
+        for name in sorted(names, key=LOAD_ORDER.index):
+            errors: dict[str, str] = {}
+            data: dict[str, Any] = {"header": header, "errors": errors, "version": version}
+            try:
+                data[name] = PANELS_BY_NAME[name].load(plant, at)
+            except Exception as exc:  # shown on the panel, never a crash
+                log.exception("panel %s", name)
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                data[name] = None
+            self.post_message(PanelData(generation, data))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.app.report_worker_failure(event.worker)
+            self.console_app.report_worker_failure(event.worker)
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         self._outstanding -= 1
@@ -389,7 +393,7 @@ class MainScreen(Screen):
                 table.show(rows)
                 self._loaded_version[panel.name] = data.get("version", 0)
             self._update_titles()
-        self.app.post_message(PanelsShown(list(k for k in data if k in {p.name for p in PANELS})))
+        self.app.post_message(PanelsShown([k for k in data if k in {p.name for p in PANELS}]))
 
     def _update_titles(self) -> None:
         for panel in PANELS:
@@ -406,12 +410,10 @@ class MainScreen(Screen):
             self.box(panel.name).border_title = title
         self.query_one(PanelSwitcher).show(self.current_panel, self._counts)
 
-    header_data: dict = {}
-
     def render_header(self) -> None:
         if self.typing:
             return
-        app = self.app
+        app = self.console_app
         self.query_one(PlantHeader).show(
             plant=self.header_data.get("plant") or "plant",
             now=app.now(),

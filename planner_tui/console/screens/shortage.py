@@ -5,12 +5,15 @@ orders, each drillable."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from planner_tui.console.screens._common import DrillScreen, as_datetime, fmt_qty, fmt_ts
+from planner_tui.access import PlantData, Record
+from planner_tui.console.screens._common import DrillScreen, fmt_qty, fmt_ts
+from planner_tui.timeutil import as_datetime
 
 # Chart cells. Shapes differ as well as colours, so the chart reads with NO_COLOR too.
 FULL, SHORT, ZERO, SAFETY, EMPTY = "█", "▒", "─", "┄", " "
@@ -26,7 +29,7 @@ POINT_WORDS = {
 }
 
 
-def _balance_at_columns(points: list[dict], on_hand: float, start: datetime, end: datetime,
+def _balance_at_columns(points: list[Record], on_hand: float, start: datetime, end: datetime,
                         width: int) -> list[float]:
     """The lowest balance within each column's time slice: a dip between two columns still shows."""
     span = (end - start).total_seconds() or 1.0
@@ -46,7 +49,7 @@ def _balance_at_columns(points: list[dict], on_hand: float, start: datetime, end
     return values
 
 
-def projection_chart(points: list[dict], *, on_hand: float, safety_stock: float, start: datetime,
+def projection_chart(points: list[Record], *, on_hand: float, safety_stock: float, start: datetime,
                      width: int = 60, height: int = 8) -> list[Text]:
     """The balance over time as text rows: bars from the zero line (█ above, ▒ short below), the safety
     stock as ┄, a value axis on the left and dates under it."""
@@ -63,7 +66,7 @@ def projection_chart(points: list[dict], *, on_hand: float, safety_stock: float,
     step = (top - bottom) / (rows - 1)
 
     def row_of(value: float) -> int:  # 0 is the top row
-        return int(round((top - value) / step))
+        return round((top - value) / step)
 
     zero_row = row_of(0.0)
     safety_row = row_of(safety_stock) if safety_stock > 0 else None
@@ -112,20 +115,13 @@ def projection_chart(points: list[dict], *, on_hand: float, safety_stock: float,
 
 
 class ProjectionChart(Static):
-    """The chart widget: redraws at its own width."""
+    """The chart widget: redraws at its own width (its CSS is in drilldown.tcss)."""
 
-    DEFAULT_CSS = """
-    ProjectionChart {
-        height: auto;
-        padding: 0 1;
-    }
-    """
-
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.projection: dict | None = None
+        self.projection: Record | None = None
 
-    def set_projection(self, projection: dict) -> None:
+    def set_projection(self, projection: Record) -> None:
         self.projection = projection
         self._draw()
 
@@ -150,15 +146,6 @@ class ShortageScreen(DrillScreen):
 
     kind = "item"
 
-    DEFAULT_CSS = """
-    ShortageScreen #shortage-table {
-        height: 1fr;
-    }
-    ShortageScreen DataTable:nocolor > .datatable--cursor {
-        text-style: reverse;
-    }
-    """
-
     @property
     def crumb(self) -> str:
         return f"{self.ident} shortage"
@@ -168,12 +155,10 @@ class ShortageScreen(DrillScreen):
         yield ProjectionChart(id="shortage-chart")
         yield DataTable(id="shortage-table", cursor_type="row", zebra_stripes=True)
 
-    def fetch(self, cur, at: datetime) -> dict:
-        from planner_tui.engine.shortages import projection
+    def fetch(self, plant: PlantData, at: datetime) -> Record:
+        return plant.projection(self.ident, at=at)
 
-        return projection(cur, self.ident, at=at)
-
-    def show(self, data: dict, *, first: bool) -> None:
+    def show(self, data: Record, *, first: bool) -> None:
         self.query_one("#drill-summary", Static).update(self._summary(data))
         self.query_one(ProjectionChart).set_projection(data)
         table = self.query_one(DataTable)
@@ -208,7 +193,7 @@ class ShortageScreen(DrillScreen):
         if first:
             table.focus()
 
-    def _summary(self, data: dict) -> Text:
+    def _summary(self, data: Record) -> Text:
         text = Text.assemble(("item ", ""), (self.ident, "bold"), f" {data.get('description') or ''}  "
                              f"buyer {data.get('buyer') or '-'}\n")
         text.append(f"on hand {fmt_qty(data.get('on_hand'))}, safety stock {fmt_qty(data.get('safety_stock'))}, "
@@ -223,14 +208,14 @@ class ShortageScreen(DrillScreen):
             text.append("covered", style="green")
         return text
 
-    def affected(self) -> list[dict]:
+    def affected(self) -> list[Record]:
         """The demands that find the balance below zero (the issue's affected orders)."""
         return [p for p in (self.data or {}).get("points", []) if float(p.get("balance") or 0) < 0
                 and float(p.get("delta") or 0) < 0]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self._open(int(event.row_key.value))
+        self._open(int(event.row_key.value or 0))
 
     def action_open_row(self) -> None:
         table = self.query_one(DataTable)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.app import App
 from textual.widgets import Static
+
+from planner_tui.console.context import Crumbed
 
 SEPARATOR = " > "
 
 
-def trail(app) -> list[str]:
+def trail(app: App[Any]) -> list[str]:
     """Each screen's ``crumb`` (screens without one, like the toast layer or a dialog, are skipped)."""
-    crumbs = []
-    for screen in app.screen_stack:
-        crumb = getattr(screen, "crumb", None)
-        if crumb:
-            crumbs.append(str(crumb))
-    return crumbs
+    return [str(screen.crumb) for screen in app.screen_stack if isinstance(screen, Crumbed) and screen.crumb]
 
 
 class Breadcrumb(Static):
@@ -35,8 +35,8 @@ class Breadcrumb(Static):
     def update_trail(self) -> None:
         crumbs = trail(self.app)
         # Only the screens up to (and including) the one this widget sits on.
-        mine = getattr(self.screen, "crumb", None)
-        if mine in crumbs:
+        mine = self.screen.crumb if isinstance(self.screen, Crumbed) else None
+        if mine is not None and mine in crumbs:
             crumbs = crumbs[: len(crumbs) - crumbs[::-1].index(mine)]
         text = SEPARATOR.join(crumbs)
         if self.size.width and len(text) > self.size.width - 2:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from planner_tui.console.widgets.panels import ROW_LIMIT, Column, Row
 
@@ -20,18 +22,20 @@ def _plain(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-class LiveTable(DataTable):
+class LiveTable(DataTable[Any]):
     """Rows come from ``show(rows)``; the table keeps them all and displays the filtered first
     ``limit`` of them, plus one "N more" row, so a 100,000-row answer never becomes 100,000 rows."""
 
     # Enter shows in the footer: a new user must see how to go in.
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="table.open", key_display="enter")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", id="table.open", key_display="enter"),
+    ]
 
     DEFAULT_CSS = """
     LiveTable { height: 1fr; width: 1fr; }
     """
 
-    def __init__(self, columns: Sequence[Column], *, limit: int = ROW_LIMIT, empty: str = "", **kwargs) -> None:
+    def __init__(self, columns: Sequence[Column], *, limit: int = ROW_LIMIT, empty: str = "", **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.spec = tuple(columns)
         self.limit = limit
@@ -40,7 +44,7 @@ class LiveTable(DataTable):
         self.filter_text = ""
         self.drill: dict[str, tuple[str, str]] = {}
         self.loaded = False
-        self._shown: dict[str, tuple] = {}  # row key -> cells as last shown (before highlight)
+        self._shown: dict[str, tuple[Any, ...]] = {}  # row key -> cells as last shown (before highlight)
         self._fresh: dict[tuple[str, str], float] = {}  # (row, column) -> highlight expiry
         self._matching = 0
 
@@ -62,7 +66,7 @@ class LiveTable(DataTable):
         index = self.spec.index(flex[0])
         used = sum(c.width + padding for c in self.spec[:index])
         width = max(flex[0].width, self.size.width - 2 - used - padding)
-        column = self.columns.get(flex[0].key)
+        column = self.columns.get(ColumnKey(flex[0].key))
         if column is not None and column.width != width:
             column.width = width
             self._require_update_dimensions = True
@@ -109,7 +113,7 @@ class LiveTable(DataTable):
             return
         wanted = self.visible_rows()
         wanted_keys = [r.key for r in wanted]
-        current_keys = [row.key.value for row in self.ordered_rows]
+        current_keys = [key for row in self.ordered_rows if (key := row.key.value) is not None]
         self.drill = {r.key: r.drill for r in wanted if r.drill}
         now = time.monotonic()
         new_cells = {r.key: tuple(r.cells) for r in wanted}
@@ -173,7 +177,7 @@ class LiveTable(DataTable):
             return None
         try:
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
+        except Exception:  # noqa: BLE001 - a cursor on a row just removed: no key
             return None
 
     @property

@@ -1,22 +1,24 @@
-"""What the main screen's panels show: one function per panel turns engine answers into table rows.
+"""What the main screen's panels show: one function per panel turns the plant's answers into table rows.
 
-These run in worker threads with their own cursor, never on the UI thread. Each returns a list of
-``Row``: a stable key (so tables update in place), the cells as shown, and the drill-down target.
-Words always carry the meaning (DOWN, critical...); colour only repeats it, for NO_COLOR terminals.
+These run in worker threads (inside the app's ``reading()``), never on the UI thread; each asks the
+plant through `PlantData`. Each returns a list of ``Row``: a stable key (so tables update in place), the
+cells as shown, and the drill-down target. Words always carry the meaning (DOWN, critical...); colour
+only repeats it, for NO_COLOR terminals.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 
+from planner_tui.access import PlantData, Record
 from planner_tui.timeutil import as_datetime
 from planner_tui.timeutil import short_time as fmt_ts
-
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ class Panel:
     name: str  # key, also the widget id suffix
     title: str  # shown in the panel border and the panel switcher
     columns: tuple[Column, ...]
-    load: Callable[..., list[Row]]
+    load: Callable[[PlantData, datetime], list[Row]]  # (plant, at) -> rows
     empty: str = "nothing to show"
     short: str = ""  # the name in the panel switcher (80 columns hold all five)
 
@@ -78,10 +80,11 @@ def fmt_day(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -89,7 +92,7 @@ def fmt_day(value: Any) -> str:
     return str(value)
 
 
-def fmt_minutes(minutes: float | int | None) -> str:
+def fmt_minutes(minutes: float | None) -> str:
     """45m, 3h05, 2d04h: short, and readable at a glance."""
     if minutes is None:
         return "-"
@@ -103,7 +106,7 @@ def fmt_minutes(minutes: float | int | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
-def fmt_slip(minutes: float | int | None) -> str:
+def fmt_slip(minutes: float | None) -> str:
     """How far an ETA moved, in 4 characters: +45m, +30h, +5d; "-" when it did not move."""
     if not minutes or minutes <= 0:
         return "-"
@@ -159,30 +162,11 @@ def sparkline(values: list[float], width: int = 16) -> Text:
     return text
 
 
-def _engine(module: str, name: str) -> Callable | None:
-    """An engine function, or None while that part of the engine has not landed."""
-    try:
-        mod = __import__(f"planner_tui.engine.{module}", fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
-def _rows_of(answer: Any, key: str) -> list[dict]:
-    if answer is None:
-        return []
-    if isinstance(answer, dict):
-        return list(answer.get(key) or [])
-    return list(answer)
-
-
 # ---------------------------------------------------------------- panels
 
-def load_machines(cur, *, at: datetime, **_) -> list[Row]:
-    from planner_tui.engine.orders import list_machines  # the `planner-tui machines` answer, stopped first
-
+def load_machines(plant: PlantData, at: datetime) -> list[Row]:
     out = []
-    for m in list_machines(cur):
+    for m in plant.machines():  # the `planner-tui machines` answer, stopped first
         machine_id, state, stopped = m["machine_id"], m["state"], m["stopped"]
         since_dt = as_datetime(m["since"])
         duration = fmt_minutes((at - since_dt).total_seconds() / 60) if (stopped and since_dt) else ""
@@ -201,13 +185,10 @@ def load_machines(cur, *, at: datetime, **_) -> list[Row]:
     return out
 
 
-def load_exceptions(cur, *, at: datetime, feed_status=None, **_) -> list[Row]:
-    list_exceptions = _engine("exceptions", "list_exceptions")
-    if list_exceptions is None:
-        return []
-    items = _rows_of(list_exceptions(cur, at=at, feed_status=feed_status), "exceptions")
+def load_exceptions(plant: PlantData, at: datetime) -> list[Row]:
+    items = plant.exceptions(at=at).get("exceptions") or []
 
-    def sort_key(e):
+    def sort_key(e: Record) -> tuple[int, float, str]:
         return (SEVERITY_RANK.get(str(e.get("severity")), 9), -(e.get("age_minutes") or 0), str(e.get("exception_id")))
 
     out = []
@@ -231,16 +212,13 @@ def load_exceptions(cur, *, at: datetime, feed_status=None, **_) -> list[Row]:
     return out
 
 
-def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
+def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
     """Lines late (ETA's day after the promise, by a stop or already in the plan) or whose ETA moved.
 
     The engine's order: late first, then the biggest slip. Slip is how far the ETA moved ("-" for a line
     the plan already had late, with nothing moving it).
     """
-    reschedule = _engine("impact", "reschedule")
-    if reschedule is None:
-        return []
-    lines = _rows_of(reschedule(cur, at=at), "lines_at_risk")
+    lines = plant.reschedule(at=at).get("lines_at_risk") or []
     out = []
     for line in lines:
         late = bool(line.get("late"))
@@ -259,26 +237,22 @@ def load_orders_at_risk(cur, *, at: datetime, **_) -> list[Row]:
     return out
 
 
-def _balances(cur, item_ids: list[str], at: datetime) -> dict[str, list[float]]:
-    """Projected balance after each event, per item, in one query (engine.shortages.balance_series)."""
-    series = _engine("shortages", "balance_series")
-    if series is None or not item_ids:
+def _balances(plant: PlantData, item_ids: list[str], at: datetime) -> dict[str, list[float]]:
+    """Projected balance after each event, per item, in one question (PlantData.balance_series)."""
+    if not item_ids:
         return {}
     try:
-        answer = series(cur, item_ids, at=at)
+        answer = plant.balance_series(item_ids, at=at)
     except Exception:  # the chart is a help, never a reason to lose the panel
         log.exception("balance series")
         return {}
     return {item: [float(b or 0) for _, b in points] for item, points in answer.items()}
 
 
-def load_materials(cur, *, at: datetime, **_) -> list[Row]:
-    shortages = _engine("shortages", "shortages")
-    if shortages is None:
-        return []
-    items = _rows_of(shortages(cur, at=at), "shortages")
+def load_materials(plant: PlantData, at: datetime) -> list[Row]:
+    items = list(plant.shortages(at=at).get("shortages") or [])
     items.sort(key=lambda s: (as_datetime(s.get("first_short_at")) or datetime.max, str(s.get("item_id"))))
-    balances = _balances(cur, [str(s.get("item_id")) for s in items[:SPARK_ROWS]], at)
+    balances = _balances(plant, [str(s.get("item_id")) for s in items[:SPARK_ROWS]], at)
     out = []
     for s in items:
         item_id = str(s.get("item_id"))
@@ -295,11 +269,9 @@ def load_materials(cur, *, at: datetime, **_) -> list[Row]:
     return out
 
 
-def load_holds(cur, *, at: datetime, **_) -> list[Row]:
+def load_holds(plant: PlantData, at: datetime) -> list[Row]:
     out = []
-    from planner_tui.engine.orders import active_holds  # the `planner-tui holds` answer
-
-    for hold in active_holds(cur):
+    for hold in plant.holds():  # the `planner-tui holds` answer
         hold_id, lot_id, reason, item_id = hold["hold_id"], hold["lot_id"], hold["reason"], hold["item_id"]
         placed_at, lots, stock, names = hold["placed_at"], hold["lots_reached"], hold["stock_qty"], hold["shipped_to"]
         shipped = ", ".join(names) if names else "not shipped"
@@ -343,16 +315,10 @@ PANELS: tuple[Panel, ...] = (
 PANELS_BY_NAME = {p.name: p for p in PANELS}
 
 
-def load_header(cur, *, at: datetime, feed_status=None, **_) -> dict:
-    from planner_tui.store.status import plant_name
-
-    header = {"plant": plant_name(cur) or "plant", "lag": None}
+def load_header(plant: PlantData, at: datetime) -> dict[str, Any]:
+    header: dict[str, Any] = {"plant": plant.plant_name() or "plant", "lag": None}
     try:
-        from planner_tui.store.events import lag_stats
-    except ImportError:
-        return header
-    try:
-        header["lag"] = lag_stats(cur)
+        header["lag"] = plant.event_lag()
     except Exception:
         log.exception("lag stats")
     return header

@@ -1,4 +1,5 @@
-"""The main screen's header line and the stale-feed banner."""
+"""The main screen's header line and the stale-feed banner. A feed status is PlantData.feed_status's
+dict: {feed, state, since, last_error, last_event_at, lag_seconds, ...}; times may be ISO text."""
 
 from __future__ import annotations
 
@@ -8,22 +9,26 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from planner_tui.access import Record
+from planner_tui.timeutil import as_datetime
+
 FEED_STYLE = {"live": "bold #7ee787", "catching_up": "bold #e5c07b", "starting": "#e5c07b", "stale": "bold #ffffff on #b03a2e"}
 
 
 def _hhmm(value: Any) -> str:
-    return value.strftime("%H:%M:%S") if isinstance(value, datetime) else str(value or "?")
+    moment = as_datetime(value) if isinstance(value, str) else value
+    return moment.strftime("%H:%M:%S") if isinstance(moment, datetime) else str(value or "?")
 
 
-def feed_words(status: Any, error: str | None = None) -> Text:
+def feed_words(status: Record | None, error: str | None = None) -> Text:
     """The feed state in words: live / catching up / stale since T."""
     if error:
         return Text("feed DEAD", style=FEED_STYLE["stale"])
     if status is None:
         return Text("no feed", style="dim")
-    state = getattr(status, "state", "starting")
+    state = status.get("state") or "starting"
     if state == "stale":
-        return Text(f"feed STALE since {_hhmm(getattr(status, 'since', None))}", style=FEED_STYLE["stale"])
+        return Text(f"feed STALE since {_hhmm(status.get('since'))}", style=FEED_STYLE["stale"])
     if state == "catching_up":
         return Text("feed catching up", style=FEED_STYLE["catching_up"])
     if state == "live":
@@ -31,10 +36,10 @@ def feed_words(status: Any, error: str | None = None) -> Text:
     return Text(f"feed {state}", style=FEED_STYLE.get(state, ""))
 
 
-def lag_words(status: Any, lag: Any) -> str:
+def lag_words(status: Record | None, lag: Record | None) -> str:
     if status is None:
         return ""  # without a feed, past lags would only confuse
-    seconds = getattr(status, "lag_seconds", None)
+    seconds = status.get("lag_seconds")
     if seconds is None and isinstance(lag, dict):
         for key in ("latest", "p50"):
             if lag.get(key) is not None:
@@ -55,8 +60,8 @@ class PlantHeader(Static):
     PlantHeader { height: 1; width: 1fr; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, *, plant: str, now: datetime, clock_note: str | None, status: Any, lag: Any, error: str | None,
-             events: int | None = None) -> None:
+    def show(self, *, plant: str, now: datetime, clock_note: str | None, status: Record | None,
+             lag: Record | None, error: str | None, events: int | None = None) -> None:
         text = Text()
         text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
         if clock_note:
@@ -82,14 +87,14 @@ class FeedBanner(Static):
     FeedBanner.-shown { display: block; }
     """
 
-    def show(self, status: Any, error: str | None) -> None:
-        state = getattr(status, "state", None) if status is not None else None
+    def show(self, status: Record | None, error: str | None) -> None:
+        state = status.get("state") if status is not None else None
         if error:
             message = f"Feed DEAD: {error}. Showing the data already in the store."
-        elif state == "stale":
-            last_error = getattr(status, "last_error", None) or "no answer"
-            last = getattr(status, "last_event_at", None)
-            since = _hhmm(getattr(status, "since", None))
+        elif status is not None and state == "stale":
+            last_error = status.get("last_error") or "no answer"
+            last = status.get("last_event_at")
+            since = _hhmm(status.get("since"))
             message = f"Feed STALE since {since}: {last_error}. Still retrying; showing data"
             message += f" as of the last event at {_hhmm(last)}." if last else " already in the store."
         else:

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from planner_tui.console.dialogs._base import DIALOGS_TCSS
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = DIALOGS_TCSS
     crumb = "Keys"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
     ]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 76; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    """
 
     def __init__(self, bindings: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -39,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Keys (escape closes)", style="bold"))
             yield Static(table)
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_dismiss(self) -> None:  # type: ignore[override]  # sync: closes at once
         self.dismiss(None)
 
 
@@ -67,7 +64,7 @@ def key_name(key: str) -> str:
     return KEY_NAMES.get(key, key)
 
 
-def describe_bindings(app) -> list[tuple[str, str]]:
+def describe_bindings(app: App[Any]) -> list[tuple[str, str]]:
     """Every binding active on the current screen and app, once each, as (key, description);
     the everyday keys first."""
     seen: dict[str, str] = {}

@@ -1,0 +1,180 @@
+"""PlantData: the one interface the console reads the plant through, and triages it through.
+
+Every method is one question of the engine (or one triage action), named after the CLI command that asks
+it, and returns exactly what that command prints with ``--json``: plain dicts and lists of str, int,
+float, bool, None and naive UTC datetimes. Arguments are plain values of the same kinds. No DuckDB cursor,
+``Store`` or Textual object crosses this interface, so it can be served over HTTP as it is.
+
+Design for a plant that is far away: any call may be slow (call it from a worker thread, never the UI
+thread) and any call may fail. A failure is a ``planner_tui.errors.PlannerError``: ``NotFound`` for an
+unknown id, ``BadRequest`` for a request the plant refuses (a malformed time, a resolved exception
+resolved again), ``CycleError`` for broken plant data, ``PlantUnavailable`` when the plant cannot be
+reached or is closed. Its message is what the planner reads.
+
+Implementations: ``planner_tui.access.local.LocalPlant`` (the in-process store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from planner_tui.errors import PlannerError
+
+Record = dict[str, Any]  # one JSON object of an answer (datetimes allowed)
+
+
+class PlantUnavailable(PlannerError):
+    """The plant cannot answer at all: its database is closed, its server unreachable."""
+
+    exit_code = 8  # beside SnapshotError 6 and FeedUnavailable 7
+
+
+@runtime_checkable
+class PlantData(Protocol):
+    """The plant's questions and triage actions (see the module docstring for the rules every one keeps)."""
+
+    # --- the exception inbox ---------------------------------------------------------------------------
+
+    def exceptions(self, *, at: datetime, include_resolved: bool = False,
+                   include_snoozed: bool = True) -> Record:
+        """`planner-tui exceptions --json`: {at, total, exceptions}, worst first; `--all` sets both flags.
+        The plant's own feed state counts (a stale feed is an exception)."""
+        ...
+
+    def exception(self, exception_id: str, *, at: datetime) -> Record:
+        """`planner-tui exception show ID --json`: one exception with its `history`."""
+        ...
+
+    def owners(self) -> list[Record]:
+        """`planner-tui owners --json`: the people an exception can go to, {person, roles}."""
+        ...
+
+    # --- triage: each returns `planner-tui triage ACTION ID --json`, {exception_id, status, assignee, ...}
+
+    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        ...
+
+    def assign(self, exception_id: str, person: str, *, who: str | None = None,
+               at: datetime | None = None) -> Record:
+        ...
+
+    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        ...
+
+    def snooze(self, exception_id: str, until: datetime | str, *, who: str | None = None,
+               at: datetime | None = None) -> Record:
+        """`until` is a time, or a duration from `at` such as 2h (see `rules.parse_until`)."""
+        ...
+
+    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        ...
+
+    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        ...
+
+    # --- machines and what their stops hit -------------------------------------------------------------
+
+    def machines(self, *, stopped_only: bool = False) -> list[Record]:
+        """`planner-tui machines [--stopped] --json`: every machine and its state, stopped first."""
+        ...
+
+    def machine(self, machine_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
+        """`planner-tui machine ID --json`: its state (`stopped`), since when, why, next open operations."""
+        ...
+
+    def machine_impact(self, machine_id: str, *, at: datetime | None = None,
+                       down_minutes: float | None = None) -> Record:
+        """`planner-tui impact machine ID [--down-minutes N] --json`."""
+        ...
+
+    def reschedule(self, *, at: datetime | None = None) -> Record:
+        """`planner-tui reschedule --json`: the whole plan repaired around every stopped machine."""
+        ...
+
+    # --- orders, shipments, customers ------------------------------------------------------------------
+
+    def order_links(self, order_id: str) -> Record:
+        """`planner-tui order ID --json`: a production order or sales order line "SO/line", what feeds it
+        and what it feeds."""
+        ...
+
+    def shipment(self, shipment_id: str) -> Record:
+        """`planner-tui shipment ID --json`."""
+        ...
+
+    def customer(self, customer_id: str, *, at: datetime | None = None) -> Record:
+        """`planner-tui customer ID --json`."""
+        ...
+
+    # --- lots and quality holds ------------------------------------------------------------------------
+
+    def trace_lot(self, lot_id: str) -> Record:
+        """`planner-tui trace lot ID --json`: where the lot went and where it came from."""
+        ...
+
+    def trace_hold(self, hold_id: str) -> Record:
+        """`planner-tui trace hold ID --json`: the trace of the held lot, with the hold."""
+        ...
+
+    def holds(self) -> list[Record]:
+        """`planner-tui holds --json`: every active hold, newest first, with how far its lot travelled."""
+        ...
+
+    # --- materials -------------------------------------------------------------------------------------
+
+    def shortages(self, *, at: datetime, horizon_days: int | None = None) -> Record:
+        """`planner-tui shortages --json`: {at, horizon_end, shortages, warnings}."""
+        ...
+
+    def projection(self, item_id: str, *, at: datetime, horizon_days: int | None = None) -> Record:
+        """`planner-tui shortages --item ID --json`: one item's time-phased balance."""
+        ...
+
+    def balance_series(self, item_ids: Sequence[str], *, at: datetime,
+                       horizon_days: int | None = None) -> dict[str, list[tuple[datetime, float]]]:
+        """item id -> (time, balance) after each event, for several items at once (the sparklines of
+        `planner-tui shortages`). Over JSON a pair is a two-element list: read it as a sequence."""
+        ...
+
+    # --- finding things --------------------------------------------------------------------------------
+
+    def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
+        """`planner-tui find WORDS --json`: {kind, id, label, score}, best first."""
+        ...
+
+    def starting_points(self, *, kind: str | Sequence[str] | None = None,
+                        limit: int | None = None) -> list[Record]:
+        """`planner-tui find --json` without words: the stopped machines and active holds, {kind, id, label}."""
+        ...
+
+    # --- the plant and its feed ------------------------------------------------------------------------
+
+    def status(self) -> Record:
+        """`planner-tui status --json`: the plant's name, row counts, stopped machines, active holds..."""
+        ...
+
+    def plant_name(self) -> str | None:
+        """The plant's name (`status`'s "plant", without counting every table)."""
+        ...
+
+    def event_lag(self, *, since: datetime | None = None) -> Record:
+        """`planner-tui events lag --json`: event time to applied time, {count, p50, p95, max, latest}."""
+        ...
+
+    def feed_status(self) -> Record | None:
+        """The plant's live feed as of its last poll: {feed, state, description, since, last_error,
+        last_sequence, last_poll_at, last_event_at, lag_seconds}; None when it follows no feed (or has not
+        polled yet)."""
+        ...
+
+    def poll_feed(self) -> Record:
+        """Bring in what the feed has now: {applied: events applied, status: feed_status() or None}.
+        Trouble with the feed itself is reported in the status (stale), not raised; a feed that cannot
+        even be opened raises PlannerError (and is tried again on the next poll)."""
+        ...
+
+    def close(self) -> None:
+        """Release the plant (the database file, the connection). Calls after this raise PlantUnavailable."""
+        ...

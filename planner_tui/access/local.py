@@ -1,0 +1,215 @@
+"""LocalPlant: PlantData over the in-process store, by calling the engine (and store.triage for triage).
+
+Each call takes a cursor of its own and closes it before returning, so any thread may call any method
+(the Store's rule: one cursor per thread). Triage writes go through ``store.triage``, which serialises
+writers on the store's write lock. The feed, when there is one, is opened on the first ``poll_feed`` and
+polled by whoever calls it (the console's feed worker); its last status is what ``exceptions`` and
+``feed_status`` report, as a plant server would report its own feed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import duckdb
+
+from planner_tui.access.interface import PlantUnavailable, Record
+from planner_tui.engine import exceptions as exception_engine
+from planner_tui.engine import impact, orders, search, shortages, trace
+from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
+from planner_tui.store import Store, triage
+from planner_tui.store.events import lag_stats
+from planner_tui.store.status import plant_name, plant_status
+
+
+class LocalPlant:
+    """The plant in this process's DuckDB store (see the module docstring)."""
+
+    def __init__(self, store: Store, *, events: str | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.events = events  # the feed to follow: a .jsonl file or an http(s) URL; None: no feed
+        self._clock = clock  # the feed's clock (the demo's replay clock); None: the real UTC clock
+        self._feed: Feed | None = None
+        self._status: FeedStatus | None = None  # as of the last finished poll
+        self._feed_lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._closed:
+            raise PlantUnavailable("the plant's database is closed")
+        cur = self.store.cursor()
+        try:
+            yield cur
+        finally:
+            try:
+                cur.close()
+            except duckdb.Error:
+                pass  # the connection went first: nothing left to release
+
+    def _triage(self, act: Callable[..., Record], exception_id: str, *args: object, who: str | None,
+                at: datetime | None) -> Record:
+        if self._closed:
+            raise PlantUnavailable("the plant's database is closed")
+        state = act(self.store, exception_id, *args, who=who, at=at)
+        return {"exception_id": exception_id.strip(), **state}
+
+    # ------------------------------------------------------------------ the exception inbox
+
+    def exceptions(self, *, at: datetime, include_resolved: bool = False,
+                   include_snoozed: bool = True) -> Record:
+        with self._cursor() as cur:
+            rows = exception_engine.list_exceptions(cur, at=at, feed_status=self._status,
+                                                    include_resolved=include_resolved,
+                                                    include_snoozed=include_snoozed)
+        return {"at": at, "total": len(rows), "exceptions": rows}
+
+    def exception(self, exception_id: str, *, at: datetime) -> Record:
+        with self._cursor() as cur:
+            return exception_engine.get_exception(cur, exception_id, at=at, feed_status=self._status)
+
+    def owners(self) -> list[Record]:
+        with self._cursor() as cur:
+            return triage.owners(cur)
+
+    # ------------------------------------------------------------------ triage
+
+    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        return self._triage(triage.acknowledge, exception_id, who=who, at=at)
+
+    def assign(self, exception_id: str, person: str, *, who: str | None = None,
+               at: datetime | None = None) -> Record:
+        return self._triage(triage.assign, exception_id, person, who=who, at=at)
+
+    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        return self._triage(triage.add_note, exception_id, text, who=who, at=at)
+
+    def snooze(self, exception_id: str, until: datetime | str, *, who: str | None = None,
+               at: datetime | None = None) -> Record:
+        return self._triage(triage.snooze, exception_id, until, who=who, at=at)
+
+    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        return self._triage(triage.resolve, exception_id, who=who, at=at)
+
+    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        return self._triage(triage.reopen, exception_id, who=who, at=at)
+
+    # ------------------------------------------------------------------ machines
+
+    def machines(self, *, stopped_only: bool = False) -> list[Record]:
+        with self._cursor() as cur:
+            return orders.list_machines(cur, stopped_only=stopped_only)
+
+    def machine(self, machine_id: str, *, at: datetime | None = None, limit: int = orders.NEXT_OPERATIONS) -> Record:
+        with self._cursor() as cur:
+            return orders.machine_detail(cur, machine_id, at=at, limit=limit)
+
+    def machine_impact(self, machine_id: str, *, at: datetime | None = None,
+                       down_minutes: float | None = None) -> Record:
+        with self._cursor() as cur:
+            return impact.machine_impact(cur, machine_id, at=at, down_minutes=down_minutes)
+
+    def reschedule(self, *, at: datetime | None = None) -> Record:
+        with self._cursor() as cur:
+            return impact.reschedule(cur, at=at)
+
+    # ------------------------------------------------------------------ orders, shipments, customers
+
+    def order_links(self, order_id: str) -> Record:
+        with self._cursor() as cur:
+            return orders.order_links(cur, order_id)
+
+    def shipment(self, shipment_id: str) -> Record:
+        with self._cursor() as cur:
+            return orders.shipment_detail(cur, shipment_id)
+
+    def customer(self, customer_id: str, *, at: datetime | None = None) -> Record:
+        with self._cursor() as cur:
+            return orders.customer_detail(cur, customer_id, at=at)
+
+    # ------------------------------------------------------------------ lots and holds
+
+    def trace_lot(self, lot_id: str) -> Record:
+        with self._cursor() as cur:
+            return trace.trace_lot(cur, lot_id)
+
+    def trace_hold(self, hold_id: str) -> Record:
+        with self._cursor() as cur:
+            return trace.trace_hold(cur, hold_id)
+
+    def holds(self) -> list[Record]:
+        with self._cursor() as cur:
+            return orders.active_holds(cur)
+
+    # ------------------------------------------------------------------ materials
+
+    def shortages(self, *, at: datetime, horizon_days: int | None = None) -> Record:
+        with self._cursor() as cur:
+            return shortages.shortages(cur, at=at, horizon_days=horizon_days)
+
+    def projection(self, item_id: str, *, at: datetime, horizon_days: int | None = None) -> Record:
+        with self._cursor() as cur:
+            return shortages.projection(cur, item_id, at=at, horizon_days=horizon_days)
+
+    def balance_series(self, item_ids: Sequence[str], *, at: datetime,
+                       horizon_days: int | None = None) -> dict[str, list[tuple[datetime, float]]]:
+        with self._cursor() as cur:
+            return shortages.balance_series(cur, list(item_ids), at=at, horizon_days=horizon_days)
+
+    # ------------------------------------------------------------------ finding things
+
+    def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
+        with self._cursor() as cur:
+            return search.find(cur, words, kind=kind, limit=limit)
+
+    def starting_points(self, *, kind: str | Sequence[str] | None = None,
+                        limit: int | None = None) -> list[Record]:
+        with self._cursor() as cur:
+            return search.starting_points(cur, kind=kind, limit=limit)
+
+    # ------------------------------------------------------------------ the plant and its feed
+
+    def status(self) -> Record:
+        with self._cursor() as cur:
+            return plant_status(cur)
+
+    def plant_name(self) -> str | None:
+        with self._cursor() as cur:
+            return plant_name(cur)
+
+    def event_lag(self, *, since: datetime | None = None) -> Record:
+        with self._cursor() as cur:
+            return lag_stats(cur, since=since)
+
+    def feed_status(self) -> Record | None:
+        status = self._status
+        return status.to_dict() if status is not None else None
+
+    def poll_feed(self) -> Record:
+        if self.events is None:
+            return {"applied": 0, "status": None}
+        with self._feed_lock:  # one poll at a time; the feed writes under the store's write lock
+            if self._closed:
+                raise PlantUnavailable("the plant's database is closed")
+            if self._feed is None:
+                self._feed = open_feed(self.store, self.events,
+                                       **({"clock": self._clock} if self._clock is not None else {}))
+            result = self._feed.poll_once()
+            self._status = result.status
+        return {"applied": result.applied, "status": result.status.to_dict()}
+
+    def close(self) -> None:
+        """Close the feed and the store (the caller makes sure no call is still running)."""
+        self._closed = True
+        feed, self._feed = self._feed, None
+        try:
+            if feed is not None:
+                feed.close()
+        finally:
+            self.store.close()
