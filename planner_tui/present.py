@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import math
 import os
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +38,15 @@ def short_time(value: object) -> str:
     return str(value)
 
 
+_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
+_ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
+
+
+def short_times_in(text: str) -> str:
+    """The ISO times inside an engine's sentence, shortened as `short_time` does: 11-25 02:05, 11-24."""
+    return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
+
+
 def moment(value: object) -> str:
     """A time in a sentence or a detail screen: 2026-11-25 08:10 (UTC, like the whole product)."""
     parsed = as_datetime(value)
@@ -56,11 +66,11 @@ def day(value: object) -> str:
 # --- durations ----------------------------------------------------------------------------------------
 
 
-def duration(minutes: float | int | None, *, unknown: str = "-") -> str:
+def duration(minutes: float | None, *, unknown: str = "-") -> str:
     """A duration in words a planner scans: 45m, 3h 20m, 4h, 1d 6h, 2d. Negative ones keep their sign."""
     if minutes is None or (isinstance(minutes, float) and not math.isfinite(minutes)):
         return unknown
-    total = int(round(float(minutes)))
+    total = round(float(minutes))
     sign = "-" if total < 0 else ""
     days, rest = divmod(abs(total), 1440)
     hours, mins = divmod(rest, 60)
@@ -73,7 +83,7 @@ def duration(minutes: float | int | None, *, unknown: str = "-") -> str:
     return sign + text
 
 
-def slip(minutes: float | int | None) -> str:
+def slip(minutes: float | None) -> str:
     """How far a time moved later: +1d 6h; "-" when it did not move (or moved earlier)."""
     if minutes is None or not minutes > 0:
         return "-"
@@ -168,6 +178,6 @@ def current_user() -> str:
     """The OS user running this process, the 'who' of a local action."""
     try:
         name = getpass.getuser()
-    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
+    except Exception:  # noqa: BLE001 - no passwd entry and no LOGNAME/USER (some containers)
         name = os.environ.get("USER") or os.environ.get("LOGNAME") or ""
     return name or "unknown"

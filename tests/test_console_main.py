@@ -16,7 +16,8 @@ import pytest
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.screenshots import scenario_store, settle
 from planner_tui.console.widgets.live_table import LiveTable
-from planner_tui.console.widgets.panels import Row, sparkline
+from planner_tui.console.widgets.panels import Row
+from planner_tui.present import sparkline
 from planner_tui.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +101,10 @@ def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> Non
     rows = {r.key: r for r in load_orders_at_risk(LocalPlant(store), datetime.fromisoformat(AT))}
     late = rows["SO-24117/1"]
     assert [c if isinstance(c, str) else c.plain for c in late.cells] == [
-        "SO-24117/1", "LATE", "+30h", "11-25 02:05", "11-24", "Kessler Process Engineering GmbH"]
+        "SO-24117/1", "LATE", "+1d 6h", "11-25 02:05", "11-24", "Kessler Process Engineering GmbH"]
     moved = rows["SO-24120/1"]
     assert [c if isinstance(c, str) else c.plain for c in moved.cells][:5] == [
-        "SO-24120/1", "moved", "+30h", "11-25 13:55", "11-26"]
+        "SO-24120/1", "moved", "+1d 6h", "11-25 13:55", "11-26"]
     assert moved.drill == ("sales_order", "SO-24120/1") and "moved" in moved.search
 
 
@@ -385,10 +386,13 @@ def test_sighup_exits_cleanly_and_releases_the_database(scenario_db, tmp_path) -
                     break
         assert b"Inbox" in screen, "the console did not draw its main screen"
         os.kill(pid, signal.SIGHUP)
-        status = None
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
+        # waitpid(WNOHANG) answers (0, 0) while the child still runs: only an answer naming the child
+        # is its exit status, so a console that never exits fails here rather than reading as "exited 0".
+        exited, status = 0, None
+        hangup_deadline = time.monotonic() + 20
+        while time.monotonic() < hangup_deadline:
+            exited, status = os.waitpid(pid, os.WNOHANG)
+            if exited == pid:
                 break
             ready, _, _ = select.select([fd], [], [], 0.2)
             if ready:
@@ -396,7 +400,8 @@ def test_sighup_exits_cleanly_and_releases_the_database(scenario_db, tmp_path) -
                     os.read(fd, 65536)
                 except OSError:
                     pass
-        assert status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert exited == pid, "the console was still running 20 s after SIGHUP"
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"wait status {status}"
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -47,6 +47,12 @@ def test_times() -> None:
     assert present.short_time(None) == present.moment(None) == "-"
 
 
+def test_times_inside_an_engine_sentence_read_like_short_times() -> None:
+    text = "SO-24117/1 LATE, ETA 2026-11-25T02:05:00 after promised 2026-11-24"
+    assert present.short_times_in(text) == "SO-24117/1 LATE, ETA 11-25 02:05 after promised 11-24"
+    assert present.short_times_in("no time here") == "no time here"
+
+
 def test_severities_sort_critical_first_and_unknown_last() -> None:
     assert sorted(["low", "odd", "critical", "medium", "high"], key=present.severity_rank) == \
         ["critical", "high", "medium", "low", "odd"]

@@ -10,7 +10,6 @@ closes the plant under a running call. What screens need from the app is `contex
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import signal
 import threading
@@ -36,6 +35,7 @@ from planner_tui.console.messages import DataChanged, FeedPolled
 from planner_tui.console.navigation import screen_for
 from planner_tui.console.screens.main import MAIN_TCSS, MainScreen
 from planner_tui.errors import PlannerError
+from planner_tui.present import current_user
 from planner_tui.store import Store
 from planner_tui.timeutil import ReplayClock, resolve_now, utcnow
 
@@ -43,13 +43,6 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_DELAY = 0.05  # a feed that is behind is asked again at once
 DEFAULT_POLL_SECONDS = 2.0
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers (KeyError, OSError...)
-        return "unknown"
 
 
 class PlannerApp(App[None]):
@@ -89,7 +82,7 @@ class PlannerApp(App[None]):
         self._clock = clock  # e.g. the demo's ReplayClock; None means the real UTC clock
         self.events_source = events  # a feed to poll (through the plant); None: no polling
         self.poll_seconds = poll_seconds
-        self.user = user or _os_user()
+        self.user = user or current_user()
         self.feed_status: Record | None = None  # PlantData.feed_status as of the last poll
         self.feed_error: str | None = None  # the feed could not be opened at all
         self.data_version = 0  # bumped after every applied batch
@@ -273,7 +266,7 @@ class PlannerApp(App[None]):
     def report_worker_failure(self, worker: Worker[Any]) -> None:
         error = worker.error
         what = worker.description or worker.name or "background work"
-        log.error("%s failed: %r", what, error)
+        log.error("%s failed", what, exc_info=error)  # the traceback for the developer, in the log file
         message = str(error) if isinstance(error, PlannerError) else f"{type(error).__name__}: {error}"
         self.notify(f"{what} failed: {message}", severity="error", timeout=8)
         if worker.group == "feed":

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from planner_tui.access.rules import parse_until
 from planner_tui.console.dialogs._base import Dialog
 from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.present import moment
 
 
 def snooze_presets(now: datetime) -> list[tuple[str, datetime]]:
@@ -30,7 +31,7 @@ def parse_snooze(text: str, now: datetime) -> datetime:
     """A typed snooze end: ISO time (UTC), or a duration like 30m, 2h, 1d. Raises BadRequest with why."""
     until = parse_until(text.strip(), now=now)
     if until <= now:
-        raise BadRequest(f"{until:%Y-%m-%d %H:%M} is not after now ({now:%Y-%m-%d %H:%M})")
+        raise BadRequest(f"{moment(until)} is not after now ({moment(now)})")
     return until
 
 
@@ -53,7 +54,7 @@ class SnoozeDialog(Dialog[datetime]):
         with Vertical(id="dialog"):
             yield Label(f"Snooze {self.exception_id} until", classes="dialog-title")
             yield OptionList(
-                *[Option(f"{name:<15} {until:%a %Y-%m-%d %H:%M} UTC") for name, until in self.presets],
+                *[Option(f"{name:<15} {until:%a} {moment(until)} UTC") for name, until in self.presets],
                 id="snooze-presets",
             )
             yield Input(placeholder="or type a time: 2026-11-26T14:00 or 90m, 2h, 1d", id="snooze-time")

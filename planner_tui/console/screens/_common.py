@@ -26,7 +26,6 @@ from planner_tui.access import PlantData, Record
 from planner_tui.console.context import ConsoleApp, console_of
 from planner_tui.console.widgets.breadcrumb import Breadcrumb
 from planner_tui.errors import PlannerError
-from planner_tui.timeutil import as_datetime
 
 T = TypeVar("T")
 
@@ -60,47 +59,7 @@ KIND_WORDS = {
 Drill = tuple[str, str]  # (kind, ident) carried by every drillable tree node
 
 
-# --- formatting -------------------------------------------------------------------------------------
-
-
-def fmt_ts(value: Any) -> str:
-    """A timestamp as the planner reads it: 2026-11-25 08:10 (UTC, like the whole console)."""
-    dt = as_datetime(value)
-    if dt is None:
-        return "-" if value in (None, "") else str(value)
-    return dt.strftime("%Y-%m-%d %H:%M")
-
-
-def fmt_date(value: Any) -> str:
-    dt = as_datetime(value)
-    if dt is None:
-        return "-" if value in (None, "") else str(value)
-    return dt.strftime("%Y-%m-%d")
-
-
-def fmt_minutes(minutes: Any) -> str:
-    """A duration in words a planner scans: 45m, 3h 20m, 2d 4h."""
-    if minutes is None:
-        return "unknown"
-    total = round(float(minutes))
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        text = f"{days}d {hours}h" if hours else f"{days}d"
-    elif hours:
-        text = f"{hours}h {mins:02d}m" if mins else f"{hours}h"
-    else:
-        text = f"{mins}m"
-    return sign + text
-
-
-def fmt_qty(value: Any) -> str:
-    if value is None:
-        return "-"
-    number = float(value)
-    return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+# --- ids --------------------------------------------------------------------------------------------
 
 
 def sales_line_id(record: Record) -> str | None:

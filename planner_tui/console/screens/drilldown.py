@@ -25,15 +25,12 @@ from planner_tui.console.screens._common import (
     DrillTree,
     add_record,
     capped,
-    fmt_date,
-    fmt_minutes,
-    fmt_qty,
-    fmt_ts,
     group,
     node_label,
     sales_line_id,
 )
 from planner_tui.errors import NotFound
+from planner_tui.present import day, duration, moment, quantity, short_times_in, slip
 
 LATE = ("LATE", "bold red")
 Node = TreeNode[Drill | None]
@@ -45,9 +42,9 @@ def late_words(line: Record) -> Text:
         days = line.get("days_late")
         return Text(f"LATE +{days}d" if days else "LATE", style="bold red")
     text = Text("on time", style="green")
-    slip = line.get("slip_minutes")
-    if slip:
-        text.append(f" (slips {fmt_minutes(slip)})", style="yellow")
+    slip_minutes = line.get("slip_minutes") or 0
+    if slip_minutes > 0:
+        text.append(f" (slips {duration(slip_minutes)})", style="yellow")
     return text
 
 
@@ -60,7 +57,7 @@ def add_notify(parent: Node, notify: list[Record]) -> None:
         for reason in reasons:
             why = reason.get("why") if isinstance(reason, dict) else reason
             if why:
-                entry.add_leaf(Text(str(why), style="dim"))
+                entry.add_leaf(Text(short_times_in(str(why)), style="dim"))
 
 
 class TreeScreen(DrillScreen):
@@ -142,8 +139,8 @@ class ImpactScreen(TriageActions, TreeScreen):
         late = [s for s in data.get("sales_orders", []) if s.get("late")]
         delayed = [p for p in data.get("production_orders", []) if (p.get("delay_minutes") or 0) > 0]
         down = data.get("down_minutes")
-        stop = f"stopped {fmt_ts(data.get('stop_start') or data.get('at'))}"
-        stop += f" for {fmt_minutes(down)}" if down is not None else ", downtime unknown: showing exposure only"
+        stop = f"stopped {moment(data.get('stop_start') or data.get('at'))}"
+        stop += f" for {duration(down)}" if down is not None else ", downtime unknown: showing exposure only"
         stop += " (what-if: d to change)" if self.down_minutes is not None else " (d: what if it lasts longer?)"
         text = Text.assemble((self.ident, "bold"), f" {stop}\n")
         text.append(f"{len(delayed)} production order(s) delayed, ")
@@ -154,7 +151,7 @@ class ImpactScreen(TriageActions, TreeScreen):
 
     def root_label(self, data: Record) -> Text:
         return node_label((f"machine {self.ident}", "bold"),
-                          (f"stop {fmt_ts(data.get('stop_start'))} - {fmt_ts(data.get('stop_end'))}"
+                          (f"stop {moment(data.get('stop_start'))} - {moment(data.get('stop_end'))}"
                            if data.get("stop_end") else "", "dim"))
 
     def build(self, root: Node, data: Record) -> None:
@@ -166,8 +163,8 @@ class ImpactScreen(TriageActions, TreeScreen):
                 (sales_line_id(line), "bold"),
                 late_words(line),  # before the dates: it must show at 80 columns
                 line.get("customer_id"),
-                f"promised {fmt_date(line.get('promised_date'))}",
-                f"ETA {fmt_ts(line.get('eta'))}",
+                f"promised {day(line.get('promised_date'))}",
+                f"ETA {moment(line.get('eta'))}",
             )
             add_record(node, label, line)
 
@@ -193,20 +190,20 @@ class ImpactScreen(TriageActions, TreeScreen):
         for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"),
                                LATE if shipment.get("late") else None,
-                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("status"),
+                               f"ship {day(shipment.get('planned_ship_date'))}", shipment.get("status"),
                                sales_line_id(shipment),
-                               f"ETA {fmt_ts(shipment.get('eta'))}" if shipment.get("eta") else None)
+                               f"ETA {moment(shipment.get('eta'))}" if shipment.get("eta") else None)
             add_record(node, label, shipment, own=("shipment", str(shipment.get("shipment_id"))))
 
         orders = data.get("production_orders") or []
         node = group(root, "Production orders", orders)
         for po in capped(node, orders):
             delay = po.get("delay_minutes")
-            delay_part = (f"+{fmt_minutes(delay)} late", "bold yellow") if delay else ("no delay", "dim")
+            delay_part = (f"{slip(delay)} late", "bold yellow") if (delay or 0) > 0 else ("no delay", "dim")
             label = node_label(
                 (po.get("production_order_id"), "bold"),
                 po.get("item_id"),
-                f"end {fmt_ts(po.get('planned_end'))} -> {fmt_ts(po.get('new_end'))}",
+                f"end {moment(po.get('planned_end'))} -> {moment(po.get('new_end'))}",
                 delay_part,
                 (po.get("why") or "", "dim italic"),
             )
@@ -219,8 +216,8 @@ class ImpactScreen(TriageActions, TreeScreen):
                 (op.get("production_order_id"), "bold"),
                 f"op {op.get('op_seq')}",
                 op.get("status"),
-                f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}",
-                (f"now {fmt_ts(op.get('new_start'))} -> {fmt_ts(op.get('new_end'))}" if op.get("new_end") else "", "yellow"),
+                f"{moment(op.get('planned_start'))} -> {moment(op.get('planned_end'))}",
+                (f"now {moment(op.get('new_start'))} -> {moment(op.get('new_end'))}" if op.get("new_end") else "", "yellow"),
             )
             add_record(node, label, op, own=("production_order", str(op.get("production_order_id"))))
 
@@ -265,7 +262,7 @@ class TraceScreen(TriageActions, TreeScreen):
             text.append(f"  hold {hold.get('hold_id')} {hold.get('status')}: {hold.get('reason') or '-'}")
         text.append("\n")
         text.append(f"travelled to {s.get('descendants', len(data.get('descendants', [])))} lot(s), "
-                    f"stock {fmt_qty(s.get('stock_qty'))} in {s.get('stock_locations', 0)} location(s), "
+                    f"stock {quantity(s.get('stock_qty'))} in {s.get('stock_locations', 0)} location(s), "
                     f"{s.get('shipments', 0)} shipment(s) ")
         shipped = s.get("shipped_shipments", 0)
         text.append(f"({shipped} already SHIPPED)" if shipped else "(none shipped)",
@@ -283,7 +280,7 @@ class TraceScreen(TriageActions, TreeScreen):
             node = group(root, "Quality holds", holds)
             for hold in capped(node, holds):
                 label = node_label((hold.get("hold_id"), "bold"), (hold.get("status"), "bold"),
-                                   hold.get("reason"), f"placed {fmt_ts(hold.get('placed_at'))} by {hold.get('placed_by') or '-'}")
+                                   hold.get("reason"), f"placed {moment(hold.get('placed_at'))} by {hold.get('placed_by') or '-'}")
                 add_record(node, label, hold, own=("hold", str(hold.get("hold_id"))))
 
         descendants = data.get("descendants") or []
@@ -293,7 +290,7 @@ class TraceScreen(TriageActions, TreeScreen):
         stock = data.get("inventory") or []
         node = group(root, "Stock of these lots", stock, empty="no stock on hand")
         for row in capped(node, stock):
-            label = node_label((row.get("lot_id"), "bold"), f"at {row.get('location')}", f"qty {fmt_qty(row.get('qty'))}",
+            label = node_label((row.get("lot_id"), "bold"), f"at {row.get('location')}", f"qty {quantity(row.get('qty'))}",
                                row.get("lot_status"))
             add_record(node, label, row, own=("lot", str(row.get("lot_id"))))
 
@@ -338,7 +335,7 @@ class TraceScreen(TriageActions, TreeScreen):
             also = [p for p in (lot.get(link) or []) if p not in links[:1]]
             label = node_label((lot.get("lot_id"), "bold"), lot.get("item_id"),
                                (lot.get("status") or "", "bold red" if lot.get("status") in ("hold", "shipped") else ""),
-                               f"qty {fmt_qty(lot.get('qty'))}" if lot.get("qty") is not None else None,
+                               f"qty {quantity(lot.get('qty'))}" if lot.get("qty") is not None else None,
                                (f"also via {', '.join(map(str, also))}" if also else "", "dim"))
             node = home.add(label, data=("lot", str(lot.get("lot_id"))), expand=True)
             nodes[lot.get("lot_id")] = node
@@ -352,8 +349,8 @@ class TraceScreen(TriageActions, TreeScreen):
 
 
 def _order_label(po: Record) -> Text:
-    return node_label((po.get("production_order_id"), "bold"), po.get("item_id"), f"qty {fmt_qty(po.get('qty'))}",
-                      po.get("status"), f"{fmt_ts(po.get('planned_start'))} -> {fmt_ts(po.get('planned_end'))}")
+    return node_label((po.get("production_order_id"), "bold"), po.get("item_id"), f"qty {quantity(po.get('qty'))}",
+                      po.get("status"), f"{moment(po.get('planned_start'))} -> {moment(po.get('planned_end'))}")
 
 
 def _add_feeders(parent: Node, orders: list[Record]) -> None:
@@ -393,7 +390,7 @@ class OrderScreen(TreeScreen):
         lines = data.get("sales_order_lines") or []
         line = lines[0] if lines else {}
         return node_label(("order line", ""), (self.ident, "bold"), line.get("customer_id"), line.get("item_id"),
-                          f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
+                          f"qty {quantity(line.get('qty'))}", f"promised {day(line.get('promised_date'))}",
                           line.get("status"))
 
     def root_label(self, data: Record) -> Text:
@@ -414,7 +411,7 @@ class OrderScreen(TreeScreen):
         node = group(root, "Operations", ops)
         for op in capped(node, ops):
             label = node_label(f"op {op.get('op_seq')}", (op.get("machine_id"), "bold"), op.get("machine_name"),
-                               op.get("status"), f"{fmt_ts(op.get('planned_start'))} -> {fmt_ts(op.get('planned_end'))}")
+                               op.get("status"), f"{moment(op.get('planned_start'))} -> {moment(op.get('planned_end'))}")
             node.add_leaf(label, data=("machine", str(op.get("machine_id"))))
         feeds = data.get("feeds") or []
         node = group(root, "Feeds (orders up the chain)", feeds, empty="feeds no other order")
@@ -434,14 +431,14 @@ class OrderScreen(TreeScreen):
         node = group(root, "Customer order lines", lines, empty="made to stock")
         for line in capped(node, lines):
             label = node_label((sales_line_id(line), "bold"), line.get("customer_id"), line.get("item_id"),
-                               f"qty {fmt_qty(line.get('qty'))}", f"promised {fmt_date(line.get('promised_date'))}",
+                               f"qty {quantity(line.get('qty'))}", f"promised {day(line.get('promised_date'))}",
                                line.get("status"))
             add_record(node, label, line)
         shipments = data.get("shipments") or []
         node = group(root, "Shipments", shipments)
         for shipment in capped(node, shipments):
             label = node_label((shipment.get("shipment_id"), "bold"), shipment.get("status"),
-                               f"ship {fmt_date(shipment.get('planned_ship_date'))}", shipment.get("carrier"))
+                               f"ship {day(shipment.get('planned_ship_date'))}", shipment.get("carrier"))
             add_record(node, label, shipment, own=("shipment", str(shipment.get("shipment_id"))))
         customers = data.get("customers") or []
         node = group(root, "Customers", customers)
@@ -475,15 +472,15 @@ class ShipmentScreen(TreeScreen):
 
     def summary(self, data: Record) -> Text:
         s = data["shipment"]
-        return node_label((self.ident, "bold"), (s.get("status"), "bold"), f"ship {fmt_date(s.get('planned_ship_date'))}",
-                          f"qty {fmt_qty(s.get('qty'))}", s.get("carrier"))
+        return node_label((self.ident, "bold"), (s.get("status"), "bold"), f"ship {day(s.get('planned_ship_date'))}",
+                          f"qty {quantity(s.get('qty'))}", s.get("carrier"))
 
     def build(self, root: Node, data: Record) -> None:
         s = data["shipment"]
         line = data.get("sales_order_line") or {}
         customer = data.get("customer") or {}
         add_record(root, node_label(("order line", "dim"), (sales_line_id(s), "bold"), line.get("item_id"),
-                                    f"promised {fmt_date(line.get('promised_date'))}"),
+                                    f"promised {day(line.get('promised_date'))}"),
                    {"sales_order_id": s.get("sales_order_id"), "line_no": s.get("line_no")})
         add_record(root, node_label(("customer", "dim"), (customer.get("customer_id"), "bold"), customer.get("name"),
                                     (f"account manager {customer.get('account_manager') or '-'}", "italic")),
@@ -494,7 +491,7 @@ class ShipmentScreen(TreeScreen):
             hold_id = lot["holds"][0]["hold_id"] if lot.get("holds") else None
             held = (f"ON HOLD {hold_id}", "bold red") if hold_id else None
             label = node_label((lot.get("lot_id"), "bold"), lot.get("item_id"), lot.get("status"),
-                               f"qty {fmt_qty(lot.get('qty'))}", held)
+                               f"qty {quantity(lot.get('qty'))}", held)
             record = {"lot_id": lot.get("lot_id"), "item_id": lot.get("item_id"), "hold_id": hold_id}
             add_record(node, label, record, own=("lot", str(lot.get("lot_id"))))
         upstream = data.get("upstream_holds") or []
@@ -536,8 +533,8 @@ class CustomerScreen(TreeScreen):
         node = group(root, "Open order lines", lines)
         for line in capped(node, lines):
             label = node_label((sales_line_id(line), "bold"), OVERDUE if line.get("overdue") else None,
-                               line.get("item_id"), f"qty {fmt_qty(line.get('qty'))}",
-                               f"promised {fmt_date(line.get('promised_date'))}")
+                               line.get("item_id"), f"qty {quantity(line.get('qty'))}",
+                               f"promised {day(line.get('promised_date'))}")
             record = {k: v for k, v in line.items() if k != "production_orders"}
             line_node = add_record(node, label, record)
             made_by = line.get("production_orders") or []
@@ -546,14 +543,14 @@ class CustomerScreen(TreeScreen):
             for po in made_by:
                 line_node.add_leaf(
                     node_label(("production order", "dim"), (po.get("production_order_id"), "bold"), po.get("status"),
-                               f"ends {fmt_ts(po.get('planned_end'))}"),
+                               f"ends {moment(po.get('planned_end'))}"),
                     data=("production_order", str(po.get("production_order_id"))),
                 )
         shipments = data["shipments"]
         node = group(root, "Shipments", shipments)
         for s in capped(node, shipments):
             label = node_label((s.get("shipment_id"), "bold"), s.get("status"), OVERDUE if s.get("overdue") else None,
-                               f"ship {fmt_date(s.get('planned_ship_date'))}", sales_line_id(s))
+                               f"ship {day(s.get('planned_ship_date'))}", sales_line_id(s))
             add_record(node, label, s, own=("shipment", str(s.get("shipment_id"))))
 
 

@@ -22,10 +22,6 @@ from planner_tui.console.screens._common import (
     DrillTree,
     add_record,
     capped,
-    fmt_date,
-    fmt_minutes,
-    fmt_qty,
-    fmt_ts,
     group,
     node_label,
     record_ids,
@@ -33,6 +29,15 @@ from planner_tui.console.screens._common import (
 )
 from planner_tui.console.screens.drilldown import Node, add_notify, late_words
 from planner_tui.errors import PlannerError
+from planner_tui.present import (
+    STATUS_STYLE,
+    day,
+    duration,
+    moment,
+    quantity,
+    severity_text,
+    short_times_in,
+)
 
 # The engine's subject kinds -> drill kinds.
 SUBJECT_DRILL = {
@@ -49,8 +54,6 @@ SUBJECT_WORDS = {
     "item": "shortage of item",
     "sales_order_line": "links of order line",
 }
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
-STATUS_STYLE = {"open": "bold", "acknowledged": "cyan", "snoozed": "dim", "resolved": "green"}
 
 
 class ExceptionScreen(TriageActions, DrillScreen):
@@ -120,18 +123,19 @@ class ExceptionScreen(TriageActions, DrillScreen):
         status = str(data.get("status") or "open")
         text = Text(str(data.get("title") or self.ident), style="bold")
         text.append("\n")
-        text.append(f"severity {severity.upper()}", style=SEVERITY_STYLE.get(severity, ""))
+        text.append("severity ")
+        text.append_text(severity_text(severity, upper=True))
         text.append("  status ")
         text.append(status.upper(), style=STATUS_STYLE.get(status, ""))
         if status == "snoozed" and data.get("snoozed_until"):
-            text.append(f" until {fmt_ts(data.get('snoozed_until'))}")
+            text.append(f" until {moment(data.get('snoozed_until'))}")
         text.append(f"  assigned {data.get('assignee') or 'nobody'}")
         text.append(f"  owner {data.get('owner') or '-'}")
         text.append("\n")
         raised = data.get("raised_at")
-        text.append(f"raised {fmt_ts(raised)}" if raised else "raised -", style="dim")
+        text.append(f"raised {moment(raised)}" if raised else "raised -", style="dim")
         if data.get("age_minutes") is not None:
-            text.append(f" ({fmt_minutes(data.get('age_minutes'))} ago)", style="dim")
+            text.append(f" ({duration(data.get('age_minutes'))} ago)", style="dim")
         return text
 
     def _build(self, root: Node, data: Record) -> None:
@@ -156,8 +160,8 @@ class ExceptionScreen(TriageActions, DrillScreen):
             node = group(root, "Customer lines hit", lines, empty="no customer line hit")
             for line in capped(node, lines):
                 add_record(node, node_label((sales_line_id(line), "bold"), late_words(line), line.get("customer_id"),
-                                            f"promised {fmt_date(line.get('promised_date'))}",
-                                            f"ETA {fmt_ts(line.get('eta'))}"), line)
+                                            f"promised {day(line.get('promised_date'))}",
+                                            f"ETA {moment(line.get('eta'))}"), line)
         elif reach and data.get("subject_kind") == "hold":
             customers = reach.get("customers") or []
             node = group(root, "Customers reached by the lot", customers, empty="no customer reached")
@@ -181,26 +185,27 @@ class ExceptionScreen(TriageActions, DrillScreen):
     @staticmethod
     def _value(key: str, value: Any) -> str:
         if isinstance(value, (datetime,)) or key.endswith("_at") or key in ("since", "eta"):
-            return fmt_ts(value)
+            return moment(value)
         if key.endswith("_minutes"):
-            return fmt_minutes(value)
+            return duration(value)
         if isinstance(value, float):
-            return fmt_qty(value)
+            return quantity(value)
         if isinstance(value, list):
             return ", ".join(map(str, value[:8])) + (" ..." if len(value) > 8 else "")
         return str(value)
 
     @staticmethod
     def _history_label(entry: Record) -> Text:
-        when = fmt_ts(entry.get("at"))
+        when = moment(entry.get("at"))
         if entry.get("kind") == "event":
             outcome = entry.get("outcome")
-            return node_label((when, "dim"), ("event", "italic"), entry.get("summary") or entry.get("type"),
+            what = short_times_in(str(entry.get("summary") or entry.get("type") or ""))
+            return node_label((when, "dim"), ("event", "italic"), what,
                               (f"({outcome})" if outcome and outcome != "applied" else "", "yellow"))
         action = str(entry.get("action") or "")
         detail = entry.get("detail")
         if action == "snooze" and detail:
-            detail = f"until {fmt_ts(detail)}"
+            detail = f"until {moment(detail)}"
         elif action == "assign" and detail:
             detail = f"to {detail}"
         return node_label((when, "dim"), (entry.get("who") or "?", "bold"), (action.upper(), "cyan"), detail)

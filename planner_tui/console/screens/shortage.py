@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from planner_tui.access import PlantData, Record
-from planner_tui.console.screens._common import DrillScreen, fmt_qty, fmt_ts
+from planner_tui.console.screens._common import DrillScreen
+from planner_tui.present import moment, quantity, short_time
 from planner_tui.timeutil import as_datetime
 
 # Chart cells. Shapes differ as well as colours, so the chart reads with NO_COLOR too.
@@ -73,13 +74,13 @@ def projection_chart(points: list[Record], *, on_hand: float, safety_stock: floa
     lines: list[Text] = []
     for r in range(rows):
         if r == 0:
-            label = fmt_qty(top)
+            label = quantity(top)
         elif r == zero_row:
             label = "0"
         elif r == safety_row:
-            label = f"SS {fmt_qty(safety_stock)}"
+            label = f"SS {quantity(safety_stock)}"
         elif r == rows - 1:
-            label = fmt_qty(bottom)
+            label = quantity(bottom)
         else:
             label = ""
         line = Text(f"{label:>{axis_w}}│", style="dim", no_wrap=True)
@@ -102,11 +103,11 @@ def projection_chart(points: list[Record], *, on_hand: float, safety_stock: floa
     span = end - start
     for frac in (0.0, 1 / 3, 2 / 3):
         when = start + span * frac
-        text = when.strftime("%m-%d %H:%M")
+        text = short_time(when)
         pos = int(frac * plot_w)
         if pos + len(text) <= plot_w and all(c == " " for c in labels[max(0, pos - 1):pos + len(text) + 1]):
             labels[pos:pos + len(text)] = list(text)
-    end_text = end.strftime("%m-%d %H:%M")
+    end_text = short_time(end)
     if all(c == " " for c in labels[plot_w - len(end_text) - 1:]):
         labels[plot_w - len(end_text):] = list(end_text)
     ticks.append("".join(labels), style="dim")
@@ -180,11 +181,11 @@ class ShortageScreen(DrillScreen):
                 flag.append(" overdue" if flag.plain else "overdue", style="italic")
             kind = p.get("kind") or ""
             table.add_row(
-                fmt_ts(p.get("at")),
+                moment(p.get("at")),
                 POINT_WORDS.get(kind, kind),
                 p.get("ref") or "",
                 Text(f"{delta:+,.0f}" if delta == int(delta) else f"{delta:+,.2f}", justify="right"),
-                Text(fmt_qty(balance), justify="right", style="bold red" if balance < 0 else ""),
+                Text(quantity(balance), justify="right", style="bold red" if balance < 0 else ""),
                 flag,
                 key=str(i),
             )
@@ -196,14 +197,14 @@ class ShortageScreen(DrillScreen):
     def _summary(self, data: Record) -> Text:
         text = Text.assemble(("item ", ""), (self.ident, "bold"), f" {data.get('description') or ''}  "
                              f"buyer {data.get('buyer') or '-'}\n")
-        text.append(f"on hand {fmt_qty(data.get('on_hand'))}, safety stock {fmt_qty(data.get('safety_stock'))}, "
-                    f"lowest {fmt_qty(data.get('min_balance'))}  ")
+        text.append(f"on hand {quantity(data.get('on_hand'))}, safety stock {quantity(data.get('safety_stock'))}, "
+                    f"lowest {quantity(data.get('min_balance'))}  ")
         if data.get("first_short_at"):
-            text.append(f"SHORT from {fmt_ts(data.get('first_short_at'))}", style="bold red")
+            text.append(f"SHORT from {moment(data.get('first_short_at'))}", style="bold red")
             recovers = data.get("recovers_at")
-            text.append(f", recovers {fmt_ts(recovers)}" if recovers else ", does not recover in view")
+            text.append(f", recovers {moment(recovers)}" if recovers else ", does not recover in view")
         elif data.get("below_safety_at"):
-            text.append(f"below safety stock from {fmt_ts(data.get('below_safety_at'))}", style="yellow")
+            text.append(f"below safety stock from {moment(data.get('below_safety_at'))}", style="yellow")
         else:
             text.append("covered", style="green")
         return text

@@ -4,20 +4,15 @@ dict: {feed, state, since, last_error, last_event_at, lag_seconds, ...}; times m
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
 from planner_tui.access import Record
-from planner_tui.timeutil import as_datetime
+from planner_tui.present import moment, seconds, short_time
 
-FEED_STYLE = {"live": "bold #7ee787", "catching_up": "bold #e5c07b", "starting": "#e5c07b", "stale": "bold #ffffff on #b03a2e"}
-
-
-def _hhmm(value: Any) -> str:
-    moment = as_datetime(value) if isinstance(value, str) else value
-    return moment.strftime("%H:%M:%S") if isinstance(moment, datetime) else str(value or "?")
+# Named colours, as in planner_tui.present: they read on a 256-colour terminal; the words carry the meaning.
+FEED_STYLE = {"live": "bold green", "catching_up": "bold yellow", "starting": "yellow", "stale": "bold white on red"}
 
 
 def feed_words(status: Record | None, error: str | None = None) -> Text:
@@ -28,7 +23,7 @@ def feed_words(status: Record | None, error: str | None = None) -> Text:
         return Text("no feed", style="dim")
     state = status.get("state") or "starting"
     if state == "stale":
-        return Text(f"feed STALE since {_hhmm(status.get('since'))}", style=FEED_STYLE["stale"])
+        return Text(f"feed STALE since {short_time(status.get('since'))}", style=FEED_STYLE["stale"])
     if state == "catching_up":
         return Text("feed catching up", style=FEED_STYLE["catching_up"])
     if state == "live":
@@ -39,18 +34,15 @@ def feed_words(status: Record | None, error: str | None = None) -> Text:
 def lag_words(status: Record | None, lag: Record | None) -> str:
     if status is None:
         return ""  # without a feed, past lags would only confuse
-    seconds = status.get("lag_seconds")
-    if seconds is None and isinstance(lag, dict):
+    value = status.get("lag_seconds")
+    if value is None and isinstance(lag, dict):
         for key in ("latest", "p50"):
             if lag.get(key) is not None:
-                seconds = lag[key]
+                value = lag[key]
                 break
-    if seconds is None:
+    if value is None:
         return ""
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"event lag {seconds:.1f} s"
-    return f"event lag {seconds / 60:.0f} min"
+    return f"event lag {seconds(float(value))}"
 
 
 class PlantHeader(Static):
@@ -63,7 +55,7 @@ class PlantHeader(Static):
     def show(self, *, plant: str, now: datetime, clock_note: str | None, status: Record | None,
              lag: Record | None, error: str | None, events: int | None = None) -> None:
         text = Text()
-        text.append(now.strftime("%Y-%m-%d %H:%M") + " UTC")
+        text.append(moment(now) + " UTC")
         if clock_note:
             text.append(f" ({clock_note})", style="dim")
         text.append("  |  ")
@@ -94,9 +86,9 @@ class FeedBanner(Static):
         elif status is not None and state == "stale":
             last_error = status.get("last_error") or "no answer"
             last = status.get("last_event_at")
-            since = _hhmm(status.get("since"))
+            since = short_time(status.get("since"))
             message = f"Feed STALE since {since}: {last_error}. Still retrying; showing data"
-            message += f" as of the last event at {_hhmm(last)}." if last else " already in the store."
+            message += f" as of the last event at {short_time(last)}." if last else " already in the store."
         else:
             self.set_class(False, "-shown")
             return
