@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Optional
-
-import re
 
 import typer
 from rich import box
@@ -44,9 +48,41 @@ def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False
         from planner_tui.store.loader import load_snapshot
 
         store = Store.memory()
-        load_snapshot(store, snapshot, progress=progress_enabled())
+        try:
+            with sigterm_unwinds():
+                load_snapshot(store, snapshot, progress=progress_enabled())
+        except BaseException:
+            store.close()
+            raise
         return store
     return Store.open(db, read_only=read_only, create=False)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt: no `except Exception` may swallow it, and
+    every `finally` on the way out runs (temporary folders and files go)."""
+
+
+@contextmanager
+def sigterm_unwinds(what: str = "the command") -> Iterator[None]:
+    """Inside: SIGTERM (kill, systemd stop, a CI timeout) unwinds the stack like Ctrl-C instead of ending
+    the process on the spot, then exits with 143 (128 + SIGTERM) and one line saying so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except Terminated:
+        fail(PlannerError(f"stopped by SIGTERM: {what} was abandoned, its temporary files removed"))
+        raise SystemExit(128 + signal.SIGTERM) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # Column kinds for `table(...)`: an id is never broken, the text takes the width that is left, a side column
@@ -100,8 +136,32 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _finite(value: Any) -> Any:
+    """`value` with every NaN and infinity replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_finite(item) for item in value]
+    if hasattr(value, "to_dict"):
+        return _finite(value.to_dict())
+    return value
+
+
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False)
+    try:
+        return json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        pass
+    # NaN and Infinity are not JSON (a script's parser refuses them): an unknown number is null. The
+    # walk is paid only by an answer that holds one.
+    try:
+        return json.dumps(_finite(obj), default=_json_default, indent=2, ensure_ascii=False, allow_nan=False)
+    except (ValueError, RecursionError) as exc:
+        raise PlannerError(f"cannot write the answer as JSON: {exc}") from None
 
 
 def emit_json(obj: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -16,11 +18,14 @@ from planner_tui.cli.common import (
     emit_json,
     open_store,
     progress_enabled,
+    sigterm_unwinds,
     stdout,
     table,
 )
+from planner_tui.errors import PlannerError
 from planner_tui.store import Store
 from planner_tui.store.status import plant_status
+from planner_tui.urls import redact_url
 
 
 def load(
@@ -35,15 +40,13 @@ def load(
     """
     from planner_tui.store.loader import load_snapshot
 
-    created = not db.exists()
-    try:
-        with Store.open(db) as store:
-            report = load_snapshot(store, snapshot, progress=progress_enabled() and not json)
-    except BaseException:
-        if created:  # a first load that fails leaves no empty database behind
-            for leftover in (db, db.with_name(db.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-        raise
+    progress = progress_enabled() and not json
+    with sigterm_unwinds("the load"):
+        if os.path.lexists(db):
+            with Store.open(db) as store:
+                report = load_snapshot(store, snapshot, progress=progress)
+        else:
+            report = _first_load(snapshot, db, progress)
     if json:
         emit_json(report)
         return
@@ -58,6 +61,61 @@ def load(
         stdout.print(f"extract as of {report.get('as_of') or '?'}", highlight=False)
 
 
+def _first_load(snapshot: str, db: Path, progress: bool) -> dict:
+    """Load into a database that does not exist yet: build it under a name of this process's own, then
+    put it in place only if the name is still free, in one step.
+
+    Two first loads racing for one --db (two admins, cron and a person) can then neither delete the
+    database the other made nor report success for one that is not there: the loser says so, the
+    winner's database stays whole. A failed or interrupted load removes only its own file."""
+    from planner_tui.store.loader import load_snapshot
+
+    folder = db.parent
+    if not folder.is_dir():
+        raise PlannerError(f"cannot create {db}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PlannerError(f"cannot create {db}: the folder {folder} is not writable")
+    own = folder / f".{db.name}.loading-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with Store.open(own) as store:
+            report = load_snapshot(store, snapshot, progress=progress)
+            store.con.execute("CHECKPOINT")  # everything in the one file: no WAL to move along with it
+        _publish(own, db)
+    finally:
+        for leftover in (own, own.with_name(own.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return report
+
+
+def _publish(own: Path, db: Path) -> None:
+    """Give the finished database file `own` the name `db`, unless something has taken that name."""
+    taken = PlannerError(
+        f"{db} was created by another process while this load ran; this load was not kept and that "
+        "database was left as it is: run the load again to replace its snapshot"
+    )
+    try:
+        os.link(own, db)  # fails if db exists: no window in which a half-made file bears the name
+        return
+    except FileExistsError:
+        raise taken from None
+    except OSError:
+        pass  # a filesystem without hard links
+    try:
+        # Claim the name (O_EXCL: only one process can), then replace our own empty claim in one step.
+        # Meanwhile another command sees an empty file there and refuses it as not a database.
+        with open(db, "xb"):
+            pass
+    except FileExistsError:
+        raise taken from None
+    except OSError as exc:
+        raise PlannerError(f"cannot create {db}: {exc.strerror or exc}") from None
+    try:
+        os.replace(own, db)
+    except OSError as exc:
+        db.unlink(missing_ok=True)  # our own empty claim
+        raise PlannerError(f"cannot create {db}: {exc.strerror or exc}") from None
+
+
 def _row_counts(tables: dict[str, int]):
     counts = table(None, ("table", ID), ("rows", NUMBER))
     for name, count in tables.items():
@@ -69,6 +127,8 @@ def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOptio
     """What the store holds: rows per table, stopped machines, active holds, open orders, last event."""
     with open_store(db, snapshot, read_only=True) as store:
         summary = plant_status(store.cursor())
+    if summary.get("loaded_from"):  # a database loaded by an older version may hold a password there
+        summary["loaded_from"] = redact_url(summary["loaded_from"])
     if json:
         emit_json(summary)
         return

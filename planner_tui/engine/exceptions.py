@@ -19,6 +19,7 @@ stays listed, flagged `cause_cleared` with a note, so it never vanishes mid-tria
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime
 
 import duckdb
@@ -39,6 +40,8 @@ from planner_tui.store.triage import (
     triage_state,
 )
 from planner_tui.timeutil import as_datetime, parse_timestamp
+
+log = logging.getLogger(__name__)
 
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -889,18 +892,31 @@ def list_exceptions(
     feed_status: object | None = None,
     include_resolved: bool = False,
     include_snoozed: bool = True,
+    problems: list[str] | None = None,
 ) -> list[dict]:
-    """Every exception as of `at`, worst first (severity, then cause not cleared, then oldest)."""
+    """Every exception as of `at`, worst first (severity, then cause not cleared, then oldest).
+
+    A kind whose detector fails on the plant data (a CycleError: a feeding loop that events brought in)
+    is left out and said in `problems` (when given) and the log; every other kind is still listed."""
     at = parse_timestamp(at, what="--at timestamp")
     ctx = _Context(cur, at)
-    raised = (
-        _machines_down(ctx)
-        + _quality_holds(ctx)
-        + _shortages(ctx)
-        + _late_orders(ctx)
-        + _no_supply(ctx)
-        + _feed_stale(feed_status, at)
+    detectors = (
+        ("machine_down", lambda: _machines_down(ctx)),
+        ("quality_hold", lambda: _quality_holds(ctx)),
+        ("shortage", lambda: _shortages(ctx)),
+        ("late_order", lambda: _late_orders(ctx)),
+        ("no_supply", lambda: _no_supply(ctx)),
+        ("feed_stale", lambda: _feed_stale(feed_status, at)),
     )
+    raised = []
+    for kind, detect in detectors:
+        try:
+            raised += detect()
+        except PlannerError as error:  # one kind's data problem must not empty the whole inbox
+            problem = f"{kind} exceptions cannot be computed: {error}"
+            log.warning("%s", problem)
+            if problems is not None:
+                problems.append(problem)
     states = triage_state(cur)
     rows = []
     seen = set()

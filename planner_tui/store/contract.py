@@ -17,6 +17,11 @@ QTY = "DOUBLE"
 TS = "TIMESTAMP"  # naive, UTC
 DATE = "DATE"
 
+# The years a date or timestamp may fall in: a plant's plan, history and promises, with room to spare.
+# Year 0 or 10000 is an extract's bug, and Python (the engine) cannot even hold it.
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+
 
 @dataclass(frozen=True)
 class Column:
@@ -27,6 +32,7 @@ class Column:
     default: object | None = None  # an empty value becomes this
     positive: bool = False  # must be > 0
     optional: bool = False  # may be absent from the file (planner_tui's own additions)
+    differs_from: str | None = None  # a column of the same row this one must not equal (no self-loop)
     doc: str = ""
 
 
@@ -134,7 +140,7 @@ TABLES: tuple[Table, ...] = (
         False,
         (
             Column("parent_item_id", ID),
-            Column("component_item_id", ID),
+            Column("component_item_id", ID, differs_from="parent_item_id"),
             Column("qty_per", QTY, positive=True),
         ),
         key=("parent_item_id", "component_item_id"),
@@ -188,6 +194,7 @@ TABLES: tuple[Table, ...] = (
                 "parent_production_order_id",
                 ID,
                 nullable=True,
+                differs_from="production_order_id",
                 doc="set when this order's output feeds that order",
             ),
         ),
@@ -261,7 +268,7 @@ TABLES: tuple[Table, ...] = (
         False,
         (
             Column("input_lot_id", ID),
-            Column("output_lot_id", ID),
+            Column("output_lot_id", ID, differs_from="input_lot_id"),
             Column("qty", QTY),
         ),
         key=("input_lot_id", "output_lot_id"),

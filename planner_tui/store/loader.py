@@ -30,9 +30,15 @@ import pyarrow as pa
 
 from planner_tui.errors import PlannerError, Problem, SnapshotError
 from planner_tui.store.contract import TABLES, Table, create_table_sql
-from planner_tui.store.db import Store
+from planner_tui.store.db import RAW_PREFIX, STAGE_PREFIX, Store, drop_staging
 from planner_tui.store.schema import ensure_schema
-from planner_tui.store.sources import SnapshotFiles, is_url, open_source
+from planner_tui.store.sources import (
+    HALF_CHARACTER,
+    SnapshotFiles,
+    is_text,
+    open_source,
+    shown_source,
+)
 from planner_tui.store.validate import (
     CheckLog,
     ColumnPlan,
@@ -48,8 +54,6 @@ from planner_tui.store.validate import (
 )
 from planner_tui.timeutil import iso, utcnow
 
-STAGE_PREFIX = "_load_"
-RAW_PREFIX = "_load_raw_"
 META_KEYS = ("as_of", "plant", "loaded_at", "loaded_from")
 
 
@@ -75,14 +79,15 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
     (every problem found, the database unchanged) or PlannerError (source unreachable, database error).
     """
     started = time.perf_counter()
-    # A folder is recorded as an absolute path: `status` later tells where the snapshot came from.
-    source_text = str(source) if is_url(source) else str(Path(source).resolve())
+    # A folder is recorded as an absolute path (`status` later tells where the snapshot came from), a
+    # URL without its credentials: this is what is stored and printed.
+    source_text = shown_source(source)
     with store.write_lock:
         cur = store.cursor()
         try:
             with _progress(progress) as bar:
                 with open_source(source) as files:
-                    _drop_staging(cur)
+                    drop_staging(cur)
                     work = _Work(store)
                     try:
                         staged = _stage_all(files, bar, work)
@@ -99,7 +104,7 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
                         _swap(cur, staged, files.meta, source_text)
                     finally:
                         work.close()  # nothing may still read or write a staging table being dropped
-                        _drop_staging(cur)
+                        drop_staging(cur)
         except duckdb.Error as exc:
             raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
         finally:
@@ -277,12 +282,13 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
     if suffix == ".csv":
         header = _csv_header(path)
         names = _safe_names(header, t)
+        sizes, size_params = _csv_sizes(path)
         try:
             cur.execute(
                 f"CREATE TABLE {q(raw)} AS SELECT * FROM read_csv(?, columns = ?, header = true, "
                 "auto_detect = false, delim = ',', quote = '\"', escape = '\"', skip = 0, "
-                "strict_mode = true, encoding = 'utf-8')",
-                [str(path), {n: "VARCHAR" for n in names}],
+                f"strict_mode = true, encoding = 'utf-8'{sizes})",
+                [str(path), {n: "VARCHAR" for n in names}, *size_params],
             )
         except duckdb.Error as exc:
             raise _Unreadable(_csv_error(exc)) from None
@@ -301,11 +307,23 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
                 header.append(key)
     if not header:
         raise _Unreadable("the JSON objects have no fields: each row needs the table's columns")
+    for key in header:
+        if not is_text(key):
+            raise _Unreadable(f"a field name is not valid text ({key!r}): {HALF_CHARACTER}")
     names = _safe_names(header, t)
-    columns = {
-        name: pa.array([_json_text(r.get(key)) for r in records], type=pa.string())
-        for key, name in zip(header, names)
-    }
+    columns = {}
+    for key, name in zip(header, names):
+        values = []
+        for row, record in enumerate(records, start=1):
+            try:
+                values.append(_json_text(record.get(key)))
+            except (RecursionError, ValueError):  # a nested value too deep to write back as text
+                raise _Unreadable(f"the value of {key!r} is {_TOO_DEEP}", row=row) from None
+        try:
+            columns[name] = pa.array(values, type=pa.string())
+        except UnicodeEncodeError:  # the rare case: find the row for the message
+            row = next(i for i, v in enumerate(values, start=1) if v is not None and not is_text(v))
+            raise _Unreadable(f"the value of {key!r} is not valid text: {HALF_CHARACTER}", row=row) from None
     view = f"{raw}_arrow"
     cur.register(view, pa.table(columns))
     try:
@@ -330,20 +348,71 @@ def _csv_header(path: Path) -> list[str]:
     return [h.strip() for h in header]
 
 
+# DuckDB reads a CSV row of at most max_line_size bytes (2 MB by default) through buffers of
+# buffer_size; a longer row fails with advice meant for DuckDB's developers ("parallel = false",
+# "unterminated quote"), and a last row longer than the buffer is silently dropped. So a row may be as
+# long as its file, up to CSV_MAX_ROW, and the buffer is twice that: a longer row is then reported.
+CSV_MAX_ROW = 64 << 20
+_DUCKDB_MAX_LINE = 2_000_000  # DuckDB's default max_line_size
+_TOO_LONG = f"a row is longer than {CSV_MAX_ROW >> 20} MiB, the most one CSV row may hold"
+
+
+def _csv_sizes(path: Path) -> tuple[str, list[int]]:
+    """read_csv's size options for `path` (SQL and parameters); a file whose last row could be lost
+    unseen is checked here."""
+    size = _file_size(path)
+    if size <= _DUCKDB_MAX_LINE:
+        return "", []  # no row can be longer than DuckDB's default
+    line = min(size + 2, CSV_MAX_ROW)
+    if size > 2 * line and _last_line_length(path, line) > line:
+        raise _Unreadable(f"cannot read the CSV: its last line is too long: {_TOO_LONG}")
+    return ", max_line_size = ?, buffer_size = ?", [line, 2 * line]
+
+
+def _last_line_length(path: Path, limit: int) -> int:
+    """The length of the file's last line (without its line break), counted up to just over `limit`."""
+    step = 1 << 20
+    length = 0
+    at_end = True  # still in the file's closing line breaks
+    with path.open("rb") as f:
+        pos = f.seek(0, os.SEEK_END)
+        while pos > 0 and length <= limit:
+            start = max(0, pos - step)
+            f.seek(start)
+            chunk = f.read(pos - start)
+            pos = start
+            if at_end:
+                chunk = chunk.rstrip(b"\r\n")
+                if not chunk:
+                    continue
+                at_end = False
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                return length + len(chunk) - cut - 1
+            length += len(chunk)
+    return length
+
+
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
 def _csv_error(exc: duckdb.Error) -> str:
     text = str(exc)
+    line = _CSV_LINE.search(text)
+    where = f" at line {line.group(1)} of the file (the header is line 1)" if line else ""
+    if "Maximum line size" in text or "parallel = false" in text:
+        return f"cannot read the CSV{where}: {_TOO_LONG}"
     body = text.split("Possible fixes:")[0]
     lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
-    line = _CSV_LINE.search(text)
     reason = next(
         (ln for ln in lines[1:] if not ln.startswith(("Original Line", "CSV Error"))),
         lines[0] if lines else "malformed",
     )
-    where = f" at line {line.group(1)} of the file (the header is line 1)" if line else ""
     return f"cannot read the CSV{where}: {reason}"
+
+
+# Python's parser recurses once per nesting level: "[" * 100000 would end in a RecursionError.
+_TOO_DEEP = "nested too deeply (arrays or objects inside each other, hundreds of levels deep)"
 
 
 def _json_records(path: Path, *, lines: bool) -> list[dict]:
@@ -360,11 +429,15 @@ def _json_records(path: Path, *, lines: bool) -> list[dict]:
                 continue
             try:
                 records.append(json.loads(line))
+            except RecursionError:
+                raise _Unreadable(f"not valid JSON at line {number}: {_TOO_DEEP}", row=len(records) + 1) from None
             except ValueError as exc:
                 raise _Unreadable(f"not valid JSON at line {number}: {exc}", row=len(records) + 1) from None
     else:
         try:
             records = json.loads(text)
+        except RecursionError:
+            raise _Unreadable(f"not valid JSON: {_TOO_DEEP}") from None
         except ValueError as exc:
             raise _Unreadable(f"not valid JSON: {exc}") from None
         if not isinstance(records, list):
@@ -511,13 +584,6 @@ def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict,
     except BaseException:
         cur.execute("ROLLBACK")
         raise
-
-
-def _drop_staging(cur: duckdb.DuckDBPyConnection) -> None:
-    """Remove staging tables, including any left by a load that was killed."""
-    for t in TABLES:
-        for prefix in (RAW_PREFIX, STAGE_PREFIX):
-            cur.execute(f"DROP TABLE IF EXISTS {q(prefix + t.name)}")
 
 
 def _first_line(exc: BaseException) -> str:

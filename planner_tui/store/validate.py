@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 import duckdb
 
 from planner_tui.errors import Problem
-from planner_tui.store.contract import DATE, INT, QTY, TEXT, TS, Column, Reference, Table
+from planner_tui.store.contract import (
+    DATE,
+    INT,
+    MAX_YEAR,
+    MIN_YEAR,
+    QTY,
+    TEXT,
+    TS,
+    Column,
+    Reference,
+    Table,
+)
 
 MAX_LISTED = 50  # problems listed in one SnapshotError; the rest are counted
 MAX_PER_CHECK = 5  # rows listed for one check (one column's one rule, one key, one reference)
@@ -85,7 +96,7 @@ def plan_column(col: Column, source_type: str | None) -> ColumnPlan:
     elif target == INT and st in _WIDE_INTEGER_SOURCES:
         expr, checked = f"TRY_CAST({x} AS INTEGER)", True
     elif target == INT and (st in _FLOAT_SOURCES or _is_decimal(st)):
-        expr, checked = f"CASE WHEN {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", True
+        expr, checked = f"CASE WHEN isfinite({x}) AND {x} = trunc({x}) THEN TRY_CAST({x} AS INTEGER) END", True
     elif target == TS and (st in _TIMESTAMP_SOURCES or st == "DATE"):
         # With the session in UTC, a TIMESTAMP WITH TIME ZONE becomes its UTC wall time.
         expr, checked = f"CAST({x} AS TIMESTAMP)", False
@@ -112,16 +123,29 @@ def _parse_text(x: str, target: str) -> str:
         return rf"CASE WHEN regexp_full_match({v}, '\d{{4}}-\d{{2}}-\d{{2}}') THEN TRY_CAST({v} AS DATE) END"
     if target == TS:
         # Through TIMESTAMPTZ so that an offset is applied (a plain TIMESTAMP cast drops it); no offset = UTC.
+        # DuckDB takes any offset (+99:99); real ones run from -12:00 to +14:00.
         return (
             rf"CASE WHEN regexp_matches({v}, '^\d{{4}}-\d{{2}}-\d{{2}}([T ]|$)') "
+            rf"AND (NOT regexp_matches({v}, ':\d{{2}}(\.\d*)?\s*[+-]\d') "
+            rf"OR regexp_matches({v}, ':\d{{2}}(\.\d*)?\s*[+-](0\d|1[0-4])(:?[0-5]\d)?$')) "
             f"THEN CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END"
         )
     return f"TRY_CAST({v} AS {target})"
 
 
+# Blanks around a value: spaces, tabs, line breaks. A key of only blanks is as empty as no key.
+_BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
+
+
+def _blank(x: str) -> str:
+    """True for text of only blanks. Text of blanks sorts before '!' (every blank is a lower byte): the
+    trim, ten times the cost of the comparison, runs only on those few values (CASE is lazy, AND not)."""
+    return f"CASE WHEN {x} < '!' THEN trim({x}, {_BLANKS}) = '' ELSE false END"
+
+
 def _empty_pred(x: str, source_type: str | None) -> str:
     if source_type and source_type.upper() == "VARCHAR":
-        return f"({x} IS NULL OR trim({x}) = '')"
+        return f"({x} IS NULL OR {_blank(x)})"
     return f"{x} IS NULL"
 
 
@@ -243,16 +267,35 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
             required = "empty, but a value is required"
             if plan.checked:  # judged on the source, so that a malformed value is not also called empty
                 source_checks.append(_RowCheck(col.name, _empty_pred(x, plan.source_type), "NULL", required))
+            elif col.type == TEXT:
+                typed_checks.append(_RowCheck(col.name, f"({x} IS NULL OR {_blank(x)})", x, required))
             else:
                 typed_checks.append(_RowCheck(col.name, f"{x} IS NULL", "NULL", required))
         if col.enum:
             allowed = ", ".join(literal(v) for v in col.enum)
             typed_checks.append(
-                _RowCheck(col.name, f"{x} IS NOT NULL AND {x} NOT IN ({allowed})", x,
+                _RowCheck(col.name, f"{x} IS NOT NULL AND NOT {_blank(x)} AND {x} NOT IN ({allowed})", x,
                           f"not an allowed value (allowed: {', '.join(col.enum)})")
             )
         if col.positive:
             typed_checks.append(_RowCheck(col.name, f"{x} <= 0", f"CAST({x} AS VARCHAR)", "must be greater than 0"))
+        if col.type == QTY:
+            # A float column (Parquet, typed) keeps NaN and infinity through the cast; they are not
+            # quantities (every item would show below its safety stock). Judged on the staged rows: no
+            # second read of the file.
+            typed_checks.append(_RowCheck(col.name, f"NOT isfinite({x})", f"CAST({x} AS VARCHAR)",
+                                          _TYPE_WORDS[QTY]))
+        if col.type in (DATE, TS):
+            typed_checks.append(
+                _RowCheck(col.name, f"{x} IS NOT NULL AND (NOT isfinite({x}) OR year({x}) NOT BETWEEN {MIN_YEAR} "
+                          f"AND {MAX_YEAR})", f"CAST({x} AS VARCHAR)", f"outside the years {MIN_YEAR} to {MAX_YEAR}")
+            )
+        if col.differs_from:
+            other = q(col.differs_from)
+            typed_checks.append(
+                _RowCheck(col.name, f"{x} IS NOT NULL AND {x} = {other}", x,
+                          f"the same as this row's {col.differs_from}: a row cannot refer to itself")
+            )
     for ref in t.references:
         cols = [t.column(c) for c in ref.columns]
         if len(cols) > 1 and all(c.nullable for c in cols):
