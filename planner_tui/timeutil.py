@@ -78,20 +78,3 @@ def as_datetime(value: object) -> datetime | None:
         return parse_timestamp(str(value))
     except BadRequest:
         return None
-
-
-def short_time(value: object) -> str:
-    """A time in a table cell: 11-25 02:05 for a moment, 11-24 for a day, - for none (the year is the
-    planning year; --json and the detail screens have the full time). ISO text is read first."""
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        parsed = as_datetime(value)
-        if parsed is None:
-            return value
-        value = parsed
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%m-%d")
-    return str(value)

@@ -249,6 +249,21 @@ def test_default_db_is_the_db_setting(home, tmp_path) -> None:
     assert settings.default_db() is None  # loaded afresh: no file, no variable
 
 
+def test_every_command_that_reads_the_store_takes_the_db_setting(home, tmp_path, sample_dir) -> None:
+    db = tmp_path / "plant.duckdb"
+    assert cli("load", str(sample_dir), "--db", str(db)).returncode == 0
+    status = shown(cli("status", "--json", env={"PLANNER_TUI_DB": str(db)}))
+    assert status["tables"]["machines"] == 12
+    assert shown(cli("exceptions", "--json", "--at", "2026-11-23T09:00", env={"PLANNER_TUI_DB": str(db)}))["total"] > 0
+    neither = cli("status")
+    assert neither.returncode == 2 and "set db" in neither.stderr
+
+
+def test_an_error_naming_markup_like_text_prints_it_as_it_is(home, tmp_path) -> None:
+    result = cli("status", "--db", str(tmp_path / "[red]x.duckdb"))
+    assert result.returncode == 1 and "[red]x.duckdb" in result.stderr
+
+
 # ---------------------------------------------------------------------------------------- logging
 
 

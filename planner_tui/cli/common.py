@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import signal
 import sys
 import threading
@@ -18,11 +17,13 @@ from typing import Annotated, Any, Optional
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.present import short_time, short_times_in  # noqa: F401 - the CLI's house style
 from planner_tui.store import Store
-from planner_tui.timeutil import iso, short_time  # noqa: F401 - short_time is part of the CLI house style
+from planner_tui.timeutil import iso
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -42,8 +43,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False) -> Store:
     """The store a command works on: a database file, or a snapshot loaded in memory for this run."""
+    if db is None and snapshot is None:
+        from planner_tui.settings import default_db
+
+        db = default_db()  # the db setting (settings file or PLANNER_TUI_DB)
     if (db is None) == (snapshot is None):
-        raise BadRequest("give exactly one of --db FILE or --snapshot SNAPSHOT")
+        raise BadRequest("give exactly one of --db FILE or --snapshot SNAPSHOT (or set db: see docs/settings.md)")
     if snapshot is not None:
         from planner_tui.store.loader import load_snapshot
 
@@ -110,14 +115,6 @@ def stamp(value: datetime | date | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.strftime("%Y-%m-%d")
 
 
-_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
-_ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
-
-
-def short_times_in(text: str) -> str:
-    """The ISO times inside an engine's sentence, shortened as `short_time` does, for a table cell."""
-    return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
-
 
 def progress_enabled() -> bool:
     """Rich progress on a terminal; quiet when piped or in CI."""
@@ -170,4 +167,5 @@ def emit_json(obj: Any) -> None:
 
 
 def fail(error: PlannerError) -> None:
-    stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    # The message is data, not markup: a value like "[red]x" must print as it is.
+    stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
