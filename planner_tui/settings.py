@@ -261,6 +261,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         where, what = _line_of(error, text)
         place = f"{path}, {where}" if where else str(path)
         raise SettingsError(f"{place}: invalid TOML: {what}") from None
+    except RecursionError:  # tomllib recurses per level of nesting: `x = [[[[...` exhausts the stack
+        raise SettingsError(f"{path}: invalid TOML: values are nested too deeply") from None
 
 
 def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:

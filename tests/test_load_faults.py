@@ -372,6 +372,23 @@ def test_a_production_order_that_is_its_own_parent_is_refused(tmp_path):
     assert (p.row, p.value) == (2, "P2") and "itself" in p.message
 
 
+def test_production_orders_that_feed_each_other_in_a_loop_are_refused(tmp_path):
+    # P1 feeds P2 and P2 feeds P1: every walk up the chain (order, reschedule) would be a cycle error.
+    text = PLANT["production_orders"].replace(",SO1,1,\n", ",SO1,1,P2\n")
+    p = the_problem(load_error(write_plant(tmp_path, production_orders=text)), "production_orders.csv",
+                    "parent_production_order_id")
+    assert p.value == "P1" and "P1 -> P2 -> P1" in p.message
+
+
+def test_a_long_chain_of_feeding_orders_without_a_loop_loads(tmp_path):
+    chain = [f"C{i},FG1,1,planned,2026-11-24T06:00:00,2026-11-24T08:00:00,,,{f'C{i + 1}' if i < 40 else 'P1'}"
+             for i in range(41)]
+    text = PLANT["production_orders"] + "\n".join(chain) + "\n"
+    store = Store.memory()
+    load_snapshot(store, write_plant(tmp_path, production_orders=text))
+    assert store.cursor().execute("SELECT count(*) FROM production_orders").fetchone()[0] == 43
+
+
 def test_an_item_that_is_its_own_component_and_a_lot_made_from_itself_are_refused(tmp_path):
     error = load_error(write_plant(tmp_path, bom=PLANT["bom"] + "RAW1,RAW1,1\n",
                                    lot_genealogy="input_lot_id,output_lot_id,qty\nL1,L1,1\n"))

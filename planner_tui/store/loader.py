@@ -45,6 +45,7 @@ from planner_tui.store.validate import (
     ProblemList,
     Staged,
     check_key,
+    check_parent_loops,
     check_values,
     plan_column,
     probe_references,
@@ -97,6 +98,8 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
                         for p in files.problems:
                             problems.add(p)
                         work.finish(staged, problems)
+                        if not problems:  # loops are only meaningful once keys and references hold
+                            check_parent_loops(work.cursor(), staged, problems)
                         if problems:
                             raise SnapshotError(problems.listed, more=problems.more)
                         if bar:

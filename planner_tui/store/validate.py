@@ -444,3 +444,43 @@ def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], 
     for target, refs in reference_groups(s.table for s in staged.values()).items():
         found.update(probe_references(con, staged, target, refs, problems.per_check))
     report_references(staged, found, problems)
+
+
+# How far a chain of parent links is followed looking for a loop; real feeding chains are a few levels.
+MAX_CHAIN = 64
+
+
+def check_parent_loops(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
+    """A row whose chain of parent links comes back to it (P1 feeds P2 feeds P1): every answer that walks
+    the chain would be a cycle error, so the snapshot is refused. Run once keys and references are sound.
+
+    The links are the self-references of the contract: a column that `differs_from` its table's key and
+    refers to the same table (production_orders.parent_production_order_id)."""
+    for s in staged.values():
+        t = s.table
+        key = t.key[0] if len(t.key) == 1 else None
+        for col in t.columns:
+            if key is None or col.differs_from != key:
+                continue
+            stage, child, parent = q(s.stage), q(key), q(col.name)
+            rows = con.execute(
+                f"""
+                WITH RECURSIVE walk(origin, reached, path, depth) AS (
+                    SELECT {child}, {parent}, [{child}, {parent}], 1 FROM {stage} WHERE {parent} IS NOT NULL
+                    UNION ALL
+                    SELECT w.origin, p.{parent}, list_append(w.path, p.{parent}), w.depth + 1
+                    FROM walk AS w JOIN {stage} AS p ON p.{child} = w.reached
+                    WHERE p.{parent} IS NOT NULL AND w.reached <> w.origin AND w.depth < ?
+                )
+                SELECT origin, path FROM walk WHERE reached = origin ORDER BY origin
+                """,
+                [MAX_CHAIN],
+            ).fetchall()
+            rows = [(origin, path) for origin, path in rows if origin == min(path)]  # each loop once
+            examples = [
+                Problem(s.file, f"its chain of {col.name} comes back to it ({' -> '.join(path)}): "
+                        "an order cannot feed itself", column=col.name, value=origin)
+                for origin, path in rows[: problems.per_check]
+            ]
+            if rows:
+                problems.add_check(examples, len(rows))
