@@ -444,4 +444,4 @@ def test_envelope_attributes_that_are_not_strings_are_rejected_not_fatal():
     good = ce("e-good", "machine.up", {"machine_id": "M1"}, seq=2)
     result = apply_events(store, [bad, good], feed="test")
     assert (result.applied, result.rejected) == (1, 1)
-    assert "missing type" in one(store, "SELECT reason FROM event_log WHERE outcome = 'rejected'")
+    assert "type must be a string" in one(store, "SELECT reason FROM event_log WHERE outcome = 'rejected'")

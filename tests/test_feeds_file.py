@@ -69,20 +69,28 @@ def test_small_apply_batches_keep_position_and_sequence_together(tmp_path):
     assert position == feed_file.stat().st_size
 
 
-def test_missing_or_shrunk_files_make_the_feed_stale_without_raising(tmp_path):
+def test_a_missing_file_makes_the_feed_stale_without_raising(tmp_path):
     store = plant()
     outcome = open_feed(store, str(tmp_path / "nowhere.jsonl")).poll_once()
     assert outcome.status.state == "stale" and "no such file" in outcome.status.last_error
     assert not outcome.ok
+    assert outcome.status.describe().startswith("stale since ")
 
+
+def test_a_shrunk_file_is_read_again_from_its_start(tmp_path):
+    # Emptied in place (copytruncate), then written again: the new lines are read, the old position
+    # forgotten (it used to leave the feed stale for good).
+    store = plant()
     feed_file = tmp_path / "events.jsonl"
     write_jsonl(feed_file, [ce("e1", "machine.up", {"machine_id": "M1"}, seq=1)])
     feed = open_feed(store, str(feed_file))
     assert feed.poll_once().applied == 1
     feed_file.write_text("")
     outcome = feed.poll_once()
-    assert outcome.status.state == "stale" and "shorter" in outcome.status.last_error
-    assert outcome.status.describe().startswith("stale since ")
+    assert outcome.status.state == "live" and outcome.result.received == 0
+    assert one(store, "SELECT position FROM feed_cursors") == 0
+    write_jsonl(feed_file, [ce("e2", "machine.down", {"machine_id": "M1"}, seq=2)])
+    assert feed.poll_once().applied == 1
 
 
 def test_received_at_is_when_the_lines_were_read_not_when_they_were_applied(tmp_path):

@@ -32,6 +32,9 @@ events_app = typer.Typer(
 )
 feed_app = typer.Typer(help="The scenario feed server (a snapshot plus a scripted event feed).", no_args_is_help=True)
 
+# How long `events pull` (without --follow) may keep polling a feed that always has more.
+PULL_MAX_SECONDS = 120.0
+
 
 def _seconds(value: float | None) -> str:
     if value is None:
@@ -62,6 +65,9 @@ def pull(
     poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.", min=0.05)] = 1.0,
     timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout per request, seconds.", min=0.01)] = 2.0,
     retries: Annotated[int, typer.Option("--retries", help="Retries on connection errors and 5xx.", min=0)] = 2,
+    max_time: Annotated[float, typer.Option(
+        "--max-time", help="Without --follow: stop after this many seconds even if the feed has more.",
+        min=0.1)] = PULL_MAX_SECONDS,
     json: JsonOption = False,
 ) -> None:
     """Apply everything the feed has now (resuming where the last pull stopped), then exit.
@@ -69,17 +75,18 @@ def pull(
     Exits non-zero with the reason when the feed is dead or misbehaving; what was applied before the
     trouble stays applied, and the next pull resumes after it.
     """
-    from planner_tui.feeds.poller import STALE, FeedUnavailable, open_feed
+    from planner_tui.feeds.poller import STALE, FeedUnavailable, open_feed, shown_url
 
+    shown = shown_url(source)
     with Store.open(db, create=False) as store, open_feed(store, source, timeout=timeout, retries=retries) as feed:
         if not follow:
-            outcome = _pull_all(feed)
+            outcome = _pull_all(feed, max_seconds=max_time)
             _report(outcome, json=json, quiet_when_empty=False)
             if outcome.status.state == STALE:
-                raise FeedUnavailable(f"feed {source}: {outcome.status.last_error}")
+                raise FeedUnavailable(f"feed {shown}: {outcome.status.last_error}")
             return
         if not json:
-            stderr.print(f"following {source} every {poll:g} s (Ctrl-C to stop)", highlight=False)
+            stderr.print(f"following {shown} every {poll:g} s (Ctrl-C to stop)", highlight=False)
         last_state = None
         try:
             while True:
@@ -97,20 +104,33 @@ def pull(
             return
 
 
-def _pull_all(feed):
-    """Poll until the feed has nothing more: one poll may stop early (a server capping its pages
-    below our limit, or the per-poll cap), so ask again while polls bring events or say catching up.
-    Stops on an empty or stale poll; the outcome carries every poll's counts and the last status."""
+def _pull_all(feed, *, max_seconds: float = PULL_MAX_SECONDS):
+    """Poll until the feed has nothing more of what it held when the pull began: one poll may stop
+    early (a server capping its pages below our limit, or the per-poll cap), so ask again while polls
+    bring events or say catching up. A feed that keeps producing would keep that going forever, so it
+    also stops once the feed's high-water mark at the start is reached (a file's length then; for HTTP,
+    events stamped at or after the start) and, in any case, after `max_seconds` (then the status says
+    catching up). Stops on an empty or stale poll; the outcome carries every poll's counts and the
+    last status."""
+    from dataclasses import replace
+
     from planner_tui.feeds.poller import CATCHING_UP, STALE, PollResult
 
+    deadline = time.monotonic() + max_seconds
+    mark = feed.high_water()
     total = None
     while True:
         outcome = feed.poll_once()
         if outcome.result is not None:
             total = outcome.result if total is None else total.merge(outcome.result)
         brought = outcome.result is not None and outcome.result.received > 0
-        if outcome.status.state == STALE or not (brought or outcome.status.state == CATCHING_UP):
-            return PollResult(applied=total.applied if total else 0, result=total, status=outcome.status)
+        status = outcome.status
+        done = status.state == STALE or not (brought or status.state == CATCHING_UP) or feed.reached(mark)
+        if not done and time.monotonic() >= deadline:
+            done = True
+            status = replace(status, state=CATCHING_UP)  # stopped with more to read: say so
+        if done:
+            return PollResult(applied=total.applied if total else 0, result=total, status=status)
 
 
 def _payload(outcome) -> dict:

@@ -8,7 +8,9 @@ failure, with the last error), and the store is left as it was. Safe to call fro
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -20,9 +22,23 @@ from typing import Any, Callable
 import httpx
 
 from planner_tui.errors import BadRequest, PlannerError
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE, parse_batch, parse_line
+from planner_tui.feeds.cloudevents import (
+    BATCH_CONTENT_TYPE,
+    TooDeep,
+    loads_lenient,
+    parse_batch,
+    parse_line,
+)
 from planner_tui.store import Store
-from planner_tui.store.events import ApplyResult, apply_events, feed_cursor, feed_position
+from planner_tui.store.events import (
+    ApplyResult,
+    PartlyApplied,
+    apply_events,
+    feed_cursor,
+    feed_file_identity,
+    feed_position,
+)
+from planner_tui.urls import redact_text, redact_url
 
 LIVE, CATCHING_UP, STALE, STARTING = "live", "catching_up", "stale", "starting"
 
@@ -129,11 +145,17 @@ class Feed:
         raise NotImplementedError
 
     def _apply(self, progress: _Progress, events: list[dict], *, position: int | None = None,
-               final: bool = False) -> None:
+               file_identity: tuple | None = None, final: bool = False) -> None:
         if not events and position is None:
             return
-        result = apply_events(self.store, events, feed=self.feed, position=position, clock=self.clock)
-        progress.result = result if progress.result is None else progress.result.merge(result)
+        try:
+            result = apply_events(self.store, events, feed=self.feed, position=position,
+                                  file_identity=file_identity, clock=self.clock)
+        except PartlyApplied as exc:
+            # Part of the batch is committed: count it, so the poll reports what the store holds.
+            self._merge(progress, exc.result)
+            raise _FeedTrouble(f"could not store the events: {exc}") from None
+        self._merge(progress, result)
         times = [e["time"] for e in events if e.get("time") is not None]
         if times:
             newest = max(times)
@@ -141,6 +163,18 @@ class Feed:
         if not final:
             # Other threads (the console) see that a long poll is still working through a backlog.
             self.status = replace(self.status, state=CATCHING_UP, last_sequence=result.last_sequence)
+
+    @staticmethod
+    def _merge(progress: _Progress, result: ApplyResult) -> None:
+        progress.result = result if progress.result is None else progress.result.merge(result)
+
+    def high_water(self) -> Any:
+        """A mark of how far the feed reaches now, for `reached` (a pull that must end)."""
+        return None
+
+    def reached(self, mark: Any) -> bool:
+        """Whether what the feed held at `high_water()` time has been read; False when unknown."""
+        return False
 
     def _cursor(self) -> int | None:
         cur = self.store.cursor()
@@ -204,6 +238,22 @@ class Feed:
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# How much of the start of a file feed is fingerprinted (never beyond what was consumed): enough to
+# tell two files apart by their first events, cheap to read on every poll.
+HEAD_BYTES = 1024
+
+
+def _head(data: bytes) -> str:
+    return f"{len(data)}:{hashlib.sha1(data).hexdigest()}"
+
+
+def _head_matches(stored: str | None, first: bytes) -> bool:
+    if not stored:
+        return True
+    length, _, digest = stored.partition(":")
+    if not length.isdigit() or len(first) < int(length):
+        return False
+    return hashlib.sha1(first[:int(length)]).hexdigest() == digest
 
 
 class FileFeed(Feed):
@@ -212,38 +262,69 @@ class FileFeed(Feed):
     The cursor is the byte offset after the last complete line consumed, kept with the sequence in
     `feed_cursors`; a line still being written (no newline yet, not valid JSON yet) waits for the next
     poll. A line that is not valid JSON is kept as rejected and the feed goes on.
+
+    The file's identity (device and inode) and a fingerprint of its first bytes are kept with the
+    offset: a file replaced under the same name (logrotate's rename, an atomic rewrite) or truncated in
+    place (copytruncate) is read again from its start, and the events' source+id keep what was already
+    applied from applying twice.
     """
 
     def __init__(self, store: Store, path: str | Path, **opts: Any):
         self.path = Path(path)
         super().__init__(store, str(self.path.resolve()), **opts)
 
+    def high_water(self) -> Any:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
+    def reached(self, mark: Any) -> bool:
+        if mark is None:
+            return False
+        cur = self.store.cursor()
+        try:
+            return feed_position(cur, self.feed) >= mark
+        finally:
+            cur.close()
+
     def _poll(self, progress: _Progress) -> None:
         cur = self.store.cursor()
         try:
             start = feed_position(cur, self.feed)
+            stored_identity, stored_head = feed_file_identity(cur, self.feed)
         finally:
             cur.close()
         try:
-            size = self.path.stat().st_size
+            with self.path.open("rb") as handle:
+                # The identity and size of what is read, not of whatever the name points to a moment later.
+                info = os.fstat(handle.fileno())
+                first = handle.read(HEAD_BYTES)
+                identity = f"{info.st_dev}:{info.st_ino}" if info.st_ino else None
+                replaced = start > 0 and (
+                    info.st_size < start  # truncated in place, or a shorter file
+                    or (stored_identity is not None and identity is not None and identity != stored_identity)
+                    or not _head_matches(stored_head, first)  # other content, though maybe the same inode
+                )
+                if replaced:
+                    start = 0
+                chunk = b""
+                if info.st_size > start:
+                    handle.seek(start)
+                    chunk = handle.read()
         except FileNotFoundError:
             raise _FeedTrouble(f"no such file {self.path}") from None
         except OSError as exc:
             raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        if size < start:
-            raise _FeedTrouble(
-                f"{self.path} is shorter ({size} bytes) than what was already read ({start} bytes): "
-                "was it replaced? Use a new file name for a new feed"
-            )
-        if size == start:
+        # A cursor without the file's identity (an older version wrote it) gains it now.
+        unrecorded = start > 0 and stored_identity is None and identity is not None
+        if not chunk and not replaced and not unrecorded:
             return
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(start)
-                chunk = handle.read()
-        except OSError as exc:
-            raise _FeedTrouble(f"cannot read {self.path}: {exc.strerror or exc}") from None
         arrived = self.clock()
+        head_source = chunk if start == 0 else first
+
+        def where(offset: int) -> tuple[str | None, str]:
+            return identity, _head(head_source[:min(offset, HEAD_BYTES)])
 
         events: list[dict] = []
         offset = start
@@ -257,7 +338,11 @@ class FileFeed(Feed):
             if offset == 0 and raw.startswith(_UTF8_BOM):
                 body = raw[len(_UTF8_BOM):]  # a file saved "with BOM"; the offsets still count it
             text = body.decode("utf-8", errors="replace").strip()
-            event = parse_line(text, fallback_source=self.feed, fallback_id=f"line@{line_start}") if text else None
+            event = None
+            if text:
+                # The offset alone would name another line once the file is replaced: add its content.
+                line_id = f"line@{line_start}:{hashlib.sha1(raw).hexdigest()[:8]}"
+                event = parse_line(text, fallback_source=self.feed, fallback_id=line_id)
             if last and event is not None and event["error"] is not None and event["error"].startswith("not valid JSON"):
                 break  # probably still being written: wait for its newline
             offset += len(raw) + (0 if last else 1)
@@ -265,13 +350,13 @@ class FileFeed(Feed):
                 event["received_at"] = arrived
                 events.append(event)
             if len(events) >= self.apply_batch:
-                self._apply(progress, events, position=offset)
+                self._apply(progress, events, position=offset, file_identity=where(offset))
                 events = []
                 if progress.result is not None and progress.result.received >= self.max_events_per_poll:
                     progress.more = offset < start + len(chunk)
                     return
-        if events or offset != start:
-            self._apply(progress, events, position=offset, final=True)
+        if events or offset != start or replaced or unrecorded:
+            self._apply(progress, events, position=offset, file_identity=where(offset), final=True)
 
 
 class HttpFeed(Feed):
@@ -299,7 +384,8 @@ class HttpFeed(Feed):
         jitter: Callable[[], float] = random.random,
         **opts: Any,
     ):
-        super().__init__(store, url, **opts)
+        # Stored and shown without credentials; only the HTTP client sees the URL as given.
+        super().__init__(store, shown_url(url), **opts)
         self.url = url
         self.timeout = timeout
         self.retries = retries
@@ -337,23 +423,39 @@ class HttpFeed(Feed):
                 self.sleep(self._delay(attempt - 1))
             try:
                 response, body = self._get(params, headers)
-            except (httpx.TimeoutException, _DeadlinePassed):
-                error = f"timed out after {self.timeout:g} s"
+            except (httpx.TimeoutException, _DeadlinePassed) as exc:
+                error = f"timed out after {self.timeout:g} s" + self._elsewhere(exc)
                 continue
             except httpx.ConnectError as exc:
-                error = _connect_message(exc)
+                error = self._redact(_connect_message(exc)) + self._elsewhere(exc)
                 continue
             except httpx.TransportError as exc:
-                error = f"transport error: {exc}"
+                error = self._redact(f"transport error: {exc}") + self._elsewhere(exc)
                 continue
             except httpx.InvalidURL as exc:
-                raise _FeedTrouble(f"invalid feed URL {self.url}: {exc}") from None
+                raise _FeedTrouble(self._redact(f"invalid feed URL {self.url}: {exc}")) from None
             if response.status_code >= 500:
-                error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                error = f"HTTP {response.status_code} {response.reason_phrase}".strip() + self._elsewhere(response)
                 continue
             return self._read(response, body, after)
         tries = self.retries + 1
         raise _FeedTrouble(f"{error} ({tries} attempt{'s' if tries > 1 else ''})")
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.url)
+
+    def _elsewhere(self, failed: Any) -> str:
+        """" from <URL>" when what failed was not the feed's own URL (a redirect led elsewhere), so the
+        message names the server that failed; "" otherwise. Redacted, without the query."""
+        try:
+            url = failed.url if isinstance(failed, httpx.Response) else failed.request.url
+            place = str(url.copy_with(query=None, fragment=None))
+            own = str(httpx.URL(self.url).copy_with(query=None, fragment=None))
+        except (AttributeError, RuntimeError, httpx.InvalidURL):  # no request was made
+            return ""
+        if place == own:
+            return ""
+        return f" from {shown_url(place)} (redirected from the feed)"
 
     def _get(self, params: dict, headers: dict) -> tuple[httpx.Response, bytes]:
         """One request and, for a 200, its body, within `timeout` seconds of wall-clock time in all.
@@ -388,19 +490,25 @@ class HttpFeed(Feed):
         if response.status_code == 304:
             return None
         if response.status_code != 200:
-            raise _FeedTrouble(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            raise _FeedTrouble(f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                               + self._elsewhere(response))
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (BATCH_CONTENT_TYPE, "application/json"):
             raise _FeedTrouble(
                 f"unexpected content type {content_type or 'none'!r} (expected {BATCH_CONTENT_TYPE})"
+                + self._elsewhere(response)
             )
         try:
-            # Bytes: json detects UTF-8 (with or without a BOM), UTF-16 and UTF-32 itself.
-            body = json.loads(body_bytes)
+            body = _decode_body(body_bytes)
         except ValueError as exc:
             raise _FeedTrouble(f"invalid JSON from the feed: {exc}") from None
         if not isinstance(body, list):
+            if isinstance(body, TooDeep):
+                raise _FeedTrouble("invalid JSON from the feed: nested too deeply to read")
             raise _FeedTrouble("expected a JSON array of events")
+        if body and all(isinstance(item, TooDeep) for item in body):
+            # Nothing readable at all: the answer is broken, not one event in it.
+            raise _FeedTrouble("invalid JSON from the feed: nested too deeply to read")
         etag = response.headers.get("etag")
         self._etag = (after, etag) if etag else None
         return body
@@ -414,7 +522,7 @@ class HttpFeed(Feed):
                 page = self._fetch(after)
                 if not page:
                     break
-                events = parse_batch(page, fallback_source=self.url)
+                events = parse_batch(page, fallback_source=self.feed)
                 arrived = self.clock()
                 for event in events:
                     # When the page arrived, not when its batch is applied (a page may wait for more).
@@ -443,6 +551,31 @@ class HttpFeed(Feed):
             if pending:
                 self._apply(progress, pending, final=True)
 
+    def high_water(self) -> Any:
+        return self.clock()
+
+    def reached(self, mark: Any) -> bool:
+        # An HTTP feed does not say how far it reaches; the newest event of the last poll happening at or
+        # after the mark (when a pull began) says the feed has caught up with that moment.
+        newest = self.status.last_event_at
+        return mark is not None and newest is not None and newest >= mark
+
+
+def _decode_body(body: bytes) -> Any:
+    """A JSON body; a value in it nested too deeply to decode becomes a TooDeep (see loads_lenient)."""
+    try:
+        # Bytes: json detects UTF-8 (with or without a BOM), UTF-16 and UTF-32 itself.
+        return json.loads(body)
+    except RecursionError:
+        pass
+    # Decoded as json.loads decodes bytes, then read level by level.
+    return loads_lenient(body.decode(json.detect_encoding(body), "surrogatepass"), descend="[{")
+
+
+def shown_url(url: str) -> str:
+    """A feed URL as stored and shown: redacted (redact_text too, for a URL redact_url cannot parse)."""
+    return redact_text(redact_url(url), url)
+
 
 def _connect_message(exc: httpx.ConnectError) -> str:
     text = str(exc)
@@ -459,6 +592,6 @@ def open_feed(store: Store, source: str, **opts: Any) -> Feed:
     if text.startswith(("http://", "https://")):
         return HttpFeed(store, text, **opts)
     if "://" in text:
-        raise BadRequest(f"unsupported feed {text!r}: give a .jsonl file or an http(s) URL")
+        raise BadRequest(f"unsupported feed {shown_url(text)!r}: give a .jsonl file or an http(s) URL")
     file_opts = {k: v for k, v in opts.items() if k in ("apply_batch", "max_events_per_poll", "clock")}
     return FileFeed(store, text, **file_opts)

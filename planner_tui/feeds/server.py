@@ -16,9 +16,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
 import mimetypes
 import re
 import socket
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -49,20 +51,32 @@ def _rfc3339(value: datetime) -> str:
 
 def read_script(events_path: Path) -> list[dict]:
     """The scripted events, each with an integer sequence (given ones kept, missing or unreadable ones
-    numbered on from the one before)."""
+    numbered on from the one before). BadRequest naming the line for one that cannot be read."""
     try:
-        lines = Path(events_path).read_text(encoding="utf-8-sig").splitlines()
+        raw = Path(events_path).read_bytes()
     except OSError as exc:
         raise PlannerError(f"cannot read the event script {events_path}: {exc.strerror or exc}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # saved "with BOM"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        number = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise BadRequest(f"{events_path}, line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                         f"column {column}); save the script as UTF-8") from None
     events: list[dict] = []
     last = 0
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             event = json.loads(line)
         except ValueError as exc:
             raise BadRequest(f"{events_path}, line {number}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise BadRequest(f"{events_path}, line {number}: nested too deeply to read (JSON nested beyond "
+                             "what Python can decode)") from None
         if not isinstance(event, dict):
             raise BadRequest(f"{events_path}, line {number}: not a JSON object")
         try:
@@ -114,8 +128,9 @@ class FeedServer:
         clock: Callable[[], float] = time.monotonic,
         utc_clock: Callable[[], datetime] = _utc_now,
     ):
-        if not speed or speed <= 0:
-            raise BadRequest(f"--speed must be above 0, got {speed}")
+        if not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
+            # nan would pass a "<= 0" check and make every release time nan (nothing ever released).
+            raise BadRequest(f"--speed must be a finite number above 0 (60 plays an hour in a minute), got {speed}")
         if page_size < 1 or max_page_size < page_size:
             raise BadRequest("page size must be at least 1 and at most the maximum page size")
         if snapshot_dir is not None and not Path(snapshot_dir).is_dir():
@@ -254,6 +269,9 @@ class _TrackingServer(ThreadingHTTPServer):
     """Remembers open connections so stop() can cut them (HTTP/1.1 keeps them alive otherwise)."""
 
     daemon_threads = True
+    # http.server listens with a backlog of 5: a burst of clients (a demo room, a load test) overflows
+    # it and the kernel drops connections, which then wait out SYN retries of 1, 3, 7... seconds.
+    request_queue_size = 1024
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._connections: set[socket.socket] = set()
@@ -270,6 +288,14 @@ class _TrackingServer(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr; one line says the same to whoever runs the demo.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # a client that went away
+        print(f"feed server: could not answer {client_address[0]}: {type(error).__name__}: {error}",
+              file=sys.stderr)
+
     def close_connections(self) -> None:
         with self._connections_lock:
             connections, self._connections = list(self._connections), set()
@@ -279,6 +305,15 @@ class _TrackingServer(ThreadingHTTPServer):
             except OSError:
                 pass
             connection.close()
+
+
+def _page_body(events: list[dict]) -> bytes:
+    try:
+        return json.dumps(events, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A script holding a lone surrogate ("\ud800"): serve it as the JSON escape it was written as,
+        # so the client sees the event (and rejects it) rather than a dropped connection.
+        return json.dumps(events).encode()
 
 
 def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
@@ -344,7 +379,7 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 return
             if limit is not None:
                 limit = max(1, min(limit, server.max_page_size))
-            body = json.dumps(server.page(after, limit), ensure_ascii=False).encode()
+            body = _page_body(server.page(after, limit))
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             headers = {"ETag": etag, "Cache-Control": "no-cache"}
             if etag in [t.strip() for t in self.headers.get("If-None-Match", "").split(",")]:

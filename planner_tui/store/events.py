@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from planner_tui.store.contract import table as contract_table
 from planner_tui.store.db import Store
+from planner_tui.urls import redact_text, redact_url
 
 KNOWN_TYPES = (
     "machine.down",
@@ -54,6 +55,14 @@ APPLIED, UNKNOWN_TYPE, REJECTED = "applied", "unknown_type", "rejected"
 # expected_minutes) INTEGER. A larger value is rejected rather than failing the batch's write.
 MAX_SEQUENCE = 2**63 - 1
 MAX_INTEGER = 2**31 - 1
+
+# Event times outside these years are a producer's mistake (an unset clock, a sentinel date), not plant
+# news: rejected rather than skewing the lag and the history's order.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+# How deeply an event's JSON may nest. Real events nest two or three levels; far deeper JSON cannot be
+# written back or read again by Python's json (RecursionError), so it is rejected when it arrives.
+MAX_DEPTH = 64
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -86,12 +95,17 @@ def parse_event_time(text: Any) -> datetime:
     if tz and tz not in ("Z", "z"):
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"time {text!r} has an invalid UTC offset {tz} (hours 00-23, minutes 00-59)")
+        offset = timedelta(hours=hours, minutes=minutes)
         try:
             value = value.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc).replace(tzinfo=None)
         except OverflowError:
             # The offset carries it past year 1 or 9999.
             raise ValueError(f"time {text!r} is out of range once converted to UTC") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"time {text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR}, UTC)")
     return value
 
 
@@ -115,14 +129,121 @@ def parse_sequence(value: Any) -> int:
 
 def fingerprint(raw: Any) -> str:
     """A stable id for something that carries none of its own (a malformed event)."""
+    if isinstance(raw, TooDeep):
+        return "invalid-" + raw.digest
     text = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True, default=str)
     return "invalid-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def _envelope_text(obj: dict, name: str) -> str | None:
-    """A CloudEvents attribute that must be a non-empty string, else None."""
+class TooDeep:
+    """Stands for a JSON value nested too deeply for Python's json to decode (RecursionError).
+
+    The feeds' lenient decoder puts one where such a value was (a whole line, a page's element, or one
+    member of an event), so the rest of the event can still be read and kept as rejected."""
+
+    def __init__(self, text: str):
+        self.size = len(text)
+        self.digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    def __str__(self) -> str:
+        # What the history keeps in its place (json.dumps(default=str) writes this).
+        return f"<not kept: {self.size:,} characters of JSON nested too deeply>"
+
+
+TOO_DEEP_REASON = "nested too deeply"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    # A lone surrogate ("\ud800" in JSON) is valid JSON but not Unicode: UTF-8, DuckDB and Arrow refuse it.
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _unsafe_members(obj: dict) -> dict[str, str]:
+    """Top-level members of an event the store cannot keep, with why: "deep" (nested deeper than
+    MAX_DEPTH), "too deep" (too deep to decode at all: a TooDeep) or "surrogate" (a lone surrogate)."""
+    if _unsafe_value(obj, 1) is None:
+        return {}  # the usual case: one walk; naming the members is only needed when something is wrong
+    found: dict[str, str] = {}
+    for name, member in obj.items():
+        why = "surrogate" if _has_surrogate(name) else _unsafe_value(member)
+        if why is not None:
+            found[ascii(name) if why == "surrogate" and _has_surrogate(name) else name] = why
+    return found
+
+
+def _unsafe_value(member: Any, depth: int = 2) -> str | None:
+    # Iterative: the depth is the question, so this must not recurse. Members are level 2.
+    stack = [(member, depth)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() and _SURROGATE.search(value):
+                return "surrogate"
+        elif kind is dict:
+            if depth > MAX_DEPTH:
+                return "deep"
+            for key, item in value.items():
+                if type(key) is str and not key.isascii() and _SURROGATE.search(key):
+                    return "surrogate"
+                if type(item) in _CONTAINERS:
+                    stack.append((item, depth + 1))
+                elif type(item) is str:
+                    if not item.isascii() and _SURROGATE.search(item):
+                        return "surrogate"
+                elif isinstance(item, TooDeep):
+                    return "too deep"
+        elif kind is list:
+            if depth > MAX_DEPTH:
+                return "deep"
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, (dict, list)):  # subclasses, from a Python caller
+            stack.append((dict(value) if isinstance(value, dict) else list(value), depth))
+        elif isinstance(value, str):
+            if _has_surrogate(value):
+                return "surrogate"
+        elif isinstance(value, TooDeep):
+            return "too deep"
+    return None
+
+
+_CONTAINERS = (dict, list)
+
+
+def _unsafe_reason(name: str, why: str) -> str:
+    if why == "surrogate":
+        return f"{name} holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    if why == "deep":
+        return f"{name} is nested deeper than {MAX_DEPTH} levels"
+    return f"{name} is {TOO_DEEP_REASON} to read"
+
+
+def _envelope_text(obj: dict, name: str, problems: list[str], unsafe: dict[str, str]) -> str | None:
+    """A CloudEvents attribute that must be a non-empty string, else None with the problem noted."""
     value = obj.get(name)
-    return value if isinstance(value, str) and value.strip() else None
+    if name in unsafe:
+        problems.append(_unsafe_reason(name, unsafe[name]))
+    elif value is None or (isinstance(value, str) and not value.strip()):
+        problems.append(f"missing {name}")
+    elif not isinstance(value, str):
+        # CloudEvents: id, source and type are strings; a number is a producer's bug worth naming.
+        problems.append(f"{name} must be a string, got {_kind(value)}")
+    else:
+        return value
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the JSON boolean {json.dumps(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON array"
+    return type(value).__name__
 
 
 def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None = None) -> dict:
@@ -142,28 +263,38 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
         "raw": obj,
         "error": None,
     }
+    if isinstance(obj, TooDeep):
+        event["id"] = event["id"] or fingerprint(obj)
+        event["raw"] = str(obj)
+        event["error"] = f"{TOO_DEEP_REASON} to read (JSON nested beyond what Python can decode)"
+        return event
     if not isinstance(obj, dict):
         event["id"] = event["id"] or fingerprint(obj)
         event["error"] = "not a JSON object"
         return event
     problems: list[str] = []
-    source, event_id, event_type = _envelope_text(obj, "source"), _envelope_text(obj, "id"), _envelope_text(obj, "type")
+    unsafe = _unsafe_members(obj)
+    if unsafe:
+        # Keep what can be kept: the deep members give way to a note, so the history can hold the rest.
+        event["raw"] = {k: (f"<not kept: nested deeper than {MAX_DEPTH} levels>" if unsafe.get(k) == "deep" else v)
+                        for k, v in obj.items()}
+    source = _envelope_text(obj, "source", problems, unsafe)
+    event_id = _envelope_text(obj, "id", problems, unsafe)
+    event_type = _envelope_text(obj, "type", problems, unsafe)
     if source:
         event["source"] = source
-    else:
-        problems.append("missing source")
     if event_id:
         event["id"] = event_id
     else:
-        event["id"] = event["id"] or fingerprint(obj)  # only now: hashing every event would cost
-        problems.append("missing id")
+        event["id"] = event["id"] or fingerprint(event["raw"])  # only now: hashing every event would cost
     if event_type:
         event["type"] = event_type
-    else:
-        problems.append("missing type")
     spec = obj.get("specversion")
     if spec != "1.0":
-        problems.append("missing specversion" if spec is None else f"specversion {spec!r} is not 1.0")
+        problems.append("missing specversion" if spec is None else f'specversion must be the string "1.0", got {spec!r}')
+    for name, why in unsafe.items():
+        if name not in ("source", "id", "type"):
+            problems.append(_unsafe_reason(name, why))
     if "sequence" in obj and obj["sequence"] is not None:
         try:
             event["sequence"] = parse_sequence(obj["sequence"])
@@ -182,13 +313,21 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     if "data_base64" in obj:
         problems.append("binary data (data_base64) is not supported; send data as a JSON object")
     data = obj.get("data")
-    if isinstance(data, str) and isinstance(content_type, str) and "json" in content_type.lower():
+    if isinstance(data, str) and "data" not in unsafe and isinstance(content_type, str) \
+            and "json" in content_type.lower():
         # Some producers send JSON data as an encoded string.
         try:
-            data = json.loads(data)
-        except ValueError:
-            pass
-    if data is None:
+            decoded = json.loads(data)
+        except (ValueError, RecursionError):
+            decoded = data
+        if isinstance(decoded, dict) and _unsafe_members(decoded):
+            unsafe["data"] = "encoded"
+            problems.append(f"data holds JSON nested deeper than {MAX_DEPTH} levels or a lone surrogate")
+        else:
+            data = decoded
+    if "data" in unsafe:
+        pass  # its problem is named above
+    elif data is None:
         if "data_base64" not in obj:
             problems.append("missing data")
     elif not isinstance(data, dict):
@@ -1024,16 +1163,20 @@ def _write_event_log(cur: duckdb.DuckDBPyConnection, records: list[dict]) -> Non
 
 
 def _write_cursor(cur: duckdb.DuckDBPyConnection, feed: str, sequence: int | None, position: int | None,
-                  now: datetime) -> None:
+                  now: datetime, file_identity: tuple | None = None) -> None:
+    identity, head = file_identity if file_identity is not None else (None, None)
     cur.execute(
         """
-        INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position) VALUES (?, ?, NULL, ?, ?)
+        INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, file_head)
+        VALUES (?, ?, NULL, ?, ?, ?, ?)
         ON CONFLICT (feed) DO UPDATE SET
             last_sequence = coalesce(excluded.last_sequence, feed_cursors.last_sequence),
             position = coalesce(excluded.position, feed_cursors.position),
+            file_identity = coalesce(excluded.file_identity, feed_cursors.file_identity),
+            file_head = coalesce(excluded.file_head, feed_cursors.file_head),
             updated_at = excluded.updated_at
         """,
-        [feed, sequence, now, position],
+        [feed, sequence, now, position, identity, head],
     )
 
 
@@ -1051,8 +1194,17 @@ def _raw_json(event: dict) -> str:
     raw = event["raw"]
     if not isinstance(raw, dict):
         # Keep what arrived, but always as an object so the log's `data` reads the same way.
-        return json.dumps({"invalid": raw}, default=str, ensure_ascii=False)
-    return json.dumps(raw, default=str, ensure_ascii=False, separators=(",", ":"))
+        raw = {"invalid": raw}
+    try:
+        text = json.dumps(raw, default=str, ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError) as exc:
+        # Only an event given as Python objects can get here (what a feed decoded is checked first).
+        return json.dumps({"invalid": f"<not kept: {type(exc).__name__}>"})
+    if _has_surrogate(text):
+        # Lone surrogates cannot be stored: keep them as the text of their escape ("\ud800"), so the
+        # history reads back as plain text.
+        text = _SURROGATE.sub(lambda found: f"\\\\u{ord(found[0]):04x}", text)
+    return text
 
 
 def _first(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
@@ -1073,6 +1225,22 @@ def feed_position(cur: duckdb.DuckDBPyConnection, feed: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def feed_file_identity(cur: duckdb.DuckDBPyConnection, feed: str) -> tuple[str | None, str | None]:
+    """The (device:inode, head fingerprint) of the file a file feed's position is in, as stored with
+    it; (None, None) before the first read, or for a cursor from an older version."""
+    row = _first(cur, "SELECT file_identity, file_head FROM feed_cursors WHERE feed = ?", [feed])
+    return (row[0], row[1]) if row else (None, None)
+
+
+class PartlyApplied(Exception):
+    """`apply_events` failed after committing part of its batch (one event at a time): `result` is
+    what was committed, so a caller can report it; the cause is chained."""
+
+    def __init__(self, result: ApplyResult, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}".splitlines()[0][:300])
+        self.result = result
+
+
 def apply_events(
     store: Store,
     events: list[dict],
@@ -1080,6 +1248,7 @@ def apply_events(
     feed: str,
     received_at: datetime | None = None,
     position: int | None = None,
+    file_identity: tuple[str | None, str | None] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> ApplyResult:
     """Apply a batch of events in one transaction with their history and the feed's cursor.
@@ -1096,14 +1265,23 @@ def apply_events(
     `received_at` is when the batch arrived (default: now); a normalised event may carry its own
     `received_at` (the poller stamps each page as it arrives), which wins.
 
+    `file_identity` (file feeds) is (device:inode, head fingerprint) of the file `position` is in,
+    stored with it so a replaced or truncated file is noticed (see `feed_file_identity`).
+
+    `feed` is stored and shown, so it is redacted here too: a URL never keeps its credentials.
+
     `clock` stamps applied_at (default: the real UTC clock); a replay passes its own clock so lags are
     measured in the replay's time.
+
+    Raises PartlyApplied (with what was committed) if the store fails while the batch is being
+    applied one event at a time.
 
     On a large plant the first call also creates the lookup indexes (see `_LOOKUP_INDEXES`), after
     the batch is committed: about a second, once.
     """
     clock = clock or _precise_now
     received_at = received_at or clock()
+    feed = redact_text(redact_url(feed), feed)
     normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
     missing_indexes: list[tuple[str, str]] = []
     by_sequence = position is None
@@ -1112,16 +1290,16 @@ def apply_events(
         try:
             try:
                 result = _apply_in_transaction(cur, normalised, feed=feed, received_at=received_at,
-                                               position=position, missing_indexes=missing_indexes, clock=clock,
-                                               by_sequence=by_sequence)
-            except (duckdb.Error, ArithmeticError, ValueError, TypeError):
+                                               position=position, file_identity=file_identity,
+                                               missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
+            except _WRITE_ERRORS:
                 # Something the validators let through failed the batch's write. Rather than fail
                 # this batch (and so every later poll) forever, apply its events one at a time so
                 # only the culprit is lost, kept as rejected with the error.
                 missing_indexes.clear()
                 result = _apply_one_by_one(cur, normalised, feed=feed, received_at=received_at,
-                                           position=position, missing_indexes=missing_indexes, clock=clock,
-                                           by_sequence=by_sequence)
+                                           position=position, file_identity=file_identity,
+                                           missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
             if missing_indexes:
                 _create_lookup_indexes(store, cur, missing_indexes)
         finally:
@@ -1140,29 +1318,53 @@ def _apply_in_transaction(cur, events: list[dict], **kwargs) -> ApplyResult:
     return result
 
 
+# What a batch's write may fail with on a value the validators let through; RecursionError for JSON
+# nested too deeply to write (an event given as Python objects).
+_WRITE_ERRORS = (duckdb.Error, ArithmeticError, ValueError, TypeError, RecursionError)
+
+
 def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-                      missing_indexes: list, clock: Callable[[], datetime], by_sequence: bool) -> ApplyResult:
+                      file_identity: tuple | None, missing_indexes: list, clock: Callable[[], datetime],
+                      by_sequence: bool) -> ApplyResult:
     """The slow path for a batch that failed as a whole: each event in its own transaction, in the
-    batch's order; the batch's file position is stored with the last one."""
+    batch's order; the batch's file position is stored with the last one. Should even that fail,
+    PartlyApplied carries what was committed before."""
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
     total = ApplyResult()
-    for n, i in enumerate(order):
-        ev = events[i]
-        here = position if n == len(order) - 1 else None
-        try:
-            one = _apply_in_transaction(cur, [ev], feed=feed, received_at=received_at, position=here,
-                                        missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
-        except (duckdb.Error, ArithmeticError, ValueError, TypeError) as exc:
-            reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
-            # Log it without what may have failed the write (an out-of-range sequence or time).
-            kept = {**ev, "error": reason, "type": None, "sequence": None, "time": None}
-            one = _apply_in_transaction(cur, [kept], feed=feed, received_at=received_at, position=here,
-                                        missing_indexes=None, clock=clock, by_sequence=by_sequence)
-        total.merge(one)
-    if not order and position is not None:
-        total = _apply_in_transaction(cur, [], feed=feed, received_at=received_at, position=position,
-                                      missing_indexes=None, clock=clock)
+    try:
+        for n, i in enumerate(order):
+            ev = events[i]
+            here = position if n == len(order) - 1 else None
+            where = file_identity if here is not None else None
+            try:
+                one = _apply_in_transaction(cur, [ev], feed=feed, received_at=received_at, position=here,
+                                            file_identity=where, missing_indexes=missing_indexes, clock=clock,
+                                            by_sequence=by_sequence)
+            except _WRITE_ERRORS as exc:
+                reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+                # Log it without what may have failed the write (an out-of-range sequence or time, text
+                # that is not Unicode).
+                kept = {**ev, "error": _storable(reason), "type": None, "sequence": None, "time": None,
+                        "source": _storable(ev["source"]), "id": _storable(ev["id"])}
+                one = _apply_in_transaction(cur, [kept], feed=feed, received_at=received_at, position=here,
+                                            file_identity=where, missing_indexes=None, clock=clock,
+                                            by_sequence=by_sequence)
+            total.merge(one)
+        if not order and position is not None:
+            total = _apply_in_transaction(cur, [], feed=feed, received_at=received_at, position=position,
+                                          file_identity=file_identity, missing_indexes=None, clock=clock)
+    except Exception as exc:
+        if total.received:
+            raise PartlyApplied(total, exc) from exc
+        raise
     return total
+
+
+def _storable(text: Any) -> Any:
+    """Text with any lone surrogate spelled as its escape, so UTF-8 (and so DuckDB) can hold it."""
+    if isinstance(text, str) and _has_surrogate(text):
+        return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+    return text
 
 
 # Lookup indexes that could not be created, per store: not tried again on every batch (a failed build
@@ -1185,8 +1387,8 @@ def _create_lookup_indexes(store: Store, cur: duckdb.DuckDBPyConnection, wanted:
 
 
 def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-           missing_indexes: list | None = None, clock: Callable[[], datetime] = _precise_now,
-           by_sequence: bool = True) -> ApplyResult:
+           file_identity: tuple | None = None, missing_indexes: list | None = None,
+           clock: Callable[[], datetime] = _precise_now, by_sequence: bool = True) -> ApplyResult:
     result = ApplyResult()
     cursor = feed_cursor(cur, feed)
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
@@ -1273,7 +1475,7 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
             "data": _raw_json(ev), "feed": feed,
         })
     _write_event_log(cur, records)
-    _write_cursor(cur, feed, highest, position, applied_at)
+    _write_cursor(cur, feed, highest, position, applied_at, file_identity)
     result.last_sequence = highest
     return result
 
@@ -1347,18 +1549,27 @@ def event_history(
         params.append(int(limit))
     rows = cur.execute(sql, params).fetchall()
     history = []
+    shown: dict[str, str] = {}  # a database an older version wrote may hold feed URLs with credentials
+
+    def redacted(text: str | None) -> str | None:
+        if text is None or "://" not in text:
+            return text
+        if text not in shown:
+            shown[text] = redact_text(redact_url(text), text)
+        return shown[text]
+
     for (source, event_id, sequence, kind, event_time, received, applied, outcome_, reason, changes, data,
          feed) in reversed(rows):
         raw = json.loads(data) if data else {}
         payload = raw.get("data") if isinstance(raw, dict) else None
         history.append({
-            "source": source, "id": event_id, "sequence": sequence, "type": kind, "time": event_time,
+            "source": redacted(source), "id": event_id, "sequence": sequence, "type": kind, "time": event_time,
             "received_at": received, "applied_at": applied, "outcome": outcome_, "reason": reason,
             "lag_seconds": round((applied - event_time).total_seconds(), 3) if applied and event_time else None,
             "changes": json.loads(changes) if changes else [],
             "summary": describe_event(kind, payload),
             "data": payload,
-            "feed": feed,
+            "feed": redacted(feed),
         })
     return history
 

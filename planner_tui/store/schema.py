@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from planner_tui.store.contract import TABLES, create_table_sql
+from planner_tui.urls import redact_text, redact_url
 
 APP_TABLES_DDL: tuple[str, ...] = (
     # Every event ever received, applied or not: the plant's history.
@@ -25,14 +26,14 @@ APP_TABLES_DDL: tuple[str, ...] = (
         reason VARCHAR,                   -- why it was rejected
         changes VARCHAR,                  -- JSON: what it changed
         data VARCHAR,                     -- JSON: the event as received
-        feed VARCHAR,                     -- the feed location it came through (URL or path)
+        feed VARCHAR,                     -- the feed it came through (path, or URL without credentials)
         PRIMARY KEY (source, event_id)
     )
     """,
     # Where each feed resumes.
     """
     CREATE TABLE IF NOT EXISTS feed_cursors (
-        feed VARCHAR PRIMARY KEY,         -- the feed location (URL or file path)
+        feed VARCHAR PRIMARY KEY,         -- the feed location (file path, or URL without credentials)
         last_sequence BIGINT,
         etag VARCHAR,
         updated_at TIMESTAMP
@@ -41,6 +42,12 @@ APP_TABLES_DDL: tuple[str, ...] = (
     # A file feed's byte offset after the last complete line read (NULL for HTTP feeds); added after
     # the first version, hence ALTER: older database files gain it too.
     "ALTER TABLE feed_cursors ADD COLUMN IF NOT EXISTS position BIGINT",
+    # Which file that position is in, so a file replaced (rename rotation) or truncated in place
+    # (copytruncate) is read again from its start rather than from an offset into other content:
+    # "<st_dev>:<st_ino>", and "<n>:<sha1 of the file's first n bytes>" (n up to 1 KiB, never beyond
+    # the position), which also catches a new file that reuses the inode. NULL for HTTP feeds.
+    "ALTER TABLE feed_cursors ADD COLUMN IF NOT EXISTS file_identity VARCHAR",
+    "ALTER TABLE feed_cursors ADD COLUMN IF NOT EXISTS file_head VARCHAR",
     # Triage: the current state of each exception a planner has touched.
     """
     CREATE TABLE IF NOT EXISTS exception_triage (
@@ -79,10 +86,72 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create whatever is missing: empty contract tables and planner_tui's own tables."""
+    """Create whatever is missing: empty contract tables and planner_tui's own tables; rewrite feed
+    names an older version stored with their credentials."""
     present = existing_tables(con)
     for t in TABLES:
         if t.name not in present:
             con.execute(create_table_sql(t))
     for ddl in APP_TABLES_DDL:
         con.execute(ddl)
+    redact_stored_feeds(con)
+
+
+def _redacted(url: str) -> str:
+    # redact_text as well: it also masks the secrets of a URL redact_url cannot parse (a bad port).
+    return redact_text(redact_url(url), url)
+
+
+def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite feed URLs stored with their credentials (`http://user:pass@...`, `?token=...`) by older
+    versions: feed_cursors.feed, event_log.feed, and event_log.source where a feed URL stood in for a
+    missing source. One transaction; nothing to do (the usual case) costs one query on feed_cursors.
+
+    Cursors of one feed under several credentials become one (the highest sequence and position, the
+    latest update), as every event up to the highest was received. Every event_log.feed value was
+    written with its cursor row, so the cursors say which names to look for."""
+    names = [r[0] for r in con.execute(
+        "SELECT feed FROM feed_cursors WHERE contains(feed, '://')").fetchall()]
+    renamed = {name: _redacted(name) for name in names if _redacted(name) != name}
+    loaded_from = con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchall()
+    if loaded_from and loaded_from[0][0] and _redacted(loaded_from[0][0]) != loaded_from[0][0]:
+        con.execute("UPDATE store_meta SET value = ? WHERE key = 'loaded_from'", [_redacted(loaded_from[0][0])])
+    if not renamed:
+        return
+    con.begin()
+    try:
+        for new in sorted(set(renamed.values())):
+            old = [name for name, target in renamed.items() if target == new]
+            merged = con.execute(
+                """
+                SELECT max(last_sequence), arg_max(etag, updated_at), max(updated_at), max(position),
+                       arg_max(file_identity, updated_at), arg_max(file_head, updated_at)
+                FROM feed_cursors WHERE feed = ANY(?)
+                """,
+                [old + [new]],
+            ).fetchone()
+            con.execute("DELETE FROM feed_cursors WHERE feed = ANY(?)", [old + [new]])
+            con.execute("INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, "
+                        "file_head) VALUES (?, ?, ?, ?, ?, ?, ?)", [new, *merged])
+            con.execute("UPDATE event_log SET feed = ? WHERE feed = ANY(?)", [new, old])
+            # A source is half the event's identity: where the redacted one is already logged under the
+            # same id (the same content, received under other credentials), the older copy goes.
+            con.execute(
+                """
+                DELETE FROM event_log AS l WHERE l.source = ANY(?) AND EXISTS (
+                    SELECT 1 FROM event_log AS k WHERE k.source = ? AND k.event_id = l.event_id)
+                """,
+                [old, new],
+            )
+            con.execute(
+                """
+                DELETE FROM event_log AS l WHERE l.source = ANY(?) AND l.rowid NOT IN (
+                    SELECT min(rowid) FROM event_log WHERE source = ANY(?) GROUP BY event_id)
+                """,
+                [old, old],
+            )
+            con.execute("UPDATE event_log SET source = ? WHERE source = ANY(?)", [new, old])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

@@ -5,11 +5,16 @@ from __future__ import annotations
 import duckdb
 
 from planner_tui.store.contract import TABLES
+from planner_tui.urls import redact_text, redact_url
 
 
 def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
     row = cur.execute("SELECT value FROM store_meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else None
+
+
+def _redacted(value: str | None) -> str | None:
+    return redact_text(redact_url(value), value) if value else value
 
 
 def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -36,5 +41,6 @@ def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
         ),
         "events_received": one("SELECT count(*) FROM event_log"),
         "loaded_at": _meta(cur, "loaded_at"),
-        "loaded_from": _meta(cur, "loaded_from"),
+        # An older version stored a snapshot URL with its credentials: never show them.
+        "loaded_from": _redacted(_meta(cur, "loaded_from")),
     }
