@@ -22,6 +22,11 @@ def _is_secret(name: str) -> bool:
     return any(word in lowered for word in _SECRET_PARAMS)
 
 
+def _masked_pair(pair: str) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}={MASK}" if equals and _is_secret(name) else pair
+
+
 def redact_url(url: str) -> str:
     """`url` without its password, user and secret query values: safe to store, log and print.
 
@@ -34,9 +39,14 @@ def redact_url(url: str) -> str:
         port = parts.port
     except ValueError:
         # Not parseable (a bad port, a bad IPv6 literal): keep only the scheme and what follows the
-        # last "@", so a password can never leak through an error message.
+        # last "@", and mask secret query values by hand, so nothing can leak through an error message.
         scheme, _, rest = url.partition("://")
-        return f"{scheme}://{MASK}@{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+        rest, mark, query = rest.partition("?")
+        if "@" in rest:
+            rest = f"{MASK}@{rest.rsplit('@', 1)[-1]}"
+        if query:
+            query = "&".join(_masked_pair(pair) for pair in query.split("&"))
+        return f"{scheme}://{rest}{mark}{query}"
     netloc = parts.netloc
     if parts.username is not None or parts.password is not None:
         shown_host = host or ""

@@ -15,6 +15,7 @@ from typing import Any
 from planner_tui.store.events import (
     TooDeep,
     fingerprint,
+    json_int,
     parse_event,
     parse_event_time,
     parse_sequence,
@@ -25,6 +26,7 @@ __all__ = [
     "EVENT_CONTENT_TYPE",
     "TooDeep",
     "fingerprint",
+    "json_int",
     "loads_lenient",
     "parse_batch",
     "parse_event",
@@ -77,7 +79,7 @@ def _json_kind(value: Any) -> str:
 # levels itself and puts a TooDeep where the unreadable value was.
 
 _WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(parse_int=json_int)
 _BRACKET_OR_QUOTE = re.compile(r'[\[\]{}"]')
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
@@ -87,7 +89,7 @@ def loads_lenient(text: str, *, descend: str) -> Any:
     `descend` are read one by one ("[{": a top-level array, then objects within it; "{": a top-level
     object) and each unreadable value becomes a TooDeep. ValueError for invalid JSON, as json.loads."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=json_int)
     except RecursionError:
         pass
     value, end = _value(text, _ws(text, 0), descend)

@@ -25,6 +25,7 @@ from planner_tui.errors import BadRequest, PlannerError
 from planner_tui.feeds.cloudevents import (
     BATCH_CONTENT_TYPE,
     TooDeep,
+    json_int,
     loads_lenient,
     parse_batch,
     parse_line,
@@ -238,6 +239,8 @@ class Feed:
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# The most one answer of a feed may hold: an HTTP page, or one line of a file feed.
+MAX_ANSWER_BYTES = 64 << 20
 # How much of the start of a file feed is fingerprinted (never beyond what was consumed): enough to
 # tell two files apart by their first events, cheap to read on every poll.
 HEAD_BYTES = 1024
@@ -337,12 +340,22 @@ class FileFeed(Feed):
             body = raw
             if offset == 0 and raw.startswith(_UTF8_BOM):
                 body = raw[len(_UTF8_BOM):]  # a file saved "with BOM"; the offsets still count it
-            text = body.decode("utf-8", errors="replace").strip()
             event = None
-            if text:
-                # The offset alone would name another line once the file is replaced: add its content.
-                line_id = f"line@{line_start}:{hashlib.sha1(raw).hexdigest()[:8]}"
-                event = parse_line(text, fallback_source=self.feed, fallback_id=line_id)
+            # The offset alone would name another line once the file is replaced: add its content.
+            line_id = f"line@{line_start}:{hashlib.sha1(raw).hexdigest()[:8]}"
+            if len(body) > MAX_ANSWER_BYTES and not last:
+                event = _refused_line(self.feed, line_id, f"a line of {len(body):,} bytes is over the "
+                                      f"{MAX_ANSWER_BYTES:,} one event may take")
+            else:
+                try:
+                    text = body.decode("utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    # Never guess at what the producer meant: U+FFFD in an id would be applied as real.
+                    text = ""
+                    event = _refused_line(self.feed, line_id, f"not valid UTF-8 (byte {exc.start + 1} of the "
+                                          f"line is {body[exc.start:exc.start + 1]!r})")
+                if text:
+                    event = parse_line(text, fallback_source=self.feed, fallback_id=line_id)
             if last and event is not None and event["error"] is not None and event["error"].startswith("not valid JSON"):
                 break  # probably still being written: wait for its newline
             offset += len(raw) + (0 if last else 1)
@@ -357,6 +370,14 @@ class FileFeed(Feed):
                     return
         if events or offset != start or replaced or unrecorded:
             self._apply(progress, events, position=offset, file_identity=where(offset), final=True)
+
+
+def _refused_line(feed: str, line_id: str, reason: str) -> dict:
+    """A file feed's line refused before JSON parsing: kept as rejected with the reason, never whole."""
+    event = parse_line("null", fallback_source=feed, fallback_id=line_id)
+    event["raw"] = f"<not kept: {reason}>"
+    event["error"] = reason
+    return event
 
 
 class HttpFeed(Feed):
@@ -378,7 +399,7 @@ class HttpFeed(Feed):
         backoff: float = 0.2,
         backoff_max: float = 2.0,
         page_limit: int | None = 1000,
-        max_body_bytes: int = 64 * 1024 * 1024,
+        max_body_bytes: int = MAX_ANSWER_BYTES,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -565,7 +586,7 @@ def _decode_body(body: bytes) -> Any:
     """A JSON body; a value in it nested too deeply to decode becomes a TooDeep (see loads_lenient)."""
     try:
         # Bytes: json detects UTF-8 (with or without a BOM), UTF-16 and UTF-32 itself.
-        return json.loads(body)
+        return json.loads(body, parse_int=json_int)
     except RecursionError:
         pass
     # Decoded as json.loads decodes bytes, then read level by level.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -150,6 +151,26 @@ class TooDeep:
         return f"<not kept: {self.size:,} characters of JSON nested too deeply>"
 
 
+class HugeNumber:
+    """Stands for an integer literal longer than Python converts (sys.get_int_max_str_digits(), 4,300
+    digits): json.loads would refuse the whole line or page for it, and no quantity or sequence has that
+    many digits, so the event holding it is kept as rejected and the feed goes on."""
+
+    def __init__(self, digits: str):
+        self.size = len(digits)
+
+    def __str__(self) -> str:
+        return f"<not kept: a number of {self.size:,} digits>"
+
+
+def json_int(digits: str) -> int | HugeNumber:
+    """The `parse_int` of every JSON decoder reading a feed: an int, or a HugeNumber past Python's limit."""
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits) - digits.startswith("-") > limit:
+        return HugeNumber(digits)
+    return int(digits)
+
+
 TOO_DEEP_REASON = "nested too deeply"
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -194,6 +215,8 @@ def _unsafe_value(member: Any, depth: int = 2) -> str | None:
                         return "surrogate"
                 elif isinstance(item, TooDeep):
                     return "too deep"
+                elif isinstance(item, HugeNumber):
+                    return "huge"
         elif kind is list:
             if depth > MAX_DEPTH:
                 return "deep"
@@ -205,6 +228,8 @@ def _unsafe_value(member: Any, depth: int = 2) -> str | None:
                 return "surrogate"
         elif isinstance(value, TooDeep):
             return "too deep"
+        elif isinstance(value, HugeNumber):
+            return "huge"
     return None
 
 
@@ -216,6 +241,8 @@ def _unsafe_reason(name: str, why: str) -> str:
         return f"{name} holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
     if why == "deep":
         return f"{name} is nested deeper than {MAX_DEPTH} levels"
+    if why == "huge":
+        return f"{name} holds a number with more digits than can be read"
     return f"{name} is {TOO_DEEP_REASON} to read"
 
 
@@ -308,7 +335,9 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
         except ValueError as exc:
             problems.append(str(exc))
     content_type = obj.get("datacontenttype")
-    if isinstance(content_type, str) and "json" not in content_type.lower():
+    if content_type is not None and not isinstance(content_type, str):
+        problems.append(f"datacontenttype must be a string, got {_kind(content_type)}")
+    elif isinstance(content_type, str) and "json" not in content_type.lower():
         problems.append(f"datacontenttype {content_type!r} is not JSON")
     if "data_base64" in obj:
         problems.append("binary data (data_base64) is not supported; send data as a JSON object")
