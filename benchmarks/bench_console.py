@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from plant import large_plant  # noqa: E402
 from textual import events  # noqa: E402
 
-from plant import large_plant  # noqa: E402
 from planner_tui.console.app import PlannerApp  # noqa: E402
 from planner_tui.console.screenshots import SCREENSHOT_AT, scenario_store  # noqa: E402
 from planner_tui.console.widgets.live_table import LiveTable  # noqa: E402

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from plant import large_plant  # noqa: E402
+
 from planner_tui.engine import exceptions as ex  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.timeutil import resolve_now  # noqa: E402

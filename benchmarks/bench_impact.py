@@ -204,7 +204,7 @@ def main() -> None:
            WHERE o.status <> 'done' AND o.planned_start >= ? AND o.planned_start < ?
            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""", [now, now + timedelta(days=1)]).fetchall()[0][0]
     for minutes in (240, 1800):
-        seconds, result = timed(lambda: machine_impact(cur, busy, at=now, down_minutes=minutes), args.runs)
+        seconds, result = timed(lambda minutes=minutes: machine_impact(cur, busy, at=now, down_minutes=minutes), args.runs)
         print(f"machine_impact({busy}, {minutes} min): {seconds * 1000:.0f} ms median of {args.runs} ({cpu_ms()}); "
               f"{len(result['production_orders'])} orders, {len(result['sales_orders'])} lines "
               f"({result['late_lines']} late), {len(result['notify'])} people")

@@ -31,12 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from plant import large_plant  # noqa: E402
+
 from planner_tui.engine.shortages import projection, shortages  # noqa: E402
 from planner_tui.engine.trace import create_lookup_indexes, trace_lot  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES, create_table_sql  # noqa: E402
-
-from plant import large_plant  # noqa: E402
 
 
 def peak_rss_mb() -> float:

@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from plant import LARGE, large_plant  # noqa: E402
+
 from planner_tui.engine.search import find, plant_index  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 
-from plant import LARGE, large_plant  # noqa: E402
 LARGE_DB = Path(tempfile.gettempdir()) / "bench_search_large.duckdb"
 # What planners type: an exact id of each big kind, id prefixes, name words, one letter, nothing.
 QUERIES = ("M-ASSY-0007", "L-CP000014-015", "SO-0000001/2", "PRO-0001", "SH-0000012", "weld", "baltic dairy",

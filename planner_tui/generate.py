@@ -475,7 +475,9 @@ def generate_plant(out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, th
                 f"COPY (SELECT {cols} FROM \"{t.name}\" ORDER BY {keys}) TO '{_sql_path(target)}' "
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
             )
-            counts[t.name] = con.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0]
+            row = con.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns exactly one row
+            counts[t.name] = row[0]
     finally:
         con.close()
     # Stale files of other formats would shadow or confuse the loader's lookup.

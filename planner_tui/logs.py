@@ -12,6 +12,7 @@ import logging
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
 
 LEVELS = ("debug", "info", "warning", "error")
 CONSOLE_LOGGER = "planner_tui.console"
@@ -41,7 +42,7 @@ class _Stderr(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
 

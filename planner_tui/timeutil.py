@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from planner_tui.errors import BadRequest
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def parse_timestamp(text: str | datetime | date, *, what: str = "timestamp") -> datetime:
@@ -26,7 +26,7 @@ def parse_timestamp(text: str | datetime | date, *, what: str = "timestamp") -> 
                 f"malformed {what} {raw!r}: expected ISO 8601, e.g. 2026-11-25T08:00:00 or 2026-11-25T08:00:00+01:00"
             ) from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

@@ -154,12 +154,12 @@ class Order:
     qty: float
     release: datetime  # earliest start
     so: tuple[str, int] | None = None
-    parent: "Order | None" = None
-    feeders: list["Order"] = field(default_factory=list)
+    parent: Order | None = None
+    feeders: list[Order] = field(default_factory=list)
     ops: list[dict] = field(default_factory=list)
     status: str = ""
 
-    def feed(self, *children: "Order") -> "Order":
+    def feed(self, *children: Order) -> Order:
         for c in children:
             c.parent = self
             self.feeders.append(c)

@@ -139,7 +139,7 @@ def test_unknown_shipment_is_not_found(cur):
 def test_customer_open_lines_with_the_orders_made_for_them(cur):
     d = customer_detail(cur, "ACME", at=AT)
     assert d["customer"]["account_manager"] == "Ann" and d["at"] == AT
-    lines = {(l["sales_order_id"], l["line_no"]): l for l in d["open_lines"]}
+    lines = {(ln["sales_order_id"], ln["line_no"]): ln for ln in d["open_lines"]}
     assert list(lines) == [("SO-1", 1), ("SO-1", 2)], "open lines only, by promise"
     assert lines[("SO-1", 1)]["overdue"] is True and lines[("SO-1", 2)]["overdue"] is False
     # Made for the line directly; PO-B feeds PO-A and is order links' business.

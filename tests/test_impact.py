@@ -95,7 +95,7 @@ def test_impact_shape_and_multi_level_delay_to_late_line():
     assert pos["A"]["new_end"] == t("01:00", day=1) and pos["A"]["why"] == "fed by B"
     assert pos["K"]["new_end"] == t("18:00") and pos["K"]["why"] == "knock-on on M-PAINT"
     assert [p["production_order_id"] for p in result["production_orders"]][0] in {"A", "B", "C"}  # worst first
-    lines = {(l["sales_order_id"], l["line_no"]): l for l in result["sales_orders"]}
+    lines = {(ln["sales_order_id"], ln["line_no"]): ln for ln in result["sales_orders"]}
     assert lines[("SO-1", 1)]["late"] is True and lines[("SO-1", 1)]["eta"] == t("01:00", day=1)
     assert lines[("SO-2", 1)]["late"] is False  # ETA day 0 18:00, promised day 1
     assert result["sales_orders"][0]["sales_order_id"] == "SO-1"
@@ -108,7 +108,7 @@ def test_impact_shape_and_multi_level_delay_to_late_line():
 def test_late_means_eta_day_after_promised_day():
     # 120 min: A ends 22:00 on the promised day itself: later, but not late.
     result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"), down_minutes=120)
-    line = next(l for l in result["sales_orders"] if l["sales_order_id"] == "SO-1")
+    line = next(ln for ln in result["sales_orders"] if ln["sales_order_id"] == "SO-1")
     assert line["eta"] == t("22:00") and line["late"] is False and line["slip_minutes"] == 120
 
 
@@ -178,7 +178,7 @@ def test_reschedule_with_two_stopped_machines():
     assert pos["A"]["new_end"] == t("01:00", day=1)
     assert pos["K"]["new_end"] == t("14:00")
     assert "U" not in pos
-    assert [(l["sales_order_id"], l["late"]) for l in result["sales_orders"]] == [("SO-1", True)]
+    assert [(ln["sales_order_id"], ln["late"]) for ln in result["sales_orders"]] == [("SO-1", True)]
     notify = {n["person"]: n for n in result["notify"]}
     assert {"Wanda", "Asa", "Ann", "Paul"} <= set(notify)
     assert "Bob" not in notify  # SO-2 slips but does not turn late
@@ -231,9 +231,9 @@ def test_reschedule_lists_lines_that_move_turn_late_or_are_late_in_plan():
     result = reschedule(build_at_risk().cursor(), at=t("09:30"))
     at_risk = result["lines_at_risk"]
     # Late first (biggest slip first), then moved; SO-4 (on time, unmoved) and SO-5 (shipped) are not at risk.
-    assert [(l["sales_order_id"], l["status"], l["slip_minutes"]) for l in at_risk] == [
+    assert [(ln["sales_order_id"], ln["status"], ln["slip_minutes"]) for ln in at_risk] == [
         ("SO-2", "LATE", 120.0), ("SO-3", "LATE", 0.0), ("SO-1", "moved", 120.0)]
-    lines = {l["sales_order_id"]: l for l in at_risk}
+    lines = {ln["sales_order_id"]: ln for ln in at_risk}
     assert lines["SO-1"]["planned_eta"] == t("10:00") and lines["SO-1"]["eta"] == t("12:00")
     assert lines["SO-1"]["promised_date"] == date(2026, 1, 5)
     assert not lines["SO-1"]["late"] and not lines["SO-1"]["turns_late"]
@@ -242,7 +242,7 @@ def test_reschedule_lists_lines_that_move_turn_late_or_are_late_in_plan():
     assert lines["SO-3"]["eta"] == lines["SO-3"]["planned_eta"] == t("09:00", day=1)
     assert lines["SO-3"]["late"] and lines["SO-3"]["late_in_plan"] and not lines["SO-3"]["turns_late"]
     # `sales_orders` keeps its meaning: only the lines the repair turns late (late_order exceptions use it).
-    assert [(l["sales_order_id"], l["line_no"]) for l in result["sales_orders"]] == [("SO-2", 1)]
+    assert [(ln["sales_order_id"], ln["line_no"]) for ln in result["sales_orders"]] == [("SO-2", 1)]
     assert result["lines_slipping"] == 2
     people = {n["person"] for n in result["notify"]}
     assert "Bob" in people and not {"Ann", "Cid", "Dee", "Eve"} & people
@@ -253,7 +253,7 @@ def test_reschedule_with_nothing_stopped_still_lists_lines_late_in_plan():
     store.con.execute("UPDATE machine_states SET state = 'running'")
     result = reschedule(store.cursor(), at=t("09:30"))
     assert result["sales_orders"] == [] and result["production_orders"] == []
-    assert [(l["sales_order_id"], l["status"]) for l in result["lines_at_risk"]] == [("SO-3", "LATE")]
+    assert [(ln["sales_order_id"], ln["status"]) for ln in result["lines_at_risk"]] == [("SO-3", "LATE")]
 
 
 # --- CLI ----------------------------------------------------------------------------------------------
@@ -349,24 +349,24 @@ def sample_store(sample_dir):
 def test_sample_weld_cell_stop_names_late_customer_lines(sample_store):
     # The sample's story (sample_data/README.md): at 06:12 the weld cell stops for 30 h.
     result = machine_impact(sample_store.cursor(), "M-WELD-01", at=datetime(2026, 11, 23, 6, 12), down_minutes=1800)
-    late = [l for l in result["sales_orders"] if l["late"]]
-    assert {(l["sales_order_id"], l["line_no"]) for l in late} == {("SO-24117", 1), ("SO-24124", 1), ("SO-24126", 1)}
-    assert all(l["eta"].date() > l["promised_date"] and not l["late_in_plan"] for l in late)
-    baltic = [l for l in result["sales_orders"] if l["customer_id"] == "CUST-BALTWAT"]
-    assert baltic and all(l["slip_minutes"] > 0 and not l["late"] for l in baltic)  # slip but hold
+    late = [ln for ln in result["sales_orders"] if ln["late"]]
+    assert {(ln["sales_order_id"], ln["line_no"]) for ln in late} == {("SO-24117", 1), ("SO-24124", 1), ("SO-24126", 1)}
+    assert all(ln["eta"].date() > ln["promised_date"] and not ln["late_in_plan"] for ln in late)
+    baltic = [ln for ln in result["sales_orders"] if ln["customer_id"] == "CUST-BALTWAT"]
+    assert baltic and all(ln["slip_minutes"] > 0 and not ln["late"] for ln in baltic)  # slip but hold
     people = {n["person"] for n in result["notify"]}
     supervisor = sample_store.cursor().execute("SELECT supervisor FROM machines WHERE machine_id = 'M-WELD-01'").fetchall()[0][0]
     assert supervisor in people
-    assert {l["account_manager"] for l in late} <= people
+    assert {ln["account_manager"] for ln in late} <= people
     assert any(p["why"].startswith("fed by") for p in result["production_orders"])
 
 
 def test_sample_reschedule_runs(sample_store):
     result = reschedule(sample_store.cursor(), at=datetime(2026, 11, 23, 6, 0))
     assert result["stops"] and all("machine_id" in s for s in result["stops"])
-    at_risk = {(l["sales_order_id"], l["line_no"]): l["status"] for l in result["lines_at_risk"]}
-    assert {k for k, status in at_risk.items() if status == "LATE"} >= {(l["sales_order_id"], l["line_no"])
-                                                                         for l in result["sales_orders"]}
+    at_risk = {(ln["sales_order_id"], ln["line_no"]): ln["status"] for ln in result["lines_at_risk"]}
+    assert {k for k, status in at_risk.items() if status == "LATE"} >= {(ln["sales_order_id"], ln["line_no"])
+                                                                         for ln in result["sales_orders"]}
 
 
 @pytest.mark.parametrize("minutes", [float("nan"), float("inf"), 1e10])

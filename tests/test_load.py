@@ -284,7 +284,7 @@ def test_duplicate_inventory_rows_without_lot_clash(tmp_path):
 
 
 def test_value_outside_enum(tmp_path):
-    text = PLANT["operations"].replace("P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,done", 
+    text = PLANT["operations"].replace("P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,done",
                                        "P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,finished")
     p = the_problem(load_error(write_plant(tmp_path, operations=text)), "operations.csv")
     assert (p.column, p.row, p.value) == ("status", 3, "finished")

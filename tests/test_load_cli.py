@@ -13,13 +13,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from test_load import PLANT, write_plant
 from typer.testing import CliRunner
 
 from planner_tui.cli import app
 from planner_tui.errors import PlannerError, SnapshotError
 from planner_tui.store import Store
 from planner_tui.store.loader import load_snapshot
-from test_load import PLANT, write_plant
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -34,7 +34,7 @@ def test_every_table_and_column_is_documented_as_in_the_contract(repo_root):
         assert required == ("required" if t.required else "optional"), t.name
         assert [r[0].strip("`") for r in rows] == t.column_names, t.name
         assert f"Key: {', '.join(f'`{k}`' for k in t.key)}" in section, t.name
-        for col, (name, type_word, empty, rules) in zip(t.columns, rows):
+        for col, (_name, type_word, empty, rules) in zip(t.columns, rows):
             where = f"{t.name}.{col.name}"
             assert type_word == TYPE_WORDS[col.type], where
             assert empty == ("yes" if col.nullable else "no"), where

@@ -17,7 +17,7 @@ def test_production_order_links_both_ways():
     assert [o["production_order_id"] for o in links["feeds"]] == ["A"]
     assert [o["production_order_id"] for o in links["fed_by"]] == ["C"]
     # Made for the nearest line up the chain: A's SO-1/1.
-    assert [(l["sales_order_id"], l["line_no"]) for l in links["sales_order_lines"]] == [("SO-1", 1)]
+    assert [(ln["sales_order_id"], ln["line_no"]) for ln in links["sales_order_lines"]] == [("SO-1", 1)]
     assert {s["shipment_id"] for s in links["shipments"]} == {"SH-1", "SH-OLD"}
     assert [c["account_manager"] for c in links["customers"]] == ["Ann"]
 

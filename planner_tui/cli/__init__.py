@@ -132,7 +132,7 @@ def _completion_shell(named: str | None) -> str | None:
     if named:
         return named
     try:
-        import shellingham  # type: ignore[import-untyped]  # typer's dependency for the same detection
+        import shellingham  # typer's dependency for the same detection
 
         return str(shellingham.detect_shell()[0]).lower()
     except Exception:  # noqa: BLE001 - no /proc, no ps, not under a shell: fall back to $SHELL

@@ -47,9 +47,9 @@ def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False
         from planner_tui.settings import default_db
 
         db = default_db()  # the db setting (settings file or PLANNER_TUI_DB)
-    if (db is None) == (snapshot is None):
-        raise BadRequest("give exactly one of --db FILE or --snapshot SNAPSHOT (or set db: see docs/settings.md)")
-    if snapshot is not None:
+    if db is not None and snapshot is None:
+        return Store.open(db, read_only=read_only, create=False)
+    if snapshot is not None and db is None:
         from planner_tui.store.loader import load_snapshot
 
         store = Store.memory()
@@ -60,7 +60,7 @@ def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False
             store.close()
             raise
         return store
-    return Store.open(db, read_only=read_only, create=False)
+    raise BadRequest("give exactly one of --db FILE or --snapshot SNAPSHOT (or set db: see docs/settings.md)")
 
 
 class Terminated(BaseException):

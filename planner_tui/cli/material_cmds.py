@@ -58,7 +58,7 @@ def _tree(title: str, root_id: str, nodes: list[dict], links_key: str) -> Tree:
             tree.add(f"[dim]... {len(nodes) - shown} more lots (see --json)[/]")
             break
         links = [p for p in node[links_key] if p in branches]
-        parent = branches.get(links[0]) if links else tree
+        parent = branches[links[0]] if links else tree
         label = _lot_label(node)
         if len(node[links_key]) > 1:
             label += f" [dim](from {', '.join(node[links_key])})[/]"

@@ -131,7 +131,8 @@ def _lines_report(
         promised = line["promised_date"]
         late_in_plan = line_planned is not None and line_planned.date() > promised
         late = line_eta is not None and line_eta.date() > promised
-        slip = _minutes(line_eta - line_planned) if line_eta is not None else 0.0
+        # eta and planned_eta are filled together, key by key: both or neither
+        slip = _minutes(line_eta - line_planned) if line_eta is not None and line_planned is not None else 0.0
         report.append(
             {
                 **line,
@@ -202,8 +203,8 @@ def _customers_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list
     )
     for customer in found:
         mine = by_customer[customer["customer_id"]]
-        customer["late_lines"] = [f"{l['sales_order_id']}/{l['line_no']}" for l in mine if l["late"]]
-        customer["lines"] = [f"{l['sales_order_id']}/{l['line_no']}" for l in mine]
+        customer["late_lines"] = [f"{line['sales_order_id']}/{line['line_no']}" for line in mine if line["late"]]
+        customer["lines"] = [f"{line['sales_order_id']}/{line['line_no']}" for line in mine]
     found.sort(key=lambda c: (-len(c["late_lines"]), -len(c["lines"]), c["customer_id"]))
     return found
 
@@ -328,9 +329,9 @@ def machine_impact(
                         "planned_start": shift.planned_start, "planned_end": shift.planned_end}
     operations = []
     for key, op in own.items():
-        shift = rep.ops.get(key)
-        new_start = shift.new_start if shift else op["planned_start"]
-        new_end = shift.new_end if shift else op["planned_end"]
+        moved = rep.ops.get(key)
+        new_start = moved.new_start if moved else op["planned_start"]
+        new_end = moved.new_end if moved else op["planned_end"]
         operations.append({**op, "machine_id": machine_id, "new_start": new_start, "new_end": new_end,
                            "delay_minutes": _minutes(new_end - op["planned_end"])})
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))

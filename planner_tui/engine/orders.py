@@ -243,13 +243,13 @@ def shipment_detail(cur: duckdb.DuckDBPyConnection, shipment_id: str) -> dict:
     if not found:
         raise NotFound(f"unknown shipment {shipment_id!r}: no such shipment_id in shipments")
     shipment = found[0]
-    line = rows(
+    found_line = rows(
         cur,
         """SELECT sales_order_id, line_no, customer_id, item_id, qty, promised_date, status
            FROM sales_orders WHERE sales_order_id = ? AND line_no = ?""",
         [shipment["sales_order_id"], shipment["line_no"]],
     )
-    line = line[0] if line else None
+    line = found_line[0] if found_line else None
     customer = _customer_row(cur, line["customer_id"] if line else None)
     lots = rows(
         cur,
@@ -342,11 +342,13 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at: dat
             ORDER BY sh.planned_ship_date DESC, sh.shipment_id LIMIT ?""",
         [customer_id, list(OPEN_SHIPMENT_STATUSES), RECENT_SHIPMENTS],
     )
-    (closed_total,) = cur.execute(
+    closed_row = cur.execute(
         """SELECT count(*) FROM shipments sh JOIN sales_orders so USING (sales_order_id, line_no)
            WHERE so.customer_id = ? AND sh.status NOT IN (SELECT unnest(?::VARCHAR[]))""",
         [customer_id, list(OPEN_SHIPMENT_STATUSES)],
     ).fetchone()
+    assert closed_row is not None  # an aggregate without GROUP BY returns exactly one row
+    (closed_total,) = closed_row
     for shipment in open_shipments:
         shipment["overdue"] = shipment["planned_ship_date"] is not None and shipment["planned_ship_date"] < today
     for shipment in recent:
@@ -508,9 +510,11 @@ def machine_detail(
     since = machine["since"]
     machine["at"] = now
     machine["state_minutes"] = round((now - since).total_seconds() / 60) if since is not None and since <= now else None
-    (open_count,) = cur.execute(
+    count_row = cur.execute(
         "SELECT count(*) FROM operations WHERE machine_id = ? AND status <> 'done'", [machine_id]
     ).fetchone()
+    assert count_row is not None  # an aggregate without GROUP BY returns exactly one row
+    (open_count,) = count_row
     machine["open_operations"] = open_count
     # Running first (what the stop interrupts), then by planned start.
     machine["next_operations"] = rows(

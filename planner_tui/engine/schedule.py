@@ -41,10 +41,9 @@ planned times.
 
 from __future__ import annotations
 
-import math
-
 import bisect
 import heapq
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -153,11 +152,12 @@ def stops_from_store(cur: duckdb.DuckDBPyConnection, at: datetime | None = None)
         f"SELECT machine_id, since, expected_minutes FROM machine_states "
         f"WHERE state IN ({_STOPPED_SQL}) ORDER BY machine_id"
     ).fetchall()
-    return [
-        Stop(machine_id, since if since is not None else at, None if minutes is None else float(minutes))
-        for machine_id, since, minutes in rows
-        if since is not None or at is not None
-    ]
+    stops = []
+    for machine_id, since, minutes in rows:
+        start: datetime | None = since if since is not None else at
+        if start is not None:  # no since and no `at`: nothing to say when the stop began
+            stops.append(Stop(machine_id, start, None if minutes is None else float(minutes)))
+    return stops
 
 
 MAX_DOWN_MINUTES = 10 * 365 * 24 * 60  # ten years: beyond that a stop is not a stop but a closure
@@ -301,7 +301,7 @@ class _Frontier:
         po, seq, m, ps, pe = col("po"), col("seq"), col("m"), col("ps"), col("pe")
         running, parent, order_pe = col("running"), col("parent"), col("order_pe")
         ranges = {mid: (a, u) for mid, a, u in zip(machines, after, upto)}
-        new_on_machine: dict[str, list[int]] = {}
+        new_on_machine: dict[str, set[int]] = {}
         by_order: dict[str, set[int]] = {}
         for k in range(len(po)):
             key = (po[k], seq[k])
@@ -367,18 +367,18 @@ class _Frontier:
             self.want_machine[mid] = max(self.want_machine.get(mid, end), end)
             self.pending.add(i)
         order_id = self.po[i]
+        parent = self.parent[i]
         rows = self.order_rows.get(order_id)
         if rows is None:
             self.want_order.add(order_id)
-            if self.parent[i] is not None and self.parent[i] not in self.order_rows:
-                self.want_order.add(self.parent[i])  # likely next: read it in the same round
+            if parent is not None and parent not in self.order_rows:
+                self.want_order.add(parent)  # likely next: read it in the same round
             self.pending.add(i)
             return
         later = [j for j in rows if self.seq[j] > self.seq[i]]
         if later:  # rule (b)
             self._require(later[0], end)
             return
-        parent = self.parent[i]
         if parent is None:
             return
         parent_rows = self.order_rows.get(parent)

@@ -23,7 +23,6 @@ from planner_tui.store.contract import (
     SHIPMENT_STATUSES,
 )
 
-
 _ILIKE = "ILIKE ? ESCAPE '\\'"
 
 

@@ -25,7 +25,6 @@ before demand); Python only shapes the per-item answer rows.
 from __future__ import annotations
 
 import math
-
 from datetime import datetime, timedelta
 
 import duckdb

@@ -88,10 +88,11 @@ def create_lookup_indexes(cur: duckdb.DuckDBPyConnection) -> list[str]:
     created = []
     for table, column in LOOKUP_INDEXES:
         name = f"ix_{table}_{column}"
-        exists = cur.execute(
+        row = cur.execute(
             "SELECT count(*) FROM duckdb_indexes() WHERE index_name = ? AND table_name = ?", [name, table]
-        ).fetchone()[0]
-        if not exists:
+        ).fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns exactly one row
+        if not row[0]:
             cur.execute(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
             created.append(name)
     return created
@@ -423,8 +424,8 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
         )
 
     warnings = []
-    for c in cycles:
-        warnings.append(f"lot genealogy has a cycle among lots {', '.join(c)} (each lot is traced once)")
+    for cycle in cycles:
+        warnings.append(f"lot genealogy has a cycle among lots {', '.join(cycle)} (each lot is traced once)")
 
     stock_by_location: dict[str, float] = {}
     for i in inventory:
@@ -487,14 +488,14 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
 
 def trace_hold(cur: duckdb.DuckDBPyConnection, hold_id: str, *, strict: bool = False) -> dict:
     """The trace of a quality hold's lot, with the hold itself on top (``hold``)."""
-    hold = rows(
+    found = rows(
         cur,
         "SELECT hold_id, lot_id, reason, placed_at, placed_by, status FROM quality_holds WHERE hold_id = ?",
         [hold_id],
     )
-    if not hold:
+    if not found:
         raise NotFound(f"unknown quality hold {hold_id!r}: no such hold_id in quality_holds")
-    hold = hold[0]
+    hold = found[0]
     answer = trace_lot(cur, hold["lot_id"], strict=strict)
     # The hold's placer is told about this hold even when it has been released.
     people = {n["person"]: {"person": n["person"], "roles": n["roles"], "reasons": n["reasons"]} for n in answer["notify"]}

@@ -32,7 +32,7 @@ _writers_lock = threading.Lock()
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {  # the type duckdb.connect takes
         # Never stall on an extension download: this runs on plant networks and over SSH.
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": True,
@@ -151,7 +151,7 @@ class Store:
         self._writer_key: str | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False, create: bool = True) -> "Store":
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False, create: bool = True) -> Store:
         path = str(Path(path))
         if Path(path).exists():
             _check_is_database(Path(path))
@@ -164,20 +164,20 @@ class Store:
         if not read_only:
             try:
                 ensure_schema(con)
-                store._register_writer()
+                store._register_writer(path)
             except BaseException:
                 store.close()
                 raise
         return store
 
     @classmethod
-    def memory(cls) -> "Store":
+    def memory(cls) -> Store:
         con = _connect(":memory:", False)
         ensure_schema(con)
         return cls(con, None)
 
-    def _register_writer(self) -> None:
-        key = os.path.realpath(self.path)
+    def _register_writer(self, path: str) -> None:
+        key = os.path.realpath(path)
         with _writers_lock:
             first = not _writers.get(key)
             _writers[key] = _writers.get(key, 0) + 1
@@ -205,7 +205,7 @@ class Store:
                     _writers.pop(self._writer_key, None)
             self._writer_key = None
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

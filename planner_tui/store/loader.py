@@ -125,7 +125,7 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
 # --- staging -------------------------------------------------------------------------------------
 
 
-def _stage_all(files: SnapshotFiles, bar, work: "_Work") -> dict[str, Staged]:
+def _stage_all(files: SnapshotFiles, bar, work: _Work) -> dict[str, Staged]:
     """Read every table into staging; tables that cannot be read are recorded in files.broken.
 
     Tables are staged STAGE_LANES at a time (see `_staging_order`) and each table's checks start as
@@ -282,6 +282,7 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
 
     Returns the raw table's column names and the file's own (they differ where a name is unusable)."""
     suffix = path.suffix.lower()
+    header: list[str]  # the file's column names, in its order
     if suffix == ".csv":
         header = _csv_header(path)
         names = _safe_names(header, t)
@@ -301,7 +302,7 @@ def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: s
         # An empty JSON array cannot name its columns: it is an empty table with the contract's.
         cur.execute(f"CREATE TABLE {q(raw)} ({', '.join(f'{q(c)} VARCHAR' for c in t.column_names)})")
         return list(t.column_names), list(t.column_names)
-    header: list[str] = []
+    header = []
     seen: set[str] = set()
     for record in records:
         for key in record:

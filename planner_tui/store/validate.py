@@ -7,6 +7,7 @@ Every check is derived from `contract.py`; nothing here names a table or column 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import duckdb
 
@@ -165,6 +166,16 @@ class Staged:
     absent: bool = False  # an optional table not in the snapshot: empty, nothing to check
 
 
+class ProblemSink(Protocol):
+    """Where a check puts what it finds: a ProblemList, or a CheckLog replayed into one afterwards."""
+
+    per_check: int
+
+    def add(self, problem: Problem) -> None: ...
+
+    def add_check(self, examples: list[Problem], total: int) -> None: ...
+
+
 class ProblemList:
     """Problems found so far, listed up to a cap and counted beyond it."""
 
@@ -225,7 +236,7 @@ def _run_row_checks(
     params: list,
     row_sql: str,
     checks: list[_RowCheck],
-    problems: ProblemList,
+    problems: ProblemSink,
     extra_aggregates: tuple[str, ...] = (),
 ) -> list:
     """All checks over one relation in a single scan; then the first offending rows of each failing one.
@@ -247,7 +258,7 @@ def _run_row_checks(
     return list(counts[len(checks):])
 
 
-def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
+def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemSink) -> None:
     """Types, empties, enums, positives and paired columns of one table."""
     t = staged.table
     source_checks: list[_RowCheck] = []
@@ -326,7 +337,7 @@ def _key_filter(t: Table) -> str:
     return " AND ".join(f"{q(k)} IS NOT NULL" for k in t.key if not t.column(k).nullable) or "TRUE"
 
 
-def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemList) -> None:
+def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemSink) -> None:
     """Duplicate keys; NULL parts compare equal (two unlotted rows of one item and location clash)."""
     t = staged.table
     if not staged.key_collisions:
@@ -417,7 +428,7 @@ def probe_references(
     return found
 
 
-def report_references(staged: dict[str, Staged], found: dict[tuple[str, int], list[tuple]], problems) -> None:
+def report_references(staged: dict[str, Staged], found: dict[tuple[str, int], list[tuple]], problems: ProblemSink) -> None:
     """The missing references found by `probe_references`, in contract order: table by table, reference
     by reference."""
     for source in staged.values():
@@ -438,7 +449,7 @@ def report_references(staged: dict[str, Staged], found: dict[tuple[str, int], li
             problems.add_check(examples, rows[0][-1])
 
 
-def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
+def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemSink) -> None:
     """Every non-empty reference names an existing row of its target table (one group after another)."""
     found: dict[tuple[str, int], list[tuple]] = {}
     for target, refs in reference_groups(s.table for s in staged.values()).items():
@@ -450,7 +461,7 @@ def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], 
 MAX_CHAIN = 64
 
 
-def check_parent_loops(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemList) -> None:
+def check_parent_loops(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], problems: ProblemSink) -> None:
     """A row whose chain of parent links comes back to it (P1 feeds P2 feeds P1): every answer that walks
     the chain would be a cycle error, so the snapshot is refused. Run once keys and references are sound.
 
