@@ -29,23 +29,23 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner_tui.feeds.poller import HttpFeed  # noqa: E402
+from plant import large_plant  # noqa: E402
+
+from planner_tui.feeds.http import HttpFeed  # noqa: E402
 from planner_tui.feeds.server import FeedServer  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 from planner_tui.store.contract import TABLES  # noqa: E402
 from planner_tui.store.events import apply_events  # noqa: E402
 
-from plant import large_plant  # noqa: E402
-
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def load_plant(store: Store, data: Path) -> dict[str, int]:

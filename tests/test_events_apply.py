@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from eventkit import SOURCE, ce, one, plant, snapshot_state
 
 from planner_tui.store import events as events_module
-from planner_tui.store.events import apply_events, event_history, feed_cursor, lag_stats
+from planner_tui.store.events import apply_events, event_history, feed_cursor, lag_stats, working
 
 T0 = "2026-01-05T08:00:00Z"
 
@@ -185,7 +185,7 @@ def test_history_filters_and_limit():
 def test_lag_stats_measure_event_time_to_applied_time():
     store = plant()
     assert lag_stats(store.cursor())["count"] == 0
-    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     stamps = [(now - timedelta(seconds=s)).isoformat() + "Z" for s in (10, 20, 30)]
     apply(store, *[ce(f"e{i}", "machine.up", {"machine_id": "M1"}, time=t) for i, t in enumerate(stamps)])
     stats = lag_stats(store.cursor())
@@ -322,19 +322,19 @@ def test_an_exception_mid_batch_leaves_nothing_applied(monkeypatch):
     store = plant()
     apply(store, ce("e0", "machine.down", {"machine_id": "M1"}, seq=1))
     before = snapshot_state(store)
-    original = events_module._write_table
+    original = working.write_table
 
     def failing(plant_, name):
         original(plant_, name)
         if name == "lots":  # after machine_states, quality_holds and lots were written
             raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(events_module, "_write_table", failing)
+    monkeypatch.setattr(working, "write_table", failing)
     with pytest.raises(RuntimeError):
         apply(store, ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
               ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3))
     assert snapshot_state(store) == before
-    monkeypatch.setattr(events_module, "_write_table", original)
+    monkeypatch.setattr(working, "write_table", original)
     result = apply(store, ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
                    ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3))
     assert result.applied == 2
@@ -359,8 +359,8 @@ def test_an_event_the_store_cannot_write_is_rejected_alone_and_the_rest_of_its_b
 
 def test_an_event_written_by_the_official_cloudevents_sdk_is_accepted():
     try:
-        from cloudevents.http import CloudEvent
         from cloudevents.conversion import to_json
+        from cloudevents.http import CloudEvent
     except ImportError:  # cloudevents 2.x keeps the 1.x API under cloudevents.v1
         from cloudevents.v1.conversion import to_json
         from cloudevents.v1.http import CloudEvent
@@ -401,7 +401,7 @@ def test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_
     test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before,
 ])
 def test_the_rules_hold_when_lookups_go_through_the_indexes(monkeypatch, scenario):
-    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
+    monkeypatch.setattr(working, "INDEX_MIN_ROWS", 0)
     scenario()
 
 
@@ -411,9 +411,9 @@ def test_the_first_apply_to_a_large_plant_creates_the_lookup_indexes_once(monkey
         "SELECT index_name FROM duckdb_indexes() WHERE starts_with(index_name, 'planner_events_')").fetchall()}
     apply(store, ce("e1", "machine.up", {"machine_id": "M1"}))
     assert names() == set()  # a small plant: scans are as fast
-    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
+    monkeypatch.setattr(working, "INDEX_MIN_ROWS", 0)
     apply(store, ce("e2", "machine.down", {"machine_id": "M1"}))
-    assert names() == {f"planner_events_{t}_{c}" for t, c in events_module._LOOKUP_INDEXES}
+    assert names() == {f"planner_events_{t}_{c}" for t, c in working._LOOKUP_INDEXES}
     apply(store, ce("e3", "machine.up", {"machine_id": "M1"}))
     assert one(store, "SELECT state FROM machine_states WHERE machine_id='M1'") == "running"
 
@@ -428,10 +428,10 @@ def test_received_at_may_come_with_each_event():
 
 def test_an_index_that_cannot_be_made_leaves_the_lookups_as_scans_and_is_not_tried_again(monkeypatch):
     store = plant()
-    monkeypatch.setattr(events_module, "INDEX_MIN_ROWS", 0)
-    monkeypatch.setattr(events_module, "_index_name", lambda table, column: 'not"valid')
+    monkeypatch.setattr(working, "INDEX_MIN_ROWS", 0)
+    monkeypatch.setattr(working, "index_name", lambda table, column: 'not"valid')
     assert apply(store, ce("e1", "machine.down", {"machine_id": "M1"})).applied == 1
-    assert events_module._FAILED_INDEXES[store] == set(events_module._LOOKUP_INDEXES)
+    assert working._FAILED_INDEXES[store] == set(working._LOOKUP_INDEXES)
     assert apply(store, ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 10})).applied == 1
     assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "in_progress"
 

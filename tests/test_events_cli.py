@@ -76,7 +76,7 @@ def test_pull_applies_everything_when_the_server_caps_its_pages_below_our_limit(
 
 def test_pull_goes_on_past_the_per_poll_cap(tmp_path):
     from planner_tui.cli.event_cmds import _pull_all
-    from planner_tui.feeds.poller import FileFeed
+    from planner_tui.feeds.file import FileFeed
 
     feed_path = tmp_path / "events.jsonl"
     write_jsonl(feed_path, [ce(f"e{i}", "machine.down", {"machine_id": "M1"}, seq=i) for i in range(1, 8)])

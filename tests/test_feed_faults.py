@@ -21,11 +21,12 @@ from typer.testing import CliRunner
 
 from planner_tui.cli import app
 from planner_tui.errors import BadRequest
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE
-from planner_tui.feeds.poller import FileFeed, HttpFeed, open_feed
+from planner_tui.feeds.file import FileFeed
+from planner_tui.feeds.http import HttpFeed
+from planner_tui.feeds.poller import open_feed
 from planner_tui.feeds.server import FeedServer
 from planner_tui.store import Store
-from planner_tui.store.events import apply_events, event_history, parse_event
+from planner_tui.store.events import BATCH_CONTENT_TYPE, apply_events, event_history, parse_event
 
 FAST = {"timeout": 1.0, "retries": 0, "backoff": 0.01}
 DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON that Python's parser cannot read (RecursionError)

@@ -11,8 +11,8 @@ import pytest
 from eventkit import ce, write_jsonl
 
 from planner_tui.errors import BadRequest
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE
 from planner_tui.feeds.server import FeedServer, release_offsets
+from planner_tui.store.events import BATCH_CONTENT_TYPE
 
 
 class FakeClock:

@@ -6,7 +6,8 @@ import json
 
 from eventkit import ce, one, plant, write_jsonl
 
-from planner_tui.feeds.poller import FileFeed, open_feed
+from planner_tui.feeds.file import FileFeed
+from planner_tui.feeds.poller import open_feed
 from planner_tui.store import Store
 
 

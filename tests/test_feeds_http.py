@@ -15,10 +15,11 @@ import httpx
 import pytest
 from eventkit import ce, one, plant, snapshot_state, write_jsonl
 
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE
-from planner_tui.feeds.poller import HttpFeed, open_feed
+from planner_tui.feeds.http import HttpFeed
+from planner_tui.feeds.poller import open_feed
 from planner_tui.feeds.server import FeedServer
 from planner_tui.store import Store
+from planner_tui.store.events import BATCH_CONTENT_TYPE
 
 FAST = {"timeout": 0.5, "retries": 0, "backoff": 0.01}
 

@@ -75,7 +75,9 @@ def pull(
     Exits non-zero with the reason when the feed is dead or misbehaving; what was applied before the
     trouble stays applied, and the next pull resumes after it.
     """
-    from planner_tui.feeds.poller import STALE, FeedUnavailable, open_feed, shown_url
+    from planner_tui.feeds.base import STALE, FeedUnavailable
+    from planner_tui.feeds.http import shown_url
+    from planner_tui.feeds.poller import open_feed
 
     shown = shown_url(source)
     with Store.open(db, create=False) as store, open_feed(store, source, timeout=timeout, retries=retries) as feed:
@@ -114,7 +116,7 @@ def _pull_all(feed, *, max_seconds: float = PULL_MAX_SECONDS):
     last status."""
     from dataclasses import replace
 
-    from planner_tui.feeds.poller import CATCHING_UP, STALE, PollResult
+    from planner_tui.feeds.base import CATCHING_UP, STALE, PollResult
 
     deadline = time.monotonic() + max_seconds
     mark = feed.high_water()

@@ -23,14 +23,15 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from planner_tui.errors import BadRequest, PlannerError
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE, parse_event_time, parse_sequence
+from planner_tui.store.events import BATCH_CONTENT_TYPE, parse_event_time, parse_sequence
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _CONTENT_TYPES = {
@@ -42,7 +43,7 @@ _CONTENT_TYPES = {
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _rfc3339(value: datetime) -> str:
@@ -154,7 +155,7 @@ class FeedServer:
         self._served: list[dict | None] = [None] * len(self.events)
         self._started: float | None = None
         self._started_utc: datetime | None = None
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _TrackingServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -217,11 +218,11 @@ class FeedServer:
     def snapshot_url(self) -> str:
         return f"{self.url}/snapshot"
 
-    def start(self) -> "FeedServer":
+    def start(self) -> FeedServer:
         if self._httpd is not None:
             return self
         handler = _make_handler(self)
-        server_class = type("_Server", (_TrackingServer,), {})
+        server_class: type[_TrackingServer] = type("_Server", (_TrackingServer,), {})
         if ":" in self.host:
             server_class.address_family = socket.AF_INET6
         try:
@@ -258,7 +259,7 @@ class FeedServer:
         finally:
             self.stop()
 
-    def __enter__(self) -> "FeedServer":
+    def __enter__(self) -> FeedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

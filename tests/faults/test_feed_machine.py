@@ -31,7 +31,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from test_feeds_http import FaultServer, batch
 
 from faults.kit import LOCATIONS, MACHINES, check_prefix_applied, fault_settings
-from planner_tui.feeds.poller import FileFeed, HttpFeed
+from planner_tui.feeds.file import FileFeed
+from planner_tui.feeds.http import HttpFeed
 from planner_tui.store import Store
 
 START = datetime(2026, 1, 5, 6, 0)

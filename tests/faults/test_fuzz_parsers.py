@@ -26,10 +26,16 @@ from test_load import PLANT, write_plant
 
 from faults.kit import fault_settings
 from planner_tui.errors import PlannerError, SnapshotError
-from planner_tui.feeds.cloudevents import parse_batch, parse_event, parse_line
 from planner_tui.feeds.server import read_script
 from planner_tui.store import Store
-from planner_tui.store.events import apply_events, parse_event_time, parse_sequence
+from planner_tui.store.events import (
+    apply_events,
+    parse_batch,
+    parse_event,
+    parse_event_time,
+    parse_line,
+    parse_sequence,
+)
 from planner_tui.store.loader import load_snapshot
 
 # --------------------------------------------------------------------------------------- strategies

@@ -32,7 +32,7 @@ from faults.kit import (
     database_state,
     run_cli,
 )
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE
+from planner_tui.store.events import BATCH_CONTENT_TYPE
 
 DISK_LIMIT = 100 << 20  # what a refused download may write, at most, in any one file
 DOWNLOAD_DEADLINE = 2.0  # seconds, for the loader's overall download deadline (PLANNER_TUI_DOWNLOAD_DEADLINE)

@@ -14,9 +14,10 @@ import pytest
 from eventkit import SOURCE, ce, plant
 
 from faults.kit import Answer, HostileServer, run_cli
-from planner_tui.feeds.cloudevents import BATCH_CONTENT_TYPE
-from planner_tui.feeds.poller import FileFeed, HttpFeed
+from planner_tui.feeds.file import FileFeed
+from planner_tui.feeds.http import HttpFeed
 from planner_tui.store import Store
+from planner_tui.store.events import BATCH_CONTENT_TYPE
 
 DEEP = 100_000  # nesting levels: far past Python's recursion limit
 
