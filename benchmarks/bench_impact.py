@@ -27,7 +27,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner_tui.engine.impact import machine_impact, reschedule  # noqa: E402
-from planner_tui.engine.schedule import repair, repair_naive, stops_from_store  # noqa: E402
+from planner_tui.engine.naive_repair import repair_naive  # noqa: E402
+from planner_tui.engine.schedule import repair, stops_from_store  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
 
 

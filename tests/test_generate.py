@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planner_tui.engine import schedule
+from planner_tui.engine import naive_repair
 from planner_tui.errors import BadRequest
 from planner_tui.generate import generate_plant
 from planner_tui.store import Store, loader
@@ -92,7 +92,7 @@ def test_plan_is_feasible(store):
 def test_a_repair_without_a_stop_moves_nothing(store):
     from datetime import datetime
 
-    assert not schedule.repair_naive(store.cursor(), [], at=datetime(2026, 11, 23, 6)).orders
+    assert not naive_repair.repair_naive(store.cursor(), [], at=datetime(2026, 11, 23, 6)).orders
 
 
 def test_statuses_agree_with_as_of(store):

@@ -576,7 +576,7 @@ def test_a_database_in_use_names_the_command_that_holds_it(tmp_path):
 
 
 def test_a_csv_row_longer_than_the_limit_is_refused_with_its_line(tmp_path):
-    from planner_tui.store.loader import CSV_MAX_ROW
+    from planner_tui.store.readers import CSV_MAX_ROW
 
     folder = write_plant(tmp_path)
     with (folder / "machines.csv").open("a") as f:
@@ -586,7 +586,7 @@ def test_a_csv_row_longer_than_the_limit_is_refused_with_its_line(tmp_path):
 
 
 def test_a_last_csv_line_longer_than_the_buffer_is_refused_not_dropped(tmp_path):
-    from planner_tui.store.loader import CSV_MAX_ROW
+    from planner_tui.store.readers import CSV_MAX_ROW
 
     folder = write_plant(tmp_path)
     path = folder / "machines.csv"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from planner_tui.engine import schedule
+from planner_tui.engine import naive_repair, schedule
 from planner_tui.store import Store, loader
 from planner_tui.store import events as events_mod
 from planner_tui.store.contract import TABLES
@@ -202,9 +202,9 @@ def test_a_machine_is_down_and_a_hold_is_active_at_as_of(store):
 
 
 def test_a_repair_without_a_stop_moves_nothing_and_the_weld_stop_makes_customers_late(store):
-    assert not schedule.repair_naive(store.cursor(), [], at=AS_OF).orders
+    assert not naive_repair.repair_naive(store.cursor(), [], at=AS_OF).orders
     stop = schedule.Stop("M-WELD-01", datetime(2026, 11, 23, 6, 12), 1800)
-    repaired = schedule.repair_naive(store.cursor(), [stop], at=stop.start)
+    repaired = naive_repair.repair_naive(store.cursor(), [stop], at=stop.start)
     new_end = {k: v.new_end for k, v in repaired.orders.items()}
     late = rows(store, """
         SELECT s.sales_order_id, s.line_no, s.customer_id, s.promised_date, list(p.production_order_id)

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from plantkit import make_plant
 
-from planner_tui.engine.schedule import Stop, repair, repair_naive, stops_from_store
+from planner_tui.engine.naive_repair import repair_naive
+from planner_tui.engine.schedule import Stop, repair, stops_from_store
 from planner_tui.errors import BadRequest, CycleError
 
 DAY = datetime(2026, 1, 5)

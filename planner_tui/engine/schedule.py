@@ -31,7 +31,7 @@ Two implementations with the same answer:
   range is read twice). This is exact when the plan itself satisfies the rules (every constraint already
   holds at planned times), which a scheduler's plan does; if the plan already violates them, `repair`
   reports only what the stops cause while `repair_naive` also repairs the plan's own violations.
-* `repair_naive`: the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
+* `repair_naive` (`naive_repair.py`): the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
   the whole plant (also honouring fixed operations as lower bounds). It is the test oracle and the
   benchmark's baseline.
 
@@ -175,14 +175,14 @@ def check_downtime(minutes: float | None, machine_id: str) -> None:
         raise BadRequest(f"downtime of {machine_id} is too long (got {minutes:g} minutes; at most ten years)")
 
 
-def _check_stops(stops: list[Stop]) -> None:
+def check_stops(stops: list[Stop]) -> None:
     for stop in stops:
         check_downtime(stop.minutes, stop.machine_id)
         if stop.start is None:
             raise BadRequest(f"the stop of {stop.machine_id} has no start time")
 
 
-def _windows_by_machine(stops: list[Stop]) -> dict[str, list[tuple[int, int]]]:
+def windows_by_machine(stops: list[Stop]) -> dict[str, list[tuple[int, int]]]:
     """machine -> its downtime windows [start, end) in µs, sorted; unknown or zero downtime is left out."""
     windows: dict[str, list[tuple[int, int]]] = {}
     for stop in stops:
@@ -462,9 +462,9 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
 
     `at` is kept for the API's symmetry (it pins "now" for callers); the rules themselves do not use it.
     """
-    _check_stops(stops)
+    check_stops(stops)
     result = Repair(list(stops))
-    windows = _windows_by_machine(stops)
+    windows = windows_by_machine(stops)
     if not windows:
         return result
     lo = _stop_seeds(cur, windows)
@@ -489,114 +489,4 @@ def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | Non
         )
         result.touched_orders.add(po)
     result.orders = _order_shifts(w)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------------
-# Naive repair: the rules, per operation, swept to a fixpoint over the whole plant
-
-
-def repair_naive(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | None = None) -> Repair:
-    """The rules applied literally over plain dicts (the oracle for `repair`). Cost grows with the plant."""
-    _check_stops(stops)
-    result = Repair(list(stops))
-    windows = _windows_by_machine(stops)
-
-    orders = {
-        po: (status, parent, to_us(planned_end))
-        for po, status, parent, planned_end in cur.execute(
-            "SELECT production_order_id, status, parent_production_order_id, planned_end FROM production_orders"
-        ).fetchall()
-    }
-    ops = [
-        (po, seq, machine, to_us(ps), to_us(pe), status)
-        for po, seq, machine, ps, pe, status in cur.execute(
-            "SELECT production_order_id, op_seq, machine_id, planned_start, planned_end, status FROM operations"
-        ).fetchall()
-        if po in orders and orders[po][0] != "cancelled"  # a cancelled order's operations never run
-    ]
-
-    def is_open(op) -> bool:
-        return op[5] != "done" and orders[op[0]][0] in OPEN_PRODUCTION_STATUSES
-
-    by_machine: dict[str, list] = {}
-    by_order: dict[str, list] = {}
-    for op in ops:
-        by_machine.setdefault(op[2], []).append(op)
-        by_order.setdefault(op[0], []).append(op)
-    for seq_list in by_machine.values():
-        seq_list.sort(key=lambda op: (op[3], op[0], op[1]))
-    for seq_list in by_order.values():
-        seq_list.sort(key=lambda op: op[1])
-
-    # Static lower bounds: planned start, and fixed (done / completed-order) operations before it.
-    static: dict[tuple[str, int], int] = {}
-    machine_prev: dict[tuple[str, int], tuple[str, int]] = {}
-    order_prev: dict[tuple[str, int], tuple[str, int]] = {}
-    for chain, prev_map in ((by_machine, machine_prev), (by_order, order_prev)):
-        for seq_list in chain.values():
-            fixed_end = None
-            last_open = None
-            for op in seq_list:
-                key = (op[0], op[1])
-                if is_open(op):
-                    lb = max(op[3], static.get(key, op[3]))
-                    if fixed_end is not None:
-                        lb = max(lb, fixed_end)
-                    static[key] = lb
-                    if last_open is not None:
-                        prev_map[key] = last_open
-                    last_open = key
-                else:
-                    fixed_end = op[4] if fixed_end is None else max(fixed_end, op[4])
-
-    feeders: dict[str, list[str]] = {}
-    for po, (status, parent, _) in orders.items():
-        if parent is not None and status in OPEN_PRODUCTION_STATUSES:
-            feeders.setdefault(parent, []).append(po)
-    first_op = {po: (seq_list[0][0], seq_list[0][1]) for po, seq_list in by_order.items()}
-
-    open_ops = sorted((op for op in ops if is_open(op)), key=lambda op: (op[3], op[0], op[1]))
-    new_start = {(op[0], op[1]): op[3] for op in open_ops}
-    new_end = {(op[0], op[1]): op[4] for op in open_ops}
-    open_keys_by_order: dict[str, list[tuple[str, int]]] = {}
-    for op in open_ops:
-        open_keys_by_order.setdefault(op[0], []).append((op[0], op[1]))
-
-    def order_end(po: str) -> int:
-        keys = open_keys_by_order.get(po)
-        return max(new_end[k] for k in keys) if keys else orders[po][2]
-
-    for _sweep in range(len(open_ops) + 2):
-        changed = False
-        for po, seq, machine, ps, pe, status in open_ops:
-            key = (po, seq)
-            t = static[key]
-            if key in machine_prev:
-                t = max(t, new_end[machine_prev[key]])
-            if key in order_prev:
-                t = max(t, new_end[order_prev[key]])
-            if first_op.get(po) == key:
-                for feeder in feeders.get(po, ()):
-                    t = max(t, order_end(feeder))
-            spans = windows.get(machine)
-            start, end = place(t, pe - ps, status == "running", spans) if spans else (t, t + pe - ps)
-            if (start, end) != (new_start[key], new_end[key]):
-                new_start[key], new_end[key] = start, end
-                changed = True
-        if not changed:
-            break
-    else:
-        raise CycleError("the plan's ordering constraints form a cycle (machine order, op_seq and feeding links disagree)")
-
-    for po, seq, machine, ps, pe, _status in open_ops:
-        key = (po, seq)
-        if (new_start[key], new_end[key]) != (ps, pe):
-            result.ops[key] = OpShift(po, seq, machine, from_us(ps), from_us(pe), from_us(new_start[key]), from_us(new_end[key]))
-            result.touched_orders.add(po)
-    for po in result.touched_orders:
-        latest = max(new_end[k] for k in open_keys_by_order[po])
-        planned_end = orders[po][2]
-        if latest > planned_end:
-            result.orders[po] = OrderShift(po, from_us(planned_end), from_us(latest))
     return result

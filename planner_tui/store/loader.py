@@ -15,10 +15,7 @@ snapshot keys.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,16 +23,23 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from planner_tui.errors import PlannerError, Problem, SnapshotError
 from planner_tui.store.contract import TABLES, Table, create_table_sql
 from planner_tui.store.db import RAW_PREFIX, STAGE_PREFIX, Store, drop_staging
+from planner_tui.store.readers import (
+    IGNORED,
+    SkipTable,
+    Unreadable,
+    extra_columns,
+    file_size,
+    first_line,
+    parquet_source,
+    read_text_into,
+)
 from planner_tui.store.schema import ensure_schema
 from planner_tui.store.sources import (
-    HALF_CHARACTER,
     SnapshotFiles,
-    is_text,
     open_source,
     shown_source,
 )
@@ -56,21 +60,6 @@ from planner_tui.store.validate import (
 from planner_tui.timeutil import iso, utcnow
 
 META_KEYS = ("as_of", "plant", "loaded_at", "loaded_from")
-
-
-class _Unreadable(Exception):
-    """A file that cannot be parsed at all (bad CSV, bad JSON, bad Parquet)."""
-
-    def __init__(self, message: str, row: int | None = None):
-        super().__init__(message)
-        self.row = row
-
-
-class _SkipTable(_Unreadable):
-    """A table whose problems are already recorded (missing columns): nothing more to read or check."""
-
-    def __init__(self):
-        super().__init__("")
 
 
 def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = False) -> dict:
@@ -109,7 +98,7 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
                         work.close()  # nothing may still read or write a staging table being dropped
                         drop_staging(cur)
         except duckdb.Error as exc:
-            raise PlannerError(f"loading {source_text} failed: {_first_line(exc)}; the database was not changed") from None
+            raise PlannerError(f"loading {source_text} failed: {first_line(exc)}; the database was not changed") from None
         finally:
             cur.close()
         ensure_schema(store.con)  # recreates anything a future schema adds beside the contract's tables
@@ -147,9 +136,9 @@ def _stage_all(files: SnapshotFiles, bar, work: _Work) -> dict[str, Staged]:
         else:
             try:
                 result = _stage_file(work.cursor(), t, path, problems)
-            except _SkipTable:
+            except SkipTable:
                 broken = True  # its problems are recorded: nothing more to read or check
-            except _Unreadable as exc:
+            except Unreadable as exc:
                 problems.append(Problem(path.name, str(exc), row=exc.row))
                 broken = True
         with lock:
@@ -176,16 +165,11 @@ def _staging_order(files: SnapshotFiles) -> list[Table]:
     """Files smaller than the average first, smallest first: they are mostly the tables others refer
     to, so reference anti-joins can start early. Then the big ones, largest first, so that the lanes
     finish together instead of one big file staging alone at the end."""
-    sizes = {t.name: _file_size(files.files.get(t.name)) for t in TABLES}
+    sizes = {t.name: file_size(files.files.get(t.name)) for t in TABLES}
     average = sum(max(size, 0) for size in sizes.values()) / len(sizes)
     return sorted(TABLES, key=lambda t: (0, sizes[t.name]) if sizes[t.name] < average else (1, -sizes[t.name]))
 
 
-def _file_size(path: Path | None) -> int:
-    try:
-        return path.stat().st_size if path is not None else -1
-    except OSError:
-        return -1  # reading it will say what is wrong
 
 
 def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
@@ -199,13 +183,13 @@ def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
 def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, problems: list[Problem]) -> Staged:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        source_from, params, names, types = _parquet_source(cur, path)
+        source_from, params, names, types = parquet_source(cur, path)
         source_row = "file_row_number + 1"
         stage_from = "read_parquet(?)"
         original_names = names
     else:
         raw = RAW_PREFIX + t.name
-        names, original_names = _read_text_into(cur, t, path, raw)
+        names, original_names = read_text_into(cur, t, path, raw)
         types = {n: "VARCHAR" for n in names}
         source_from, params, source_row, stage_from = q(raw), [], "rowid + 1", q(raw)
     present = [n for n in names if n in set(t.column_names)]
@@ -218,15 +202,15 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, problems: 
             message += f" (there is {near!r}: column names are exact, lower case)"
         problems.append(Problem(path.name, message, column=col.name))
     if missing:
-        raise _SkipTable()  # nothing usable: references into this table are not checked either
+        raise SkipTable()  # nothing usable: references into this table are not checked either
     plans = {c.name: plan_column(c, types.get(c.name)) for c in t.columns}
     stage = STAGE_PREFIX + t.name
     select = [f"{plans[c.name].expr} AS {q(c.name)}" for c in t.columns]
-    extras = _extra_columns(t, names)
+    extras = extra_columns(t, names)
     if extras:
         # Extra columns follow the contract's, as they came; only names we generated or the contract's
         # appear in the SQL (EXCLUDE), never a name read from the file.
-        excluded = [q(n) for n in present] + [q(n) for n in names if n.startswith(_IGNORED)]
+        excluded = [q(n) for n in present] + [q(n) for n in names if n.startswith(IGNORED)]
         select.append(f"* EXCLUDE ({', '.join(excluded)})" if excluded else "*")
     stage_params = params[:1] if suffix == ".parquet" else []
     try:
@@ -234,235 +218,8 @@ def _stage_file(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, problems: 
     except duckdb.Error as exc:
         if suffix != ".parquet":
             raise
-        raise _Unreadable(f"cannot read the Parquet file: {_first_line(exc)}") from None
+        raise Unreadable(f"cannot read the Parquet file: {first_line(exc)}") from None
     return Staged(t, path.name, stage, plans, source_from, params, source_row)
-
-
-_IGNORED = "_ignored_"
-# Names DuckDB gives a meaning of its own; a file column named so is ignored rather than shadowing it.
-_RESERVED = {"rowid", "file_row_number"}
-
-
-def _safe_names(header: list[str], t: Table) -> list[str]:
-    """The file's column names, with unusable ones (empty, duplicated ignoring case, reserved) renamed
-    to our own placeholder so they are ignored."""
-    contract = {c.lower(): c for c in t.column_names}
-    seen: set[str] = set()
-    names = []
-    for i, name in enumerate(header):
-        key = name.lower()
-        clash = contract.get(key) not in (None, name)  # e.g. "Machine_ID" beside the contract's machine_id
-        if not name.strip() or key in seen or key in _RESERVED or clash:
-            names.append(f"{_IGNORED}{i}")
-        else:
-            names.append(name)
-        seen.add(key)
-    return names
-
-
-def _extra_columns(t: Table, names: list[str]) -> list[str]:
-    contract = set(t.column_names)
-    return [n for n in names if n not in contract and not n.startswith(_IGNORED)]
-
-
-def _parquet_source(cur: duckdb.DuckDBPyConnection, path: Path):
-    try:
-        described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-    except duckdb.Error as exc:
-        raise _Unreadable(f"cannot read the Parquet file: {_first_line(exc)}") from None
-    names = [r[0] for r in described]
-    types = {r[0]: r[1] for r in described}
-    if any(n.lower() in _RESERVED for n in names):
-        raise _Unreadable("a column is named rowid or file_row_number: rename it in the extract")
-    return "read_parquet(?, file_row_number = true)", [str(path)], names, types
-
-
-def _read_text_into(cur: duckdb.DuckDBPyConnection, t: Table, path: Path, raw: str) -> tuple[list[str], list[str]]:
-    """Read a CSV or JSON file as text (every value VARCHAR) into the raw staging table `raw`.
-
-    Returns the raw table's column names and the file's own (they differ where a name is unusable)."""
-    suffix = path.suffix.lower()
-    header: list[str]  # the file's column names, in its order
-    if suffix == ".csv":
-        header = _csv_header(path)
-        names = _safe_names(header, t)
-        sizes, size_params = _csv_sizes(path)
-        try:
-            cur.execute(
-                f"CREATE TABLE {q(raw)} AS SELECT * FROM read_csv(?, columns = ?, header = true, "
-                "auto_detect = false, delim = ',', quote = '\"', escape = '\"', skip = 0, "
-                f"strict_mode = true, encoding = 'utf-8'{sizes})",
-                [str(path), {n: "VARCHAR" for n in names}, *size_params],
-            )
-        except duckdb.Error as exc:
-            raise _Unreadable(_csv_error(exc)) from None
-        return names, header
-    records = _json_records(path, lines=suffix == ".jsonl")
-    if not records:
-        # An empty JSON array cannot name its columns: it is an empty table with the contract's.
-        cur.execute(f"CREATE TABLE {q(raw)} ({', '.join(f'{q(c)} VARCHAR' for c in t.column_names)})")
-        return list(t.column_names), list(t.column_names)
-    header = []
-    seen: set[str] = set()
-    for record in records:
-        for key in record:
-            if key not in seen:
-                seen.add(key)
-                header.append(key)
-    if not header:
-        raise _Unreadable("the JSON objects have no fields: each row needs the table's columns")
-    for key in header:
-        if not is_text(key):
-            raise _Unreadable(f"a field name is not valid text ({key!r}): {HALF_CHARACTER}")
-    names = _safe_names(header, t)
-    columns = {}
-    for key, name in zip(header, names):
-        values = []
-        for row, record in enumerate(records, start=1):
-            try:
-                values.append(_json_text(record.get(key)))
-            except (RecursionError, ValueError):  # a nested value too deep to write back as text
-                raise _Unreadable(f"the value of {key!r} is {_TOO_DEEP}", row=row) from None
-        try:
-            columns[name] = pa.array(values, type=pa.string())
-        except UnicodeEncodeError:  # the rare case: find the row for the message
-            row = next(i for i, v in enumerate(values, start=1) if v is not None and not is_text(v))
-            raise _Unreadable(f"the value of {key!r} is not valid text: {HALF_CHARACTER}", row=row) from None
-    view = f"{raw}_arrow"
-    cur.register(view, pa.table(columns))
-    try:
-        cur.execute(f"CREATE TABLE {q(raw)} AS SELECT * FROM {q(view)}")
-    finally:
-        cur.unregister(view)
-    return names, header
-
-
-def _csv_header(path: Path) -> list[str]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), None)
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
-        raise _Unreadable(f"cannot read the CSV header: {exc}") from None
-    if not header:
-        raise _Unreadable("the CSV file is empty: the first line must name the columns")
-    if len(header) == 1:
-        for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
-            if separator in header[0]:
-                raise _Unreadable(f"the columns are separated by {label}: a snapshot CSV is comma-separated")
-    return [h.strip() for h in header]
-
-
-# DuckDB reads a CSV row of at most max_line_size bytes (2 MB by default) through buffers of
-# buffer_size; a longer row fails with advice meant for DuckDB's developers ("parallel = false",
-# "unterminated quote"), and a last row longer than the buffer is silently dropped. So a row may be as
-# long as its file, up to CSV_MAX_ROW, and the buffer is twice that: a longer row is then reported.
-CSV_MAX_ROW = 64 << 20
-_DUCKDB_MAX_LINE = 2_000_000  # DuckDB's default max_line_size
-_TOO_LONG = f"a row is longer than {CSV_MAX_ROW >> 20} MiB, the most one CSV row may hold"
-
-
-def _csv_sizes(path: Path) -> tuple[str, list[int]]:
-    """read_csv's size options for `path` (SQL and parameters); a file whose last row could be lost
-    unseen is checked here."""
-    size = _file_size(path)
-    if size <= _DUCKDB_MAX_LINE:
-        return "", []  # no row can be longer than DuckDB's default
-    line = min(size + 2, CSV_MAX_ROW)
-    if size > 2 * line and _last_line_length(path, line) > line:
-        raise _Unreadable(f"cannot read the CSV: its last line is too long: {_TOO_LONG}")
-    return ", max_line_size = ?, buffer_size = ?", [line, 2 * line]
-
-
-def _last_line_length(path: Path, limit: int) -> int:
-    """The length of the file's last line (without its line break), counted up to just over `limit`."""
-    step = 1 << 20
-    length = 0
-    at_end = True  # still in the file's closing line breaks
-    with path.open("rb") as f:
-        pos = f.seek(0, os.SEEK_END)
-        while pos > 0 and length <= limit:
-            start = max(0, pos - step)
-            f.seek(start)
-            chunk = f.read(pos - start)
-            pos = start
-            if at_end:
-                chunk = chunk.rstrip(b"\r\n")
-                if not chunk:
-                    continue
-                at_end = False
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                return length + len(chunk) - cut - 1
-            length += len(chunk)
-    return length
-
-
-_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
-
-
-def _csv_error(exc: duckdb.Error) -> str:
-    text = str(exc)
-    line = _CSV_LINE.search(text)
-    where = f" at line {line.group(1)} of the file (the header is line 1)" if line else ""
-    if "Maximum line size" in text or "parallel = false" in text:
-        return f"cannot read the CSV{where}: {_TOO_LONG}"
-    body = text.split("Possible fixes:")[0]
-    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
-    reason = next(
-        (ln for ln in lines[1:] if not ln.startswith(("Original Line", "CSV Error"))),
-        lines[0] if lines else "malformed",
-    )
-    return f"cannot read the CSV{where}: {reason}"
-
-
-# Python's parser recurses once per nesting level: "[" * 100000 would end in a RecursionError.
-_TOO_DEEP = "nested too deeply (arrays or objects inside each other, hundreds of levels deep)"
-
-
-def _json_records(path: Path, *, lines: bool) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _Unreadable(f"not UTF-8 text: {exc}") from None
-    except OSError as exc:
-        raise _Unreadable(f"cannot read the file: {exc}") from None
-    if lines:
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except RecursionError:
-                raise _Unreadable(f"not valid JSON at line {number}: {_TOO_DEEP}", row=len(records) + 1) from None
-            except ValueError as exc:
-                raise _Unreadable(f"not valid JSON at line {number}: {exc}", row=len(records) + 1) from None
-    else:
-        try:
-            records = json.loads(text)
-        except RecursionError:
-            raise _Unreadable(f"not valid JSON: {_TOO_DEEP}") from None
-        except ValueError as exc:
-            raise _Unreadable(f"not valid JSON: {exc}") from None
-        if not isinstance(records, list):
-            raise _Unreadable("expected a JSON array of objects (one object per row)")
-    for i, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise _Unreadable("expected a JSON object (one per row)", row=i)
-    return records
-
-
-def _json_text(value: object) -> str | None:
-    """A JSON value as the text a CSV would hold: the loader casts text to the contract's types."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
 
 
 # --- validation and swap ---------------------------------------------------------------------------
@@ -590,9 +347,6 @@ def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict,
         raise
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _progress(enabled: bool):
