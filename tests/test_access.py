@@ -171,6 +171,33 @@ def test_every_answer_crosses_json(db: Path) -> None:
         plant.close()
 
 
+def test_the_inbox_says_what_it_could_not_check() -> None:
+    from test_exceptions import AT as INBOX_AT
+    from test_exceptions import looped_plant
+
+    plant = LocalPlant(looped_plant())
+    try:
+        answer = plant.exceptions(at=INBOX_AT)
+        assert [p.split(":")[0] for p in answer["problems"]] == ["late_order"]
+        assert "P1 -> P9 -> P1" in answer["problems"][0]
+        assert answer["exceptions"] and answer["total"] == len(answer["exceptions"])
+        as_json(answer)
+    finally:
+        plant.close()
+
+
+def test_the_kinds_of_exception_are_the_clis_and_plain() -> None:
+    plant = LocalPlant(Store.memory())
+    try:
+        kinds = plant.exception_kinds()
+    finally:
+        plant.close()
+    assert as_json(kinds) == cli_json("exception", "kinds") == kinds
+    assert [k["kind"] for k in kinds][:2] == ["machine_down", "quality_hold"]
+    with pytest.raises(PlantUnavailable):
+        plant.exception_kinds()
+
+
 # --- calls, failures, closing -------------------------------------------------------------------------
 
 

@@ -336,3 +336,47 @@ def test_the_assign_dialog_offers_the_exceptions_owner_first(store: Store) -> No
             assert triage_row(store, HOLD)[1] == PLACER
 
     asyncio.run(run())
+
+
+def test_the_inbox_says_which_kinds_it_could_not_check() -> None:
+    """A feeding loop (events brought it) stops late_order from being checked: the inbox lists the rest,
+    its title says a check failed, and a warning says which and why, once."""
+    from test_exceptions import AT as INBOX_AT
+    from test_exceptions import looped_plant
+
+    from planner_tui.console.screenshots import settle as settle_all
+
+    store = looped_plant()
+
+    async def run() -> None:
+        app = console(store, at=INBOX_AT)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle_all(pilot)
+            inbox = app.screen.query_one("#table-inbox")
+            assert "machine_down:M1" in [r.key for r in inbox.all_rows]
+            assert "! 1 check failed" in str(app.screen.query_one("#panel-inbox").border_title)
+            warned = [n for n in app._notifications if "late_order: could not check" in n.message]
+            assert len(warned) == 1 and warned[0].severity == "warning" and "P1 -> P9 -> P1" in warned[0].message
+            await pilot.press("r")  # the same problem on the next refresh is not said again
+            await settle_all(pilot)
+            assert len([n for n in app._notifications if "late_order" in n.message]) == 1
+            assert "! 1 check failed" in str(app.screen.query_one("#panel-inbox").border_title)
+
+    asyncio.run(run())
+    store.close()
+
+
+def test_the_impact_and_trace_screens_ask_the_plant_which_kind_to_triage() -> None:
+    """No kind name in the console: the screens triage the kind the plant raises about their record."""
+    from test_console_drilldown import WELD_DOWN
+
+    store = sample_store([WELD_DOWN])
+
+    async def run() -> None:
+        app = console(store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_screen(pilot, "machine", "M-WELD-01")
+            assert screen.triage_target() == "machine_down:M-WELD-01"
+
+    asyncio.run(run())
+    store.close()

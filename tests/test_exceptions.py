@@ -8,9 +8,9 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
+from plantkit import make_plant
 from typer.testing import CliRunner
 
-from plantkit import make_plant
 from planner_tui.cli import app
 from planner_tui.engine.exceptions import get_exception, list_exceptions
 from planner_tui.errors import BadRequest, NotFound
@@ -95,6 +95,17 @@ WORST_FIRST = [
 
 def plant(store: Store | None = None) -> Store:
     return make_plant(store, **PLANT)
+
+
+def looped_plant(store: Store | None = None) -> Store:
+    """The plant with P9 feeding P1 and P1 feeding P9: a loop a snapshot cannot bring but events can. The
+    whole-plant reschedule fails on it, so late_order cannot be checked; every other kind can."""
+    store = plant(store)
+    make_plant(store, production_orders=[
+        {"production_order_id": "P9", "item_id": "FG2", "status": "released", "planned_start": "2026-01-06T08:00:00",
+         "planned_end": "2026-01-06T10:00:00", "parent_production_order_id": "P1"}])
+    store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
+    return store
 
 
 @pytest.fixture
@@ -799,3 +810,32 @@ def test_no_supply_only_when_nothing_is_planned_for_the_item():
     late_supply = kinds(plant(with_po=True))
     assert "no_supply:SO-1/1" not in late_supply
     assert "shortage:FG" in late_supply
+
+
+def test_a_kind_that_cannot_be_checked_is_said_after_the_table_and_in_the_json(tmp_path) -> None:
+    path = tmp_path / "loop.duckdb"
+    with Store.open(path) as store:
+        looped_plant(store)
+    at = ["--db", str(path), "--at", "2026-01-05T07:00:00"]
+    answer = json.loads(run("exceptions", *at, "--json").stdout)
+    assert "machine_down:M1" in {e["exception_id"] for e in answer["exceptions"]}
+    assert answer["problems"] == [
+        "late_order: could not check: production orders feed each other in a loop: P1 -> P9 -> P1"]
+    table = run("exceptions", *at)
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())  # a long line wraps on a narrow terminal
+    said = text.split("not checked: ")
+    assert len(said) == 2 and said[1].startswith("late_order: could not check:") and "P1 -> P9 -> P1" in said[1]
+    assert "machine_down:M1" in said[0]  # after the table
+    # Kinds that do not need the reschedule are checked alone, with nothing to say.
+    narrowed = json.loads(run("exceptions", *at, "--json", "--kind", "machine_down").stdout)
+    assert narrowed["problems"] == [] and narrowed["total"] == 2
+    assert json.loads(run("exceptions", "--db", db_of(tmp_path), "--json").stdout)["problems"] == []
+
+
+def db_of(tmp_path) -> str:
+    """The hand-worked plant (no loop) in a database file of its own."""
+    path = tmp_path / "plain.duckdb"
+    with Store.open(path) as store:
+        plant(store)
+    return str(path)

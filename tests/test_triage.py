@@ -6,11 +6,10 @@ import threading
 from datetime import datetime
 
 import pytest
-
 from plantkit import make_plant
+
 from planner_tui.errors import BadRequest, NotFound
-from planner_tui.store import Store
-from planner_tui.store import triage
+from planner_tui.store import Store, triage
 
 AT = datetime(2026, 1, 5, 8, 0)
 MACHINE = "machine_down:M1"

@@ -39,8 +39,16 @@ class PlantData(Protocol):
 
     def exceptions(self, *, at: datetime, include_resolved: bool = False,
                    include_snoozed: bool = True) -> Record:
-        """`planner-tui exceptions --json`: {at, total, exceptions}, worst first; `--all` sets both flags.
-        The plant's own feed state counts (a stale feed is an exception)."""
+        """`planner-tui exceptions --json`: {at, total, exceptions, problems}, worst first; `--all` sets both
+        flags. The plant's own feed state counts (a stale feed is an exception). `problems`: one line per
+        kind that could not be checked ("late_order: could not check: ..."), whose exceptions are missing."""
+        ...
+
+    def exception_kinds(self) -> list[Record]:
+        """`planner-tui exception kinds --json`: every kind of exception, {kind, words, rank, raised_while,
+        severities, subject_kind, subject_words, subject_record (the record kind `find` lists the subject
+        as, None if none), example, link (what opening the subject shows), owner_role, event_types,
+        true_start}, in the order the plant declares them."""
         ...
 
     def exception(self, exception_id: str, *, at: datetime) -> Record:

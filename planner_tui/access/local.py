@@ -64,11 +64,17 @@ class LocalPlant:
 
     def exceptions(self, *, at: datetime, include_resolved: bool = False,
                    include_snoozed: bool = True) -> Record:
+        problems: list[str] = []
         with self._cursor() as cur:
             rows = exception_engine.list_exceptions(cur, at=at, feed_status=self._status,
                                                     include_resolved=include_resolved,
-                                                    include_snoozed=include_snoozed)
-        return {"at": at, "total": len(rows), "exceptions": rows}
+                                                    include_snoozed=include_snoozed, problems=problems)
+        return {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
+
+    def exception_kinds(self) -> list[Record]:
+        if self._closed:
+            raise PlantUnavailable("the plant's database is closed")
+        return exception_engine.exception_kinds()
 
     def exception(self, exception_id: str, *, at: datetime) -> Record:
         with self._cursor() as cur:

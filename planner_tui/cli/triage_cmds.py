@@ -24,6 +24,7 @@ from planner_tui.cli.common import (
 )
 from planner_tui.errors import BadRequest
 from planner_tui.present import SEVERITY_STYLE, STATUS_STYLE, duration
+from planner_tui.store.kinds import EXCEPTION_KINDS
 from planner_tui.timeutil import iso, resolve_now
 
 WhoOption = Annotated[
@@ -32,7 +33,8 @@ WhoOption = Annotated[
 ActionAtOption = Annotated[
     Optional[str], typer.Option("--at", help="Record the action at this ISO 8601 time (default: now).")
 ]
-IdArgument = Annotated[str, typer.Argument(help="The exception id, e.g. machine_down:M-WELD-01 (see `planner-tui exceptions`).")]
+_EXAMPLE = next(f"{kind}:{subject.example}" for kind, subject in EXCEPTION_KINDS.items())
+IdArgument = Annotated[str, typer.Argument(help=f"The exception id, e.g. {_EXAMPLE} (see `planner-tui exceptions`).")]
 
 
 
@@ -57,8 +59,8 @@ def exceptions(
     all_: Annotated[bool, typer.Option("--all", help="Also list snoozed and resolved exceptions.")] = False,
     kind: Annotated[
         Optional[list[str]],
-        typer.Option("--kind", help="Only this kind (repeatable): machine_down, quality_hold, shortage, "
-                     "late_order, no_supply, feed_stale."),
+        typer.Option("--kind", help=f"Only this kind (repeatable): {', '.join(EXCEPTION_KINDS)} (see "
+                     "`planner-tui exception kinds`)."),
     ] = None,
     limit: Annotated[
         Optional[int],
@@ -70,28 +72,27 @@ def exceptions(
     as_json: JsonOption = False,
 ) -> None:
     """The exception inbox, worst first: machine stops, quality holds, shortages, late and unsupplied
-    customer lines, with severity, age, owner and triage status."""
-    from planner_tui.engine.exceptions import list_exceptions
-    from planner_tui.store.triage import KINDS
+    customer lines, with severity, age, owner and triage status. A kind that could not be checked (a
+    loop in the plant data) is said after the table; the others are still listed."""
+    from planner_tui.engine.exceptions import check_kinds, list_exceptions
 
-    unknown = sorted(set(kind or []) - set(KINDS))
-    if unknown:
-        raise BadRequest(f"unknown kind(s) {', '.join(unknown)}: expected {', '.join(KINDS)}")
+    kinds = check_kinds(kind or None)
     now = resolve_now(at)
+    problems: list[str] = []
     with open_store(db, snapshot, read_only=True) as store:
-        rows = list_exceptions(store.cursor(), at=now, include_resolved=all_, include_snoozed=all_)
-    if kind:
-        rows = [r for r in rows if r["kind"] in kind]
+        rows = list_exceptions(store.cursor(), at=now, include_resolved=all_, include_snoozed=all_,
+                               problems=problems, kinds=kinds)
     total = len(rows)
     if limit is None and not as_json:
         limit = TABLE_LIMIT
     if limit:
         rows = rows[:limit]
     if as_json:
-        emit_json({"at": now, "total": total, "exceptions": rows})
+        emit_json({"at": now, "total": total, "exceptions": rows, "problems": problems})
         return
     if not rows:
         stdout.print(f"No open exceptions as of {iso(now)}.")
+        _print_problems(problems)
         return
     shown = f"{total}" if len(rows) == total else f"{len(rows)} worst of {total}"
     # The exception's text is what a planner reads: it gets the width; the rest stays on one line.
@@ -119,11 +120,19 @@ def exceptions(
     if len(rows) < total:
         stdout.print(f"... and {total - len(rows)} more: --limit 0 shows all, --kind narrows, --json for scripts.",
                      highlight=False)
+    _print_problems(problems)
+
+
+def _print_problems(problems: list[str]) -> None:
+    """What could not be checked, one line each (the inbox lacks those kinds)."""
+    for problem in problems:
+        stdout.print(Text(f"not checked: {problem}", style="yellow"))
 
 
 # ------------------------------------------------------------------------------------- exception show
 
-exception_app = typer.Typer(help="One exception: its detail and history.", no_args_is_help=True)
+exception_app = typer.Typer(help="One exception: its detail and history; and the kinds of exception.",
+                            no_args_is_help=True)
 
 
 @exception_app.command("show")
@@ -181,9 +190,29 @@ def show(
     stdout.print(history)
 
 
+@exception_app.command("kinds")
+def kinds_cmd(as_json: JsonOption = False) -> None:
+    """The kinds of exception: what raises each, its severities and who owns it."""
+    from planner_tui.engine.exceptions import exception_kinds
+
+    described = exception_kinds()
+    if as_json:
+        emit_json(described)
+        return
+    listing = table(f"Exception kinds: {len(described)}")
+    listing.add_column("kind", no_wrap=True)
+    listing.add_column("raised while", ratio=1, min_width=24)
+    listing.add_column("owner", no_wrap=True, max_width=18, overflow="ellipsis")
+    for k in described:
+        what = Text(k["raised_while"])
+        what.append(f"\nseverity: {k['severities']}\ne.g. {k['example']}", style="dim")
+        listing.add_row(k["kind"], what, k["owner_role"] or "-")
+    stdout.print(listing)
+
+
 def _source_name(source: str | None) -> str:
     """urn:plant:nordhavn-aar:mes -> mes: a source's last part names the system; --json has it whole."""
-    return (source or "?").rstrip(":/").replace("/", ":").rsplit(":", 1)[-1] or source
+    return (source or "?").rstrip(":/").replace("/", ":").rsplit(":", 1)[-1] or (source or "?")
 
 
 # --------------------------------------------------------------------------------------------- triage

@@ -111,18 +111,22 @@ async def flow_trace(pilot: Pilot[Any]) -> None:
 
 async def flow_triage(pilot: Pilot[Any]) -> None:
     """Acknowledge, assign and annotate the stopped machine's exception, its history showing all three."""
+    from planner_tui.console.dialogs.triage import kind_about
+
     app = _planner(pilot)
     with app.reading() as plant:
         rows = plant.exceptions(at=app.now())["exceptions"]
         machines = plant.machines()
-    chosen = next((r for r in rows if r["exception_id"] == "machine_down:M-WELD-01"), None)
-    chosen = chosen or next((r for r in rows if r["kind"] == "machine_down"), None) or (rows[0] if rows else None)
-    await drill(pilot, "exception", chosen["exception_id"] if chosen else "machine_down:M-WELD-01")
+        stop_kind = kind_about(plant.exception_kinds(), "machine")
+    stops = [r for r in rows if r["kind"] == stop_kind]
+    chosen = next((r for r in stops if r["subject_id"] == "M-WELD-01"), None)
+    chosen = chosen or (stops[0] if stops else None) or (rows[0] if rows else None)
+    await drill(pilot, "exception", chosen["exception_id"] if chosen else f"{stop_kind}:M-WELD-01")
     await pilot.press("a")
     await wait_loaded(pilot)
     await pilot.press("s")
     await wait_loaded(pilot)
-    subject = chosen["subject_id"] if chosen and chosen.get("subject_kind") == "machine" else "M-WELD-01"
+    subject = chosen["subject_id"] if chosen and chosen["kind"] == stop_kind else "M-WELD-01"
     supervisor = next((m["supervisor"] for m in machines if m["machine_id"] == subject), None)
     if supervisor:
         await pilot.press(*supervisor.split()[0].lower())  # filter the owners by first name

@@ -3,7 +3,8 @@
 Triage lives in planner_tui's own tables (`exception_triage`, `exception_actions`), keyed by the stable
 exception id the engine gives each exception (`machine_down:M-WELD-01`, `late_order:SO-1001/2`...), so it
 survives snapshot reloads and restarts. Every action appends one row to `exception_actions` (who, when,
-what) and updates the exception's current state in `exception_triage`, in one transaction.
+what) and updates the exception's current state in `exception_triage`, in one transaction. Which kinds
+exist and what their subject ids name (to refuse a malformed or unknown id) is store/kinds.py.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ import duckdb
 from planner_tui.errors import BadRequest, NotFound
 from planner_tui.present import current_user
 from planner_tui.store.db import Store
+from planner_tui.store.kinds import EXCEPTION_KINDS, SUBJECTS
 from planner_tui.timeutil import iso, parse_timestamp, utcnow
 
-KINDS = ("machine_down", "quality_hold", "shortage", "late_order", "no_supply", "feed_stale")
 STATUSES = ("open", "acknowledged", "snoozed", "resolved")
 ACTIONS = ("acknowledge", "assign", "note", "snooze", "resolve", "reopen")
 
 MAX_TEXT = 2000  # a note is a sentence or two, not a document
 
 _ID_RE = re.compile(r"^(?P<kind>[a-z_]+):(?P<subject>\S(?:.*\S)?)$")
-_LINE_RE = re.compile(r"^(?P<so>.+)/(?P<line>\d+)$")
 _RELATIVE_RE = re.compile(r"^\+?\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>m|min|mins|minutes?|h|hours?|d|days?)$", re.I)
 
 
@@ -43,40 +43,26 @@ def parse_exception_id(exception_id: str) -> tuple[str, str]:
     """(kind, subject id) of an exception id, or BadRequest naming the expected forms."""
     text = (exception_id or "").strip()
     match = _ID_RE.match(text)
-    if not match or match["kind"] not in KINDS:
+    if not match or match["kind"] not in EXCEPTION_KINDS:
         raise BadRequest(
             f"malformed exception id {exception_id!r}: expected KIND:SUBJECT with KIND one of "
-            f"{', '.join(KINDS)} (e.g. machine_down:M-WELD-01, late_order:SO-1001/2)"
+            f"{', '.join(EXCEPTION_KINDS)} (e.g. {_examples()})"
         )
     kind, subject = match["kind"], match["subject"]
-    if kind in ("late_order", "no_supply") and not _LINE_RE.match(subject):
+    about = EXCEPTION_KINDS[kind]
+    if not about.well_formed(subject):
         raise BadRequest(
-            f"malformed exception id {exception_id!r}: a {kind} names a sales order line as SO/LINE "
-            f"(e.g. {kind}:SO-1001/2)"
+            f"malformed exception id {exception_id!r}: a {kind} names a {about.words} as {about.form} "
+            f"(e.g. {kind}:{about.example})"
         )
     return kind, subject
 
 
-def split_order_line(subject: str) -> tuple[str, int]:
-    match = _LINE_RE.match(subject)
-    if not match:
-        raise BadRequest(f"malformed sales order line {subject!r}: expected SO/LINE, e.g. SO-1001/2")
-    return match["so"], int(match["line"])
-
-
-def _subject_exists(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> bool:
-    if kind == "machine_down":
-        sql, params = "SELECT 1 FROM machines WHERE machine_id = ?", [subject]
-    elif kind == "quality_hold":
-        sql, params = "SELECT 1 FROM quality_holds WHERE hold_id = ?", [subject]
-    elif kind == "shortage":
-        sql, params = "SELECT 1 FROM items WHERE item_id = ?", [subject]
-    elif kind in ("late_order", "no_supply"):
-        so, line = split_order_line(subject)
-        sql, params = "SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, line]
-    else:  # feed_stale: a feed is named by its location; there is no table of feeds to check against
-        return True
-    return _first(cur.execute(sql, params)) is not None
+def _examples() -> str:
+    """An id of the first kind, and of the first whose subject has parts: machine_down:M-WELD-01, ..."""
+    kinds = list(EXCEPTION_KINDS.items())
+    chosen = kinds[:1] + [next((k for k in kinds if k[1].form), kinds[0])]
+    return ", ".join(dict.fromkeys(f"{kind}:{about.example}" for kind, about in chosen))
 
 
 def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str:
@@ -87,18 +73,12 @@ def check_exception_id(cur: duckdb.DuckDBPyConnection, exception_id: str) -> str
     """
     exception_id = (exception_id or "").strip()
     kind, subject = parse_exception_id(exception_id)
-    if _subject_exists(cur, kind, subject):
+    about = EXCEPTION_KINDS[kind]
+    if about.exists(cur, subject):
         return exception_id
     if _first(cur.execute("SELECT 1 FROM exception_triage WHERE exception_id = ?", [exception_id])):
         return exception_id
-    what = {
-        "machine_down": "machine",
-        "quality_hold": "quality hold",
-        "shortage": "item",
-        "late_order": "sales order line",
-        "no_supply": "sales order line",
-    }[kind]
-    raise NotFound(f"no such exception {exception_id!r}: unknown {what} {subject!r}")
+    raise NotFound(f"no such exception {exception_id!r}: unknown {about.words} {subject!r}")
 
 
 # --------------------------------------------------------------------------------------------- who/when
@@ -338,26 +318,25 @@ def history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
     return [{"at": r[0], "who": r[1], "action": r[2], "detail": r[3]} for r in rows]
 
 
-_ROLE_ORDER = ("machine supervisor", "account manager", "buyer", "hold placer", "assignee")
-
-
 def owners(cur: duckdb.DuckDBPyConnection) -> list[dict]:
-    """The plant's people an exception can go to: {person, roles}, sorted by name."""
+    """The plant's people an exception can go to: {person, roles}, sorted by name. The roles are the
+    owners of each kind of subject (store/kinds.py), then whoever has been assigned one."""
+    owning = [s for s in SUBJECTS if s.people_sql and s.owner_role]
+    role_order = [str(s.owner_role) for s in owning] + ["assignee"]
+    union = " UNION ".join(f"SELECT DISTINCT person, ? AS role FROM ({s.people_sql})" for s in owning)
     rows = cur.execute(
-        """
+        f"""
         SELECT person, role FROM (
-            SELECT DISTINCT supervisor AS person, 'machine supervisor' AS role FROM machines
-            UNION SELECT DISTINCT account_manager, 'account manager' FROM customers
-            UNION SELECT DISTINCT buyer, 'buyer' FROM items
-            UNION SELECT DISTINCT placed_by, 'hold placer' FROM quality_holds
+            {union}
             UNION SELECT DISTINCT assignee, 'assignee' FROM exception_triage
         ) WHERE person IS NOT NULL AND trim(person) <> ''
-        """
+        """,
+        [s.owner_role for s in owning],
     ).fetchall()
     people: dict[str, set[str]] = {}
     for person, role in rows:
         people.setdefault(person.strip(), set()).add(role)
     return [
-        {"person": person, "roles": [r for r in _ROLE_ORDER if r in roles]}
+        {"person": person, "roles": [r for r in role_order if r in roles]}
         for person, roles in sorted(people.items(), key=lambda kv: kv[0].lower())
     ]

@@ -58,6 +58,14 @@ PAST = {
 }
 
 
+def kind_about(kinds: list[Record], record: str) -> str | None:
+    """The kind of exception raised about a plant record (a "machine": its stop), from the plant's
+    `exception_kinds()`: the first, causes first, whose subject is that kind of record; None if none is."""
+    about = [k for k in kinds if k.get("subject_record") == record]
+    about.sort(key=lambda k: k.get("rank") or 0)
+    return str(about[0]["kind"]) if about else None
+
+
 class TriageDone(Message):
     """A triage action was written (error is None) or refused (error says why)."""
 

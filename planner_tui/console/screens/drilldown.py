@@ -18,7 +18,7 @@ from textual.widgets.tree import TreeNode
 
 from planner_tui.access import PlantData, Record
 from planner_tui.console.dialogs.downtime import DowntimeDialog
-from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_QUIET, TriageActions
+from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_QUIET, TriageActions, kind_about
 from planner_tui.console.screens._common import (
     Drill,
     DrillScreen,
@@ -91,7 +91,8 @@ class TreeScreen(DrillScreen):
 class ImpactScreen(TriageActions, TreeScreen):
     """What a stopped machine hits: operations, production orders with delays, the orders they feed,
     customer lines with ETA against promise, shipments, customers, and who must be told.
-    The triage keys act on the machine's stop (machine_down:<id>) without leaving the tree."""
+    The triage keys act on the machine's stop (the exception the plant raises about a machine, e.g.
+    machine_down:<id>) without leaving the tree."""
 
     kind = "machine"
 
@@ -105,7 +106,11 @@ class ImpactScreen(TriageActions, TreeScreen):
         if self.data is not None and not self.data.get("machine_stopped"):
             self.app.notify(f"{self.ident} is not stopped: no machine stop to triage", severity="warning")
             return None
-        return f"machine_down:{self.ident}"
+        kind = (self.data or {}).get("stop_kind")
+        if not kind:
+            self.app.notify("the plant raises no exception about a machine: nothing to triage", severity="warning")
+            return None
+        return f"{kind}:{self.ident}"
 
     def _target_or_say(self) -> str | None:
         return self.triage_target()
@@ -133,7 +138,7 @@ class ImpactScreen(TriageActions, TreeScreen):
         # clock for a machine that is running (a what-if stop now).
         down = bool(plant.machine(self.ident, at=at)["stopped"])
         answer = plant.machine_impact(self.ident, at=None if down else at, down_minutes=self.down_minutes)
-        return {**answer, "machine_stopped": down}
+        return {**answer, "machine_stopped": down, "stop_kind": kind_about(plant.exception_kinds(), "machine")}
 
     def summary(self, data: Record) -> Text:
         late = [s for s in data.get("sales_orders", []) if s.get("late")]
@@ -227,15 +232,17 @@ class ImpactScreen(TriageActions, TreeScreen):
 
 class TraceScreen(TriageActions, TreeScreen):
     """Where a lot went (forward: lots made from it, stock, shipments, customers) and where it came from.
-    The triage keys act on the quality hold (quality_hold:<id>): the traced hold, else the lot's active one."""
+    The triage keys act on the quality hold (the exception the plant raises about a hold, e.g.
+    quality_hold:<id>): the traced hold, else the lot's active one."""
 
     BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS_QUIET
 
     def triage_target(self) -> str | None:
         data = self.data or {}
         hold = data.get("hold") or next((h for h in data.get("holds") or [] if h.get("status") == "active"), None)
-        if hold:
-            return f"quality_hold:{hold['hold_id']}"
+        kind = data.get("hold_kind")
+        if hold and kind:
+            return f"{kind}:{hold['hold_id']}"
         self.app.notify(f"lot {self.ident} has no active quality hold to triage", severity="warning")
         return None
 
@@ -251,7 +258,8 @@ class TraceScreen(TriageActions, TreeScreen):
         return f"{'hold' if self.kind == 'hold' else 'lot'} {self.ident} trace"
 
     def fetch(self, plant: PlantData, at: datetime) -> Record:
-        return plant.trace_hold(self.ident) if self.kind == "hold" else plant.trace_lot(self.ident)
+        answer = plant.trace_hold(self.ident) if self.kind == "hold" else plant.trace_lot(self.ident)
+        return {**answer, "hold_kind": kind_about(plant.exception_kinds(), "hold")}
 
     def summary(self, data: Record) -> Text:
         s = data.get("summary") or {}

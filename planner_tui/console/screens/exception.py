@@ -39,22 +39,6 @@ from planner_tui.present import (
     short_times_in,
 )
 
-# The engine's subject kinds -> drill kinds.
-SUBJECT_DRILL = {
-    "machine": "machine",
-    "hold": "hold",
-    "item": "item",
-    "sales_order_line": "sales_order",
-    "sales_order": "sales_order",
-    "lot": "lot",
-}
-SUBJECT_WORDS = {
-    "machine": "impact of machine",
-    "hold": "trace of hold",
-    "item": "shortage of item",
-    "sales_order_line": "links of order line",
-}
-
 
 class ExceptionScreen(TriageActions, DrillScreen):
     """One exception: a acknowledge, s assign, n note, z snooze, r resolve, o reopen."""
@@ -74,17 +58,21 @@ class ExceptionScreen(TriageActions, DrillScreen):
 
     def fetch(self, plant: PlantData, at: datetime) -> Record:
         answer = plant.exception(self.ident, at=at)
-        # Who is hit, on the triage screen itself: the planner acknowledges and assigns knowing it.
+        # What its kind is about (the plant's registry of kinds): the record its subject opens, in words.
+        about = next((k for k in plant.exception_kinds() if k.get("kind") == answer.get("kind")), {})
+        # Who is hit, on the triage screen itself: the planner acknowledges and assigns knowing it. The
+        # reach of a stopped machine is its impact, of a held lot its trace, whatever kind the exception is.
         reach = None
+        record = about.get("subject_record")
         if not answer.get("cause_cleared"):
             try:
-                if answer.get("subject_kind") == "machine":
+                if record == "machine":
                     reach = plant.machine_impact(str(answer["subject_id"]))
-                elif answer.get("subject_kind") == "hold":
+                elif record == "hold":
                     reach = plant.trace_hold(str(answer["subject_id"]))
             except PlannerError:
                 reach = None  # the detail still shows; the drill into the subject says why
-        return {**answer, "reach": reach}
+        return {**answer, "about": about, "reach": reach, "reach_of": record if reach else None}
 
     # --- triage hooks ------------------------------------------------------------------------------
 
@@ -141,11 +129,12 @@ class ExceptionScreen(TriageActions, DrillScreen):
     def _build(self, root: Node, data: Record) -> None:
         subject_kind = data.get("subject_kind")
         subject_id = data.get("subject_id")
-        drill_kind = SUBJECT_DRILL.get(str(subject_kind))
+        about = data.get("about") or {}
+        drill_kind = about.get("subject_record")
         if drill_kind and subject_id:
-            words = SUBJECT_WORDS.get(str(subject_kind), str(subject_kind))
+            words = about.get("link") or about.get("subject_words") or str(subject_kind)
             root.add_leaf(node_label(("Open", "bold reverse"), f"{words} {subject_id}", ("(Enter)", "dim")),
-                          data=(drill_kind, str(subject_id)))
+                          data=(str(drill_kind), str(subject_id)))
         elif subject_id:
             root.add_leaf(node_label((str(subject_kind), "dim"), str(subject_id)))
 
@@ -155,14 +144,14 @@ class ExceptionScreen(TriageActions, DrillScreen):
             node.add_leaf(self._history_label(entry))
 
         reach = data.get("reach")
-        if reach and data.get("subject_kind") == "machine":
+        if reach and data.get("reach_of") == "machine":
             lines = sorted(reach.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
             node = group(root, "Customer lines hit", lines, empty="no customer line hit")
             for line in capped(node, lines):
                 add_record(node, node_label((sales_line_id(line), "bold"), late_words(line), line.get("customer_id"),
                                             f"promised {day(line.get('promised_date'))}",
                                             f"ETA {moment(line.get('eta'))}"), line)
-        elif reach and data.get("subject_kind") == "hold":
+        elif reach and data.get("reach_of") == "hold":
             customers = reach.get("customers") or []
             node = group(root, "Customers reached by the lot", customers, empty="no customer reached")
             for customer in capped(node, customers):

@@ -33,7 +33,7 @@ from planner_tui.console.messages import (
     RefreshDone,
 )
 from planner_tui.console.widgets.live_table import LiveTable
-from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, load_header
+from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, answer_of, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
 
 NARROW_WIDTH = 110
@@ -119,6 +119,7 @@ class MainScreen(Screen[None]):
         self._refresh_wanted = False
         self._refresh_started = 0.0
         self._errors: dict[str, str] = {}
+        self._problems: dict[str, tuple[str, ...]] = {}  # panel -> what the plant could not check for it
         self._filter_timer: Timer | None = None
         self._outstanding = 0
         self.header_data: dict[str, Any] = {}
@@ -229,7 +230,9 @@ class MainScreen(Screen[None]):
         """The cursor row's long text (the exception's title, why a machine stopped) in full under the
         panel, so a narrow terminal loses nothing to a clipped column."""
         name = panel_of(table)
-        note = self._errors.get(name) or table.note
+        # An empty inbox because a check failed must not read "no open exceptions".
+        problems = self._problems.get(name) if table.loaded and not table.all_rows else None
+        note = self._errors.get(name) or (problems[0] if problems else "") or table.note
         if not note:
             note = table.cursor_detail
         self.box(name).border_subtitle = note
@@ -339,9 +342,11 @@ class MainScreen(Screen[None]):
         # Cheap panels first, so the screen fills while the slow ones (the inbox on a big plant) run.
         for name in sorted(names, key=LOAD_ORDER.index):
             errors: dict[str, str] = {}
-            data: dict[str, Any] = {"header": header, "errors": errors, "version": version}
+            problems: dict[str, tuple[str, ...]] = {}
+            data: dict[str, Any] = {"header": header, "errors": errors, "problems": problems, "version": version}
             try:
-                data[name] = PANELS_BY_NAME[name].load(plant, at)
+                answer = answer_of(PANELS_BY_NAME[name].load(plant, at))
+                data[name], problems[name] = answer.rows, answer.problems
             except Exception as exc:  # shown on the panel, never a crash
                 log.exception("panel %s", name)
                 errors[name] = f"{type(exc).__name__}: {exc}"
@@ -392,8 +397,19 @@ class MainScreen(Screen[None]):
                 self._errors.pop(panel.name, None)
                 table.show(rows)
                 self._loaded_version[panel.name] = data.get("version", 0)
+                self._say_problems(panel.name, tuple(data.get("problems", {}).get(panel.name, ())))
             self._update_titles()
         self.app.post_message(PanelsShown([k for k in data if k in {p.name for p in PANELS}]))
+
+    def _say_problems(self, name: str, problems: tuple[str, ...]) -> None:
+        """What the plant could not check for a panel (a kind of exception, on a loop in its data): marked
+        in the panel's title while it lasts, and told once in a warning when it appears or changes."""
+        before = self._problems.get(name, ())
+        self._problems[name] = problems
+        if problems and problems != before:
+            panel = PANELS_BY_NAME[name]
+            self.app.notify("\n".join(problems), title=f"{panel.title}: some could not be checked",
+                            severity="warning", timeout=12)
 
     def _update_titles(self) -> None:
         for panel in PANELS:
@@ -405,6 +421,9 @@ class MainScreen(Screen[None]):
             self._counts[panel.name] = count
             title = f"{panel.title} ({count})"
             self._show_detail(table)
+            failed = len(self._problems.get(panel.name, ()))
+            if failed:
+                title += f" ! {failed} check{'' if failed == 1 else 's'} failed"
             if table.filter_text:
                 title += f" filter: {table.filter_text}"
             self.box(panel.name).border_title = title

@@ -55,12 +55,25 @@ class Column:
     flex: bool = False  # takes the width the others leave
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a panel loader may return instead of bare rows: the rows, and what the plant could not check
+    for them (one line each, said beside the panel: its rows may be missing some)."""
+
+    rows: list[Row]
+    problems: tuple[str, ...] = ()
+
+
+def answer_of(loaded: list[Row] | Answer) -> Answer:
+    return loaded if isinstance(loaded, Answer) else Answer(loaded)
+
+
 @dataclass
 class Panel:
     name: str  # key, also the widget id suffix
     title: str  # shown in the panel border and the panel switcher
     columns: tuple[Column, ...]
-    load: Callable[[PlantData, datetime], list[Row]]  # (plant, at) -> rows
+    load: Callable[[PlantData, datetime], list[Row] | Answer]  # (plant, at) -> rows
     empty: str = "nothing to show"
     short: str = ""  # the name in the panel switcher (80 columns hold all five)
 
@@ -89,8 +102,9 @@ def load_machines(plant: PlantData, at: datetime) -> list[Row]:
     return out
 
 
-def load_exceptions(plant: PlantData, at: datetime) -> list[Row]:
-    items = plant.exceptions(at=at).get("exceptions") or []
+def load_exceptions(plant: PlantData, at: datetime) -> Answer:
+    answer = plant.exceptions(at=at)
+    items = answer.get("exceptions") or []
 
     def sort_key(e: Record) -> tuple[int, float, str]:
         return (severity_rank(e.get("severity")), -(e.get("age_minutes") or 0), str(e.get("exception_id")))
@@ -113,7 +127,8 @@ def load_exceptions(plant: PlantData, at: datetime) -> list[Row]:
             search=" ".join(str(x or "") for x in (severity, status, who, title, e.get("kind"),
                                                    e.get("subject_id"))).lower(),
         ))
-    return out
+    # A kind the plant could not check (a loop in its data) is missing from the rows: say so.
+    return Answer(out, tuple(str(p) for p in answer.get("problems") or ()))
 
 
 def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:

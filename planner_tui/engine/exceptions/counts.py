@@ -1,0 +1,200 @@
+"""What each stopped machine hits, for every stop at once: the counts the machine_down exceptions show.
+
+A stopped machine's counts (production orders, customer lines, late lines, customers, open shipments,
+people to tell) are what `machine_impact` reports for that stop alone (`machine_counts_slow`, the
+reference). `machine_counts` gets them for all stops with one schedule repair per stop with a known
+downtime that hits work, then two set-based queries (docs/triage.md, "How the machine counts are made").
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from planner_tui.engine.impact import machine_impact
+from planner_tui.engine.orders import find_feeding_cycle
+from planner_tui.engine.schedule import Stop, repair
+from planner_tui.errors import PlannerError
+from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES
+
+OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
+IMPACT_COUNTS = ("production_orders", "sales_lines", "late_lines", "customers", "shipments", "notify")
+
+
+def machine_counts_slow(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
+    """What a stop hits, counted from a full `machine_impact` (the reference `machine_counts` agrees with).
+
+    Raises what machine_impact raises (e.g. CycleError on a feeding loop)."""
+    impact = machine_impact(cur, machine_id)  # no `at`: the stop starts at its `since`, for its expected minutes
+    lines = impact.get("sales_orders") or []
+    return {
+        "production_orders": len(impact.get("production_orders") or []),
+        "sales_lines": len(lines),
+        # Lines this stop makes late; a line already late in the plan is not this stop's doing.
+        "late_lines": sum(1 for s in lines if s.get("turns_late", s.get("late"))),
+        "customers": len(impact.get("customers") or []),
+        "shipments": len(impact.get("shipments") or []),
+        "notify": len(impact.get("notify") or []),
+    }
+
+
+# What each stop hits, for all stops at once. Query 1: the operations each stop touches directly (the
+# test of machine_impact), plus the orders its repair moves, and every order they feed up the chain.
+_STOP_ORDERS_SQL = f"""
+WITH RECURSIVE
+hit AS (
+    SELECT DISTINCT s.machine_id, o.production_order_id AS po
+    FROM stops_in s
+    JOIN operations o ON o.machine_id = s.machine_id
+    JOIN production_orders p ON p.production_order_id = o.production_order_id
+    WHERE o.status <> 'done' AND p.status IN ({OPEN_SQL})
+      AND (s.window_end IS NULL OR o.planned_start < s.window_end)
+      AND (o.planned_end > s.start OR o.status = 'running')
+),
+chain(machine_id, po) AS (
+    SELECT * FROM (SELECT machine_id, po FROM hit UNION SELECT machine_id, po FROM moved_in)
+    UNION
+    SELECT c.machine_id, p.parent_production_order_id
+    FROM chain c JOIN production_orders p ON p.production_order_id = c.po
+    WHERE p.parent_production_order_id IS NOT NULL
+)
+SELECT c.machine_id, p.production_order_id AS po, p.parent_production_order_id AS parent,
+       p.sales_order_id, p.line_no
+FROM chain c JOIN production_orders p ON p.production_order_id = c.po
+"""
+
+# Query 2: per stop, the open lines those orders are made for (ETA: latest new end of the open orders
+# made for the line, as `_lines_report`), their open shipments, customers and the people to tell.
+_STOP_LINES_SQL = f"""
+WITH
+line_keys AS (SELECT DISTINCT machine_id, sales_order_id, line_no FROM orders_in WHERE sales_order_id IS NOT NULL),
+lines AS (
+    SELECT k.machine_id, so.sales_order_id, so.line_no, so.promised_date, c.customer_id, c.account_manager
+    FROM line_keys k
+    JOIN sales_orders so ON so.sales_order_id = k.sales_order_id AND so.line_no = k.line_no
+    LEFT JOIN customers c ON c.customer_id = so.customer_id
+    WHERE so.status = 'open'
+),
+etas AS (
+    SELECT l.machine_id, l.sales_order_id, l.line_no,
+           max(p.planned_end) AS planned_eta, max(coalesce(sh.new_end, p.planned_end)) AS eta
+    FROM lines l
+    JOIN production_orders p ON p.sales_order_id = l.sales_order_id AND p.line_no = l.line_no
+    LEFT JOIN shifts_in sh ON sh.machine_id = l.machine_id AND sh.po = p.production_order_id
+    WHERE p.status IN ({OPEN_SQL})
+    GROUP BY l.machine_id, l.sales_order_id, l.line_no
+),
+line_counts AS (
+    SELECT l.machine_id, count(*) AS sales_lines,
+           count(*) FILTER (WHERE CAST(e.eta AS DATE) > l.promised_date
+                            AND NOT CAST(e.planned_eta AS DATE) > l.promised_date) AS late_lines,
+           count(DISTINCT l.customer_id) AS customers
+    FROM lines l LEFT JOIN etas e USING (machine_id, sales_order_id, line_no)
+    GROUP BY l.machine_id
+),
+shipment_counts AS (
+    SELECT l.machine_id, count(*) AS shipments
+    FROM lines l JOIN shipments sh ON sh.sales_order_id = l.sales_order_id AND sh.line_no = l.line_no
+    WHERE list_contains(?, sh.status)
+    GROUP BY l.machine_id
+),
+people AS (
+    SELECT machine_id, supervisor AS person FROM stops_in
+    UNION ALL SELECT machine_id, account_manager FROM lines
+    UNION ALL SELECT k.machine_id, m.supervisor FROM knock_in k JOIN machines m ON m.machine_id = k.knock_machine
+),
+notify_counts AS (
+    SELECT machine_id, count(DISTINCT person) AS notify FROM people
+    WHERE person IS NOT NULL AND person <> '' GROUP BY machine_id
+)
+SELECT s.machine_id, coalesce(sales_lines, 0), coalesce(late_lines, 0), coalesce(customers, 0),
+       coalesce(shipments, 0), coalesce(notify, 0)
+FROM stops_in s
+LEFT JOIN line_counts USING (machine_id)
+LEFT JOIN shipment_counts USING (machine_id)
+LEFT JOIN notify_counts USING (machine_id)
+"""
+_OPEN_SHIPMENT_STATUSES = ("planned", "picked")  # as machine_impact's shipments
+
+
+def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[str, dict]:
+    """The `machine_counts_slow` answer for many stops at once: machine_id -> counts, or {"error": ...}.
+
+    `stops`: dicts with machine_id, since, expected_minutes, supervisor (the machine's). Each stop with a
+    known downtime gets its own repair (the same as machine_impact's: stops are weighed one at a time);
+    everything else is two set-based queries for all of them. A stop whose repair fails, and every stop
+    when the orders reached feed each other in a loop, goes through machine_impact so its error reads
+    the same.
+    """
+    fast, slow = [], []
+    moved, shifted, knock = [], [], []
+    for s in stops:
+        machine_id = s["machine_id"]
+        minutes = None if s["expected_minutes"] is None else float(s["expected_minutes"])
+        stop = Stop(machine_id, s["since"], minutes)
+        try:
+            rep = repair(cur, [stop]) if minutes is not None else None
+        except PlannerError:
+            slow.append(machine_id)
+            continue
+        fast.append((machine_id, s["since"], stop.end, s["supervisor"]))
+        if rep is None:
+            continue
+        moved += [(machine_id, po) for po in rep.touched_orders]
+        shifted += [(machine_id, po, shift.new_end) for po, shift in rep.orders.items()]
+        knock += sorted({(machine_id, op.machine_id) for op in rep.ops.values()
+                         if op.machine_id != machine_id and op.new_end > op.planned_end})
+    out: dict[str, dict] = {}
+    if fast:
+        tables = {
+            "stops_in": pa.table({
+                "machine_id": pa.array([f[0] for f in fast], pa.string()),
+                "start": pa.array([f[1] for f in fast], pa.timestamp("us")),
+                "window_end": pa.array([f[2] for f in fast], pa.timestamp("us")),
+                "supervisor": pa.array([f[3] for f in fast], pa.string()),
+            }),
+            "moved_in": pa.table({"machine_id": pa.array([m[0] for m in moved], pa.string()),
+                                  "po": pa.array([m[1] for m in moved], pa.string())}),
+            "shifts_in": pa.table({"machine_id": pa.array([m[0] for m in shifted], pa.string()),
+                                   "po": pa.array([m[1] for m in shifted], pa.string()),
+                                   "new_end": pa.array([m[2] for m in shifted], pa.timestamp("us"))}),
+            "knock_in": pa.table({"machine_id": pa.array([k[0] for k in knock], pa.string()),
+                                  "knock_machine": pa.array([k[1] for k in knock], pa.string())}),
+        }
+        # A cursor of its own: the Arrow tables are registered on it alone, and go with it.
+        own = cur.cursor()
+        try:
+            for name, table in tables.items():
+                own.register(name, table)
+            orders = own.sql(_STOP_ORDERS_SQL).to_arrow_table()
+            parent_of = dict(zip(orders.column("po").to_pylist(), orders.column("parent").to_pylist()))
+            if find_feeding_cycle(parent_of):
+                return {s["machine_id"]: slow_counts(cur, s["machine_id"]) for s in stops}
+            own.register("orders_in", orders)
+            counted = own.execute(_STOP_LINES_SQL, [list(_OPEN_SHIPMENT_STATUSES)]).fetchall()
+        finally:
+            own.close()
+        order_counts: dict[str, int] = {}
+        for machine_id in orders.column("machine_id").to_pylist():
+            order_counts[machine_id] = order_counts.get(machine_id, 0) + 1
+        for machine_id, lines, late, customers, shipments, notify in counted:
+            out[machine_id] = {
+                "production_orders": order_counts.get(machine_id, 0),
+                "sales_lines": lines,
+                "late_lines": late,
+                "customers": customers,
+                "shipments": shipments,
+                "notify": notify,
+            }
+    for machine_id in slow:
+        out[machine_id] = slow_counts(cur, machine_id)
+    return out
+
+
+def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
+    """`machine_counts_slow`, or {"error": why} when machine_impact cannot weigh the stop."""
+    try:
+        return machine_counts_slow(cur, machine_id)
+    except PlannerError as error:  # e.g. a feeding cycle: the stop is still listed, saying why it has no impact
+        return {"error": str(error)}
+
