@@ -148,7 +148,6 @@ def machine_slow(monkeypatch) -> ExceptionKind:
         detect=_detect_slow,
         cleared_note=lambda ctx, machine_id: "back at its rate",
         link="impact of machine",
-        event_types=("machine.down", "machine.up"),
         events_about=lambda subject: ("json_extract_string(data, '$.data.machine_id') = ?", [subject]),
     )
     monkeypatch.setitem(sys.modules, module.__name__, module)

@@ -17,6 +17,7 @@ import duckdb
 
 from planner_tui.engine.impact import reschedule
 from planner_tui.engine.shortages import shortages
+from planner_tui.store.events import types_raising
 from planner_tui.store.kinds import EXCEPTION_KINDS, Subject
 from planner_tui.timeutil import as_datetime, parse_timestamp
 
@@ -67,8 +68,8 @@ class ExceptionKind:
     # Why it is no longer raised, for an exception still in triage: "machine back up (running) since 10:42".
     cleared_note: Callable[[Context, str], str]
     link: str | None = None  # what opening the subject shows, for the UIs: "impact of machine"
-    # The history: event types about it, and an SQL condition on event_log matching its subject's events.
-    event_types: tuple[str, ...] = ()
+    # The history: an SQL condition on event_log matching its subject's events (which event types are
+    # about it is said once, by each event type's `raises`: see `event_types`).
     events_about: EventsAbout | None = None
     event_keys: tuple[str, ...] = ()  # event data fields naming the subject (left out of the summaries)
     # Its raised_at is when the occurrence truly began (not an estimate), so a raise after a resolve is a
@@ -82,6 +83,11 @@ class ExceptionKind:
         if self.name not in EXCEPTION_KINDS:
             raise ValueError(f"exception kind {self.name!r} is not declared in planner_tui/store/kinds.py "
                              "(EXCEPTION_KINDS): add it there with its subject")
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event types that raise or clear it, as the event type registry declares them."""
+        return types_raising(self.name)
 
     @property
     def subject(self) -> Subject:

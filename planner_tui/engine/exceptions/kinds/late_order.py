@@ -78,7 +78,6 @@ KIND = ExceptionKind(
     detect=detect,
     cleared_note=lambda ctx, subject: line_gone(ctx.cur, subject) or "back on time",
     link="links of order line",
-    event_types=("order.confirmed", "order.changed", "order.cancelled", "shipment.shipped"),
     events_about=line_events,
     event_keys=LINE_KEYS,
 )

@@ -115,7 +115,6 @@ KIND = ExceptionKind(
     detect=detect,
     cleared_note=cleared_note,
     link="impact of machine",
-    event_types=("machine.down", "machine.up"),
     events_about=events_naming("machine_id"),
     event_keys=("machine_id",),
     true_start=True,  # a machine that stops again after its stop was resolved is a new stop

@@ -126,7 +126,6 @@ KIND = ExceptionKind(
     detect=detect,
     cleared_note=cleared_note,
     link="links of order line",
-    event_types=("order.confirmed", "order.changed", "order.cancelled"),
     events_about=line_events,
     event_keys=LINE_KEYS,
 )

@@ -87,7 +87,6 @@ KIND = ExceptionKind(
     detect=detect,
     cleared_note=cleared_note,
     link="trace of hold",
-    event_types=("hold.placed", "hold.released"),
     events_about=events_naming("hold_id"),
     event_keys=("hold_id",),
 )

@@ -91,6 +91,5 @@ KIND = ExceptionKind(
     detect=detect,
     cleared_note=lambda ctx, item_id: "no longer short",
     link="shortage of item",
-    event_types=("inventory.adjusted", "receipt.posted", "order.confirmed", "order.changed"),
     events_about=events_about,
 )
