@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 from plant import large_plant  # noqa: E402
 
 from planner_tui.engine import exceptions as ex  # noqa: E402
+from planner_tui.engine.exceptions.counts import slow_counts  # noqa: E402
 from planner_tui.store import Store  # noqa: E402
+from planner_tui.store.triage import triage_state  # noqa: E402
 from planner_tui.timeutil import resolve_now  # noqa: E402
 
 
@@ -83,27 +85,21 @@ def main() -> None:
     print("  by kind:", dict(Counter(r["kind"] for r in rows)))
     print("  by severity:", dict(Counter(r["severity"] for r in rows)))
 
-    # The parts, each once, in the order list_exceptions runs them (shared answers computed where first used).
-    ctx = ex._Context(cur, at)
-    parts = [
-        ("machine_down (set-based; a repair per known downtime)", lambda: ex._machines_down(ctx)),
-        ("quality_hold (one set-based reach of all holds)", lambda: ex._quality_holds(ctx)),
-        ("shortages() once", ctx.shortages),
-        ("shortage rows", lambda: ex._shortages(ctx)),
-        ("reschedule() once", ctx.reschedule),
-        ("late_order rows", lambda: ex._late_orders(ctx)),
-        ("no_supply rows", lambda: ex._no_supply(ctx)),
-        ("triage merge", lambda: ex.triage_state(cur)),
-    ]
+    # The parts, each once: the shared answers first (computed where first used), then each kind's detection
+    # in the registry's order, then the triage merge.
+    ctx = ex.Context(cur, at)
+    parts = [("shortages() once", ctx.shortages), ("reschedule() once", ctx.reschedule)]
+    parts += [(f"{kind.name} rows", lambda kind=kind: kind.detect(ctx, None)) for kind in ex.all_kinds()]
+    parts.append(("triage merge", lambda: triage_state(cur)))
     results = {}
     for label, fn in parts:
         seconds, results[label] = timed(fn)
         print(f"  {label:<55} {seconds:7.3f} s wall {timed.cpu:7.3f} s CPU")
 
     if args.slow:
-        machines = results[parts[0][0]]
+        machines = results["machine_down rows"]
         working = [r for r in machines if r["detail"]["production_orders"] or "error" in r["detail"]]
-        seconds, slow = timed(lambda: {r["subject_id"]: ex._slow_counts(cur, r["subject_id"]) for r in working})
+        seconds, slow = timed(lambda: {r["subject_id"]: slow_counts(cur, r["subject_id"]) for r in working})
         differ = [r["subject_id"] for r in working
                   if {k: r["detail"].get(k) for k in slow[r["subject_id"]]} != slow[r["subject_id"]]
                   and "error" not in r["detail"]]
