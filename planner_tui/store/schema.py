@@ -130,6 +130,7 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
                 """,
                 [old + [new]],
             ).fetchone()
+            assert merged is not None  # an aggregate answers one row
             con.execute("DELETE FROM feed_cursors WHERE feed = ANY(?)", [old + [new]])
             con.execute("INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, "
                         "file_head) VALUES (?, ?, ?, ?, ?, ?, ?)", [new, *merged])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
 from planner_tui.store.contract import TABLES
@@ -27,9 +29,19 @@ def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:
     return ", ".join(plants) if plants else None
 
 
+def _one(cur: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The single value of an aggregate query (which always answers one row)."""
+    row = cur.execute(sql).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
-    tables = {t.name: cur.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0] for t in TABLES}
-    one = lambda sql: cur.execute(sql).fetchone()[0]  # noqa: E731
+    tables = {t.name: _one(cur, f'SELECT count(*) FROM "{t.name}"') for t in TABLES}
+
+    def one(sql: str) -> Any:
+        return _one(cur, sql)
+
     return {
         "plant": plant_name(cur),
         "tables": tables,
