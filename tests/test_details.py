@@ -38,35 +38,95 @@ def build(store: Store | None = None) -> Store:
     return make_plant(
         store,
         machines=[{"machine_id": "M1", "name": "Press 1", "supervisor": "Sam"}, {"machine_id": "M2"}],
-        machine_states=[{"machine_id": "M1", "state": "down", "since": datetime(2026, 1, 6, 8, 0),
-                         "reason": "servo fault", "expected_minutes": 120}],
-        customers=[{"customer_id": "ACME", "name": "Acme AB", "tier": "A", "account_manager": "Ann"},
-                   {"customer_id": "BOLT", "name": "Bolt Ltd"}],
+        machine_states=[
+            {
+                "machine_id": "M1",
+                "state": "down",
+                "since": datetime(2026, 1, 6, 8, 0),
+                "reason": "servo fault",
+                "expected_minutes": 120,
+            }
+        ],
+        customers=[
+            {"customer_id": "ACME", "name": "Acme AB", "tier": "A", "account_manager": "Ann"},
+            {"customer_id": "BOLT", "name": "Bolt Ltd"},
+        ],
         items=[{"item_id": i} for i in ("P", "C", "R")],
         sales_orders=[
-            {"sales_order_id": "SO-1", "line_no": 1, "customer_id": "ACME", "item_id": "P", "qty": 5,
-             "promised_date": date(2026, 1, 5)},
-            {"sales_order_id": "SO-1", "line_no": 2, "customer_id": "ACME", "item_id": "P",
-             "promised_date": date(2026, 1, 9)},
-            {"sales_order_id": "SO-2", "customer_id": "ACME", "item_id": "P", "promised_date": date(2026, 1, 2),
-             "status": "shipped"},
+            {
+                "sales_order_id": "SO-1",
+                "line_no": 1,
+                "customer_id": "ACME",
+                "item_id": "P",
+                "qty": 5,
+                "promised_date": date(2026, 1, 5),
+            },
+            {
+                "sales_order_id": "SO-1",
+                "line_no": 2,
+                "customer_id": "ACME",
+                "item_id": "P",
+                "promised_date": date(2026, 1, 9),
+            },
+            {
+                "sales_order_id": "SO-2",
+                "customer_id": "ACME",
+                "item_id": "P",
+                "promised_date": date(2026, 1, 2),
+                "status": "shipped",
+            },
             {"sales_order_id": "SO-9", "customer_id": "BOLT", "item_id": "P", "promised_date": date(2026, 1, 5)},
         ],
         production_orders=[
-            {"production_order_id": "PO-A", "item_id": "P", "planned_start": datetime(2026, 1, 6, 8),
-             "planned_end": datetime(2026, 1, 6, 16), "sales_order_id": "SO-1", "line_no": 1},
-            {"production_order_id": "PO-B", "item_id": "C", "planned_start": datetime(2026, 1, 6, 10),
-             "planned_end": datetime(2026, 1, 6, 12), "parent_production_order_id": "PO-A"},
-            {"production_order_id": "PO-Z", "item_id": "P", "planned_start": datetime(2026, 1, 5, 8),
-             "planned_end": datetime(2026, 1, 5, 9), "sales_order_id": "SO-9", "line_no": 1, "status": "completed"},
+            {
+                "production_order_id": "PO-A",
+                "item_id": "P",
+                "planned_start": datetime(2026, 1, 6, 8),
+                "planned_end": datetime(2026, 1, 6, 16),
+                "sales_order_id": "SO-1",
+                "line_no": 1,
+            },
+            {
+                "production_order_id": "PO-B",
+                "item_id": "C",
+                "planned_start": datetime(2026, 1, 6, 10),
+                "planned_end": datetime(2026, 1, 6, 12),
+                "parent_production_order_id": "PO-A",
+            },
+            {
+                "production_order_id": "PO-Z",
+                "item_id": "P",
+                "planned_start": datetime(2026, 1, 5, 8),
+                "planned_end": datetime(2026, 1, 5, 9),
+                "sales_order_id": "SO-9",
+                "line_no": 1,
+                "status": "completed",
+            },
         ],
         operations=[
-            {"production_order_id": "PO-B", "op_seq": 10, "machine_id": "M1", "planned_start": datetime(2026, 1, 6, 10),
-             "planned_end": datetime(2026, 1, 6, 12)},
-            {"production_order_id": "PO-A", "op_seq": 10, "machine_id": "M1", "planned_start": datetime(2026, 1, 6, 12),
-             "planned_end": datetime(2026, 1, 6, 16), "status": "running"},
-            {"production_order_id": "PO-Z", "op_seq": 10, "machine_id": "M1", "planned_start": datetime(2026, 1, 5, 8),
-             "planned_end": datetime(2026, 1, 5, 9), "status": "done"},
+            {
+                "production_order_id": "PO-B",
+                "op_seq": 10,
+                "machine_id": "M1",
+                "planned_start": datetime(2026, 1, 6, 10),
+                "planned_end": datetime(2026, 1, 6, 12),
+            },
+            {
+                "production_order_id": "PO-A",
+                "op_seq": 10,
+                "machine_id": "M1",
+                "planned_start": datetime(2026, 1, 6, 12),
+                "planned_end": datetime(2026, 1, 6, 16),
+                "status": "running",
+            },
+            {
+                "production_order_id": "PO-Z",
+                "op_seq": 10,
+                "machine_id": "M1",
+                "planned_start": datetime(2026, 1, 5, 8),
+                "planned_end": datetime(2026, 1, 5, 9),
+                "status": "done",
+            },
         ],
         lots=[
             {"lot_id": "L-RAW", "item_id": "R", "status": "consumed"},
@@ -75,24 +135,49 @@ def build(store: Store | None = None) -> Store:
             {"lot_id": "L-P2", "item_id": "P", "qty": 2, "status": "hold"},
             {"lot_id": "L-P3", "item_id": "P", "status": "shipped"},
         ],
-        lot_genealogy=[{"input_lot_id": "L-RAW", "output_lot_id": "L-C"},
-                       {"input_lot_id": "L-C", "output_lot_id": "L-P1"}],
+        lot_genealogy=[
+            {"input_lot_id": "L-RAW", "output_lot_id": "L-C"},
+            {"input_lot_id": "L-C", "output_lot_id": "L-P1"},
+        ],
         quality_holds=[
             {"hold_id": "H-1", "lot_id": "L-RAW", "reason": "bad melt", "placed_at": datetime(2026, 1, 6, 7)},
             {"hold_id": "H-2", "lot_id": "L-P2", "reason": "scratches", "placed_at": datetime(2026, 1, 6, 9)},
             {"hold_id": "H-OLD", "lot_id": "L-P1", "status": "released"},
         ],
         shipments=[
-            {"shipment_id": "SH-1", "sales_order_id": "SO-1", "line_no": 1, "qty": 5,
-             "planned_ship_date": date(2026, 1, 4), "carrier": "DSV"},
-            {"shipment_id": "SH-4", "sales_order_id": "SO-1", "line_no": 2, "planned_ship_date": date(2026, 1, 9),
-             "status": "picked"},
-            {"shipment_id": "SH-2", "sales_order_id": "SO-2", "planned_ship_date": date(2026, 1, 2), "status": "shipped"},
-            {"shipment_id": "SH-3", "sales_order_id": "SO-9", "planned_ship_date": date(2026, 1, 5), "status": "shipped"},
+            {
+                "shipment_id": "SH-1",
+                "sales_order_id": "SO-1",
+                "line_no": 1,
+                "qty": 5,
+                "planned_ship_date": date(2026, 1, 4),
+                "carrier": "DSV",
+            },
+            {
+                "shipment_id": "SH-4",
+                "sales_order_id": "SO-1",
+                "line_no": 2,
+                "planned_ship_date": date(2026, 1, 9),
+                "status": "picked",
+            },
+            {
+                "shipment_id": "SH-2",
+                "sales_order_id": "SO-2",
+                "planned_ship_date": date(2026, 1, 2),
+                "status": "shipped",
+            },
+            {
+                "shipment_id": "SH-3",
+                "sales_order_id": "SO-9",
+                "planned_ship_date": date(2026, 1, 5),
+                "status": "shipped",
+            },
         ],
-        shipment_lots=[{"shipment_id": "SH-1", "lot_id": "L-P1", "qty": 3},
-                       {"shipment_id": "SH-1", "lot_id": "L-P2", "qty": 2},
-                       {"shipment_id": "SH-3", "lot_id": "L-P3"}],
+        shipment_lots=[
+            {"shipment_id": "SH-1", "lot_id": "L-P1", "qty": 3},
+            {"shipment_id": "SH-1", "lot_id": "L-P2", "qty": 2},
+            {"shipment_id": "SH-3", "lot_id": "L-P3"},
+        ],
     )
 
 
@@ -196,7 +281,9 @@ def test_machine_detail_next_open_operations_running_first(cur):
     d = machine_detail(cur, "M1", at=AT)
     assert d["state_minutes"] == 240 and d["open_operations"] == 2
     assert [(o["production_order_id"], o["status"]) for o in d["next_operations"]] == [
-        ("PO-A", "running"), ("PO-B", "waiting")]
+        ("PO-A", "running"),
+        ("PO-B", "waiting"),
+    ]
     assert d["next_operations"][0]["sales_order_id"] == "SO-1" and d["next_operations"][0]["item_id"] == "P"
     assert [o["production_order_id"] for o in machine_detail(cur, "M1", at=AT, limit=1)["next_operations"]] == ["PO-A"]
     assert machine_detail(cur, "M2", at=AT)["state_minutes"] is None
@@ -215,7 +302,13 @@ def test_list_machines_stopped_first_longest_stop_first():
         ],
     )
     cur = store.cursor()
-    assert [m["machine_id"] for m in list_machines(cur)] == ["E-DOWN-EARLY", "D-DOWN-LATE", "C-MAINT", "B-IDLE", "A-RUN"]
+    assert [m["machine_id"] for m in list_machines(cur)] == [
+        "E-DOWN-EARLY",
+        "D-DOWN-LATE",
+        "C-MAINT",
+        "B-IDLE",
+        "A-RUN",
+    ]
     stopped = list_machines(cur, stopped_only=True)
     assert [m["machine_id"] for m in stopped] == ["E-DOWN-EARLY", "D-DOWN-LATE", "C-MAINT"]
     assert all(m["stopped"] for m in stopped)
@@ -309,5 +402,8 @@ def test_cli_snapshot_in_memory(sample_dir):
 
 
 def test_drill_screens_do_not_query_the_store_themselves(repo_root):
-    source = (repo_root / "planner_tui" / "console" / "screens" / "drilldown.py").read_text()
-    assert "execute(" not in source and "SELECT" not in source
+    screens = sorted((repo_root / "planner_tui" / "console" / "screens").glob("*.py"))
+    assert len(screens) > 5, "no screens found to check"
+    for path in screens:
+        source = path.read_text()
+        assert "execute(" not in source and "SELECT" not in source, path.name

@@ -17,16 +17,11 @@ KINDS = ("machine", "hold", "lot", "item", "production_order", "sales_order", "s
 
 def screen_for(kind: str, ident: str) -> Screen[Any]:
     """The drill-down screen for one id (loading starts when it is mounted)."""
-    from planner_tui.console.screens.drilldown import (
-        CustomerScreen,
-        ImpactScreen,
-        OrderScreen,
-        ShipmentScreen,
-        TraceScreen,
-        UnknownScreen,
-    )
+    from planner_tui.console.screens.drilldown import CustomerScreen, OrderScreen, ShipmentScreen, UnknownScreen
     from planner_tui.console.screens.exception import ExceptionScreen
+    from planner_tui.console.screens.impact import ImpactScreen
     from planner_tui.console.screens.shortage import ShortageScreen
+    from planner_tui.console.screens.trace import TraceScreen
 
     kind = (kind or "").strip().lower()
     ident = str(ident if ident is not None else "").strip()  # a caller's None must not crash a drill

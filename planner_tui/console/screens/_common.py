@@ -125,8 +125,9 @@ def node_label(*parts: Any, style: str | None = None) -> Text:
     return text
 
 
-def add_record(parent: TreeNode[Drill | None], label: Text | str, record: Record, *,
-               own: Drill | None = None) -> TreeNode[Drill | None]:
+def add_record(
+    parent: TreeNode[Drill | None], label: Text | str, record: Record, *, own: Drill | None = None
+) -> TreeNode[Drill | None]:
     """A node for a record: it drills into its own id; every other id it names is a child to drill into."""
     ids = record_ids(record)
     own = own or (ids[0] if ids else None)
@@ -144,8 +145,9 @@ def add_record(parent: TreeNode[Drill | None], label: Text | str, record: Record
 MAX_GROUP_ROWS = 500
 
 
-def group(parent: TreeNode[Drill | None], title: str, items: Iterable[Any], *, empty: str = "none",
-          expand: bool = True) -> TreeNode[Drill | None]:
+def group(
+    parent: TreeNode[Drill | None], title: str, items: Iterable[Any], *, empty: str = "none", expand: bool = True
+) -> TreeNode[Drill | None]:
     items = list(items)
     label = Text.assemble((title, "bold"), (f" ({len(items)})", "dim"))
     node = parent.add(label, data=None, expand=expand)
@@ -159,8 +161,9 @@ def capped(node: TreeNode[Drill | None], items: Iterable[T], limit: int = MAX_GR
     items = list(items)
     yield from items[:limit]
     if len(items) > limit:
-        node.add_leaf(Text(f"... and {len(items) - limit:,} more (the CLI's --json lists them all)",
-                           style="dim italic"))
+        node.add_leaf(
+            Text(f"... and {len(items) - limit:,} more (the CLI's --json lists them all)", style="dim italic")
+        )
 
 
 # --- the base screen --------------------------------------------------------------------------------
@@ -309,8 +312,9 @@ class DrillScreen(Screen[None]):
     def drill(self, kind: str, ident: str) -> None:
         self.console_app.action_drill(kind, ident)
 
-    def fill_tree(self, tree: Tree[Drill | None], build: Callable[[TreeNode[Drill | None]], None], *,
-                  first: bool) -> None:
+    def fill_tree(
+        self, tree: Tree[Drill | None], build: Callable[[TreeNode[Drill | None]], None], *, first: bool
+    ) -> None:
         """Rebuild a tree in place, keeping the cursor line (a refresh must not throw the planner off)."""
         line = tree.cursor_line
         tree.clear()

@@ -94,8 +94,13 @@ class ExceptionScreen(TriageActions, DrillScreen):
         self.query_one("#drill-summary", Static).update(self._summary(data))
         cleared = self.query_one("#exception-cleared", Static)
         if data.get("cause_cleared"):
-            cleared.update(Text(f"CAUSE CLEARED: {data.get('cleared_note') or 'the cause is gone'}. "
-                                "Resolve it (r) when the follow-up is done.", no_wrap=False))
+            cleared.update(
+                Text(
+                    f"CAUSE CLEARED: {data.get('cleared_note') or 'the cause is gone'}. "
+                    "Resolve it (r) when the follow-up is done.",
+                    no_wrap=False,
+                )
+            )
             cleared.add_class("cleared")
         else:
             cleared.update("")
@@ -133,8 +138,10 @@ class ExceptionScreen(TriageActions, DrillScreen):
         drill_kind = about.get("subject_record")
         if drill_kind and subject_id:
             words = about.get("link") or about.get("subject_words") or str(subject_kind)
-            root.add_leaf(node_label(("Open", "bold reverse"), f"{words} {subject_id}", ("(Enter)", "dim")),
-                          data=(str(drill_kind), str(subject_id)))
+            root.add_leaf(
+                node_label(("Open", "bold reverse"), f"{words} {subject_id}", ("(Enter)", "dim")),
+                data=(str(drill_kind), str(subject_id)),
+            )
         elif subject_id:
             root.add_leaf(node_label((str(subject_kind), "dim"), str(subject_id)))
 
@@ -145,12 +152,22 @@ class ExceptionScreen(TriageActions, DrillScreen):
 
         reach = data.get("reach")
         if reach and data.get("reach_of") == "machine":
-            lines = sorted(reach.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date"))))
+            lines = sorted(
+                reach.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date")))
+            )
             node = group(root, "Customer lines hit", lines, empty="no customer line hit")
             for line in capped(node, lines):
-                add_record(node, node_label((sales_line_id(line), "bold"), late_words(line), line.get("customer_id"),
-                                            f"promised {day(line.get('promised_date'))}",
-                                            f"ETA {moment(line.get('eta'))}"), line)
+                add_record(
+                    node,
+                    node_label(
+                        (sales_line_id(line), "bold"),
+                        late_words(line),
+                        line.get("customer_id"),
+                        f"promised {day(line.get('promised_date'))}",
+                        f"ETA {moment(line.get('eta'))}",
+                    ),
+                    line,
+                )
         elif reach and data.get("reach_of") == "hold":
             customers = reach.get("customers") or []
             node = group(root, "Customers reached by the lot", customers, empty="no customer reached")
@@ -189,8 +206,12 @@ class ExceptionScreen(TriageActions, DrillScreen):
         if entry.get("kind") == "event":
             outcome = entry.get("outcome")
             what = short_times_in(str(entry.get("summary") or entry.get("type") or ""))
-            return node_label((when, "dim"), ("event", "italic"), what,
-                              (f"({outcome})" if outcome and outcome != "applied" else "", "yellow"))
+            return node_label(
+                (when, "dim"),
+                ("event", "italic"),
+                what,
+                (f"({outcome})" if outcome and outcome != "applied" else "", "yellow"),
+            )
         action = str(entry.get("action") or "")
         detail = entry.get("detail")
         if action == "snooze" and detail:

@@ -102,8 +102,10 @@ class MainScreen(Screen[None]):
         Binding("tab", "next_panel", "Next panel", id="main.next_panel"),
         Binding("shift+tab", "previous_panel", "Previous panel", id="main.previous_panel", show=False),
         Binding("r", "refresh", "Refresh", id="main.refresh"),
-        *(Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
-          for i, p in enumerate(PANELS, start=1)),
+        *(
+            Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
+            for i, p in enumerate(PANELS, start=1)
+        ),
     ]
 
     def __init__(self) -> None:
@@ -336,8 +338,9 @@ class MainScreen(Screen[None]):
         finally:
             self.post_message(RefreshDone(generation))
 
-    def _load_panels(self, plant: PlantData, generation: int, names: tuple[str, ...], version: int,
-                     at: datetime) -> None:
+    def _load_panels(
+        self, plant: PlantData, generation: int, names: tuple[str, ...], version: int, at: datetime
+    ) -> None:
         header = load_header(plant, at)
         # Cheap panels first, so the screen fills while the slow ones (the inbox on a big plant) run.
         for name in sorted(names, key=LOAD_ORDER.index):
@@ -408,8 +411,9 @@ class MainScreen(Screen[None]):
         self._problems[name] = problems
         if problems and problems != before:
             panel = PANELS_BY_NAME[name]
-            self.app.notify("\n".join(problems), title=f"{panel.title}: some could not be checked",
-                            severity="warning", timeout=12)
+            self.app.notify(
+                "\n".join(problems), title=f"{panel.title}: some could not be checked", severity="warning", timeout=12
+            )
 
     def _update_titles(self) -> None:
         for panel in PANELS:
@@ -442,4 +446,3 @@ class MainScreen(Screen[None]):
             error=app.feed_error,
         )
         self.query_one(FeedBanner).show(app.feed_status, app.feed_error)
-

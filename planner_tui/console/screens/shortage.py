@@ -30,8 +30,9 @@ POINT_WORDS = {
 }
 
 
-def _balance_at_columns(points: list[Record], on_hand: float, start: datetime, end: datetime,
-                        width: int) -> list[float]:
+def _balance_at_columns(
+    points: list[Record], on_hand: float, start: datetime, end: datetime, width: int
+) -> list[float]:
     """The lowest balance within each column's time slice: a dip between two columns still shows."""
     span = (end - start).total_seconds() or 1.0
     edges = [start + timedelta(seconds=span * c / width) for c in range(width + 1)]
@@ -50,8 +51,9 @@ def _balance_at_columns(points: list[Record], on_hand: float, start: datetime, e
     return values
 
 
-def projection_chart(points: list[Record], *, on_hand: float, safety_stock: float, start: datetime,
-                     width: int = 60, height: int = 8) -> list[Text]:
+def projection_chart(
+    points: list[Record], *, on_hand: float, safety_stock: float, start: datetime, width: int = 60, height: int = 8
+) -> list[Text]:
     """The balance over time as text rows: bars from the zero line (█ above, ▒ short below), the safety
     stock as ┄, a value axis on the left and dates under it."""
     axis_w = 9
@@ -105,11 +107,11 @@ def projection_chart(points: list[Record], *, on_hand: float, safety_stock: floa
         when = start + span * frac
         text = short_time(when)
         pos = int(frac * plot_w)
-        if pos + len(text) <= plot_w and all(c == " " for c in labels[max(0, pos - 1):pos + len(text) + 1]):
-            labels[pos:pos + len(text)] = list(text)
+        if pos + len(text) <= plot_w and all(c == " " for c in labels[max(0, pos - 1) : pos + len(text) + 1]):
+            labels[pos : pos + len(text)] = list(text)
     end_text = short_time(end)
-    if all(c == " " for c in labels[plot_w - len(end_text) - 1:]):
-        labels[plot_w - len(end_text):] = list(end_text)
+    if all(c == " " for c in labels[plot_w - len(end_text) - 1 :]):
+        labels[plot_w - len(end_text) :] = list(end_text)
     ticks.append("".join(labels), style="dim")
     lines.append(ticks)
     return lines
@@ -135,10 +137,18 @@ class ProjectionChart(Static):
             return
         start = as_datetime(p.get("at")) or datetime(2000, 1, 1)
         width = max(30, (self.size.width or 80) - 2)
-        rows = projection_chart(p.get("points") or [], on_hand=float(p.get("on_hand") or 0),
-                                safety_stock=float(p.get("safety_stock") or 0), start=start, width=width, height=7)
-        legend = Text("  █ balance   ▒ SHORT (below zero)   ┄ safety stock   ─ zero      Enter on a row opens its order",
-                      style="dim")
+        rows = projection_chart(
+            p.get("points") or [],
+            on_hand=float(p.get("on_hand") or 0),
+            safety_stock=float(p.get("safety_stock") or 0),
+            start=start,
+            width=width,
+            height=7,
+        )
+        legend = Text(
+            "  █ balance   ▒ SHORT (below zero)   ┄ safety stock   ─ zero      Enter on a row opens its order",
+            style="dim",
+        )
         self.update(Text("\n").join(rows + [legend]))
 
 
@@ -195,10 +205,13 @@ class ShortageScreen(DrillScreen):
             table.focus()
 
     def _summary(self, data: Record) -> Text:
-        text = Text.assemble(("item ", ""), (self.ident, "bold"), f" {data.get('description') or ''}  "
-                             f"buyer {data.get('buyer') or '-'}\n")
-        text.append(f"on hand {quantity(data.get('on_hand'))}, safety stock {quantity(data.get('safety_stock'))}, "
-                    f"lowest {quantity(data.get('min_balance'))}  ")
+        text = Text.assemble(
+            ("item ", ""), (self.ident, "bold"), f" {data.get('description') or ''}  buyer {data.get('buyer') or '-'}\n"
+        )
+        text.append(
+            f"on hand {quantity(data.get('on_hand'))}, safety stock {quantity(data.get('safety_stock'))}, "
+            f"lowest {quantity(data.get('min_balance'))}  "
+        )
         if data.get("first_short_at"):
             text.append(f"SHORT from {moment(data.get('first_short_at'))}", style="bold red")
             recovers = data.get("recovers_at")
@@ -211,8 +224,11 @@ class ShortageScreen(DrillScreen):
 
     def affected(self) -> list[Record]:
         """The demands that find the balance below zero (the issue's affected orders)."""
-        return [p for p in (self.data or {}).get("points", []) if float(p.get("balance") or 0) < 0
-                and float(p.get("delta") or 0) < 0]
+        return [
+            p
+            for p in (self.data or {}).get("points", [])
+            if float(p.get("balance") or 0) < 0 and float(p.get("delta") or 0) < 0
+        ]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -232,5 +248,7 @@ class ShortageScreen(DrillScreen):
         if kind and p.get("ref"):
             self.drill(kind, str(p["ref"]))
         else:
-            self.app.notify(f"{POINT_WORDS.get(p.get('kind'), p.get('kind'))} {p.get('ref') or ''}: nothing to open",
-                            severity="information")
+            self.app.notify(
+                f"{POINT_WORDS.get(p.get('kind'), p.get('kind'))} {p.get('ref') or ''}: nothing to open",
+                severity="information",
+            )

@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 from planner_tui.errors import BadRequest
+from planner_tui.generate.names import FAMILIES, FIRST, KINDS, LAST, LEGAL, RAW_UOM, RAWS, REGION, TRADE
 from planner_tui.store.contract import TABLES
 
 AS_OF = datetime(2026, 11, 23, 6, 0)
@@ -52,29 +53,6 @@ BASE = {
 }
 # Lots per item by item type (drives the lot and genealogy volumes: about 1,000,000 edges at scale 1).
 LOTS_PER_ITEM = {"finished": 45, "subassembly": 35, "component": 30, "raw": 15}
-
-FIRST = ["Anna", "Lars", "Miguel", "Priya", "Tomasz", "Marta", "Jonas", "Sofie", "Henrik", "Eva", "Karim",
-         "Ines", "Oskar", "Lena", "Pavel", "Chiara", "Mikael", "Aino", "Ruben", "Freya"]
-LAST = ["Kowalczyk", "Eriksson", "Ortega", "Nair", "Nowak", "Lindqvist", "Berg", "Madsen", "Dahl", "Holm",
-        "Haddad", "Duarte", "Virtanen", "Schulz", "Horak", "Rossi", "Lund", "Korhonen", "Vidal", "Jensen"]
-REGION = ["Nordic", "Baltic", "Iberia", "Alpine", "Rhine", "Danube", "Midlands", "Vistula", "Atlantic",
-          "Adriatic", "Carpathian", "Jutland", "Bothnia", "Loire", "Tyrol", "Silesia", "Flanders", "Po Valley",
-          "Highland", "Aegean"]
-TRADE = ["Water Utilities", "Dairy", "Mining Services", "Food Machinery", "Heating", "Process Engineering",
-         "Paper Mills", "Chemicals", "Energy", "Marine Systems"]
-LEGAL = ["AB", "GmbH", "Ltd", "S.A.", "Sp. z o.o.", "A/S", "B.V.", "Oy"]
-# Machine kind by position in its line: (id code, name, work center)
-KINDS = [("LASER", "Fibre laser cutter", "WC-CUT"), ("PRESS", "Press brake", "WC-FORM"),
-         ("WELD", "Robot welding cell", "WC-WELD"), ("WELDM", "Manual welding bay", "WC-WELD"),
-         ("PAINT", "Powder coating line", "WC-PAINT"), ("CNC", "CNC machining centre", "WC-CNC"),
-         ("TURN", "CNC turning centre", "WC-CNC"), ("ASSY", "Assembly station", "WC-ASSY"),
-         ("ASSY", "Assembly station", "WC-ASSY"), ("TEST", "Test bench", "WC-TEST")]
-FAMILIES = ["Centrifugal pump set", "Hydraulic power unit", "Conveyor drive module", "Machine guard",
-            "Booster pump skid", "Dosing unit", "Filter housing", "Mixer drive"]
-RAWS = ["Steel coil S355 8 mm", "Steel coil S355 4 mm", "Square tube 60x60x4", "MIG wire G3Si1",
-        "Powder coat RAL 5010", "IE3 motor", "Mechanical seal kit", "Hex bolt M12x40", "Helical gearbox",
-        "Bronze impeller blank", "Grey iron casting", "Hydraulic hose DN20"]
-RAW_UOM = ["kg", "kg", "m", "kg", "kg", "ea", "ea", "ea", "ea", "ea", "ea", "m"]
 
 
 def _count(name: str, scale: float) -> int:
@@ -110,8 +88,7 @@ def _sql(scale: float, seed: int) -> list[str]:
         # hash-based pseudo-random: ri = integer in [0, n), u = fraction in [0, 1)
         f"CREATE MACRO ri(tag, i, n) AS CAST(hash(tag, i, {seed}) % CAST(n AS UBIGINT) AS BIGINT)",
         f"CREATE MACRO u(tag, i) AS CAST(hash(tag, i, {seed}) % 1000000 AS DOUBLE) / 1000000.0",
-        "CREATE MACRO person(i) AS "
-        f"{_strings(FIRST)}[1 + (i % 20)] || ' ' || {_strings(LAST)}[1 + ((i // 20) % 20)]",
+        f"CREATE MACRO person(i) AS {_strings(FIRST)}[1 + (i % 20)] || ' ' || {_strings(LAST)}[1 + ((i // 20) % 20)]",
         "CREATE MACRO lot_of(kind, item, k) AS 'L-' || kind || lpad(CAST(item AS VARCHAR), 6, '0') "
         "|| '-' || lpad(CAST(k AS VARCHAR), 3, '0')",
         # ---------------------------------------------------------------- machines
@@ -134,8 +111,18 @@ def _sql(scale: float, seed: int) -> list[str]:
                     WHEN ri('idle', m, 10) = 0 THEN 'idle' ELSE 'running' END AS state,
                CAST({as_of} - to_minutes(CAST(5 + ri('since', m, 600) AS BIGINT)) AS TIMESTAMP) AS since,
                CASE WHEN m % 150 = 7 OR m = 2 THEN
-                        {_strings(["Hydraulic leak", "Servo drive fault", "Torch collision", "Spindle alarm",
-                                   "Conveyor jam", "Safety fence interlock"])}[1 + ri('why', m, 6)]
+                        {
+            _strings(
+                [
+                    "Hydraulic leak",
+                    "Servo drive fault",
+                    "Torch collision",
+                    "Spindle alarm",
+                    "Conveyor jam",
+                    "Safety fence interlock",
+                ]
+            )
+        }[1 + ri('why', m, 6)]
                     WHEN m % 97 = 5 THEN 'Planned maintenance' END AS reason,
                CAST(CASE WHEN m % 150 = 7 OR m = 2 THEN 60 + 30 * ri('expect', m, 10) END AS INTEGER)
                    AS expected_minutes
@@ -150,10 +137,12 @@ def _sql(scale: float, seed: int) -> list[str]:
         SELECT kind || '-' || lpad(CAST(i AS VARCHAR), 6, '0') AS item_id,
                CASE kind
                  WHEN 'FG' THEN {_strings(FAMILIES)}[1 + i % {len(FAMILIES)}] || ' model ' || (100 + i)
-                 WHEN 'SA' THEN {_strings(["Welded base frame", "Machined housing", "Welded tank",
-                                            "Drive frame"])}[1 + i % 4] || ' ' || (100 + i)
-                 WHEN 'CP' THEN {_strings(["Laser-cut rail", "Bent panel", "Cut tube", "Machined flange",
-                                            "Impeller"])}[1 + i % 5] || ' ' || (100 + i)
+                 WHEN 'SA' THEN {
+            _strings(["Welded base frame", "Machined housing", "Welded tank", "Drive frame"])
+        }[1 + i % 4] || ' ' || (100 + i)
+                 WHEN 'CP' THEN {
+            _strings(["Laser-cut rail", "Bent panel", "Cut tube", "Machined flange", "Impeller"])
+        }[1 + i % 5] || ' ' || (100 + i)
                  ELSE {_strings(RAWS)}[1 + i % {len(RAWS)}] || ' grade ' || (i // {len(RAWS)} + 1) END
                  AS description,
                item_type,
@@ -315,23 +304,23 @@ def _sql(scale: float, seed: int) -> list[str]:
         # ---------------------------------------------------------------- lots and genealogy (follow the BOM)
         f"""CREATE TABLE g_lots AS
         SELECT kind, i, k, lot_of(kind, i, k) AS lot_id, iid(kind, i) AS item_id
-        FROM (SELECT 'FG' AS kind, i, {lpi['finished']} AS n FROM range({n_fg}) r(i)
-              UNION ALL SELECT 'SA', i, {lpi['subassembly']} FROM range({n_sa}) r(i)
-              UNION ALL SELECT 'CP', i, {lpi['component']} FROM range({n_cp}) r(i)
-              UNION ALL SELECT 'RM', i, {lpi['raw']} FROM range({n_rm}) r(i)) t, range(n) r(k)""",
+        FROM (SELECT 'FG' AS kind, i, {lpi["finished"]} AS n FROM range({n_fg}) r(i)
+              UNION ALL SELECT 'SA', i, {lpi["subassembly"]} FROM range({n_sa}) r(i)
+              UNION ALL SELECT 'CP', i, {lpi["component"]} FROM range({n_cp}) r(i)
+              UNION ALL SELECT 'RM', i, {lpi["raw"]} FROM range({n_rm}) r(i)) t, range(n) r(k)""",
         f"""CREATE TABLE lot_genealogy AS
-        SELECT lot_of('SA', fg_sa(i, b), ri('gsa', (i * 64 + k) * 2 + b, {lpi['subassembly']})) AS input_lot_id,
+        SELECT lot_of('SA', fg_sa(i, b), ri('gsa', (i * 64 + k) * 2 + b, {lpi["subassembly"]})) AS input_lot_id,
                lot_id AS output_lot_id, 1.0 AS qty
         FROM g_lots, range(2) r(b) WHERE kind = 'FG'
         UNION ALL
-        SELECT lot_of('RM', fg_rm(i, 0), ri('gfr', i * 64 + k, {lpi['raw']})), lot_id, 5.0 FROM g_lots WHERE kind = 'FG'
+        SELECT lot_of('RM', fg_rm(i, 0), ri('gfr', i * 64 + k, {lpi["raw"]})), lot_id, 5.0 FROM g_lots WHERE kind = 'FG'
         UNION ALL
-        SELECT lot_of('CP', sa_cp(i, b), ri('gcp', (i * 64 + k) * 2 + b, {lpi['component']})), lot_id, 2.0
+        SELECT lot_of('CP', sa_cp(i, b), ri('gcp', (i * 64 + k) * 2 + b, {lpi["component"]})), lot_id, 2.0
         FROM g_lots, range(2) r(b) WHERE kind = 'SA'
         UNION ALL
-        SELECT lot_of('RM', sa_rm(i), ri('gsr', i * 64 + k, {lpi['raw']})), lot_id, 1.5 FROM g_lots WHERE kind = 'SA'
+        SELECT lot_of('RM', sa_rm(i), ri('gsr', i * 64 + k, {lpi["raw"]})), lot_id, 1.5 FROM g_lots WHERE kind = 'SA'
         UNION ALL
-        SELECT lot_of('RM', cp_rm(i), ri('gcr', i * 64 + k, {lpi['raw']})), lot_id, 12.0 FROM g_lots WHERE kind = 'CP'""",
+        SELECT lot_of('RM', cp_rm(i), ri('gcr', i * 64 + k, {lpi["raw"]})), lot_id, 12.0 FROM g_lots WHERE kind = 'CP'""",
         # ---------------------------------------------------------------- shipments
         f"""CREATE TABLE shipments AS
         SELECT 'SH-' || lpad(CAST(i AS VARCHAR), 8, '0') AS shipment_id, sales_order_id, line_no, qty,
@@ -345,16 +334,26 @@ def _sql(scale: float, seed: int) -> list[str]:
         FROM sales_orders WHERE status = 'shipped' OR (status = 'open' AND ri('ship', i, 5) > 0)""",
         f"""CREATE TABLE shipment_lots AS
         SELECT shipment_id,
-               lot_of('FG', CAST(substr(item_id, 4) AS BIGINT), ri('shlot', i, {lpi['finished']})) AS lot_id, qty
+               lot_of('FG', CAST(substr(item_id, 4) AS BIGINT), ri('shlot', i, {lpi["finished"]})) AS lot_id, qty
         FROM shipments WHERE status IN ('shipped', 'delivered', 'picked')""",
         # ---------------------------------------------------------------- quality holds
         f"""CREATE TABLE quality_holds AS
         WITH h AS (SELECT h, ri('hkind', h, 2) AS raw_lot FROM range({n_holds}) r(h))
         SELECT 'QH-' || lpad(CAST(h AS VARCHAR), 6, '0') AS hold_id,
-               CASE WHEN raw_lot = 1 THEN lot_of('RM', ri('hitem', h, {n_rm}), ri('hk', h, {lpi['raw']}))
-                    ELSE lot_of('CP', ri('hitem', h, {n_cp}), ri('hk', h, {lpi['component']})) END AS lot_id,
-               {_strings(["Mill certificate mismatch", "Weld porosity in retained sample", "Coating thickness below spec",
-                          "Dimensional deviation on flange", "Supplier 8D pending", "Hardness out of tolerance"])}[1 + ri('hwhy', h, 6)]
+               CASE WHEN raw_lot = 1 THEN lot_of('RM', ri('hitem', h, {n_rm}), ri('hk', h, {lpi["raw"]}))
+                    ELSE lot_of('CP', ri('hitem', h, {n_cp}), ri('hk', h, {lpi["component"]})) END AS lot_id,
+               {
+            _strings(
+                [
+                    "Mill certificate mismatch",
+                    "Weld porosity in retained sample",
+                    "Coating thickness below spec",
+                    "Dimensional deviation on flange",
+                    "Supplier 8D pending",
+                    "Hardness out of tolerance",
+                ]
+            )
+        }[1 + ri('hwhy', h, 6)]
                  AS reason,
                CAST({as_of} - to_minutes(CAST(CASE WHEN h % 10 = 0 THEN 10 + ri('hat', h, 4000)
                                                 ELSE 5000 + ri('hat', h, 20000) END AS BIGINT)) AS TIMESTAMP) AS placed_at,
@@ -391,12 +390,27 @@ def _sql(scale: float, seed: int) -> list[str]:
         WITH p AS (SELECT p, CAST({as_of} AS DATE) + CAST(ri('due', p, 40) AS INTEGER) - 15 AS due
                    FROM range({n_po}) r(p))
         SELECT 'PO-' || lpad(CAST(p AS VARCHAR), 7, '0') AS purchase_order_id,
-               CASE WHEN ri('pok', p, 3) = 0 THEN iid('CP', ri('poi', p, {n_cp})) ELSE iid('RM', ri('poi', p, {n_rm})) END
+               CASE WHEN ri('pok', p, 3) = 0 THEN iid('CP', ri('poi', p, {n_cp})) ELSE iid('RM', ri('poi', p, {
+            n_rm
+        })) END
                  AS item_id,
                CAST(10 * (1 + ri('poq', p, 50)) AS DOUBLE) AS qty, CAST(due AS DATE) AS due_date,
-               {_strings(["Ruukki Steel Service", "Odense Gjuteri", "Nord Drivesystems", "Tiger Coatings",
-                          "EagleBurgmann Nordic", "Bronze Cast Vejle", "Würth Industri", "Stena Stål",
-                          "SEW-Eurodrive", "Parker Hannifin"])}[1 + ri('sup', p, 10)] AS supplier,
+               {
+            _strings(
+                [
+                    "Ruukki Steel Service",
+                    "Odense Gjuteri",
+                    "Nord Drivesystems",
+                    "Tiger Coatings",
+                    "EagleBurgmann Nordic",
+                    "Bronze Cast Vejle",
+                    "Würth Industri",
+                    "Stena Stål",
+                    "SEW-Eurodrive",
+                    "Parker Hannifin",
+                ]
+            )
+        }[1 + ri('sup', p, 10)] AS supplier,
                CASE WHEN ri('pocancel', p, 50) = 0 THEN 'cancelled'
                     WHEN due < CAST({as_of} AS DATE) AND ri('polate', p, 10) > 0 THEN 'received'
                     ELSE 'open' END AS status
@@ -450,7 +464,9 @@ def _validate_args(scale: float, seed: int) -> None:
         raise BadRequest(f"seed must be a whole number from 0 to 2147483647, not {seed!r}")
 
 
-def generate_plant(out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, threads: int | None = None) -> dict[str, int]:
+def generate_plant(
+    out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, threads: int | None = None
+) -> dict[str, int]:
     """Write a synthetic plant as Parquet (one file per contract table) plus snapshot.json.
 
     Returns the rows written per table. Same scale and seed, same bytes.
@@ -486,8 +502,10 @@ def generate_plant(out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, th
             stale = out / f"{t.name}{ext}"
             if stale.exists():
                 stale.unlink()
-    snapshot = {"as_of": AS_OF.isoformat(timespec="seconds"),
-                "plant": f"Synthetic plant (scale {scale:g}, seed {seed})"}
+    snapshot = {
+        "as_of": AS_OF.isoformat(timespec="seconds"),
+        "plant": f"Synthetic plant (scale {scale:g}, seed {seed})",
+    }
     (out / "snapshot.json").write_text(json.dumps(snapshot, indent=2) + "\n", encoding="utf-8")
     return counts
 
