@@ -33,9 +33,14 @@ def db(tmp_path):
 
 def test_pull_a_file_prints_counts_and_resumes(db, tmp_path):
     feed = tmp_path / "events.jsonl"
-    write_jsonl(feed, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
-                       ce("e2", "machine.down", {"machine_id": "NOPE"}, seq=2),
-                       ce("e3", "coffee.brewed", {}, seq=3)])
+    write_jsonl(
+        feed,
+        [
+            ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
+            ce("e2", "machine.down", {"machine_id": "NOPE"}, seq=2),
+            ce("e3", "coffee.brewed", {}, seq=3),
+        ],
+    )
     result = invoke("events", "pull", feed, "--db", db)
     assert result.exit_code == 0, result.output
     assert "applied 1, duplicates 0, rejected 1, unknown 1" in result.output
@@ -63,8 +68,9 @@ def test_pull_from_a_dead_feed_exits_non_zero_with_a_clear_message(db, tmp_path)
 
 def test_pull_applies_everything_when_the_server_caps_its_pages_below_our_limit(db, tmp_path):
     script = tmp_path / "script.jsonl"
-    write_jsonl(script, [ce(f"e{i}", "machine.down", {"machine_id": "M1", "reason": f"r{i}"}, seq=i)
-                         for i in range(1, 9)])
+    write_jsonl(
+        script, [ce(f"e{i}", "machine.down", {"machine_id": "M1", "reason": f"r{i}"}, seq=i) for i in range(1, 9)]
+    )
     with FeedServer(None, script, speed=1e9, page_size=3, max_page_size=3) as server:
         result = invoke("events", "pull", server.feed_url, "--db", db, "--json")
     assert result.exit_code == 0, result.output
@@ -110,9 +116,13 @@ def test_pull_follow_keeps_polling_until_interrupted(db, tmp_path, monkeypatch):
 
 def test_events_list_and_lag(db, tmp_path):
     feed = tmp_path / "events.jsonl"
-    write_jsonl(feed, [ce("e1", "machine.down", {"machine_id": "M1", "reason": "jam"}, seq=1),
-                       ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=2,
-                          time="2026-01-05T09:00:00Z")])
+    write_jsonl(
+        feed,
+        [
+            ce("e1", "machine.down", {"machine_id": "M1", "reason": "jam"}, seq=1),
+            ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=2, time="2026-01-05T09:00:00Z"),
+        ],
+    )
     invoke("events", "pull", feed, "--db", db)
     result = invoke("events", "list", "--db", db, "--json", "--type", "machine.*")
     events = json.loads(result.output)
@@ -130,9 +140,23 @@ def test_feed_serve_prints_urls_serves_and_stops_cleanly_on_ctrl_c(tmp_path, sam
     write_jsonl(script, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1)])
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
     process = subprocess.Popen(
-        [sys.executable, "-m", "planner_tui", "feed", "serve", str(sample_dir), str(script), "--port", "0",
-         "--speed", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "planner_tui",
+            "feed",
+            "serve",
+            str(sample_dir),
+            str(script),
+            "--port",
+            "0",
+            "--speed",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         first = process.stdout.readline()
@@ -157,10 +181,7 @@ def test_feed_serve_prints_urls_serves_and_stops_cleanly_on_ctrl_c(tmp_path, sam
 
 @pytest.fixture
 def sample_scenario(repo_root):
-    path = repo_root / "sample_data" / "scenario.jsonl"
-    if not path.exists():
-        pytest.skip("sample_data/scenario.jsonl is not written yet")
-    return path
+    return repo_root / "sample_data" / "scenario.jsonl"
 
 
 def test_the_sample_scenario_applies_to_the_sample_plant_without_rejections(sample_dir, sample_scenario, tmp_path):
@@ -174,7 +195,8 @@ def test_the_sample_scenario_applies_to_the_sample_plant_without_rejections(samp
 
 
 def test_the_sample_scenario_served_restamped_over_http_applies_without_rejections(
-        sample_dir, sample_scenario, tmp_path):
+    sample_dir, sample_scenario, tmp_path
+):
     from planner_tui.feeds.poller import open_feed
     from planner_tui.store.events import lag_stats
     from planner_tui.store.loader import load_snapshot

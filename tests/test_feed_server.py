@@ -26,11 +26,14 @@ class FakeClock:
 @pytest.fixture
 def scripted(tmp_path):
     path = tmp_path / "script.jsonl"
-    write_jsonl(path, [
-        ce("a", "machine.down", {"machine_id": "M1"}, time="2026-01-05T08:00:00Z"),
-        ce("b", "machine.up", {"machine_id": "M1"}, time="2026-01-05T08:01:00Z"),
-        ce("c", "machine.down", {"machine_id": "M2"}, time="2026-01-05T08:03:00Z"),
-    ])
+    write_jsonl(
+        path,
+        [
+            ce("a", "machine.down", {"machine_id": "M1"}, time="2026-01-05T08:00:00Z"),
+            ce("b", "machine.up", {"machine_id": "M1"}, time="2026-01-05T08:01:00Z"),
+            ce("c", "machine.down", {"machine_id": "M2"}, time="2026-01-05T08:03:00Z"),
+        ],
+    )
     return path
 
 
@@ -42,6 +45,7 @@ def running():
         server = FeedServer(*args, **kw).start()
         servers.append(server)
         return server
+
     yield start
     for server in servers:
         server.stop()
@@ -67,8 +71,12 @@ def test_events_are_released_as_their_time_offsets_say_divided_by_speed(running,
 
 
 def test_release_schedule_is_a_prefix_of_the_script():
-    events = [{"time": "2026-01-05T08:10:00Z"}, {"time": "2026-01-05T08:00:00Z"}, {"time": "bad"},
-              {"time": "2026-01-05T08:20:00Z"}]
+    events = [
+        {"time": "2026-01-05T08:10:00Z"},
+        {"time": "2026-01-05T08:00:00Z"},
+        {"time": "bad"},
+        {"time": "2026-01-05T08:20:00Z"},
+    ]
     assert release_offsets(events, speed=600) == [0.0, 0.0, 0.0, 1.0]
 
 
@@ -78,10 +86,16 @@ def test_restamp_serves_release_times_and_keeps_the_scripted_time(running, scrip
     server = running(None, scripted, speed=30, restamp=True, clock=clock, utc_clock=lambda: start)
     clock.value = 10
     served = httpx.get(server.feed_url).json()
-    assert [e["time"] for e in served] == ["2026-11-25T09:00:00.000Z", "2026-11-25T09:00:02.000Z",
-                                           "2026-11-25T09:00:06.000Z"]
-    assert [e["scriptedtime"] for e in served] == ["2026-01-05T08:00:00Z", "2026-01-05T08:01:00Z",
-                                                   "2026-01-05T08:03:00Z"]
+    assert [e["time"] for e in served] == [
+        "2026-11-25T09:00:00.000Z",
+        "2026-11-25T09:00:02.000Z",
+        "2026-11-25T09:00:06.000Z",
+    ]
+    assert [e["scriptedtime"] for e in served] == [
+        "2026-01-05T08:00:00Z",
+        "2026-01-05T08:01:00Z",
+        "2026-01-05T08:03:00Z",
+    ]
 
 
 def test_events_endpoint_contract(running, scripted):
@@ -103,16 +117,19 @@ def test_events_endpoint_contract(running, scripted):
 
 def test_given_sequences_are_kept_and_missing_ones_continue_from_them(running, tmp_path):
     path = tmp_path / "script.jsonl"
-    write_jsonl(path, [ce("a", "x.y", {}, seq=10), ce("b", "x.y", {}), ce("c", "x.y", {}, seq="20"),
-                       ce("d", "x.y", {}, seq="oops")])
+    write_jsonl(
+        path,
+        [ce("a", "x.y", {}, seq=10), ce("b", "x.y", {}), ce("c", "x.y", {}, seq="20"), ce("d", "x.y", {}, seq="oops")],
+    )
     server = running(None, path, speed=1e9)
     assert [e["sequence"] for e in httpx.get(server.feed_url).json()] == [10, 11, "20", 21]
 
 
 def test_a_script_saved_with_a_bom_serves_its_first_event(running, tmp_path):
     path = tmp_path / "script.jsonl"
-    path.write_text("\n".join(json.dumps(ce(i, "x.y", {}, seq=n)) for n, i in enumerate("ab", 1)) + "\n",
-                    encoding="utf-8-sig")
+    path.write_text(
+        "\n".join(json.dumps(ce(i, "x.y", {}, seq=n)) for n, i in enumerate("ab", 1)) + "\n", encoding="utf-8-sig"
+    )
     server = running(None, path, speed=1e9)
     assert [e["id"] for e in httpx.get(server.feed_url).json()] == ["a", "b"]
 
@@ -141,8 +158,7 @@ def test_snapshot_files_are_served_by_name_and_nothing_else(running, scripted, t
 
 
 def test_the_sample_snapshot_loads_through_the_server(running, sample_dir, scripted):
-    loader = pytest.importorskip("planner_tui.store.loader")
-    from planner_tui.store import Store
+    from planner_tui.store import Store, loader
 
     server = running(sample_dir, scripted)
     with Store.memory() as store:

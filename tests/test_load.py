@@ -105,12 +105,17 @@ def test_tiny_csv_plant_loads_with_contract_types_and_meta(tmp_path):
     assert set(report["tables"]) == {t.name for t in TABLES}
     assert report["seconds"] >= 0
     assert rows(store, "SELECT line_no, qty, promised_date, confirmed_at FROM sales_orders ORDER BY line_no")[0] == (
-        1, 5.0, date(2026, 12, 1), datetime(2026, 11, 20, 8, 0))
+        1,
+        5.0,
+        date(2026, 12, 1),
+        datetime(2026, 11, 20, 8, 0),
+    )
     # An empty safety stock takes the contract's default, 0.
     assert rows(store, "SELECT item_id, safety_stock FROM items ORDER BY item_id") == [("FG1", 2.0), ("RAW1", 0.0)]
     # Empty optional values are NULL, not empty strings.
     assert rows(store, "SELECT sales_order_id, line_no FROM production_orders WHERE production_order_id = 'P2'") == [
-        (None, None)]
+        (None, None)
+    ]
     meta = dict(rows(store, "SELECT key, value FROM store_meta"))
     assert meta["as_of"] == "2026-11-25T06:00:00"  # converted to UTC
     assert meta["plant"] == "Aarhus"
@@ -136,8 +141,11 @@ def test_missing_optional_table_is_empty_and_optional_column_is_null(tmp_path):
 
 
 def test_extra_columns_are_kept_after_the_contract_columns(tmp_path):
-    folder = write_plant(tmp_path, machines="machine_id,cost_center,name,work_center,line,plant,supervisor\n"
-                                            "M1,CC-9,Laser,WC,L1,AAR,Marta\nM2,CC-8,Press,WC,L1,AAR,\n")
+    folder = write_plant(
+        tmp_path,
+        machines="machine_id,cost_center,name,work_center,line,plant,supervisor\n"
+        "M1,CC-9,Laser,WC,L1,AAR,Marta\nM2,CC-8,Press,WC,L1,AAR,\n",
+    )
     store = Store.memory()
     load_snapshot(store, folder)
     names = [r[0] for r in rows(store, "DESCRIBE machines")]
@@ -153,10 +161,12 @@ def _export(folder: Path, out: Path, fmt: str) -> Path:
     for t in TABLES:
         target = out / f"{t.name}.{fmt}"
         if fmt == "parquet":
-            store.con.execute(f'COPY "{t.name}" TO \'{target}\' (FORMAT parquet)')
+            store.con.execute(f"COPY \"{t.name}\" TO '{target}' (FORMAT parquet)")
         else:
-            records = [dict(zip([d[0] for d in store.con.execute(f'SELECT * FROM "{t.name}"').description], r))
-                       for r in store.con.execute(f'SELECT * FROM "{t.name}"').fetchall()]
+            records = [
+                dict(zip([d[0] for d in store.con.execute(f'SELECT * FROM "{t.name}"').description], r))
+                for r in store.con.execute(f'SELECT * FROM "{t.name}"').fetchall()
+            ]
             text = [json.dumps(r, default=str) for r in records]
             target.write_text("\n".join(text) + "\n" if fmt == "jsonl" else "[" + ",\n".join(text) + "]")
     return out
@@ -188,9 +198,16 @@ def test_parquet_with_other_types_is_cast(tmp_path):
     store = Store.memory()
     load_snapshot(store, folder)
     assert rows(store, "SELECT line_no, qty, confirmed_at FROM sales_orders ORDER BY line_no") == [
-        (1, 5.0, datetime(2026, 11, 20, 8, 0)), (2, 1.0, datetime(2026, 11, 20, 8, 0))]
+        (1, 5.0, datetime(2026, 11, 20, 8, 0)),
+        (2, 1.0, datetime(2026, 11, 20, 8, 0)),
+    ]
     assert [r[1] for r in rows(store, "DESCRIBE sales_orders")][:5] == [
-        "VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "DOUBLE"]
+        "VARCHAR",
+        "INTEGER",
+        "VARCHAR",
+        "VARCHAR",
+        "DOUBLE",
+    ]
 
 
 def test_parquet_bad_value_is_named_with_its_row(tmp_path):
@@ -201,7 +218,7 @@ def test_parquet_bad_value_is_named_with_its_row(tmp_path):
         ('P1', 20, 'M2', 'soon', '2026-11-25T10:00:00', 'waiting'),
         ('P2', 10, 'M1', '2026-11-24T06:00:00', '2026-11-24T08:00:00', 'finished'))
         t(production_order_id, op_seq, machine_id, planned_start, planned_end, status))
-        TO '{folder / 'operations.parquet'}' (FORMAT parquet)""")
+        TO '{folder / "operations.parquet"}' (FORMAT parquet)""")
     error = load_error(folder)
     p = the_problem(error, "operations.parquet", "planned_start")
     assert (p.row, p.value) == (2, "soon")
@@ -213,15 +230,13 @@ def test_parquet_timestamp_with_time_zone_becomes_utc(tmp_path):
     folder = write_plant(tmp_path / "snap", machine_states=None)
     duckdb.connect().execute(f"""COPY (SELECT 'M1' AS machine_id, 'down' AS state,
         TIMESTAMPTZ '2026-11-25 05:00:00+01' AS since, NULL::VARCHAR AS reason, 45::BIGINT AS expected_minutes)
-        TO '{folder / 'machine_states.parquet'}' (FORMAT parquet)""")
+        TO '{folder / "machine_states.parquet"}' (FORMAT parquet)""")
     store = Store.memory()
     load_snapshot(store, folder)
     assert rows(store, "SELECT since, expected_minutes FROM machine_states") == [(datetime(2026, 11, 25, 4, 0), 45)]
 
 
 def test_the_sample_plant_loads_cleanly(sample_dir):
-    if not sample_dir.exists():
-        pytest.skip("sample_data/plant is not written yet")
     store = Store.memory()
     report = load_snapshot(store, sample_dir)
     for t in TABLES:
@@ -249,10 +264,22 @@ def test_missing_column(tmp_path):
     [
         ("sales_orders", PLANT["sales_orders"].replace("FG1,1,", "FG1,one,"), "qty", 2, "one", "not a number"),
         ("operations", PLANT["operations"].replace("P1,20,", "P1,2.5,"), "op_seq", 2, "2.5", "whole number"),
-        ("shipments", PLANT["shipments"].replace("2026-12-01", "01/12/2026"), "planned_ship_date", 1,
-         "01/12/2026", "YYYY-MM-DD"),
-        ("quality_holds", PLANT["quality_holds"].replace("2026-11-24T10:00:00+01:00", "yesterday"),
-         "placed_at", 1, "yesterday", "ISO 8601"),
+        (
+            "shipments",
+            PLANT["shipments"].replace("2026-12-01", "01/12/2026"),
+            "planned_ship_date",
+            1,
+            "01/12/2026",
+            "YYYY-MM-DD",
+        ),
+        (
+            "quality_holds",
+            PLANT["quality_holds"].replace("2026-11-24T10:00:00+01:00", "yesterday"),
+            "placed_at",
+            1,
+            "yesterday",
+            "ISO 8601",
+        ),
         # A column with a default takes it only when empty, never for a malformed value.
         ("items", PLANT["items"].replace("ea,2,", "ea,plenty,"), "safety_stock", 1, "plenty", "not a number"),
     ],
@@ -284,8 +311,10 @@ def test_duplicate_inventory_rows_without_lot_clash(tmp_path):
 
 
 def test_value_outside_enum(tmp_path):
-    text = PLANT["operations"].replace("P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,done",
-                                       "P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,finished")
+    text = PLANT["operations"].replace(
+        "P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,done",
+        "P2,10,M1,2026-11-24T06:00:00,2026-11-24T08:00:00,finished",
+    )
     p = the_problem(load_error(write_plant(tmp_path, operations=text)), "operations.csv")
     assert (p.column, p.row, p.value) == ("status", 3, "finished")
     assert "waiting, running, done" in p.message
@@ -349,12 +378,14 @@ def test_bad_snapshot_json(tmp_path):
 
 
 def test_several_problems_are_reported_together(tmp_path):
-    error = load_error(write_plant(
-        tmp_path,
-        operations=PLANT["operations"].replace("P1,20,M2,", "P1,20,M9,"),
-        items=PLANT["items"].replace(",raw,", ",metal,"),
-        customers="customer_id,name,tier\nC1,K,A\n",
-    ))
+    error = load_error(
+        write_plant(
+            tmp_path,
+            operations=PLANT["operations"].replace("P1,20,M2,", "P1,20,M9,"),
+            items=PLANT["items"].replace(",raw,", ",metal,"),
+            customers="customer_id,name,tier\nC1,K,A\n",
+        )
+    )
     files = {(p.file, p.column) for p in error.problems}
     assert {("operations.csv", "machine_id"), ("items.csv", "item_type"), ("customers.csv", "account_manager")} <= files
     assert str(error).startswith("snapshot rejected: 3 problem(s)")
@@ -395,7 +426,9 @@ def test_a_failed_load_leaves_the_previous_snapshot_whole(tmp_path):
         assert _counts(store) == before
         assert rows(store, "SELECT * FROM operations ORDER BY ALL") == ops_before
         assert rows(store, "SELECT * FROM store_meta ORDER BY key") == meta_before
-        leftovers = rows(store, "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '\\_load%' ESCAPE '\\'")
+        leftovers = rows(
+            store, "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '\\_load%' ESCAPE '\\'"
+        )
         assert leftovers == []
 
 
@@ -403,10 +436,14 @@ def test_a_reload_replaces_the_snapshot_and_keeps_planner_tui_tables(tmp_path):
     db = tmp_path / "plant.duckdb"
     with Store.open(db) as store:
         load_snapshot(store, write_plant(tmp_path / "one", meta={"plant": "Aarhus", "as_of": "2026-11-25T06:00:00"}))
-        store.con.execute("INSERT INTO event_log (source, event_id, received_at, outcome) "
-                          "VALUES ('mes', 'e1', TIMESTAMP '2026-11-25 07:00:00', 'applied')")
-        store.con.execute("INSERT INTO exception_triage VALUES ('machine_down:M1', 'acknowledged', 'ana', NULL, "
-                          "TIMESTAMP '2026-11-25 07:00:00', 'ana')")
+        store.con.execute(
+            "INSERT INTO event_log (source, event_id, received_at, outcome) "
+            "VALUES ('mes', 'e1', TIMESTAMP '2026-11-25 07:00:00', 'applied')"
+        )
+        store.con.execute(
+            "INSERT INTO exception_triage VALUES ('machine_down:M1', 'acknowledged', 'ana', NULL, "
+            "TIMESTAMP '2026-11-25 07:00:00', 'ana')"
+        )
         store.con.execute("INSERT INTO store_meta VALUES ('theme', 'dark')")
         second = write_plant(tmp_path / "two", machines=PLANT["machines"] + "M3,Saw,WC,L1,AAR,\n")
         load_snapshot(store, second)
@@ -426,11 +463,14 @@ def test_a_reader_sees_the_old_snapshot_or_the_new_one_never_a_mix(tmp_path):
     reader.execute("BEGIN TRANSACTION")
     both = "SELECT (SELECT count(*) FROM machines), (SELECT count(*) FROM operations)"
     assert reader.execute(both).fetchall() == [(2, 3)]
-    load_snapshot(store, write_plant(
-        tmp_path / "two",
-        machines=PLANT["machines"] + "M3,Saw,WC,L1,AAR,\n",
-        operations=PLANT["operations"] + "P2,20,M3,2026-11-24T08:00:00,2026-11-24T09:00:00,waiting\n",
-    ))
+    load_snapshot(
+        store,
+        write_plant(
+            tmp_path / "two",
+            machines=PLANT["machines"] + "M3,Saw,WC,L1,AAR,\n",
+            operations=PLANT["operations"] + "P2,20,M3,2026-11-24T08:00:00,2026-11-24T09:00:00,waiting\n",
+        ),
+    )
     assert reader.execute(both).fetchall() == [(2, 3)]  # its transaction began before the swap
     reader.execute("COMMIT")
     assert reader.execute(both).fetchall() == [(3, 4)]
@@ -443,11 +483,13 @@ def test_progress_display_does_not_change_the_result(tmp_path, capsys):
 
 
 def test_column_names_are_exact_and_csv_is_comma_separated(tmp_path):
-    error = load_error(write_plant(
-        tmp_path,
-        machines=PLANT["machines"].replace("machine_id,", "Machine_ID,", 1),
-        customers=PLANT["customers"].replace(",", ";"),
-    ))
+    error = load_error(
+        write_plant(
+            tmp_path,
+            machines=PLANT["machines"].replace("machine_id,", "Machine_ID,", 1),
+            customers=PLANT["customers"].replace(",", ";"),
+        )
+    )
     p = the_problem(error, "machines.csv")
     assert p.column == "machine_id" and "'Machine_ID'" in p.message
     assert "separated by semicolons" in the_problem(error, "customers.csv").message

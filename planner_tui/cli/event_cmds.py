@@ -23,6 +23,7 @@ from planner_tui.cli.common import (
     stdout,
     table,
 )
+from planner_tui.present import seconds
 from planner_tui.store import Store
 from planner_tui.timeutil import iso, parse_timestamp
 
@@ -36,24 +37,16 @@ feed_app = typer.Typer(help="The scenario feed server (a snapshot plus a scripte
 PULL_MAX_SECONDS = 120.0
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 3600:
-        return f"{value / 3600:.1f} h"
-    if abs(value) >= 120:
-        return f"{value / 60:.1f} min"
-    return f"{value:.2f} s"
-
-
 def _counts_line(result) -> str:
     if result is None:
         return "applied 0, duplicates 0, rejected 0, unknown 0"
     lag = result.lag_summary()
-    text = (f"applied {result.applied}, duplicates {result.duplicates}, rejected {result.rejected}, "
-            f"unknown {result.unknown}")
+    text = (
+        f"applied {result.applied}, duplicates {result.duplicates}, rejected {result.rejected}, "
+        f"unknown {result.unknown}"
+    )
     if lag["count"]:
-        text += f"; lag p50 {_seconds(lag['p50'])}, max {_seconds(lag['max'])}"
+        text += f"; lag p50 {seconds(lag['p50'])}, max {seconds(lag['max'])}"
     return text
 
 
@@ -65,9 +58,12 @@ def pull(
     poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.", min=0.05)] = 1.0,
     timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout per request, seconds.", min=0.01)] = 2.0,
     retries: Annotated[int, typer.Option("--retries", help="Retries on connection errors and 5xx.", min=0)] = 2,
-    max_time: Annotated[float, typer.Option(
-        "--max-time", help="Without --follow: stop after this many seconds even if the feed has more.",
-        min=0.1)] = PULL_MAX_SECONDS,
+    max_time: Annotated[
+        float,
+        typer.Option(
+            "--max-time", help="Without --follow: stop after this many seconds even if the feed has more.", min=0.1
+        ),
+    ] = PULL_MAX_SECONDS,
     json: JsonOption = False,
 ) -> None:
     """Apply everything the feed has now (resuming where the last pull stopped), then exit.
@@ -155,14 +151,19 @@ def _report(outcome, *, json: bool, quiet_when_empty: bool) -> None:
         emit_json(_payload(outcome))
         return
     stamp = iso(status.last_poll_at) or ""
-    stdout.print(f"{stamp} {status.describe()}: {_counts_line(result)}; cursor {status.last_sequence}",
-                 highlight=False, soft_wrap=True)
+    stdout.print(
+        f"{stamp} {status.describe()}: {_counts_line(result)}; cursor {status.last_sequence}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if result is not None:
         for event_id, reason in result.rejections[:20]:
             stdout.print(f"  rejected {event_id}: {reason}", highlight=False, soft_wrap=True)
         if len(result.rejections) > 20:
-            stdout.print(f"  ... and {len(result.rejections) - 20} more rejected (see `planner-tui events list`)",
-                         highlight=False)
+            stdout.print(
+                f"  ... and {len(result.rejections) - 20} more rejected (see `planner-tui events list`)",
+                highlight=False,
+            )
 
 
 def _what(event: dict) -> str:
@@ -176,7 +177,9 @@ def _what(event: dict) -> str:
 @events_app.command("list")
 def list_events(
     type_: Annotated[Optional[str], typer.Option("--type", help="An event type, or a prefix like machine.*")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")] = None,
+    since: Annotated[
+        Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")
+    ] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the most recent N events.", min=1)] = None,
     outcome: Annotated[Optional[str], typer.Option("--outcome", help="applied, rejected or unknown_type.")] = None,
     db: DbOption = None,
@@ -193,14 +196,15 @@ def list_events(
         emit_json(events)
         return
     # No outcome column: "what" says rejected or unknown type in words, and the text needs the width.
-    history = table(None, ("seq", NUMBER), ("time", ID), ("type", ID), ("lag", NUMBER),
-                    ("what", {"ratio": 1, "min_width": 24}))
+    history = table(
+        None, ("seq", NUMBER), ("time", ID), ("type", ID), ("lag", NUMBER), ("what", {"ratio": 1, "min_width": 24})
+    )
     for event in events:
         history.add_row(
             "" if event["sequence"] is None else str(event["sequence"]),
             short_time(event["time"]),
             event["type"] or "-",
-            _seconds(event["lag_seconds"]) if event["lag_seconds"] is not None else "",
+            seconds(event["lag_seconds"]) if event["lag_seconds"] is not None else "",
             short_times_in(_what(event)),
         )
     stdout.print(history)
@@ -209,7 +213,9 @@ def list_events(
 
 @events_app.command("lag")
 def lag(
-    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")] = None,
+    since: Annotated[
+        Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")
+    ] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     json: JsonOption = False,
@@ -227,8 +233,8 @@ def lag(
         stdout.print("no applied events yet", highlight=False)
         return
     stdout.print(
-        f"{stats['count']} applied event(s): lag p50 {_seconds(stats['p50'])}, p95 {_seconds(stats['p95'])}, "
-        f"max {_seconds(stats['max'])}, latest {_seconds(stats['latest'])}",
+        f"{stats['count']} applied event(s): lag p50 {seconds(stats['p50'])}, p95 {seconds(stats['p95'])}, "
+        f"max {seconds(stats['max'])}, latest {seconds(stats['latest'])}",
         highlight=False,
     )
 
@@ -246,14 +252,16 @@ def serve(
     """Serve a snapshot and replay a scripted event file as a live CloudEvents feed, until Ctrl-C."""
     from planner_tui.feeds.server import FeedServer
 
-    server = FeedServer(snapshot_dir, events, host=host, port=port, speed=speed, restamp=restamp,
-                        page_size=page_size)
+    server = FeedServer(snapshot_dir, events, host=host, port=port, speed=speed, restamp=restamp, page_size=page_size)
     server.start()
     span = server.offsets[-1] if server.offsets else 0.0
     stdout.print(f"feed:     {server.feed_url}", highlight=False)
     stdout.print(f"snapshot: {server.snapshot_url}", highlight=False)
-    stdout.print(f"{len(server.events)} events released over {_seconds(span)} (speed {speed:g}"
-                 f"{', restamped' if restamp else ''}); Ctrl-C to stop", highlight=False)
+    stdout.print(
+        f"{len(server.events)} events released over {seconds(span)} (speed {speed:g}"
+        f"{', restamped' if restamp else ''}); Ctrl-C to stop",
+        highlight=False,
+    )
     server.serve_forever()
     stdout.print("stopped", highlight=False)
 
