@@ -95,11 +95,20 @@ def write_burst(path: Path, cur, count: int, start: datetime) -> None:
     with path.open("w") as out:
         for i in range(count):
             item, location = stock[i % len(stock)]
-            out.write(json.dumps({
-                "specversion": "1.0", "id": f"bench-{run}-{i}", "source": f"urn:bench:{run}", "type": "inventory.adjusted",
-                "time": (start + timedelta(seconds=i)).isoformat() + "Z", "sequence": i + 1,
-                "data": {"item_id": item, "location": location, "qty_delta": 1},
-            }) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "specversion": "1.0",
+                        "id": f"bench-{run}-{i}",
+                        "source": f"urn:bench:{run}",
+                        "type": "inventory.adjusted",
+                        "time": (start + timedelta(seconds=i)).isoformat() + "Z",
+                        "sequence": i + 1,
+                        "data": {"item_id": item, "location": location, "qty_delta": 1},
+                    }
+                )
+                + "\n"
+            )
 
 
 async def keypress_under_feed(store: Store, snapshot_dir: Path, rate: int, seconds: float) -> dict:
@@ -136,8 +145,13 @@ async def keypress_under_feed(store: Store, snapshot_dir: Path, rate: int, secon
                 applied_after = store.cursor().execute("SELECT count(*) FROM event_log").fetchone()[0]
         finally:
             server.stop()
-    return {"presses": len(latencies), "p50": pct(latencies, 0.5), "p95": pct(latencies, 0.95),
-            "max": max(latencies), "events_per_s": (applied_after - applied_before) / elapsed}
+    return {
+        "presses": len(latencies),
+        "p50": pct(latencies, 0.5),
+        "p95": pct(latencies, 0.95),
+        "max": max(latencies),
+        "events_per_s": (applied_after - applied_before) / elapsed,
+    }
 
 
 async def page_downs(app, table, count: int) -> list[float]:
@@ -166,8 +180,15 @@ async def big_tables(rows: int, plain_rows: int) -> dict:
     from textual.widgets import DataTable
 
     columns = PANELS[1].columns
-    data = [Row(f"M{i:06d}", (f"M{i:06d}", "running", "", f"reason {i}", "Supervisor", "WC"), ("machine", f"M{i:06d}"),
-                f"m{i:06d} running reason {i}") for i in range(rows)]
+    data = [
+        Row(
+            f"M{i:06d}",
+            (f"M{i:06d}", "running", "", f"reason {i}", "Supervisor", "WC"),
+            ("machine", f"M{i:06d}"),
+            f"m{i:06d} running reason {i}",
+        )
+        for i in range(rows)
+    ]
     result: dict = {}
 
     class Paged(App):
@@ -218,8 +239,12 @@ async def main() -> None:
     parser.add_argument("--events-per-second", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--plain-rows", type=int, default=20_000,
-                        help="rows for the plain-DataTable comparison (100,000 takes minutes to fill)")
+    parser.add_argument(
+        "--plain-rows",
+        type=int,
+        default=20_000,
+        help="rows for the plain-DataTable comparison (100,000 takes minutes to fill)",
+    )
     args = parser.parse_args()
 
     sample = ROOT / "sample_data"
@@ -235,7 +260,10 @@ async def main() -> None:
         at = as_of(store.cursor())
         elapsed, counts, shown = await first_screen(store, at)
         print(f"large plant, first full screen: {ms(elapsed)} (target < 3 s); rows {counts}")
-        print("  each panel shown after: " + ", ".join(f"{k} {ms(v)}" for k, v in sorted(shown.items(), key=lambda kv: kv[1])))
+        print(
+            "  each panel shown after: "
+            + ", ".join(f"{k} {ms(v)}" for k, v in sorted(shown.items(), key=lambda kv: kv[1]))
+        )
         from planner_tui.engine.exceptions import list_exceptions
         from planner_tui.timeutil import parse_timestamp
 
@@ -250,19 +278,25 @@ async def main() -> None:
         shutil.copy(LARGE_DB, copy)
         store = Store.open(copy)
         figures = await keypress_under_feed(store, large_dir, args.events_per_second, args.seconds)
-        print(f"keypress while the feed applies {figures['events_per_s']:.0f} events/s: "
-              f"p50 {ms(figures['p50'])}, p95 {ms(figures['p95'])}, max {ms(figures['max'])} "
-              f"over {figures['presses']} presses (target < 100 ms)")
+        print(
+            f"keypress while the feed applies {figures['events_per_s']:.0f} events/s: "
+            f"p50 {ms(figures['p50'])}, p95 {ms(figures['p95'])}, max {ms(figures['max'])} "
+            f"over {figures['presses']} presses (target < 100 ms)"
+        )
         store.close()
     elif not args.skip_large:
         print(f"large plant: {large_dir} not found, skipped")
 
     figures = await big_tables(args.rows, args.plain_rows)
-    print(f"{args.rows:,}-row answer, paged panel table (500 rows + 'N more'): show {ms(figures['paged_show'])}, "
-          f"page down/up p95 {ms(figures['paged_pagedown_p95'])}, `/` filter over all rows "
-          f"{ms(figures['paged_filter'])} ({figures['paged_filter_rows']} match)")
-    print(f"{args.plain_rows:,} rows in a plain DataTable, for comparison: fill {ms(figures['plain_fill'])}, "
-          f"page down/up p95 {ms(figures['plain_pagedown_p95'])}")
+    print(
+        f"{args.rows:,}-row answer, paged panel table (500 rows + 'N more'): show {ms(figures['paged_show'])}, "
+        f"page down/up p95 {ms(figures['paged_pagedown_p95'])}, `/` filter over all rows "
+        f"{ms(figures['paged_filter'])} ({figures['paged_filter_rows']} match)"
+    )
+    print(
+        f"{args.plain_rows:,} rows in a plain DataTable, for comparison: fill {ms(figures['plain_fill'])}, "
+        f"page down/up p95 {ms(figures['plain_pagedown_p95'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -57,11 +57,15 @@ def load_plant(store: Store, data: Path) -> dict[str, int]:
             continue
         present = {d[0] for d in cur.execute(f"SELECT * FROM read_parquet('{path}') LIMIT 0").description}
         cols = ", ".join(
-            (f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' if c.name in present else f'CAST(NULL AS {c.type}) AS "{c.name}"')
+            (
+                f'CAST("{c.name}" AS {c.type}) AS "{c.name}"'
+                if c.name in present
+                else f'CAST(NULL AS {c.type}) AS "{c.name}"'
+            )
             for c in t.columns
         )
         cur.execute(f'DROP TABLE IF EXISTS "{t.name}"')
-        cur.execute(f'CREATE TABLE "{t.name}" AS SELECT {cols} FROM read_parquet(\'{path}\')')
+        cur.execute(f"CREATE TABLE \"{t.name}\" AS SELECT {cols} FROM read_parquet('{path}')")
         counts[t.name] = cur.execute(f'SELECT count(*) FROM "{t.name}"').fetchall()[0][0]
     cur.execute("CHECKPOINT")
     return counts
@@ -71,9 +75,18 @@ class EventMaker:
     """Events naming the plant's real ids, in a realistic mix."""
 
     MIX = [
-        ("inventory.adjusted", 40), ("operation.completed", 25), ("machine.down", 4), ("machine.up", 4),
-        ("receipt.posted", 7), ("shipment.shipped", 7), ("order.confirmed", 5), ("order.changed", 4),
-        ("hold.placed", 1.5), ("hold.released", 0.5), ("order.cancelled", 1), ("shift.started", 0.5),
+        ("inventory.adjusted", 40),
+        ("operation.completed", 25),
+        ("machine.down", 4),
+        ("machine.up", 4),
+        ("receipt.posted", 7),
+        ("shipment.shipped", 7),
+        ("order.confirmed", 5),
+        ("order.changed", 4),
+        ("hold.placed", 1.5),
+        ("hold.released", 0.5),
+        ("order.cancelled", 1),
+        ("shift.started", 0.5),
         ("bad.machine", 0.5),
     ]
 
@@ -82,16 +95,34 @@ class EventMaker:
         pick = lambda sql: cur.execute(sql).fetchall()  # noqa: E731
         self.rng = random.Random(seed)
         self.machines = [r[0] for r in pick("SELECT machine_id FROM machines")]
-        self.operations = pick("SELECT production_order_id, op_seq FROM operations WHERE status <> 'done' "
-                               "ORDER BY hash(production_order_id, op_seq) LIMIT 200000")
-        self.lots = [r[0] for r in pick("SELECT lot_id FROM lots WHERE status = 'released' ORDER BY hash(lot_id) LIMIT 50000")]
-        self.open_lines = pick("SELECT sales_order_id, line_no FROM sales_orders WHERE status = 'open' "
-                               "ORDER BY hash(sales_order_id, line_no) LIMIT 50000")
-        self.pos = [r[0] for r in pick("SELECT purchase_order_id FROM purchase_orders WHERE status = 'open' "
-                                       "ORDER BY hash(purchase_order_id) LIMIT 50000")]
-        self.shipments = [r[0] for r in pick("SELECT shipment_id FROM shipments WHERE status IN ('planned', 'picked') "
-                                             "ORDER BY hash(shipment_id) LIMIT 50000")]
-        self.stock = pick("SELECT item_id, location, lot_id FROM inventory ORDER BY hash(item_id, location, lot_id) LIMIT 50000")
+        self.operations = pick(
+            "SELECT production_order_id, op_seq FROM operations WHERE status <> 'done' "
+            "ORDER BY hash(production_order_id, op_seq) LIMIT 200000"
+        )
+        self.lots = [
+            r[0] for r in pick("SELECT lot_id FROM lots WHERE status = 'released' ORDER BY hash(lot_id) LIMIT 50000")
+        ]
+        self.open_lines = pick(
+            "SELECT sales_order_id, line_no FROM sales_orders WHERE status = 'open' "
+            "ORDER BY hash(sales_order_id, line_no) LIMIT 50000"
+        )
+        self.pos = [
+            r[0]
+            for r in pick(
+                "SELECT purchase_order_id FROM purchase_orders WHERE status = 'open' "
+                "ORDER BY hash(purchase_order_id) LIMIT 50000"
+            )
+        ]
+        self.shipments = [
+            r[0]
+            for r in pick(
+                "SELECT shipment_id FROM shipments WHERE status IN ('planned', 'picked') "
+                "ORDER BY hash(shipment_id) LIMIT 50000"
+            )
+        ]
+        self.stock = pick(
+            "SELECT item_id, location, lot_id FROM inventory ORDER BY hash(item_id, location, lot_id) LIMIT 50000"
+        )
         self.customers = [r[0] for r in pick("SELECT customer_id FROM customers")]
         self.finished = [r[0] for r in pick("SELECT item_id FROM items WHERE item_type = 'finished'")]
         cur.close()
@@ -104,12 +135,21 @@ class EventMaker:
         r = self.rng
         if kind == "inventory.adjusted" and self.stock:
             item, location, lot = r.choice(self.stock)
-            return kind, {"item_id": item, "location": location, "lot_id": lot, "qty_delta": r.choice([-5, -2, -1, 1, 3])}
+            return kind, {
+                "item_id": item,
+                "location": location,
+                "lot_id": lot,
+                "qty_delta": r.choice([-5, -2, -1, 1, 3]),
+            }
         if kind == "operation.completed" and self.operations:
             order, seq = self.operations.pop()
             return kind, {"production_order_id": order, "op_seq": seq}
         if kind == "machine.down":
-            return kind, {"machine_id": r.choice(self.machines), "reason": "fault", "expected_minutes": r.randint(10, 240)}
+            return kind, {
+                "machine_id": r.choice(self.machines),
+                "reason": "fault",
+                "expected_minutes": r.randint(10, 240),
+            }
         if kind == "machine.up":
             return kind, {"machine_id": r.choice(self.machines)}
         if kind == "receipt.posted" and self.pos:
@@ -118,9 +158,14 @@ class EventMaker:
             return kind, {"shipment_id": self.shipments.pop()}
         if kind == "order.confirmed":
             self.serial += 1
-            return kind, {"sales_order_id": f"BENCH-SO-{self.serial}", "line_no": 1,
-                          "customer_id": r.choice(self.customers), "item_id": r.choice(self.finished),
-                          "qty": r.randint(1, 20), "promised_date": "2026-12-15"}
+            return kind, {
+                "sales_order_id": f"BENCH-SO-{self.serial}",
+                "line_no": 1,
+                "customer_id": r.choice(self.customers),
+                "item_id": r.choice(self.finished),
+                "qty": r.randint(1, 20),
+                "promised_date": "2026-12-15",
+            }
         if kind in ("order.changed", "order.cancelled") and self.open_lines:
             so, line = self.open_lines.pop()
             data = {"sales_order_id": so, "line_no": line}
@@ -144,37 +189,53 @@ class EventMaker:
         out = []
         for i in range(n):
             kind, data = self.data(self.rng.choices(self.kinds, self.weights)[0])
-            out.append({
-                "specversion": "1.0", "id": f"{prefix}-{i}", "source": "urn:bench:mes", "type": kind,
-                "time": (start_time + timedelta(seconds=i * spacing)).isoformat(timespec="milliseconds") + "Z",
-                "sequence": start_seq + i, "datacontenttype": "application/json", "data": data,
-            })
+            out.append(
+                {
+                    "specversion": "1.0",
+                    "id": f"{prefix}-{i}",
+                    "source": "urn:bench:mes",
+                    "type": kind,
+                    "time": (start_time + timedelta(seconds=i * spacing)).isoformat(timespec="milliseconds") + "Z",
+                    "sequence": start_seq + i,
+                    "datacontenttype": "application/json",
+                    "data": data,
+                }
+            )
         return out
 
 
 def bench_apply(store: Store, maker: EventMaker, n: int, batch: int, seq0: int) -> dict:
-    events = maker.events(n, prefix=f"apply-{batch}", start_seq=seq0, start_time=utcnow() - timedelta(hours=1),
-                          spacing=0.01)
+    events = maker.events(
+        n, prefix=f"apply-{batch}", start_seq=seq0, start_time=utcnow() - timedelta(hours=1), spacing=0.01
+    )
     totals = {"applied": 0, "duplicates": 0, "rejected": 0, "unknown": 0}
     started = time.perf_counter()
     cpu_started = time.process_time()
     batch_times = []
     for i in range(0, n, batch):
         t = time.perf_counter()
-        result = apply_events(store, events[i:i + batch], feed=f"bench-apply-{batch}")
+        result = apply_events(store, events[i : i + batch], feed=f"bench-apply-{batch}")
         batch_times.append(time.perf_counter() - t)
         for k in totals:
             totals[k] += getattr(result, k)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started  # all threads of this process, DuckDB's included
-    return {"events": n, "batch": batch, "seconds": round(seconds, 2), "events_per_s": round(n / seconds),
-            "cpu_seconds": round(cpu, 2), "events_per_cpu_s": round(n / cpu),
-            "batch_ms_p50": round(statistics.median(batch_times) * 1000, 1),
-            "batch_ms_max": round(max(batch_times) * 1000, 1), **totals}
+    return {
+        "events": n,
+        "batch": batch,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(n / seconds),
+        "cpu_seconds": round(cpu, 2),
+        "events_per_cpu_s": round(n / cpu),
+        "batch_ms_p50": round(statistics.median(batch_times) * 1000, 1),
+        "batch_ms_max": round(max(batch_times) * 1000, 1),
+        **totals,
+    }
 
 
-def bench_latency(store: Store, maker: EventMaker, seconds: float, rate: float, poll: float, seq0: int,
-                  tmp: Path) -> dict:
+def bench_latency(
+    store: Store, maker: EventMaker, seconds: float, rate: float, poll: float, seq0: int, tmp: Path
+) -> dict:
     n = int(seconds * rate)
     rng = random.Random(11)
     # Poisson arrivals at `rate` a second: bursts and lulls, like a floor.
@@ -204,8 +265,9 @@ def bench_latency(store: Store, maker: EventMaker, seconds: float, rate: float, 
         cur = store.cursor()
         last = seq0 - 1
         while not stop.is_set() and len(seen) < n:
-            rows = cur.execute("SELECT sequence FROM event_log WHERE feed = ? AND sequence > ?",
-                               [server.feed_url, last]).fetchall()
+            rows = cur.execute(
+                "SELECT sequence FROM event_log WHERE feed = ? AND sequence > ?", [server.feed_url, last]
+            ).fetchall()
             now = utcnow()
             for (sequence,) in rows:
                 seen.setdefault(sequence - seq0, now)
@@ -226,15 +288,24 @@ def bench_latency(store: Store, maker: EventMaker, seconds: float, rate: float, 
     feed.close()
     latencies = sorted((seen[i] - released[i]).total_seconds() for i in seen)
     q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 3)  # noqa: E731
-    return {"events": n, "visible": len(seen), "rate_per_s": rate, "poll_s": poll,
-            "p50_s": q(0.5), "p99_s": q(0.99), "max_s": round(latencies[-1], 3) if latencies else None,
-            "status": feed.status.describe()}
+    return {
+        "events": n,
+        "visible": len(seen),
+        "rate_per_s": rate,
+        "poll_s": poll,
+        "p50_s": q(0.5),
+        "p99_s": q(0.99),
+        "max_s": round(latencies[-1], 3) if latencies else None,
+        "status": feed.status.describe(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--scale", type=float, default=None, help="generate a plant at this scale instead of using the large one")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="generate a plant at this scale instead of using the large one"
+    )
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--latency-seconds", type=float, default=20)
@@ -243,7 +314,9 @@ def main() -> None:
     parser.add_argument("--skip-apply", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp_name:
         tmp = Path(tmp_name)
@@ -257,25 +330,34 @@ def main() -> None:
         store = Store.open(tmp / "bench.db")
         t = time.perf_counter()
         counts = load_plant(store, data)
-        print(f"plant {data}: {counts.get('machines', 0):,} machines, {counts.get('operations', 0):,} operations, "
-              f"{counts.get('sales_orders', 0):,} sales order lines, {counts.get('inventory', 0):,} inventory rows, "
-              f"{counts.get('lots', 0):,} lots (copied in {time.perf_counter() - t:.1f} s)", flush=True)
+        print(
+            f"plant {data}: {counts.get('machines', 0):,} machines, {counts.get('operations', 0):,} operations, "
+            f"{counts.get('sales_orders', 0):,} sales order lines, {counts.get('inventory', 0):,} inventory rows, "
+            f"{counts.get('lots', 0):,} lots (copied in {time.perf_counter() - t:.1f} s)",
+            flush=True,
+        )
         maker = EventMaker(store)
         seq = 1
         if not args.skip_apply:
             for batch in args.batch:
                 report = bench_apply(store, maker, args.events, batch, seq)
                 seq += args.events
-                print(f"apply: {report['events']:,} events in batches of {batch:,}: {report['seconds']} s, "
-                      f"{report['events_per_s']:,} events/s sustained, {report['events_per_cpu_s']:,} per CPU-second "
-                      f"(batch p50 {report['batch_ms_p50']} ms, "
-                      f"max {report['batch_ms_max']} ms; applied {report['applied']:,}, rejected "
-                      f"{report['rejected']:,}, unknown {report['unknown']:,})", flush=True)
+                print(
+                    f"apply: {report['events']:,} events in batches of {batch:,}: {report['seconds']} s, "
+                    f"{report['events_per_s']:,} events/s sustained, {report['events_per_cpu_s']:,} per CPU-second "
+                    f"(batch p50 {report['batch_ms_p50']} ms, "
+                    f"max {report['batch_ms_max']} ms; applied {report['applied']:,}, rejected "
+                    f"{report['rejected']:,}, unknown {report['unknown']:,})",
+                    flush=True,
+                )
         if not args.skip_latency:
             report = bench_latency(store, maker, args.latency_seconds, args.latency_rate, args.poll, 10_000_000, tmp)
-            print(f"served-to-visible: {report['visible']:,}/{report['events']:,} events at ~{args.latency_rate:g}/s, "
-                  f"poll {args.poll:g} s: p50 {report['p50_s']} s, p99 {report['p99_s']} s, max {report['max_s']} s "
-                  f"(feed {report['status']})", flush=True)
+            print(
+                f"served-to-visible: {report['visible']:,}/{report['events']:,} events at ~{args.latency_rate:g}/s, "
+                f"poll {args.poll:g} s: p50 {report['p50_s']} s, p99 {report['p99_s']} s, max {report['max_s']} s "
+                f"(feed {report['status']})",
+                flush=True,
+            )
         print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         store.close()
 

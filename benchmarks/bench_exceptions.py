@@ -54,7 +54,9 @@ def timed(fn):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("plant", nargs="?", default=None, help="a db file or snapshot folder (default: the generated large plant)")
+    parser.add_argument(
+        "plant", nargs="?", default=None, help="a db file or snapshot folder (default: the generated large plant)"
+    )
     parser.add_argument("--at", default=None, help="pin 'now' (default: the snapshot's as_of, else the clock)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slow", action="store_true", help="time machine_impact per stop and compare")
@@ -80,8 +82,10 @@ def main() -> None:
         seconds, rows = timed(lambda: ex.list_exceptions(cur, at=at))
         totals.append(seconds)
         cpus.append(timed.cpu)
-    print(f"list_exceptions: best {min(totals):.3f} s, median {statistics.median(totals):.3f} s wall "
-          f"(CPU best {min(cpus):.3f} s) over {len(totals)} call(s); {len(rows)} exceptions")
+    print(
+        f"list_exceptions: best {min(totals):.3f} s, median {statistics.median(totals):.3f} s wall "
+        f"(CPU best {min(cpus):.3f} s) over {len(totals)} call(s); {len(rows)} exceptions"
+    )
     print("  by kind:", dict(Counter(r["kind"] for r in rows)))
     print("  by severity:", dict(Counter(r["severity"] for r in rows)))
 
@@ -100,11 +104,16 @@ def main() -> None:
         machines = results["machine_down rows"]
         working = [r for r in machines if r["detail"]["production_orders"] or "error" in r["detail"]]
         seconds, slow = timed(lambda: {r["subject_id"]: slow_counts(cur, r["subject_id"]) for r in working})
-        differ = [r["subject_id"] for r in working
-                  if {k: r["detail"].get(k) for k in slow[r["subject_id"]]} != slow[r["subject_id"]]
-                  and "error" not in r["detail"]]
-        print(f"  {'reference: machine_impact per stop (' + str(len(working)) + ' stops)':<55} {seconds:7.3f} s wall "
-              f"{timed.cpu:7.3f} s CPU; counts differ for {len(differ)} stop(s) {differ[:5]}")
+        differ = [
+            r["subject_id"]
+            for r in working
+            if {k: r["detail"].get(k) for k in slow[r["subject_id"]]} != slow[r["subject_id"]]
+            and "error" not in r["detail"]
+        ]
+        print(
+            f"  {'reference: machine_impact per stop (' + str(len(working)) + ' stops)':<55} {seconds:7.3f} s wall "
+            f"{timed.cpu:7.3f} s CPU; counts differ for {len(differ)} stop(s) {differ[:5]}"
+        )
     store.close()
 
 

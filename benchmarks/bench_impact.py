@@ -76,6 +76,7 @@ def synthetic_plant(store: Store, n_orders: int, n_machines: int = 200, seed: in
             k += 1
         slots.insert(k, (t, t + length))
         return t
+
     cols = {k: [] for k in ("po", "seq", "m", "ps", "pe", "st")}
     orders = {k: [] for k in ("po", "item", "status", "ps", "pe", "so", "line", "parent")}
     counter = 0
@@ -100,8 +101,10 @@ def synthetic_plant(store: Store, n_orders: int, n_machines: int = 200, seed: in
             statuses.append(status)
             first, prev_end = first or start, end
         closed = all(s == "done" for s in statuses)
-        for key, value in zip(orders, (po, "I-" + po[-3:], "completed" if closed else "released", first, prev_end,
-                                       so, 1 if so else None, parent)):
+        for key, value in zip(
+            orders,
+            (po, "I-" + po[-3:], "completed" if closed else "released", first, prev_end, so, 1 if so else None, parent),
+        ):
             orders[key].append(value)
         return prev_end
 
@@ -120,31 +123,70 @@ def synthetic_plant(store: Store, n_orders: int, n_machines: int = 200, seed: in
         groups.append((so, end))
 
     con = store.con
-    con.register("ops_in", pa.table({
-        "production_order_id": cols["po"], "op_seq": cols["seq"], "machine_id": cols["m"],
-        "planned_start": cols["ps"], "planned_end": cols["pe"], "status": cols["st"]}))
+    con.register(
+        "ops_in",
+        pa.table(
+            {
+                "production_order_id": cols["po"],
+                "op_seq": cols["seq"],
+                "machine_id": cols["m"],
+                "planned_start": cols["ps"],
+                "planned_end": cols["pe"],
+                "status": cols["st"],
+            }
+        ),
+    )
     con.execute("INSERT INTO operations SELECT * FROM ops_in ORDER BY planned_start")
-    con.register("po_in", pa.table({
-        "production_order_id": orders["po"], "item_id": orders["item"], "qty": [1.0] * len(orders["po"]),
-        "status": orders["status"], "planned_start": orders["ps"], "planned_end": orders["pe"],
-        "sales_order_id": orders["so"], "line_no": pa.array(orders["line"], pa.int32()),
-        "parent_production_order_id": orders["parent"]}))
+    con.register(
+        "po_in",
+        pa.table(
+            {
+                "production_order_id": orders["po"],
+                "item_id": orders["item"],
+                "qty": [1.0] * len(orders["po"]),
+                "status": orders["status"],
+                "planned_start": orders["ps"],
+                "planned_end": orders["pe"],
+                "sales_order_id": orders["so"],
+                "line_no": pa.array(orders["line"], pa.int32()),
+                "parent_production_order_id": orders["parent"],
+            }
+        ),
+    )
     con.execute("INSERT INTO production_orders SELECT * FROM po_in")
-    con.register("so_in", pa.table({
-        "sales_order_id": [g[0] for g in groups], "line_no": pa.array([1] * len(groups), pa.int32()),
-        "customer_id": [f"C-{rng.randrange(500):03d}" for _ in groups], "item_id": ["I"] * len(groups),
-        "qty": [1.0] * len(groups), "promised_date": [(g[1] + timedelta(days=rng.choice((0, 1, 2)))).date() for g in groups],
-        "confirmed_at": [base] * len(groups), "status": ["open"] * len(groups)}))
+    con.register(
+        "so_in",
+        pa.table(
+            {
+                "sales_order_id": [g[0] for g in groups],
+                "line_no": pa.array([1] * len(groups), pa.int32()),
+                "customer_id": [f"C-{rng.randrange(500):03d}" for _ in groups],
+                "item_id": ["I"] * len(groups),
+                "qty": [1.0] * len(groups),
+                "promised_date": [(g[1] + timedelta(days=rng.choice((0, 1, 2)))).date() for g in groups],
+                "confirmed_at": [base] * len(groups),
+                "status": ["open"] * len(groups),
+            }
+        ),
+    )
     con.execute("INSERT INTO sales_orders SELECT * FROM so_in")
-    con.execute("INSERT INTO shipments SELECT 'SH-' || sales_order_id, sales_order_id, line_no, qty, promised_date, "
-                "'planned', NULL FROM sales_orders")
-    con.execute("INSERT INTO customers SELECT DISTINCT customer_id, 'Customer ' || customer_id, NULL, "
-                "'AM-' || (hash(customer_id) % 20) FROM sales_orders")
-    con.execute("INSERT INTO machines SELECT DISTINCT machine_id, machine_id, 'WC', 'L', 'P', 'Sup-' || machine_id "
-                "FROM operations")
+    con.execute(
+        "INSERT INTO shipments SELECT 'SH-' || sales_order_id, sales_order_id, line_no, qty, promised_date, "
+        "'planned', NULL FROM sales_orders"
+    )
+    con.execute(
+        "INSERT INTO customers SELECT DISTINCT customer_id, 'Customer ' || customer_id, NULL, "
+        "'AM-' || (hash(customer_id) % 20) FROM sales_orders"
+    )
+    con.execute(
+        "INSERT INTO machines SELECT DISTINCT machine_id, machine_id, 'WC', 'L', 'P', 'Sup-' || machine_id "
+        "FROM operations"
+    )
     for m in rng.sample(machines, max(1, n_machines // 50)):
-        con.execute("INSERT INTO machine_states VALUES (?, 'down', ?, 'bench', ?)",
-                    [m, now - timedelta(minutes=rng.randint(0, 120)), rng.choice((60, 120, 240, 480))])
+        con.execute(
+            "INSERT INTO machine_states VALUES (?, 'down', ?, 'bench', ?)",
+            [m, now - timedelta(minutes=rng.randint(0, 120)), rng.choice((60, 120, 240, 480))],
+        )
     for name in ("ops_in", "po_in", "so_in"):
         con.unregister(name)
     return now
@@ -163,7 +205,9 @@ def plant_now(store: Store, data: Path | None) -> datetime:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="a snapshot folder (e.g. the large plant: python benchmarks/plant.py prints it)")
+    parser.add_argument(
+        "--data", type=Path, help="a snapshot folder (e.g. the large plant: python benchmarks/plant.py prints it)"
+    )
     parser.add_argument("--orders", type=int, default=20000, help="synthetic plant size when --data is not given")
     parser.add_argument("--db", type=Path, help="a planner_tui DuckDB file to read (e.g. one written with --save)")
     parser.add_argument("--save", type=Path, help="write the synthetic plant to this DuckDB file and stop")
@@ -196,34 +240,47 @@ def main() -> None:
         store.con.execute(f"SET threads = {int(args.threads)}")
     now = plant_now(store, args.data)
     cur = store.cursor()
-    n_ops, n_orders = cur.execute("SELECT (SELECT count(*) FROM operations), (SELECT count(*) FROM production_orders)").fetchall()[0]
+    n_ops, n_orders = cur.execute(
+        "SELECT (SELECT count(*) FROM operations), (SELECT count(*) FROM production_orders)"
+    ).fetchall()[0]
     print(f"plant: {source}: {n_ops:,} operations, {n_orders:,} production orders; now = {now}")
     print(f"load: {time.perf_counter() - start:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
 
     busy = cur.execute(
         """SELECT o.machine_id, count(*) FROM operations o
            WHERE o.status <> 'done' AND o.planned_start >= ? AND o.planned_start < ?
-           GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""", [now, now + timedelta(days=1)]).fetchall()[0][0]
+           GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""",
+        [now, now + timedelta(days=1)],
+    ).fetchall()[0][0]
     for minutes in (240, 1800):
-        seconds, result = timed(lambda minutes=minutes: machine_impact(cur, busy, at=now, down_minutes=minutes), args.runs)
-        print(f"machine_impact({busy}, {minutes} min): {seconds * 1000:.0f} ms median of {args.runs} ({cpu_ms()}); "
-              f"{len(result['production_orders'])} orders, {len(result['sales_orders'])} lines "
-              f"({result['late_lines']} late), {len(result['notify'])} people")
+        seconds, result = timed(
+            lambda minutes=minutes: machine_impact(cur, busy, at=now, down_minutes=minutes), args.runs
+        )
+        print(
+            f"machine_impact({busy}, {minutes} min): {seconds * 1000:.0f} ms median of {args.runs} ({cpu_ms()}); "
+            f"{len(result['production_orders'])} orders, {len(result['sales_orders'])} lines "
+            f"({result['late_lines']} late), {len(result['notify'])} people"
+        )
 
     stops = stops_from_store(cur, now)
     runs = max(1, args.runs // 2)
     seconds, result = timed(lambda: reschedule(cur, at=now), runs)
-    print(f"reschedule ({len(stops)} stopped machines): {seconds:.2f} s median of {runs} ({cpu_ms()}); "
-          f"{result['operations_moved']:,} operations moved, {len(result['production_orders']):,} orders later, "
-          f"{len(result['sales_orders']):,} lines turn late")
+    print(
+        f"reschedule ({len(stops)} stopped machines): {seconds:.2f} s median of {runs} ({cpu_ms()}); "
+        f"{result['operations_moved']:,} operations moved, {len(result['production_orders']):,} orders later, "
+        f"{len(result['sales_orders']):,} lines turn late"
+    )
     fast_seconds, fast = timed(lambda: repair(cur, stops, now), runs)
     print(f"repair (fast, same stops): {fast_seconds:.2f} s ({cpu_ms()})")
     if not args.no_naive:
         naive_seconds, naive = timed(lambda: repair_naive(cur, stops, now), 1)
-        same = {k: (v.new_start, v.new_end) for k, v in fast.ops.items()} == \
-            {k: (v.new_start, v.new_end) for k, v in naive.ops.items()}
-        print(f"repair_naive (per-operation, whole plant): {naive_seconds:.2f} s; "
-              f"ratio naive/fast {naive_seconds / fast_seconds:.1f}x; same answer: {same}")
+        same = {k: (v.new_start, v.new_end) for k, v in fast.ops.items()} == {
+            k: (v.new_start, v.new_end) for k, v in naive.ops.items()
+        }
+        print(
+            f"repair_naive (per-operation, whole plant): {naive_seconds:.2f} s; "
+            f"ratio naive/fast {naive_seconds / fast_seconds:.1f}x; same answer: {same}"
+        )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

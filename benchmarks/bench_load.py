@@ -56,7 +56,9 @@ def _child_bare(data: Path, db: Path, threads: int | None) -> dict:
     rows = 0
     for path in sorted(data.glob("*.parquet")):
         # CREATE TABLE AS answers its row count: no second query.
-        rows += con.execute(f'CREATE TABLE "{path.stem}" AS SELECT * FROM read_parquet(?)', [str(path)]).fetchall()[0][0]
+        rows += con.execute(f'CREATE TABLE "{path.stem}" AS SELECT * FROM read_parquet(?)', [str(path)]).fetchall()[0][
+            0
+        ]
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu
@@ -86,7 +88,9 @@ def _run_child(kind: str, data: Path, workdir: Path, threads: int | None) -> dic
     extra = ["--threads", str(threads)] if threads else []
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--data", str(data), "--db", str(db), *extra],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"{kind} load failed:\n{out.stderr}")
@@ -121,47 +125,47 @@ def write_synthetic(out: Path, scale: float) -> None:
     ts = "TIMESTAMP '2026-11-01 06:00:00'"
     tables = {
         "machines": f"SELECT 'M' || i AS machine_id, 'Machine ' || i AS name, 'WC' || (i % 50) AS work_center, "
-                    f"'L' || (i % 20) AS line, 'PLANT' AS plant, 'Sup ' || (i % 100) AS supervisor FROM range({machines}) t(i)",
+        f"'L' || (i % 20) AS line, 'PLANT' AS plant, 'Sup ' || (i % 100) AS supervisor FROM range({machines}) t(i)",
         "machine_states": f"SELECT 'M' || i AS machine_id, CASE WHEN i % 50 = 0 THEN 'down' ELSE 'running' END AS state, "
-                          f"{ts} AS since, NULL::VARCHAR AS reason FROM range({machines}) t(i)",
+        f"{ts} AS since, NULL::VARCHAR AS reason FROM range({machines}) t(i)",
         "items": f"SELECT 'I' || i AS item_id, 'Item ' || i AS description, "
-                 f"['finished', 'subassembly', 'component', 'raw'][i % 4 + 1] AS item_type, 'ea' AS uom, "
-                 f"(i % 7)::DOUBLE AS safety_stock, 'Buyer ' || (i % 30) AS buyer FROM range({items}) t(i)",
+        f"['finished', 'subassembly', 'component', 'raw'][i % 4 + 1] AS item_type, 'ea' AS uom, "
+        f"(i % 7)::DOUBLE AS safety_stock, 'Buyer ' || (i % 30) AS buyer FROM range({items}) t(i)",
         "bom": f"SELECT 'I' || i AS parent_item_id, 'I' || ((i + 1 + j) % {items}) AS component_item_id, "
-               f"(1 + j)::DOUBLE AS qty_per FROM range({items}) t(i), range(2) u(j)",
+        f"(1 + j)::DOUBLE AS qty_per FROM range({items}) t(i), range(2) u(j)",
         "customers": f"SELECT 'C' || i AS customer_id, 'Customer ' || i AS name, 'B' AS tier, "
-                     f"'AM ' || (i % 40) AS account_manager FROM range({customers}) t(i)",
+        f"'AM ' || (i % 40) AS account_manager FROM range({customers}) t(i)",
         "sales_orders": f"SELECT 'SO' || (i // 5) AS sales_order_id, (i % 5 + 1)::INTEGER AS line_no, "
-                        f"'C' || (i % {customers}) AS customer_id, 'I' || (i % {items}) AS item_id, "
-                        f"(1 + i % 20)::DOUBLE AS qty, DATE '2026-12-01' + (i % 60)::INTEGER AS promised_date, "
-                        f"{ts} AS confirmed_at, 'open' AS status FROM range({so_lines}) t(i)",
+        f"'C' || (i % {customers}) AS customer_id, 'I' || (i % {items}) AS item_id, "
+        f"(1 + i % 20)::DOUBLE AS qty, DATE '2026-12-01' + (i % 60)::INTEGER AS promised_date, "
+        f"{ts} AS confirmed_at, 'open' AS status FROM range({so_lines}) t(i)",
         "production_orders": f"SELECT 'P' || i AS production_order_id, 'I' || (i % {items}) AS item_id, "
-                             f"(1 + i % 50)::DOUBLE AS qty, 'released' AS status, "
-                             f"{ts} + to_minutes(i) AS planned_start, {ts} + to_minutes(i + 300) AS planned_end, "
-                             f"CASE WHEN i % 2 = 0 THEN 'SO' || ((i // 2 % {so_lines}) // 5) END AS sales_order_id, "
-                             f"CASE WHEN i % 2 = 0 THEN ((i // 2 % {so_lines}) % 5 + 1)::INTEGER END AS line_no, "
-                             f"CASE WHEN i % 3 = 1 THEN 'P' || (i - 1) END AS parent_production_order_id "
-                             f"FROM range({prod}) t(i)",
+        f"(1 + i % 50)::DOUBLE AS qty, 'released' AS status, "
+        f"{ts} + to_minutes(i) AS planned_start, {ts} + to_minutes(i + 300) AS planned_end, "
+        f"CASE WHEN i % 2 = 0 THEN 'SO' || ((i // 2 % {so_lines}) // 5) END AS sales_order_id, "
+        f"CASE WHEN i % 2 = 0 THEN ((i // 2 % {so_lines}) % 5 + 1)::INTEGER END AS line_no, "
+        f"CASE WHEN i % 3 = 1 THEN 'P' || (i - 1) END AS parent_production_order_id "
+        f"FROM range({prod}) t(i)",
         "operations": f"SELECT 'P' || (i // 5 % {prod}) AS production_order_id, "
-                      f"((i % 5 + 1) * 10 + (i // (5 * {prod})) * 100)::INTEGER AS op_seq, "
-                      f"'M' || (i % {machines}) AS machine_id, {ts} + to_minutes(i) AS planned_start, "
-                      f"{ts} + to_minutes(i + 60) AS planned_end, 'waiting' AS status FROM range({ops}) t(i)",
+        f"((i % 5 + 1) * 10 + (i // (5 * {prod})) * 100)::INTEGER AS op_seq, "
+        f"'M' || (i % {machines}) AS machine_id, {ts} + to_minutes(i) AS planned_start, "
+        f"{ts} + to_minutes(i + 60) AS planned_end, 'waiting' AS status FROM range({ops}) t(i)",
         "purchase_orders": f"SELECT 'PO' || i AS purchase_order_id, 'I' || (i % {items}) AS item_id, 100.0 AS qty, "
-                           f"DATE '2026-12-01' AS due_date, 'Supplier' AS supplier, 'open' AS status "
-                           f"FROM range({n(50_000)}) t(i)",
+        f"DATE '2026-12-01' AS due_date, 'Supplier' AS supplier, 'open' AS status "
+        f"FROM range({n(50_000)}) t(i)",
         "inventory": f"SELECT 'I' || (i % {items}) AS item_id, 'WH' || (i % 3) AS location, 'L' || i AS lot_id, "
-                     f"10.0 AS qty FROM range({n(100_000)}) t(i)",
+        f"10.0 AS qty FROM range({n(100_000)}) t(i)",
         "lots": f"SELECT 'L' || i AS lot_id, 'I' || (i % {items}) AS item_id, 10.0 AS qty, "
-                f"'P' || (i % {prod}) AS produced_by, 'released' AS status FROM range({lots}) t(i)",
+        f"'P' || (i % {prod}) AS produced_by, 'released' AS status FROM range({lots}) t(i)",
         "lot_genealogy": f"SELECT 'L' || (i // 2 % {lots}) AS input_lot_id, "
-                         f"'L' || ((i // 2 + 1 + i % 2 + (i // (2 * {lots})) * 7) % {lots}) AS output_lot_id, "
-                         f"1.0 AS qty FROM range({edges}) t(i)",
+        f"'L' || ((i // 2 + 1 + i % 2 + (i // (2 * {lots})) * 7) % {lots}) AS output_lot_id, "
+        f"1.0 AS qty FROM range({edges}) t(i)",
         "shipments": f"SELECT 'SH' || i AS shipment_id, 'SO' || (i // 5) AS sales_order_id, "
-                     f"(i % 5 + 1)::INTEGER AS line_no, 1.0 AS qty, DATE '2026-12-01' AS planned_ship_date, "
-                     f"'planned' AS status, 'DSV' AS carrier FROM range({n(300_000)}) t(i)",
+        f"(i % 5 + 1)::INTEGER AS line_no, 1.0 AS qty, DATE '2026-12-01' AS planned_ship_date, "
+        f"'planned' AS status, 'DSV' AS carrier FROM range({n(300_000)}) t(i)",
         "shipment_lots": f"SELECT 'SH' || i AS shipment_id, 'L' || i AS lot_id, 1.0 AS qty FROM range({n(300_000)}) t(i)",
         "quality_holds": f"SELECT 'H' || i AS hold_id, 'L' || i AS lot_id, 'reason' AS reason, {ts} AS placed_at, "
-                         f"'QA' AS placed_by, 'active' AS status FROM range({n(1_000)}) t(i)",
+        f"'QA' AS placed_by, 'active' AS status FROM range({n(1_000)}) t(i)",
     }
     for name, sql in tables.items():
         con.execute(f"COPY ({sql}) TO '{out / (name + '.parquet')}' (FORMAT parquet)")
@@ -169,13 +173,21 @@ def write_synthetic(out: Path, scale: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=None, help="Parquet snapshot folder (default: the large plant, generated once)")
-    parser.add_argument("--synthetic", type=float, default=None,
-                        help="write a synthetic plant at this fraction of the large sizes and use it")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="runs of each, alternating (default 5); best and median are reported")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="DuckDB threads for both loads (default: DuckDB's, one per CPU)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="Parquet snapshot folder (default: the large plant, generated once)"
+    )
+    parser.add_argument(
+        "--synthetic",
+        type=float,
+        default=None,
+        help="write a synthetic plant at this fraction of the large sizes and use it",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs of each, alternating (default 5); best and median are reported"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="DuckDB threads for both loads (default: DuckDB's, one per CPU)"
+    )
     parser.add_argument("--child", choices=["bare", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,13 +206,16 @@ def main() -> None:
             write_synthetic(data, args.synthetic)
         data = data or large_plant()
         if not data.is_dir():
-            raise SystemExit(f"no snapshot at {data}: run `planner-tui generate --out {data} ...` "
-                             "or use --synthetic 0.1")
+            raise SystemExit(
+                f"no snapshot at {data}: run `planner-tui generate --out {data} ...` or use --synthetic 0.1"
+            )
         size = _warm(data)
         print(f"data: {data} ({size / 2**20:.0f} MiB of files)")
-        print(f"machine: {os.cpu_count()} CPUs, {_mem_total()}, load average {os.getloadavg()[0]:.1f}, "
-              f"Python {platform.python_version()}, duckdb {__import__('duckdb').__version__}, "
-              f"threads {args.threads or 'default'}")
+        print(
+            f"machine: {os.cpu_count()} CPUs, {_mem_total()}, load average {os.getloadavg()[0]:.1f}, "
+            f"Python {platform.python_version()}, duckdb {__import__('duckdb').__version__}, "
+            f"threads {args.threads or 'default'}"
+        )
         runs: dict[str, list[dict]] = {"bare": [], "ours": []}
         for _ in range(args.repeat):
             for kind in runs:
@@ -214,20 +229,28 @@ def main() -> None:
             rows, rss, db_mb = results[0]["rows"], max(r["peak_rss_mb"] for r in results), results[0]["db_mb"]
             summary[kind] = {
                 "best": (min(r["seconds"] for r in results), min(r["cpu"] for r in results)),
-                "median": (statistics.median(r["seconds"] for r in results),
-                           statistics.median(r["cpu"] for r in results)),
+                "median": (
+                    statistics.median(r["seconds"] for r in results),
+                    statistics.median(r["cpu"] for r in results),
+                ),
                 "rss": rss,
             }
             for which in ("best", "median"):
                 wall, cpu = summary[kind][which]
-                print(f"{label:30.30}{which:>7}{wall:9.2f}{cpu:8.2f}{rows:12,}{rows / wall:12,.0f}"
-                      f"{rss:8.0f} MB{db_mb:7.0f} MB")
+                print(
+                    f"{label:30.30}{which:>7}{wall:9.2f}{cpu:8.2f}{rows:12,}{rows / wall:12,.0f}"
+                    f"{rss:8.0f} MB{db_mb:7.0f} MB"
+                )
         for which in ("median", "best"):
             (ours_wall, ours_cpu), (bare_wall, bare_cpu) = summary["ours"][which], summary["bare"][which]
-            print(f"ratio ours / bare, {which + 's:':8} {ours_wall / bare_wall:.2f}x wall, "
-                  f"{ours_cpu / bare_cpu:.2f}x cpu (target <= 1.5x)")
-        print(f"peak memory of our load: {summary['ours']['rss'] / 1024:.2f} GB (target < 4 GB); "
-              f"load average now {os.getloadavg()[0]:.1f}")
+            print(
+                f"ratio ours / bare, {which + 's:':8} {ours_wall / bare_wall:.2f}x wall, "
+                f"{ours_cpu / bare_cpu:.2f}x cpu (target <= 1.5x)"
+            )
+        print(
+            f"peak memory of our load: {summary['ours']['rss'] / 1024:.2f} GB (target < 4 GB); "
+            f"load average now {os.getloadavg()[0]:.1f}"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -104,7 +104,9 @@ def synthesize(store: Store, scale: float, seed: int = 7) -> None:
         [items, items],
     )
     cur.execute("INSERT INTO customers SELECT 'C' || i, 'customer ' || i, 'A', 'am ' || (i % 30) FROM range(2000) r(i)")
-    cur.execute("INSERT INTO machines SELECT 'M' || i, 'machine', 'WC', 'L', 'P', 'sup ' || (i % 50) FROM range(2000) r(i)")
+    cur.execute(
+        "INSERT INTO machines SELECT 'M' || i, 'machine', 'WC', 'L', 'P', 'sup ' || (i % 50) FROM range(2000) r(i)"
+    )
     cur.execute(
         """INSERT INTO sales_orders SELECT 'SO' || (i // 2), i % 2 + 1, 'C' || (i % 2000), 'I' || ((i * 7) % ? // 4 * 4 + 3),
              1 + i % 9, DATE '2026-01-01' + CAST(i % 120 AS INTEGER), TIMESTAMP '2025-12-01',
@@ -190,8 +192,10 @@ SELECT lot_id, depth FROM walk
 
 
 def counts(cur) -> dict[str, int]:
-    return {t: cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-            for t in ("lot_genealogy", "lots", "production_orders", "sales_orders", "items", "bom")}
+    return {
+        t: cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+        for t in ("lot_genealogy", "lots", "production_orders", "sales_orders", "items", "bom")
+    }
 
 
 def pick_lots(cur) -> tuple[str, str]:
@@ -211,7 +215,9 @@ def pick_lots(cur) -> tuple[str, str]:
 
 
 def pick_at(cur) -> datetime:
-    row = cur.execute("SELECT min(planned_start) FROM production_orders WHERE status IN ('planned', 'released')").fetchone()
+    row = cur.execute(
+        "SELECT min(planned_start) FROM production_orders WHERE status IN ('planned', 'released')"
+    ).fetchone()
     return row[0] or datetime(2026, 1, 1)
 
 
@@ -243,7 +249,11 @@ def bench_plant(label: str, store: Store, runs: int, at: datetime | None = None)
     result["short_items"] = len(answer["shortages"])
     result["affected"] = sum(len(s["affected"]) for s in answer["shortages"])
     result["warnings"] = len(answer["warnings"])
-    item = answer["shortages"][0]["item_id"] if answer["shortages"] else cur.execute("SELECT min(item_id) FROM items").fetchone()[0]
+    item = (
+        answer["shortages"][0]["item_id"]
+        if answer["shortages"]
+        else cur.execute("SELECT min(item_id) FROM items").fetchone()[0]
+    )
     result["projection_ms"], _ = timed(lambda: projection(cur, item, at=at), runs, "projection")
     result["cpu"] = dict(CPU)
     result["peak_rss_mb"] = peak_rss_mb()
@@ -255,10 +265,17 @@ def main() -> None:
     parser.add_argument("--data", action="append", type=Path, help="a plant folder (Parquet); repeatable")
     parser.add_argument("--synthetic", action="append", type=float, help="build a plant of this scale in memory")
     parser.add_argument("--runs", type=int, default=9, help="runs per measurement (the median is reported)")
-    parser.add_argument("--raw", action="store_true",
-                        help="read the Parquet files straight into tables instead of the validating loader")
-    parser.add_argument("--indexes", choices=("none", "with", "both"), default="both",
-                        help="measure without / with the trace's lookup indexes (create_lookup_indexes), or both")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="read the Parquet files straight into tables instead of the validating loader",
+    )
+    parser.add_argument(
+        "--indexes",
+        choices=("none", "with", "both"),
+        default="both",
+        help="measure without / with the trace's lookup indexes (create_lookup_indexes), or both",
+    )
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (the target machine has 2 cores)")
     args = parser.parse_args()
     plants: list[tuple[str, object]] = []
@@ -287,21 +304,33 @@ def main() -> None:
             print(f"{label}: lookup indexes built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             rows.append(bench_plant(label + " (with lookup indexes)", store, args.runs, at))
         store.close()
-    print(f"lot trace and shortages, median of {args.runs} runs (shortages: of {max(3, args.runs // 3)}), "
-          f"DuckDB threads={args.threads}; wall ms (process CPU ms)")
+    print(
+        f"lot trace and shortages, median of {args.runs} runs (shortages: of {max(3, args.runs // 3)}), "
+        f"DuckDB threads={args.threads}; wall ms (process CPU ms)"
+    )
     for r in rows:
-        print(f"\n{r['plant']}: {r['lot_genealogy']:,} genealogy edges, {r['lots']:,} lots, "
-              f"{r['production_orders']:,} production orders, {r['sales_orders']:,} sales order lines, "
-              f"{r['items']:,} items, {r['bom']:,} BOM rows")
+        print(
+            f"\n{r['plant']}: {r['lot_genealogy']:,} genealogy edges, {r['lots']:,} lots, "
+            f"{r['production_orders']:,} production orders, {r['sales_orders']:,} sales order lines, "
+            f"{r['items']:,} items, {r['bom']:,} BOM rows"
+        )
         c = r["cpu"]
-        print(f"  trace, widest raw lot   {r['trace_wide_ms']:8.1f} ms ({c['wide']:7.1f})  "
-              f"{r['trace_wide_lots']:,} lots in the trace")
-        print(f"  trace, typical lot      {r['trace_typical_ms']:8.1f} ms ({c['typical']:7.1f})  "
-              f"{r['trace_typical_lots']:,} lots")
-        print(f"  walk of the typical lot: levels, both directions {r['walk_levels_ms']:.1f} ms ({c['walk']:.1f}); "
-              f"recursive CTE, forward only {r['walk_cte_ms']:.1f} ms ({c['cte']:.1f})")
-        print(f"  all shortages           {r['shortages_ms']:8.1f} ms ({c['shortages']:7.1f})  "
-              f"{r['short_items']:,} short items, {r['affected']:,} affected demands, {r['warnings']:,} warnings")
+        print(
+            f"  trace, widest raw lot   {r['trace_wide_ms']:8.1f} ms ({c['wide']:7.1f})  "
+            f"{r['trace_wide_lots']:,} lots in the trace"
+        )
+        print(
+            f"  trace, typical lot      {r['trace_typical_ms']:8.1f} ms ({c['typical']:7.1f})  "
+            f"{r['trace_typical_lots']:,} lots"
+        )
+        print(
+            f"  walk of the typical lot: levels, both directions {r['walk_levels_ms']:.1f} ms ({c['walk']:.1f}); "
+            f"recursive CTE, forward only {r['walk_cte_ms']:.1f} ms ({c['cte']:.1f})"
+        )
+        print(
+            f"  all shortages           {r['shortages_ms']:8.1f} ms ({c['shortages']:7.1f})  "
+            f"{r['short_items']:,} short items, {r['affected']:,} affected demands, {r['warnings']:,} warnings"
+        )
         print(f"  one item's projection   {r['projection_ms']:8.1f} ms ({c['projection']:7.1f})")
         print(f"  peak RSS so far         {r['peak_rss_mb']:8.0f} MB")
 

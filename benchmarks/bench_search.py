@@ -30,8 +30,17 @@ from planner_tui.store import Store  # noqa: E402
 
 LARGE_DB = Path(tempfile.gettempdir()) / "bench_search_large.duckdb"
 # What planners type: an exact id of each big kind, id prefixes, name words, one letter, nothing.
-QUERIES = ("M-ASSY-0007", "L-CP000014-015", "SO-0000001/2", "PRO-0001", "SH-0000012", "weld", "baltic dairy",
-           "a", "zzz-nothing")
+QUERIES = (
+    "M-ASSY-0007",
+    "L-CP000014-015",
+    "SO-0000001/2",
+    "PRO-0001",
+    "SH-0000012",
+    "weld",
+    "baltic dairy",
+    "a",
+    "zzz-nothing",
+)
 
 
 def rss_mb() -> float:
@@ -87,9 +96,19 @@ def main() -> None:
 
     store = open_plant(args.db, large_plant(args.data))
     cur = store.cursor()
-    counts = {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("machines", "quality_holds", "items", "customers", "production_orders", "sales_orders",
-                        "shipments", "lots")}
+    counts = {
+        t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in (
+            "machines",
+            "quality_holds",
+            "items",
+            "customers",
+            "production_orders",
+            "sales_orders",
+            "shipments",
+            "lots",
+        )
+    }
     print(f"plant: {sum(counts.values()):,} ids  " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     find(cur, "warm-up")
 
@@ -108,8 +127,10 @@ def main() -> None:
     before = rss_mb()
     wall, cpu, index = timed(lambda: plant_index(cur), 1)
     cached = [(f"{e['id']} {e['label'] or ''}".lower(), e) for e in index]
-    print(f"\ncached index instead: plant_index {len(index):,} entries in {wall / 1000:.1f} s "
-          f"(CPU {cpu / 1000:.1f} s), RSS +{rss_mb() - before:,.0f} MB with the lowered texts")
+    print(
+        f"\ncached index instead: plant_index {len(index):,} entries in {wall / 1000:.1f} s "
+        f"(CPU {cpu / 1000:.1f} s), RSS +{rss_mb() - before:,.0f} MB with the lowered texts"
+    )
     print(f"  {'query':<18} {'wall ms':>8}")
     walls = []
     for query in QUERIES:

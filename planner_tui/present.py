@@ -126,8 +126,12 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # Styles that read on a 256-colour terminal over SSH; the word carries the meaning without colour.
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
 STATUS_STYLE = {"open": "bold", "acknowledged": "cyan", "snoozed": "dim", "resolved": "green", "cleared": "green"}
-MACHINE_STATE_STYLE = {"down": "bold white on red", "maintenance": "bold black on yellow", "idle": "yellow",
-                       "running": "green"}
+MACHINE_STATE_STYLE = {
+    "down": "bold white on red",
+    "maintenance": "bold black on yellow",
+    "idle": "yellow",
+    "running": "green",
+}
 
 
 def severity_rank(severity: object) -> int:
@@ -157,7 +161,7 @@ def sparkline(values: list[float], width: int = 16) -> Text:
         values = [values[int(i * len(values) / width)] for i in range(width)]
     elif len(values) > width:
         size = len(values) / width
-        values = [min(values[int(i * size): max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
+        values = [min(values[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
     low = min(min(values), 0.0)
     high = max(max(values), 0.0)
     span = (high - low) or 1.0

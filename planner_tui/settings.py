@@ -309,8 +309,7 @@ def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **
             raise SettingsError(_message(f"env:{spec.env}", name, bad.why, text)) from None
         sources[name] = f"env:{spec.env}"
 
-    settings = Settings(config_file=path, config_source=path_source, config_found=found, sources=sources,
-                        **values)
+    settings = Settings(config_file=path, config_source=path_source, config_found=found, sources=sources, **values)
     return settings.with_flags(**flags)
 
 

@@ -13,8 +13,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 MASK = "***"
 
 # Query parameters that carry a secret in the usual APIs (lower case; a name containing one counts).
-_SECRET_PARAMS = ("token", "password", "passwd", "secret", "apikey", "api_key", "api-key", "key", "sig",
-                  "signature", "auth", "credential")
+_SECRET_PARAMS = (
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "apikey",
+    "api_key",
+    "api-key",
+    "key",
+    "sig",
+    "signature",
+    "auth",
+    "credential",
+)
 
 
 def _is_secret(name: str) -> bool:

@@ -88,31 +88,56 @@ ITEM_TYPE = {i[0]: i[2] for i in ITEMS}
 
 BOM = [
     # finished goods
-    ("P-100", "SA-BASE-100", 1), ("P-100", "SA-HOUS-100", 1), ("P-100", "R-MOTOR-7K5", 1),
+    ("P-100", "SA-BASE-100", 1),
+    ("P-100", "SA-HOUS-100", 1),
+    ("P-100", "R-MOTOR-7K5", 1),
     ("P-100", "R-BOLT-M12", 12),
-    ("P-200", "SA-BASE-200", 1), ("P-200", "SA-HOUS-200", 1), ("P-200", "R-MOTOR-15K", 1),
+    ("P-200", "SA-BASE-200", 1),
+    ("P-200", "SA-HOUS-200", 1),
+    ("P-200", "R-MOTOR-15K", 1),
     ("P-200", "R-BOLT-M12", 16),
-    ("P-200X", "SA-BASE-200", 1), ("P-200X", "SA-HOUS-200", 1), ("P-200X", "R-MOTOR-15K", 1),
+    ("P-200X", "SA-BASE-200", 1),
+    ("P-200X", "SA-HOUS-200", 1),
+    ("P-200X", "R-MOTOR-15K", 1),
     ("P-200X", "R-BOLT-M12", 16),
-    ("HPU-300", "SA-TANK-300", 1), ("HPU-300", "R-MOTOR-7K5", 1), ("HPU-300", "R-BOLT-M12", 8),
-    ("CDM-400", "SA-FRAME-400", 1), ("CDM-400", "R-GEAR-400", 1), ("CDM-400", "R-BOLT-M12", 10),
-    ("WG-500", "C-PANEL-500", 1), ("WG-500", "R-TUBE-60", 6), ("WG-500", "R-WIRE-G3SI1", 0.4),
+    ("HPU-300", "SA-TANK-300", 1),
+    ("HPU-300", "R-MOTOR-7K5", 1),
+    ("HPU-300", "R-BOLT-M12", 8),
+    ("CDM-400", "SA-FRAME-400", 1),
+    ("CDM-400", "R-GEAR-400", 1),
+    ("CDM-400", "R-BOLT-M12", 10),
+    ("WG-500", "C-PANEL-500", 1),
+    ("WG-500", "R-TUBE-60", 6),
+    ("WG-500", "R-WIRE-G3SI1", 0.4),
     ("WG-500", "R-PAINT-5010", 1.1),
     # subassemblies
-    ("SA-BASE-100", "C-RAIL-100", 2), ("SA-BASE-100", "C-CROSS-60", 3),
-    ("SA-BASE-100", "R-WIRE-G3SI1", 0.8), ("SA-BASE-100", "R-PAINT-5010", 1.2),
-    ("SA-BASE-200", "C-RAIL-200", 2), ("SA-BASE-200", "C-CROSS-60", 4),
-    ("SA-BASE-200", "R-WIRE-G3SI1", 1.1), ("SA-BASE-200", "R-PAINT-5010", 1.6),
-    ("SA-HOUS-100", "C-CAST-100", 1), ("SA-HOUS-100", "C-IMP-100", 1), ("SA-HOUS-100", "R-SEAL-100", 1),
-    ("SA-HOUS-200", "C-CAST-200", 1), ("SA-HOUS-200", "C-IMP-200", 1), ("SA-HOUS-200", "R-SEAL-200", 1),
-    ("SA-TANK-300", "C-PANEL-300", 4), ("SA-TANK-300", "R-WIRE-G3SI1", 1.5),
+    ("SA-BASE-100", "C-RAIL-100", 2),
+    ("SA-BASE-100", "C-CROSS-60", 3),
+    ("SA-BASE-100", "R-WIRE-G3SI1", 0.8),
+    ("SA-BASE-100", "R-PAINT-5010", 1.2),
+    ("SA-BASE-200", "C-RAIL-200", 2),
+    ("SA-BASE-200", "C-CROSS-60", 4),
+    ("SA-BASE-200", "R-WIRE-G3SI1", 1.1),
+    ("SA-BASE-200", "R-PAINT-5010", 1.6),
+    ("SA-HOUS-100", "C-CAST-100", 1),
+    ("SA-HOUS-100", "C-IMP-100", 1),
+    ("SA-HOUS-100", "R-SEAL-100", 1),
+    ("SA-HOUS-200", "C-CAST-200", 1),
+    ("SA-HOUS-200", "C-IMP-200", 1),
+    ("SA-HOUS-200", "R-SEAL-200", 1),
+    ("SA-TANK-300", "C-PANEL-300", 4),
+    ("SA-TANK-300", "R-WIRE-G3SI1", 1.5),
     ("SA-TANK-300", "R-PAINT-5010", 2.0),
-    ("SA-FRAME-400", "C-RAIL-200", 2), ("SA-FRAME-400", "C-CROSS-60", 4),
-    ("SA-FRAME-400", "R-WIRE-G3SI1", 1.0), ("SA-FRAME-400", "R-PAINT-5010", 1.4),
+    ("SA-FRAME-400", "C-RAIL-200", 2),
+    ("SA-FRAME-400", "C-CROSS-60", 4),
+    ("SA-FRAME-400", "R-WIRE-G3SI1", 1.0),
+    ("SA-FRAME-400", "R-PAINT-5010", 1.4),
     # components
-    ("C-RAIL-100", "R-COIL-S355-8", 38), ("C-RAIL-200", "R-COIL-S355-8", 52),
+    ("C-RAIL-100", "R-COIL-S355-8", 38),
+    ("C-RAIL-200", "R-COIL-S355-8", 52),
     ("C-CROSS-60", "R-TUBE-60", 0.6),
-    ("C-PANEL-300", "R-COIL-S355-4", 21), ("C-PANEL-500", "R-COIL-S355-4", 26),
+    ("C-PANEL-300", "R-COIL-S355-4", 21),
+    ("C-PANEL-500", "R-COIL-S355-4", 26),
 ]
 
 # Routings: item -> [(machine, setup minutes, minutes per unit)], op_seq 10, 20, 30...
@@ -200,10 +225,16 @@ so("SO-24095", 1, "CUST-MIDFOOD", "WG-500", 10, "11-12T11:30:00", "shipped", dat
 RAIL_H = Order("PRO-26-0401", "C-RAIL-100", 20, T("11-16T06:00"))
 BASE_H1 = Order("PRO-26-0402", "SA-BASE-100", 4, T("11-16T06:00"), so=h1)
 BASE_H2 = Order("PRO-26-0405", "SA-BASE-100", 3, T("11-16T06:00"), so=h2)
-job(Order("PRO-26-0403", "P-100", 4, T("11-16T06:00"), so=h1).feed(
-    BASE_H1.feed(RAIL_H), Order("PRO-26-0404", "SA-HOUS-100", 4, T("11-16T06:00"), so=h1)))
-job(Order("PRO-26-0406", "P-100", 3, T("11-17T06:00"), so=h2).feed(
-    BASE_H2, Order("PRO-26-0407", "SA-HOUS-100", 3, T("11-17T06:00"), so=h2)))
+job(
+    Order("PRO-26-0403", "P-100", 4, T("11-16T06:00"), so=h1).feed(
+        BASE_H1.feed(RAIL_H), Order("PRO-26-0404", "SA-HOUS-100", 4, T("11-16T06:00"), so=h1)
+    )
+)
+job(
+    Order("PRO-26-0406", "P-100", 3, T("11-17T06:00"), so=h2).feed(
+        BASE_H2, Order("PRO-26-0407", "SA-HOUS-100", 3, T("11-17T06:00"), so=h2)
+    )
+)
 job(Order("PRO-26-0408", "WG-500", 24, T("11-17T14:00")))  # make to stock
 
 # --- make to stock, cut over the weekend
@@ -213,47 +244,100 @@ job(Order("PRO-26-0410", "C-PANEL-500", 40, T("11-22T10:00")))
 # --- open make-to-order chains (promised dates follow from the plan; slack 0 = tight)
 mto = []
 a = so("SO-24117", 1, "CUST-KESSLER", "P-200", 4, "11-16T08:45:00", slack=0)
-mto.append(job(Order("PRO-26-0411", "P-200", 4, T("11-22T14:00"), so=a).feed(
-    Order("PRO-26-0412", "SA-BASE-200", 4, T("11-23T05:50"), so=a),
-    Order("PRO-26-0413", "SA-HOUS-200", 4, T("11-22T14:00"), so=a))))
+mto.append(
+    job(
+        Order("PRO-26-0411", "P-200", 4, T("11-22T14:00"), so=a).feed(
+            Order("PRO-26-0412", "SA-BASE-200", 4, T("11-23T05:50"), so=a),
+            Order("PRO-26-0413", "SA-HOUS-200", 4, T("11-22T14:00"), so=a),
+        )
+    )
+)
 d = so("SO-24124", 1, "CUST-IBERMIN", "CDM-400", 3, "11-18T13:05:00", slack=0)
-mto.append(job(Order("PRO-26-0421", "CDM-400", 3, T("11-23T00:00"), so=d).feed(
-    Order("PRO-26-0422", "SA-FRAME-400", 3, T("11-23T05:50"), so=d))))
+mto.append(
+    job(
+        Order("PRO-26-0421", "CDM-400", 3, T("11-23T00:00"), so=d).feed(
+            Order("PRO-26-0422", "SA-FRAME-400", 3, T("11-23T05:50"), so=d)
+        )
+    )
+)
 b = so("SO-24120", 1, "CUST-BALTWAT", "P-100", 5, "11-17T10:20:00", slack=1)
-mto.append(job(Order("PRO-26-0414", "P-100", 5, T("11-22T16:00"), so=b).feed(
-    Order("PRO-26-0415", "SA-BASE-100", 5, T("11-23T05:50"), so=b).feed(
-        Order("PRO-26-0416", "C-RAIL-100", 10, T("11-22T08:00"), so=b)),
-    Order("PRO-26-0417", "SA-HOUS-100", 5, T("11-22T16:00"), so=b))))
+mto.append(
+    job(
+        Order("PRO-26-0414", "P-100", 5, T("11-22T16:00"), so=b).feed(
+            Order("PRO-26-0415", "SA-BASE-100", 5, T("11-23T05:50"), so=b).feed(
+                Order("PRO-26-0416", "C-RAIL-100", 10, T("11-22T08:00"), so=b)
+            ),
+            Order("PRO-26-0417", "SA-HOUS-100", 5, T("11-22T16:00"), so=b),
+        )
+    )
+)
 c = so("SO-24120", 2, "CUST-BALTWAT", "P-200", 2, "11-17T10:20:00", slack=2)
-mto.append(job(Order("PRO-26-0418", "P-200", 2, T("11-22T18:00"), so=c).feed(
-    Order("PRO-26-0419", "SA-BASE-200", 2, T("11-23T05:50"), so=c),
-    Order("PRO-26-0420", "SA-HOUS-200", 2, T("11-22T18:00"), so=c))))
+mto.append(
+    job(
+        Order("PRO-26-0418", "P-200", 2, T("11-22T18:00"), so=c).feed(
+            Order("PRO-26-0419", "SA-BASE-200", 2, T("11-23T05:50"), so=c),
+            Order("PRO-26-0420", "SA-HOUS-200", 2, T("11-22T18:00"), so=c),
+        )
+    )
+)
 e = so("SO-24126", 1, "CUST-NORDAIRY", "P-100", 3, "11-18T15:30:00", slack=0)
-mto.append(job(Order("PRO-26-0423", "P-100", 3, T("11-23T06:00"), so=e).feed(
-    Order("PRO-26-0424", "SA-BASE-100", 3, T("11-23T06:00"), so=e).feed(
-        Order("PRO-26-0425", "C-RAIL-100", 6, T("11-23T06:00"), so=e)),
-    Order("PRO-26-0426", "SA-HOUS-100", 3, T("11-23T06:00"), so=e))))
+mto.append(
+    job(
+        Order("PRO-26-0423", "P-100", 3, T("11-23T06:00"), so=e).feed(
+            Order("PRO-26-0424", "SA-BASE-100", 3, T("11-23T06:00"), so=e).feed(
+                Order("PRO-26-0425", "C-RAIL-100", 6, T("11-23T06:00"), so=e)
+            ),
+            Order("PRO-26-0426", "SA-HOUS-100", 3, T("11-23T06:00"), so=e),
+        )
+    )
+)
 job(Order("PRO-26-0441", "C-RAIL-200", 16, T("11-23T06:00")))  # make to stock
 f = so("SO-24129", 1, "CUST-VISTULA", "HPU-300", 2, "11-19T09:10:00", slack=1)
-mto.append(job(Order("PRO-26-0427", "HPU-300", 2, T("11-23T08:00"), so=f).feed(
-    Order("PRO-26-0428", "SA-TANK-300", 2, T("11-23T08:00"), so=f))))
+mto.append(
+    job(
+        Order("PRO-26-0427", "HPU-300", 2, T("11-23T08:00"), so=f).feed(
+            Order("PRO-26-0428", "SA-TANK-300", 2, T("11-23T08:00"), so=f)
+        )
+    )
+)
 g = so("SO-24131", 1, "CUST-KESSLER", "P-100", 2, "11-19T16:45:00", slack=2)
-mto.append(job(Order("PRO-26-0429", "P-100", 2, T("11-24T06:00"), so=g).feed(
-    Order("PRO-26-0430", "SA-BASE-100", 2, T("11-24T06:00"), so=g),
-    Order("PRO-26-0431", "SA-HOUS-100", 2, T("11-24T06:00"), so=g))))
+mto.append(
+    job(
+        Order("PRO-26-0429", "P-100", 2, T("11-24T06:00"), so=g).feed(
+            Order("PRO-26-0430", "SA-BASE-100", 2, T("11-24T06:00"), so=g),
+            Order("PRO-26-0431", "SA-HOUS-100", 2, T("11-24T06:00"), so=g),
+        )
+    )
+)
 h = so("SO-24133", 1, "CUST-IBERMIN", "P-200", 3, "11-20T10:00:00", slack=2)
 # The CP-200 housing order that starts tomorrow needs the R-SEAL-200 kits the scenario scraps.
-mto.append(job(Order("PRO-26-0432", "P-200", 3, T("11-24T08:00"), so=h).feed(
-    Order("PRO-26-0433", "SA-BASE-200", 3, T("11-24T08:00"), so=h),
-    Order("PRO-26-0434", "SA-HOUS-200", 3, T("11-24T08:00"), so=h))))
+mto.append(
+    job(
+        Order("PRO-26-0432", "P-200", 3, T("11-24T08:00"), so=h).feed(
+            Order("PRO-26-0433", "SA-BASE-200", 3, T("11-24T08:00"), so=h),
+            Order("PRO-26-0434", "SA-HOUS-200", 3, T("11-24T08:00"), so=h),
+        )
+    )
+)
 i = so("SO-24135", 1, "CUST-MIDFOOD", "HPU-300", 1, "11-20T14:20:00", slack=3)
-mto.append(job(Order("PRO-26-0435", "HPU-300", 1, T("11-25T06:00"), so=i).feed(
-    Order("PRO-26-0436", "SA-TANK-300", 1, T("11-25T06:00"), so=i))))
+mto.append(
+    job(
+        Order("PRO-26-0435", "HPU-300", 1, T("11-25T06:00"), so=i).feed(
+            Order("PRO-26-0436", "SA-TANK-300", 1, T("11-25T06:00"), so=i)
+        )
+    )
+)
 j = so("SO-24138", 1, "CUST-BALTWAT", "P-100", 6, "11-20T15:55:00", slack=2)
-mto.append(job(Order("PRO-26-0437", "P-100", 6, T("11-26T06:00"), so=j).feed(
-    Order("PRO-26-0438", "SA-BASE-100", 6, T("11-26T06:00"), so=j).feed(
-        Order("PRO-26-0439", "C-RAIL-100", 12, T("11-25T14:00"), so=j)),
-    Order("PRO-26-0440", "SA-HOUS-100", 6, T("11-26T06:00"), so=j))))
+mto.append(
+    job(
+        Order("PRO-26-0437", "P-100", 6, T("11-26T06:00"), so=j).feed(
+            Order("PRO-26-0438", "SA-BASE-100", 6, T("11-26T06:00"), so=j).feed(
+                Order("PRO-26-0439", "C-RAIL-100", 12, T("11-25T14:00"), so=j)
+            ),
+            Order("PRO-26-0440", "SA-HOUS-100", 6, T("11-26T06:00"), so=j),
+        )
+    )
+)
 
 # --- make to stock: cut parts and guards
 job(Order("PRO-26-0442", "WG-500", 16, T("11-24T14:00")))
@@ -372,11 +456,18 @@ cast1 = lot("LOT-CC100-F2245", "C-CAST-100", 12, None, "consumed")
 imp1 = lot("LOT-IM100-B771", "C-IMP-100", 10, None, "released", "WH-RAW", 3)
 GENEALOGY += [
     (coil, rails, 20 * 38),
-    (rails, base1, 8), (rails, base2, 6),
-    (cross, base1, 12), (cross, base2, 9),
-    (base1, pump1, 4), (base2, pump2, 3),
-    (cast1, hous1, 4), (cast1, hous2, 3), (imp1, hous1, 4), (imp1, hous2, 3),
-    (hous1, pump1, 4), (hous2, pump2, 3),
+    (rails, base1, 8),
+    (rails, base2, 6),
+    (cross, base1, 12),
+    (cross, base2, 9),
+    (base1, pump1, 4),
+    (base2, pump2, 3),
+    (cast1, hous1, 4),
+    (cast1, hous2, 3),
+    (imp1, hous1, 4),
+    (imp1, hous2, 3),
+    (hous1, pump1, 4),
+    (hous2, pump2, 3),
 ]
 cast2 = lot("LOT-CC100-F2301", "C-CAST-100", 20, None, "released", "WH-RAW", 20)
 lot("LOT-CC200-F2288", "C-CAST-200", 16, None, "released", "WH-RAW", 16)
@@ -404,18 +495,29 @@ GENEALOGY += [(coil4, "LOT-PN500-2611-02", 40 * 26), (tube, "LOT-CR60-2611-02", 
 WIP_LOCATION = {"C-RAIL-100": "WIP-FAB", "SA-HOUS-100": "WIP-ASSY", "SA-HOUS-200": "WIP-ASSY"}
 for o in ORDERS:
     if o.status == "completed" and o.parent is not None and o.parent.status != "completed":
-        lot(f"LOT-{o.item.split('-', 1)[1].replace('-', '')}-{o.po_id[-4:]}", o.item, o.qty, o.po_id,
-            "released", WIP_LOCATION[o.item], o.qty)
+        lot(
+            f"LOT-{o.item.split('-', 1)[1].replace('-', '')}-{o.po_id[-4:]}",
+            o.item,
+            o.qty,
+            o.po_id,
+            "released",
+            WIP_LOCATION[o.item],
+            o.qty,
+        )
 # today's rails for Baltic Water were cut from the same coil as last week's pumps
 GENEALOGY.append((coil, "LOT-RAIL100-0416", 10 * 38))
 lot("LOT-C8-24131", "R-COIL-S355-8", 4900, None, "released", "WH-RAW", 4900)
 
 # unlotted stock (lot empty) and component stock
 INVENTORY += [
-    ("R-WIRE-G3SI1", "WH-RAW", None, 420), ("R-WIRE-G3SI1", "WIP-FAB", None, 55),
-    ("R-PAINT-5010", "WH-RAW", None, 160), ("R-PAINT-5010", "WIP-FIN", None, 18),
-    ("R-BOLT-M12", "WH-RAW", None, 2400), ("R-BOLT-M12", "WIP-ASSY", None, 350),
-    ("R-MOTOR-7K5", "WH-RAW", None, 14), ("R-MOTOR-15K", "WH-RAW", None, 6),
+    ("R-WIRE-G3SI1", "WH-RAW", None, 420),
+    ("R-WIRE-G3SI1", "WIP-FAB", None, 55),
+    ("R-PAINT-5010", "WH-RAW", None, 160),
+    ("R-PAINT-5010", "WIP-FIN", None, 18),
+    ("R-BOLT-M12", "WH-RAW", None, 2400),
+    ("R-BOLT-M12", "WIP-ASSY", None, 350),
+    ("R-MOTOR-7K5", "WH-RAW", None, 14),
+    ("R-MOTOR-15K", "WH-RAW", None, 6),
     ("R-SEAL-100", "WH-RAW", None, 26),
     # exactly what tomorrow's CP-200 housing orders need plus the safety stock: the scenario
     # scraps four of them and the projection goes short before the line feels it.
@@ -438,8 +540,11 @@ SHIPMENTS += [
     ("SH-61021", "SO-24095", 1, 10, date(2026, 11, 20), "delivered", "Own truck"),
 ]
 SHIPMENT_LOTS += [
-    ("SH-61020", pump1, 4), ("SH-61024", pump2, 3), ("SH-61025", guards, 6),
-    ("SH-61011", hpu_old, 1), ("SH-61021", guards, 10),
+    ("SH-61020", pump1, 4),
+    ("SH-61024", pump2, 3),
+    ("SH-61025", guards, 6),
+    ("SH-61011", hpu_old, 1),
+    ("SH-61021", guards, 10),
 ]
 # open: from stock (picked today) and made to order (planned on the promised date)
 SHIPMENTS += [
@@ -449,8 +554,7 @@ SHIPMENTS += [
     ("SH-61033", "SO-24127", 1, 12, date(2026, 11, 25), "planned", "DB Schenker"),
     ("SH-61034", "SO-24127", 2, 1, date(2026, 11, 26), "planned", "DB Schenker"),
 ]
-SHIPMENT_LOTS += [("SH-61030", guards_old, 8), ("SH-61031", "LOT-P100-2610-07", 1),
-                  ("SH-61032", guards_old, 4)]
+SHIPMENT_LOTS += [("SH-61030", guards_old, 8), ("SH-61031", "LOT-P100-2610-07", 1), ("SH-61032", guards_old, 4)]
 carriers = ["DSV Road", "DB Schenker", "Kuehne+Nagel", "Own truck"]
 n = 40
 for k, line in enumerate(SALES):
@@ -478,10 +582,22 @@ PURCHASE_ORDERS = [
 
 # ---------------------------------------------------------------- quality holds
 HOLDS = [
-    ("QH-2611-007", "LOT-IM200-B779", "Casting porosity on 2 of 6 impellers; supplier 8D pending",
-     T("11-20T13:25:00"), "Eva Holm (QA)", "active"),
-    ("QH-2611-004", "LOT-CC100-F2245", "Hardness check, within spec after retest",
-     T("11-17T09:10:00"), "Eva Holm (QA)", "released"),
+    (
+        "QH-2611-007",
+        "LOT-IM200-B779",
+        "Casting porosity on 2 of 6 impellers; supplier 8D pending",
+        T("11-20T13:25:00"),
+        "Eva Holm (QA)",
+        "active",
+    ),
+    (
+        "QH-2611-004",
+        "LOT-CC100-F2245",
+        "Hardness check, within spec after retest",
+        T("11-17T09:10:00"),
+        "Eva Holm (QA)",
+        "released",
+    ),
 ]
 
 
@@ -508,35 +624,71 @@ def write(name: str, header: list[str], rows: list) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    write("machines", ["machine_id", "name", "work_center", "line", "plant", "supervisor"],
-          [(m, nm, wc, ln, PLANT_CODE, sup) for m, nm, wc, ln, sup in MACHINES])
+    write(
+        "machines",
+        ["machine_id", "name", "work_center", "line", "plant", "supervisor"],
+        [(m, nm, wc, ln, PLANT_CODE, sup) for m, nm, wc, ln, sup in MACHINES],
+    )
     write("machine_states", ["machine_id", "state", "since", "reason"], MACHINE_STATES)
     write("items", ["item_id", "description", "item_type", "uom", "safety_stock", "buyer"], ITEMS)
     write("bom", ["parent_item_id", "component_item_id", "qty_per"], BOM)
     write("customers", ["customer_id", "name", "tier", "account_manager"], CUSTOMERS)
-    write("sales_orders", ["sales_order_id", "line_no", "customer_id", "item_id", "qty", "promised_date",
-                           "confirmed_at", "status"],
-          [(s[0], s[1], s[2], s[3], s[4], s[7], s[5], s[6]) for s in SALES])
-    write("production_orders", ["production_order_id", "item_id", "qty", "status", "planned_start",
-                                "planned_end", "sales_order_id", "line_no", "parent_production_order_id"],
-          [(o.po_id, o.item, o.qty, o.status, start_of(o), end_of(o), o.so[0] if o.so else None,
-            o.so[1] if o.so else None, o.parent.po_id if o.parent else None)
-           for o in sorted(ORDERS, key=lambda o: o.po_id)])
-    write("operations", ["production_order_id", "op_seq", "machine_id", "planned_start", "planned_end",
-                         "status"],
-          [(o.po_id, op["op_seq"], op["machine_id"], op["start"], op["end"], op["status"])
-           for o in sorted(ORDERS, key=lambda o: o.po_id) for op in o.ops])
-    write("purchase_orders", ["purchase_order_id", "item_id", "qty", "due_date", "supplier", "status"],
-          PURCHASE_ORDERS)
+    write(
+        "sales_orders",
+        ["sales_order_id", "line_no", "customer_id", "item_id", "qty", "promised_date", "confirmed_at", "status"],
+        [(s[0], s[1], s[2], s[3], s[4], s[7], s[5], s[6]) for s in SALES],
+    )
+    write(
+        "production_orders",
+        [
+            "production_order_id",
+            "item_id",
+            "qty",
+            "status",
+            "planned_start",
+            "planned_end",
+            "sales_order_id",
+            "line_no",
+            "parent_production_order_id",
+        ],
+        [
+            (
+                o.po_id,
+                o.item,
+                o.qty,
+                o.status,
+                start_of(o),
+                end_of(o),
+                o.so[0] if o.so else None,
+                o.so[1] if o.so else None,
+                o.parent.po_id if o.parent else None,
+            )
+            for o in sorted(ORDERS, key=lambda o: o.po_id)
+        ],
+    )
+    write(
+        "operations",
+        ["production_order_id", "op_seq", "machine_id", "planned_start", "planned_end", "status"],
+        [
+            (o.po_id, op["op_seq"], op["machine_id"], op["start"], op["end"], op["status"])
+            for o in sorted(ORDERS, key=lambda o: o.po_id)
+            for op in o.ops
+        ],
+    )
+    write("purchase_orders", ["purchase_order_id", "item_id", "qty", "due_date", "supplier", "status"], PURCHASE_ORDERS)
     write("inventory", ["item_id", "location", "lot_id", "qty"], INVENTORY)
     write("lots", ["lot_id", "item_id", "qty", "produced_by", "status"], LOTS)
     write("lot_genealogy", ["input_lot_id", "output_lot_id", "qty"], GENEALOGY)
-    write("shipments", ["shipment_id", "sales_order_id", "line_no", "qty", "planned_ship_date", "status",
-                        "carrier"], SHIPMENTS)
+    write(
+        "shipments",
+        ["shipment_id", "sales_order_id", "line_no", "qty", "planned_ship_date", "status", "carrier"],
+        SHIPMENTS,
+    )
     write("shipment_lots", ["shipment_id", "lot_id", "qty"], SHIPMENT_LOTS)
     write("quality_holds", ["hold_id", "lot_id", "reason", "placed_at", "placed_by", "status"], HOLDS)
     (OUT / "snapshot.json").write_text(
-        json.dumps({"as_of": AS_OF.isoformat(timespec="seconds"), "plant": PLANT}, indent=2) + "\n")
+        json.dumps({"as_of": AS_OF.isoformat(timespec="seconds"), "plant": PLANT}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,16 @@ from planner_tui.store import Store
 SOURCE = "urn:test:mes"
 
 
-def ce(event_id: str, type_: str, data: dict | None, *, seq: int | str | None = None,
-       time: str = "2026-01-05T08:00:00Z", source: str = SOURCE, **extra) -> dict:
+def ce(
+    event_id: str,
+    type_: str,
+    data: dict | None,
+    *,
+    seq: int | str | None = None,
+    time: str = "2026-01-05T08:00:00Z",
+    source: str = SOURCE,
+    **extra,
+) -> dict:
     """A CloudEvents 1.0 structured event as a JSON object."""
     event = {"specversion": "1.0", "id": event_id, "source": source, "type": type_, "time": time, "data": data}
     if seq is not None:
@@ -36,10 +44,22 @@ PLANT: dict[str, list[dict]] = {
     "items": [{"item_id": "FG1"}, {"item_id": "RM1", "item_type": "raw"}],
     "customers": [{"customer_id": "C1"}],
     "sales_orders": [
-        {"sales_order_id": "SO1", "line_no": 1, "customer_id": "C1", "item_id": "FG1", "qty": 10,
-         "promised_date": "2026-01-20"},
-        {"sales_order_id": "SO2", "line_no": 1, "customer_id": "C1", "item_id": "FG1", "qty": 4,
-         "promised_date": "2026-01-22"},
+        {
+            "sales_order_id": "SO1",
+            "line_no": 1,
+            "customer_id": "C1",
+            "item_id": "FG1",
+            "qty": 10,
+            "promised_date": "2026-01-20",
+        },
+        {
+            "sales_order_id": "SO2",
+            "line_no": 1,
+            "customer_id": "C1",
+            "item_id": "FG1",
+            "qty": 4,
+            "promised_date": "2026-01-22",
+        },
     ],
     "shipments": [
         {"shipment_id": "SH1", "sales_order_id": "SO1", "qty": 6, "planned_ship_date": "2026-01-19"},
@@ -54,18 +74,45 @@ PLANT: dict[str, list[dict]] = {
     "shipment_lots": [{"shipment_id": "SH1", "lot_id": "L1", "qty": 6}],
     "quality_holds": [{"hold_id": "H0", "lot_id": "L2", "reason": "scratches"}],
     "production_orders": [
-        {"production_order_id": "P1", "item_id": "FG1", "qty": 10, "status": "released",
-         "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-07T16:00:00"},
-        {"production_order_id": "P2", "item_id": "FG1", "qty": 5, "status": "planned",
-         "planned_start": "2026-01-08T08:00:00", "planned_end": "2026-01-08T16:00:00"},
+        {
+            "production_order_id": "P1",
+            "item_id": "FG1",
+            "qty": 10,
+            "status": "released",
+            "planned_start": "2026-01-06T08:00:00",
+            "planned_end": "2026-01-07T16:00:00",
+        },
+        {
+            "production_order_id": "P2",
+            "item_id": "FG1",
+            "qty": 5,
+            "status": "planned",
+            "planned_start": "2026-01-08T08:00:00",
+            "planned_end": "2026-01-08T16:00:00",
+        },
     ],
     "operations": [
-        {"production_order_id": "P1", "op_seq": 10, "machine_id": "M1",
-         "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-06T16:00:00"},
-        {"production_order_id": "P1", "op_seq": 20, "machine_id": "M2",
-         "planned_start": "2026-01-07T08:00:00", "planned_end": "2026-01-07T16:00:00"},
-        {"production_order_id": "P2", "op_seq": 10, "machine_id": "M1",
-         "planned_start": "2026-01-08T08:00:00", "planned_end": "2026-01-08T16:00:00"},
+        {
+            "production_order_id": "P1",
+            "op_seq": 10,
+            "machine_id": "M1",
+            "planned_start": "2026-01-06T08:00:00",
+            "planned_end": "2026-01-06T16:00:00",
+        },
+        {
+            "production_order_id": "P1",
+            "op_seq": 20,
+            "machine_id": "M2",
+            "planned_start": "2026-01-07T08:00:00",
+            "planned_end": "2026-01-07T16:00:00",
+        },
+        {
+            "production_order_id": "P2",
+            "op_seq": 10,
+            "machine_id": "M1",
+            "planned_start": "2026-01-08T08:00:00",
+            "planned_end": "2026-01-08T16:00:00",
+        },
     ],
     "purchase_orders": [
         {"purchase_order_id": "PO1", "item_id": "RM1", "qty": 100, "due_date": "2026-01-10"},
@@ -91,6 +138,17 @@ def one(store: Store, sql: str, params: list | None = None):
 def snapshot_state(store: Store) -> dict:
     """Every contract and history table's rows, to prove something left the store untouched."""
     cur = store.cursor()
-    names = ["machine_states", "quality_holds", "lots", "sales_orders", "production_orders", "operations",
-             "purchase_orders", "inventory", "shipments", "event_log", "feed_cursors"]
+    names = [
+        "machine_states",
+        "quality_holds",
+        "lots",
+        "sales_orders",
+        "production_orders",
+        "operations",
+        "purchase_orders",
+        "inventory",
+        "shipments",
+        "event_log",
+        "feed_cursors",
+    ]
     return {n: sorted(map(repr, cur.execute(f'SELECT * FROM "{n}"').fetchall())) for n in names}

@@ -30,8 +30,7 @@ HOLD_LOT = "LOT-C8-24117"
 
 
 def protocol_methods() -> list[str]:
-    return sorted(name for name, value in vars(PlantData).items()
-                  if callable(value) and not name.startswith("_"))
+    return sorted(name for name, value in vars(PlantData).items() if callable(value) and not name.startswith("_"))
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +86,12 @@ def test_local_plant_implements_every_method_with_the_same_signature() -> None:
 def test_the_interface_carries_plain_values_only() -> None:
     """No cursor, Store, engine or Textual type crosses it: an HTTP client can implement it as it is."""
     source = Path(interface_module.__file__).read_text()
-    imported = {alias.name if isinstance(node, ast.Import) else node.module
-                for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in node.names}
+    imported = {
+        alias.name if isinstance(node, ast.Import) else node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     assert imported <= {"__future__", "collections.abc", "datetime", "typing", "planner_tui.errors"}, imported
     for name in protocol_methods():
         annotations = " ".join(str(a) for a in inspect.get_annotations(getattr(PlantData, name)).values())
@@ -153,8 +155,7 @@ def test_a_triage_action_answers_as_the_cli_does(db: Path, tmp_path: Path) -> No
         ours = plant.acknowledge(" machine_down:M-WELD-01", who="ana.planner", at=NOW)
     finally:
         plant.close()
-    theirs = cli_json("triage", "ack", " machine_down:M-WELD-01", "--db", str(twin), "--who", "ana.planner",
-                      "--at", AT)
+    theirs = cli_json("triage", "ack", " machine_down:M-WELD-01", "--db", str(twin), "--who", "ana.planner", "--at", AT)
     assert as_json(ours) == theirs
     assert ours["exception_id"] == "machine_down:M-WELD-01" and ours["status"] == "acknowledged"
 
@@ -246,8 +247,12 @@ def test_errors_are_planner_errors_and_a_closed_plant_says_so(db: Path) -> None:
     with pytest.raises(BadRequest):
         plant.snooze("machine_down:M-WELD-01", "not a time", at=NOW)
     plant.close()
-    for call in (plant.machines, plant.holds, lambda: plant.exceptions(at=NOW),
-                 lambda: plant.acknowledge("machine_down:M-WELD-01")):
+    for call in (
+        plant.machines,
+        plant.holds,
+        lambda: plant.exceptions(at=NOW),
+        lambda: plant.acknowledge("machine_down:M-WELD-01"),
+    ):
         with pytest.raises(PlantUnavailable) as raised:
             call()
         assert isinstance(raised.value, PlannerError) and "closed" in str(raised.value)
@@ -258,9 +263,17 @@ def test_errors_are_planner_errors_and_a_closed_plant_says_so(db: Path) -> None:
 
 
 def _event(n: int, machine: str) -> str:
-    return json.dumps({"specversion": "1.0", "id": f"e-{n}", "source": "urn:test:mes", "type": "machine.down",
-                       "time": "2026-11-23T06:05:00Z", "sequence": n,
-                       "data": {"machine_id": machine, "reason": "Spindle alarm", "expected_minutes": 90}})
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": f"e-{n}",
+            "source": "urn:test:mes",
+            "type": "machine.down",
+            "time": "2026-11-23T06:05:00Z",
+            "sequence": n,
+            "data": {"machine_id": machine, "reason": "Spindle alarm", "expected_minutes": 90},
+        }
+    )
 
 
 def test_the_feed_is_polled_through_the_plant(tmp_path: Path) -> None:

@@ -56,24 +56,39 @@ def test_material_trace_and_shortages(sample):
     text = assert_reads_at_80(sample, ["shortages", "--at", AT], ["R-SEAL-200", "PRO-26-0434", "SO-24142/1"])
     assert "to never" in text and "11-24 08:00" in text  # compact times; the full ones are in --json
     for args in (["trace", "lot", "LOT-C8-24117"], ["trace", "hold", "QH-2611-009"]):
-        text = assert_reads_at_80(sample, args, [
-            "LOT-C8-24117", "QH-2611-009", "LOT-RL100-2611-01", "LOT-P100-2611-02", "PRO-26-0401", "SO-24088/1",
-            "CUST-NORDAIRY", "SH-61024"])
+        text = assert_reads_at_80(
+            sample,
+            args,
+            [
+                "LOT-C8-24117",
+                "QH-2611-009",
+                "LOT-RL100-2611-01",
+                "LOT-P100-2611-02",
+                "PRO-26-0401",
+                "SO-24088/1",
+                "CUST-NORDAIRY",
+                "SH-61024",
+            ],
+        )
         assert "…" not in text
         assert "Mill certificate mismatch:" in text  # the reason gets the width, not one word a line
 
 
 def test_order_links(sample):
-    text = assert_reads_at_80(sample, ["order", "PRO-26-0411"], ["PRO-26-0411", "PRO-26-0412", "SO-24117/1",
-                                                                  "SH-61040", "M-ASSY-01"])
+    text = assert_reads_at_80(
+        sample, ["order", "PRO-26-0411"], ["PRO-26-0411", "PRO-26-0412", "SO-24117/1", "SH-61040", "M-ASSY-01"]
+    )
     assert re.search(r"^\s*10\s+M-ASSY-01\s+11-23 11:30\s+11-23 16:50\s+waiting", text, re.M)  # compact times
     assert "T11:30" not in text
     assert_reads_at_80(sample, ["order", "SO-24117/1"], ["SO-24117/1", "PRO-26-0413", "SH-61040"])
 
 
 def test_events_list_and_lag(sample):
-    text = assert_reads_at_80(sample, ["events", "list"], ["PRO-26-0425/10", "LOT-C8-24117", "QH-2611-009",
-                                                           "SO-24142/1", "operation.completed"])
+    text = assert_reads_at_80(
+        sample,
+        ["events", "list"],
+        ["PRO-26-0425/10", "LOT-C8-24117", "QH-2611-009", "SO-24142/1", "operation.completed"],
+    )
     assert "34 event(s)" in text
     assert_reads_at_80(sample, ["events", "lag"], [])
 
@@ -93,16 +108,21 @@ def test_machine_customer_shipment_and_hold_details(sample):
     assert "DOWN" in _row(text, "M-WELD-01")  # a word, not colour alone
     assert_reads_at_80(sample, ["machine", "M-WELD-01", "--at", AT], ["PRO-26-0412", "SO-24117/1", "SA-FRAME-400"])
     assert_reads_at_80(sample, ["holds"], ["QH-2611-009", "LOT-C8-24117"])
-    text = assert_reads_at_80(sample, ["customer", "CUST-KESSLER", "--at", AT],
-                              ["SO-24117/1", "PRO-26-0413", "PRO-26-0411", "SH-61040", "QH-2611-009"])
+    text = assert_reads_at_80(
+        sample,
+        ["customer", "CUST-KESSLER", "--at", AT],
+        ["SO-24117/1", "PRO-26-0413", "PRO-26-0411", "SH-61040", "QH-2611-009"],
+    )
     assert "Mill certificate" in text
-    assert_reads_at_80(sample, ["shipment", "SH-61024"], ["SH-61024", "LOT-P100-2611-02", "QH-2611-009",
-                                                         "LOT-C8-24117"])
+    assert_reads_at_80(
+        sample, ["shipment", "SH-61024"], ["SH-61024", "LOT-P100-2611-02", "QH-2611-009", "LOT-C8-24117"]
+    )
 
 
 def test_exception_show_and_owners(sample):
-    text = assert_reads_at_80(sample, ["exception", "show", "machine_down:M-WELD-01", "--at", AT],
-                              ["machine_down:M-WELD-01"])
+    text = assert_reads_at_80(
+        sample, ["exception", "show", "machine_down:M-WELD-01", "--at", AT], ["machine_down:M-WELD-01"]
+    )
     assert "event mes" in text and "11-23 06:12" in text  # the feed's system by name, a compact time
     text = assert_reads_at_80(sample, ["owners"], [])
     assert "machine supervisor" in _row(text, "Marta Lindqvist")

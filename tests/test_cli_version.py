@@ -16,13 +16,24 @@ def env(tmp_path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PLANNER_TUI_", "_PLANNER_TUI_"))}
-    return {**clean, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".local" / "state"), "SHELL": "/bin/bash"}
+    return {
+        **clean,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "SHELL": "/bin/bash",
+    }
 
 
 def cli(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "planner_tui", *args], check=False, capture_output=True, text=True,
-                          timeout=60, env={**env, **extra})
+    return subprocess.run(
+        [sys.executable, "-m", "planner_tui", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, **extra},
+    )
 
 
 def test_version(env) -> None:
@@ -43,11 +54,14 @@ def test_help_lists_the_root_options(env) -> None:
         assert option in result.stdout
 
 
-@pytest.mark.parametrize(("shell", "marker"), [
-    ("bash", "complete -o default -F _planner_tui_completion planner-tui"),
-    ("zsh", "#compdef planner-tui"),
-    ("fish", "complete --command planner-tui"),
-])
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o default -F _planner_tui_completion planner-tui"),
+        ("zsh", "#compdef planner-tui"),
+        ("fish", "complete --command planner-tui"),
+    ],
+)
 def test_show_completion_prints_the_named_shells_script(env, shell, marker) -> None:
     result = cli(env, "--show-completion", shell)
     assert result.returncode == 0, result.stderr
@@ -65,11 +79,13 @@ def test_an_unknown_shell_is_one_line(env) -> None:
     result = cli(env, "--show-completion", "tcsh")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: cannot complete for shell 'tcsh': name one of bash, zsh, fish, powershell, pwsh"]
+        "error: cannot complete for shell 'tcsh': name one of bash, zsh, fish, powershell, pwsh"
+    ]
 
 
 def test_the_script_s_completion_requests_are_answered(env) -> None:
     """What the bash script asks at a Tab press: commands, subcommands, option values."""
+
     def complete(words: str, cword: int) -> list[str]:
         result = cli(env, _PLANNER_TUI_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
         assert result.returncode == 0, result.stderr

@@ -28,8 +28,15 @@ def console(store: Store, at: datetime = AT, user: str = USER) -> PlannerApp:
 
 
 def event(n: int, type_: str, time: str, **data) -> dict:
-    return {"specversion": "1.0", "id": f"t-{n}", "source": "test-feed", "type": type_, "time": time,
-            "sequence": n, "data": data}
+    return {
+        "specversion": "1.0",
+        "id": f"t-{n}",
+        "source": "test-feed",
+        "type": type_,
+        "time": time,
+        "sequence": n,
+        "data": data,
+    }
 
 
 def sample_store(events: list[dict] | None = None) -> Store:
@@ -47,11 +54,26 @@ def sample_store(events: list[dict] | None = None) -> Store:
 # The tests' own events over the sample plant, so they do not hang on the sample's exact numbers:
 # M-WELD-01 (the machine every make-to-order chain runs through) down at 05:30 for two days, which makes
 # customer lines late whatever the sample's slack...
-WELD_DOWN = event(1, "machine.down", "2026-11-23T05:30:00Z", machine_id="M-WELD-01",
-                  reason="Wire feeder jammed, torch damaged", expected_minutes=2880)
+WELD_DOWN = event(
+    1,
+    "machine.down",
+    "2026-11-23T05:30:00Z",
+    machine_id="M-WELD-01",
+    reason="Wire feeder jammed, torch damaged",
+    expected_minutes=2880,
+)
 # ...and a big rush order for pump sets due tomorrow, which no stock or order covers: a shortage of P-200.
-RUSH_ORDER = event(2, "order.confirmed", "2026-11-23T05:40:00Z", sales_order_id="SO-RUSH", line_no=1,
-                   customer_id="CUST-KESSLER", item_id="P-200", qty=500, promised_date="2026-11-24")
+RUSH_ORDER = event(
+    2,
+    "order.confirmed",
+    "2026-11-23T05:40:00Z",
+    sales_order_id="SO-RUSH",
+    line_no=1,
+    customer_id="CUST-KESSLER",
+    item_id="P-200",
+    qty=500,
+    promised_date="2026-11-24",
+)
 SHORT_ITEM = "P-200"
 
 
@@ -96,6 +118,7 @@ def notifications(app: App) -> list[str]:
 
 
 # --- impact ----------------------------------------------------------------------------------------
+
 
 def test_impact_tree_shows_late_customer_lines_and_who_to_tell(store: Store) -> None:
     async def run() -> None:
@@ -158,7 +181,8 @@ def test_trace_of_the_active_hold_lot_shows_forward_and_backward(store: Store) -
     from planner_tui.engine.trace import trace_lot
 
     lot_id = store.con.execute(
-        "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at LIMIT 1").fetchone()[0]
+        "SELECT lot_id FROM quality_holds WHERE status = 'active' ORDER BY placed_at LIMIT 1"
+    ).fetchone()[0]
     expected = trace_lot(store.cursor(), lot_id)
 
     async def run() -> None:
@@ -178,8 +202,9 @@ def test_trace_of_the_active_hold_lot_shows_forward_and_backward(store: Store) -
             hold = find_node(tree, lambda n: n.data and n.data[0] == "hold")
             assert hold is not None
             # Enter on an ancestor/descendant lot drills into its own trace
-            other = find_node(tree, lambda n: n.data and n.data[0] == "lot" and n.data[1] != lot_id
-                              and n.parent.is_expanded)
+            other = find_node(
+                tree, lambda n: n.data and n.data[0] == "lot" and n.data[1] != lot_id and n.parent.is_expanded
+            )
             if other is not None:
                 tree.move_cursor(other)
                 await pilot.press("enter")
@@ -194,7 +219,8 @@ def test_trace_by_hold_id(store: Store) -> None:
         app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             hold_id, lot_id = store.con.execute(
-                "SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active' ORDER BY hold_id LIMIT 1").fetchone()
+                "SELECT hold_id, lot_id FROM quality_holds WHERE status = 'active' ORDER BY hold_id LIMIT 1"
+            ).fetchone()
             screen = await open_screen(pilot, "hold", hold_id)
             assert screen.crumb == f"hold {hold_id} trace"
             summary = str(screen.query_one("#drill-summary", Static).render())
@@ -227,8 +253,9 @@ def test_shortage_chart_and_affected_orders(store: Store) -> None:
             assert "▒" in drawn, "the short stretch is drawn below the zero line"
             assert "SHORT" in str(screen.query_one("#drill-summary", Static).render())
             table = screen.query_one(DataTable)
-            flagged = [table.get_row_at(i) for i in range(table.row_count)
-                       if "SHORT: affected" in str(table.get_row_at(i)[-1])]
+            flagged = [
+                table.get_row_at(i) for i in range(table.row_count) if "SHORT: affected" in str(table.get_row_at(i)[-1])
+            ]
             affected_ids = {a["id"] for a in short["affected"]}
             assert {str(r[2]) for r in flagged} == affected_ids
             # Enter on an affected row drills into that order
@@ -262,8 +289,17 @@ def test_projection_chart_marks_zero_safety_and_short() -> None:
 # --- unknown ids, breadcrumb -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind,ident", [("machine", "M-NOPE"), ("lot", "LOT-NOPE"), ("item", "NOPE"),
-                                        ("customer", "NOPE"), ("shipment", "NOPE"), ("spaceship", "X")])
+@pytest.mark.parametrize(
+    "kind,ident",
+    [
+        ("machine", "M-NOPE"),
+        ("lot", "LOT-NOPE"),
+        ("item", "NOPE"),
+        ("customer", "NOPE"),
+        ("shipment", "NOPE"),
+        ("spaceship", "X"),
+    ],
+)
 def test_unknown_id_is_a_notification_not_a_crash(store: Store, kind: str, ident: str) -> None:
     async def run() -> None:
         app = console(store)
@@ -310,8 +346,11 @@ def test_customer_and_shipment_screens_show_holds_overdue_and_made_for_orders() 
             assert "OVERDUE" in so11.label.plain
             assert ("production_order", "PO-A") in [c.data for c in so11.children]
             shipments = find_node(tree, lambda n: n.label.plain.startswith("Shipments"))
-            assert [c.data for c in shipments.children] == [("shipment", "SH-4"), ("shipment", "SH-1"),
-                                                            ("shipment", "SH-2")], "a shipment row opens the shipment"
+            assert [c.data for c in shipments.children] == [
+                ("shipment", "SH-4"),
+                ("shipment", "SH-1"),
+                ("shipment", "SH-2"),
+            ], "a shipment row opens the shipment"
             screen = await open_screen(pilot, "shipment", "SH-1")
             tree = screen.query_one(Tree)
             held = find_node(tree, lambda n: n.data == ("lot", "L-P2"))
@@ -369,10 +408,26 @@ def test_data_changed_reloads_the_screen_in_place(store: Store) -> None:
         app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_screen(pilot, "customer", "CUST-KESSLER")
-            before = len(find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines")).children)
-            apply_events(store, [event(7, "order.confirmed", "2026-11-23T05:55:00Z", sales_order_id="SO-29999",
-                                       line_no=1, customer_id="CUST-KESSLER", item_id="P-200", qty=2,
-                                       promised_date="2026-12-10")], feed="test-feed")
+            before = len(
+                find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines")).children
+            )
+            apply_events(
+                store,
+                [
+                    event(
+                        7,
+                        "order.confirmed",
+                        "2026-11-23T05:55:00Z",
+                        sales_order_id="SO-29999",
+                        line_no=1,
+                        customer_id="CUST-KESSLER",
+                        item_id="P-200",
+                        qty=2,
+                        promised_date="2026-12-10",
+                    )
+                ],
+                feed="test-feed",
+            )
             screen.post_message(DataChanged(1, 1))
             await wait_loaded(pilot)
             lines = find_node(screen.query_one(Tree), lambda n: n.label.plain.startswith("Open order lines"))
@@ -426,8 +481,9 @@ def test_the_console_drills_from_an_exception_and_comes_back(store: Store) -> No
             await pilot.press("a")
             await wait_loaded(pilot)
             await wait_loaded(pilot)
-            row = store.con.execute("SELECT status, updated_by FROM exception_triage "
-                                    "WHERE exception_id = 'machine_down:M-WELD-01'").fetchone()
+            row = store.con.execute(
+                "SELECT status, updated_by FROM exception_triage WHERE exception_id = 'machine_down:M-WELD-01'"
+            ).fetchone()
             assert row == ("acknowledged", USER)
             await pilot.press("enter")  # the cursor starts on "Open impact of machine M-WELD-01"
             await wait_loaded(pilot)
@@ -444,6 +500,7 @@ def test_the_console_drills_from_an_exception_and_comes_back(store: Store) -> No
 
 def test_r_refreshes_a_drill_down_and_never_resolves_its_exception(store: Store) -> None:
     """On the main screen "r" is Refresh; on an impact screen it must refresh too, not close the stop."""
+
     async def run() -> None:
         app = console(store)
         async with app.run_test(size=(120, 36)) as pilot:

@@ -18,23 +18,37 @@ SAMPLE = ROOT / "sample_data"
 
 def test_console_shows_an_event_from_a_real_feed_server_within_two_polls(tmp_path) -> None:
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps({
-        "specversion": "1.0", "id": "live-1", "source": "urn:test:mes", "type": "machine.down",
-        "time": "2026-11-23T06:05:00Z", "sequence": 1,
-        "data": {"machine_id": "M-CNC-01", "reason": "Spindle alarm", "expected_minutes": 90},
-    }) + "\n")
+    events.write_text(
+        json.dumps(
+            {
+                "specversion": "1.0",
+                "id": "live-1",
+                "source": "urn:test:mes",
+                "type": "machine.down",
+                "time": "2026-11-23T06:05:00Z",
+                "sequence": 1,
+                "data": {"machine_id": "M-CNC-01", "reason": "Spindle alarm", "expected_minutes": 90},
+            }
+        )
+        + "\n"
+    )
     server = FeedServer(SAMPLE / "plant", events, speed=1000.0).start()
     store = scenario_store(SAMPLE, events=False)
-    assert store.con.execute(
-        "SELECT count(*) FROM machine_states WHERE machine_id = 'M-CNC-01' AND state = 'down'").fetchone()[0] == 0
+    assert (
+        store.con.execute(
+            "SELECT count(*) FROM machine_states WHERE machine_id = 'M-CNC-01' AND state = 'down'"
+        ).fetchone()[0]
+        == 0
+    )
     seen_after_polls = None
     changes: list[DataChanged] = []
 
     async def run() -> None:
         nonlocal seen_after_polls
         app = PlannerApp(store, at="2026-11-23T06:10:00", events=server.feed_url, poll_seconds=1.0)
-        async with app.run_test(size=(120, 36), message_hook=lambda m: changes.append(m)
-                                if isinstance(m, DataChanged) else None) as pilot:
+        async with app.run_test(
+            size=(120, 36), message_hook=lambda m: changes.append(m) if isinstance(m, DataChanged) else None
+        ) as pilot:
             machines = app.screen.query_one("#table-machines")
             for _ in range(600):
                 await pilot.pause(0.02)

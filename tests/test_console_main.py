@@ -101,10 +101,21 @@ def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> Non
     rows = {r.key: r for r in load_orders_at_risk(LocalPlant(store), datetime.fromisoformat(AT))}
     late = rows["SO-24117/1"]
     assert [c if isinstance(c, str) else c.plain for c in late.cells] == [
-        "SO-24117/1", "LATE", "+1d 6h", "11-25 02:05", "11-24", "Kessler Process Engineering GmbH"]
+        "SO-24117/1",
+        "LATE",
+        "+1d 6h",
+        "11-25 02:05",
+        "11-24",
+        "Kessler Process Engineering GmbH",
+    ]
     moved = rows["SO-24120/1"]
     assert [c if isinstance(c, str) else c.plain for c in moved.cells][:5] == [
-        "SO-24120/1", "moved", "+1d 6h", "11-25 13:55", "11-26"]
+        "SO-24120/1",
+        "moved",
+        "+1d 6h",
+        "11-25 13:55",
+        "11-26",
+    ]
     assert moved.drill == ("sales_order", "SO-24120/1") and "moved" in moved.search
 
 
@@ -347,7 +358,10 @@ def test_a_second_process_gets_the_lock_message(tmp_path) -> None:
     try:
         result = subprocess.run(
             [sys.executable, "-m", "planner_tui", "run", "--db", str(path)],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     finally:
         holder.close()
@@ -441,8 +455,9 @@ async def test_nothing_repaints_while_the_planner_types_a_filter(store) -> None:
         machines = table(app, "machines")
         assert machines.get_row("M-CNC-01")[1].plain == "running"
         store.con.execute("DELETE FROM machine_states WHERE machine_id = 'M-CNC-01'")
-        store.con.execute("INSERT INTO machine_states VALUES ('M-CNC-01', 'down', '2026-11-23 08:30:00', "
-                          "'Spindle alarm', NULL)")
+        store.con.execute(
+            "INSERT INTO machine_states VALUES ('M-CNC-01', 'down', '2026-11-23 08:30:00', 'Spindle alarm', NULL)"
+        )
         app.screen.request_refresh()
         await app.workers.wait_for_complete()
         await pilot.pause()

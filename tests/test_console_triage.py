@@ -30,8 +30,21 @@ def place_test_hold(store: Store, n: int = 101) -> str:
     from planner_tui.store.events import apply_events
 
     lot = store.con.execute("SELECT min(lot_id) FROM lots WHERE status = 'released'").fetchone()[0]
-    apply_events(store, [event(n, "hold.placed", "2026-11-23T05:10:00Z", hold_id="QH-TEST-1", lot_id=lot,
-                               reason="Burr on vane edges", placed_by=PLACER)], feed="test-feed")
+    apply_events(
+        store,
+        [
+            event(
+                n,
+                "hold.placed",
+                "2026-11-23T05:10:00Z",
+                hold_id="QH-TEST-1",
+                lot_id=lot,
+                reason="Burr on vane edges",
+                placed_by=PLACER,
+            )
+        ],
+        feed="test-feed",
+    )
     return lot
 
 
@@ -194,8 +207,9 @@ def test_history_shows_the_event_that_raised_it_and_a_cleared_cause_says_so() ->
             # the hold is released by the feed while the planner is on it
             from planner_tui.store.events import apply_events
 
-            apply_events(store, [event(102, "hold.released", "2026-11-23T05:50:00Z", hold_id="QH-TEST-1")],
-                         feed="test-feed")
+            apply_events(
+                store, [event(102, "hold.released", "2026-11-23T05:50:00Z", hold_id="QH-TEST-1")], feed="test-feed"
+            )
             screen.post_message(_data_changed())
             await settle(pilot)
             banner = str(screen.query_one("#exception-cleared", Static).render())
@@ -241,8 +255,9 @@ def test_machine_back_up_is_said_with_its_time_not_dropped() -> None:
             await settle(pilot)
             from planner_tui.store.events import apply_events
 
-            apply_events(store, [event(2, "machine.up", "2026-11-23T05:52:00Z", machine_id="M-WELD-01")],
-                         feed="test-feed")
+            apply_events(
+                store, [event(2, "machine.up", "2026-11-23T05:52:00Z", machine_id="M-WELD-01")], feed="test-feed"
+            )
             screen.post_message(_data_changed())
             await settle(pilot)
             banner = str(screen.query_one("#exception-cleared", Static).render())
@@ -261,8 +276,11 @@ def test_triage_keys_have_ids_and_descriptions() -> None:
     assert keys == {"a", "s", "n", "z", "x", "o"}
     for binding in TRIAGE_BINDINGS:
         assert binding.id and binding.description
-    screen_keys = {b.key for b in ExceptionScreen._merged_bindings.key_to_bindings for b in
-                   ExceptionScreen._merged_bindings.key_to_bindings[b]}
+    screen_keys = {
+        b.key
+        for b in ExceptionScreen._merged_bindings.key_to_bindings
+        for b in ExceptionScreen._merged_bindings.key_to_bindings[b]
+    }
     assert keys | {"escape", "f5"} <= screen_keys
 
 
@@ -289,7 +307,8 @@ def test_triage_from_the_impact_and_trace_screens() -> None:
             # a running machine has no stop to acknowledge: said, not crashed
             running = store.con.execute(
                 """SELECT min(machine_id) FROM machines WHERE machine_id NOT IN
-                   (SELECT machine_id FROM machine_states WHERE state IN ('down', 'maintenance'))""").fetchone()[0]
+                   (SELECT machine_id FROM machine_states WHERE state IN ('down', 'maintenance'))"""
+            ).fetchone()[0]
             await open_screen(pilot, "machine", running)
             await pilot.press("a")
             await settle(pilot)
@@ -321,6 +340,7 @@ def test_the_exception_shows_who_is_hit_before_triage() -> None:
 
 def test_the_assign_dialog_offers_the_exceptions_owner_first(store: Store) -> None:
     """The default owner (here the hold's placer) is the likeliest pick: first in the list, marked."""
+
     async def run() -> None:
         app = console(store)
         async with app.run_test(size=(100, 30)) as pilot:

@@ -78,8 +78,7 @@ def test_a_module_not_named_after_its_type_is_refused(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "shift_started.py").write_text(
-        "from planner_tui.store.events.types.machine_up import TYPE as UP\n"
-        "TYPE = UP\n"
+        "from planner_tui.store.events.types.machine_up import TYPE as UP\nTYPE = UP\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ImportError, match="must be named machine_up.py"):
@@ -124,8 +123,14 @@ def test_a_new_type_is_one_module(tmp_path, monkeypatch):
     for name, event_type in found.items():
         monkeypatch.setitem(REGISTRY, name, event_type)
     store = plant()
-    result = apply_events(store, [ce("s1", "shift.started", {"machine_id": "M1", "lead": "Ada"}),
-                                  ce("s2", "shift.started", {"machine_id": "M-NONE", "lead": "Bo"})], feed="f")
+    result = apply_events(
+        store,
+        [
+            ce("s1", "shift.started", {"machine_id": "M1", "lead": "Ada"}),
+            ce("s2", "shift.started", {"machine_id": "M-NONE", "lead": "Bo"}),
+        ],
+        feed="f",
+    )
     assert (result.applied, result.rejected) == (1, 1)
     assert result.changed == ["shift on M1 led by Ada"]
     assert one(store, "SELECT reason FROM machine_states WHERE machine_id = 'M1'") == "shift of Ada"

@@ -27,14 +27,29 @@ def outcome_of(store, event_id):
 
 def test_machine_down_then_up():
     store = plant()
-    result = apply(store, ce("e1", "machine.down", {"machine_id": "M1", "reason": "spindle", "expected_minutes": 90},
-                             time="2026-01-05T08:10:00+01:00"))
+    result = apply(
+        store,
+        ce(
+            "e1",
+            "machine.down",
+            {"machine_id": "M1", "reason": "spindle", "expected_minutes": 90},
+            time="2026-01-05T08:10:00+01:00",
+        ),
+    )
     assert result.applied == 1
     assert one(store, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id='M1'") == (
-        "down", datetime(2026, 1, 5, 7, 10), "spindle", 90)
+        "down",
+        datetime(2026, 1, 5, 7, 10),
+        "spindle",
+        90,
+    )
     apply(store, ce("e2", "machine.up", {"machine_id": "M1"}, time="2026-01-05T09:00:00Z"))
     assert one(store, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id='M1'") == (
-        "running", datetime(2026, 1, 5, 9, 0), None, None)
+        "running",
+        datetime(2026, 1, 5, 9, 0),
+        None,
+        None,
+    )
     # An existing row is updated, not duplicated.
     apply(store, ce("e3", "machine.down", {"machine_id": "M2"}))
     assert one(store, "SELECT count(*) FROM machine_states WHERE machine_id='M2'") == 1
@@ -43,10 +58,22 @@ def test_machine_down_then_up():
 
 def test_hold_placed_and_released_keeps_lot_held_while_another_hold_is_active():
     store = plant()
-    apply(store, ce("e1", "hold.placed", {"hold_id": "H1", "lot_id": "L1", "reason": "porosity", "placed_by": "QA"},
-                    time="2026-01-05T10:00:00Z"))
+    apply(
+        store,
+        ce(
+            "e1",
+            "hold.placed",
+            {"hold_id": "H1", "lot_id": "L1", "reason": "porosity", "placed_by": "QA"},
+            time="2026-01-05T10:00:00Z",
+        ),
+    )
     assert one(store, "SELECT lot_id, reason, placed_at, placed_by, status FROM quality_holds WHERE hold_id='H1'") == (
-        "L1", "porosity", datetime(2026, 1, 5, 10), "QA", "active")
+        "L1",
+        "porosity",
+        datetime(2026, 1, 5, 10),
+        "QA",
+        "active",
+    )
     assert one(store, "SELECT status FROM lots WHERE lot_id='L1'") == "hold"
     apply(store, ce("e2", "hold.placed", {"hold_id": "H2", "lot_id": "L1"}))
     apply(store, ce("e3", "hold.released", {"hold_id": "H1"}))
@@ -61,16 +88,22 @@ def test_hold_placed_and_released_keeps_lot_held_while_another_hold_is_active():
 
 def test_hold_on_a_shipped_lot_keeps_the_lot_shipped():
     store = plant()
-    apply(store, ce("e1", "shipment.shipped", {"shipment_id": "SH1"}),
-          ce("e2", "hold.placed", {"hold_id": "H9", "lot_id": "L1", "reason": "customer complaint"}))
+    apply(
+        store,
+        ce("e1", "shipment.shipped", {"shipment_id": "SH1"}),
+        ce("e2", "hold.placed", {"hold_id": "H9", "lot_id": "L1", "reason": "customer complaint"}),
+    )
     assert one(store, "SELECT status FROM lots WHERE lot_id='L1'") == "shipped"
     assert one(store, "SELECT status FROM quality_holds WHERE hold_id='H9'") == "active"
 
 
 def test_hold_placed_and_released_in_one_batch():
     store = plant()
-    result = apply(store, ce("e1", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=1),
-                   ce("e2", "hold.released", {"hold_id": "H1"}, seq=2))
+    result = apply(
+        store,
+        ce("e1", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=1),
+        ce("e2", "hold.released", {"hold_id": "H1"}, seq=2),
+    )
     assert result.applied == 2
     assert one(store, "SELECT status FROM quality_holds WHERE hold_id='H1'") == "released"
     assert one(store, "SELECT status FROM lots WHERE lot_id='L1'") == "released"
@@ -78,16 +111,37 @@ def test_hold_placed_and_released_in_one_batch():
 
 def test_order_confirmed_changed_cancelled():
     store = plant()
-    apply(store, ce("e1", "order.confirmed", {"sales_order_id": "SO9", "line_no": 1, "customer_id": "C1",
-                                              "item_id": "FG1", "qty": 3, "promised_date": "2026-02-01"},
-                    time="2026-01-05T11:00:00Z"))
-    assert one(store, "SELECT customer_id, item_id, qty, promised_date, confirmed_at, status FROM sales_orders "
-                      "WHERE sales_order_id='SO9' AND line_no=1") == (
-        "C1", "FG1", 3.0, date(2026, 2, 1), datetime(2026, 1, 5, 11), "open")
+    apply(
+        store,
+        ce(
+            "e1",
+            "order.confirmed",
+            {
+                "sales_order_id": "SO9",
+                "line_no": 1,
+                "customer_id": "C1",
+                "item_id": "FG1",
+                "qty": 3,
+                "promised_date": "2026-02-01",
+            },
+            time="2026-01-05T11:00:00Z",
+        ),
+    )
+    assert one(
+        store,
+        "SELECT customer_id, item_id, qty, promised_date, confirmed_at, status FROM sales_orders "
+        "WHERE sales_order_id='SO9' AND line_no=1",
+    ) == ("C1", "FG1", 3.0, date(2026, 2, 1), datetime(2026, 1, 5, 11), "open")
     apply(store, ce("e2", "order.changed", {"sales_order_id": "SO9", "line_no": 1, "qty": 5}))
-    assert one(store, "SELECT qty, promised_date FROM sales_orders WHERE sales_order_id='SO9'") == (5.0, date(2026, 2, 1))
+    assert one(store, "SELECT qty, promised_date FROM sales_orders WHERE sales_order_id='SO9'") == (
+        5.0,
+        date(2026, 2, 1),
+    )
     apply(store, ce("e3", "order.changed", {"sales_order_id": "SO9", "line_no": 1, "promised_date": "2026-02-10"}))
-    assert one(store, "SELECT qty, promised_date FROM sales_orders WHERE sales_order_id='SO9'") == (5.0, date(2026, 2, 10))
+    assert one(store, "SELECT qty, promised_date FROM sales_orders WHERE sales_order_id='SO9'") == (
+        5.0,
+        date(2026, 2, 10),
+    )
     apply(store, ce("e4", "order.cancelled", {"sales_order_id": "SO9", "line_no": 1}))
     assert one(store, "SELECT status FROM sales_orders WHERE sales_order_id='SO9'") == "cancelled"
     # A cancelled line cannot be changed any more.
@@ -117,13 +171,18 @@ def test_receipt_partial_then_full_adds_stock_and_creates_the_lot():
     assert one(store, "SELECT qty FROM inventory WHERE item_id='RM1' AND location='RECEIVING' AND lot_id='RL1'") == 40.0
     apply(store, ce("e2", "receipt.posted", {"purchase_order_id": "PO1", "qty": 60}))
     assert one(store, "SELECT qty, status FROM purchase_orders WHERE purchase_order_id='PO1'") == (60.0, "received")
-    assert one(store, "SELECT qty FROM inventory WHERE item_id='RM1' AND location='RECEIVING' AND lot_id IS NULL") == 60.0
+    assert (
+        one(store, "SELECT qty FROM inventory WHERE item_id='RM1' AND location='RECEIVING' AND lot_id IS NULL") == 60.0
+    )
     # Into an existing lot of the same item: the lot grows.
     apply(store, ce("e3", "receipt.posted", {"purchase_order_id": "PO1", "qty": 5, "lot_id": "LR"}))
     assert one(store, "SELECT qty FROM lots WHERE lot_id='LR'") == 15.0
     # A cancelled PO, or a lot of another item, is rejected.
-    result = apply(store, ce("e4", "receipt.posted", {"purchase_order_id": "PO2", "qty": 5}),
-                   ce("e5", "receipt.posted", {"purchase_order_id": "PO1", "qty": 5, "lot_id": "L1"}))
+    result = apply(
+        store,
+        ce("e4", "receipt.posted", {"purchase_order_id": "PO2", "qty": 5}),
+        ce("e5", "receipt.posted", {"purchase_order_id": "PO1", "qty": 5, "lot_id": "L1"}),
+    )
     assert result.rejected == 2
     assert "cancelled" in outcome_of(store, "e4")[1]
     assert "holds item FG1" in outcome_of(store, "e5")[1]
@@ -141,9 +200,12 @@ def test_shipment_shipped_ships_lots_and_the_line_when_all_its_shipments_are_shi
 
 def test_inventory_adjusted_adds_to_the_row_or_creates_it():
     store = plant()
-    apply(store, ce("e1", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": -2}),
-          ce("e2", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 0.5}),
-          ce("e3", "inventory.adjusted", {"item_id": "RM1", "location": "LINE1", "lot_id": "LR", "qty_delta": 3}))
+    apply(
+        store,
+        ce("e1", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": -2}),
+        ce("e2", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 0.5}),
+        ce("e3", "inventory.adjusted", {"item_id": "RM1", "location": "LINE1", "lot_id": "LR", "qty_delta": 3}),
+    )
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH' AND lot_id IS NULL") == 3.5
     assert one(store, "SELECT qty FROM inventory WHERE item_id='RM1' AND location='LINE1' AND lot_id='LR'") == 3.0
     assert one(store, "SELECT count(*) FROM inventory") == 3
@@ -172,9 +234,12 @@ def test_history_records_times_outcome_and_changes():
 
 def test_history_filters_and_limit():
     store = plant()
-    apply(store, ce("e1", "machine.down", {"machine_id": "M1"}, time="2026-01-05T08:00:00Z"),
-          ce("e2", "machine.up", {"machine_id": "M1"}, time="2026-01-05T09:00:00Z"),
-          ce("e3", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, time="2026-01-05T10:00:00Z"))
+    apply(
+        store,
+        ce("e1", "machine.down", {"machine_id": "M1"}, time="2026-01-05T08:00:00Z"),
+        ce("e2", "machine.up", {"machine_id": "M1"}, time="2026-01-05T09:00:00Z"),
+        ce("e3", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, time="2026-01-05T10:00:00Z"),
+    )
     assert [e["id"] for e in event_history(store.cursor())] == ["e1", "e2", "e3"]
     assert [e["id"] for e in event_history(store.cursor(), type="machine.*")] == ["e1", "e2"]
     assert [e["id"] for e in event_history(store.cursor(), type="hold.placed")] == ["e3"]
@@ -207,30 +272,41 @@ def test_duplicates_within_a_batch_and_across_batches_apply_once():
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 6.0
     assert one(store, "SELECT count(*) FROM event_log") == 1
     # The same id from another source is another event.
-    apply(store, ce("e1", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1},
-                    source="urn:test:erp"))
+    apply(
+        store,
+        ce("e1", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, source="urn:test:erp"),
+    )
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 7.0
 
 
 def test_batch_is_applied_in_sequence_order_and_the_cursor_ignores_older_sequences():
     store = plant()
     # Delivered out of order: down (1) and up (2) must end running.
-    result = apply(store, ce("e2", "machine.up", {"machine_id": "M1"}, seq=2, time="2026-01-05T09:00:00Z"),
-                   ce("e1", "machine.down", {"machine_id": "M1"}, seq=1))
+    result = apply(
+        store,
+        ce("e2", "machine.up", {"machine_id": "M1"}, seq=2, time="2026-01-05T09:00:00Z"),
+        ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
+    )
     assert result.applied == 2 and result.last_sequence == 2
     assert one(store, "SELECT state FROM machine_states WHERE machine_id='M1'") == "running"
     assert feed_cursor(store.cursor(), "test-feed") == 2
     # Gaps are fine; an event at or below the cursor is ignored.
-    result = apply(store, ce("e5", "machine.down", {"machine_id": "M1"}, seq=5),
-                   ce("e0", "machine.down", {"machine_id": "M2"}, seq=2))
+    result = apply(
+        store,
+        ce("e5", "machine.down", {"machine_id": "M1"}, seq=5),
+        ce("e0", "machine.down", {"machine_id": "M2"}, seq=2),
+    )
     assert (result.applied, result.duplicates, result.last_sequence) == (1, 1, 5)
     assert one(store, "SELECT state FROM machine_states WHERE machine_id='M2'") == "idle"
 
 
 def test_unknown_types_are_kept_and_never_fatal():
     store = plant()
-    result = apply(store, ce("e1", "maintenance.scheduled", {"machine_id": "M1"}, seq=1),
-                   ce("e2", "machine.down", {"machine_id": "M1"}, seq=2))
+    result = apply(
+        store,
+        ce("e1", "maintenance.scheduled", {"machine_id": "M1"}, seq=1),
+        ce("e2", "machine.down", {"machine_id": "M1"}, seq=2),
+    )
     assert (result.applied, result.unknown) == (1, 1)
     assert outcome_of(store, "e1") == ("unknown_type", None)
     assert event_history(store.cursor(), type="maintenance.scheduled")[0]["data"] == {"machine_id": "M1"}
@@ -240,18 +316,46 @@ def test_unknown_types_are_kept_and_never_fatal():
     ("event", "reason"),
     [
         (ce("x", "machine.down", {"machine_id": "M1"}, specversion="0.3"), "specversion"),
-        ({"specversion": "1.0", "id": "x", "source": SOURCE, "type": "machine.up", "data": {"machine_id": "M1"}},
-         "missing time"),
+        (
+            {"specversion": "1.0", "id": "x", "source": SOURCE, "type": "machine.up", "data": {"machine_id": "M1"}},
+            "missing time",
+        ),
         (ce("x", "machine.up", {"machine_id": "M1"}, time="yesterday"), "RFC 3339"),
         (ce("x", "machine.up", {"machine_id": "M1"}, seq="abc"), "sequence"),
         (ce("x", "machine.up", ["M1"]), "data must be a JSON object"),
         (ce("x", "machine.up", None), "missing data"),
         (ce("x", "machine.down", {}), "data.machine_id is missing"),
         (ce("x", "machine.down", {"machine_id": "M1", "expected_minutes": "soon"}), "expected_minutes"),
-        (ce("x", "order.confirmed", {"sales_order_id": "S", "line_no": 1, "customer_id": "C1", "item_id": "FG1",
-                                     "qty": -1, "promised_date": "2026-02-01"}), "greater than 0"),
-        (ce("x", "order.confirmed", {"sales_order_id": "S", "line_no": 1, "customer_id": "C1", "item_id": "FG1",
-                                     "qty": 1, "promised_date": "soon"}), "not a date"),
+        (
+            ce(
+                "x",
+                "order.confirmed",
+                {
+                    "sales_order_id": "S",
+                    "line_no": 1,
+                    "customer_id": "C1",
+                    "item_id": "FG1",
+                    "qty": -1,
+                    "promised_date": "2026-02-01",
+                },
+            ),
+            "greater than 0",
+        ),
+        (
+            ce(
+                "x",
+                "order.confirmed",
+                {
+                    "sales_order_id": "S",
+                    "line_no": 1,
+                    "customer_id": "C1",
+                    "item_id": "FG1",
+                    "qty": 1,
+                    "promised_date": "soon",
+                },
+            ),
+            "not a date",
+        ),
         (ce("x", "order.changed", {"sales_order_id": "SO1", "line_no": 1}), "nothing to change"),
         (ce("x", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": "2"}), "must be a number"),
         # Values that parse but do not fit the store: rejected, not a failed batch.
@@ -291,20 +395,61 @@ def test_something_that_is_not_an_event_at_all_is_kept_as_rejected():
         (ce("x", "hold.placed", {"hold_id": "H9", "lot_id": "L404"}), "unknown lot L404"),
         (ce("x", "hold.placed", {"hold_id": "H0", "lot_id": "L1"}), "already exists"),
         (ce("x", "hold.released", {"hold_id": "H404"}), "unknown hold H404"),
-        (ce("x", "order.confirmed", {"sales_order_id": "SO1", "line_no": 1, "customer_id": "C1", "item_id": "FG1",
-                                     "qty": 1, "promised_date": "2026-02-01"}), "already exists"),
-        (ce("x", "order.confirmed", {"sales_order_id": "S9", "line_no": 1, "customer_id": "C404", "item_id": "FG1",
-                                     "qty": 1, "promised_date": "2026-02-01"}), "unknown customer C404"),
-        (ce("x", "order.confirmed", {"sales_order_id": "S9", "line_no": 1, "customer_id": "C1", "item_id": "I404",
-                                     "qty": 1, "promised_date": "2026-02-01"}), "unknown item I404"),
+        (
+            ce(
+                "x",
+                "order.confirmed",
+                {
+                    "sales_order_id": "SO1",
+                    "line_no": 1,
+                    "customer_id": "C1",
+                    "item_id": "FG1",
+                    "qty": 1,
+                    "promised_date": "2026-02-01",
+                },
+            ),
+            "already exists",
+        ),
+        (
+            ce(
+                "x",
+                "order.confirmed",
+                {
+                    "sales_order_id": "S9",
+                    "line_no": 1,
+                    "customer_id": "C404",
+                    "item_id": "FG1",
+                    "qty": 1,
+                    "promised_date": "2026-02-01",
+                },
+            ),
+            "unknown customer C404",
+        ),
+        (
+            ce(
+                "x",
+                "order.confirmed",
+                {
+                    "sales_order_id": "S9",
+                    "line_no": 1,
+                    "customer_id": "C1",
+                    "item_id": "I404",
+                    "qty": 1,
+                    "promised_date": "2026-02-01",
+                },
+            ),
+            "unknown item I404",
+        ),
         (ce("x", "order.changed", {"sales_order_id": "SO404", "line_no": 1, "qty": 2}), "unknown sales order line"),
         (ce("x", "order.cancelled", {"sales_order_id": "SO1", "line_no": 7}), "unknown sales order line SO1/7"),
         (ce("x", "operation.completed", {"production_order_id": "P1", "op_seq": 99}), "unknown operation P1/99"),
         (ce("x", "receipt.posted", {"purchase_order_id": "PO404", "qty": 1}), "unknown purchase order"),
         (ce("x", "shipment.shipped", {"shipment_id": "SH404"}), "unknown shipment SH404"),
         (ce("x", "inventory.adjusted", {"item_id": "I404", "location": "WH", "qty_delta": 1}), "unknown item I404"),
-        (ce("x", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "lot_id": "L404", "qty_delta": 1}),
-         "unknown lot L404"),
+        (
+            ce("x", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "lot_id": "L404", "qty_delta": 1}),
+            "unknown lot L404",
+        ),
     ],
 )
 def test_events_naming_unknown_things_are_rejected_and_change_nothing(event, reason):
@@ -314,7 +459,8 @@ def test_events_naming_unknown_things_are_rejected_and_change_nothing(event, rea
     assert result.rejected == 1 and reason in result.rejections[0][1]
     after = snapshot_state(store)
     assert {k: v for k, v in after.items() if k not in ("event_log", "feed_cursors")} == {
-        k: v for k, v in before.items() if k not in ("event_log", "feed_cursors")}
+        k: v for k, v in before.items() if k not in ("event_log", "feed_cursors")
+    }
     assert outcome_of(store, "x")[0] == "rejected"
 
 
@@ -331,12 +477,18 @@ def test_an_exception_mid_batch_leaves_nothing_applied(monkeypatch):
 
     monkeypatch.setattr(working, "write_table", failing)
     with pytest.raises(RuntimeError):
-        apply(store, ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
-              ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3))
+        apply(
+            store,
+            ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
+            ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3),
+        )
     assert snapshot_state(store) == before
     monkeypatch.setattr(working, "write_table", original)
-    result = apply(store, ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
-                   ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3))
+    result = apply(
+        store,
+        ce("e1", "machine.up", {"machine_id": "M1"}, seq=2),
+        ce("e2", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=3),
+    )
     assert result.applied == 2
 
 
@@ -346,8 +498,12 @@ def test_an_event_the_store_cannot_write_is_rejected_alone_and_the_rest_of_its_b
     store = plant()
     bad = events_module.parse_event(ce("bad", "machine.up", {"machine_id": "M1"}, seq=5), fallback_source="f")
     bad["sequence"] = 10**20
-    result = apply(store, ce("ok1", "machine.down", {"machine_id": "M1"}, seq=3), bad,
-                   ce("ok2", "machine.down", {"machine_id": "M2"}, seq=4))
+    result = apply(
+        store,
+        ce("ok1", "machine.down", {"machine_id": "M1"}, seq=3),
+        bad,
+        ce("ok2", "machine.down", {"machine_id": "M2"}, seq=4),
+    )
     assert (result.applied, result.rejected) == (2, 1)
     outcome, why = outcome_of(store, "bad")
     assert outcome == "rejected" and "could not be stored" in why
@@ -365,8 +521,10 @@ def test_an_event_written_by_the_official_cloudevents_sdk_is_accepted():
         from cloudevents.v1.conversion import to_json
         from cloudevents.v1.http import CloudEvent
 
-    event = CloudEvent({"type": "machine.down", "source": "urn:plant:mes", "sequence": "7"},
-                       {"machine_id": "M1", "reason": "sensor", "expected_minutes": 30})
+    event = CloudEvent(
+        {"type": "machine.down", "source": "urn:plant:mes", "sequence": "7"},
+        {"machine_id": "M1", "reason": "sensor", "expected_minutes": 30},
+    )
     document = json.loads(to_json(event))
     store = plant()
     result = apply(store, document)
@@ -377,14 +535,19 @@ def test_an_event_written_by_the_official_cloudevents_sdk_is_accepted():
 def test_nanosecond_times_and_offsets_are_read_as_utc():
     store = plant()
     apply(store, ce("e1", "machine.down", {"machine_id": "M1"}, time="2026-01-05T10:00:00.123456789-02:00"))
-    assert one(store, "SELECT since FROM machine_states WHERE machine_id='M1'") == datetime(2026, 1, 5, 12, 0, 0, 123456)
+    assert one(store, "SELECT since FROM machine_states WHERE machine_id='M1'") == datetime(
+        2026, 1, 5, 12, 0, 0, 123456
+    )
 
 
 def test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before():
     store = plant()
     store.con.execute("UPDATE operations SET status = 'done' WHERE production_order_id = 'P1' AND op_seq = 10")
-    result = apply(store, ce("e1", "operation.completed", {"production_order_id": "P1", "op_seq": 10}),
-                   ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 20}))
+    result = apply(
+        store,
+        ce("e1", "operation.completed", {"production_order_id": "P1", "op_seq": 10}),
+        ce("e2", "operation.completed", {"production_order_id": "P1", "op_seq": 20}),
+    )
     assert result.applied == 2  # completing a done operation again is a no-op, not an error
     assert one(store, "SELECT status FROM production_orders WHERE production_order_id='P1'") == "completed"
 
@@ -392,14 +555,17 @@ def test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_
 # --- lookup indexes (made on a large plant; forced here on the small one) ----------------------------
 
 
-@pytest.mark.parametrize("scenario", [
-    test_hold_placed_and_released_keeps_lot_held_while_another_hold_is_active,
-    test_order_confirmed_changed_cancelled,
-    test_operation_completed_moves_the_order_to_in_progress_then_completed,
-    test_receipt_partial_then_full_adds_stock_and_creates_the_lot,
-    test_shipment_shipped_ships_lots_and_the_line_when_all_its_shipments_are_shipped,
-    test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before,
-])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        test_hold_placed_and_released_keeps_lot_held_while_another_hold_is_active,
+        test_order_confirmed_changed_cancelled,
+        test_operation_completed_moves_the_order_to_in_progress_then_completed,
+        test_receipt_partial_then_full_adds_stock_and_creates_the_lot,
+        test_shipment_shipped_ships_lots_and_the_line_when_all_its_shipments_are_shipped,
+        test_an_order_completes_when_its_last_open_operation_is_done_even_if_others_were_done_before,
+    ],
+)
 def test_the_rules_hold_when_lookups_go_through_the_indexes(monkeypatch, scenario):
     monkeypatch.setattr(working, "INDEX_MIN_ROWS", 0)
     scenario()
@@ -407,8 +573,13 @@ def test_the_rules_hold_when_lookups_go_through_the_indexes(monkeypatch, scenari
 
 def test_the_first_apply_to_a_large_plant_creates_the_lookup_indexes_once(monkeypatch):
     store = plant()
-    names = lambda: {r[0] for r in store.con.execute(  # noqa: E731
-        "SELECT index_name FROM duckdb_indexes() WHERE starts_with(index_name, 'planner_events_')").fetchall()}
+
+    def names() -> set[str]:
+        found = store.con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE starts_with(index_name, 'planner_events_')"
+        ).fetchall()
+        return {r[0] for r in found}
+
     apply(store, ce("e1", "machine.up", {"machine_id": "M1"}))
     assert names() == set()  # a small plant: scans are as fast
     monkeypatch.setattr(working, "INDEX_MIN_ROWS", 0)

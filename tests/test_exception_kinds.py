@@ -42,8 +42,14 @@ KIND_MODULES = PACKAGE / "engine" / "exceptions" / "kinds"
 
 def test_the_registry_is_every_declared_kind_in_order() -> None:
     assert [k.name for k in all_kinds()] == list(kinds.EXCEPTION_KINDS)
-    assert list(kinds.EXCEPTION_KINDS) == ["machine_down", "quality_hold", "shortage", "late_order", "no_supply",
-                                           "feed_stale"]
+    assert list(kinds.EXCEPTION_KINDS) == [
+        "machine_down",
+        "quality_hold",
+        "shortage",
+        "late_order",
+        "no_supply",
+        "feed_stale",
+    ]
 
 
 def test_every_kind_module_is_a_declared_kind_and_the_other_way_round() -> None:
@@ -65,8 +71,14 @@ def test_each_kind_is_complete() -> None:
 
 def test_causes_rank_before_their_consequences() -> None:
     order = sorted(all_kinds(), key=lambda k: k.rank)
-    assert [k.name for k in order] == ["feed_stale", "machine_down", "quality_hold", "shortage", "no_supply",
-                                       "late_order"]
+    assert [k.name for k in order] == [
+        "feed_stale",
+        "machine_down",
+        "quality_hold",
+        "shortage",
+        "no_supply",
+        "late_order",
+    ]
 
 
 def test_the_kinds_as_plain_data() -> None:
@@ -83,8 +95,15 @@ def test_the_kinds_as_plain_data() -> None:
 
 def test_an_undeclared_kind_cannot_be_made() -> None:
     with pytest.raises(ValueError, match="store/kinds.py"):
-        ExceptionKind(name="volcano", words="eruption", rank=1, raised_while="-", severities="-",
-                      detect=lambda ctx, only: [], cleared_note=lambda ctx, subject: "")
+        ExceptionKind(
+            name="volcano",
+            words="eruption",
+            rank=1,
+            raised_while="-",
+            severities="-",
+            detect=lambda ctx, only: [],
+            cleared_note=lambda ctx, subject: "",
+        )
 
 
 def test_unknown_kinds_are_a_bad_request() -> None:
@@ -100,23 +119,35 @@ def test_unknown_kinds_are_a_bad_request() -> None:
 def _string_constants(path: Path) -> list[tuple[int, str]]:
     """Every string literal of a module, docstrings left out (they may name a kind as an example)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr)
-                  and isinstance(node.body[0].value, ast.Constant)}
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
-ASKERS = sorted([*(PACKAGE / "console").rglob("*.py"), *(PACKAGE / "access").rglob("*.py"),
-                 PACKAGE / "cli" / "triage_cmds.py"])
+ASKERS = sorted(
+    [*(PACKAGE / "console").rglob("*.py"), *(PACKAGE / "access").rglob("*.py"), PACKAGE / "cli" / "triage_cmds.py"]
+)
 
 
 @pytest.mark.parametrize("path", ASKERS, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_console_cli_and_access_name_no_kind(path: Path) -> None:
     """They ask the registry (PlantData.exception_kinds, engine.exceptions, store.kinds) instead."""
-    named = [(line, text) for line, text in _string_constants(path)
-             for kind in kinds.EXCEPTION_KINDS if text == kind or f"{kind}:" in text]
+    named = [
+        (line, text)
+        for line, text in _string_constants(path)
+        for kind in kinds.EXCEPTION_KINDS
+        if text == kind or f"{kind}:" in text
+    ]
     assert not named, f"{path.relative_to(PACKAGE)} names exception kinds: {named}"
 
 
@@ -128,9 +159,20 @@ SLOW = {"M2"}  # which machines machine_slow raises for; a test empties it to cl
 
 def _detect_slow(ctx: Context, only: str | None = None) -> list[dict]:
     found = ctx.cur.execute("SELECT machine_id, supervisor FROM machines ORDER BY machine_id").fetchall()
-    return [exception_row("machine_slow", machine_id, severity="medium", title=f"{machine_id} running slow",
-                          raised_at=datetime(2026, 1, 5, 6, 0), owner=supervisor, detail={}, at=ctx.at)
-            for machine_id, supervisor in found if machine_id in SLOW and only in (None, machine_id)]
+    return [
+        exception_row(
+            "machine_slow",
+            machine_id,
+            severity="medium",
+            title=f"{machine_id} running slow",
+            raised_at=datetime(2026, 1, 5, 6, 0),
+            owner=supervisor,
+            detail={},
+            at=ctx.at,
+        )
+        for machine_id, supervisor in found
+        if machine_id in SLOW and only in (None, machine_id)
+    ]
 
 
 @pytest.fixture
@@ -188,8 +230,9 @@ def test_a_new_kind_goes_through_the_inbox_triage_history_and_the_cli(machine_sl
     with Store.open(path) as db:
         make_plant(db, **PLANT)
     SLOW.add("M2")
-    result = CliRunner().invoke(app, ["exceptions", "--db", str(path), "--at", "2026-01-05T07:00:00", "--json",
-                                      "--kind", "machine_slow"])
+    result = CliRunner().invoke(
+        app, ["exceptions", "--db", str(path), "--at", "2026-01-05T07:00:00", "--json", "--kind", "machine_slow"]
+    )
     assert result.exit_code == 0, result.output
     assert [e["exception_id"] for e in json.loads(result.stdout)["exceptions"]] == ["machine_slow:M2"]
     listed = CliRunner().invoke(app, ["exception", "kinds", "--json"])
@@ -210,10 +253,10 @@ def _table_rows(heading: str) -> dict[str, list[str]]:
     """kind -> cells of the first markdown table after `heading` in docs/triage.md (its first cell names the
     kind: `machine_down:M-WELD-01` or `machine_down`)."""
     text = (PACKAGE.parent / "docs" / "triage.md").read_text()
-    lines = text[text.index(heading):].splitlines()
+    lines = text[text.index(heading) :].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|"))
     rows = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip("|").split("|")]

@@ -33,8 +33,13 @@ PLANT = dict(
         {"machine_id": "M3", "name": "Saw", "supervisor": "Cal"},
     ],
     machine_states=[
-        {"machine_id": "M1", "state": "down", "since": "2026-01-05T06:00:00", "reason": "robot fault",
-         "expected_minutes": 2880},
+        {
+            "machine_id": "M1",
+            "state": "down",
+            "since": "2026-01-05T06:00:00",
+            "reason": "robot fault",
+            "expected_minutes": 2880,
+        },
         {"machine_id": "M2", "state": "running", "since": "2026-01-04T00:00:00"},
         {"machine_id": "M3", "state": "maintenance", "since": "2026-01-05T05:00:00", "expected_minutes": 60},
     ],
@@ -49,34 +54,75 @@ PLANT = dict(
         {"customer_id": "C2", "name": "Bolt", "account_manager": "Fay"},
     ],
     sales_orders=[
-        {"sales_order_id": "SO1", "line_no": 1, "customer_id": "C1", "item_id": "FG1", "qty": 1,
-         "promised_date": "2026-01-06"},
-        {"sales_order_id": "SO2", "line_no": 1, "customer_id": "C2", "item_id": "FG1", "qty": 1,
-         "promised_date": "2026-01-02", "status": "shipped"},
-        {"sales_order_id": "SO3", "line_no": 1, "customer_id": "C1", "item_id": "FG2", "qty": 5,
-         "promised_date": "2026-01-09"},
+        {
+            "sales_order_id": "SO1",
+            "line_no": 1,
+            "customer_id": "C1",
+            "item_id": "FG1",
+            "qty": 1,
+            "promised_date": "2026-01-06",
+        },
+        {
+            "sales_order_id": "SO2",
+            "line_no": 1,
+            "customer_id": "C2",
+            "item_id": "FG1",
+            "qty": 1,
+            "promised_date": "2026-01-02",
+            "status": "shipped",
+        },
+        {
+            "sales_order_id": "SO3",
+            "line_no": 1,
+            "customer_id": "C1",
+            "item_id": "FG2",
+            "qty": 5,
+            "promised_date": "2026-01-09",
+        },
     ],
     production_orders=[
-        {"production_order_id": "P1", "item_id": "FG1", "qty": 1, "status": "released",
-         "planned_start": "2026-01-05T08:00:00", "planned_end": "2026-01-05T10:00:00",
-         "sales_order_id": "SO1", "line_no": 1},
+        {
+            "production_order_id": "P1",
+            "item_id": "FG1",
+            "qty": 1,
+            "status": "released",
+            "planned_start": "2026-01-05T08:00:00",
+            "planned_end": "2026-01-05T10:00:00",
+            "sales_order_id": "SO1",
+            "line_no": 1,
+        },
     ],
     operations=[
-        {"production_order_id": "P1", "op_seq": 10, "machine_id": "M1",
-         "planned_start": "2026-01-05T08:00:00", "planned_end": "2026-01-05T10:00:00"},
+        {
+            "production_order_id": "P1",
+            "op_seq": 10,
+            "machine_id": "M1",
+            "planned_start": "2026-01-05T08:00:00",
+            "planned_end": "2026-01-05T10:00:00",
+        },
     ],
     lots=[
         {"lot_id": "L1", "item_id": "FG1", "status": "shipped"},
         {"lot_id": "L2", "item_id": "FG1", "status": "hold"},
     ],
     shipments=[
-        {"shipment_id": "S1", "sales_order_id": "SO2", "line_no": 1, "planned_ship_date": "2026-01-02",
-         "status": "shipped"},
+        {
+            "shipment_id": "S1",
+            "sales_order_id": "SO2",
+            "line_no": 1,
+            "planned_ship_date": "2026-01-02",
+            "status": "shipped",
+        },
     ],
     shipment_lots=[{"shipment_id": "S1", "lot_id": "L1"}],
     quality_holds=[
-        {"hold_id": "H1", "lot_id": "L1", "placed_at": "2026-01-04T12:00:00", "placed_by": "Quinn",
-         "reason": "weld porosity"},
+        {
+            "hold_id": "H1",
+            "lot_id": "L1",
+            "placed_at": "2026-01-04T12:00:00",
+            "placed_by": "Quinn",
+            "reason": "weld porosity",
+        },
         {"hold_id": "H2", "lot_id": "L2", "placed_at": "2026-01-05T06:30:00", "placed_by": "Rob"},
     ],
 )
@@ -101,9 +147,19 @@ def looped_plant(store: Store | None = None) -> Store:
     """The plant with P9 feeding P1 and P1 feeding P9: a loop a snapshot cannot bring but events can. The
     whole-plant reschedule fails on it, so late_order cannot be checked; every other kind can."""
     store = plant(store)
-    make_plant(store, production_orders=[
-        {"production_order_id": "P9", "item_id": "FG2", "status": "released", "planned_start": "2026-01-06T08:00:00",
-         "planned_end": "2026-01-06T10:00:00", "parent_production_order_id": "P1"}])
+    make_plant(
+        store,
+        production_orders=[
+            {
+                "production_order_id": "P9",
+                "item_id": "FG2",
+                "status": "released",
+                "planned_start": "2026-01-06T08:00:00",
+                "planned_end": "2026-01-06T10:00:00",
+                "parent_production_order_id": "P1",
+            }
+        ],
+    )
     store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
     return store
 
@@ -195,11 +251,21 @@ def test_titles_ages_and_details_a_planner_reads(store: Store) -> None:
 
 
 def test_an_order_made_for_the_line_is_supply(store: Store) -> None:
-    make_plant(store, production_orders=[
-        {"production_order_id": "P3", "item_id": "FG2", "qty": 5, "status": "planned",
-         "planned_start": "2026-01-10T08:00:00", "planned_end": "2026-01-10T12:00:00",
-         "sales_order_id": "SO3", "line_no": 1},
-    ])
+    make_plant(
+        store,
+        production_orders=[
+            {
+                "production_order_id": "P3",
+                "item_id": "FG2",
+                "qty": 5,
+                "status": "planned",
+                "planned_start": "2026-01-10T08:00:00",
+                "planned_end": "2026-01-10T12:00:00",
+                "sales_order_id": "SO3",
+                "line_no": 1,
+            },
+        ],
+    )
     rows = listed(store)
     assert "no_supply:SO3/1" not in rows  # supplied, even if late: the shortage still says so
     assert "shortage:FG2" in rows
@@ -207,8 +273,9 @@ def test_an_order_made_for_the_line_is_supply(store: Store) -> None:
 
 def test_a_stale_feed_is_an_exception(store: Store) -> None:
     feed = "http://127.0.0.1:8765/events"
-    stale = SimpleNamespace(state="stale", since=datetime(2026, 1, 5, 6, 50), last_error="connection refused",
-                            feed=feed)
+    stale = SimpleNamespace(
+        state="stale", since=datetime(2026, 1, 5, 6, 50), last_error="connection refused", feed=feed
+    )
     rows = listed(store, feed_status=stale)
     row = rows[f"feed_stale:{feed}"]
     assert row["severity"] == "high"
@@ -227,8 +294,7 @@ def test_triage_state_is_merged_into_the_inbox(store: Store) -> None:
     triage.assign(store, "machine_down:M1", "Ben", who="ana", at=datetime(2026, 1, 5, 6, 31))
     row = listed(store)["machine_down:M1"]
     assert (row["status"], row["assignee"], row["owner"]) == ("acknowledged", "Ben", "Ana")
-    assert row["last_action"] == {"at": datetime(2026, 1, 5, 6, 31), "who": "ana", "action": "assign",
-                                  "detail": "Ben"}
+    assert row["last_action"] == {"at": datetime(2026, 1, 5, 6, 31), "who": "ana", "action": "assign", "detail": "Ben"}
 
 
 def test_a_snoozed_exception_hides_until_its_time_then_returns(store: Store) -> None:
@@ -251,8 +317,10 @@ def test_a_cleared_cause_stays_listed_while_in_triage(store: Store) -> None:
     triage.acknowledge(store, "machine_down:M1", who="ana", at=AT)
     triage.acknowledge(store, "quality_hold:H1", who="quinn", at=AT)
     # M1 and M3 come back up, both holds are released; only M1 and H1 were being triaged
-    store.con.execute("UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' "
-                      "WHERE machine_id IN ('M1', 'M3')")
+    store.con.execute(
+        "UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' "
+        "WHERE machine_id IN ('M1', 'M3')"
+    )
     store.con.execute("UPDATE quality_holds SET status = 'released'")
     rows = listed(store, datetime(2026, 1, 5, 11, 0))
     m1 = rows["machine_down:M1"]
@@ -273,11 +341,21 @@ def test_a_cleared_cause_stays_listed_while_in_triage(store: Store) -> None:
 
 def test_a_cleared_order_line_says_what_happened(store: Store) -> None:
     triage.assign(store, "no_supply:SO3/1", "Eve", who="lead", at=AT)
-    make_plant(store, production_orders=[
-        {"production_order_id": "P3", "item_id": "FG2", "qty": 5, "status": "planned",
-         "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-06T12:00:00",
-         "sales_order_id": "SO3", "line_no": 1},
-    ])
+    make_plant(
+        store,
+        production_orders=[
+            {
+                "production_order_id": "P3",
+                "item_id": "FG2",
+                "qty": 5,
+                "status": "planned",
+                "planned_start": "2026-01-06T08:00:00",
+                "planned_end": "2026-01-06T12:00:00",
+                "sales_order_id": "SO3",
+                "line_no": 1,
+            },
+        ],
+    )
     row = listed(store)["no_supply:SO3/1"]
     assert (row["cause_cleared"], row["cleared_note"]) == (True, "supply planned: production order P3")
     store.con.execute("UPDATE sales_orders SET status = 'cancelled' WHERE sales_order_id = 'SO3'")
@@ -296,10 +374,21 @@ def test_triage_survives_a_restart_and_the_inbox_picks_it_up(tmp_path) -> None:
 # ----------------------------------------------------------------------------------------- detail
 
 
-def _event(store: Store, event_id: str, event_type: str, time: str, data: dict, *, envelope: bool = True,
-           outcome: str = "applied") -> None:
-    payload = {"specversion": "1.0", "id": event_id, "source": "mes", "type": event_type, "time": time,
-               "data": data} if envelope else data
+def _event(
+    store: Store,
+    event_id: str,
+    event_type: str,
+    time: str,
+    data: dict,
+    *,
+    envelope: bool = True,
+    outcome: str = "applied",
+) -> None:
+    payload = (
+        {"specversion": "1.0", "id": event_id, "source": "mes", "type": event_type, "time": time, "data": data}
+        if envelope
+        else data
+    )
     store.con.execute(
         """INSERT INTO event_log (source, event_id, sequence, type, event_time, received_at, applied_at, outcome,
                                   data, feed)
@@ -311,8 +400,13 @@ def _event(store: Store, event_id: str, event_type: str, time: str, data: dict, 
 def test_get_exception_has_its_events_and_triage_in_time_order(store: Store) -> None:
     _event(store, "e1", "machine.down", "2026-01-04T20:00:00", {"machine_id": "M1", "reason": "jam"})
     _event(store, "e2", "machine.up", "2026-01-04T21:00:00", {"machine_id": "M1"}, envelope=False)
-    _event(store, "e3", "machine.down", "2026-01-05T06:00:00",
-           {"machine_id": "M1", "reason": "robot fault", "expected_minutes": 2880})
+    _event(
+        store,
+        "e3",
+        "machine.down",
+        "2026-01-05T06:00:00",
+        {"machine_id": "M1", "reason": "robot fault", "expected_minutes": 2880},
+    )
     _event(store, "e4", "machine.down", "2026-01-05T06:10:00", {"machine_id": "M2"})  # another machine
     triage.acknowledge(store, "machine_down:M1", who="ana", at=datetime(2026, 1, 5, 6, 5))
     triage.add_note(store, "machine_down:M1", "fitter on the way", who="ana", at=datetime(2026, 1, 5, 6, 20))
@@ -335,8 +429,13 @@ def test_get_exception_has_its_events_and_triage_in_time_order(store: Store) -> 
 def test_get_exception_of_a_hold_and_an_order_line_shows_their_events(store: Store) -> None:
     _event(store, "h1", "hold.placed", "2026-01-04T12:00:00", {"hold_id": "H1", "lot_id": "L1"})
     _event(store, "h2", "hold.placed", "2026-01-05T06:30:00", {"hold_id": "H2", "lot_id": "L2"})
-    _event(store, "o1", "order.confirmed", "2026-01-01T00:00:00",
-           {"sales_order_id": "SO3", "line_no": 1, "customer_id": "C1", "item_id": "FG2", "qty": 5})
+    _event(
+        store,
+        "o1",
+        "order.confirmed",
+        "2026-01-01T00:00:00",
+        {"sales_order_id": "SO3", "line_no": 1, "customer_id": "C1", "item_id": "FG2", "qty": 5},
+    )
     _event(store, "o2", "order.changed", "2026-01-02T00:00:00", {"sales_order_id": "SO3", "line_no": 2, "qty": 1})
     hold = get_exception(store.cursor(), "quality_hold:H1", at=AT)
     assert [h["event_id"] for h in hold["history"]] == ["h1"]
@@ -384,9 +483,24 @@ def test_cli_exceptions_json(db: str) -> None:
     assert answer["at"] == "2026-01-05T07:00:00"
     assert [e["exception_id"] for e in answer["exceptions"]] == WORST_FIRST
     first = answer["exceptions"][0]
-    assert set(first) >= {"exception_id", "kind", "severity", "title", "subject_kind", "subject_id", "raised_at",
-                          "age_minutes", "owner", "assignee", "status", "snoozed_until", "cause_cleared",
-                          "cleared_note", "detail", "last_action"}
+    assert set(first) >= {
+        "exception_id",
+        "kind",
+        "severity",
+        "title",
+        "subject_kind",
+        "subject_id",
+        "raised_at",
+        "age_minutes",
+        "owner",
+        "assignee",
+        "status",
+        "snoozed_until",
+        "cause_cleared",
+        "cleared_note",
+        "detail",
+        "last_action",
+    }
     assert first["raised_at"] == "2026-01-04T12:00:00"
 
 
@@ -453,26 +567,51 @@ def test_cli_triage_needs_a_database_file() -> None:
 
 
 def _cloud_event(event_id: str, event_type: str, time: str, data: dict, sequence: int) -> dict:
-    return {"specversion": "1.0", "id": event_id, "source": "mes-test", "type": event_type, "time": time,
-            "sequence": sequence, "data": data}
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "mes-test",
+        "type": event_type,
+        "time": time,
+        "sequence": sequence,
+        "data": data,
+    }
 
 
 def test_events_applied_from_a_feed_raise_clear_and_show_in_history(store: Store) -> None:
     from planner_tui.store.events import apply_events
 
-    apply_events(store, [_cloud_event("d1", "machine.down", "2026-01-05T06:40:00Z",
-                                      {"machine_id": "M2", "reason": "spindle", "expected_minutes": 30}, 1)],
-                 feed="test-feed", received_at=datetime(2026, 1, 5, 6, 40, 5))
+    apply_events(
+        store,
+        [
+            _cloud_event(
+                "d1",
+                "machine.down",
+                "2026-01-05T06:40:00Z",
+                {"machine_id": "M2", "reason": "spindle", "expected_minutes": 30},
+                1,
+            )
+        ],
+        feed="test-feed",
+        received_at=datetime(2026, 1, 5, 6, 40, 5),
+    )
     row = listed(store)["machine_down:M2"]
     assert row["owner"] == "Ben" and row["detail"]["reason"] == "spindle"
     triage.acknowledge(store, "machine_down:M2", who="ben", at=datetime(2026, 1, 5, 6, 45))
-    apply_events(store, [_cloud_event("u1", "machine.up", "2026-01-05T06:58:00Z", {"machine_id": "M2"}, 2)],
-                 feed="test-feed", received_at=datetime(2026, 1, 5, 6, 58, 2))
+    apply_events(
+        store,
+        [_cloud_event("u1", "machine.up", "2026-01-05T06:58:00Z", {"machine_id": "M2"}, 2)],
+        feed="test-feed",
+        received_at=datetime(2026, 1, 5, 6, 58, 2),
+    )
     shown = get_exception(store.cursor(), "machine_down:M2", at=AT)
     assert shown["cause_cleared"] is True
     assert shown["cleared_note"].startswith("machine back up")
     assert [(h["kind"], h.get("type") or h.get("action")) for h in shown["history"]] == [
-        ("event", "machine.down"), ("triage", "acknowledge"), ("event", "machine.up")]
+        ("event", "machine.down"),
+        ("triage", "acknowledge"),
+        ("event", "machine.up"),
+    ]
     assert shown["history"][0]["summary"] == "machine.down: reason=spindle, expected_minutes=30"
 
 
@@ -485,8 +624,10 @@ def test_a_hold_with_stock_but_nothing_shipped_is_medium(store: Store) -> None:
 def test_several_feeds_and_a_stale_feed_that_recovers(store: Store) -> None:
     a, b = "http://127.0.0.1:1/a", "http://127.0.0.1:2/b"
     since = datetime(2026, 1, 5, 6, 0)
-    statuses = [SimpleNamespace(state="stale", since=since, last_error="HTTP 500", feed=a),
-                SimpleNamespace(state="live", since=since, last_error=None, feed=b)]
+    statuses = [
+        SimpleNamespace(state="stale", since=since, last_error="HTTP 500", feed=a),
+        SimpleNamespace(state="live", since=since, last_error=None, feed=b),
+    ]
     assert [i for i in listed(store, feed_status=statuses) if i.startswith("feed_stale")] == [f"feed_stale:{a}"]
     triage.acknowledge(store, f"feed_stale:{a}", who="it", at=AT)
     recovered = [SimpleNamespace(state="live", since=AT, last_error=None, feed=a)]
@@ -508,8 +649,9 @@ def test_triage_survives_a_snapshot_reload_and_a_cleared_cause_says_so(tmp_path)
 
     source = plant()
     _write_snapshot(source, tmp_path / "monday")
-    source.con.execute("UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' "
-                       "WHERE machine_id = 'M1'")
+    source.con.execute(
+        "UPDATE machine_states SET state = 'running', since = TIMESTAMP '2026-01-05 10:42:00' WHERE machine_id = 'M1'"
+    )
     _write_snapshot(source, tmp_path / "tuesday")
 
     with Store.open(tmp_path / "plant.duckdb") as store:
@@ -540,8 +682,12 @@ def test_a_machine_that_stops_again_after_a_resolve_is_open_again(store: Store) 
 def test_the_pollers_feed_status_is_understood(store: Store) -> None:
     from planner_tui.feeds.poller import STALE, FeedStatus
 
-    status = FeedStatus(feed="http://127.0.0.1:9/events", state=STALE, since=datetime(2026, 1, 5, 6, 55),
-                        last_error="connection refused")
+    status = FeedStatus(
+        feed="http://127.0.0.1:9/events",
+        state=STALE,
+        since=datetime(2026, 1, 5, 6, 55),
+        last_error="connection refused",
+    )
     row = listed(store, feed_status=status)["feed_stale:http://127.0.0.1:9/events"]
     assert (row["severity"], row["age_minutes"], row["owner"]) == ("high", 5, None)
     assert row["title"] == "Feed http://127.0.0.1:9/events stale since 06:55: connection refused"
@@ -605,17 +751,31 @@ def test_hold_reach_agrees_with_the_lot_trace(store: Store) -> None:
         store,
         lots=[{"lot_id": f"L{i}", "item_id": "FG1"} for i in (3, 4, 5)],
         lot_genealogy=[
-            {"input_lot_id": "L1", "output_lot_id": "L3"}, {"input_lot_id": "L1", "output_lot_id": "L4"},
-            {"input_lot_id": "L3", "output_lot_id": "L5"}, {"input_lot_id": "L4", "output_lot_id": "L5"},
+            {"input_lot_id": "L1", "output_lot_id": "L3"},
+            {"input_lot_id": "L1", "output_lot_id": "L4"},
+            {"input_lot_id": "L3", "output_lot_id": "L5"},
+            {"input_lot_id": "L4", "output_lot_id": "L5"},
             {"input_lot_id": "L5", "output_lot_id": "L3"},
         ],
-        inventory=[{"item_id": "FG1", "location": "A", "lot_id": "L4", "qty": 2},
-                   {"item_id": "FG1", "location": "B", "lot_id": "L4", "qty": 3}],
-        shipments=[{"shipment_id": "S2", "sales_order_id": "SO1", "line_no": 1, "planned_ship_date": "2026-01-06"},
-                   {"shipment_id": "S3", "sales_order_id": "SO3", "line_no": 1, "planned_ship_date": "2026-01-03",
-                    "status": "delivered"}],
-        shipment_lots=[{"shipment_id": "S2", "lot_id": "L4"}, {"shipment_id": "S3", "lot_id": "L5"},
-                       {"shipment_id": "S3", "lot_id": "L3"}],
+        inventory=[
+            {"item_id": "FG1", "location": "A", "lot_id": "L4", "qty": 2},
+            {"item_id": "FG1", "location": "B", "lot_id": "L4", "qty": 3},
+        ],
+        shipments=[
+            {"shipment_id": "S2", "sales_order_id": "SO1", "line_no": 1, "planned_ship_date": "2026-01-06"},
+            {
+                "shipment_id": "S3",
+                "sales_order_id": "SO3",
+                "line_no": 1,
+                "planned_ship_date": "2026-01-03",
+                "status": "delivered",
+            },
+        ],
+        shipment_lots=[
+            {"shipment_id": "S2", "lot_id": "L4"},
+            {"shipment_id": "S3", "lot_id": "L5"},
+            {"shipment_id": "S3", "lot_id": "L3"},
+        ],
     )
     assert _assert_reach_matches_trace(store) == 2
     h1 = listed(store)["quality_hold:H1"]["detail"]
@@ -640,7 +800,8 @@ def _stops(cur) -> list[dict]:
         for row in cur.execute(
             """SELECT s.machine_id, s.since, s.expected_minutes, m.supervisor
                FROM machine_states s JOIN machines m USING (machine_id)
-               WHERE s.state IN ('down', 'maintenance') ORDER BY s.machine_id""").fetchall()
+               WHERE s.state IN ('down', 'maintenance') ORDER BY s.machine_id"""
+        ).fetchall()
     ]
 
 
@@ -662,8 +823,11 @@ def _assert_machine_counts_match_impact(store: Store, at: datetime) -> int:
     with_work = 0
     for row in rows:
         impact = machine_impact(cur, row["subject_id"])
-        expected = (len(impact["production_orders"]), len(impact["sales_orders"]),
-                    sum(1 for s in impact["sales_orders"] if s["turns_late"]))
+        expected = (
+            len(impact["production_orders"]),
+            len(impact["sales_orders"]),
+            sum(1 for s in impact["sales_orders"] if s["turns_late"]),
+        )
         got = (row["detail"]["production_orders"], row["detail"]["sales_lines"], row["detail"]["late_lines"])
         assert got == expected, row["exception_id"]
         if row["detail"]["production_orders"]:
@@ -680,29 +844,56 @@ def test_stops_that_hit_nothing_skip_the_repair_but_agree_with_machine_impact(st
         store,
         machines=[{"machine_id": m, "supervisor": "Ben"} for m in ("M4", "M5")],
         production_orders=[
-            {"production_order_id": p, "item_id": "FG2", "status": "released", "planned_start": a,
-             "planned_end": b}
-            for p, a, b in (("P2", "2026-01-05T03:00:00", "2026-01-05T10:00:00"),
-                            ("P4", "2026-01-05T05:00:00", "2026-01-05T09:00:00"),
-                            ("P5", "2026-01-06T08:00:00", "2026-01-06T09:00:00"))
+            {"production_order_id": p, "item_id": "FG2", "status": "released", "planned_start": a, "planned_end": b}
+            for p, a, b in (
+                ("P2", "2026-01-05T03:00:00", "2026-01-05T10:00:00"),
+                ("P4", "2026-01-05T05:00:00", "2026-01-05T09:00:00"),
+                ("P5", "2026-01-06T08:00:00", "2026-01-06T09:00:00"),
+            )
         ],
         operations=[
-            {"production_order_id": "P2", "op_seq": 10, "machine_id": "M2",
-             "planned_start": "2026-01-05T03:00:00", "planned_end": "2026-01-05T05:00:00"},
-            {"production_order_id": "P2", "op_seq": 20, "machine_id": "M2",
-             "planned_start": "2026-01-05T09:00:00", "planned_end": "2026-01-05T10:00:00"},
-            {"production_order_id": "P4", "op_seq": 10, "machine_id": "M4", "status": "running",
-             "planned_start": "2026-01-05T05:00:00", "planned_end": "2026-01-05T09:00:00"},
-            {"production_order_id": "P5", "op_seq": 10, "machine_id": "M5",
-             "planned_start": "2026-01-06T08:00:00", "planned_end": "2026-01-06T09:00:00"},
+            {
+                "production_order_id": "P2",
+                "op_seq": 10,
+                "machine_id": "M2",
+                "planned_start": "2026-01-05T03:00:00",
+                "planned_end": "2026-01-05T05:00:00",
+            },
+            {
+                "production_order_id": "P2",
+                "op_seq": 20,
+                "machine_id": "M2",
+                "planned_start": "2026-01-05T09:00:00",
+                "planned_end": "2026-01-05T10:00:00",
+            },
+            {
+                "production_order_id": "P4",
+                "op_seq": 10,
+                "machine_id": "M4",
+                "status": "running",
+                "planned_start": "2026-01-05T05:00:00",
+                "planned_end": "2026-01-05T09:00:00",
+            },
+            {
+                "production_order_id": "P5",
+                "op_seq": 10,
+                "machine_id": "M5",
+                "planned_start": "2026-01-06T08:00:00",
+                "planned_end": "2026-01-06T09:00:00",
+            },
         ],
     )
-    store.con.execute("UPDATE machine_states SET state = 'down', since = TIMESTAMP '2026-01-05 06:00:00', "
-                      "expected_minutes = 60 WHERE machine_id = 'M2'")
-    make_plant(store, machine_states=[
-        {"machine_id": "M4", "state": "down", "since": "2026-01-05T06:00:00", "expected_minutes": 30},
-        {"machine_id": "M5", "state": "down", "since": "2026-01-05T06:00:00"},
-    ])
+    store.con.execute(
+        "UPDATE machine_states SET state = 'down', since = TIMESTAMP '2026-01-05 06:00:00', "
+        "expected_minutes = 60 WHERE machine_id = 'M2'"
+    )
+    make_plant(
+        store,
+        machine_states=[
+            {"machine_id": "M4", "state": "down", "since": "2026-01-05T06:00:00", "expected_minutes": 30},
+            {"machine_id": "M5", "state": "down", "since": "2026-01-05T06:00:00"},
+        ],
+    )
     assert _assert_machine_counts_match_impact(store, AT) == 3  # M1, M4, M5 (M2 and M3 hit nothing)
     rows = listed(store)
     assert rows["machine_down:M2"]["severity"] == "low"
@@ -724,7 +915,8 @@ def test_machine_counts_agree_with_machine_impact_on_the_sample(sample_dir, repo
         """INSERT INTO machine_states (machine_id, state, since, reason, expected_minutes)
            SELECT machine_id, 'down', TIMESTAMP '2026-11-23 07:00:00', 'test',
                   CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
-           FROM machines""")
+           FROM machines"""
+    )
     assert _assert_machine_counts_match_impact(store, datetime(2026, 11, 23, 9, 0)) >= 5
 
 
@@ -735,7 +927,9 @@ def _stop_every_machine(store: Store, since: str) -> None:
         """INSERT INTO machine_states (machine_id, state, since, reason, expected_minutes)
            SELECT machine_id, 'down', CAST(? AS TIMESTAMP), 'test',
                   CASE WHEN row_number() OVER (ORDER BY machine_id) % 3 = 0 THEN NULL ELSE 240 END
-           FROM machines""", [since])
+           FROM machines""",
+        [since],
+    )
 
 
 def test_machine_counts_agree_with_machine_impact_on_a_generated_plant(tmp_path) -> None:
@@ -759,9 +953,19 @@ def test_machine_counts_on_a_feeding_loop_say_why_as_machine_impact_does(store: 
     from planner_tui.errors import CycleError
 
     # P9 feeds P1 and P1 feeds P9: M1's stop hits P1, whose chain loops.
-    make_plant(store, production_orders=[
-        {"production_order_id": "P9", "item_id": "FG2", "status": "released", "planned_start": "2026-01-06T08:00:00",
-         "planned_end": "2026-01-06T10:00:00", "parent_production_order_id": "P1"}])
+    make_plant(
+        store,
+        production_orders=[
+            {
+                "production_order_id": "P9",
+                "item_id": "FG2",
+                "status": "released",
+                "planned_start": "2026-01-06T08:00:00",
+                "planned_end": "2026-01-06T10:00:00",
+                "parent_production_order_id": "P1",
+            }
+        ],
+    )
     store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
     cur = store.cursor()
     with pytest.raises(CycleError) as raised:
@@ -773,10 +977,15 @@ def test_machine_counts_on_a_feeding_loop_say_why_as_machine_impact_does(store: 
 
 def test_cli_exceptions_kind_and_limit(db: str) -> None:
     at = ["--at", "2026-01-05T07:00:00"]
-    answer = json.loads(run("exceptions", "--db", db, *at, "--json", "--kind", "shortage", "--kind",
-                            "machine_down").stdout)
+    answer = json.loads(
+        run("exceptions", "--db", db, *at, "--json", "--kind", "shortage", "--kind", "machine_down").stdout
+    )
     assert [e["exception_id"] for e in answer["exceptions"]] == [
-        "machine_down:M1", "shortage:FG2", "shortage:RAW1", "machine_down:M3"]
+        "machine_down:M1",
+        "shortage:FG2",
+        "shortage:RAW1",
+        "machine_down:M3",
+    ]
     assert answer["total"] == 4
     limited = json.loads(run("exceptions", "--db", db, *at, "--json", "--limit", "2").stdout)
     assert [e["exception_id"] for e in limited["exceptions"]] == WORST_FIRST[:2]
@@ -798,10 +1007,18 @@ def test_no_supply_only_when_nothing_is_planned_for_the_item():
         return make_plant(
             customers=[{"customer_id": "C1", "account_manager": "Ann"}],
             items=[{"item_id": "FG", "buyer": "Bob"}],
-            sales_orders=[{"sales_order_id": "SO-1", "customer_id": "C1", "item_id": "FG", "qty": 5,
-                           "promised_date": "2026-01-10"}],
-            purchase_orders=[{"purchase_order_id": "PO-1", "item_id": "FG", "qty": 5,
-                              "due_date": "2026-01-20"}] if with_po else [],
+            sales_orders=[
+                {
+                    "sales_order_id": "SO-1",
+                    "customer_id": "C1",
+                    "item_id": "FG",
+                    "qty": 5,
+                    "promised_date": "2026-01-10",
+                }
+            ],
+            purchase_orders=[{"purchase_order_id": "PO-1", "item_id": "FG", "qty": 5, "due_date": "2026-01-20"}]
+            if with_po
+            else [],
         )
 
     at = parse_timestamp("2026-01-05T08:00")
@@ -820,7 +1037,8 @@ def test_a_kind_that_cannot_be_checked_is_said_after_the_table_and_in_the_json(t
     answer = json.loads(run("exceptions", *at, "--json").stdout)
     assert "machine_down:M1" in {e["exception_id"] for e in answer["exceptions"]}
     assert answer["problems"] == [
-        "late_order: could not check: production orders feed each other in a loop: P1 -> P9 -> P1"]
+        "late_order: could not check: production orders feed each other in a loop: P1 -> P9 -> P1"
+    ]
     table = run("exceptions", *at)
     assert table.exit_code == 0, table.output
     text = " ".join(table.stdout.split())  # a long line wraps on a narrow terminal

@@ -98,6 +98,7 @@ def raw_server():
         server = RawServer(respond)
         made.append(server)
         return server
+
     yield make
     for server in made:
         server.stop()
@@ -118,8 +119,15 @@ def free_port() -> int:
 
 def test_a_line_nested_too_deeply_is_rejected_and_the_feed_goes_on(tmp_path):
     feed_path = tmp_path / "events.jsonl"
-    write_jsonl(feed_path, [down("e1", 1), DEEP, event_text(down("e2", 2), data=DEEP),
-                            ce("e3", "machine.up", {"machine_id": "M1"}, seq=3)])
+    write_jsonl(
+        feed_path,
+        [
+            down("e1", 1),
+            DEEP,
+            event_text(down("e2", 2), data=DEEP),
+            ce("e3", "machine.up", {"machine_id": "M1"}, seq=3),
+        ],
+    )
     store = plant()
     outcome = FileFeed(store, feed_path).poll_once()
     assert outcome.status.state == "live", outcome.status.last_error
@@ -197,8 +205,7 @@ def test_an_http_body_nested_too_deeply_is_a_feed_error_not_a_traceback(raw_serv
 
 
 def adjustments(ids) -> list[dict]:
-    return [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, seq=i)
-            for i in ids]
+    return [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, seq=i) for i in ids]
 
 
 def stock(store) -> float:
@@ -262,14 +269,19 @@ def test_an_older_database_gains_the_file_identity_columns_and_resumes(tmp_path)
 
     db = tmp_path / "old.db"
     con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE feed_cursors (feed VARCHAR PRIMARY KEY, last_sequence BIGINT, etag VARCHAR, "
-                "updated_at TIMESTAMP)")
+    con.execute(
+        "CREATE TABLE feed_cursors (feed VARCHAR PRIMARY KEY, last_sequence BIGINT, etag VARCHAR, updated_at TIMESTAMP)"
+    )
     con.close()
     feed_path = tmp_path / "events.jsonl"
     write_jsonl(feed_path, adjustments(range(1, 3)))
     store = plant(Store.open(db))
-    columns = {r[0] for r in store.con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'feed_cursors'").fetchall()}
+    columns = {
+        r[0]
+        for r in store.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'feed_cursors'"
+        ).fetchall()
+    }
     assert {"position", "file_identity", "file_head"} <= columns
     assert FileFeed(store, feed_path).poll_once().applied == 2
     store.close()
@@ -295,7 +307,8 @@ def test_credentials_in_a_feed_url_are_neither_stored_nor_printed(raw_server, tm
     with Store.open(db) as store:
         stored = store.con.execute(
             "SELECT string_agg(feed, ' ') FROM feed_cursors UNION ALL "
-            "SELECT string_agg(feed || ' ' || source || ' ' || coalesce(reason, ''), ' ') FROM event_log").fetchall()
+            "SELECT string_agg(feed || ' ' || source || ' ' || coalesce(reason, ''), ' ') FROM event_log"
+        ).fetchall()
     text = " ".join(r[0] for r in stored)
     assert "127.0.0.1" in text and SECRET not in text and TOKEN not in text and "planner" not in text
     server.stop()
@@ -322,15 +335,23 @@ def test_a_database_holding_credentials_is_rewritten_when_opened(tmp_path):
     one_url = f"http://planner:{SECRET}@mes.example/events"
     other_token = f"http://mes.example/events?token={TOKEN}"
     other_token2 = "http://mes.example/events?token=another-one"
-    store.con.execute("INSERT INTO feed_cursors (feed, last_sequence, updated_at) VALUES "
-                      "(?, 7, TIMESTAMP '2026-01-05 08:00:00'), (?, 9, TIMESTAMP '2026-01-05 09:00:00'), "
-                      "(?, 4, TIMESTAMP '2026-01-05 07:00:00')", [one_url, other_token, other_token2])
+    store.con.execute(
+        "INSERT INTO feed_cursors (feed, last_sequence, updated_at) VALUES "
+        "(?, 7, TIMESTAMP '2026-01-05 08:00:00'), (?, 9, TIMESTAMP '2026-01-05 09:00:00'), "
+        "(?, 4, TIMESTAMP '2026-01-05 07:00:00')",
+        [one_url, other_token, other_token2],
+    )
     apply_events(store, [down("e1", 1)], feed=one_url)
     store.con.execute("UPDATE event_log SET feed = ?", [one_url])  # as an older version stored it
-    store.con.execute("INSERT INTO event_log (source, event_id, received_at, outcome, feed) VALUES "
-                      "(?, 'invalid-1', now(), 'rejected', ?)", [other_token, other_token])
-    store.con.execute("INSERT OR REPLACE INTO store_meta VALUES ('loaded_from', ?)",
-                      [f"https://planner:{SECRET}@erp.example/snapshot"])
+    store.con.execute(
+        "INSERT INTO event_log (source, event_id, received_at, outcome, feed) VALUES "
+        "(?, 'invalid-1', now(), 'rejected', ?)",
+        [other_token, other_token],
+    )
+    store.con.execute(
+        "INSERT OR REPLACE INTO store_meta VALUES ('loaded_from', ?)",
+        [f"https://planner:{SECRET}@erp.example/snapshot"],
+    )
     store.close()
     with Store.open(db) as store:
         cursors = store.con.execute("SELECT feed, last_sequence FROM feed_cursors ORDER BY feed").fetchall()
@@ -338,16 +359,21 @@ def test_a_database_holding_credentials_is_rewritten_when_opened(tmp_path):
         loaded_from = store.con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchone()[0]
     assert loaded_from == "https://***@erp.example/snapshot"
     assert cursors == [("http://***@mes.example/events", 7), ("http://mes.example/events?token=***", 9)]
-    assert logged == [("urn:test:mes", "http://***@mes.example/events"),
-                      ("http://mes.example/events?token=***", "http://mes.example/events?token=***")]
+    assert logged == [
+        ("urn:test:mes", "http://***@mes.example/events"),
+        ("http://mes.example/events?token=***", "http://mes.example/events?token=***"),
+    ]
 
 
 def test_the_history_of_an_old_database_opened_read_only_shows_no_credentials(tmp_path):
     db = tmp_path / "plant.db"
     store = plant(Store.open(db))
     url = f"http://planner:{SECRET}@mes.example/events?token={TOKEN}"
-    store.con.execute("INSERT INTO event_log (source, event_id, received_at, outcome, feed) VALUES "
-                      "(?, 'invalid-1', now(), 'rejected', ?)", [url, url])  # as an older version stored it
+    store.con.execute(
+        "INSERT INTO event_log (source, event_id, received_at, outcome, feed) VALUES "
+        "(?, 'invalid-1', now(), 'rejected', ?)",
+        [url, url],
+    )  # as an older version stored it
     store.close()
     result = invoke("events", "list", "--db", db, "--json")
     assert result.exit_code == 0, result.output
@@ -360,8 +386,10 @@ def test_the_status_of_an_old_database_opened_read_only_shows_no_credentials(tmp
 
     db = tmp_path / "plant.db"
     store = plant(Store.open(db))
-    store.con.execute("INSERT OR REPLACE INTO store_meta VALUES ('loaded_from', ?)",
-                      [f"https://planner:{SECRET}@erp.example/snapshot?token={TOKEN}"])
+    store.con.execute(
+        "INSERT OR REPLACE INTO store_meta VALUES ('loaded_from', ?)",
+        [f"https://planner:{SECRET}@erp.example/snapshot?token={TOKEN}"],
+    )
     store.close()
     with Store.open(db, read_only=True) as store:
         assert plant_status(store.cursor())["loaded_from"] == "https://***@erp.example/snapshot?token=***"
@@ -415,6 +443,7 @@ def producing(stamp):
     def respond(path, query):
         made[0] += 1
         return page(json.dumps([down(f"p{made[0]}", made[0], time=stamp())]))
+
     return respond
 
 
@@ -427,8 +456,13 @@ def test_pull_against_a_feed_that_keeps_producing_returns(raw_server, tmp_path):
     db = tmp_path / "plant.db"
     plant(Store.open(db)).close()
     began = time.monotonic()
-    process = subprocess.run([sys.executable, "-m", "planner_tui", "events", "pull", server.url(), "--db", str(db),
-                              "--json"], capture_output=True, text=True, timeout=60, check=False)
+    process = subprocess.run(
+        [sys.executable, "-m", "planner_tui", "events", "pull", server.url(), "--db", str(db), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert process.returncode == 0, process.stderr
     assert time.monotonic() - began < 30
     assert 1 <= json.loads(process.stdout)["result"]["applied"] <= 5
@@ -490,9 +524,14 @@ def test_pull_of_a_growing_file_stops_at_what_the_file_held_when_it_started(tmp_
 def test_feed_serve_refuses_an_unreadable_script_in_one_line(tmp_path, sample_dir, second_line, message):
     script = tmp_path / "script.jsonl"
     script.write_bytes(json.dumps(down("e1", 1)).encode() + b"\n" + second_line + b"\n")
-    process = subprocess.run([sys.executable, "-m", "planner_tui", "feed", "serve", str(sample_dir), str(script),
-                              "--port", "0"], capture_output=True, text=True, timeout=30, check=False,
-                             env=dict(os.environ, COLUMNS="300"))
+    process = subprocess.run(
+        [sys.executable, "-m", "planner_tui", "feed", "serve", str(sample_dir), str(script), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=dict(os.environ, COLUMNS="300"),
+    )
     assert process.returncode == 2, process.stderr
     assert message in process.stderr and str(script) in process.stderr.replace("\n", "")
     assert "Traceback" not in process.stderr and len(process.stderr.strip().splitlines()) == 1

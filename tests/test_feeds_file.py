@@ -14,14 +14,25 @@ from planner_tui.store import Store
 def test_file_feed_applies_then_resumes_after_a_restart_without_repeating(tmp_path):
     db, feed_file = tmp_path / "plant.db", tmp_path / "events.jsonl"
     store = plant(Store.open(db))
-    write_jsonl(feed_file, [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1},
-                               seq=i) for i in range(1, 4)])
+    write_jsonl(
+        feed_file,
+        [
+            ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, seq=i)
+            for i in range(1, 4)
+        ],
+    )
     outcome = open_feed(store, str(feed_file)).poll_once()
     assert outcome.applied == 3 and outcome.status.state == "live" and outcome.status.last_sequence == 3
     store.close()
 
-    write_jsonl(feed_file, [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1},
-                               seq=i) for i in range(4, 6)], mode="a")
+    write_jsonl(
+        feed_file,
+        [
+            ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, seq=i)
+            for i in range(4, 6)
+        ],
+        mode="a",
+    )
     store = Store.open(db)
     feed = open_feed(store, str(feed_file))
     assert isinstance(feed, FileFeed) and feed.status.last_sequence == 3
@@ -35,8 +46,14 @@ def test_file_feed_applies_then_resumes_after_a_restart_without_repeating(tmp_pa
 
 def test_invalid_json_lines_are_rejected_and_the_feed_goes_on(tmp_path):
     store, feed_file = plant(), tmp_path / "events.jsonl"
-    write_jsonl(feed_file, [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1), "{not json",
-                            ce("e2", "machine.up", {"machine_id": "M1"}, seq=2)])
+    write_jsonl(
+        feed_file,
+        [
+            ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
+            "{not json",
+            ce("e2", "machine.up", {"machine_id": "M1"}, seq=2),
+        ],
+    )
     outcome = open_feed(store, str(feed_file)).poll_once()
     assert (outcome.applied, outcome.result.rejected) == (2, 1)
     outcome_, reason, event_id = one(store, "SELECT outcome, reason, event_id FROM event_log WHERE outcome='rejected'")
@@ -146,8 +163,14 @@ def test_a_new_event_below_the_cursor_in_a_file_is_applied_and_a_repeated_one_is
     store = plant()
     feed = FileFeed(store, feed_path)
     assert feed.poll_once().result.applied == 1
-    write_jsonl(feed_path, [ce("e1", "machine.down", {"machine_id": "M2"}, seq=1, source="urn:erp"),
-                            ce("e1", "machine.down", {"machine_id": "M2"}, seq=5, source="urn:mes")], mode="a")
+    write_jsonl(
+        feed_path,
+        [
+            ce("e1", "machine.down", {"machine_id": "M2"}, seq=1, source="urn:erp"),
+            ce("e1", "machine.down", {"machine_id": "M2"}, seq=5, source="urn:mes"),
+        ],
+        mode="a",
+    )
     result = feed.poll_once().result
     assert (result.applied, result.duplicates, result.last_sequence) == (1, 1, 5)
     assert one(store, "SELECT state FROM machine_states WHERE machine_id = 'M2'") == "down"

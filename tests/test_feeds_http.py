@@ -34,9 +34,16 @@ class FakeClock:
 
 def adjustments(n: int, start: int = 1, minutes_apart: int = 1) -> list[dict]:
     base = datetime(2026, 1, 5, 8, 0)
-    return [ce(f"e{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 1}, seq=i,
-               time=(base + timedelta(minutes=(i - 1) * minutes_apart)).isoformat() + "Z")
-            for i in range(start, start + n)]
+    return [
+        ce(
+            f"e{i}",
+            "inventory.adjusted",
+            {"item_id": "FG1", "location": "WH", "qty_delta": 1},
+            seq=i,
+            time=(base + timedelta(minutes=(i - 1) * minutes_apart)).isoformat() + "Z",
+        )
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -45,6 +52,7 @@ def script(tmp_path):
         path = tmp_path / "script.jsonl"
         write_jsonl(path, events)
         return path
+
     return write
 
 
@@ -110,6 +118,7 @@ def fault_server():
         server = FaultServer(respond)
         made.append(server)
         return server
+
     yield make
     for server in made:
         server.stop()
@@ -161,11 +170,13 @@ def test_resume_after_restart_loses_and_repeats_nothing(servers, script, tmp_pat
 
 
 def test_unknown_types_and_malformed_events_do_not_stop_the_feed(servers, script):
-    events = [ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
-              ce("e2", "shift.started", {"shift": "B"}, seq=2),
-              ce("e3", "machine.down", {"machine_id": "NOPE"}, seq=3),
-              ce("e4", "machine.up", {"machine_id": "M1"}, seq=4, time="not a time"),
-              ce("e5", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=5)]
+    events = [
+        ce("e1", "machine.down", {"machine_id": "M1"}, seq=1),
+        ce("e2", "shift.started", {"shift": "B"}, seq=2),
+        ce("e3", "machine.down", {"machine_id": "NOPE"}, seq=3),
+        ce("e4", "machine.up", {"machine_id": "M1"}, seq=4, time="not a time"),
+        ce("e5", "hold.placed", {"hold_id": "H1", "lot_id": "L1"}, seq=5),
+    ]
     server = serve(servers, script(events))
     store = plant()
     outcome = open_feed(store, server.feed_url, **FAST).poll_once()
@@ -227,8 +238,16 @@ def test_500s_are_retried_with_growing_jittered_backoff_then_succeed(fault_serve
 
     server = fault_server(respond)
     delays = []
-    feed = HttpFeed(plant(), server.url, timeout=0.5, retries=3, backoff=0.1, backoff_max=1.0,
-                    sleep=delays.append, jitter=lambda: 1.0)
+    feed = HttpFeed(
+        plant(),
+        server.url,
+        timeout=0.5,
+        retries=3,
+        backoff=0.1,
+        backoff_max=1.0,
+        sleep=delays.append,
+        jitter=lambda: 1.0,
+    )
     outcome = feed.poll_once()
     assert outcome.applied == 3 and outcome.status.state == "live"
     assert delays == [0.1, 0.2]  # exponential (jitter pinned at its top)
@@ -266,8 +285,10 @@ def test_a_server_trickling_its_answer_hits_the_wall_clock_deadline():
     def trickle():
         conn, _ = listener.accept()
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
-                     % (BATCH_CONTENT_TYPE.encode(), len(body)))
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+            % (BATCH_CONTENT_TYPE.encode(), len(body))
+        )
         try:
             for byte in body:
                 if stop.is_set():
@@ -404,5 +425,6 @@ def test_each_page_is_received_when_it_arrives(servers, script):
     store = plant()
     assert HttpFeed(store, server.feed_url, page_limit=7, clock=clock, **FAST).poll_once().applied == 16
     pages = store.con.execute(
-        "SELECT received_at, count(*) FROM event_log GROUP BY received_at ORDER BY received_at").fetchall()
+        "SELECT received_at, count(*) FROM event_log GROUP BY received_at ORDER BY received_at"
+    ).fetchall()
     assert [n for _, n in pages] == [7, 7, 2]  # one arrival time a page, though applied in one batch

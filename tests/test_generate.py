@@ -53,8 +53,11 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_another_plant(small_dir
     for t in TABLES:
         name = f"{t.name}.parquet"
         assert (again / name).read_bytes() == (small_dir / name).read_bytes(), name
-    differing = [t.name for t in TABLES if (other / f"{t.name}.parquet").read_bytes()
-                 != (small_dir / f"{t.name}.parquet").read_bytes()]
+    differing = [
+        t.name
+        for t in TABLES
+        if (other / f"{t.name}.parquet").read_bytes() != (small_dir / f"{t.name}.parquet").read_bytes()
+    ]
     assert {"operations", "sales_orders", "lot_genealogy", "production_orders"} <= set(differing)
 
 
@@ -74,18 +77,36 @@ def test_loads_with_every_table_filled(store):
 
 
 def test_plan_is_feasible(store):
-    assert one(store, """
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM (
             SELECT planned_start, lag(planned_end) OVER (PARTITION BY machine_id ORDER BY planned_start, production_order_id, op_seq) AS prev_end
-            FROM operations) WHERE planned_start < prev_end""") == 0
-    assert one(store, """
+            FROM operations) WHERE planned_start < prev_end""",
+        )
+        == 0
+    )
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM (
             SELECT planned_start, lag(planned_end) OVER (PARTITION BY production_order_id ORDER BY op_seq) AS prev_end
-            FROM operations) WHERE planned_start < prev_end""") == 0
-    assert one(store, """
+            FROM operations) WHERE planned_start < prev_end""",
+        )
+        == 0
+    )
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM production_orders f
         JOIN production_orders p ON p.production_order_id = f.parent_production_order_id
-        WHERE f.planned_end > p.planned_start""") == 0
+        WHERE f.planned_end > p.planned_start""",
+        )
+        == 0
+    )
     assert one(store, "SELECT count(*) FROM operations WHERE planned_end <= planned_start") == 0
 
 
@@ -105,43 +126,82 @@ def test_statuses_agree_with_as_of(store):
 
 def test_has_the_sample_plants_structure(store):
     # four-level BOM: finished -> subassembly -> component -> raw
-    assert one(store, """
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM bom a JOIN bom b ON b.parent_item_id = a.component_item_id
         JOIN bom c ON c.parent_item_id = b.component_item_id
-        JOIN items i ON i.item_id = c.component_item_id WHERE i.item_type = 'raw'""") > 0
+        JOIN items i ON i.item_id = c.component_item_id WHERE i.item_type = 'raw'""",
+        )
+        > 0
+    )
     # make to order (with a line) and make to stock (without), feeding three levels deep
     assert one(store, "SELECT count(*) FROM production_orders WHERE sales_order_id IS NOT NULL") > 0
-    assert one(store, "SELECT count(*) FROM production_orders WHERE sales_order_id IS NULL AND parent_production_order_id IS NULL") > 0
-    assert one(store, """
+    assert (
+        one(
+            store,
+            "SELECT count(*) FROM production_orders WHERE sales_order_id IS NULL AND parent_production_order_id IS NULL",
+        )
+        > 0
+    )
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM production_orders a
         JOIN production_orders b ON b.production_order_id = a.parent_production_order_id
-        JOIN production_orders c ON c.production_order_id = b.parent_production_order_id""") > 0
+        JOIN production_orders c ON c.production_order_id = b.parent_production_order_id""",
+        )
+        > 0
+    )
     # a feeder makes a component of the item it feeds
-    assert one(store, """
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM production_orders f JOIN production_orders p ON p.production_order_id = f.parent_production_order_id
         LEFT JOIN bom ON bom.parent_item_id = p.item_id AND bom.component_item_id = f.item_id
-        WHERE bom.parent_item_id IS NULL""") == 0
+        WHERE bom.parent_item_id IS NULL""",
+        )
+        == 0
+    )
     # made-to-order lines carry their finished order's item
-    assert one(store, """
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM production_orders p JOIN sales_orders s USING (sales_order_id, line_no)
-        WHERE p.parent_production_order_id IS NULL AND s.item_id <> p.item_id""") == 0
+        WHERE p.parent_production_order_id IS NULL AND s.item_id <> p.item_id""",
+        )
+        == 0
+    )
 
 
 def test_lots_genealogy_shipments_holds_and_stops(store):
-    depth = one(store, """
+    depth = one(
+        store,
+        """
         WITH RECURSIVE up(lot, depth) AS (
             SELECT DISTINCT sl.lot_id, 0 FROM shipment_lots sl JOIN shipments s USING (shipment_id)
             WHERE s.status IN ('shipped', 'delivered')
             UNION ALL
             SELECT g.input_lot_id, u.depth + 1 FROM up u JOIN lot_genealogy g ON g.output_lot_id = u.lot
             WHERE u.depth < 5)
-        SELECT max(depth) FROM up""")
+        SELECT max(depth) FROM up""",
+    )
     assert depth >= 3  # a shipped lot descends from a raw lot three links up
     # genealogy follows the BOM
-    assert one(store, """
+    assert (
+        one(
+            store,
+            """
         SELECT count(*) FROM lot_genealogy g JOIN lots i ON i.lot_id = g.input_lot_id JOIN lots o ON o.lot_id = g.output_lot_id
         LEFT JOIN bom ON bom.parent_item_id = o.item_id AND bom.component_item_id = i.item_id
-        WHERE bom.parent_item_id IS NULL""") == 0
+        WHERE bom.parent_item_id IS NULL""",
+        )
+        == 0
+    )
     assert one(store, "SELECT count(*) FROM lots WHERE status = 'shipped'") > 0
     assert one(store, "SELECT count(*) FROM lots WHERE produced_by IS NOT NULL") > 0
     assert one(store, "SELECT count(*) FROM machine_states WHERE state = 'down'") >= 1
@@ -160,7 +220,9 @@ def test_bad_arguments_are_refused():
 def test_cli_generate_json(tmp_path):
     from planner_tui.cli import app
 
-    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "p"), "--scale", "0.002", "--seed", "7", "--json"])
+    result = CliRunner().invoke(
+        app, ["generate", "--out", str(tmp_path / "p"), "--scale", "0.002", "--seed", "7", "--json"]
+    )
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["seed"] == 7 and answer["tables"]["machines"] == 12

@@ -23,12 +23,24 @@ def t(hhmm: str, day: int = 0) -> datetime:
 
 
 def op(po, seq, machine, start, end, status="waiting"):
-    return {"production_order_id": po, "op_seq": seq, "machine_id": machine,
-            "planned_start": t(start), "planned_end": t(end), "status": status}
+    return {
+        "production_order_id": po,
+        "op_seq": seq,
+        "machine_id": machine,
+        "planned_start": t(start),
+        "planned_end": t(end),
+        "status": status,
+    }
 
 
 def order(po, start, end, **extra):
-    return {"production_order_id": po, "item_id": "ITEM-" + po, "planned_start": t(start), "planned_end": t(end), **extra}
+    return {
+        "production_order_id": po,
+        "item_id": "ITEM-" + po,
+        "planned_start": t(start),
+        "planned_end": t(end),
+        **extra,
+    }
 
 
 def build(store=None, machine_states=()):
@@ -72,8 +84,18 @@ def build(store=None, machine_states=()):
         ],
         shipments=[
             {"shipment_id": "SH-1", "sales_order_id": "SO-1", "planned_ship_date": date(2026, 1, 5)},
-            {"shipment_id": "SH-OLD", "sales_order_id": "SO-1", "planned_ship_date": date(2026, 1, 4), "status": "shipped"},
-            {"shipment_id": "SH-2", "sales_order_id": "SO-2", "planned_ship_date": date(2026, 1, 6), "status": "picked"},
+            {
+                "shipment_id": "SH-OLD",
+                "sales_order_id": "SO-1",
+                "planned_ship_date": date(2026, 1, 4),
+                "status": "shipped",
+            },
+            {
+                "shipment_id": "SH-2",
+                "sales_order_id": "SO-2",
+                "planned_ship_date": date(2026, 1, 6),
+                "status": "picked",
+            },
         ],
     )
 
@@ -84,7 +106,16 @@ def by_id(rows, key="production_order_id"):
 
 def test_impact_shape_and_multi_level_delay_to_late_line():
     result = machine_impact(build().cursor(), "M-WELD", at=t("09:00"), down_minutes=300)
-    for key in ("machine_id", "at", "down_minutes", "production_orders", "sales_orders", "shipments", "customers", "notify"):
+    for key in (
+        "machine_id",
+        "at",
+        "down_minutes",
+        "production_orders",
+        "sales_orders",
+        "shipments",
+        "customers",
+        "notify",
+    ):
         assert key in result
     assert result["down_minutes"] == 300 and result["stop_end"] == t("14:00") and result["downtime_known"]
     pos = by_id(result["production_orders"])
@@ -135,7 +166,9 @@ def test_unknown_downtime_reports_exposure_without_delays():
 
 
 def test_stop_and_downtime_from_store():
-    store = build(machine_states=[{"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 300}])
+    store = build(
+        machine_states=[{"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 300}]
+    )
     result = machine_impact(store.cursor(), "M-WELD")
     assert result["stop_start"] == t("09:00") and result["down_minutes"] == 300
     assert by_id(result["production_orders"])["A"]["delay_minutes"] == 300
@@ -155,8 +188,10 @@ def test_errors():
 def test_feeding_cycle_is_reported_not_looped_on():
     store = make_plant(
         machines=[{"machine_id": "M1"}],
-        production_orders=[order("X", "08:00", "09:00", parent_production_order_id="Y"),
-                           order("Y", "09:00", "10:00", parent_production_order_id="X")],
+        production_orders=[
+            order("X", "08:00", "09:00", parent_production_order_id="Y"),
+            order("Y", "09:00", "10:00", parent_production_order_id="X"),
+        ],
         operations=[op("X", 10, "M1", "08:00", "09:00"), op("Y", 10, "M1", "09:00", "10:00")],
     )
     with pytest.raises(CycleError, match="X") as info:
@@ -167,10 +202,12 @@ def test_feeding_cycle_is_reported_not_looped_on():
 
 
 def test_reschedule_with_two_stopped_machines():
-    store = build(machine_states=[
-        {"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 60},
-        {"machine_id": "M-ASSY", "state": "maintenance", "since": t("12:00"), "expected_minutes": 300},
-    ])
+    store = build(
+        machine_states=[
+            {"machine_id": "M-WELD", "state": "down", "since": t("09:00"), "expected_minutes": 60},
+            {"machine_id": "M-ASSY", "state": "maintenance", "since": t("12:00"), "expected_minutes": 300},
+        ]
+    )
     result = reschedule(store.cursor(), at=t("12:00"))
     assert [s["machine_id"] for s in result["stops"]] == ["M-ASSY", "M-WELD"]
     pos = by_id(result["production_orders"])
@@ -201,15 +238,22 @@ def build_at_risk(store=None):
         store,
         machines=[{"machine_id": "M1", "supervisor": "Sam"}, {"machine_id": "M2", "supervisor": "Sue"}],
         machine_states=[{"machine_id": "M1", "state": "down", "since": t("09:00"), "expected_minutes": 120}],
-        customers=[{"customer_id": c, "name": c.title(), "account_manager": m}
-                   for c, m in (("ACME", "Ann"), ("BOLT", "Bob"), ("CALM", "Cid"), ("DART", "Dee"), ("EDGE", "Eve"))],
+        customers=[
+            {"customer_id": c, "name": c.title(), "account_manager": m}
+            for c, m in (("ACME", "Ann"), ("BOLT", "Bob"), ("CALM", "Cid"), ("DART", "Dee"), ("EDGE", "Eve"))
+        ],
         sales_orders=[
             {"sales_order_id": "SO-1", "customer_id": "ACME", "item_id": "ITEM-A", "promised_date": date(2026, 1, 5)},
             {"sales_order_id": "SO-2", "customer_id": "BOLT", "item_id": "ITEM-B", "promised_date": date(2026, 1, 5)},
             {"sales_order_id": "SO-3", "customer_id": "CALM", "item_id": "ITEM-C", "promised_date": date(2026, 1, 5)},
             {"sales_order_id": "SO-4", "customer_id": "DART", "item_id": "ITEM-D", "promised_date": date(2026, 1, 5)},
-            {"sales_order_id": "SO-5", "customer_id": "EDGE", "item_id": "ITEM-E", "promised_date": date(2026, 1, 5),
-             "status": "shipped"},
+            {
+                "sales_order_id": "SO-5",
+                "customer_id": "EDGE",
+                "item_id": "ITEM-E",
+                "promised_date": date(2026, 1, 5),
+                "status": "shipped",
+            },
         ],
         production_orders=[
             order("A", "08:00", "10:00", sales_order_id="SO-1", line_no=1),
@@ -232,7 +276,10 @@ def test_reschedule_lists_lines_that_move_turn_late_or_are_late_in_plan():
     at_risk = result["lines_at_risk"]
     # Late first (biggest slip first), then moved; SO-4 (on time, unmoved) and SO-5 (shipped) are not at risk.
     assert [(ln["sales_order_id"], ln["status"], ln["slip_minutes"]) for ln in at_risk] == [
-        ("SO-2", "LATE", 120.0), ("SO-3", "LATE", 0.0), ("SO-1", "moved", 120.0)]
+        ("SO-2", "LATE", 120.0),
+        ("SO-3", "LATE", 0.0),
+        ("SO-1", "moved", 120.0),
+    ]
     lines = {ln["sales_order_id"]: ln for ln in at_risk}
     assert lines["SO-1"]["planned_eta"] == t("10:00") and lines["SO-1"]["eta"] == t("12:00")
     assert lines["SO-1"]["promised_date"] == date(2026, 1, 5)
@@ -270,13 +317,32 @@ def db_file(tmp_path):
 
 def test_cli_impact_json(db_file):
     runner = CliRunner()
-    out = runner.invoke(app, ["impact", "machine", "M-WELD", "--at", "2026-01-05T09:00:00", "--down-minutes", "300",
-                              "--json", "--db", str(db_file)])
+    out = runner.invoke(
+        app,
+        [
+            "impact",
+            "machine",
+            "M-WELD",
+            "--at",
+            "2026-01-05T09:00:00",
+            "--down-minutes",
+            "300",
+            "--json",
+            "--db",
+            str(db_file),
+        ],
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["machine_id"] == "M-WELD" and data["down_minutes"] == 300
     assert data["sales_orders"][0]["late"] is True
-    assert set(data["production_orders"][0]) >= {"production_order_id", "item_id", "planned_end", "new_end", "delay_minutes"}
+    assert set(data["production_orders"][0]) >= {
+        "production_order_id",
+        "item_id",
+        "planned_end",
+        "new_end",
+        "delay_minutes",
+    }
     assert set(data["sales_orders"][0]) >= {"sales_order_id", "line_no", "customer_id", "promised_date", "eta", "late"}
     assert set(data["shipments"][0]) >= {"shipment_id", "planned_ship_date", "status"}
     assert set(data["customers"][0]) >= {"customer_id", "name", "account_manager"}
@@ -284,8 +350,9 @@ def test_cli_impact_json(db_file):
 
 
 def test_cli_tables_say_late_in_words(db_file):
-    out = CliRunner().invoke(app, ["impact", "machine", "M-WELD", "--at", "2026-01-05T09:00", "--down-minutes", "300",
-                                   "--db", str(db_file)])
+    out = CliRunner().invoke(
+        app, ["impact", "machine", "M-WELD", "--at", "2026-01-05T09:00", "--down-minutes", "300", "--db", str(db_file)]
+    )
     assert out.exit_code == 0, out.output
     assert "LATE" in out.stdout and "Who to tell" in out.stdout
 
@@ -306,8 +373,10 @@ def test_cli_tables_read_at_80_columns(tmp_path):
     build_at_risk(store)
     store.close()
     runner = CliRunner()
-    for args in (["reschedule", "--at", "2026-01-05T09:30"],
-                 ["impact", "machine", "M1", "--at", "2026-01-05T09:00", "--down-minutes", "120"]):
+    for args in (
+        ["reschedule", "--at", "2026-01-05T09:30"],
+        ["impact", "machine", "M1", "--at", "2026-01-05T09:00", "--down-minutes", "120"],
+    ):
         out = runner.invoke(app, [*args, "--db", str(path)], env={"COLUMNS": "80"})
         assert out.exit_code == 0, out.output
         text = out.stdout
@@ -355,7 +424,9 @@ def test_sample_weld_cell_stop_names_late_customer_lines(sample_store):
     baltic = [ln for ln in result["sales_orders"] if ln["customer_id"] == "CUST-BALTWAT"]
     assert baltic and all(ln["slip_minutes"] > 0 and not ln["late"] for ln in baltic)  # slip but hold
     people = {n["person"] for n in result["notify"]}
-    supervisor = sample_store.cursor().execute("SELECT supervisor FROM machines WHERE machine_id = 'M-WELD-01'").fetchall()[0][0]
+    supervisor = (
+        sample_store.cursor().execute("SELECT supervisor FROM machines WHERE machine_id = 'M-WELD-01'").fetchall()[0][0]
+    )
     assert supervisor in people
     assert {ln["account_manager"] for ln in late} <= people
     assert any(p["why"].startswith("fed by") for p in result["production_orders"])
@@ -365,8 +436,9 @@ def test_sample_reschedule_runs(sample_store):
     result = reschedule(sample_store.cursor(), at=datetime(2026, 11, 23, 6, 0))
     assert result["stops"] and all("machine_id" in s for s in result["stops"])
     at_risk = {(ln["sales_order_id"], ln["line_no"]): ln["status"] for ln in result["lines_at_risk"]}
-    assert {k for k, status in at_risk.items() if status == "LATE"} >= {(ln["sales_order_id"], ln["line_no"])
-                                                                         for ln in result["sales_orders"]}
+    assert {k for k, status in at_risk.items() if status == "LATE"} >= {
+        (ln["sales_order_id"], ln["line_no"]) for ln in result["sales_orders"]
+    }
 
 
 @pytest.mark.parametrize("minutes", [float("nan"), float("inf"), 1e10])

@@ -63,8 +63,11 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             found.append((node.lineno, module))
             # `from planner_tui import settings`, `from . import x`: the names may be modules themselves
             folder = PACKAGE.parent.joinpath(*module.split("."))
-            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names
-                      if (folder / f"{alias.name}.py").exists() or (folder / alias.name).is_dir()]
+            found += [
+                (node.lineno, f"{module}.{alias.name}")
+                for alias in node.names
+                if (folder / f"{alias.name}.py").exists() or (folder / alias.name).is_dir()
+            ]
     return found
 
 
@@ -103,8 +106,10 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 def test_every_module_has_a_place() -> None:
     unknown = sorted({unit_of(p) for p in SOURCES} - set(LAYERS) - SHARED - set(PLACED))
-    assert not unknown, (f"planner_tui/{unknown[0]} is in no layer: add it to LAYERS, SHARED or PLACED in "
-                         "tests/test_layers.py (and to docs/architecture.md)")
+    assert not unknown, (
+        f"planner_tui/{unknown[0]} is in no layer: add it to LAYERS, SHARED or PLACED in "
+        "tests/test_layers.py (and to docs/architecture.md)"
+    )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -116,35 +121,44 @@ def test_a_module_imports_only_from_the_layers_above_it(path: Path) -> None:
     assert not wrong, f"{path.relative_to(PACKAGE)} ({unit}) reaches below itself:\n" + "\n".join(wrong)
 
 
-CONSOLE_VIEWS = sorted(p for p in (PACKAGE / "console").rglob("*.py")
-                       if p.relative_to(PACKAGE / "console").with_suffix("").parts[0] not in CONSOLE_STORE_USERS)
+CONSOLE_VIEWS = sorted(
+    p
+    for p in (PACKAGE / "console").rglob("*.py")
+    if p.relative_to(PACKAGE / "console").with_suffix("").parts[0] not in CONSOLE_STORE_USERS
+)
 
 
 @pytest.mark.parametrize("path", CONSOLE_VIEWS, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_screens_and_widgets_reach_the_plant_only_through_access(path: Path) -> None:
-    wrong = [f"line {line}: {module}" for line, module in imports_of(path)
-             if target_unit(module) in ("store", "engine", "feeds")]
+    wrong = [
+        f"line {line}: {module}"
+        for line, module in imports_of(path)
+        if target_unit(module) in ("store", "engine", "feeds")
+    ]
     assert not wrong, f"{path.relative_to(PACKAGE)} asks the plant around planner_tui.access:\n" + "\n".join(wrong)
 
 
 # The checker itself: it must catch what it is for.
-@pytest.mark.parametrize("unit,source,bad", [
-    ("engine", "from planner_tui.feeds.poller import open_feed", True),
-    ("store", "def f():\n    from planner_tui.engine import impact", True),
-    ("store", "import planner_tui.engine.orders", True),
-    ("feeds", "from planner_tui.access import LocalPlant", True),
-    ("access", "from planner_tui.console.app import PlannerApp", True),
-    ("console", "from planner_tui.cli.common import to_json", True),
-    ("engine", "from textual.widgets import Static", True),
-    ("errors", "from planner_tui.store import Store", True),
-    ("engine", "from planner_tui.generate import generate", True),
-    ("access", "from planner_tui.feeds.poller import open_feed", False),
-    ("cli", "from planner_tui.console.app import PlannerApp", False),
-    ("generate", "from planner_tui.store import Store", False),
-    ("engine", "from planner_tui import errors", False),
-    ("engine", "from planner_tui import settings", False),
-    ("engine", "from planner_tui import console", True),
-])
+@pytest.mark.parametrize(
+    "unit,source,bad",
+    [
+        ("engine", "from planner_tui.feeds.poller import open_feed", True),
+        ("store", "def f():\n    from planner_tui.engine import impact", True),
+        ("store", "import planner_tui.engine.orders", True),
+        ("feeds", "from planner_tui.access import LocalPlant", True),
+        ("access", "from planner_tui.console.app import PlannerApp", True),
+        ("console", "from planner_tui.cli.common import to_json", True),
+        ("engine", "from textual.widgets import Static", True),
+        ("errors", "from planner_tui.store import Store", True),
+        ("engine", "from planner_tui.generate import generate", True),
+        ("access", "from planner_tui.feeds.poller import open_feed", False),
+        ("cli", "from planner_tui.console.app import PlannerApp", False),
+        ("generate", "from planner_tui.store import Store", False),
+        ("engine", "from planner_tui import errors", False),
+        ("engine", "from planner_tui import settings", False),
+        ("engine", "from planner_tui import console", True),
+    ],
+)
 def test_the_checker_catches_a_wrong_import(tmp_path: Path, unit: str, source: str, bad: bool) -> None:
     path = tmp_path / "m.py"
     path.write_text(source + "\n")

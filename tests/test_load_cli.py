@@ -111,7 +111,10 @@ def test_cli_bad_snapshot_exits_non_zero_without_traceback(tmp_path):
     assert "operations.csv, row 2, column machine_id" in result.output and "'M9'" in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    for args in (["load", str(tmp_path / "nowhere"), "--db", str(db)], ["load", "http://127.0.0.1:1/", "--db", str(db)]):
+    for args in (
+        ["load", str(tmp_path / "nowhere"), "--db", str(db)],
+        ["load", "http://127.0.0.1:1/", "--db", str(db)],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code != 0 and "Traceback" not in result.output and "error" in result.output
 
@@ -126,10 +129,15 @@ def test_cli_first_load_that_fails_leaves_no_database(tmp_path):
 def test_cli_load_into_a_database_in_use_by_another_process(tmp_path):
     db = tmp_path / "plant.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-         str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"

@@ -48,4 +48,5 @@ def test_every_table_and_column_is_documented_as_in_the_contract(repo_root):
             for c, target in zip(ref.columns, ref.target):
                 rules = rows[t.column_names.index(c)][3]
                 assert f"`{ref.table}" in rules and (len(ref.columns) > 1 or f"`{ref.table}.{target}`" in rules), (
-                    f"{t.name}.{c}")
+                    f"{t.name}.{c}"
+                )

@@ -39,8 +39,14 @@ PLANNER_TUI = Path(sys.executable).with_name("planner-tui")
 def cli(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
     """`planner-tui ARGS` as its own process (the installed entry point, as an admin would run it)."""
     command = [str(PLANNER_TUI)] if PLANNER_TUI.exists() else [sys.executable, "-m", "planner_tui.cli"]
-    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200", **(env or {})}, **kw)
+    return subprocess.Popen(
+        [*command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        **kw,
+    )
 
 
 @contextmanager
@@ -88,8 +94,16 @@ for line in sys.stdin:
 
 def test_two_first_loads_at_once_never_claim_a_database_that_is_not_there(tmp_path):
     snap = write_plant(tmp_path / "snap")
-    loaders = [subprocess.Popen([sys.executable, "-c", _LOADER, str(snap)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    loaders = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LOADER, str(snap)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     try:
         for loader in loaders:
             assert loader.stdout.readline() == "@@ready\n"
@@ -134,8 +148,11 @@ def test_a_db_that_is_not_a_duckdb_file_is_refused_and_left_alone(tmp_path):
     duckdb.connect().execute(f"COPY (SELECT 1 AS a) TO '{parquet_file}' (FORMAT parquet)")
     for target in (csv_file, parquet_file):
         before = target.read_bytes()
-        for args in (["load", str(snap), "--db", str(target)], ["status", "--db", str(target)],
-                     ["exceptions", "--db", str(target)]):
+        for args in (
+            ["load", str(snap), "--db", str(target)],
+            ["status", "--db", str(target)],
+            ["exceptions", "--db", str(target)],
+        ):
             result = runner.invoke(app, args)
             assert result.exit_code == 1, (args, result.output)
             assert "not a DuckDB database" in result.output and target.name in result.output, result.output
@@ -181,17 +198,18 @@ def test_nan_and_infinity_in_parquet_and_json_are_refused_with_their_row(tmp_pat
     duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
         ('FG1', 'Pump', 'finished', 'ea', 2.0::DOUBLE, NULL),
         ('RAW1', 'Steel', 'raw', 'kg', 'nan'::DOUBLE, 'Ole'))
-        t(item_id, description, item_type, uom, safety_stock, buyer)) TO '{folder / 'items.parquet'}' (FORMAT parquet)""")
+        t(item_id, description, item_type, uom, safety_stock, buyer)) TO '{folder / "items.parquet"}' (FORMAT parquet)""")
     (folder / "lots.csv").unlink()
     duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
         ('L1', 'RAW1', 'inf'::FLOAT, NULL, 'released'), ('L2', 'FG1', 5::FLOAT, 'P1', 'hold'))
-        t(lot_id, item_id, qty, produced_by, status)) TO '{folder / 'lots.parquet'}' (FORMAT parquet)""")
+        t(lot_id, item_id, qty, produced_by, status)) TO '{folder / "lots.parquet"}' (FORMAT parquet)""")
     (folder / "bom.csv").unlink()
     (folder / "bom.jsonl").write_text('{"parent_item_id": "FG1", "component_item_id": "RAW1", "qty_per": NaN}\n')
     (folder / "inventory.csv").unlink()
     (folder / "inventory.json").write_text(
         '[{"item_id": "RAW1", "location": "WH", "lot_id": "L1", "qty": 10},'
-        ' {"item_id": "RAW1", "location": "WH", "lot_id": null, "qty": -Infinity}]')
+        ' {"item_id": "RAW1", "location": "WH", "lot_id": null, "qty": -Infinity}]'
+    )
     error = load_error(folder)
     found = {(p.file, p.row, p.column, p.value) for p in error.problems}
     assert ("items.parquet", 2, "safety_stock", "nan") in found, error
@@ -367,22 +385,26 @@ def test_a_redirect_names_the_server_that_failed(tmp_path):
 
 def test_a_production_order_that_is_its_own_parent_is_refused(tmp_path):
     text = PLANT["production_orders"].replace(",,,P1\n", ",,,P2\n")
-    p = the_problem(load_error(write_plant(tmp_path, production_orders=text)), "production_orders.csv",
-                    "parent_production_order_id")
+    p = the_problem(
+        load_error(write_plant(tmp_path, production_orders=text)), "production_orders.csv", "parent_production_order_id"
+    )
     assert (p.row, p.value) == (2, "P2") and "itself" in p.message
 
 
 def test_production_orders_that_feed_each_other_in_a_loop_are_refused(tmp_path):
     # P1 feeds P2 and P2 feeds P1: every walk up the chain (order, reschedule) would be a cycle error.
     text = PLANT["production_orders"].replace(",SO1,1,\n", ",SO1,1,P2\n")
-    p = the_problem(load_error(write_plant(tmp_path, production_orders=text)), "production_orders.csv",
-                    "parent_production_order_id")
+    p = the_problem(
+        load_error(write_plant(tmp_path, production_orders=text)), "production_orders.csv", "parent_production_order_id"
+    )
     assert p.value == "P1" and "P1 -> P2 -> P1" in p.message
 
 
 def test_a_long_chain_of_feeding_orders_without_a_loop_loads(tmp_path):
-    chain = [f"C{i},FG1,1,planned,2026-11-24T06:00:00,2026-11-24T08:00:00,,,{f'C{i + 1}' if i < 40 else 'P1'}"
-             for i in range(41)]
+    chain = [
+        f"C{i},FG1,1,planned,2026-11-24T06:00:00,2026-11-24T08:00:00,,,{f'C{i + 1}' if i < 40 else 'P1'}"
+        for i in range(41)
+    ]
     text = PLANT["production_orders"] + "\n".join(chain) + "\n"
     store = Store.memory()
     load_snapshot(store, write_plant(tmp_path, production_orders=text))
@@ -390,8 +412,11 @@ def test_a_long_chain_of_feeding_orders_without_a_loop_loads(tmp_path):
 
 
 def test_an_item_that_is_its_own_component_and_a_lot_made_from_itself_are_refused(tmp_path):
-    error = load_error(write_plant(tmp_path, bom=PLANT["bom"] + "RAW1,RAW1,1\n",
-                                   lot_genealogy="input_lot_id,output_lot_id,qty\nL1,L1,1\n"))
+    error = load_error(
+        write_plant(
+            tmp_path, bom=PLANT["bom"] + "RAW1,RAW1,1\n", lot_genealogy="input_lot_id,output_lot_id,qty\nL1,L1,1\n"
+        )
+    )
     assert the_problem(error, "bom.csv", "component_item_id").row == 2
     assert the_problem(error, "lot_genealogy.csv", "output_lot_id").value == "L1"
 
@@ -405,9 +430,19 @@ def test_a_feeding_loop_does_not_empty_the_exception_inbox():
 
     store = make_plant(**INBOX_PLANT)
     # P9 feeds P1 and P1 feeds P9: a loop of two, which a snapshot cannot bring but events can.
-    make_plant(store, production_orders=[
-        {"production_order_id": "P9", "item_id": "FG2", "status": "released", "planned_start": "2026-01-06T08:00:00",
-         "planned_end": "2026-01-06T10:00:00", "parent_production_order_id": "P1"}])
+    make_plant(
+        store,
+        production_orders=[
+            {
+                "production_order_id": "P9",
+                "item_id": "FG2",
+                "status": "released",
+                "planned_start": "2026-01-06T08:00:00",
+                "planned_end": "2026-01-06T10:00:00",
+                "parent_production_order_id": "P1",
+            }
+        ],
+    )
     store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
     problems: list[str] = []
     listed = {e["exception_id"]: e for e in list_exceptions(store.cursor(), at=AT, problems=problems)}
@@ -438,7 +473,7 @@ def _big_name_plant(tmp_path: Path, *, size: int, newline: bool, quoted: bool) -
     folder = write_plant(tmp_path)
     name = "N" * size
     with (folder / "machines.csv").open("a") as f:
-        f.write(f'M3,{chr(34) + name + chr(34) if quoted else name},WC,L1,AAR,Ole' + ("\n" if newline else ""))
+        f.write(f"M3,{chr(34) + name + chr(34) if quoted else name},WC,L1,AAR,Ole" + ("\n" if newline else ""))
     return folder
 
 
@@ -448,14 +483,16 @@ def test_a_csv_row_of_34_mb_loads_whole(tmp_path, newline, quoted):
     report = load_snapshot(store, _big_name_plant(tmp_path, size=34 << 20, newline=newline, quoted=quoted))
     assert report["tables"]["machines"] == 3
     assert rows(store, "SELECT machine_id, length(name), supervisor FROM machines WHERE machine_id = 'M3'") == [
-        ("M3", 34 << 20, "Ole")]
+        ("M3", 34 << 20, "Ole")
+    ]
 
 
 def test_a_33_mb_field_in_the_middle_of_a_csv_loads(tmp_path):
     folder = write_plant(tmp_path)
     (folder / "machines.csv").write_text(
         "machine_id,name,work_center,line,plant,supervisor\n"
-        f'M1,"{"a, b" * (33 << 18)}",WC,L1,AAR,Marta\nM2,Press,WC,L1,AAR,\n')
+        f'M1,"{"a, b" * (33 << 18)}",WC,L1,AAR,Marta\nM2,Press,WC,L1,AAR,\n'
+    )
     store = Store.memory()
     load_snapshot(store, folder)
     assert rows(store, "SELECT machine_id, length(name) FROM machines ORDER BY 1") == [("M1", 33 << 20), ("M2", 5)]
@@ -469,15 +506,17 @@ def test_keys_of_only_blanks_are_refused_like_empty_ones(tmp_path, blank):
 
 
 def test_dates_and_timestamps_outside_the_plausible_years_are_refused(tmp_path):
-    folder = write_plant(tmp_path,
-                         quality_holds=PLANT["quality_holds"].replace("2026-11-24T10:00:00+01:00", "0000-11-24T10:00:00"),
-                         machine_states=None)
+    folder = write_plant(
+        tmp_path,
+        quality_holds=PLANT["quality_holds"].replace("2026-11-24T10:00:00+01:00", "0000-11-24T10:00:00"),
+        machine_states=None,
+    )
     (folder / "sales_orders.csv").unlink()
     duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
         ('SO1', 1, 'C1', 'FG1', 5.0, DATE '2026-12-01', TIMESTAMP '2026-11-20 08:00:00', 'open'),
         ('SO1', 2, 'C1', 'FG1', 1.0, DATE '10000-12-05', TIMESTAMP '1899-12-31 23:59:59', 'open'))
         t(sales_order_id, line_no, customer_id, item_id, qty, promised_date, confirmed_at, status))
-        TO '{folder / 'sales_orders.parquet'}' (FORMAT parquet)""")
+        TO '{folder / "sales_orders.parquet"}' (FORMAT parquet)""")
     error = load_error(folder)
     found = {(p.file, p.row, p.column): p for p in error.problems}
     assert "1900" in found[("quality_holds.csv", 1, "placed_at")].message
@@ -493,19 +532,23 @@ def test_a_timestamp_offset_no_time_zone_has_is_refused(tmp_path, offset):
 
 
 def test_real_offsets_still_load(tmp_path):
-    text = PLANT["operations"].replace("P1,20,M2,2026-11-25T08:00:00,2026-11-25T10:00:00,",
-                                       "P1,20,M2,2026-11-25T21:45:00+13:45,2026-11-25T00:30:00.5-09:30,")
+    text = PLANT["operations"].replace(
+        "P1,20,M2,2026-11-25T08:00:00,2026-11-25T10:00:00,",
+        "P1,20,M2,2026-11-25T21:45:00+13:45,2026-11-25T00:30:00.5-09:30,",
+    )
     store = Store.memory()
     load_snapshot(store, write_plant(tmp_path, operations=text))
     assert rows(store, "SELECT planned_start, planned_end FROM operations WHERE op_seq = 20") == [
-        (datetime(2026, 11, 25, 8, 0), datetime(2026, 11, 25, 10, 0, 0, 500000))]
+        (datetime(2026, 11, 25, 8, 0), datetime(2026, 11, 25, 10, 0, 0, 500000))
+    ]
 
 
 def test_a_lone_surrogate_in_json_is_a_problem_not_a_traceback(tmp_path):
     folder = write_plant(tmp_path, machines=None, customers=None, meta=None)
     (folder / "machines.jsonl").write_text('{"machine_id": "M1"}\n{"machine_id": "M2\\ud800"}\n')
-    (folder / "customers.json").write_text('[{"customer_id": "C1", "name": "K", "tier": "A", '
-                                           '"account_manager": "A", "\\udcff": 1}]')
+    (folder / "customers.json").write_text(
+        '[{"customer_id": "C1", "name": "K", "tier": "A", "account_manager": "A", "\\udcff": 1}]'
+    )
     (folder / "snapshot.json").write_text('{"plant": "Aarhus \\ud800"}')
     error = load_error(folder)
     assert the_problem(error, "machines.jsonl").row == 2
@@ -538,8 +581,10 @@ def test_a_corrupt_write_ahead_log_says_how_to_recover(tmp_path):
     checkpointed = db.read_bytes()
     # Changes left in the WAL only (as after a crash): copy the files while the connection is open.
     con = duckdb.connect(str(db), config={"checkpoint_threshold": "1GB"})
-    con.execute("INSERT INTO event_log (source, event_id, received_at, outcome) "
-                "SELECT 'mes', 'e' || i, TIMESTAMP '2026-11-25 07:00:00', 'applied' FROM range(200) t(i)")
+    con.execute(
+        "INSERT INTO event_log (source, event_id, received_at, outcome) "
+        "SELECT 'mes', 'e' || i, TIMESTAMP '2026-11-25 07:00:00', 'applied' FROM range(200) t(i)"
+    )
     data = bytearray(wal.read_bytes())
     con.close()
     for pos in range(200, len(data), 500):  # past the WAL's header, so DuckDB does replay it
@@ -560,10 +605,15 @@ def test_a_database_in_use_names_the_command_that_holds_it(tmp_path):
     db = tmp_path / "plant.duckdb"
     Store.open(db).close()
     holder_script = tmp_path / "planner-holder"
-    holder_script.write_text("import duckdb, sys\nc = duckdb.connect(sys.argv[3])\nprint('ready', flush=True)\n"
-                             "sys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, str(holder_script), "run", "--db", str(db)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder_script.write_text(
+        "import duckdb, sys\nc = duckdb.connect(sys.argv[3])\nprint('ready', flush=True)\nsys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, str(holder_script), "run", "--db", str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         result = runner.invoke(app, ["status", "--db", str(db)])

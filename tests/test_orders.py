@@ -51,8 +51,10 @@ def test_unknown_ids():
 def test_cycles_are_reported():
     store = make_plant(
         machines=[{"machine_id": "M1"}],
-        production_orders=[order("X", "08:00", "09:00", parent_production_order_id="Y"),
-                           order("Y", "09:00", "10:00", parent_production_order_id="X")],
+        production_orders=[
+            order("X", "08:00", "09:00", parent_production_order_id="Y"),
+            order("Y", "09:00", "10:00", parent_production_order_id="X"),
+        ],
         operations=[op("X", 10, "M1", "08:00", "09:00")],
     )
     with pytest.raises(CycleError, match="X"):

@@ -11,8 +11,17 @@ from planner_tui import present
 
 @pytest.mark.parametrize(
     ("minutes", "text"),
-    [(0, "0m"), (45, "45m"), (60, "1h"), (200, "3h 20m"), (1440, "1d"), (1800, "1d 6h"), (2 * 1440 + 30, "2d"),
-     (-90, "-1h 30m"), (44.6, "45m")],
+    [
+        (0, "0m"),
+        (45, "45m"),
+        (60, "1h"),
+        (200, "3h 20m"),
+        (1440, "1d"),
+        (1800, "1d 6h"),
+        (2 * 1440 + 30, "2d"),
+        (-90, "-1h 30m"),
+        (44.6, "45m"),
+    ],
 )
 def test_a_duration_has_one_form(minutes, text) -> None:
     assert present.duration(minutes) == text
@@ -33,8 +42,15 @@ def test_seconds_keep_their_precision_under_a_minute() -> None:
 
 
 def test_quantities() -> None:
-    assert [present.quantity(v) for v in (1200, 12.5, 0.25, 3.0, None, float("inf"), "n/a")] == \
-        ["1,200", "12.5", "0.25", "3", "-", "-", "n/a"]
+    assert [present.quantity(v) for v in (1200, 12.5, 0.25, 3.0, None, float("inf"), "n/a")] == [
+        "1,200",
+        "12.5",
+        "0.25",
+        "3",
+        "-",
+        "-",
+        "n/a",
+    ]
 
 
 def test_times() -> None:
@@ -54,8 +70,13 @@ def test_times_inside_an_engine_sentence_read_like_short_times() -> None:
 
 
 def test_severities_sort_critical_first_and_unknown_last() -> None:
-    assert sorted(["low", "odd", "critical", "medium", "high"], key=present.severity_rank) == \
-        ["critical", "high", "medium", "low", "odd"]
+    assert sorted(["low", "odd", "critical", "medium", "high"], key=present.severity_rank) == [
+        "critical",
+        "high",
+        "medium",
+        "low",
+        "odd",
+    ]
     assert present.severity_text("critical", upper=True).plain == "CRITICAL"
 
 

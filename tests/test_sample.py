@@ -24,8 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 AS_OF = datetime(2026, 11, 23, 6, 0)
 EVENT_TYPES = {
-    "machine.down", "machine.up", "hold.placed", "hold.released", "order.confirmed", "order.changed",
-    "order.cancelled", "operation.completed", "receipt.posted", "shipment.shipped", "inventory.adjusted",
+    "machine.down",
+    "machine.up",
+    "hold.placed",
+    "hold.released",
+    "order.confirmed",
+    "order.changed",
+    "order.cancelled",
+    "operation.completed",
+    "receipt.posted",
+    "shipment.shipped",
+    "inventory.adjusted",
 }
 
 
@@ -99,32 +108,44 @@ def test_loads_whole_with_believable_sizes(store):
 
 
 def test_plan_is_feasible_machines_run_one_operation_at_a_time(store):
-    overlaps = rows(store, """
+    overlaps = rows(
+        store,
+        """
         SELECT machine_id, production_order_id, op_seq FROM (
             SELECT *, lag(planned_end) OVER (PARTITION BY machine_id ORDER BY planned_start, production_order_id, op_seq) AS prev_end
-            FROM operations) WHERE planned_start < prev_end""")
+            FROM operations) WHERE planned_start < prev_end""",
+    )
     assert overlaps == []
     assert one(store, "SELECT count(*) FROM operations WHERE planned_end <= planned_start") == 0
 
 
 def test_plan_is_feasible_op_seq_order_and_feeders_before_parents(store):
-    out_of_order = rows(store, """
+    out_of_order = rows(
+        store,
+        """
         SELECT production_order_id, op_seq FROM (
             SELECT *, lag(planned_end) OVER (PARTITION BY production_order_id ORDER BY op_seq) AS prev_end
-            FROM operations) WHERE planned_start < prev_end""")
+            FROM operations) WHERE planned_start < prev_end""",
+    )
     assert out_of_order == []
-    late_feeders = rows(store, """
+    late_feeders = rows(
+        store,
+        """
         SELECT f.production_order_id FROM production_orders f
         JOIN production_orders p ON p.production_order_id = f.parent_production_order_id
         WHERE f.planned_end > (SELECT min(planned_start) FROM operations o
-                               WHERE o.production_order_id = p.production_order_id)""")
+                               WHERE o.production_order_id = p.production_order_id)""",
+    )
     assert late_feeders == []
     # an order's planned window is its operations' window
-    mismatched = rows(store, """
+    mismatched = rows(
+        store,
+        """
         SELECT p.production_order_id FROM production_orders p
         JOIN (SELECT production_order_id, min(planned_start) s, max(planned_end) e FROM operations GROUP BY 1) o
           USING (production_order_id)
-        WHERE p.planned_start <> o.s OR p.planned_end <> o.e""")
+        WHERE p.planned_start <> o.s OR p.planned_end <> o.e""",
+    )
     assert mismatched == []
 
 
@@ -138,13 +159,16 @@ def test_operation_and_order_statuses_agree_with_as_of(store):
 
 
 def test_bom_is_at_least_three_levels_deep(store):
-    depth = one(store, """
+    depth = one(
+        store,
+        """
         WITH RECURSIVE walk(item, depth) AS (
             SELECT parent_item_id, 1 FROM bom
             UNION ALL
             SELECT b.component_item_id, w.depth + 1 FROM walk w JOIN bom b ON b.parent_item_id = w.item
             WHERE w.depth < 10)
-        SELECT max(depth) FROM walk""")
+        SELECT max(depth) FROM walk""",
+    )
     assert depth >= 4  # finished -> subassembly -> component -> raw: 4 levels, 3 links
     types = {r[0] for r in rows(store, "SELECT DISTINCT item_type FROM items")}
     assert types == {"finished", "subassembly", "component", "raw"}
@@ -152,32 +176,48 @@ def test_bom_is_at_least_three_levels_deep(store):
 
 def test_make_to_order_chains_feed_through_the_weld_cell(store):
     # multi-level feeding: rail order -> frame order -> pump order, made for a customer's line
-    three_levels = one(store, """
+    three_levels = one(
+        store,
+        """
         SELECT count(*) FROM production_orders a
         JOIN production_orders b ON b.production_order_id = a.parent_production_order_id
         JOIN production_orders c ON c.production_order_id = b.parent_production_order_id
-        WHERE c.sales_order_id IS NOT NULL""")
+        WHERE c.sales_order_id IS NOT NULL""",
+    )
     assert three_levels >= 2
-    assert one(store, "SELECT count(*) FROM production_orders WHERE sales_order_id IS NULL AND parent_production_order_id IS NULL") >= 3
-    weld_customers = one(store, """
+    assert (
+        one(
+            store,
+            "SELECT count(*) FROM production_orders WHERE sales_order_id IS NULL AND parent_production_order_id IS NULL",
+        )
+        >= 3
+    )
+    weld_customers = one(
+        store,
+        """
         SELECT count(DISTINCT s.customer_id) FROM operations o
         JOIN production_orders f ON f.production_order_id = o.production_order_id
         JOIN production_orders p ON p.production_order_id = coalesce(f.parent_production_order_id, f.production_order_id)
         JOIN sales_orders s ON s.sales_order_id = p.sales_order_id AND s.line_no = p.line_no
-        WHERE o.machine_id = 'M-WELD-01' AND o.status <> 'done' AND s.status = 'open'""")
+        WHERE o.machine_id = 'M-WELD-01' AND o.status <> 'done' AND s.status = 'open'""",
+    )
     assert weld_customers >= 3
 
 
 def test_open_promises_fall_in_the_next_two_weeks(store):
-    lo, hi = one(store, "SELECT min(promised_date) FROM sales_orders WHERE status = 'open'"), one(
-        store, "SELECT max(promised_date) FROM sales_orders WHERE status = 'open'")
+    lo, hi = (
+        one(store, "SELECT min(promised_date) FROM sales_orders WHERE status = 'open'"),
+        one(store, "SELECT max(promised_date) FROM sales_orders WHERE status = 'open'"),
+    )
     assert lo >= AS_OF.date() and hi <= (AS_OF + timedelta(days=15)).date()
     assert one(store, "SELECT count(*) FROM sales_orders WHERE status = 'shipped'") >= 2
 
 
 def test_genealogy_is_three_levels_deep_and_reaches_a_customer(store):
     # the deepest chain from a raw lot, and a shipped lot downstream of that raw lot
-    found = rows(store, """
+    found = rows(
+        store,
+        """
         WITH RECURSIVE down(root, lot, depth) AS (
             SELECT l.lot_id, l.lot_id, 0 FROM lots l JOIN items i USING (item_id) WHERE i.item_type = 'raw'
             UNION ALL
@@ -186,7 +226,8 @@ def test_genealogy_is_three_levels_deep_and_reaches_a_customer(store):
         SELECT d.root, max(d.depth), count(DISTINCT s.shipment_id) FROM down d
         LEFT JOIN shipment_lots sl ON sl.lot_id = d.lot
         LEFT JOIN shipments s ON s.shipment_id = sl.shipment_id AND s.status IN ('shipped', 'delivered')
-        GROUP BY d.root ORDER BY 2 DESC""")
+        GROUP BY d.root ORDER BY 2 DESC""",
+    )
     root, depth, shipped = found[0]
     assert root == "LOT-C8-24117" and depth >= 3 and shipped >= 2
 
@@ -194,8 +235,12 @@ def test_genealogy_is_three_levels_deep_and_reaches_a_customer(store):
 def test_a_machine_is_down_and_a_hold_is_active_at_as_of(store):
     down = rows(store, "SELECT machine_id FROM machine_states WHERE state = 'down' AND since <= ?", [AS_OF])
     assert down == [("M-PRESS-02",)]
-    holds = rows(store, """SELECT h.hold_id, l.status FROM quality_holds h JOIN lots l USING (lot_id)
-                           WHERE h.status = 'active' AND h.placed_at <= ?""", [AS_OF])
+    holds = rows(
+        store,
+        """SELECT h.hold_id, l.status FROM quality_holds h JOIN lots l USING (lot_id)
+                           WHERE h.status = 'active' AND h.placed_at <= ?""",
+        [AS_OF],
+    )
     assert holds == [("QH-2611-007", "hold")]
     assert one(store, "SELECT count(*) FROM inventory WHERE lot_id IS NULL") >= 5
     assert one(store, "SELECT count(*) FROM purchase_orders WHERE status = 'open'") >= 5
@@ -206,12 +251,16 @@ def test_a_repair_without_a_stop_moves_nothing_and_the_weld_stop_makes_customers
     stop = schedule.Stop("M-WELD-01", datetime(2026, 11, 23, 6, 12), 1800)
     repaired = naive_repair.repair_naive(store.cursor(), [stop], at=stop.start)
     new_end = {k: v.new_end for k, v in repaired.orders.items()}
-    late = rows(store, """
+    late = rows(
+        store,
+        """
         SELECT s.sales_order_id, s.line_no, s.customer_id, s.promised_date, list(p.production_order_id)
         FROM sales_orders s JOIN production_orders p ON p.sales_order_id = s.sales_order_id AND p.line_no = s.line_no
-        WHERE s.status = 'open' GROUP BY ALL""")
+        WHERE s.status = 'open' GROUP BY ALL""",
+    )
     late_customers = {
-        cust for so, line, cust, promised, orders in late
+        cust
+        for so, line, cust, promised, orders in late
         if max(new_end.get(o, datetime.min) for o in orders).date() > promised
     }
     assert late_customers == {"CUST-KESSLER", "CUST-IBERMIN", "CUST-NORDAIRY"}
@@ -284,6 +333,7 @@ def test_scenario_applies_without_a_rejection():
         loader.load_snapshot(s, str(SAMPLE / "plant"))
         with open(SAMPLE / "scenario.jsonl", encoding="utf-8") as fh:
             batch = [json.loads(line) for line in fh]
-        result = events_mod.apply_events(s, batch, feed=str(SAMPLE / "scenario.jsonl"),
-                                         received_at=datetime(2026, 11, 23, 9, 0))
+        result = events_mod.apply_events(
+            s, batch, feed=str(SAMPLE / "scenario.jsonl"), received_at=datetime(2026, 11, 23, 9, 0)
+        )
         assert (result.applied, result.rejected, result.unknown) == (len(batch), 0, 0), result.rejections

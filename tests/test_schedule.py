@@ -21,8 +21,14 @@ def t(hhmm: str) -> datetime:
 
 
 def op(po, seq, machine, start, end, status="waiting"):
-    return {"production_order_id": po, "op_seq": seq, "machine_id": machine,
-            "planned_start": t(start), "planned_end": t(end), "status": status}
+    return {
+        "production_order_id": po,
+        "op_seq": seq,
+        "machine_id": machine,
+        "planned_start": t(start),
+        "planned_end": t(end),
+        "status": status,
+    }
 
 
 def order(po, start, end, **extra):
@@ -37,8 +43,9 @@ def both(store, stops):
     """Run the fast repair and the oracle; they must agree; return the fast one."""
     cur = store.cursor()
     fast, naive = repair(cur, stops), repair_naive(cur, stops)
-    assert {k: (v.new_start, v.new_end) for k, v in fast.ops.items()} == \
-        {k: (v.new_start, v.new_end) for k, v in naive.ops.items()}
+    assert {k: (v.new_start, v.new_end) for k, v in fast.ops.items()} == {
+        k: (v.new_start, v.new_end) for k, v in naive.ops.items()
+    }
     assert {k: v.new_end for k, v in fast.orders.items()} == {k: v.new_end for k, v in naive.orders.items()}
     return fast
 
@@ -50,7 +57,11 @@ def times(rep, po, seq):
 def test_knock_on_delay_on_another_machine():
     store = plant(
         [order("P1", "08:00", "12:00"), order("P2", "12:00", "13:00")],
-        [op("P1", 10, "M1", "08:00", "10:00"), op("P1", 20, "M2", "10:00", "12:00"), op("P2", 10, "M2", "12:00", "13:00")],
+        [
+            op("P1", 10, "M1", "08:00", "10:00"),
+            op("P1", 20, "M2", "10:00", "12:00"),
+            op("P2", 10, "M2", "12:00", "13:00"),
+        ],
     )
     rep = both(store, [Stop("M1", t("09:00"), 60)])
     assert times(rep, "P1", 10) == (t("08:00"), t("11:00"))  # running at the stop: 1 h left after it
@@ -104,8 +115,12 @@ def test_machine_keeps_planned_order():
 def test_done_operations_and_closed_orders_do_not_move():
     store = plant(
         [order("D", "08:00", "10:00"), order("C", "09:00", "10:00", status="completed"), order("W", "10:00", "11:00")],
-        [op("D", 10, "M1", "08:00", "09:30", status="done"), op("D", 20, "M2", "09:30", "10:00"),
-         op("C", 10, "M1", "09:30", "10:00"), op("W", 10, "M1", "10:00", "11:00")],
+        [
+            op("D", 10, "M1", "08:00", "09:30", status="done"),
+            op("D", 20, "M2", "09:30", "10:00"),
+            op("C", 10, "M1", "09:30", "10:00"),
+            op("W", 10, "M1", "10:00", "11:00"),
+        ],
     )
     rep = both(store, [Stop("M1", t("09:00"), 120)])
     assert times(rep, "D", 10) is None and times(rep, "C", 10) is None
@@ -115,9 +130,11 @@ def test_done_operations_and_closed_orders_do_not_move():
 
 def test_feeding_delays_parent_two_levels_up():
     store = plant(
-        [order("C", "08:00", "09:00", parent_production_order_id="B"),
-         order("B", "09:00", "10:00", parent_production_order_id="A"),
-         order("A", "10:00", "11:00")],
+        [
+            order("C", "08:00", "09:00", parent_production_order_id="B"),
+            order("B", "09:00", "10:00", parent_production_order_id="A"),
+            order("A", "10:00", "11:00"),
+        ],
         [op("C", 10, "M1", "08:00", "09:00"), op("B", 10, "M2", "09:00", "10:00"), op("A", 10, "M3", "10:00", "11:00")],
     )
     rep = both(store, [Stop("M1", t("08:30"), 45)])
@@ -173,13 +190,29 @@ def random_plant(rng: random.Random, n_groups: int = 12, n_machines: int = 4):
             end = start + timedelta(minutes=rng.choice([15, 30, 60, 90]))
             free[m] = end
             status = "done" if end <= now else ("running" if start < now else "waiting")
-            mine.append({"production_order_id": po, "op_seq": 10 * (seq + 1), "machine_id": m,
-                         "planned_start": start, "planned_end": end, "status": status})
+            mine.append(
+                {
+                    "production_order_id": po,
+                    "op_seq": 10 * (seq + 1),
+                    "machine_id": m,
+                    "planned_start": start,
+                    "planned_end": end,
+                    "status": status,
+                }
+            )
             start0, prev_end = start0 or start, end
         closed = all(o["status"] == "done" for o in mine) and rng.random() < 0.5
         ops.extend(mine)
-        orders.append({"production_order_id": po, "item_id": "I", "planned_start": start0, "planned_end": prev_end,
-                       "parent_production_order_id": parent, "status": "completed" if closed else "released"})
+        orders.append(
+            {
+                "production_order_id": po,
+                "item_id": "I",
+                "planned_start": start0,
+                "planned_end": prev_end,
+                "parent_production_order_id": parent,
+                "status": "completed" if closed else "released",
+            }
+        )
         return po, prev_end
 
     for _ in range(n_groups):
@@ -200,13 +233,19 @@ def random_plant(rng: random.Random, n_groups: int = 12, n_machines: int = 4):
 def stops_on_open_operations(rng: random.Random, store, count: int, minutes: list[int]) -> list[Stop]:
     """Stops that each begin just before an open operation on its machine, so every one delays something
     (stops at random times missed every operation in 11 of 25 seeds: those comparisons compared nothing)."""
-    open_ops = store.cursor().execute(
-        "SELECT machine_id, planned_start FROM operations WHERE status <> 'done' ORDER BY production_order_id, op_seq"
-    ).fetchall()
+    open_ops = (
+        store.cursor()
+        .execute(
+            "SELECT machine_id, planned_start FROM operations WHERE status <> 'done' ORDER BY production_order_id, op_seq"
+        )
+        .fetchall()
+    )
     assert open_ops, "the random plant has no open operation to delay"
     picks = [rng.choice(open_ops) for _ in range(count)]
-    return [Stop(machine, start - timedelta(minutes=rng.choice([0, 5, 10])), rng.choice(minutes))
-            for machine, start in picks]
+    return [
+        Stop(machine, start - timedelta(minutes=rng.choice([0, 5, 10])), rng.choice(minutes))
+        for machine, start in picks
+    ]
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -234,11 +273,19 @@ def test_delay_reaching_a_machine_through_an_order_reads_that_machine_from_the_s
     # M2 is reached first at 14:00 (via P2's feeding link), later at 11:00 (via P1): the M2 operation
     # between them must still be found as P1's machine successor.
     store = plant(
-        [order("P1", "08:00", "12:00"), order("P2", "08:00", "13:00", parent_production_order_id="P4"),
-         order("P3", "12:00", "13:00"), order("P4", "14:00", "15:00")],
-        [op("P1", 10, "M1", "08:00", "10:00"), op("P1", 20, "M2", "10:30", "12:00"),
-         op("P3", 10, "M2", "12:00", "13:00"),
-         op("P2", 10, "M1", "10:00", "13:00"), op("P4", 10, "M2", "14:00", "15:00")],
+        [
+            order("P1", "08:00", "12:00"),
+            order("P2", "08:00", "13:00", parent_production_order_id="P4"),
+            order("P3", "12:00", "13:00"),
+            order("P4", "14:00", "15:00"),
+        ],
+        [
+            op("P1", 10, "M1", "08:00", "10:00"),
+            op("P1", 20, "M2", "10:30", "12:00"),
+            op("P3", 10, "M2", "12:00", "13:00"),
+            op("P2", 10, "M1", "10:00", "13:00"),
+            op("P4", 10, "M2", "14:00", "15:00"),
+        ],
     )
     rep = both(store, [Stop("M1", t("09:00"), 120)])
     assert times(rep, "P1", 20) == (t("12:00"), t("13:30"))
@@ -263,8 +310,12 @@ def test_plan_whose_machine_order_and_op_seq_disagree_is_a_cycle_error():
     # M1 runs P/20 before Q/10, M2 runs Q/20 before P/10: a delay would chase itself round the loop.
     store = plant(
         [order("P", "08:00", "09:00"), order("Q", "08:00", "10:00")],
-        [op("P", 20, "M1", "08:00", "09:00"), op("Q", 10, "M1", "09:00", "10:00"),
-         op("Q", 20, "M2", "08:10", "08:20"), op("P", 10, "M2", "08:20", "08:30")],
+        [
+            op("P", 20, "M1", "08:00", "09:00"),
+            op("Q", 10, "M1", "09:00", "10:00"),
+            op("Q", 20, "M2", "08:10", "08:20"),
+            op("P", 10, "M2", "08:20", "08:30"),
+        ],
     )
     with pytest.raises(CycleError, match="P|Q"):
         repair(store.cursor(), [Stop("M1", t("08:30"), 60)])
@@ -273,8 +324,10 @@ def test_plan_whose_machine_order_and_op_seq_disagree_is_a_cycle_error():
 def test_a_feeders_reported_end_never_falls_after_the_start_of_the_order_it_feeds():
     """Rule (c) and the reported ends agree: the order fed waits for the feeder's operations, and the
     feeder's buffer absorbs the delay in both (a review found 13:00 reported while the parent started 12:00)."""
-    store = plant([order("P2", "08:00", "12:00", parent_production_order_id="P1"), order("P1", "12:00", "14:00")],
-                  [op("P2", 10, "M1", "08:00", "10:00"), op("P1", 10, "M2", "12:00", "14:00")])
+    store = plant(
+        [order("P2", "08:00", "12:00", parent_production_order_id="P1"), order("P1", "12:00", "14:00")],
+        [op("P2", 10, "M1", "08:00", "10:00"), op("P1", 10, "M2", "12:00", "14:00")],
+    )
     for minutes in (60, 180):
         rep = both(store, [Stop("M1", t("09:00"), minutes)])
         feeder_end = rep.orders["P2"].new_end if "P2" in rep.orders else t("12:00")

@@ -34,14 +34,44 @@ PLANT = dict(
     ],
     customers=[{"customer_id": "ACME", "name": "Acme Tools"}, {"customer_id": "BOLT", "name": "Bolt & Co"}],
     sales_orders=[
-        {"sales_order_id": "SO-1", "line_no": 10, "customer_id": "ACME", "item_id": "FG-1", "promised_date": "2026-01-09"},
-        {"sales_order_id": "SO-1", "line_no": 2, "customer_id": "ACME", "item_id": "FG-1", "promised_date": "2026-01-09"},
-        {"sales_order_id": "SO-1", "line_no": 1, "customer_id": "ACME", "item_id": "FG-1", "promised_date": "2026-01-09"},
-        {"sales_order_id": "SO-12", "line_no": 1, "customer_id": "BOLT", "item_id": "FG-1", "promised_date": "2026-01-09",
-         "status": "shipped"},
+        {
+            "sales_order_id": "SO-1",
+            "line_no": 10,
+            "customer_id": "ACME",
+            "item_id": "FG-1",
+            "promised_date": "2026-01-09",
+        },
+        {
+            "sales_order_id": "SO-1",
+            "line_no": 2,
+            "customer_id": "ACME",
+            "item_id": "FG-1",
+            "promised_date": "2026-01-09",
+        },
+        {
+            "sales_order_id": "SO-1",
+            "line_no": 1,
+            "customer_id": "ACME",
+            "item_id": "FG-1",
+            "promised_date": "2026-01-09",
+        },
+        {
+            "sales_order_id": "SO-12",
+            "line_no": 1,
+            "customer_id": "BOLT",
+            "item_id": "FG-1",
+            "promised_date": "2026-01-09",
+            "status": "shipped",
+        },
     ],
-    production_orders=[{"production_order_id": "PO-1", "item_id": "FG-1", "planned_start": "2026-01-05T08:00",
-                        "planned_end": "2026-01-05T12:00"}],
+    production_orders=[
+        {
+            "production_order_id": "PO-1",
+            "item_id": "FG-1",
+            "planned_start": "2026-01-05T08:00",
+            "planned_end": "2026-01-05T12:00",
+        }
+    ],
     lots=[{"lot_id": "L-1", "item_id": "CP-9"}, {"lot_id": "L_X%", "item_id": "CP-9"}],
     quality_holds=[
         {"hold_id": "QH-OLD", "lot_id": "L-1", "reason": "porosity", "placed_at": "2026-01-02T00:00:00"},
@@ -75,7 +105,11 @@ def test_exact_id_first_then_prefix_then_contains_then_label(store):
     # "weld": ids containing it (machines), then labels only (items' descriptions), small tables first.
     hits = find(cur, "weld")
     assert [(h["id"], h["score"]) for h in hits] == [
-        ("M-WELD-01", ID_CONTAINS), ("M-WELD-02", ID_CONTAINS), ("CP-9", LABEL), ("FG-1", LABEL)]
+        ("M-WELD-01", ID_CONTAINS),
+        ("M-WELD-02", ID_CONTAINS),
+        ("CP-9", LABEL),
+        ("FG-1", LABEL),
+    ]
 
 
 def test_every_word_must_match_id_or_label_in_any_case(store):
@@ -88,14 +122,21 @@ def test_every_word_must_match_id_or_label_in_any_case(store):
     assert ids(find(cur, "SHIPPED", kind="sales_order")) == ["SO-12/1"]
     assert ids(find(cur, "down welder")) == ["M-WELD-01", "M-WELD-02"]
     # A customer's name reaches its order lines too (their label), after the customer itself.
-    assert [(h["kind"], h["id"]) for h in find(cur, "acme tools")][:2] == [("customer", "ACME"), ("sales_order", "SO-1/1")]
+    assert [(h["kind"], h["id"]) for h in find(cur, "acme tools")][:2] == [
+        ("customer", "ACME"),
+        ("sales_order", "SO-1/1"),
+    ]
 
 
 def test_sales_order_lines_are_so_slash_line_in_line_order(store):
     cur = store.cursor()
     assert ids(find(cur, "SO-1", kind="sales_order")) == ["SO-1/1", "SO-1/2", "SO-1/10", "SO-12/1"]
-    assert find(cur, "so-1/2")[0] == {"kind": "sales_order", "id": "SO-1/2",
-                                      "label": "for ACME Acme Tools - FG-1 (open)", "score": EXACT}
+    assert find(cur, "so-1/2")[0] == {
+        "kind": "sales_order",
+        "id": "SO-1/2",
+        "label": "for ACME Acme Tools - FG-1 (open)",
+        "score": EXACT,
+    }
     assert ids(find(cur, "SO-1/1", kind="sales_order")) == ["SO-1/1", "SO-1/10"]
     # The line number alone is not an id: "10" finds no sales order line.
     assert find(cur, "10", kind="sales_order") == []
@@ -131,7 +172,9 @@ def test_plant_index_lists_everything_by_kind_then_id(store):
     assert {"kind": "shipment", "id": "SH-1", "label": "for SO-1/1 (planned)"} in index
     assert {"kind": "hold", "id": "QH-OLD", "label": "lot L-1: porosity (active)"} in index
     assert plant_index(store.cursor(), kind="customer") == [
-        {"kind": "customer", "id": "ACME", "label": "Acme Tools"}, {"kind": "customer", "id": "BOLT", "label": "Bolt & Co"}]
+        {"kind": "customer", "id": "ACME", "label": "Acme Tools"},
+        {"kind": "customer", "id": "BOLT", "label": "Bolt & Co"},
+    ]
 
 
 def test_starting_points_are_stopped_machines_then_active_holds(store):
@@ -209,8 +252,11 @@ def test_palette_reads_verbs_and_kinds_from_the_query():
     assert [t for t, _ in commands_for(machine, None)] == ["Impact of machine M1", "Go to machine M1"]
     assert [t for t, _ in commands_for(machine, "impact")] == ["Impact of machine M1"]
     assert commands_for({"kind": "lot", "id": "L-1", "label": "CP-9 (released)"}, None) == [
-        ("Trace lot L-1", "CP-9 (released): where it came from and went")]
-    assert commands_for({"kind": "sales_order", "id": "SO-1/2", "label": "for ACME"}, None)[0][0] == "Go to order SO-1/2"
+        ("Trace lot L-1", "CP-9 (released): where it came from and went")
+    ]
+    assert (
+        commands_for({"kind": "sales_order", "id": "SO-1/2", "label": "for ACME"}, None)[0][0] == "Go to order SO-1/2"
+    )
 
 
 def _palette(store: Store, keys: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -251,7 +297,12 @@ def test_palette_goes_to_what_find_finds(db_file):
         # Before typing: the stopped machines, then the active holds (after Textual's own commands).
         texts, _ = _palette(store, "")
         ours = [t for t in texts if t.startswith(("Impact", "Go to"))]
-        assert ours == ["Impact of machine M-WELD-01", "Impact of machine M-WELD-02", "Impact of machine M-PAINT-01",
-                        "Go to hold QH-NEW", "Go to hold QH-OLD"]
+        assert ours == [
+            "Impact of machine M-WELD-01",
+            "Impact of machine M-WELD-02",
+            "Impact of machine M-PAINT-01",
+            "Go to hold QH-NEW",
+            "Go to hold QH-OLD",
+        ]
     finally:
         store.close()

@@ -39,8 +39,14 @@ def user_file(home: Path) -> Path:
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """planner-tui in a subprocess, with os.environ (the fixture's) plus `env`."""
-    return subprocess.run([sys.executable, "-m", "planner_tui", *args], check=False, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "planner_tui", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def shown(result: subprocess.CompletedProcess[str]) -> dict:
@@ -53,8 +59,10 @@ def shown(result: subprocess.CompletedProcess[str]) -> dict:
 
 def test_each_layer_overrides_the_one_below(home, tmp_path) -> None:
     config = tmp_path / "plant.toml"
-    config.write_text('db = "/plants/file.duckdb"\npoll = 5\ntheme = "nord"\nlog_level = "info"\n'
-                      'server = "plant.example:8443"\nevents = ["https://mes.example/feed"]\n')
+    config.write_text(
+        'db = "/plants/file.duckdb"\npoll = 5\ntheme = "nord"\nlog_level = "info"\n'
+        'server = "plant.example:8443"\nevents = ["https://mes.example/feed"]\n'
+    )
     env = {"PLANNER_TUI_POLL": "3", "PLANNER_TUI_THEME": "dracula", "PLANNER_TUI_LOG_LEVEL": "ERROR"}
 
     defaults = settings.load(env={})
@@ -109,15 +117,17 @@ def test_config_show_and_path_name_the_file_looked_for_even_when_missing(home, t
     other = tmp_path / "other.toml"
     other.write_text("poll = 6\n")
     # --config wins over PLANNER_TUI_CONFIG
-    assert cli("--config", str(other), "config", "path", env={"PLANNER_TUI_CONFIG": str(named)}).stdout.strip() \
-        == str(other)
+    assert cli("--config", str(other), "config", "path", env={"PLANNER_TUI_CONFIG": str(named)}).stdout.strip() == str(
+        other
+    )
 
 
 def test_relative_paths_in_the_file_are_beside_it_and_keymap_takes_both_toml_forms(home, tmp_path) -> None:
     config = tmp_path / "site" / "planner.toml"
     config.parent.mkdir()
-    config.write_text('db = "plant.duckdb"\nevents = "feeds/line1.jsonl"\n'
-                      '[keymap]\napp.help = "f1"\n"main.filter" = "f"\n')
+    config.write_text(
+        'db = "plant.duckdb"\nevents = "feeds/line1.jsonl"\n[keymap]\napp.help = "f1"\n"main.filter" = "f"\n'
+    )
     loaded = settings.load(config, env={"PLANNER_TUI_DB": ""})  # an empty variable counts as unset
     assert loaded.db == config.parent / "plant.duckdb"
     assert loaded.events == (str(config.parent / "feeds" / "line1.jsonl"),)
@@ -149,9 +159,9 @@ BAD_FILES = [
     ("events = []\n", ["'events'", "got []"]),
     ('server = "plant example"\n', ["'server'", "got 'plant example'"]),
     ('log_level = "loud"\n', ["'log_level'", "debug, info, warning, error", "got 'loud'"]),
-    ('theme = 7\n', ["'theme'", "got 7"]),
+    ("theme = 7\n", ["'theme'", "got 7"]),
     ('keymap = "q"\n', ["'keymap'", "got 'q'"]),
-    ('[keymap]\napp.quit = 3\n', ["'keymap.app.quit'", "got 3"]),
+    ("[keymap]\napp.quit = 3\n", ["'keymap.app.quit'", "got 3"]),
     ('[keymap]\n"main.filter" = ["f"]\n', ["'keymap.main.filter'", "got ['f']"]),
     ("[poll]\nevery = 1\n", ["'poll'", "got a table"]),
     ("poll = 2\npoll = 3\n", ["line 2", "invalid TOML"]),
@@ -191,18 +201,23 @@ def test_a_file_that_is_not_utf8_or_not_there(home, tmp_path) -> None:
     assert "not a UTF-8 text file" in one_line_error(cli("--config", str(config), "config", "show"))
     missing = tmp_path / "missing.toml"
     assert f"{missing}: settings file not found (named by --config)" in one_line_error(
-        cli("--config", str(missing), "config", "path"))
+        cli("--config", str(missing), "config", "path")
+    )
     assert "named by PLANNER_TUI_CONFIG" in one_line_error(
-        cli("config", "path", env={"PLANNER_TUI_CONFIG": str(missing)}))
+        cli("config", "path", env={"PLANNER_TUI_CONFIG": str(missing)})
+    )
 
 
-@pytest.mark.parametrize(("name", "value", "part"), [
-    ("PLANNER_TUI_POLL", "fast", "number of seconds"),
-    ("PLANNER_TUI_POLL", "0.01", "at least 0.1"),
-    ("PLANNER_TUI_POLL", "nan", "at least 0.1"),
-    ("PLANNER_TUI_LOG_LEVEL", "loud", "debug, info, warning, error"),
-    ("PLANNER_TUI_SERVER", "a b", "without spaces"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "part"),
+    [
+        ("PLANNER_TUI_POLL", "fast", "number of seconds"),
+        ("PLANNER_TUI_POLL", "0.01", "at least 0.1"),
+        ("PLANNER_TUI_POLL", "nan", "at least 0.1"),
+        ("PLANNER_TUI_LOG_LEVEL", "loud", "debug, info, warning, error"),
+        ("PLANNER_TUI_SERVER", "a b", "without spaces"),
+    ],
+)
 def test_a_bad_environment_variable_is_one_line(home, name, value, part) -> None:
     line = one_line_error(cli("config", "show", env={name: value}))
     assert line == f"error: {name}: expected {line.split('expected ', 1)[1]}"
@@ -301,6 +316,7 @@ def test_every_binding_id_is_documented(repo_root) -> None:
     for path in (repo_root / "planner_tui" / "console").rglob("*.py"):
         # Binding ids hold a dot (app.quit); widget ids cannot, CSS forbids it.
         ids |= set(re.findall(r'\bid="([A-Za-z_]+\.[A-Za-z0-9_.]+)"', path.read_text()))
-    documented = set(re.findall(r"^\| `([a-z_]+\.[a-z0-9_.]+)` \|", (repo_root / "docs" / "settings.md").read_text(),
-                                re.MULTILINE))
+    documented = set(
+        re.findall(r"^\| `([a-z_]+\.[a-z0-9_.]+)` \|", (repo_root / "docs" / "settings.md").read_text(), re.MULTILINE)
+    )
     assert ids and ids == documented

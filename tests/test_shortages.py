@@ -37,8 +37,9 @@ def test_on_hand_excludes_lots_on_hold_either_way():
             {"item_id": "RM", "location": "B", "lot_id": "L4", "qty": 7},
             {"item_id": "RM", "location": "C", "lot_id": None, "qty": 3},  # unlotted stock counts
         ],
-        sales_orders=[{"sales_order_id": "SO-1", "customer_id": "C", "item_id": "RM", "qty": 25,
-                       "promised_date": "2026-01-15"}],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "C", "item_id": "RM", "qty": 25, "promised_date": "2026-01-15"}
+        ],
     )
     cur = store.cursor()
     assert projection(cur, "RM", at=AT)["on_hand"] == 20
@@ -51,8 +52,9 @@ def test_supply_counts_before_demand_at_the_same_instant():
     store = make_plant(
         items=[{"item_id": "X"}],
         # Demand's id sorts before supply's and it was entered first: the rule, not luck, orders them.
-        sales_orders=[{"sales_order_id": "A-1", "customer_id": "C", "item_id": "X", "qty": 5,
-                       "promised_date": "2026-01-12"}],
+        sales_orders=[
+            {"sales_order_id": "A-1", "customer_id": "C", "item_id": "X", "qty": 5, "promised_date": "2026-01-12"}
+        ],
         purchase_orders=[{"purchase_order_id": "Z-PO", "item_id": "X", "qty": 5, "due_date": "2026-01-12"}],
     )
     cur = store.cursor()
@@ -66,10 +68,21 @@ def test_overdue_supply_and_demand_count_now_and_are_flagged():
         items=[{"item_id": "LATE"}, {"item_id": "COVERED"}],
         # LATE: a demand promised two days ago, nothing to cover it: short right now.
         sales_orders=[
-            {"sales_order_id": "SO-7", "line_no": 2, "customer_id": "C", "item_id": "LATE", "qty": 4,
-             "promised_date": "2026-01-08"},
-            {"sales_order_id": "SO-8", "customer_id": "C", "item_id": "COVERED", "qty": 8,
-             "promised_date": "2026-01-12"},
+            {
+                "sales_order_id": "SO-7",
+                "line_no": 2,
+                "customer_id": "C",
+                "item_id": "LATE",
+                "qty": 4,
+                "promised_date": "2026-01-08",
+            },
+            {
+                "sales_order_id": "SO-8",
+                "customer_id": "C",
+                "item_id": "COVERED",
+                "qty": 8,
+                "promised_date": "2026-01-12",
+            },
         ],
         # COVERED: an overdue purchase order is still owed; it counts now, before the future demand.
         purchase_orders=[{"purchase_order_id": "PO-1", "item_id": "COVERED", "qty": 10, "due_date": "2026-01-05"}],
@@ -80,8 +93,16 @@ def test_overdue_supply_and_demand_count_now_and_are_flagged():
     late = answer["shortages"][0]
     assert late["first_short_at"] == AT and late["overdue"] is True and late["recovers_at"] is None
     assert late["affected"] == [
-        {"kind": "sales_order", "id": "SO-7/2", "item_id": "LATE", "need_at": datetime(2026, 1, 8),
-         "counted_at": AT, "qty": 4, "overdue": True, "balance": -4},
+        {
+            "kind": "sales_order",
+            "id": "SO-7/2",
+            "item_id": "LATE",
+            "need_at": datetime(2026, 1, 8),
+            "counted_at": AT,
+            "qty": 4,
+            "overdue": True,
+            "balance": -4,
+        },
     ]
     points = projection(cur, "COVERED", at=AT)["points"]
     assert [(p["kind"], p["at"], p["due_at"], p["overdue"]) for p in points[1:]] == [
@@ -100,16 +121,46 @@ def bom_plant():
             {"parent_item_id": "C1", "component_item_id": "RAWX", "qty_per": 3},
         ],
         production_orders=[
-            {"production_order_id": "P-PLAN", "item_id": "FG", "qty": 4, "status": "planned",
-             "planned_start": "2026-01-12T06:00", "planned_end": "2026-01-12T18:00"},
-            {"production_order_id": "P-REL", "item_id": "FG", "qty": 2, "status": "released",
-             "planned_start": "2026-01-13T06:00", "planned_end": "2026-01-13T18:00"},
-            {"production_order_id": "P-RUN", "item_id": "FG", "qty": 10, "status": "in_progress",
-             "planned_start": "2026-01-09T06:00", "planned_end": "2026-01-11T18:00"},
-            {"production_order_id": "P-DONE", "item_id": "FG", "qty": 10, "status": "completed",
-             "planned_start": "2026-01-14T06:00", "planned_end": "2026-01-14T18:00"},
-            {"production_order_id": "P-CANC", "item_id": "FG", "qty": 10, "status": "cancelled",
-             "planned_start": "2026-01-14T06:00", "planned_end": "2026-01-14T18:00"},
+            {
+                "production_order_id": "P-PLAN",
+                "item_id": "FG",
+                "qty": 4,
+                "status": "planned",
+                "planned_start": "2026-01-12T06:00",
+                "planned_end": "2026-01-12T18:00",
+            },
+            {
+                "production_order_id": "P-REL",
+                "item_id": "FG",
+                "qty": 2,
+                "status": "released",
+                "planned_start": "2026-01-13T06:00",
+                "planned_end": "2026-01-13T18:00",
+            },
+            {
+                "production_order_id": "P-RUN",
+                "item_id": "FG",
+                "qty": 10,
+                "status": "in_progress",
+                "planned_start": "2026-01-09T06:00",
+                "planned_end": "2026-01-11T18:00",
+            },
+            {
+                "production_order_id": "P-DONE",
+                "item_id": "FG",
+                "qty": 10,
+                "status": "completed",
+                "planned_start": "2026-01-14T06:00",
+                "planned_end": "2026-01-14T18:00",
+            },
+            {
+                "production_order_id": "P-CANC",
+                "item_id": "FG",
+                "qty": 10,
+                "status": "cancelled",
+                "planned_start": "2026-01-14T06:00",
+                "planned_end": "2026-01-14T18:00",
+            },
         ],
         inventory=[{"item_id": "C1", "location": "A", "qty": 12}, {"item_id": "C2", "location": "A", "qty": 6}],
     )
@@ -128,8 +179,16 @@ def test_bom_explosion_qty_times_qty_per_at_planned_start_for_planned_and_releas
     assert [s["item_id"] for s in answer["shortages"]] == ["C1"]
     c1_short = answer["shortages"][0]
     assert c1_short["affected"] == [
-        {"kind": "production_order", "id": "P-REL", "item_id": "FG", "need_at": datetime(2026, 1, 13, 6),
-         "counted_at": datetime(2026, 1, 13, 6), "qty": 5, "overdue": False, "balance": -3},
+        {
+            "kind": "production_order",
+            "id": "P-REL",
+            "item_id": "FG",
+            "need_at": datetime(2026, 1, 13, 6),
+            "counted_at": datetime(2026, 1, 13, 6),
+            "qty": 5,
+            "overdue": False,
+            "balance": -3,
+        },
     ]
 
 
@@ -147,14 +206,21 @@ def test_below_safety_stock_is_a_warning_not_a_shortage():
     store = make_plant(
         items=[{"item_id": "W", "safety_stock": 8, "buyer": "Bea", "description": "Washer"}],
         inventory=[{"item_id": "W", "location": "A", "qty": 10}],
-        sales_orders=[{"sales_order_id": "SO-1", "customer_id": "C", "item_id": "W", "qty": 5,
-                       "promised_date": "2026-01-14"}],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "C", "item_id": "W", "qty": 5, "promised_date": "2026-01-14"}
+        ],
     )
     answer = shortages(store.cursor(), at=AT)
     assert answer["shortages"] == []
     assert answer["warnings"] == [
-        {"item_id": "W", "description": "Washer", "buyer": "Bea", "below_safety_at": datetime(2026, 1, 14),
-         "min_balance": 5, "safety_stock": 8},
+        {
+            "item_id": "W",
+            "description": "Washer",
+            "buyer": "Bea",
+            "below_safety_at": datetime(2026, 1, 14),
+            "min_balance": 5,
+            "safety_stock": 8,
+        },
     ]
 
 
@@ -215,19 +281,46 @@ def test_sales_order_id_is_so_slash_line_and_shortages_sort_by_first_short_at():
     store = make_plant(
         items=[{"item_id": "A"}, {"item_id": "B"}, {"item_id": "C"}],
         sales_orders=[
-            {"sales_order_id": "SO-1001", "line_no": 1, "customer_id": "X", "item_id": "A", "qty": 1,
-             "promised_date": "2026-01-18"},
-            {"sales_order_id": "SO-1001", "line_no": 3, "customer_id": "X", "item_id": "B", "qty": 1,
-             "promised_date": "2026-01-11"},
-            {"sales_order_id": "SO-1002", "line_no": 1, "customer_id": "X", "item_id": "C", "qty": 1,
-             "promised_date": "2026-01-15"},
-            {"sales_order_id": "SO-1003", "line_no": 1, "customer_id": "X", "item_id": "C", "qty": 1,
-             "promised_date": "2026-01-15", "status": "shipped"},  # not open: no demand
+            {
+                "sales_order_id": "SO-1001",
+                "line_no": 1,
+                "customer_id": "X",
+                "item_id": "A",
+                "qty": 1,
+                "promised_date": "2026-01-18",
+            },
+            {
+                "sales_order_id": "SO-1001",
+                "line_no": 3,
+                "customer_id": "X",
+                "item_id": "B",
+                "qty": 1,
+                "promised_date": "2026-01-11",
+            },
+            {
+                "sales_order_id": "SO-1002",
+                "line_no": 1,
+                "customer_id": "X",
+                "item_id": "C",
+                "qty": 1,
+                "promised_date": "2026-01-15",
+            },
+            {
+                "sales_order_id": "SO-1003",
+                "line_no": 1,
+                "customer_id": "X",
+                "item_id": "C",
+                "qty": 1,
+                "promised_date": "2026-01-15",
+                "status": "shipped",
+            },  # not open: no demand
         ],
     )
     answer = shortages(store.cursor(), at=AT)
     assert [(s["item_id"], [a["id"] for a in s["affected"]]) for s in answer["shortages"]] == [
-        ("B", ["SO-1001/3"]), ("C", ["SO-1002/1"]), ("A", ["SO-1001/1"]),
+        ("B", ["SO-1001/3"]),
+        ("C", ["SO-1002/1"]),
+        ("A", ["SO-1001/1"]),
     ]
     assert answer["shortages"][1]["max_short_qty"] == 1
 
@@ -239,8 +332,9 @@ def test_received_and_cancelled_purchase_orders_are_no_supply():
             {"purchase_order_id": "PO-R", "item_id": "A", "qty": 9, "due_date": "2026-01-11", "status": "received"},
             {"purchase_order_id": "PO-C", "item_id": "A", "qty": 9, "due_date": "2026-01-11", "status": "cancelled"},
         ],
-        sales_orders=[{"sales_order_id": "SO-1", "customer_id": "X", "item_id": "A", "qty": 2,
-                       "promised_date": "2026-01-12"}],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "X", "item_id": "A", "qty": 2, "promised_date": "2026-01-12"}
+        ],
     )
     assert short_of(shortages(store.cursor(), at=AT), "A")["max_short_qty"] == 2
 
@@ -251,8 +345,14 @@ def test_float_quantities_make_no_phantom_shortage():
         bom=[{"parent_item_id": "FG", "component_item_id": "P", "qty_per": 0.1}],
         inventory=[{"item_id": "P", "location": "A", "qty": 0.3}],
         production_orders=[
-            {"production_order_id": f"P{i}", "item_id": "FG", "qty": 1, "status": "planned",
-             "planned_start": f"2026-01-1{i}T00:00", "planned_end": f"2026-01-1{i}T08:00"}
+            {
+                "production_order_id": f"P{i}",
+                "item_id": "FG",
+                "qty": 1,
+                "status": "planned",
+                "planned_start": f"2026-01-1{i}T00:00",
+                "planned_end": f"2026-01-1{i}T08:00",
+            }
             for i in (1, 2, 3)
         ],
     )
@@ -277,22 +377,23 @@ def test_bad_requests():
 
 # --- the CLI: `planner-tui shortages` ---------------------------------------------------------------
 
+
 def _write_csv_snapshot(folder):
     """A tiny plant in the contract's CSV form: R runs short of a sales order, W dips below safety stock."""
     files = {
         "machines.csv": "machine_id,name,work_center,line,plant,supervisor\nM1,Saw,WC,L1,P,Sam\n",
         "items.csv": "item_id,description,item_type,uom,safety_stock,buyer\n"
-                     "R,Rod,raw,ea,0,Bea\nW,Washer,component,ea,8,Bea\n",
+        "R,Rod,raw,ea,0,Bea\nW,Washer,component,ea,8,Bea\n",
         "customers.csv": "customer_id,name,tier,account_manager\nC1,Acme,A,Alice\n",
         "sales_orders.csv": "sales_order_id,line_no,customer_id,item_id,qty,promised_date,confirmed_at,status\n"
-                            "SO-1001,1,C1,R,5,2026-01-12,2026-01-01T00:00:00,open\n"
-                            "SO-1001,2,C1,W,5,2026-01-14,2026-01-01T00:00:00,open\n",
+        "SO-1001,1,C1,R,5,2026-01-12,2026-01-01T00:00:00,open\n"
+        "SO-1001,2,C1,W,5,2026-01-14,2026-01-01T00:00:00,open\n",
         "production_orders.csv": "production_order_id,item_id,qty,status,planned_start,planned_end,"
-                                 "sales_order_id,line_no,parent_production_order_id\n",
+        "sales_order_id,line_no,parent_production_order_id\n",
         "operations.csv": "production_order_id,op_seq,machine_id,planned_start,planned_end,status\n",
         "shipments.csv": "shipment_id,sales_order_id,line_no,qty,planned_ship_date,status,carrier\n",
         "purchase_orders.csv": "purchase_order_id,item_id,qty,due_date,supplier,status\n"
-                               "PO-1,R,10,2026-01-15,Steel Co,open\n",
+        "PO-1,R,10,2026-01-15,Steel Co,open\n",
         "inventory.csv": "item_id,location,lot_id,qty\nW,A,,10\n",
     }
     folder.mkdir()
@@ -320,12 +421,14 @@ def test_cli_shortages_json_from_a_csv_snapshot(tmp_path):
     assert short["affected"][0]["id"] == "SO-1001/1" and short["affected"][0]["kind"] == "sales_order"
     assert [w["item_id"] for w in answer["warnings"]] == ["W"]
 
-    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00",
-                                 "--horizon-days", "3", "--json"])
+    result = runner.invoke(
+        app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00", "--horizon-days", "3", "--json"]
+    )
     assert json.loads(result.stdout)["shortages"][0]["recovers_at"] is None
 
-    result = runner.invoke(app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00", "--item", "R",
-                                 "--json"])
+    result = runner.invoke(
+        app, ["shortages", "--snapshot", snap, "--at", "2026-01-10T12:00:00", "--item", "R", "--json"]
+    )
     assert result.exit_code == 0, result.output
     points = json.loads(result.stdout)["points"]
     assert [(p["kind"], p["balance"]) for p in points] == [("on_hand", 0), ("sales_order", -5), ("purchase_order", 5)]
@@ -351,6 +454,7 @@ def test_cli_shortages_bad_requests(tmp_path):
 
 
 # --- the sample plant -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample(sample_dir):
@@ -396,8 +500,9 @@ def test_sample_shortages_are_consistent_with_each_items_projection(sample):
         for a in s["affected"]:
             if a["kind"] == "sales_order":
                 so, line = a["id"].rsplit("/", 1)
-                assert cur.execute("SELECT status FROM sales_orders WHERE sales_order_id = ? AND line_no = ?",
-                                   [so, int(line)]).fetchone() == ("open",)
+                assert cur.execute(
+                    "SELECT status FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", [so, int(line)]
+                ).fetchone() == ("open",)
     for w in answer["warnings"]:
         assert 0 <= w["min_balance"] < w["safety_stock"]
 

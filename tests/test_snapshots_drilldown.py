@@ -84,5 +84,4 @@ def test_snapshot_exception_after_triage(snap_compare, app) -> None:
 
 
 def test_snapshot_snooze_dialog(snap_compare, app) -> None:
-    assert snap_compare(app, terminal_size=(80, 24),
-                        run_before=drill_to("exception", "machine_down:M-WELD-01", "z"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=drill_to("exception", "machine_down:M-WELD-01", "z"))

@@ -52,26 +52,70 @@ def plant():
             {"sales_order_id": "SO-3", "customer_id": "CU3", "item_id": "FIN", "promised_date": "2026-01-22"},
         ],
         production_orders=[
-            {"production_order_id": "PO-S1", "item_id": "SUB", "status": "completed",
-             "planned_start": "2026-01-01T08:00", "planned_end": "2026-01-01T16:00"},
-            {"production_order_id": "PO-S2", "item_id": "SUB", "status": "completed",
-             "planned_start": "2026-01-02T08:00", "planned_end": "2026-01-02T16:00"},
-            {"production_order_id": "PO-F1", "item_id": "FIN", "status": "completed",
-             "planned_start": "2026-01-03T08:00", "planned_end": "2026-01-03T16:00"},
-            {"production_order_id": "PO-K1", "item_id": "KIT", "status": "in_progress",
-             "planned_start": "2026-01-04T08:00", "planned_end": "2026-01-04T16:00",
-             "sales_order_id": "SO-1", "line_no": 1},
-            {"production_order_id": "PO-Z", "item_id": "FIN", "status": "completed",
-             "planned_start": "2026-01-01T08:00", "planned_end": "2026-01-01T16:00"},
+            {
+                "production_order_id": "PO-S1",
+                "item_id": "SUB",
+                "status": "completed",
+                "planned_start": "2026-01-01T08:00",
+                "planned_end": "2026-01-01T16:00",
+            },
+            {
+                "production_order_id": "PO-S2",
+                "item_id": "SUB",
+                "status": "completed",
+                "planned_start": "2026-01-02T08:00",
+                "planned_end": "2026-01-02T16:00",
+            },
+            {
+                "production_order_id": "PO-F1",
+                "item_id": "FIN",
+                "status": "completed",
+                "planned_start": "2026-01-03T08:00",
+                "planned_end": "2026-01-03T16:00",
+            },
+            {
+                "production_order_id": "PO-K1",
+                "item_id": "KIT",
+                "status": "in_progress",
+                "planned_start": "2026-01-04T08:00",
+                "planned_end": "2026-01-04T16:00",
+                "sales_order_id": "SO-1",
+                "line_no": 1,
+            },
+            {
+                "production_order_id": "PO-Z",
+                "item_id": "FIN",
+                "status": "completed",
+                "planned_start": "2026-01-01T08:00",
+                "planned_end": "2026-01-01T16:00",
+            },
         ],
         operations=[
             # PO-K1 still runs on M1; its done step on M2 needs no supervisor call; PO-F1 is completed.
-            {"production_order_id": "PO-K1", "op_seq": 10, "machine_id": "M2", "status": "done",
-             "planned_start": "2026-01-04T08:00", "planned_end": "2026-01-04T10:00"},
-            {"production_order_id": "PO-K1", "op_seq": 20, "machine_id": "M1", "status": "running",
-             "planned_start": "2026-01-04T10:00", "planned_end": "2026-01-04T16:00"},
-            {"production_order_id": "PO-F1", "op_seq": 10, "machine_id": "M3", "status": "done",
-             "planned_start": "2026-01-03T08:00", "planned_end": "2026-01-03T16:00"},
+            {
+                "production_order_id": "PO-K1",
+                "op_seq": 10,
+                "machine_id": "M2",
+                "status": "done",
+                "planned_start": "2026-01-04T08:00",
+                "planned_end": "2026-01-04T10:00",
+            },
+            {
+                "production_order_id": "PO-K1",
+                "op_seq": 20,
+                "machine_id": "M1",
+                "status": "running",
+                "planned_start": "2026-01-04T10:00",
+                "planned_end": "2026-01-04T16:00",
+            },
+            {
+                "production_order_id": "PO-F1",
+                "op_seq": 10,
+                "machine_id": "M3",
+                "status": "done",
+                "planned_start": "2026-01-03T08:00",
+                "planned_end": "2026-01-03T16:00",
+            },
         ],
         lots=LOTS,
         lot_genealogy=[{"input_lot_id": a, "output_lot_id": b} for a, b in EDGES],
@@ -93,12 +137,30 @@ def plant():
             {"shipment_id": "SH3", "lot_id": "Z", "qty": 4},
         ],
         quality_holds=[
-            {"hold_id": "H0", "lot_id": "R1", "status": "released", "placed_by": "Pete",
-             "placed_at": "2026-01-02T09:00", "reason": "retest"},
-            {"hold_id": "H1", "lot_id": "R1", "status": "active", "placed_by": "Quinn",
-             "placed_at": "2026-01-06T09:00", "reason": "supplier recall"},
-            {"hold_id": "H2", "lot_id": "S2", "status": "active", "placed_by": "Quinn",
-             "placed_at": "2026-01-06T10:00", "reason": "follow-up"},
+            {
+                "hold_id": "H0",
+                "lot_id": "R1",
+                "status": "released",
+                "placed_by": "Pete",
+                "placed_at": "2026-01-02T09:00",
+                "reason": "retest",
+            },
+            {
+                "hold_id": "H1",
+                "lot_id": "R1",
+                "status": "active",
+                "placed_by": "Quinn",
+                "placed_at": "2026-01-06T09:00",
+                "reason": "supplier recall",
+            },
+            {
+                "hold_id": "H2",
+                "lot_id": "S2",
+                "status": "active",
+                "placed_by": "Quinn",
+                "placed_at": "2026-01-06T10:00",
+                "reason": "follow-up",
+            },
             {"hold_id": "H3", "lot_id": "S1", "status": "released", "placed_by": "Pete"},
         ],
     )
@@ -127,7 +189,11 @@ def test_forward_reaches_depth_three_through_a_diamond_once(cur):
 def test_backward_lists_every_ancestor_once(cur):
     answer = trace_lot(cur, "K1")
     assert [(a["lot_id"], a["item_id"], a["depth"]) for a in answer["ancestors"]] == [
-        ("F1", "FIN", 1), ("S1", "SUB", 2), ("S2", "SUB", 2), ("R0", "RAW2", 3), ("R1", "RAW", 3),
+        ("F1", "FIN", 1),
+        ("S1", "SUB", 2),
+        ("S2", "SUB", 2),
+        ("R0", "RAW2", 3),
+        ("R1", "RAW", 3),
     ]
     assert answer["descendants"] == []
     # R0 has no ancestors and no lot made from R0 other than through S1.
@@ -151,8 +217,13 @@ def test_shipped_descendant_leads_to_its_shipment_and_customer(cur):
     shipments = {s["shipment_id"]: s for s in answer["shipments"]}
     assert set(shipments) == {"SH1", "SH2"}  # SH3 carries only the unrelated lot Z
     expected = {
-        "status": "shipped", "sales_order_id": "SO-1", "line_no": 1, "customer_id": "CU1", "lot_id": "K1",
-        "qty": 3, "shipped": True,
+        "status": "shipped",
+        "sales_order_id": "SO-1",
+        "line_no": 1,
+        "customer_id": "CU1",
+        "lot_id": "K1",
+        "qty": 3,
+        "shipped": True,
     }
     assert {k: shipments["SH1"][k] for k in expected} == expected
     assert shipments["SH2"]["shipped"] is False and shipments["SH2"]["lot_id"] == "F1"
@@ -179,7 +250,8 @@ def test_production_orders_that_made_or_consume_the_traced_lots(cur):
 def test_holds_are_listed_and_people_to_notify_are_deduplicated_with_reasons(cur):
     answer = trace_lot(cur, "R1")
     assert [(h["hold_id"], h["status"], h["placed_by"]) for h in answer["holds"]] == [
-        ("H0", "released", "Pete"), ("H1", "active", "Quinn"),
+        ("H0", "released", "Pete"),
+        ("H1", "active", "Quinn"),
     ]
     assert answer["summary"]["active_holds"] == 1
     # Active holds further down the trace are listed apart; released ones there are history.
@@ -199,7 +271,9 @@ def test_one_person_with_two_roles_is_listed_once_with_both_reasons():
     store = make_plant(
         items=[{"item_id": "RAW", "buyer": "Kim"}, {"item_id": "FIN"}],
         customers=[{"customer_id": "CU1", "account_manager": "Kim"}],
-        sales_orders=[{"sales_order_id": "SO-1", "customer_id": "CU1", "item_id": "FIN", "promised_date": "2026-01-20"}],
+        sales_orders=[
+            {"sales_order_id": "SO-1", "customer_id": "CU1", "item_id": "FIN", "promised_date": "2026-01-20"}
+        ],
         lots=[{"lot_id": "A", "item_id": "RAW"}, {"lot_id": "B", "item_id": "FIN"}],
         lot_genealogy=[{"input_lot_id": "A", "output_lot_id": "B"}],
         shipments=[{"shipment_id": "SH1", "sales_order_id": "SO-1", "planned_ship_date": "2026-01-20"}],
@@ -224,8 +298,10 @@ def test_a_cycle_in_the_genealogy_is_reported_not_looped_on():
         items=[{"item_id": "X"}],
         lots=[{"lot_id": lot, "item_id": "X"} for lot in ("A", "B", "C", "D", "E")],
         # A -> B -> C -> A is a cycle; C -> D and D -> D (a self-loop) too; E is outside.
-        lot_genealogy=[{"input_lot_id": a, "output_lot_id": b}
-                       for a, b in [("A", "B"), ("B", "C"), ("C", "A"), ("C", "D"), ("D", "D")]],
+        lot_genealogy=[
+            {"input_lot_id": a, "output_lot_id": b}
+            for a, b in [("A", "B"), ("B", "C"), ("C", "A"), ("C", "D"), ("D", "D")]
+        ],
     )
     answer = trace_lot(store.cursor(), "A")
     assert [(d["lot_id"], d["depth"]) for d in answer["descendants"]] == [("B", 1), ("C", 2), ("D", 3)]
@@ -290,14 +366,27 @@ def test_a_lot_without_genealogy_traces_to_itself_only(cur):
 
 # --- the CLI: `planner-tui trace lot|hold` ---------------------------------------------------------
 
+
 def _db_file(tmp_path):
     from planner_tui.store import Store
 
     path = tmp_path / "plant.duckdb"
     store = Store.open(path)
     src = plant()
-    for table in ("items", "machines", "customers", "sales_orders", "production_orders", "operations", "lots",
-                  "lot_genealogy", "inventory", "shipments", "shipment_lots", "quality_holds"):
+    for table in (
+        "items",
+        "machines",
+        "customers",
+        "sales_orders",
+        "production_orders",
+        "operations",
+        "lots",
+        "lot_genealogy",
+        "inventory",
+        "shipments",
+        "shipment_lots",
+        "quality_holds",
+    ):
         rows = src.con.execute(f'SELECT * FROM "{table}"').fetchall()
         names = [d[0] for d in src.con.description]
         make_plant(store, **{table: [dict(zip(names, r)) for r in rows]})
@@ -317,8 +406,19 @@ def test_cli_trace_lot_json_shape(tmp_path):
     result = CliRunner().invoke(app, ["trace", "lot", "R1", "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    for key in ("lot_id", "holds", "descendants", "ancestors", "production_orders", "inventory", "shipments",
-                "customers", "notify", "summary", "cycles"):
+    for key in (
+        "lot_id",
+        "holds",
+        "descendants",
+        "ancestors",
+        "production_orders",
+        "inventory",
+        "shipments",
+        "customers",
+        "notify",
+        "summary",
+        "cycles",
+    ):
         assert key in answer
     assert [d["lot_id"] for d in answer["descendants"]] == ["S1", "S2", "F1", "K1"]
     assert answer["shipments"][0]["customer_id"] == "CU1"
@@ -347,6 +447,7 @@ def test_cli_trace_unknown_lot_is_a_one_line_error(tmp_path):
 
 
 # --- the sample plant -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample_cur(sample_dir):

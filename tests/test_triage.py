@@ -21,8 +21,15 @@ def small_plant(store: Store | None = None) -> Store:
         machines=[{"machine_id": "M1", "supervisor": "Ana"}, {"machine_id": "M2", "supervisor": "Ben"}],
         items=[{"item_id": "FG1", "buyer": "Cy"}, {"item_id": "RAW1", "item_type": "raw", "buyer": ""}],
         customers=[{"customer_id": "C1", "account_manager": "Eve"}],
-        sales_orders=[{"sales_order_id": "SO1", "line_no": 2, "customer_id": "C1", "item_id": "FG1",
-                       "promised_date": "2026-01-09"}],
+        sales_orders=[
+            {
+                "sales_order_id": "SO1",
+                "line_no": 2,
+                "customer_id": "C1",
+                "item_id": "FG1",
+                "promised_date": "2026-01-09",
+            }
+        ],
         lots=[{"lot_id": "L1", "item_id": "FG1"}],
         quality_holds=[{"hold_id": "H1", "lot_id": "L1", "placed_by": "Quinn"}],
     )
@@ -55,8 +62,12 @@ def test_every_action_is_recorded_with_who_and_when_in_order(store: Store) -> No
     assert state["assignee"] == "Ben"  # a reopen keeps who has it
     assert state["snoozed_until"] is None
     assert (state["updated_by"], state["updated_at"]) == ("lead", datetime(2026, 1, 5, 14, 0))
-    assert state["last_action"] == {"at": datetime(2026, 1, 5, 14, 0), "who": "lead", "action": "reopen",
-                                    "detail": None}
+    assert state["last_action"] == {
+        "at": datetime(2026, 1, 5, 14, 0),
+        "who": "lead",
+        "action": "reopen",
+        "detail": None,
+    }
 
 
 def test_each_action_sets_the_status(store: Store) -> None:
@@ -100,8 +111,13 @@ def test_a_malformed_exception_id_is_a_bad_request(store: Store, exception_id: s
 
 @pytest.mark.parametrize(
     "exception_id, what",
-    [("machine_down:M9", "machine"), ("quality_hold:H9", "quality hold"), ("shortage:NOPE", "item"),
-     ("late_order:SO1/1", "sales order line"), ("no_supply:SO9/2", "sales order line")],
+    [
+        ("machine_down:M9", "machine"),
+        ("quality_hold:H9", "quality hold"),
+        ("shortage:NOPE", "item"),
+        ("late_order:SO1/1", "sales order line"),
+        ("no_supply:SO9/2", "sales order line"),
+    ],
 )
 def test_an_exception_about_something_unknown_is_not_found(store: Store, exception_id: str, what: str) -> None:
     with pytest.raises(NotFound, match=f"unknown {what}"):
@@ -109,8 +125,14 @@ def test_an_exception_about_something_unknown_is_not_found(store: Store, excepti
 
 
 def test_every_kind_of_well_formed_id_is_accepted(store: Store) -> None:
-    for exception_id in ("machine_down:M1", "quality_hold:H1", "shortage:RAW1", "late_order:SO1/2",
-                         "no_supply:SO1/2", "feed_stale:http://127.0.0.1:8080/events"):
+    for exception_id in (
+        "machine_down:M1",
+        "quality_hold:H1",
+        "shortage:RAW1",
+        "late_order:SO1/2",
+        "no_supply:SO1/2",
+        "feed_stale:http://127.0.0.1:8080/events",
+    ):
         assert triage.acknowledge(store, exception_id, who="a", at=AT)["status"] == "acknowledged"
 
 

@@ -37,8 +37,7 @@ class PlantData(Protocol):
 
     # --- the exception inbox ---------------------------------------------------------------------------
 
-    def exceptions(self, *, at: datetime, include_resolved: bool = False,
-                   include_snoozed: bool = True) -> Record:
+    def exceptions(self, *, at: datetime, include_resolved: bool = False, include_snoozed: bool = True) -> Record:
         """`planner-tui exceptions --json`: {at, total, exceptions, problems}, worst first; `--all` sets both
         flags. The plant's own feed state counts (a stale feed is an exception). `problems`: one line per
         kind that could not be checked ("late_order: could not check: ..."), whose exceptions are missing."""
@@ -61,26 +60,23 @@ class PlantData(Protocol):
 
     # --- triage: each returns `planner-tui triage ACTION ID --json`, {exception_id, status, assignee, ...}
 
-    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        ...
+    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
 
-    def assign(self, exception_id: str, person: str, *, who: str | None = None,
-               at: datetime | None = None) -> Record:
-        ...
+    def assign(
+        self, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None
+    ) -> Record: ...
 
-    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        ...
+    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
 
-    def snooze(self, exception_id: str, until: datetime | str, *, who: str | None = None,
-               at: datetime | None = None) -> Record:
+    def snooze(
+        self, exception_id: str, until: datetime | str, *, who: str | None = None, at: datetime | None = None
+    ) -> Record:
         """`until` is a time, or a duration from `at` such as 2h (see `rules.parse_until`)."""
         ...
 
-    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        ...
+    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
 
-    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        ...
+    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
 
     # --- machines and what their stops hit -------------------------------------------------------------
 
@@ -92,8 +88,9 @@ class PlantData(Protocol):
         """`planner-tui machine ID --json`: its state (`stopped`), since when, why, next open operations."""
         ...
 
-    def machine_impact(self, machine_id: str, *, at: datetime | None = None,
-                       down_minutes: float | None = None) -> Record:
+    def machine_impact(
+        self, machine_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+    ) -> Record:
         """`planner-tui impact machine ID [--down-minutes N] --json`."""
         ...
 
@@ -140,8 +137,9 @@ class PlantData(Protocol):
         """`planner-tui shortages --item ID --json`: one item's time-phased balance."""
         ...
 
-    def balance_series(self, item_ids: Sequence[str], *, at: datetime,
-                       horizon_days: int | None = None) -> dict[str, list[tuple[datetime, float]]]:
+    def balance_series(
+        self, item_ids: Sequence[str], *, at: datetime, horizon_days: int | None = None
+    ) -> dict[str, list[tuple[datetime, float]]]:
         """item id -> (time, balance) after each event, for several items at once (the sparklines of
         `planner-tui shortages`). Over JSON a pair is a two-element list: read it as a sequence."""
         ...
@@ -152,8 +150,7 @@ class PlantData(Protocol):
         """`planner-tui find WORDS --json`: {kind, id, label, score}, best first."""
         ...
 
-    def starting_points(self, *, kind: str | Sequence[str] | None = None,
-                        limit: int | None = None) -> list[Record]:
+    def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
         """`planner-tui find --json` without words: the stopped machines and active holds, {kind, id, label}."""
         ...
 

@@ -28,8 +28,7 @@ from planner_tui.store.status import plant_name, plant_status
 class LocalPlant:
     """The plant in this process's DuckDB store (see the module docstring)."""
 
-    def __init__(self, store: Store, *, events: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: Store, *, events: str | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.events = events  # the feed to follow: a .jsonl file or an http(s) URL; None: no feed
         self._clock = clock  # the feed's clock (the demo's replay clock); None: the real UTC clock
@@ -53,8 +52,9 @@ class LocalPlant:
             except duckdb.Error:
                 pass  # the connection went first: nothing left to release
 
-    def _triage(self, act: Callable[..., Record], exception_id: str, *args: object, who: str | None,
-                at: datetime | None) -> Record:
+    def _triage(
+        self, act: Callable[..., Record], exception_id: str, *args: object, who: str | None, at: datetime | None
+    ) -> Record:
         if self._closed:
             raise PlantUnavailable("the plant's database is closed")
         state = act(self.store, exception_id, *args, who=who, at=at)
@@ -62,13 +62,17 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ the exception inbox
 
-    def exceptions(self, *, at: datetime, include_resolved: bool = False,
-                   include_snoozed: bool = True) -> Record:
+    def exceptions(self, *, at: datetime, include_resolved: bool = False, include_snoozed: bool = True) -> Record:
         problems: list[str] = []
         with self._cursor() as cur:
-            rows = exception_engine.list_exceptions(cur, at=at, feed_status=self._status,
-                                                    include_resolved=include_resolved,
-                                                    include_snoozed=include_snoozed, problems=problems)
+            rows = exception_engine.list_exceptions(
+                cur,
+                at=at,
+                feed_status=self._status,
+                include_resolved=include_resolved,
+                include_snoozed=include_snoozed,
+                problems=problems,
+            )
         return {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
 
     def exception_kinds(self) -> list[Record]:
@@ -89,15 +93,15 @@ class LocalPlant:
     def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.acknowledge, exception_id, who=who, at=at)
 
-    def assign(self, exception_id: str, person: str, *, who: str | None = None,
-               at: datetime | None = None) -> Record:
+    def assign(self, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.assign, exception_id, person, who=who, at=at)
 
     def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.add_note, exception_id, text, who=who, at=at)
 
-    def snooze(self, exception_id: str, until: datetime | str, *, who: str | None = None,
-               at: datetime | None = None) -> Record:
+    def snooze(
+        self, exception_id: str, until: datetime | str, *, who: str | None = None, at: datetime | None = None
+    ) -> Record:
         return self._triage(triage.snooze, exception_id, until, who=who, at=at)
 
     def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
@@ -116,8 +120,9 @@ class LocalPlant:
         with self._cursor() as cur:
             return orders.machine_detail(cur, machine_id, at=at, limit=limit)
 
-    def machine_impact(self, machine_id: str, *, at: datetime | None = None,
-                       down_minutes: float | None = None) -> Record:
+    def machine_impact(
+        self, machine_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+    ) -> Record:
         with self._cursor() as cur:
             return impact.machine_impact(cur, machine_id, at=at, down_minutes=down_minutes)
 
@@ -163,8 +168,9 @@ class LocalPlant:
         with self._cursor() as cur:
             return shortages.projection(cur, item_id, at=at, horizon_days=horizon_days)
 
-    def balance_series(self, item_ids: Sequence[str], *, at: datetime,
-                       horizon_days: int | None = None) -> dict[str, list[tuple[datetime, float]]]:
+    def balance_series(
+        self, item_ids: Sequence[str], *, at: datetime, horizon_days: int | None = None
+    ) -> dict[str, list[tuple[datetime, float]]]:
         with self._cursor() as cur:
             return shortages.balance_series(cur, list(item_ids), at=at, horizon_days=horizon_days)
 
@@ -174,8 +180,7 @@ class LocalPlant:
         with self._cursor() as cur:
             return search.find(cur, words, kind=kind, limit=limit)
 
-    def starting_points(self, *, kind: str | Sequence[str] | None = None,
-                        limit: int | None = None) -> list[Record]:
+    def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
         with self._cursor() as cur:
             return search.starting_points(cur, kind=kind, limit=limit)
 
@@ -204,8 +209,9 @@ class LocalPlant:
             if self._closed:
                 raise PlantUnavailable("the plant's database is closed")
             if self._feed is None:
-                self._feed = open_feed(self.store, self.events,
-                                       **({"clock": self._clock} if self._clock is not None else {}))
+                self._feed = open_feed(
+                    self.store, self.events, **({"clock": self._clock} if self._clock is not None else {})
+                )
             result = self._feed.poll_once()
             self._status = result.status
         return {"applied": result.applied, "status": result.status.to_dict()}

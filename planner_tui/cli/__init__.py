@@ -73,14 +73,22 @@ def _root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", metavar="FILE", dir_okay=False,
-                     help="The settings file (default: $PLANNER_TUI_CONFIG, else `planner-tui config path`)."),
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            dir_okay=False,
+            help="The settings file (default: $PLANNER_TUI_CONFIG, else `planner-tui config path`).",
+        ),
     ] = None,
     log_level: Annotated[
         Literal["debug", "info", "warning", "error"] | None,
-        typer.Option("--log-level", metavar="LEVEL", case_sensitive=False,
-                     help="Log debug, info, warning (the default) or error and above to stderr; the console "
-                     "logs to its log file."),
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            case_sensitive=False,
+            help="Log debug, info, warning (the default) or error and above to stderr; the console "
+            "logs to its log file.",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")
@@ -94,8 +102,12 @@ def _root(
     settings.use(in_force)
     logs.configure(in_force.log_level, console=False)
     ctx.call_on_close(_forget)
-    log.debug("settings file %s (%s, %s)", in_force.config_file, "found" if in_force.config_found else "not found",
-              in_force.config_source)
+    log.debug(
+        "settings file %s (%s, %s)",
+        in_force.config_file,
+        "found" if in_force.config_found else "not found",
+        in_force.config_source,
+    )
     for name, value, source in in_force.items():
         log.debug("setting %s = %r (%s)", name, value, source)
 
@@ -114,8 +126,18 @@ def _register() -> None:
         triage_cmds,
     )
 
-    for module in (store_cmds, generate_cmds, impact_cmds, detail_cmds, material_cmds, event_cmds, triage_cmds,
-                   search_cmds, console_cmds, config_cmds):
+    for module in (
+        store_cmds,
+        generate_cmds,
+        impact_cmds,
+        detail_cmds,
+        material_cmds,
+        event_cmds,
+        triage_cmds,
+        search_cmds,
+        console_cmds,
+        config_cmds,
+    ):
         module.register(app)
 
 
@@ -156,8 +178,9 @@ def _completion_option(args: list[str]) -> bool:
 
     shell = _completion_shell(named)
     if shell not in _SHELLS:
-        typer.echo(f"error: cannot complete for shell {shell or '(unknown)'!r}: name one of {', '.join(_SHELLS)}",
-                   err=True)
+        typer.echo(
+            f"error: cannot complete for shell {shell or '(unknown)'!r}: name one of {', '.join(_SHELLS)}", err=True
+        )
         raise SystemExit(2)
     completion_init()
     if option == "--show-completion":

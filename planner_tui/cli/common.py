@@ -101,8 +101,16 @@ NUMBER: dict[str, Any] = {"no_wrap": True, "justify": "right"}
 def table(title: str | None = None, *columns: tuple[str, dict[str, Any]], caption: str | None = None) -> Table:
     """The house table, readable at 80 columns over SSH: a rule under the header instead of boxes, no edge
     padding, and the given (name, kind) columns, kinds from ID, TEXT, SIDE, NUMBER (add_column works too)."""
-    made = Table(title=title, caption=caption, title_justify="left", caption_justify="left", title_style="bold",
-                 box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    made = Table(
+        title=title,
+        caption=caption,
+        title_justify="left",
+        caption_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
     for name, kind in columns:
         made.add_column(name, **kind)
     return made
@@ -113,7 +121,6 @@ def stamp(value: datetime | date | None) -> str:
     if value is None:
         return "-"
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.strftime("%Y-%m-%d")
-
 
 
 def progress_enabled() -> bool:

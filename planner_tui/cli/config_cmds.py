@@ -34,16 +34,23 @@ def show(json: JsonOption = False) -> None:
     settings.check_theme(in_force)
     items = in_force.items()
     if json:
-        emit_json({
-            "config_file": {"path": str(in_force.config_file), "exists": in_force.config_found,
-                            "source": in_force.config_source},
-            "log_file": str(log_file_path()),
-            "settings": {name: {"value": value, "source": source} for name, value, source in items},
-        })
+        emit_json(
+            {
+                "config_file": {
+                    "path": str(in_force.config_file),
+                    "exists": in_force.config_found,
+                    "source": in_force.config_source,
+                },
+                "log_file": str(log_file_path()),
+                "settings": {name: {"value": value, "source": source} for name, value, source in items},
+            }
+        )
         return
     found = "found" if in_force.config_found else "not found"
-    rows = [("settings file", str(in_force.config_file), f"{found}, {in_force.config_source}"),
-            ("console log", str(log_file_path()), "")]
+    rows = [
+        ("settings file", str(in_force.config_file), f"{found}, {in_force.config_source}"),
+        ("console log", str(log_file_path()), ""),
+    ]
     for name, value, source in items:
         if name == "keymap" and value:
             rows += [(f"keymap.{binding_id}", keys, source) for binding_id, keys in value.items()]

@@ -24,8 +24,9 @@ from planner_tui.urls import redact_url
 # Flags default to None so that a flag not given leaves the setting (file, PLANNER_TUI_*) in force.
 EventsOption = Annotated[
     str | None,
-    typer.Option("--events", help="The feed to follow: a .jsonl file or an http(s) feed URL "
-                 "(default: the events setting)."),
+    typer.Option(
+        "--events", help="The feed to follow: a .jsonl file or an http(s) feed URL (default: the events setting)."
+    ),
 ]
 PollOption = Annotated[
     float | None, typer.Option("--poll", min=0.1, help="Seconds between feed polls (default: the poll setting).")
@@ -49,8 +50,15 @@ def sample_data_dir() -> Path:
     return path
 
 
-def run_console(store: Store, *, at: str | None, events: str | None, poll: float, clock=None,
-                in_force: settings.Settings | None = None) -> None:
+def run_console(
+    store: Store,
+    *,
+    at: str | None,
+    events: str | None,
+    poll: float,
+    clock=None,
+    in_force: settings.Settings | None = None,
+) -> None:
     """Run the console on a store until the planner quits (or the terminal hangs up), then release it.
     `in_force` gives the theme, keymap and log level (default: the settings of this command)."""
     from planner_tui import logs
@@ -60,8 +68,12 @@ def run_console(store: Store, *, at: str | None, events: str | None, poll: float
     # From here to the end of the screen, logs go to the log file: a line on stderr would corrupt the screen.
     log_path = logs.configure(in_force.log_level, console=True)
     log = logging.getLogger(logs.CONSOLE_LOGGER)
-    log.info("console starting: database %s, feed %s, settings file %s", store.path or "in memory",
-             redact_url(events) if events else "none", in_force.config_file)
+    log.info(
+        "console starting: database %s, feed %s, settings file %s",
+        store.path or "in memory",
+        redact_url(events) if events else "none",
+        in_force.config_file,
+    )
     app = PlannerApp(store, at=at, events=events, poll_seconds=poll, clock=clock)
     # Textual's own App API, usable before run(): the theme reactive and the binding-id keymap.
     if in_force.theme is not None:
@@ -133,7 +145,9 @@ def _demo_db_path() -> Path:
 
 
 def demo(
-    speed: Annotated[float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a scripted minute a second).")] = 60.0,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.1, help="Replay speed of the scenario (60 = a scripted minute a second).")
+    ] = 60.0,
     poll: PollOption = None,
     theme: ThemeOption = None,
 ) -> None:

@@ -42,11 +42,17 @@ def _line_id(record: dict) -> str:
 def _holds_table(title: str, holds: list[dict], reach_column: str, reach_key: str) -> RichTable:
     # The ids it reaches wrap between ids, never inside one: the column is at least as wide as the longest.
     longest = max((len(reached) for h in holds for reached in h[reach_key]), default=len(reach_column))
-    listing = table(title, ("hold", ID), ("held lot", ID), ("placed", ID), ("reason", TEXT),
-                    (reach_column, {"min_width": longest}))
+    listing = table(
+        title, ("hold", ID), ("held lot", ID), ("placed", ID), ("reason", TEXT), (reach_column, {"min_width": longest})
+    )
     for h in holds:
-        listing.add_row(f"[bold red]{h['hold_id']}[/]", h["lot_id"], short_time(h["placed_at"]), h["reason"] or "-",
-                        ", ".join(h[reach_key]))
+        listing.add_row(
+            f"[bold red]{h['hold_id']}[/]",
+            h["lot_id"],
+            short_time(h["placed_at"]),
+            h["reason"] or "-",
+            ", ".join(h[reach_key]),
+        )
     return listing
 
 
@@ -65,26 +71,49 @@ def shipment_cmd(
         emit_json(result)
         return
     s, line, customer = result["shipment"], result["sales_order_line"], result["customer"]
-    stdout.print(f"[bold]shipment {s['shipment_id']}[/] {s['status']}, ship {iso(s['planned_ship_date'])}, "
-                 f"qty {quantity(s['qty'])}, carrier {s['carrier'] or '-'}", highlight=False)
+    stdout.print(
+        f"[bold]shipment {s['shipment_id']}[/] {s['status']}, ship {iso(s['planned_ship_date'])}, "
+        f"qty {quantity(s['qty'])}, carrier {s['carrier'] or '-'}",
+        highlight=False,
+    )
     if line:
-        stdout.print(f"order line {_line_id(line)}: {line['item_id']} x{quantity(line['qty'])}, "
-                     f"promised {iso(line['promised_date'])}, {line['status']}", highlight=False)
+        stdout.print(
+            f"order line {_line_id(line)}: {line['item_id']} x{quantity(line['qty'])}, "
+            f"promised {iso(line['promised_date'])}, {line['status']}",
+            highlight=False,
+        )
     else:
         stdout.print(f"order line {_line_id(s)}: not in sales_orders", highlight=False)
     if customer:
-        stdout.print(f"customer {customer['customer_id']} {customer['name'] or ''} (tier {customer['tier'] or '-'}), "
-                     f"account manager {customer['account_manager'] or '-'}", highlight=False)
-    lots = table("Lots", ("lot", ID), ("item", ID), ("qty", NUMBER), ("lot status", SIDE),
-                 ("active hold", {"ratio": 1, "min_width": 12}))
+        stdout.print(
+            f"customer {customer['customer_id']} {customer['name'] or ''} (tier {customer['tier'] or '-'}), "
+            f"account manager {customer['account_manager'] or '-'}",
+            highlight=False,
+        )
+    lots = table(
+        "Lots",
+        ("lot", ID),
+        ("item", ID),
+        ("qty", NUMBER),
+        ("lot status", SIDE),
+        ("active hold", {"ratio": 1, "min_width": 12}),
+    )
     for lot in result["lots"]:
         held = ", ".join(h["hold_id"] for h in lot["holds"])
-        lots.add_row(lot["lot_id"], lot["item_id"] or "-", quantity(lot["qty"]), lot["status"] or "-",
-                     f"[bold red]ON HOLD {held}[/]" if held else "none")
+        lots.add_row(
+            lot["lot_id"],
+            lot["item_id"] or "-",
+            quantity(lot["qty"]),
+            lot["status"] or "-",
+            f"[bold red]ON HOLD {held}[/]" if held else "none",
+        )
     stdout.print(lots if result["lots"] else "Lots: none recorded")
     if result["upstream_holds"]:
-        stdout.print(_holds_table("Active holds on lots they were made from", result["upstream_holds"],
-                                  "reaches", "shipped_lot_ids"))
+        stdout.print(
+            _holds_table(
+                "Active holds on lots they were made from", result["upstream_holds"], "reaches", "shipped_lot_ids"
+            )
+        )
 
 
 def customer_cmd(
@@ -103,28 +132,46 @@ def customer_cmd(
         emit_json(result)
         return
     c, summary = result["customer"], result["summary"]
-    stdout.print(f"[bold]customer {c['customer_id']}[/] {c['name'] or ''}, tier {c['tier'] or '-'}, "
-                 f"account manager {c['account_manager'] or '-'}", highlight=False)
-    stdout.print(f"{summary['open_lines']} open line(s) ({summary['overdue_lines']} overdue at {stamp(result['at'])}), "
-                 f"{summary['open_shipments']} open shipment(s), {summary['closed_shipments']} shipped, "
-                 f"{summary['active_holds']} active hold(s) reaching it", highlight=False)
-    lines = table("Open order lines", ("line", ID), ("item", SIDE), ("qty", NUMBER), ("promised", {"min_width": 8}),
-                  ("made by", {"ratio": 1, "min_width": 21}))
+    stdout.print(
+        f"[bold]customer {c['customer_id']}[/] {c['name'] or ''}, tier {c['tier'] or '-'}, "
+        f"account manager {c['account_manager'] or '-'}",
+        highlight=False,
+    )
+    stdout.print(
+        f"{summary['open_lines']} open line(s) ({summary['overdue_lines']} overdue at {stamp(result['at'])}), "
+        f"{summary['open_shipments']} open shipment(s), {summary['closed_shipments']} shipped, "
+        f"{summary['active_holds']} active hold(s) reaching it",
+        highlight=False,
+    )
+    lines = table(
+        "Open order lines",
+        ("line", ID),
+        ("item", SIDE),
+        ("qty", NUMBER),
+        ("promised", {"min_width": 8}),
+        ("made by", {"ratio": 1, "min_width": 21}),
+    )
     for line in result["open_lines"]:
         promised = short_time(line["promised_date"]) + (" [bold red]OVERDUE[/]" if line["overdue"] else "")
         made = ", ".join(f"{p['production_order_id']} {p['status']}" for p in line["production_orders"])
         lines.add_row(_line_id(line), line["item_id"], quantity(line["qty"]), promised, made or "from stock")
     stdout.print(lines if result["open_lines"] else "Open order lines: none")
-    shipments = table(f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
-                      ("shipment", ID), ("status", SIDE), ("ship", {"min_width": 8}), ("line", ID),
-                      ("carrier", {**SIDE, "max_width": 18}))
+    shipments = table(
+        f"Shipments (open, and the newest {summary['recent_shipments_shown']} shipped)",
+        ("shipment", ID),
+        ("status", SIDE),
+        ("ship", {"min_width": 8}),
+        ("line", ID),
+        ("carrier", {**SIDE, "max_width": 18}),
+    )
     for s in result["shipments"]:
         when = short_time(s["planned_ship_date"]) + (" [bold red]OVERDUE[/]" if s["overdue"] else "")
         shipments.add_row(s["shipment_id"], s["status"], when, _line_id(s), s["carrier"] or "-")
     stdout.print(shipments if result["shipments"] else "Shipments: none")
     if result["holds"]:
-        stdout.print(_holds_table("Active quality holds reaching its shipments", result["holds"],
-                                  "shipments", "shipment_ids"))
+        stdout.print(
+            _holds_table("Active quality holds reaching its shipments", result["holds"], "shipments", "shipment_ids")
+        )
 
 
 def machine_cmd(
@@ -145,8 +192,9 @@ def machine_cmd(
         return
     m = result
     where = ", ".join(part for part in (m["work_center"], m["line"], m["plant"]) if part)
-    stdout.print(f"[bold]machine {m['machine_id']}[/] {m['name'] or ''}" + (f" ({where})" if where else ""),
-                 highlight=False)
+    stdout.print(
+        f"[bold]machine {m['machine_id']}[/] {m['name'] or ''}" + (f" ({where})" if where else ""), highlight=False
+    )
     state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
     if m["since"] is not None:
         state += f" since {stamp(m['since'])}"
@@ -160,12 +208,24 @@ def machine_cmd(
         expected = duration(m["expected_minutes"], unknown="unknown")
         people = f"expected length {expected}; " + people
     stdout.print(people, highlight=False)
-    ops = table(f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
-                ("order", ID), ("op", NUMBER), ("status", {**SIDE, "max_width": 11}), ("planned", ID),
-                ("item", {**SIDE, "max_width": 12}), ("for line", ID))
+    ops = table(
+        f"Next open operations ({len(m['next_operations'])} of {m['open_operations']})",
+        ("order", ID),
+        ("op", NUMBER),
+        ("status", {**SIDE, "max_width": 11}),
+        ("planned", ID),
+        ("item", {**SIDE, "max_width": 12}),
+        ("for line", ID),
+    )
     for op in m["next_operations"]:
-        ops.add_row(op["production_order_id"], str(op["op_seq"]), op["status"],
-                    _span(op["planned_start"], op["planned_end"]), op["item_id"] or "-", _line_id(op))
+        ops.add_row(
+            op["production_order_id"],
+            str(op["op_seq"]),
+            op["status"],
+            _span(op["planned_start"], op["planned_end"]),
+            op["item_id"] or "-",
+            _line_id(op),
+        )
     stdout.print(ops if m["next_operations"] else "Next open operations: none")
 
 
@@ -188,13 +248,18 @@ def machines_cmd(
     if json:
         emit_json(result)
         return
-    listing = table(f"Machines at {stamp(now)}", ("machine", ID), ("state", ID), ("stopped for", ID),
-                    ("why", TEXT), ("supervisor", {**SIDE, "max_width": 16}))
+    listing = table(
+        f"Machines at {stamp(now)}",
+        ("machine", ID),
+        ("state", ID),
+        ("stopped for", ID),
+        ("why", TEXT),
+        ("supervisor", {**SIDE, "max_width": 16}),
+    )
     for m in result:
         state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
         since = m["since"]
-        stopped_for = duration((now - since).total_seconds() / 60) if m["stopped"] and since and since <= now \
-            else ""
+        stopped_for = duration((now - since).total_seconds() / 60) if m["stopped"] and since and since <= now else ""
         why = m["reason"] or ""
         if m["stopped"] and m["expected_minutes"] is not None:
             why = f"{why} (expect {duration(m['expected_minutes'], unknown='unknown')})".strip()
@@ -216,8 +281,14 @@ def holds_cmd(
         emit_json(result)
         return
     # Hold and lot share a cell (and lots and stock another) so the reason has room at 80 columns.
-    listing = table("Active quality holds", ("hold / lot", ID), ("shipped to", {"max_width": 18}), ("reaches", ID),
-                    ("placed", ID), ("reason", TEXT))
+    listing = table(
+        "Active quality holds",
+        ("hold / lot", ID),
+        ("shipped to", {"max_width": 18}),
+        ("reaches", ID),
+        ("placed", ID),
+        ("reason", TEXT),
+    )
     for h in result:
         shipped = f"[bold red]{', '.join(h['shipped_to'])}[/]" if h["shipped_to"] else "not shipped"
         reaches = f"{h['lots_reached']} lot(s)\n{quantity(h['stock_qty'])} in stock"

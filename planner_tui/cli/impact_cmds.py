@@ -23,8 +23,9 @@ from planner_tui.cli.common import table as _table
 from planner_tui.present import duration, slip
 from planner_tui.timeutil import parse_timestamp
 
-impact_app = typer.Typer(help="What a stop hits: production orders, customer lines, shipments, who to tell.",
-                         no_args_is_help=True)
+impact_app = typer.Typer(
+    help="What a stop hits: production orders, customer lines, shipments, who to tell.", no_args_is_help=True
+)
 
 
 def _at(at: str | None):
@@ -116,7 +117,8 @@ def impact_machine(
     machine_id: Annotated[str, typer.Argument(help="The machine that stops.")],
     at: AtOption = None,
     down_minutes: Annotated[
-        Optional[float], typer.Option("--down-minutes", help="How long it is down (default: as recorded, else unknown).")
+        Optional[float],
+        typer.Option("--down-minutes", help="How long it is down (default: as recorded, else unknown)."),
     ] = None,
     json: JsonOption = False,
     db: DbOption = None,
@@ -146,8 +148,13 @@ def impact_machine(
     for name in ("shipment", "line", "planned ship", "status", "ETA"):
         shipments.add_column(name, no_wrap=True)
     for s in result["shipments"]:
-        shipments.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", short_time(s["planned_ship_date"]),
-                          s["status"], ("[bold red]LATE[/] " if s["late"] else "") + short_time(s["eta"]))
+        shipments.add_row(
+            s["shipment_id"],
+            f"{s['sales_order_id']}/{s['line_no']}",
+            short_time(s["planned_ship_date"]),
+            s["status"],
+            ("[bold red]LATE[/] " if s["late"] else "") + short_time(s["eta"]),
+        )
     stdout.print(shipments)
     customers = _table("Customers")
     customers.add_column("customer", no_wrap=True)
@@ -155,7 +162,9 @@ def impact_machine(
     customers.add_column("account manager", ratio=1, overflow="fold")
     customers.add_column("late lines", ratio=1, overflow="fold")
     for c in result["customers"]:
-        customers.add_row(c["customer_id"], c["name"] or "", c["account_manager"] or "", ", ".join(c["late_lines"]) or "none")
+        customers.add_row(
+            c["customer_id"], c["name"] or "", c["account_manager"] or "", ", ".join(c["late_lines"]) or "none"
+        )
     stdout.print(customers)
     stdout.print(_notify_table(result["notify"]))
 
@@ -188,7 +197,9 @@ def reschedule_cmd(
     stdout.print("Customer lines at risk: " + ", ".join(counts + [f"{moved} moved"]))
     if result["production_orders"]:
         shown = result["production_orders"][:200]
-        title = "Production orders that end later" + (f" (worst {len(shown)}; --json for all)" if len(shown) < len(result["production_orders"]) else "")
+        title = "Production orders that end later" + (
+            f" (worst {len(shown)}; --json for all)" if len(shown) < len(result["production_orders"]) else ""
+        )
         stdout.print(_orders_table(title, shown, with_why=False))
     if at_risk:
         stdout.print(_lines_table("Customer lines at risk", at_risk))
@@ -212,8 +223,11 @@ def order_cmd(
         return
     if result["kind"] == "production_order":
         o = result["production_order"]
-        stdout.print(f"[bold]{order_id}[/] {o['item_id']} x{o['qty']:g}, {o['status']}, "
-                     f"{stamp(o['planned_start'])} -> {stamp(o['planned_end'])}", highlight=False)
+        stdout.print(
+            f"[bold]{order_id}[/] {o['item_id']} x{o['qty']:g}, {o['status']}, "
+            f"{stamp(o['planned_start'])} -> {stamp(o['planned_end'])}",
+            highlight=False,
+        )
         ops = _table("Operations")
         ops.add_column("seq", justify="right", no_wrap=True)
         ops.add_column("machine", no_wrap=True)
@@ -221,21 +235,32 @@ def order_cmd(
         ops.add_column("planned end", no_wrap=True)
         ops.add_column("status", no_wrap=True, max_width=14, overflow="ellipsis")
         for op in result["operations"]:
-            ops.add_row(str(op["op_seq"]), op["machine_id"], short_time(op["planned_start"]),
-                        short_time(op["planned_end"]), op["status"])
+            ops.add_row(
+                str(op["op_seq"]),
+                op["machine_id"],
+                short_time(op["planned_start"]),
+                short_time(op["planned_end"]),
+                op["status"],
+            )
         stdout.print(ops)
         chain = " -> ".join([order_id] + [p["production_order_id"] for p in result["feeds"]])
         stdout.print(f"feeds: {chain if result['feeds'] else 'nothing (top level)'}", highlight=False)
         roots = result["fed_by"]
     else:
         roots = result["production_orders"]
-        stdout.print(f"[bold]{order_id}[/]: made by " + (", ".join(p["production_order_id"] for p in roots) or "no production order"),
-                     highlight=False)
+        stdout.print(
+            f"[bold]{order_id}[/]: made by "
+            + (", ".join(p["production_order_id"] for p in roots) or "no production order"),
+            highlight=False,
+        )
 
     def show(tree: list[dict], depth: int) -> None:
         for node in tree:
-            stdout.print("  " * depth + f"- {node['production_order_id']} {node['item_id']} {node['status']} "
-                         f"ends {stamp(node['planned_end'])}", highlight=False)
+            stdout.print(
+                "  " * depth + f"- {node['production_order_id']} {node['item_id']} {node['status']} "
+                f"ends {stamp(node['planned_end'])}",
+                highlight=False,
+            )
             show(node.get("fed_by", []), depth + 1)
 
     if roots:
@@ -249,19 +274,28 @@ def order_cmd(
     lines.add_column("promised", no_wrap=True)
     lines.add_column("status", no_wrap=True, max_width=12, overflow="ellipsis")
     for line in result["sales_order_lines"]:
-        lines.add_row(f"{line['sales_order_id']}/{line['line_no']}", line["customer_name"] or line["customer_id"],
-                      line["item_id"], f"{line['qty']:g}", short_time(line["promised_date"]), line["status"])
+        lines.add_row(
+            f"{line['sales_order_id']}/{line['line_no']}",
+            line["customer_name"] or line["customer_id"],
+            line["item_id"],
+            f"{line['qty']:g}",
+            short_time(line["promised_date"]),
+            line["status"],
+        )
     stdout.print(lines)
     ships = _table("Shipments")
     for name in ("shipment", "line", "planned ship", "status"):
         ships.add_column(name, no_wrap=True)
     for s in result["shipments"]:
-        ships.add_row(s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", short_time(s["planned_ship_date"]),
-                      s["status"])
+        ships.add_row(
+            s["shipment_id"], f"{s['sales_order_id']}/{s['line_no']}", short_time(s["planned_ship_date"]), s["status"]
+        )
     stdout.print(ships)
     for c in result["customers"]:
-        stdout.print(f"customer {c['customer_id']} {c['name'] or ''}: account manager {c['account_manager'] or '-'}",
-                     highlight=False)
+        stdout.print(
+            f"customer {c['customer_id']} {c['name'] or ''}: account manager {c['account_manager'] or '-'}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

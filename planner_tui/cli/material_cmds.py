@@ -97,21 +97,34 @@ def _print_trace(answer: dict) -> None:
         _table(
             "Quality holds",
             [("hold", ID), ("lot", ID), ("status", ID), ("reason", TEXT), ("placed / by", SIDE)],
-            [[h["hold_id"], h["lot_id"], h["status"], h["reason"], f"{short_time(h['placed_at'])}\n{h['placed_by'] or '?'}"]
-             for h in holds],
+            [
+                [
+                    h["hold_id"],
+                    h["lot_id"],
+                    h["status"],
+                    h["reason"],
+                    f"{short_time(h['placed_at'])}\n{h['placed_by'] or '?'}",
+                ]
+                for h in holds
+            ],
         )
     )
     root = f"{answer['lot_id']} {answer['item_id']}"
-    stdout.print(_tree(f"[bold]forward[/] (made from {root})", answer["lot_id"], answer["descendants"], "parent_lot_ids"))
+    stdout.print(
+        _tree(f"[bold]forward[/] (made from {root})", answer["lot_id"], answer["descendants"], "parent_lot_ids")
+    )
     stdout.print(_tree(f"[bold]backward[/] (went into {root})", answer["lot_id"], answer["ancestors"], "child_lot_ids"))
     stdout.print(
         _table(
             "Production orders",
             [("order / item", ID), ("status / role", SIDE), ("lots consumed -> made", TEXT), ("planned end", ID)],
             [
-                [f"{o['production_order_id']}\n{o['item_id']}", f"{o['status']}\n{o['role']}",
-                 f"{', '.join(o['consumed_lots']) or '-'} -> {', '.join(o['made_lots']) or '-'}",
-                 short_time(o["planned_end"])]
+                [
+                    f"{o['production_order_id']}\n{o['item_id']}",
+                    f"{o['status']}\n{o['role']}",
+                    f"{', '.join(o['consumed_lots']) or '-'} -> {', '.join(o['made_lots']) or '-'}",
+                    short_time(o["planned_end"]),
+                ]
                 for o in answer["production_orders"]
             ],
         )
@@ -120,18 +133,25 @@ def _print_trace(answer: dict) -> None:
         _table(
             "Inventory",
             [("location", ID), ("lot", ID), ("item", ID), ("qty", NUMBER), ("lot status", SIDE)],
-            [[i["location"], i["lot_id"], i["item_id"], quantity(i["qty"]), i["lot_status"]] for i in answer["inventory"]],
+            [
+                [i["location"], i["lot_id"], i["item_id"], quantity(i["qty"]), i["lot_status"]]
+                for i in answer["inventory"]
+            ],
         )
     )
     stdout.print(
         _table(
             "Shipments",
-            [("shipment", ID), ("status", SIDE), ("line / customer", ID), ("lot", ID), ("qty", NUMBER),
-             ("ship", ID)],
+            [("shipment", ID), ("status", SIDE), ("line / customer", ID), ("lot", ID), ("qty", NUMBER), ("ship", ID)],
             [
-                [s["shipment_id"], Text(s["status"], style="bold yellow" if s["shipped"] else ""),
-                 f"{s['sales_order_id']}/{s['line_no']}\n{s['customer_id']}", s["lot_id"], quantity(s["qty"]),
-                 short_time(s["planned_ship_date"])]
+                [
+                    s["shipment_id"],
+                    Text(s["status"], style="bold yellow" if s["shipped"] else ""),
+                    f"{s['sales_order_id']}/{s['line_no']}\n{s['customer_id']}",
+                    s["lot_id"],
+                    quantity(s["qty"]),
+                    short_time(s["planned_ship_date"]),
+                ]
                 for s in answer["shipments"]
             ],
         )
@@ -139,18 +159,31 @@ def _print_trace(answer: dict) -> None:
     stdout.print(
         _table(
             "Customers",
-            [("customer", ID), ("name", TEXT), ("account manager", {**SIDE, "max_width": 16}), ("received", ID),
-             ("orders", {"ratio": 1, "min_width": 10})],
             [
-                [c["customer_id"], c["name"], c["account_manager"], "yes" if c["received"] else "no",
-                 ", ".join(c["sales_orders"])]
+                ("customer", ID),
+                ("name", TEXT),
+                ("account manager", {**SIDE, "max_width": 16}),
+                ("received", ID),
+                ("orders", {"ratio": 1, "min_width": 10}),
+            ],
+            [
+                [
+                    c["customer_id"],
+                    c["name"],
+                    c["account_manager"],
+                    "yes" if c["received"] else "no",
+                    ", ".join(c["sales_orders"]),
+                ]
                 for c in answer["customers"]
             ],
         )
     )
     stdout.print(
-        _table("Notify", [("person", ID), ("role", {**SIDE, "max_width": 16}), ("why", {**TEXT, "ratio": 3})],
-               [[n["person"], n["role"], short_times_in(n["why"])] for n in answer["notify"]])
+        _table(
+            "Notify",
+            [("person", ID), ("role", {**SIDE, "max_width": 16}), ("why", {**TEXT, "ratio": 3})],
+            [[n["person"], n["role"], short_times_in(n["why"])] for n in answer["notify"]],
+        )
     )
 
 
@@ -199,7 +232,11 @@ def _print_projection(answer: dict) -> None:
     for p in answer["points"]:
         style = "red" if p["balance"] < 0 else "yellow" if p["balance"] < answer["safety_stock"] else ""
         points.add_row(
-            short_time(p["at"]), p["kind"], p["ref"] or "", quantity(p["delta"]), Text(quantity(p["balance"]), style=style),
+            short_time(p["at"]),
+            p["kind"],
+            p["ref"] or "",
+            quantity(p["delta"]),
+            Text(quantity(p["balance"]), style=style),
             "overdue" if p["overdue"] else "",
         )
     stdout.print(points)
@@ -249,10 +286,13 @@ def shortages_command(
             affected = [a["id"] for a in s["affected"]]
             more = f" +{len(affected) - 3}" if len(affected) > 3 else ""
             short.add_row(
-                s["item_id"], s["buyer"] or "",
+                s["item_id"],
+                s["buyer"] or "",
                 Text.assemble(
-                    (short_time(s["first_short_at"]) + (" OVERDUE" if s["overdue"] else ""),
-                     "bold red" if s["overdue"] else ""),
+                    (
+                        short_time(s["first_short_at"]) + (" OVERDUE" if s["overdue"] else ""),
+                        "bold red" if s["overdue"] else "",
+                    ),
                     "\nto " + ("never" if s["recovers_at"] is None else short_time(s["recovers_at"])),
                 ),
                 quantity(s["max_short_qty"]),
@@ -266,11 +306,23 @@ def shortages_command(
         stdout.print(
             _table(
                 "Below safety stock",
-                [("item", ID), ("description", TEXT), ("buyer", SIDE), ("below safety", ID), ("min", NUMBER),
-                 ("safety", NUMBER)],
                 [
-                    [w["item_id"], w["description"], w["buyer"], short_time(w["below_safety_at"]), quantity(w["min_balance"]),
-                     quantity(w["safety_stock"])]
+                    ("item", ID),
+                    ("description", TEXT),
+                    ("buyer", SIDE),
+                    ("below safety", ID),
+                    ("min", NUMBER),
+                    ("safety", NUMBER),
+                ],
+                [
+                    [
+                        w["item_id"],
+                        w["description"],
+                        w["buyer"],
+                        short_time(w["below_safety_at"]),
+                        quantity(w["min_balance"]),
+                        quantity(w["safety_stock"]),
+                    ]
                     for w in answer["warnings"][:100]
                 ],
             )

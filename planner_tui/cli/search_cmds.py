@@ -12,8 +12,10 @@ from planner_tui.engine.search import KINDS
 
 WordsArgument = Annotated[
     Optional[list[str]],
-    typer.Argument(help="Words that must all occur in the id or the label, any case. None: where to start "
-                   "(stopped machines and active holds)."),
+    typer.Argument(
+        help="Words that must all occur in the id or the label, any case. None: where to start "
+        "(stopped machines and active holds)."
+    ),
 ]
 KindOption = Annotated[
     Optional[list[str]],

@@ -37,7 +37,6 @@ _EXAMPLE = next(f"{kind}:{subject.example}" for kind, subject in EXCEPTION_KINDS
 IdArgument = Annotated[str, typer.Argument(help=f"The exception id, e.g. {_EXAMPLE} (see `planner-tui exceptions`).")]
 
 
-
 def _status_text(row: dict) -> Text:
     status = row["status"]
     text = Text(status, style=STATUS_STYLE.get(status, ""))
@@ -59,13 +58,18 @@ def exceptions(
     all_: Annotated[bool, typer.Option("--all", help="Also list snoozed and resolved exceptions.")] = False,
     kind: Annotated[
         Optional[list[str]],
-        typer.Option("--kind", help=f"Only this kind (repeatable): {', '.join(EXCEPTION_KINDS)} (see "
-                     "`planner-tui exception kinds`)."),
+        typer.Option(
+            "--kind",
+            help=f"Only this kind (repeatable): {', '.join(EXCEPTION_KINDS)} (see `planner-tui exception kinds`).",
+        ),
     ] = None,
     limit: Annotated[
         Optional[int],
-        typer.Option("--limit", help=f"Show at most N, worst first (0: all). Default: {TABLE_LIMIT} in the "
-                     "table, all with --json.", min=0),
+        typer.Option(
+            "--limit",
+            help=f"Show at most N, worst first (0: all). Default: {TABLE_LIMIT} in the table, all with --json.",
+            min=0,
+        ),
     ] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
@@ -80,8 +84,9 @@ def exceptions(
     now = resolve_now(at)
     problems: list[str] = []
     with open_store(db, snapshot, read_only=True) as store:
-        rows = list_exceptions(store.cursor(), at=now, include_resolved=all_, include_snoozed=all_,
-                               problems=problems, kinds=kinds)
+        rows = list_exceptions(
+            store.cursor(), at=now, include_resolved=all_, include_snoozed=all_, problems=problems, kinds=kinds
+        )
     total = len(rows)
     if limit is None and not as_json:
         limit = TABLE_LIMIT
@@ -109,8 +114,10 @@ def exceptions(
         if row.get("cleared_note"):
             what.append(f"  cleared: {row['cleared_note']}", style="green")
         inbox.add_row(
-            Text(row["severity"].upper() if row["severity"] == "critical" else row["severity"],
-                 style=SEVERITY_STYLE.get(row["severity"], "")),
+            Text(
+                row["severity"].upper() if row["severity"] == "critical" else row["severity"],
+                style=SEVERITY_STYLE.get(row["severity"], ""),
+            ),
             duration(row["age_minutes"], unknown=""),
             what,
             _status_text(row),
@@ -118,8 +125,10 @@ def exceptions(
         )
     stdout.print(inbox)
     if len(rows) < total:
-        stdout.print(f"... and {total - len(rows)} more: --limit 0 shows all, --kind narrows, --json for scripts.",
-                     highlight=False)
+        stdout.print(
+            f"... and {total - len(rows)} more: --limit 0 shows all, --kind narrows, --json for scripts.",
+            highlight=False,
+        )
     _print_problems(problems)
 
 
@@ -131,8 +140,9 @@ def _print_problems(problems: list[str]) -> None:
 
 # ------------------------------------------------------------------------------------- exception show
 
-exception_app = typer.Typer(help="One exception: its detail and history; and the kinds of exception.",
-                            no_args_is_help=True)
+exception_app = typer.Typer(
+    help="One exception: its detail and history; and the kinds of exception.", no_args_is_help=True
+)
 
 
 @exception_app.command("show")
@@ -185,8 +195,11 @@ def show(
             history.add_row(short_time(entry["at"]), entry["who"], short_times_in(what))
         else:
             what = entry["summary"] + ("" if entry["outcome"] == "applied" else f" [{entry['outcome']}]")
-            history.add_row(short_time(entry["at"]), f"event {_source_name(entry['source'])}",
-                            Text(short_times_in(what), style="cyan"))
+            history.add_row(
+                short_time(entry["at"]),
+                f"event {_source_name(entry['source'])}",
+                Text(short_times_in(what), style="cyan"),
+            )
     stdout.print(history)
 
 
@@ -245,8 +258,13 @@ def _act(db: Path | None, as_json: bool, verb: str, fn, exception_id: str, *args
 
 
 @triage_app.command("ack")
-def ack(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
-        as_json: JsonOption = False) -> None:
+def ack(
+    exception_id: IdArgument,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Acknowledge: someone has seen it and is on it."""
     from planner_tui.store.triage import acknowledge
 
@@ -257,7 +275,10 @@ def ack(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at
 def assign_cmd(
     exception_id: IdArgument,
     person: Annotated[str, typer.Argument(help="Who takes it (see `planner-tui owners`).")],
-    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Assign it to a person."""
     from planner_tui.store.triage import assign
@@ -269,7 +290,10 @@ def assign_cmd(
 def note(
     exception_id: IdArgument,
     text: Annotated[str, typer.Argument(help="The note (quote it).")],
-    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a note to its history."""
     from planner_tui.store.triage import add_note
@@ -281,7 +305,10 @@ def note(
 def snooze_cmd(
     exception_id: IdArgument,
     until: Annotated[str, typer.Argument(help="Until when: an ISO 8601 time, or a duration such as 30m, 2h, 1d.")],
-    db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None, as_json: JsonOption = False,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Hide it until a time; it comes back open after that."""
     from planner_tui.store.triage import snooze
@@ -290,8 +317,13 @@ def snooze_cmd(
 
 
 @triage_app.command("resolve")
-def resolve_cmd(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
-                as_json: JsonOption = False) -> None:
+def resolve_cmd(
+    exception_id: IdArgument,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Resolve it: it leaves the inbox (see it again with `exceptions --all`)."""
     from planner_tui.store.triage import resolve
 
@@ -299,8 +331,13 @@ def resolve_cmd(exception_id: IdArgument, db: DbOption = None, who: WhoOption = 
 
 
 @triage_app.command("reopen")
-def reopen_cmd(exception_id: IdArgument, db: DbOption = None, who: WhoOption = None, at: ActionAtOption = None,
-               as_json: JsonOption = False) -> None:
+def reopen_cmd(
+    exception_id: IdArgument,
+    db: DbOption = None,
+    who: WhoOption = None,
+    at: ActionAtOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Reopen it after a resolve, an acknowledge or a snooze."""
     from planner_tui.store.triage import reopen
 

@@ -26,21 +26,39 @@ DEBOUNCE_SECONDS = 0.08
 # Words that say what is wanted rather than which one: "impact weld", "trace lot L-1", "go to order SO-7".
 VERB_KINDS = {"impact": ("machine",), "trace": ("lot",)}
 KIND_WORDS = {
-    "machine": ("machine",), "machines": ("machine",),
-    "hold": ("hold",), "holds": ("hold",),
-    "order": ("production_order", "sales_order"), "orders": ("production_order", "sales_order"),
-    "production": ("production_order",), "sales": ("sales_order",),
-    "lot": ("lot",), "lots": ("lot",),
-    "item": ("item",), "items": ("item",),
-    "customer": ("customer",), "customers": ("customer",),
-    "shipment": ("shipment",), "shipments": ("shipment",),
+    "machine": ("machine",),
+    "machines": ("machine",),
+    "hold": ("hold",),
+    "holds": ("hold",),
+    "order": ("production_order", "sales_order"),
+    "orders": ("production_order", "sales_order"),
+    "production": ("production_order",),
+    "sales": ("sales_order",),
+    "lot": ("lot",),
+    "lots": ("lot",),
+    "item": ("item",),
+    "items": ("item",),
+    "customer": ("customer",),
+    "customers": ("customer",),
+    "shipment": ("shipment",),
+    "shipments": ("shipment",),
 }
 FILLER = {"go", "to", "of"}
 
-GO_TO = {"machine": "machine", "hold": "hold", "item": "item", "customer": "customer",
-         "production_order": "production order", "sales_order": "order", "shipment": "shipment"}
-WHAT_IT_SHOWS = {"item": "projected balance and shortages", "lot": "where it came from and went",
-                 "machine": "what its stop hits"}
+GO_TO = {
+    "machine": "machine",
+    "hold": "hold",
+    "item": "item",
+    "customer": "customer",
+    "production_order": "production order",
+    "sales_order": "order",
+    "shipment": "shipment",
+}
+WHAT_IT_SHOWS = {
+    "item": "projected balance and shortages",
+    "lot": "where it came from and went",
+    "machine": "what its stop hits",
+}
 
 
 def read_query(query: str) -> tuple[str, tuple[str, ...] | None, str | None]:
@@ -107,5 +125,10 @@ class PlantCommands(Provider):
                 # The engine's order, kept: the palette sorts every provider's hits by score alone.
                 score = hit["score"] - offered * 1e-6
                 offered += 1
-                yield Hit(score, matcher.highlight(text), partial(console.action_drill, hit["kind"], hit["id"]),
-                          text=text, help=help_text)
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(console.action_drill, hit["kind"], hit["id"]),
+                    text=text,
+                    help=help_text,
+                )

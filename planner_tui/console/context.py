@@ -59,16 +59,17 @@ class InApp(Protocol):
     """Anything Textual places in an app: a screen, widget, command provider."""
 
     @property
-    def app(self) -> App[Any]:
-        ...
+    def app(self) -> App[Any]: ...
 
 
 def console_of(node: InApp) -> ConsoleApp:
     """The console app hosting `node` (a screen, dialog, widget or command provider)."""
     app = node.app
     if not isinstance(app, ConsoleApp):
-        raise TypeError(f"{type(app).__name__} does not host the planner console: it lacks what "
-                        "planner_tui.console.context.ConsoleApp asks for")
+        raise TypeError(
+            f"{type(app).__name__} does not host the planner console: it lacks what "
+            "planner_tui.console.context.ConsoleApp asks for"
+        )
     return app
 
 
@@ -77,5 +78,4 @@ class Crumbed(Protocol):
     """A screen that names itself in the breadcrumb ("Plant", "M-WELD-01 impact")."""
 
     @property
-    def crumb(self) -> str:
-        ...
+    def crumb(self) -> str: ...

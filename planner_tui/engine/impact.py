@@ -55,7 +55,9 @@ def _fetch_orders(cur: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, di
     return {r["production_order_id"]: r for r in found}
 
 
-def _with_parent_chains(cur: duckdb.DuckDBPyConnection, ids: set[str], known: dict[str, dict] | None = None) -> dict[str, dict]:
+def _with_parent_chains(
+    cur: duckdb.DuckDBPyConnection, ids: set[str], known: dict[str, dict] | None = None
+) -> dict[str, dict]:
     """The orders `ids` and every order they feed, up through every level (CycleError on a loop).
 
     One recursive query (UNION drops repeats, so a loop in the data ends it); `known`: orders already
@@ -294,7 +296,9 @@ def machine_impact(
     """
     machine = _machine(cur, machine_id)
     check_downtime(down_minutes, machine_id)
-    state = rows(cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id])
+    state = rows(
+        cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id]
+    )
     stopped = bool(state) and state[0]["state"] in STOPPED_STATES
     start = at if at is not None else (state[0]["since"] if stopped else utcnow())
     minutes = down_minutes if down_minutes is not None else (state[0]["expected_minutes"] if stopped else None)
@@ -325,15 +329,27 @@ def machine_impact(
     own = {(op["production_order_id"], op["op_seq"]): op for op in hit_ops}
     for key, shift in rep.ops.items():
         if shift.machine_id == machine_id and key not in own:
-            own[key] = {"production_order_id": key[0], "op_seq": key[1], "status": None,
-                        "planned_start": shift.planned_start, "planned_end": shift.planned_end}
+            own[key] = {
+                "production_order_id": key[0],
+                "op_seq": key[1],
+                "status": None,
+                "planned_start": shift.planned_start,
+                "planned_end": shift.planned_end,
+            }
     operations = []
     for key, op in own.items():
         moved = rep.ops.get(key)
         new_start = moved.new_start if moved else op["planned_start"]
         new_end = moved.new_end if moved else op["planned_end"]
-        operations.append({**op, "machine_id": machine_id, "new_start": new_start, "new_end": new_end,
-                           "delay_minutes": _minutes(new_end - op["planned_end"])})
+        operations.append(
+            {
+                **op,
+                "machine_id": machine_id,
+                "new_start": new_start,
+                "new_end": new_end,
+                "delay_minutes": _minutes(new_end - op["planned_end"]),
+            }
+        )
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
 
     direct = {po for po, _ in own}
@@ -381,8 +397,11 @@ def machine_impact(
 
     notify = _Notify()
     downtime = f"down {minutes:g} min" if known else "downtime unknown"
-    notify.add(machine["supervisor"], "machine supervisor",
-               f"{machine_id} stopped at {iso(start)} ({downtime}): {len(operations)} operation(s) hit")
+    notify.add(
+        machine["supervisor"],
+        "machine supervisor",
+        f"{machine_id} stopped at {iso(start)} ({downtime}): {len(operations)} operation(s) hit",
+    )
     _notify_account_managers(notify, sales_orders)
     knock_on_machines = _notify_knock_on(cur, notify, rep, {machine_id})
 
@@ -424,9 +443,14 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
     at = at if at is not None else utcnow()
     stops = stops_from_store(cur, at)
     # A feeding loop anywhere would make the plant's repair meaningless: name it instead.
-    raise_if_cycle(dict(cur.execute(
-        "SELECT production_order_id, parent_production_order_id FROM production_orders "
-        "WHERE parent_production_order_id IS NOT NULL").fetchall()))
+    raise_if_cycle(
+        dict(
+            cur.execute(
+                "SELECT production_order_id, parent_production_order_id FROM production_orders "
+                "WHERE parent_production_order_id IS NOT NULL"
+            ).fetchall()
+        )
+    )
     rep = repair(cur, stops, at)
 
     info = _fetch_orders(cur, set(rep.orders))
@@ -463,13 +487,19 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
     notify = _Notify()
     stopped_machines = {s.machine_id for s in stops}
     if stops:
-        supervisors = dict(cur.execute(
-            "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(stopped_machines)]).fetchall())
+        supervisors = dict(
+            cur.execute(
+                "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted(stopped_machines)],
+            ).fetchall()
+        )
         for stop in stops:
             downtime = f"down {stop.minutes:g} min" if stop.minutes is not None else "downtime unknown"
-            notify.add(supervisors.get(stop.machine_id), "machine supervisor",
-                       f"{stop.machine_id} stopped at {iso(stop.start)} ({downtime})")
+            notify.add(
+                supervisors.get(stop.machine_id),
+                "machine supervisor",
+                f"{stop.machine_id} stopped at {iso(stop.start)} ({downtime})",
+            )
     _notify_account_managers(notify, sales_orders)
     _notify_knock_on(cur, notify, rep, stopped_machines)
 

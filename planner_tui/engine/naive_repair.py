@@ -114,12 +114,16 @@ def repair_naive(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime
         if not changed:
             break
     else:
-        raise CycleError("the plan's ordering constraints form a cycle (machine order, op_seq and feeding links disagree)")
+        raise CycleError(
+            "the plan's ordering constraints form a cycle (machine order, op_seq and feeding links disagree)"
+        )
 
     for po, seq, machine, ps, pe, _status in open_ops:
         key = (po, seq)
         if (new_start[key], new_end[key]) != (ps, pe):
-            result.ops[key] = OpShift(po, seq, machine, from_us(ps), from_us(pe), from_us(new_start[key]), from_us(new_end[key]))
+            result.ops[key] = OpShift(
+                po, seq, machine, from_us(ps), from_us(pe), from_us(new_start[key]), from_us(new_end[key])
+            )
             result.touched_orders.add(po)
     for po in result.touched_orders:
         latest = max(new_end[k] for k in open_keys_by_order[po])

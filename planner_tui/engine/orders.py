@@ -49,7 +49,7 @@ def find_feeding_cycle(parent_of: dict[str, str | None]) -> list[str] | None:
             walk.append(node)
             node = parent_of.get(node)
         if node is not None and state[node] == 1:
-            return walk[walk.index(node):] + [node]
+            return walk[walk.index(node) :] + [node]
         for visited in walk:
             state[visited] = 2
     return None
@@ -69,7 +69,9 @@ def parent_chain(cur: duckdb.DuckDBPyConnection, order_id: str) -> list[dict]:
     parent = row[0]["parent_production_order_id"] if row else None
     while parent is not None:
         if parent in seen:
-            raise CycleError("production orders feed each other in a loop: " + " -> ".join(seen[seen.index(parent):] + [parent]))
+            raise CycleError(
+                "production orders feed each other in a loop: " + " -> ".join(seen[seen.index(parent) :] + [parent])
+            )
         seen.append(parent)
         found = rows(cur, f"SELECT {_ORDER_COLS} FROM production_orders WHERE production_order_id = ?", [parent])
         if not found:
@@ -89,7 +91,7 @@ def feeder_tree(cur: duckdb.DuckDBPyConnection, order_id: str, _path: tuple[str,
     )
     for child in children:
         if child["production_order_id"] in path:
-            loop = path[path.index(child["production_order_id"]):] + (child["production_order_id"],)
+            loop = path[path.index(child["production_order_id"]) :] + (child["production_order_id"],)
             raise CycleError("production orders feed each other in a loop: " + " -> ".join(reversed(loop)))
         child["fed_by"] = feeder_tree(cur, child["production_order_id"], path)
     return children
@@ -174,9 +176,13 @@ def order_links(cur: duckdb.DuckDBPyConnection, order_id: str) -> dict:
 
     line_key = _parse_line_id(order_id)
     if line_key is not None:
-        keys = [line_key] if cur.execute(
-            "SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", list(line_key)
-        ).fetchall() else []
+        keys = (
+            [line_key]
+            if cur.execute(
+                "SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?", list(line_key)
+            ).fetchall()
+            else []
+        )
     else:
         keys = [
             (so, ln)
@@ -227,8 +233,9 @@ _HOLD_REACH_SQL = """
 def _customer_row(cur: duckdb.DuckDBPyConnection, customer_id: str | None) -> dict | None:
     if customer_id is None:
         return None
-    found = rows(cur, "SELECT customer_id, name, tier, account_manager FROM customers WHERE customer_id = ?",
-                 [customer_id])
+    found = rows(
+        cur, "SELECT customer_id, name, tier, account_manager FROM customers WHERE customer_id = ?", [customer_id]
+    )
     return found[0] if found else None
 
 
@@ -353,13 +360,16 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at: dat
         shipment["overdue"] = shipment["planned_ship_date"] is not None and shipment["planned_ship_date"] < today
     for shipment in recent:
         shipment["overdue"] = False
-    shipments = sorted(open_shipments + recent,
-                       key=lambda s: (s["planned_ship_date"] is not None, s["planned_ship_date"], s["shipment_id"]),
-                       reverse=True)
+    shipments = sorted(
+        open_shipments + recent,
+        key=lambda s: (s["planned_ship_date"] is not None, s["planned_ship_date"], s["shipment_id"]),
+        reverse=True,
+    )
 
     holds = rows(
         cur,
-        _HOLD_REACH_SQL + """
+        _HOLD_REACH_SQL
+        + """
            SELECT h.hold_id, h.lot_id, h.reason, h.placed_at, h.placed_by,
                   bool_or(r.lot_id = h.lot_id) AS direct,
                   list(DISTINCT sl.shipment_id ORDER BY sl.shipment_id) AS shipment_ids,
@@ -455,9 +465,17 @@ def active_holds(cur: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every active quality hold, newest first, with how far its lot travelled: `lots_reached` (the held
     lot and every lot made from it), their `stock_qty`, and `shipped_to` (customers who already got goods)."""
     holds = [
-        {"hold_id": h["hold_id"], "lot_id": h["lot_id"], "item_id": h["item_id"], "reason": h["reason"],
-         "placed_at": h["placed_at"], "placed_by": h["placed_by"], "lots_reached": h["descendants"] + 1,
-         "stock_qty": h["stock_qty"], "shipped_to": h["shipped_to"]}
+        {
+            "hold_id": h["hold_id"],
+            "lot_id": h["lot_id"],
+            "item_id": h["item_id"],
+            "reason": h["reason"],
+            "placed_at": h["placed_at"],
+            "placed_by": h["placed_by"],
+            "lots_reached": h["descendants"] + 1,
+            "stock_qty": h["stock_qty"],
+            "shipped_to": h["shipped_to"],
+        }
         for h in sorted(hold_reach(cur), key=lambda h: h["hold_id"])
     ]
     holds.sort(key=lambda h: h["placed_at"], reverse=True)  # stable: a tie keeps hold id order

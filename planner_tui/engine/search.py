@@ -50,38 +50,57 @@ _KINDS: dict[str, _Kind] = {
     "machine": _Kind(
         """SELECT m.machine_id AS id_key, m.name, coalesce(s.state, 'running') AS state
            FROM machines m LEFT JOIN machine_states s USING (machine_id)""",
-        "id_key", _on("name"), "concat_ws(' ', nullif(name, ''), '(' || state || ')')",
-        enums=(("state", MACHINE_STATES),)),
+        "id_key",
+        _on("name"),
+        "concat_ws(' ', nullif(name, ''), '(' || state || ')')",
+        enums=(("state", MACHINE_STATES),),
+    ),
     "hold": _Kind(
         "SELECT hold_id AS id_key, lot_id, reason, status, placed_at FROM quality_holds",
-        "id_key", _on("lot_id", "reason"),
-        "concat_ws(' ', 'lot ' || lot_id || ':', reason, '(' || status || ')')", enums=(("status", HOLD_STATUSES),)),
+        "id_key",
+        _on("lot_id", "reason"),
+        "concat_ws(' ', 'lot ' || lot_id || ':', reason, '(' || status || ')')",
+        enums=(("status", HOLD_STATUSES),),
+    ),
     "item": _Kind(
         "SELECT item_id AS id_key, description, item_type FROM items",
-        "id_key", _on("description"),
-        "concat_ws(' ', nullif(description, ''), '(' || item_type || ')')", enums=(("item_type", ITEM_TYPES),)),
-    "customer": _Kind(
-        "SELECT customer_id AS id_key, name FROM customers", "id_key", _on("name"), "coalesce(name, '')"),
+        "id_key",
+        _on("description"),
+        "concat_ws(' ', nullif(description, ''), '(' || item_type || ')')",
+        enums=(("item_type", ITEM_TYPES),),
+    ),
+    "customer": _Kind("SELECT customer_id AS id_key, name FROM customers", "id_key", _on("name"), "coalesce(name, '')"),
     "production_order": _Kind(
         "SELECT production_order_id AS id_key, item_id, status FROM production_orders",
-        "id_key", _on("item_id"), "'makes ' || item_id || ' (' || status || ')'",
-        enums=(("status", PRODUCTION_ORDER_STATUSES),)),
+        "id_key",
+        _on("item_id"),
+        "'makes ' || item_id || ' (' || status || ')'",
+        enums=(("status", PRODUCTION_ORDER_STATUSES),),
+    ),
     "sales_order": _Kind(
         "SELECT sales_order_id AS id_key, line_no, customer_id, item_id, status FROM sales_orders",
         "id_key || '/' || line_no",
         # The customer's name through its id: a join here would be paid on every row, not only on matches.
-        _on("customer_id", "item_id")
-        + (f"customer_id IN (SELECT customer_id FROM customers WHERE name {_ILIKE})",),
+        _on("customer_id", "item_id") + (f"customer_id IN (SELECT customer_id FROM customers WHERE name {_ILIKE})",),
         "concat_ws(' ', 'for ' || customer_id, nullif(c.name, ''), '- ' || item_id, '(' || status || ')')",
-        label_join="LEFT JOIN customers c USING (customer_id)", order="id_key, line_no",
-        enums=(("status", SALES_ORDER_STATUSES),)),
+        label_join="LEFT JOIN customers c USING (customer_id)",
+        order="id_key, line_no",
+        enums=(("status", SALES_ORDER_STATUSES),),
+    ),
     "shipment": _Kind(
         "SELECT shipment_id AS id_key, sales_order_id, line_no, status FROM shipments",
-        "id_key", _on("sales_order_id"), "'for ' || sales_order_id || '/' || line_no || ' (' || status || ')'",
-        enums=(("status", SHIPMENT_STATUSES),)),
+        "id_key",
+        _on("sales_order_id"),
+        "'for ' || sales_order_id || '/' || line_no || ' (' || status || ')'",
+        enums=(("status", SHIPMENT_STATUSES),),
+    ),
     "lot": _Kind(
         "SELECT lot_id AS id_key, item_id, status FROM lots",
-        "id_key", _on("item_id"), "item_id || ' (' || status || ')'", enums=(("status", LOT_STATUSES),)),
+        "id_key",
+        _on("item_id"),
+        "item_id || ' (' || status || ')'",
+        enums=(("status", LOT_STATUSES),),
+    ),
 }
 KINDS: tuple[str, ...] = tuple(_KINDS)
 
@@ -111,14 +130,16 @@ def plant_index(cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str] | N
     index: list[dict] = []
     for name in _kinds(kind):
         spec = _KINDS[name]
-        rows = cur.execute(f"SELECT {spec.id}, {spec.label} FROM ({spec.source}) {spec.label_join} "
-                           f"ORDER BY {spec.order}").fetchall()
+        rows = cur.execute(
+            f"SELECT {spec.id}, {spec.label} FROM ({spec.source}) {spec.label_join} ORDER BY {spec.order}"
+        ).fetchall()
         index.extend({"kind": name, "id": ident, "label": label} for ident, label in rows)
     return index
 
 
 def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[str, list]:
     """One kind's best `limit` matches: (SQL, parameters)."""
+
     # A word without a slash can only meet a sales order line's id in its sales order id (id_key), so
     # the built id is needed only for a word with one.
     def id_of(term: str) -> str:
@@ -147,13 +168,13 @@ def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[s
               FROM ({spec.source})
               WHERE {" AND ".join(match) or "true"}
               ORDER BY score DESC, {spec.order} LIMIT ?) {spec.label_join}"""
-    params = (terms + [f"{_like(t)}%" for t in terms] + [f"%{_like(t)}%" for t in terms] + match_params
-              + [limit])
+    params = terms + [f"{_like(t)}%" for t in terms] + [f"%{_like(t)}%" for t in terms] + match_params + [limit]
     return sql, params
 
 
-def find(cur: duckdb.DuckDBPyConnection, words: str, *, kind: str | Iterable[str] | None = None,
-         limit: int = 20) -> list[dict]:
+def find(
+    cur: duckdb.DuckDBPyConnection, words: str, *, kind: str | Iterable[str] | None = None, limit: int = 20
+) -> list[dict]:
     """The best `limit` of everything a planner can go to where every word (any case) occurs in the id or in
     what the label shows (a name, description, reason, item, customer id or name, status), as
     {kind, id, label, score}: the id typed exactly first (score 1.0; a sales order's number matches each of its
@@ -170,12 +191,15 @@ def find(cur: duckdb.DuckDBPyConnection, words: str, *, kind: str | Iterable[str
         branches.append(sql)
         params += branch_params
     sql = " UNION ALL ".join(branches) + " ORDER BY score DESC, kind_order, rank LIMIT ?"
-    return [{"kind": kinds[position], "id": ident, "label": label, "score": score}
-            for position, ident, label, score, _ in cur.execute(sql, params + [limit]).fetchall()]
+    return [
+        {"kind": kinds[position], "id": ident, "label": label, "score": score}
+        for position, ident, label, score, _ in cur.execute(sql, params + [limit]).fetchall()
+    ]
 
 
-def starting_points(cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str] | None = None,
-                    limit: int | None = None) -> list[dict]:
+def starting_points(
+    cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str] | None = None, limit: int | None = None
+) -> list[dict]:
     """Where a planner usually starts, as {kind, id, label}: the stopped machines (down first, longest
     stopped first), then the active quality holds (newest first); of `kind` only, at most `limit`."""
     if limit is not None and limit < 1:
@@ -183,13 +207,22 @@ def starting_points(cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str]
     kinds = _kinds(kind)
     points = []
     if "machine" in kinds:
-        points += [{"kind": "machine", "id": m["machine_id"],
-                    "label": " ".join(part for part in (m["name"], f"({m['state']})") if part)}
-                   for m in list_machines(cur, stopped_only=True)]
+        points += [
+            {
+                "kind": "machine",
+                "id": m["machine_id"],
+                "label": " ".join(part for part in (m["name"], f"({m['state']})") if part),
+            }
+            for m in list_machines(cur, stopped_only=True)
+        ]
     if "hold" in kinds:
         # Not orders.active_holds: how far each held lot travelled is more than a list of names needs.
         holds = _KINDS["hold"]
-        points += [{"kind": "hold", "id": ident, "label": label} for ident, label in cur.execute(
-            f"SELECT {holds.id}, {holds.label} FROM ({holds.source}) WHERE status = 'active' "
-            "ORDER BY placed_at DESC, id_key").fetchall()]
+        points += [
+            {"kind": "hold", "id": ident, "label": label}
+            for ident, label in cur.execute(
+                f"SELECT {holds.id}, {holds.label} FROM ({holds.source}) WHERE status = 'active' "
+                "ORDER BY placed_at DESC, id_key"
+            ).fetchall()
+        ]
     return points[:limit]

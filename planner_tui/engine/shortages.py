@@ -204,9 +204,7 @@ def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int
     return {"at": at, "horizon_end": horizon_end, "shortages": found, "warnings": warnings}
 
 
-def projection(
-    cur: duckdb.DuckDBPyConnection, item_id: str, *, at: datetime, horizon_days: int | None = None
-) -> dict:
+def projection(cur: duckdb.DuckDBPyConnection, item_id: str, *, at: datetime, horizon_days: int | None = None) -> dict:
     """The time-phased balance of one item: one point per event, the on-hand start first."""
     horizon_end = _window(at, horizon_days)
     item = cur.execute(
@@ -254,7 +252,8 @@ def balance_series(
         return {}
     series: dict[str, list[tuple[datetime, float]]] = {item: [] for item in item_ids}
     for item, when, balance in cur.execute(
-        "SELECT item_id, \"at\", balance FROM (" + _POINTS_SQL + ") ORDER BY item_id, seq", [at, horizon_end, list(item_ids)]
+        'SELECT item_id, "at", balance FROM (' + _POINTS_SQL + ") ORDER BY item_id, seq",
+        [at, horizon_end, list(item_ids)],
     ).fetchall():
         series.setdefault(item, []).append((when, balance))
     return series

@@ -51,7 +51,7 @@ def _chunks(keys) -> list[list]:
         return []
     if len(keys) > MANY:
         return [keys]
-    return [keys[i: i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    return [keys[i : i + CHUNK] for i in range(0, len(keys), CHUNK)]
 
 
 def _lookup(cur: duckdb.DuckDBPyConnection, sql: str, keys) -> list[dict]:
@@ -136,9 +136,17 @@ def _walk(cur: duckdb.DuckDBPyConnection, lot_id: str) -> dict[str, list[dict]]:
         lots = []
         for lot, depth in depth_of[direction].items():
             a = attrs.get(lot, {})
-            lots.append({"lot_id": lot, "item_id": a.get("item_id"), "status": a.get("status"),
-                         "qty": a.get("qty"), "produced_by": a.get("produced_by"), "depth": depth,
-                         "via": sorted(set(via[direction].get(lot, [])))})
+            lots.append(
+                {
+                    "lot_id": lot,
+                    "item_id": a.get("item_id"),
+                    "status": a.get("status"),
+                    "qty": a.get("qty"),
+                    "produced_by": a.get("produced_by"),
+                    "depth": depth,
+                    "via": sorted(set(via[direction].get(lot, []))),
+                }
+            )
         lots.sort(key=lambda r: (r["depth"], r["lot_id"]))
         walks[direction] = lots
     return walks
@@ -348,12 +356,20 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
         if ship is None:
             continue
         line = line_rows.get((ship["sales_order_id"], ship["line_no"]), {})
-        shipments.append({
-            "shipment_id": ship["shipment_id"], "status": ship["status"], "sales_order_id": ship["sales_order_id"],
-            "line_no": ship["line_no"], "customer_id": line.get("customer_id"), "lot_id": c["lot_id"],
-            "qty": c["qty"], "planned_ship_date": ship["planned_ship_date"], "item_id": by_lot[c["lot_id"]]["item_id"],
-            "shipped": ship["status"] in ("shipped", "delivered"),
-        })
+        shipments.append(
+            {
+                "shipment_id": ship["shipment_id"],
+                "status": ship["status"],
+                "sales_order_id": ship["sales_order_id"],
+                "line_no": ship["line_no"],
+                "customer_id": line.get("customer_id"),
+                "lot_id": c["lot_id"],
+                "qty": c["qty"],
+                "planned_ship_date": ship["planned_ship_date"],
+                "item_id": by_lot[c["lot_id"]]["item_id"],
+                "shipped": ship["status"] in ("shipped", "delivered"),
+            }
+        )
     shipments.sort(key=lambda s: (s["planned_ship_date"], s["shipment_id"], s["lot_id"]))
 
     customer_ids = sorted({so["customer_id"] for so in sales_orders if so["customer_id"] is not None})
@@ -398,16 +414,16 @@ def trace_lot(cur: duckdb.DuckDBPyConnection, lot_id: str, *, strict: bool = Fal
     machines.sort(key=lambda m: m["machine_id"])
     for m in machines:
         m["orders"] = sorted(orders_on[m["machine_id"]])
-    buyer = cur.execute(
-        "SELECT buyer, description FROM items WHERE item_id = ?", [root["item_id"]]
-    ).fetchone()
+    buyer = cur.execute("SELECT buyer, description FROM items WHERE item_id = ?", [root["item_id"]]).fetchone()
 
     people: dict[str, dict] = {}
     for h in own_holds:
         if h["status"] == "active":
             _notify_add(people, h["placed_by"], "hold placer", f"placed hold {h['hold_id']} on lot {lot_id}")
     for c in customers:
-        lines = ", ".join(c["sales_orders"][:5]) + (f" and {len(c['sales_orders']) - 5} more" if len(c["sales_orders"]) > 5 else "")
+        lines = ", ".join(c["sales_orders"][:5]) + (
+            f" and {len(c['sales_orders']) - 5} more" if len(c["sales_orders"]) > 5 else ""
+        )
         if c["received"]:
             why = f"customer {c['customer_id']} received goods made from lot {lot_id} ({lines})"
         else:
@@ -498,7 +514,9 @@ def trace_hold(cur: duckdb.DuckDBPyConnection, hold_id: str, *, strict: bool = F
     hold = found[0]
     answer = trace_lot(cur, hold["lot_id"], strict=strict)
     # The hold's placer is told about this hold even when it has been released.
-    people = {n["person"]: {"person": n["person"], "roles": n["roles"], "reasons": n["reasons"]} for n in answer["notify"]}
+    people = {
+        n["person"]: {"person": n["person"], "roles": n["roles"], "reasons": n["reasons"]} for n in answer["notify"]
+    }
     _notify_add(people, hold["placed_by"], "hold placer", f"placed hold {hold_id} on lot {hold['lot_id']}")
     answer["notify"] = _notify_list(people)
     return {"hold": hold, **answer}

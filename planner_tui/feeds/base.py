@@ -124,13 +124,21 @@ class Feed:
     def _poll(self, progress: _Progress) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _apply(self, progress: _Progress, events: list[dict], *, position: int | None = None,
-               file_identity: tuple | None = None, final: bool = False) -> None:
+    def _apply(
+        self,
+        progress: _Progress,
+        events: list[dict],
+        *,
+        position: int | None = None,
+        file_identity: tuple | None = None,
+        final: bool = False,
+    ) -> None:
         if not events and position is None:
             return
         try:
-            result = apply_events(self.store, events, feed=self.feed, position=position,
-                                  file_identity=file_identity, clock=self.clock)
+            result = apply_events(
+                self.store, events, feed=self.feed, position=position, file_identity=file_identity, clock=self.clock
+            )
         except PartlyApplied as exc:
             # Part of the batch is committed: count it, so the poll reports what the store holds.
             self._merge(progress, exc.result)
@@ -215,8 +223,6 @@ class Feed:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
 
 
 # The most one answer of a feed may hold: an HTTP page, or one line of a file feed.

@@ -27,7 +27,7 @@ def _head_matches(stored: str | None, first: bytes) -> bool:
     length, _, digest = stored.partition(":")
     if not length.isdigit() or len(first) < int(length):
         return False
-    return hashlib.sha1(first[:int(length)]).hexdigest() == digest
+    return hashlib.sha1(first[: int(length)]).hexdigest() == digest
 
 
 class FileFeed(Feed):
@@ -98,7 +98,7 @@ class FileFeed(Feed):
         head_source = chunk if start == 0 else first
 
         def where(offset: int) -> tuple[str | None, str]:
-            return identity, _head(head_source[:min(offset, HEAD_BYTES)])
+            return identity, _head(head_source[: min(offset, HEAD_BYTES)])
 
         events: list[dict] = []
         offset = start
@@ -110,24 +110,35 @@ class FileFeed(Feed):
             line_start = offset
             body = raw
             if offset == 0 and raw.startswith(_UTF8_BOM):
-                body = raw[len(_UTF8_BOM):]  # a file saved "with BOM"; the offsets still count it
+                body = raw[len(_UTF8_BOM) :]  # a file saved "with BOM"; the offsets still count it
             event = None
             # The offset alone would name another line once the file is replaced: add its content.
             line_id = f"line@{line_start}:{hashlib.sha1(raw).hexdigest()[:8]}"
             if len(body) > MAX_ANSWER_BYTES and not last:
-                event = _refused_line(self.feed, line_id, f"a line of {len(body):,} bytes is over the "
-                                      f"{MAX_ANSWER_BYTES:,} one event may take")
+                event = _refused_line(
+                    self.feed,
+                    line_id,
+                    f"a line of {len(body):,} bytes is over the {MAX_ANSWER_BYTES:,} one event may take",
+                )
             else:
                 try:
                     text = body.decode("utf-8").strip()
                 except UnicodeDecodeError as exc:
                     # Never guess at what the producer meant: U+FFFD in an id would be applied as real.
                     text = ""
-                    event = _refused_line(self.feed, line_id, f"not valid UTF-8 (byte {exc.start + 1} of the "
-                                          f"line is {body[exc.start:exc.start + 1]!r})")
+                    event = _refused_line(
+                        self.feed,
+                        line_id,
+                        f"not valid UTF-8 (byte {exc.start + 1} of the line is {body[exc.start : exc.start + 1]!r})",
+                    )
                 if text:
                     event = parse_line(text, fallback_source=self.feed, fallback_id=line_id)
-            if last and event is not None and event["error"] is not None and event["error"].startswith("not valid JSON"):
+            if (
+                last
+                and event is not None
+                and event["error"] is not None
+                and event["error"].startswith("not valid JSON")
+            ):
                 break  # probably still being written: wait for its newline
             offset += len(raw) + (0 if last else 1)
             if event is not None:
@@ -149,4 +160,3 @@ def _refused_line(feed: str, line_id: str, reason: str) -> dict:
     event["raw"] = f"<not kept: {reason}>"
     event["error"] = reason
     return event
-

@@ -102,7 +102,7 @@ class HttpFeed(Feed):
         return redact_text(text, self.url)
 
     def _elsewhere(self, failed: Any) -> str:
-        """" from <URL>" when what failed was not the feed's own URL (a redirect led elsewhere), so the
+        """ " from <URL>" when what failed was not the feed's own URL (a redirect led elsewhere), so the
         message names the server that failed; "" otherwise. Redacted, without the query."""
         try:
             url = failed.url if isinstance(failed, httpx.Response) else failed.request.url
@@ -147,8 +147,9 @@ class HttpFeed(Feed):
         if response.status_code == 304:
             return None
         if response.status_code != 200:
-            raise _FeedTrouble(f"HTTP {response.status_code} {response.reason_phrase}".strip()
-                               + self._elsewhere(response))
+            raise _FeedTrouble(
+                f"HTTP {response.status_code} {response.reason_phrase}".strip() + self._elsewhere(response)
+            )
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (BATCH_CONTENT_TYPE, "application/json"):
             raise _FeedTrouble(

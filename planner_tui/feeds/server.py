@@ -64,8 +64,10 @@ def read_script(events_path: Path) -> list[dict]:
     except UnicodeDecodeError as exc:
         number = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - raw.rfind(b"\n", 0, exc.start)
-        raise BadRequest(f"{events_path}, line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
-                         f"column {column}); save the script as UTF-8") from None
+        raise BadRequest(
+            f"{events_path}, line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+            f"column {column}); save the script as UTF-8"
+        ) from None
     events: list[dict] = []
     last = 0
     for number, line in enumerate(text.splitlines(), start=1):
@@ -76,8 +78,9 @@ def read_script(events_path: Path) -> list[dict]:
         except ValueError as exc:
             raise BadRequest(f"{events_path}, line {number}: not valid JSON ({exc})") from None
         except RecursionError:
-            raise BadRequest(f"{events_path}, line {number}: nested too deeply to read (JSON nested beyond "
-                             "what Python can decode)") from None
+            raise BadRequest(
+                f"{events_path}, line {number}: nested too deeply to read (JSON nested beyond what Python can decode)"
+            ) from None
         if not isinstance(event, dict):
             raise BadRequest(f"{events_path}, line {number}: not a JSON object")
         try:
@@ -231,8 +234,9 @@ class FeedServer:
             raise PlannerError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.port = self._httpd.server_address[1]
         self.begin()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="feed-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="feed-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -294,8 +298,7 @@ class _TrackingServer(ThreadingHTTPServer):
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
             return  # a client that went away
-        print(f"feed server: could not answer {client_address[0]}: {type(error).__name__}: {error}",
-              file=sys.stderr)
+        print(f"feed server: could not answer {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
 
     def close_connections(self) -> None:
         with self._connections_lock:
@@ -346,15 +349,15 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 if path == "/events":
                     self._events(query)
                 elif path == "/healthz":
-                    self._json(200, {"status": "ok", "events": len(server.events),
-                                     "released": server.released_count()})
+                    self._json(200, {"status": "ok", "events": len(server.events), "released": server.released_count()})
                 elif path == "/snapshot":
                     self._listing()
                 elif path.startswith("/snapshot/"):
-                    self._file(path[len("/snapshot/"):])
+                    self._file(path[len("/snapshot/") :])
                 elif path == "/":
-                    self._json(200, {"events": "/events?after=N&limit=M", "snapshot": "/snapshot/<file>",
-                                     "health": "/healthz"})
+                    self._json(
+                        200, {"events": "/events?after=N&limit=M", "snapshot": "/snapshot/<file>", "health": "/healthz"}
+                    )
                 else:
                     self._json(404, {"error": f"no such path {path}"})
             except (BrokenPipeError, ConnectionResetError):
@@ -408,7 +411,8 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": f"no such file {name}"})
                 return
             content_type = _CONTENT_TYPES.get(file.suffix.lower()) or (
-                mimetypes.guess_type(name)[0] or "application/octet-stream")
+                mimetypes.guess_type(name)[0] or "application/octet-stream"
+            )
             self._send(200, file.read_bytes(), content_type)
 
     return Handler

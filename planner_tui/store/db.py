@@ -122,9 +122,13 @@ def _check_is_database(path: Path) -> None:
 def drop_staging(cur: duckdb.DuckDBPyConnection) -> None:
     """Remove the loader's staging tables, including any left by a load that was killed."""
     names = [prefix + t.name for t in TABLES for prefix in (RAW_PREFIX, STAGE_PREFIX)]
-    present = {r[0] for r in cur.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND list_contains(?, table_name)",
-        [names]).fetchall()}
+    present = {
+        r[0]
+        for r in cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND list_contains(?, table_name)",
+            [names],
+        ).fetchall()
+    }
     for name in names:
         if name in present:
             cur.execute(f'DROP TABLE IF EXISTS "{name}"')  # names from contract.py
@@ -156,9 +160,7 @@ class Store:
         if Path(path).exists():
             _check_is_database(Path(path))
         elif not create:
-            raise PlannerError(
-                f"no database at {path}: create one with `planner-tui load SNAPSHOT --db {path}`"
-            )
+            raise PlannerError(f"no database at {path}: create one with `planner-tui load SNAPSHOT --db {path}`")
         con = _connect(path, read_only)
         store = cls(con, path)
         if not read_only:

@@ -72,30 +72,47 @@ class Subject:
 
 # The subjects, in the order their owners' roles are listed (`planner-tui owners`).
 MACHINE = Subject(
-    "machine", "machine", "M-WELD-01", "machine",
+    "machine",
+    "machine",
+    "M-WELD-01",
+    "machine",
     exists_sql="SELECT 1 FROM machines WHERE machine_id = ?",
     owner_sql="SELECT supervisor FROM machines WHERE machine_id = ?",
-    owner_role="machine supervisor", people_sql="SELECT supervisor AS person FROM machines",
+    owner_role="machine supervisor",
+    people_sql="SELECT supervisor AS person FROM machines",
 )
 SALES_ORDER_LINE = Subject(
-    "sales_order_line", "sales order line", "SO-1001/2", "sales_order",
+    "sales_order_line",
+    "sales order line",
+    "SO-1001/2",
+    "sales_order",
     exists_sql="SELECT 1 FROM sales_orders WHERE sales_order_id = ? AND line_no = ?",
     owner_sql="""SELECT c.account_manager FROM sales_orders so JOIN customers c USING (customer_id)
                  WHERE so.sales_order_id = ? AND so.line_no = ?""",
-    owner_role="account manager", people_sql="SELECT account_manager AS person FROM customers",
-    form="SO/LINE", parse=lambda subject: list(split_order_line(subject)),
+    owner_role="account manager",
+    people_sql="SELECT account_manager AS person FROM customers",
+    form="SO/LINE",
+    parse=lambda subject: list(split_order_line(subject)),
 )
 ITEM = Subject(
-    "item", "item", "P-200", "item",
+    "item",
+    "item",
+    "P-200",
+    "item",
     exists_sql="SELECT 1 FROM items WHERE item_id = ?",
     owner_sql="SELECT buyer FROM items WHERE item_id = ?",
-    owner_role="buyer", people_sql="SELECT buyer AS person FROM items",
+    owner_role="buyer",
+    people_sql="SELECT buyer AS person FROM items",
 )
 HOLD = Subject(
-    "hold", "quality hold", "QH-2611-007", "hold",
+    "hold",
+    "quality hold",
+    "QH-2611-007",
+    "hold",
     exists_sql="SELECT 1 FROM quality_holds WHERE hold_id = ?",
     owner_sql="SELECT placed_by FROM quality_holds WHERE hold_id = ?",
-    owner_role="hold placer", people_sql="SELECT placed_by AS person FROM quality_holds",
+    owner_role="hold placer",
+    people_sql="SELECT placed_by AS person FROM quality_holds",
 )
 FEED = Subject("feed", "feed", "http://127.0.0.1:8080/events", None)
 

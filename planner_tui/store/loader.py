@@ -98,7 +98,9 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
                         work.close()  # nothing may still read or write a staging table being dropped
                         drop_staging(cur)
         except duckdb.Error as exc:
-            raise PlannerError(f"loading {source_text} failed: {first_line(exc)}; the database was not changed") from None
+            raise PlannerError(
+                f"loading {source_text} failed: {first_line(exc)}; the database was not changed"
+            ) from None
         finally:
             cur.close()
         ensure_schema(store.con)  # recreates anything a future schema adds beside the contract's tables
@@ -168,8 +170,6 @@ def _staging_order(files: SnapshotFiles) -> list[Table]:
     sizes = {t.name: file_size(files.files.get(t.name)) for t in TABLES}
     average = sum(max(size, 0) for size in sizes.values()) / len(sizes)
     return sorted(TABLES, key=lambda t: (0, sizes[t.name]) if sizes[t.name] < average else (1, -sizes[t.name]))
-
-
 
 
 def _stage_empty(cur: duckdb.DuckDBPyConnection, t: Table) -> Staged:
@@ -345,8 +345,6 @@ def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict,
     except BaseException:
         cur.execute("ROLLBACK")
         raise
-
-
 
 
 def _progress(enabled: bool):

@@ -79,9 +79,7 @@ APP_TABLES_DDL: tuple[str, ...] = (
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-    ).fetchall()
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
     return {r[0] for r in rows}
 
 
@@ -110,8 +108,7 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     Cursors of one feed under several credentials become one (the highest sequence and position, the
     latest update), as every event up to the highest was received. Every event_log.feed value was
     written with its cursor row, so the cursors say which names to look for."""
-    names = [r[0] for r in con.execute(
-        "SELECT feed FROM feed_cursors WHERE contains(feed, '://')").fetchall()]
+    names = [r[0] for r in con.execute("SELECT feed FROM feed_cursors WHERE contains(feed, '://')").fetchall()]
     renamed = {name: _redacted(name) for name in names if _redacted(name) != name}
     loaded_from = con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchall()
     if loaded_from and loaded_from[0][0] and _redacted(loaded_from[0][0]) != loaded_from[0][0]:
@@ -132,8 +129,11 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
             ).fetchone()
             assert merged is not None  # an aggregate answers one row
             con.execute("DELETE FROM feed_cursors WHERE feed = ANY(?)", [old + [new]])
-            con.execute("INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, "
-                        "file_head) VALUES (?, ?, ?, ?, ?, ?, ?)", [new, *merged])
+            con.execute(
+                "INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, "
+                "file_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [new, *merged],
+            )
             con.execute("UPDATE event_log SET feed = ? WHERE feed = ANY(?)", [new, old])
             # A source is half the event's identity: where the redacted one is already logged under the
             # same id (the same content, received under other credentials), the older copy goes.

@@ -106,8 +106,10 @@ def _plain_temp_dir() -> str:
     for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
         if not any(c in _GLOB_CHARS for c in candidate) and os.path.isdir(candidate):
             return candidate
-    raise PlannerError(f"the temporary folder {tempfile.gettempdir()} has one of * ? [ ] {{ }} \\ in its path: "
-                       "point TMPDIR at a plain folder")
+    raise PlannerError(
+        f"the temporary folder {tempfile.gettempdir()} has one of * ? [ ] {{ }} \\ in its path: "
+        "point TMPDIR at a plain folder"
+    )
 
 
 def _plain_link(path: Path, folder: Path) -> Path:
@@ -137,7 +139,9 @@ def _scan(source: str, folder: Path, *, single_format: bool) -> SnapshotFiles:
             found.files[t.name] = present[0]
         elif t.required:
             alternatives = ", ".join(f"{t.name}{ext}" for ext in FORMATS)
-            found.problems.append(Problem(f"{t.name}.*", f"required table {t.name} is missing (looked for {alternatives})"))
+            found.problems.append(
+                Problem(f"{t.name}.*", f"required table {t.name} is missing (looked for {alternatives})")
+            )
             found.broken.add(t.name)
     meta_path = folder / META_FILE
     if meta_path.is_file():
@@ -158,7 +162,9 @@ def _read_meta(path: Path, problems: list[Problem]) -> dict[str, str | None]:
         problems.append(Problem(META_FILE, f"cannot read the file: {exc.strerror or exc}"))
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem(META_FILE, 'expected a JSON object like {"as_of": "2026-11-25T06:00:00Z", "plant": "..."}'))
+        problems.append(
+            Problem(META_FILE, 'expected a JSON object like {"as_of": "2026-11-25T06:00:00Z", "plant": "..."}')
+        )
         return {}
     meta: dict[str, str | None] = {"as_of": None, "plant": None}
     as_of = data.get("as_of")
@@ -171,8 +177,9 @@ def _read_meta(path: Path, problems: list[Problem]) -> dict[str, str | None]:
             if MIN_YEAR <= value.year <= MAX_YEAR:
                 meta["as_of"] = iso(value)
             else:
-                problems.append(Problem(META_FILE, f"outside the years {MIN_YEAR} to {MAX_YEAR}", column="as_of",
-                                        value=str(as_of)))
+                problems.append(
+                    Problem(META_FILE, f"outside the years {MIN_YEAR} to {MAX_YEAR}", column="as_of", value=str(as_of))
+                )
     plant = data.get("plant")
     if plant not in (None, ""):
         if is_text(str(plant)):
@@ -286,8 +293,9 @@ def _download(base_url: str, folder: Path) -> None:
     except httpx.InvalidURL as exc:  # a bad port or host: not an HTTPError
         raise PlannerError(f"not a usable snapshot URL {shown}: {redact_text(str(exc), base_url)}") from None
     except OSError as exc:  # writing the temporary copy: a full disk, a quota
-        raise PlannerError(f"cannot keep the snapshot downloaded from {shown} in {folder}: "
-                           f"{exc.strerror or exc}") from None
+        raise PlannerError(
+            f"cannot keep the snapshot downloaded from {shown} in {folder}: {exc.strerror or exc}"
+        ) from None
     if not found_any:
         raise PlannerError(
             f"no snapshot at {shown}: none of the table files was found there "
@@ -327,8 +335,11 @@ def _fetch(client: httpx.Client, url: str, dest: Path, budget: _Budget) -> bool:
                 f"{redact_url(str(response.url))}{redirected}"
             )
         declared = response.headers.get("content-length", "")
-        if (declared.isdigit() and not response.headers.get("content-encoding")
-                and budget.used + int(declared) > budget.max_bytes):
+        if (
+            declared.isdigit()
+            and not response.headers.get("content-encoding")
+            and budget.used + int(declared) > budget.max_bytes
+        ):
             budget.take(int(declared), response.url)  # refuses before a byte is written
         with dest.open("wb") as out:
             # iter_bytes decodes a gzip/deflate body: what is counted is what lands on disk.

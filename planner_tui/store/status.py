@@ -24,8 +24,9 @@ def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:
     named = _meta(cur, "plant")
     if named:
         return named
-    plants = [r[0] for r in cur.execute(
-        "SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()]
+    plants = [
+        r[0] for r in cur.execute("SELECT DISTINCT plant FROM machines WHERE plant IS NOT NULL ORDER BY 1").fetchall()
+    ]
     return ", ".join(plants) if plants else None
 
 

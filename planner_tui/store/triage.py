@@ -117,9 +117,11 @@ def parse_until(text: str | datetime, *, now: datetime) -> datetime:
 
 
 def _state_row(cur: duckdb.DuckDBPyConnection, exception_id: str) -> dict | None:
-    row = _first(cur.execute(
-        "SELECT status, assignee, snoozed_until FROM exception_triage WHERE exception_id = ?", [exception_id]
-    ))
+    row = _first(
+        cur.execute(
+            "SELECT status, assignee, snoozed_until FROM exception_triage WHERE exception_id = ?", [exception_id]
+        )
+    )
     if row is None:
         return None
     return {"status": row[0], "assignee": row[1], "snoozed_until": row[2]}
@@ -144,14 +146,35 @@ def _act(
         cur = store.cursor()
         try:
             exception_id = check_exception_id(cur, exception_id)
-            return _act_in(cur, exception_id, action, who=who, at=at, detail=detail, status=status,
-                           assignee=assignee, snoozed_until=snoozed_until, guard=guard)
+            return _act_in(
+                cur,
+                exception_id,
+                action,
+                who=who,
+                at=at,
+                detail=detail,
+                status=status,
+                assignee=assignee,
+                snoozed_until=snoozed_until,
+                guard=guard,
+            )
         finally:
             cur.close()
 
 
-def _act_in(cur: duckdb.DuckDBPyConnection, exception_id: str, action: str, *, who: str, at: datetime,
-            detail, status, assignee, snoozed_until, guard) -> dict:
+def _act_in(
+    cur: duckdb.DuckDBPyConnection,
+    exception_id: str,
+    action: str,
+    *,
+    who: str,
+    at: datetime,
+    detail,
+    status,
+    assignee,
+    snoozed_until,
+    guard,
+) -> dict:
     cur.execute("BEGIN TRANSACTION")
     try:
         current = _state_row(cur, exception_id)
@@ -193,12 +216,19 @@ def _not_resolved(verb: str):
 
 def acknowledge(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
     """Someone has seen it and is on it. Ends a snooze."""
-    return _act(store, exception_id, "acknowledge", who=who, at=at, status="acknowledged", snoozed_until=None,
-                guard=_not_resolved("acknowledge"))
+    return _act(
+        store,
+        exception_id,
+        "acknowledge",
+        who=who,
+        at=at,
+        status="acknowledged",
+        snoozed_until=None,
+        guard=_not_resolved("acknowledge"),
+    )
 
 
-def assign(store: Store, exception_id: str, person: str, *, who: str | None = None,
-           at: datetime | None = None) -> dict:
+def assign(store: Store, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None) -> dict:
     """Give it to a person (usually one of `owners`). The status does not change."""
     person = (person or "").strip()
     if not person:
@@ -208,8 +238,7 @@ def assign(store: Store, exception_id: str, person: str, *, who: str | None = No
     return _act(store, exception_id, "assign", who=who, at=at, detail=person, assignee=person)
 
 
-def add_note(store: Store, exception_id: str, text: str, *, who: str | None = None,
-             at: datetime | None = None) -> dict:
+def add_note(store: Store, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> dict:
     text = (text or "").strip()
     if not text:
         raise BadRequest("a note must not be empty")
@@ -218,15 +247,25 @@ def add_note(store: Store, exception_id: str, text: str, *, who: str | None = No
     return _act(store, exception_id, "note", who=who, at=at, detail=text)
 
 
-def snooze(store: Store, exception_id: str, until: datetime | str, *, who: str | None = None,
-           at: datetime | None = None) -> dict:
+def snooze(
+    store: Store, exception_id: str, until: datetime | str, *, who: str | None = None, at: datetime | None = None
+) -> dict:
     """Hide it until `until` (a time, or a duration like `2h`); it comes back open after that."""
     now = _at(at)
     until = parse_until(until, now=now)
     if until <= now:
         raise BadRequest(f"cannot snooze until {iso(until)}: that is not after now ({iso(now)})")
-    return _act(store, exception_id, "snooze", who=who, at=now, detail=iso(until), status="snoozed",
-                snoozed_until=until, guard=_not_resolved("snooze"))
+    return _act(
+        store,
+        exception_id,
+        "snooze",
+        who=who,
+        at=now,
+        detail=iso(until),
+        status="snoozed",
+        snoozed_until=until,
+        guard=_not_resolved("snooze"),
+    )
 
 
 def resolve(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
@@ -234,8 +273,7 @@ def resolve(store: Store, exception_id: str, *, who: str | None = None, at: date
         if current and current["status"] == "resolved":
             raise BadRequest(f"{exception_id} is already resolved")
 
-    return _act(store, exception_id, "resolve", who=who, at=at, status="resolved", snoozed_until=None,
-                guard=guard)
+    return _act(store, exception_id, "resolve", who=who, at=at, status="resolved", snoozed_until=None, guard=guard)
 
 
 def reopen(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
@@ -286,8 +324,9 @@ def triage_state(cur: duckdb.DuckDBPyConnection, exception_ids: list[str] | None
         ids = list(exception_ids)
         if not ids:
             return {}
-        sql = sql.format(where_actions="WHERE list_contains(?, exception_id)",
-                         where_triage="WHERE list_contains(?, t.exception_id)")
+        sql = sql.format(
+            where_actions="WHERE list_contains(?, exception_id)", where_triage="WHERE list_contains(?, t.exception_id)"
+        )
         params = [ids, ids]
     result: dict[str, dict] = {}
     for row in cur.execute(sql, params).fetchall():

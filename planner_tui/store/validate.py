@@ -255,7 +255,7 @@ def _run_row_checks(
         ).fetchall()
         examples = [Problem(staged.file, check.message, column=check.column, row=r, value=_fmt(v)) for r, v in rows]
         problems.add_check(examples, total)
-    return list(counts[len(checks):])
+    return list(counts[len(checks) :])
 
 
 def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemSink) -> None:
@@ -271,8 +271,12 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
         if plan.checked:
             empty = _empty_pred(x, plan.source_type)
             source_checks.append(
-                _RowCheck(col.name, f"NOT {empty} AND ({plan.converted}) IS NULL", f"CAST({x} AS VARCHAR)",
-                          _TYPE_WORDS.get(col.type, f"not a {col.type}"))
+                _RowCheck(
+                    col.name,
+                    f"NOT {empty} AND ({plan.converted}) IS NULL",
+                    f"CAST({x} AS VARCHAR)",
+                    _TYPE_WORDS.get(col.type, f"not a {col.type}"),
+                )
             )
         if not col.nullable and col.default is None:
             required = "empty, but a value is required"
@@ -285,8 +289,12 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
         if col.enum:
             allowed = ", ".join(literal(v) for v in col.enum)
             typed_checks.append(
-                _RowCheck(col.name, f"{x} IS NOT NULL AND NOT {_blank(x)} AND {x} NOT IN ({allowed})", x,
-                          f"not an allowed value (allowed: {', '.join(col.enum)})")
+                _RowCheck(
+                    col.name,
+                    f"{x} IS NOT NULL AND NOT {_blank(x)} AND {x} NOT IN ({allowed})",
+                    x,
+                    f"not an allowed value (allowed: {', '.join(col.enum)})",
+                )
             )
         if col.positive:
             typed_checks.append(_RowCheck(col.name, f"{x} <= 0", f"CAST({x} AS VARCHAR)", "must be greater than 0"))
@@ -294,18 +302,25 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
             # A float column (Parquet, typed) keeps NaN and infinity through the cast; they are not
             # quantities (every item would show below its safety stock). Judged on the staged rows: no
             # second read of the file.
-            typed_checks.append(_RowCheck(col.name, f"NOT isfinite({x})", f"CAST({x} AS VARCHAR)",
-                                          _TYPE_WORDS[QTY]))
+            typed_checks.append(_RowCheck(col.name, f"NOT isfinite({x})", f"CAST({x} AS VARCHAR)", _TYPE_WORDS[QTY]))
         if col.type in (DATE, TS):
             typed_checks.append(
-                _RowCheck(col.name, f"{x} IS NOT NULL AND (NOT isfinite({x}) OR year({x}) NOT BETWEEN {MIN_YEAR} "
-                          f"AND {MAX_YEAR})", f"CAST({x} AS VARCHAR)", f"outside the years {MIN_YEAR} to {MAX_YEAR}")
+                _RowCheck(
+                    col.name,
+                    f"{x} IS NOT NULL AND (NOT isfinite({x}) OR year({x}) NOT BETWEEN {MIN_YEAR} AND {MAX_YEAR})",
+                    f"CAST({x} AS VARCHAR)",
+                    f"outside the years {MIN_YEAR} to {MAX_YEAR}",
+                )
             )
         if col.differs_from:
             other = q(col.differs_from)
             typed_checks.append(
-                _RowCheck(col.name, f"{x} IS NOT NULL AND {x} = {other}", x,
-                          f"the same as this row's {col.differs_from}: a row cannot refer to itself")
+                _RowCheck(
+                    col.name,
+                    f"{x} IS NOT NULL AND {x} = {other}",
+                    x,
+                    f"the same as this row's {col.differs_from}: a row cannot refer to itself",
+                )
             )
     for ref in t.references:
         cols = [t.column(c) for c in ref.columns]
@@ -316,18 +331,29 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
             some_set = " OR ".join(f"{n} IS NOT NULL" for n in names)
             value = " || ', ' || ".join(f"coalesce(CAST({n} AS VARCHAR), '(empty)')" for n in names)
             typed_checks.append(
-                _RowCheck(", ".join(ref.columns), f"({some_null}) AND ({some_set})", value,
-                          f"{' and '.join(ref.columns)} must be both set or both empty")
+                _RowCheck(
+                    ", ".join(ref.columns),
+                    f"({some_null}) AND ({some_set})",
+                    value,
+                    f"{' and '.join(ref.columns)} must be both set or both empty",
+                )
             )
     if staged.source_from is not None:
-        _run_row_checks(con, staged, staged.source_from, staged.source_params, staged.source_row,
-                        source_checks, problems)
+        _run_row_checks(
+            con, staged, staged.source_from, staged.source_params, staged.source_row, source_checks, problems
+        )
     # The same scan tells whether the key may repeat: fewer distinct key hashes than rows. Equal keys
     # always hash equal, so no duplicate is missed; a (rare) hash collision only costs the exact check.
     where = _key_filter(t)
     keys = ", ".join(q(k) for k in t.key)
     staged.rows, staged.key_collisions = _run_row_checks(
-        con, staged, q(staged.stage), [], "rowid + 1", typed_checks, problems,
+        con,
+        staged,
+        q(staged.stage),
+        [],
+        "rowid + 1",
+        typed_checks,
+        problems,
         ("count(*)", f"count(*) FILTER (WHERE {where}) - count(DISTINCT hash({keys})) FILTER (WHERE {where})"),
     )
 
@@ -367,8 +393,13 @@ def check_key(con: duckdb.DuckDBPyConnection, staged: Staged, problems: ProblemS
         values = rest[:-1]
         value = ", ".join("(empty)" if v is None else str(v) for v in values)
         examples.append(
-            Problem(staged.file, f"duplicate key: the same {', '.join(t.key)} as row {first_r}",
-                    column=", ".join(t.key), row=r, value=value)
+            Problem(
+                staged.file,
+                f"duplicate key: the same {', '.join(t.key)} as row {first_r}",
+                column=", ".join(t.key),
+                row=r,
+                value=value,
+            )
         )
     problems.add_check(examples, total)
 
@@ -428,7 +459,9 @@ def probe_references(
     return found
 
 
-def report_references(staged: dict[str, Staged], found: dict[tuple[str, int], list[tuple]], problems: ProblemSink) -> None:
+def report_references(
+    staged: dict[str, Staged], found: dict[tuple[str, int], list[tuple]], problems: ProblemSink
+) -> None:
     """The missing references found by `probe_references`, in contract order: table by table, reference
     by reference."""
     for source in staged.values():
@@ -489,8 +522,12 @@ def check_parent_loops(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged]
             ).fetchall()
             rows = [(origin, path) for origin, path in rows if origin == min(path)]  # each loop once
             examples = [
-                Problem(s.file, f"its chain of {col.name} comes back to it ({' -> '.join(path)}): "
-                        "an order cannot feed itself", column=col.name, value=origin)
+                Problem(
+                    s.file,
+                    f"its chain of {col.name} comes back to it ({' -> '.join(path)}): an order cannot feed itself",
+                    column=col.name,
+                    value=origin,
+                )
                 for origin, path in rows[: problems.per_check]
             ]
             if rows:

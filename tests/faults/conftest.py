@@ -31,8 +31,7 @@ settings.register_profile(
     # more time than a pass; the first failure ends the test. Shrink by hand with faults-long.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     report_multiple_bugs=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 settings.register_profile(
     "faults-long",

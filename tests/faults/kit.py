@@ -63,7 +63,9 @@ def cli_command(*args: object, file_size_limit: int | None = None, own_terminal:
         return command
     shim = ["import os, sys"]
     if file_size_limit is not None:
-        shim.append(f"import resource; resource.setrlimit(resource.RLIMIT_FSIZE, ({file_size_limit}, {file_size_limit}))")
+        shim.append(
+            f"import resource; resource.setrlimit(resource.RLIMIT_FSIZE, ({file_size_limit}, {file_size_limit}))"
+        )
     if own_terminal:
         shim.append("import fcntl, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0)")
     shim.append("os.execv(sys.argv[1], sys.argv[1:])")
@@ -87,28 +89,49 @@ def cli_env(**extra: str) -> dict[str, str]:
     and state folders, and wide enough that no message is wrapped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANNER_TUI_")}
     home = _private_home()
-    env.update({"COLUMNS": "250", "NO_COLOR": "1", "PYTHONFAULTHANDLER": "1",
-                "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state")})
+    env.update(
+        {
+            "COLUMNS": "250",
+            "NO_COLOR": "1",
+            "PYTHONFAULTHANDLER": "1",
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+        }
+    )
     env.update(extra)
     return env
 
 
-def run_cli(*args: object, timeout: float = CLI_TIMEOUT, env: dict | None = None,
-            file_size_limit: int | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: object, timeout: float = CLI_TIMEOUT, env: dict | None = None, file_size_limit: int | None = None
+) -> subprocess.CompletedProcess:
     """`planner-tui ARGS` to its end (stdin closed)."""
-    return subprocess.run(cli_command(*args, file_size_limit=file_size_limit), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=env or cli_env(), check=False)
+    return subprocess.run(
+        cli_command(*args, file_size_limit=file_size_limit),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env or cli_env(),
+        check=False,
+    )
 
 
 def spawn_cli(*args: object, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
     """`planner-tui ARGS` started and left running; its output goes to `log` (or nowhere), never to a
     pipe nobody reads (a full pipe would stall the process and hide where it was killed)."""
     if log is None:
-        return subprocess.Popen(cli_command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env or cli_env())
+        return subprocess.Popen(
+            cli_command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env or cli_env(),
+        )
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cli_command(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                env=env or cli_env())
+        return subprocess.Popen(
+            cli_command(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env or cli_env()
+        )
 
 
 def sigkill(proc: subprocess.Popen) -> int:
@@ -133,8 +156,9 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
         time.sleep(interval)
 
 
-def assert_clean_failure(result: subprocess.CompletedProcess, *, codes: Iterable[int] | None = None,
-                         one_line: bool = True) -> str:
+def assert_clean_failure(
+    result: subprocess.CompletedProcess, *, codes: Iterable[int] | None = None, one_line: bool = True
+) -> str:
     """A refusal as a user should see it: a non-zero status (one of `codes`), `error: ...` on stderr
     (on one line unless the message is a list of snapshot problems), and never a traceback."""
     both = result.stdout + result.stderr
@@ -158,8 +182,12 @@ def contract_counts(store: Store) -> dict[str, int]:
 
 
 def staging_tables(store: Store) -> list[str]:
-    return [r[0] for r in store.cursor().execute(
-        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '_load_') ORDER BY 1").fetchall()]
+    return [
+        r[0]
+        for r in store.cursor()
+        .execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '_load_') ORDER BY 1")
+        .fetchall()
+    ]
 
 
 def store_meta(store: Store) -> dict[str, str]:
@@ -171,8 +199,12 @@ def database_state(db: Path) -> dict:
     table's rows (contract and planner_tui's own), read by opening the file as the next command would."""
     with Store.open(db) as store:
         cur = store.cursor()
-        names = [r[0] for r in cur.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()]
+        names = [
+            r[0]
+            for r in cur.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         state = {n: sorted(map(repr, cur.execute(f'SELECT * FROM "{n}"').fetchall())) for n in names}
     assert {t.name for t in TABLES} <= set(state), sorted(state)
     return state
@@ -188,8 +220,14 @@ INITIAL_MACHINES = {"M2": ("idle", datetime(2026, 1, 5, 6, 0), None)}
 INITIAL_STOCK = {("FG1", "WH", None): 5.0}
 
 
-def make_stream(n: int, rng: random.Random, *, resend_every: int = 40, start: datetime | None = None,
-                spacing: timedelta = timedelta(seconds=1)) -> list[dict]:
+def make_stream(
+    n: int,
+    rng: random.Random,
+    *,
+    resend_every: int = 40,
+    start: datetime | None = None,
+    spacing: timedelta = timedelta(seconds=1),
+) -> list[dict]:
     """`n` distinct events of eventkit's plant (stock adjustments, machine stops and restarts), with a
     re-sent copy of an earlier event (same source and id) about every `resend_every` events. Every
     element has its own increasing `sequence` (a re-send too, as an outbox re-sent under new numbers),
@@ -208,14 +246,21 @@ def make_stream(n: int, rng: random.Random, *, resend_every: int = 40, start: da
             if roll < 0.15:
                 machine = rng.choice(MACHINES)
                 if rng.random() < 0.5:
-                    event = ce(f"ev-{made}", "machine.down", {"machine_id": machine, "reason": f"stop {made}",
-                                                             "expected_minutes": rng.randint(0, 480)}, time=when)
+                    event = ce(
+                        f"ev-{made}",
+                        "machine.down",
+                        {"machine_id": machine, "reason": f"stop {made}", "expected_minutes": rng.randint(0, 480)},
+                        time=when,
+                    )
                 else:
                     event = ce(f"ev-{made}", "machine.up", {"machine_id": machine}, time=when)
             else:
-                event = ce(f"ev-{made}", "inventory.adjusted",
-                           {"item_id": "FG1", "location": rng.choice(LOCATIONS), "qty_delta": rng.randint(-3, 9)},
-                           time=when)
+                event = ce(
+                    f"ev-{made}",
+                    "inventory.adjusted",
+                    {"item_id": "FG1", "location": rng.choice(LOCATIONS), "qty_delta": rng.randint(-3, 9)},
+                    time=when,
+                )
             sent.append(event)
             stream.append(event)
     for seq, event in enumerate(stream, start=1):
@@ -277,18 +322,26 @@ class PlantModel:
 def observed_plant(store: Store) -> tuple[dict, dict]:
     """(machine states, FG1 stock) as the store holds them, in the model's shape."""
     cur = store.cursor()
-    machines = {m: (s, since, reason) for m, s, since, reason in cur.execute(
-        "SELECT machine_id, state, since, reason FROM machine_states").fetchall()}
-    stock = {(i, loc, lot): float(q) for i, loc, lot, q in cur.execute(
-        "SELECT item_id, location, lot_id, qty FROM inventory WHERE item_id = 'FG1'").fetchall()}
+    machines = {
+        m: (s, since, reason)
+        for m, s, since, reason in cur.execute("SELECT machine_id, state, since, reason FROM machine_states").fetchall()
+    }
+    stock = {
+        (i, loc, lot): float(q)
+        for i, loc, lot, q in cur.execute(
+            "SELECT item_id, location, lot_id, qty FROM inventory WHERE item_id = 'FG1'"
+        ).fetchall()
+    }
     return machines, stock
 
 
 def applied_log(store: Store, source: str = SOURCE) -> list[tuple[str, str, int]]:
     """(event id, outcome, how many rows) per identity of `source` in the event log."""
-    return store.cursor().execute(
-        "SELECT event_id, min(outcome), count(*) FROM event_log WHERE source = ? GROUP BY event_id",
-        [source]).fetchall()
+    return (
+        store.cursor()
+        .execute("SELECT event_id, min(outcome), count(*) FROM event_log WHERE source = ? GROUP BY event_id", [source])
+        .fetchall()
+    )
 
 
 def check_prefix_applied(store: Store, stream: list[dict], *, complete: bool | int) -> int:
@@ -309,12 +362,15 @@ def check_prefix_applied(store: Store, stream: list[dict], *, complete: bool | i
     positions = sorted(order[row[0]] for row in log)
     assert positions == list(range(len(positions))), (
         f"the applied events are not a prefix of the feed: a gap after {len(positions)} events "
-        f"(first missing: {next((unique[i]['id'] for i in range(len(unique)) if i not in set(positions)), None)})")
+        f"(first missing: {next((unique[i]['id'] for i in range(len(unique)) if i not in set(positions)), None)})"
+    )
     if complete is True:
         assert len(positions) == len(unique), f"{len(unique) - len(positions)} of {len(unique)} events never applied"
     elif complete is not False:
         due = len(distinct(stream[:complete]))
-        assert len(positions) >= due, f"{due - len(positions)} of the {due} events delivered before a good poll are missing"
+        assert len(positions) >= due, (
+            f"{due - len(positions)} of the {due} events delivered before a good poll are missing"
+        )
     model = PlantModel.of(unique[: len(positions)])
     machines, stock = observed_plant(store)
     assert machines == model.machines, "machine states differ from the model of the applied events"
@@ -325,8 +381,9 @@ def check_prefix_applied(store: Store, stream: list[dict], *, complete: bool | i
     return len(positions)
 
 
-def write_stream_slowly(path: Path, stream: list[dict], rng: random.Random, *, seconds: float,
-                        stop: threading.Event) -> threading.Thread:
+def write_stream_slowly(
+    path: Path, stream: list[dict], rng: random.Random, *, seconds: float, stop: threading.Event
+) -> threading.Thread:
     """A producer appending `stream` to a JSON Lines file over about `seconds`: bursts of lines, some of
     them split in two writes (a line half written when a reader looks), flushed each time."""
     lines = [json.dumps(event).encode() + b"\n" for event in stream]
@@ -334,7 +391,7 @@ def write_stream_slowly(path: Path, stream: list[dict], rng: random.Random, *, s
     i = 0
     while i < len(lines):
         size = rng.randint(1, 60)
-        bursts.append(lines[i:i + size])
+        bursts.append(lines[i : i + size])
         i += size
     pause = seconds / max(1, len(bursts))
     splits = [rng.random() < 0.3 for _ in bursts]
@@ -433,8 +490,7 @@ class HostileServer:
         self.httpd.daemon_threads = True
         self.host = host
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def url(self, path: str = "/") -> str:

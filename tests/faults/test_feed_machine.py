@@ -276,8 +276,16 @@ class HttpDeliveries(Deliveries):
         return batch(page)
 
     def open_feed(self, **options):
-        return HttpFeed(self.store, self.server.url, timeout=TIMEOUT, retries=1, backoff=0.01, backoff_max=0.02,
-                        page_limit=self.page_limit, **options)
+        return HttpFeed(
+            self.store,
+            self.server.url,
+            timeout=TIMEOUT,
+            retries=1,
+            backoff=0.01,
+            backoff_max=0.02,
+            page_limit=self.page_limit,
+            **options,
+        )
 
     def send(self, elements):
         # The server log is the feed: its order is the sequence order, whatever the rule sent first.

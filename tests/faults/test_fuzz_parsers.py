@@ -43,46 +43,100 @@ from planner_tui.store.loader import load_snapshot
 # Text as a hostile producer writes it: any code point, and often one of the awkward ones (a lone
 # surrogate, NUL, a byte-order mark, a line separator, an astral character) somewhere in it.
 AWKWARD = st.sampled_from(["\ud800", "\udfff", "\udc00", "\x00", "\ufeff", "\u2028", "\U0001f600"])
-TEXT = st.one_of(st.text(max_size=20),
-                 st.tuples(st.text(max_size=10), AWKWARD, st.text(max_size=10)).map("".join))
+TEXT = st.one_of(st.text(max_size=20), st.tuples(st.text(max_size=10), AWKWARD, st.text(max_size=10)).map("".join))
 SCALARS = st.one_of(
-    st.none(), st.booleans(), TEXT,
+    st.none(),
+    st.booleans(),
+    TEXT,
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([2**31, 2**63, -1, 0, 10**30, 1e308, -0.0]),
 )
-JSON_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)), max_leaves=12)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
 
-TYPES = ["machine.down", "machine.up", "hold.placed", "hold.released", "order.confirmed", "order.changed",
-         "order.cancelled", "operation.completed", "receipt.posted", "shipment.shipped", "inventory.adjusted",
-         "shift.started"]
-DATA_KEYS = ["machine_id", "reason", "expected_minutes", "hold_id", "lot_id", "placed_by", "sales_order_id",
-             "line_no", "customer_id", "item_id", "qty", "promised_date", "production_order_id", "op_seq",
-             "purchase_order_id", "shipment_id", "location", "qty_delta"]
+TYPES = [
+    "machine.down",
+    "machine.up",
+    "hold.placed",
+    "hold.released",
+    "order.confirmed",
+    "order.changed",
+    "order.cancelled",
+    "operation.completed",
+    "receipt.posted",
+    "shipment.shipped",
+    "inventory.adjusted",
+    "shift.started",
+]
+DATA_KEYS = [
+    "machine_id",
+    "reason",
+    "expected_minutes",
+    "hold_id",
+    "lot_id",
+    "placed_by",
+    "sales_order_id",
+    "line_no",
+    "customer_id",
+    "item_id",
+    "qty",
+    "promised_date",
+    "production_order_id",
+    "op_seq",
+    "purchase_order_id",
+    "shipment_id",
+    "location",
+    "qty_delta",
+]
 PLANT_IDS = ["M1", "M2", "L1", "L2", "H0", "SO1", "C1", "FG1", "RM1", "P1", "PO1", "SH1", "WH", 1, 10, 20]
 TIMES = st.one_of(
-    st.sampled_from(["2026-01-05T08:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999-23:59",
-                     "2026-01-05T08:00:00+99:99", "2026-02-30T00:00:00Z", "2026-01-05 08:00", "20260105T080000Z"]),
-    st.datetimes().map(lambda d: d.isoformat() + "Z"), TEXT, SCALARS)
+    st.sampled_from(
+        [
+            "2026-01-05T08:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999-23:59",
+            "2026-01-05T08:00:00+99:99",
+            "2026-02-30T00:00:00Z",
+            "2026-01-05 08:00",
+            "20260105T080000Z",
+        ]
+    ),
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    TEXT,
+    SCALARS,
+)
 
 # An envelope close enough to valid that the data is read, with any attribute possibly wrong.
 DATA = st.dictionaries(st.sampled_from(DATA_KEYS), st.one_of(st.sampled_from(PLANT_IDS), JSON_VALUES), max_size=6)
 ENVELOPES = st.fixed_dictionaries(
-    {"specversion": st.one_of(st.just("1.0"), JSON_VALUES), "id": st.one_of(TEXT, JSON_VALUES),
-     "source": st.one_of(st.just("urn:fuzz"), TEXT, JSON_VALUES), "type": st.one_of(st.sampled_from(TYPES), TEXT),
-     "time": TIMES},
-    optional={"sequence": st.one_of(st.integers(-5, 2**64), TEXT, JSON_VALUES),
-              "data": st.one_of(DATA, JSON_VALUES), "datacontenttype": st.one_of(st.just("application/json"),
-                                                                                  JSON_VALUES),
-              "data_base64": TEXT, "subject": JSON_VALUES, "ext": JSON_VALUES})
+    {
+        "specversion": st.one_of(st.just("1.0"), JSON_VALUES),
+        "id": st.one_of(TEXT, JSON_VALUES),
+        "source": st.one_of(st.just("urn:fuzz"), TEXT, JSON_VALUES),
+        "type": st.one_of(st.sampled_from(TYPES), TEXT),
+        "time": TIMES,
+    },
+    optional={
+        "sequence": st.one_of(st.integers(-5, 2**64), TEXT, JSON_VALUES),
+        "data": st.one_of(DATA, JSON_VALUES),
+        "datacontenttype": st.one_of(st.just("application/json"), JSON_VALUES),
+        "data_base64": TEXT,
+        "subject": JSON_VALUES,
+        "ext": JSON_VALUES,
+    },
+)
 
 DEEP = st.integers(1_100, 3_000).map(lambda n: "[" * n + "]" * n)  # past the parser's recursion limit
 RAW_JSON_TEXT = st.one_of(
     JSON_VALUES.map(lambda v: json.dumps(v, ensure_ascii=False)),
     ENVELOPES.map(lambda v: json.dumps(v, ensure_ascii=False)),
     ENVELOPES.map(json.dumps),  # \\ud800 escapes, not characters
-    TEXT, DEEP,
+    TEXT,
+    DEEP,
     st.tuples(ENVELOPES, DEEP).map(lambda p: json.dumps(p[0])[:-1] + ', "data": ' + p[1] + "}"),
     st.integers(4300, 6000).map(lambda n: '{"specversion": "1.0", "sequence": ' + "9" * n + "}"),
 )
@@ -113,8 +167,10 @@ def event_store():
 @fault_settings(150)
 @given(text=RAW_JSON_TEXT)
 @example(text="[" * 100_000)
-@example(text='{"specversion": "1.0", "id": "x", "source": "s", "type": "machine.down", '
-              '"time": "2026-01-05T08:00:00Z", "data": {"machine_id": "M1", "reason": "\\ud800"}}')
+@example(
+    text='{"specversion": "1.0", "id": "x", "source": "s", "type": "machine.down", '
+    '"time": "2026-01-05T08:00:00Z", "data": {"machine_id": "M1", "reason": "\\ud800"}}'
+)
 def test_parse_line_always_returns_an_event_and_the_store_takes_it(event_store, text):
     try:
         event = parse_line(text, fallback_source="fuzz-file", fallback_id="line@0")
@@ -176,9 +232,12 @@ def _machines_parquet() -> bytes:
     return out.getvalue()
 
 
-VALID = {"csv": PLANT["machines"].encode(), "parquet": _machines_parquet(),
-         "jsonl": b'{"machine_id": "M1"}\n{"machine_id": "M2", "name": "Press"}\n',
-         "json": b'[{"machine_id": "M1", "name": null}, {"machine_id": "M2"}]'}
+VALID = {
+    "csv": PLANT["machines"].encode(),
+    "parquet": _machines_parquet(),
+    "jsonl": b'{"machine_id": "M1"}\n{"machine_id": "M2", "name": "Press"}\n',
+    "json": b'[{"machine_id": "M1", "name": null}, {"machine_id": "M2"}]',
+}
 
 
 @st.composite
@@ -191,15 +250,16 @@ def mutated_files(draw):
     if how == "insert":
         data[at:at] = draw(st.one_of(st.binary(max_size=40), TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))))
     elif how == "replace":
-        data[at:at + draw(st.integers(1, 20))] = draw(st.binary(max_size=20))
+        data[at : at + draw(st.integers(1, 20))] = draw(st.binary(max_size=20))
     elif how == "truncate":
         del data[at:]
     elif how == "flip" and data:
         i = min(at, len(data) - 1)
         data[i] ^= draw(st.integers(1, 255))
     elif how == "whole":
-        data = bytearray(draw(st.one_of(st.binary(max_size=200), RAW_JSON_TEXT.map(
-            lambda t: t.encode("utf-8", "surrogatepass")))))
+        data = bytearray(
+            draw(st.one_of(st.binary(max_size=200), RAW_JSON_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))))
+        )
     elif how == "deep":
         n = draw(st.integers(1_100, 3_000))
         data = bytearray(b"[" * n + b"]" * n if fmt != "jsonl" else b'{"machine_id": ' + b"[" * n + b"]" * n + b"}\n")
@@ -245,9 +305,13 @@ def test_snapshot_readers_return_a_snapshot_or_a_snapshot_error(snapshot_store, 
 
 
 @fault_settings(10)
-@given(meta=st.one_of(RAW_JSON_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=100),
-                      st.dictionaries(st.sampled_from(["as_of", "plant", "x"]), JSON_VALUES).map(
-                          lambda d: json.dumps(d).encode())))
+@given(
+    meta=st.one_of(
+        RAW_JSON_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.binary(max_size=100),
+        st.dictionaries(st.sampled_from(["as_of", "plant", "x"]), JSON_VALUES).map(lambda d: json.dumps(d).encode()),
+    )
+)
 @example(meta=b'{"as_of": ' + b"[" * 5000 + b"]" * 5000 + b"}")
 @example(meta=b'{"plant": "\\ud800"}')
 @example(meta=b"\xff\xfe{}")
@@ -262,9 +326,12 @@ def test_snapshot_metadata_is_read_or_refused_as_a_problem(snapshot_store, meta)
 
 
 @fault_settings(80)
-@given(lines=st.lists(st.one_of(RAW_JSON_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
-                                st.binary(max_size=60)), max_size=5),
-       bom=st.booleans())
+@given(
+    lines=st.lists(
+        st.one_of(RAW_JSON_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=60)), max_size=5
+    ),
+    bom=st.booleans(),
+)
 @example(lines=[b"[" * 5000 + b"]" * 5000], bom=False)
 @example(lines=[b'{"id": "e1", "time": "2026-01-05T08:00:00Z"}', b"\xff\xfe"], bom=True)
 @example(lines=[b'{"id": "e1", "sequence": ' + b"9" * 5000 + b"}"], bom=False)
@@ -287,8 +354,14 @@ def test_the_feed_servers_script_reader_returns_events_or_a_planner_error(lines,
 # ------------------------------------------------------------------------------------------ settings
 
 SETTING_KEYS = ["db", "server", "events", "poll", "theme", "log_level", "keymap", "unknown", "Poll", "db.x"]
-ENV_NAMES = ["PLANNER_TUI_DB", "PLANNER_TUI_SERVER", "PLANNER_TUI_EVENTS", "PLANNER_TUI_POLL",
-             "PLANNER_TUI_THEME", "PLANNER_TUI_LOG_LEVEL"]
+ENV_NAMES = [
+    "PLANNER_TUI_DB",
+    "PLANNER_TUI_SERVER",
+    "PLANNER_TUI_EVENTS",
+    "PLANNER_TUI_POLL",
+    "PLANNER_TUI_THEME",
+    "PLANNER_TUI_LOG_LEVEL",
+]
 
 
 def _toml_value(value) -> str:
@@ -311,22 +384,35 @@ def _toml_value(value) -> str:
 
 
 TOML_VALUES = st.recursive(
-    st.one_of(st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
-              TEXT, st.sampled_from(["sample.duckdb", "~/plant.duckdb", "http://u:p@mes/events", "debug", "0.05",
-                                     "nord", "q", ""])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8)
+    st.one_of(
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+        TEXT,
+        st.sampled_from(["sample.duckdb", "~/plant.duckdb", "http://u:p@mes/events", "debug", "0.05", "nord", "q", ""]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
+    max_leaves=8,
+)
 TOML_TEXT = st.one_of(
     st.dictionaries(st.sampled_from(SETTING_KEYS), TOML_VALUES, max_size=5).map(
-        lambda d: "".join(f"{json.dumps(k) if '.' in k else k} = {_toml_value(v)}\n" for k, v in d.items())),
-    TEXT, st.integers(1_100, 3_000).map(lambda n: "events = " + "[" * n + "]" * n + "\n"),
+        lambda d: "".join(f"{json.dumps(k) if '.' in k else k} = {_toml_value(v)}\n" for k, v in d.items())
+    ),
+    TEXT,
+    st.integers(1_100, 3_000).map(lambda n: "events = " + "[" * n + "]" * n + "\n"),
     st.integers(1_100, 3_000).map(lambda n: "keymap = " + "{a = " * n + "1" + "}" * n + "\n"),
 )
 
 
 @fault_settings(60)
-@given(text=st.one_of(TOML_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=80)),
-       env=st.dictionaries(st.sampled_from(ENV_NAMES), st.one_of(TEXT, st.sampled_from(
-           ["nan", "inf", "-1", "1e400", "0.1", "a.jsonl,,b.jsonl", " ", "DEBUG"])), max_size=3))
+@given(
+    text=st.one_of(TOML_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=80)),
+    env=st.dictionaries(
+        st.sampled_from(ENV_NAMES),
+        st.one_of(TEXT, st.sampled_from(["nan", "inf", "-1", "1e400", "0.1", "a.jsonl,,b.jsonl", " ", "DEBUG"])),
+        max_size=3,
+    ),
+)
 @example(text=b"events = " + b"[" * 5000 + b"]" * 5000 + b"\n", env={})
 @example(text=b'db = "\xff\xfe"\n', env={})
 @example(text=b"poll = nan\n", env={"PLANNER_TUI_POLL": "nan"})

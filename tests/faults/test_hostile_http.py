@@ -58,7 +58,7 @@ def bomb() -> bytes:
     body = gzip_bomb()
     assert len(body) < 2 << 20  # small on the wire...
     probe = zlib.decompressobj(31)
-    assert len(probe.decompress(body[:1 << 16], 1 << 20)) == 1 << 20  # ...and it does inflate
+    assert len(probe.decompress(body[: 1 << 16], 1 << 20)) == 1 << 20  # ...and it does inflate
     return body
 
 
@@ -119,8 +119,15 @@ class _DiskWatch:
         self.peak = max(self.peak, self._size())
 
 
-def _refused(db: Path, tmp_path: Path, *args: object, codes, one_line: bool = True, env: dict | None = None,
-             limit_disk: bool = False) -> tuple[str, float, int]:
+def _refused(
+    db: Path,
+    tmp_path: Path,
+    *args: object,
+    codes,
+    one_line: bool = True,
+    env: dict | None = None,
+    limit_disk: bool = False,
+) -> tuple[str, float, int]:
     """Run a command that a hostile server must make fail; check everything a failure must keep.
     Returns (the error line, seconds it took, the peak bytes in its temporary folder)."""
     before = database_state(db)
@@ -129,8 +136,14 @@ def _refused(db: Path, tmp_path: Path, *args: object, codes, one_line: bool = Tr
     started = time.monotonic()
     with _DiskWatch(temp) as disk:
         try:
-            result = run_cli(*args, "--db", db, timeout=ENDS_WITHIN, env=cli_env(TMPDIR=str(temp), **(env or {})),
-                             file_size_limit=DISK_LIMIT if limit_disk else None)
+            result = run_cli(
+                *args,
+                "--db",
+                db,
+                timeout=ENDS_WITHIN,
+                env=cli_env(TMPDIR=str(temp), **(env or {})),
+                file_size_limit=DISK_LIMIT if limit_disk else None,
+            )
         except subprocess.TimeoutExpired:
             raise AssertionError(f"still running after {ENDS_WITHIN} s (killed): {args[:2]}") from None
     elapsed = time.monotonic() - started
@@ -154,8 +167,11 @@ def loaded_db(tmp_path, sample_plant) -> Path:
 
 
 def test_load_from_a_server_trickling_a_byte_a_second_fails_within_its_deadline(hostile, loaded_db, tmp_path):
-    server = hostile(lambda path, q: Answer(200, {"Content-Type": "text/csv"}, trickle(b"machine_id,name\n" * 50),
-                                            delay=1.0, length=800))
+    server = hostile(
+        lambda path, q: Answer(
+            200, {"Content-Type": "text/csv"}, trickle(b"machine_id,name\n" * 50), delay=1.0, length=800
+        )
+    )
     line, elapsed, _ = _refused(loaded_db, tmp_path, "load", server.url("/snap/"), codes=[1], env=LOAD_ENV)
     # Start-up, the deadline, and the time to notice it: far below a byte a second for 800 bytes.
     assert elapsed < DOWNLOAD_DEADLINE + 8, f"the load took {elapsed:.1f} s against a deadline of {DOWNLOAD_DEADLINE} s"
@@ -163,22 +179,34 @@ def test_load_from_a_server_trickling_a_byte_a_second_fails_within_its_deadline(
 
 
 def test_load_refuses_a_gzip_bomb_without_filling_the_disk(hostile, loaded_db, tmp_path, bomb):
-    server = hostile(lambda path, q: Answer(200, {"Content-Type": "text/csv", "Content-Encoding": "gzip"}, bomb)
-                     if path.endswith("/machines.csv") else Answer(404))
+    server = hostile(
+        lambda path, q: (
+            Answer(200, {"Content-Type": "text/csv", "Content-Encoding": "gzip"}, bomb)
+            if path.endswith("/machines.csv")
+            else Answer(404)
+        )
+    )
     line, _, peak = _refused(loaded_db, tmp_path, "load", server.url("/snap/"), codes=[1], limit_disk=True)
     # Refused by the loader itself, not stopped by the test's file-size limit (the safety net for CI's disk).
     assert "File too large" not in line and peak < DISK_LIMIT, (
         f"the loader inflated the bomb until the test's {DISK_LIMIT >> 20} MiB file limit stopped it "
-        f"({peak:,} bytes in $TMPDIR): {line}")
+        f"({peak:,} bytes in $TMPDIR): {line}"
+    )
 
 
 def test_load_refuses_a_huge_body(hostile, loaded_db, tmp_path):
     # It says a terabyte is coming, and sends zeros as fast as it can (until 512 MiB, then hangs up).
-    server = hostile(lambda path, q: Answer(200, {"Content-Type": "text/csv"}, zeros(512 << 20), length=1 << 40)
-                     if path.endswith("/machines.csv") else Answer(404))
+    server = hostile(
+        lambda path, q: (
+            Answer(200, {"Content-Type": "text/csv"}, zeros(512 << 20), length=1 << 40)
+            if path.endswith("/machines.csv")
+            else Answer(404)
+        )
+    )
     line, _, peak = _refused(loaded_db, tmp_path, "load", server.url("/snap/"), codes=[1], limit_disk=True)
     assert "File too large" not in line and peak < DISK_LIMIT, (
-        f"the loader wrote until the test's {DISK_LIMIT >> 20} MiB file limit stopped it: {line}")
+        f"the loader wrote until the test's {DISK_LIMIT >> 20} MiB file limit stopped it: {line}"
+    )
 
 
 def test_load_refuses_a_redirect_loop(hostile, loaded_db, tmp_path):
@@ -224,8 +252,11 @@ def _pull_refused(db, tmp_path, server: HostileServer, path: str = "/events") ->
 
 
 def test_pull_from_a_server_trickling_a_byte_a_second_fails_within_its_timeout(hostile, event_plant_db, tmp_path):
-    server = hostile(lambda path, q: Answer(200, {"Content-Type": BATCH_CONTENT_TYPE}, trickle(b"[" + b" " * 100 + b"]"),
-                                            delay=1.0, length=102))
+    server = hostile(
+        lambda path, q: Answer(
+            200, {"Content-Type": BATCH_CONTENT_TYPE}, trickle(b"[" + b" " * 100 + b"]"), delay=1.0, length=102
+        )
+    )
     started = time.monotonic()
     line = _pull_refused(event_plant_db, tmp_path, server)
     assert time.monotonic() - started < 10
@@ -233,8 +264,9 @@ def test_pull_from_a_server_trickling_a_byte_a_second_fails_within_its_timeout(h
 
 
 def test_pull_refuses_a_gzip_bomb(hostile, event_plant_db, tmp_path, bomb):
-    server = hostile(lambda path, q: Answer(200, {"Content-Type": BATCH_CONTENT_TYPE, "Content-Encoding": "gzip"},
-                                            bomb))
+    server = hostile(
+        lambda path, q: Answer(200, {"Content-Type": BATCH_CONTENT_TYPE, "Content-Encoding": "gzip"}, bomb)
+    )
     _pull_refused(event_plant_db, tmp_path, server)
 
 

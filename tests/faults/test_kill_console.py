@@ -109,8 +109,9 @@ def test_the_console_killed_at_random_loses_no_event_and_no_answered_triage(tmp_
     n = 0
     try:
         while producer.is_alive() or len(prefixes) < MIN_KILLS:
-            console = Terminal(cli_command("run", "--db", event_plant_db, "--events", feed, "--poll", "0.1",
-                                           own_terminal=True), env)
+            console = Terminal(
+                cli_command("run", "--db", event_plant_db, "--events", feed, "--poll", "0.1", own_terminal=True), env
+            )
             try:
                 if not prefixes:  # the first run is killed once it is up and has polled the feed
                     assert console.wait_for(b"Inbox", 60), console.output.decode(errors="replace")[-3000:]
@@ -142,9 +143,13 @@ def test_the_console_killed_at_random_loses_no_event_and_no_answered_triage(tmp_
     assert result.returncode == 0, result.stdout + result.stderr
     with Store.open(event_plant_db) as store:
         check_prefix_applied(store, stream, complete=True)
-        kept = store.cursor().execute(
-            "SELECT exception_id, action, detail FROM exception_actions WHERE who = ? ORDER BY acted_at",
-            [who]).fetchall()
+        kept = (
+            store.cursor()
+            .execute(
+                "SELECT exception_id, action, detail FROM exception_actions WHERE who = ? ORDER BY acted_at", [who]
+            )
+            .fetchall()
+        )
     assert len(answered) >= MIN_KILLS
     missing = [a for a in answered if a not in kept]
     assert not missing, f"triage answered with exit 0 but gone after the console's restarts: {missing}"

@@ -53,8 +53,7 @@ def two_snapshots(tmp_path_factory, sample_plant, generated_plant):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_a_load_killed_at_any_moment_leaves_the_whole_old_snapshot_or_the_whole_new_one(
-        tmp_path, seed, two_snapshots):
+def test_a_load_killed_at_any_moment_leaves_the_whole_old_snapshot_or_the_whole_new_one(tmp_path, seed, two_snapshots):
     folders, signatures = two_snapshots
     rng = random.Random(seed)
     db = tmp_path / "plant.duckdb"
@@ -73,7 +72,8 @@ def test_a_load_killed_at_any_moment_leaves_the_whole_old_snapshot_or_the_whole_
         matches = [name for name, signature in signatures.items() if observed == signature]
         assert matches in ([current], [new]), (
             f"seed {seed}, kill {kill} after {delay:.2f} s (status {status}): the database holds neither the "
-            f"whole {current} snapshot nor the whole {new} one: {observed}")
+            f"whole {current} snapshot nor the whole {new} one: {observed}"
+        )
         if status == 0:
             assert matches == [new], f"seed {seed}: the load exited 0 but the database holds the old snapshot"
         seen["new" if matches == [new] else "old"] += 1

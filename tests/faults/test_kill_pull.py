@@ -39,8 +39,7 @@ def _kill_repeatedly(tmp_path, db, source: str, rng: random.Random, stream, prod
     until the producer is done and at least MIN_KILLS kills happened. Returns the prefix after each."""
     prefixes = []
     while producing() or len(prefixes) < MIN_KILLS:
-        proc = spawn_cli("events", "pull", source, "--db", db, "--follow", "--poll", "0.05",
-                         log=tmp_path / "pull.log")
+        proc = spawn_cli("events", "pull", source, "--db", db, "--follow", "--poll", "0.05", log=tmp_path / "pull.log")
         time.sleep(rng.uniform(0.4, 1.5))
         sigkill(proc)
         with Store.open(db) as store:
@@ -55,8 +54,11 @@ def _finish_and_check(db, source: str, stream) -> None:
     with Store.open(db) as store:
         applied = check_prefix_applied(store, stream, complete=True)
         cur = store.cursor()
-        assert applied == len(distinct(stream)) == cur.execute(
-            "SELECT count(*) FROM event_log WHERE outcome = 'applied'").fetchall()[0][0]
+        assert (
+            applied
+            == len(distinct(stream))
+            == cur.execute("SELECT count(*) FROM event_log WHERE outcome = 'applied'").fetchall()[0][0]
+        )
         assert cur.execute("SELECT count(*) FROM event_log").fetchall()[0][0] == applied
     assert len(stream) > applied  # the feed did re-send events: "exactly once" was put to the test
 
@@ -88,8 +90,9 @@ def test_pull_follow_of_an_http_feed_killed_at_random_applies_every_event_once(t
     # One event a second of scripted time, released FEED_SECONDS after the server starts.
     server = FeedServer(None, script, speed=len(stream) / FEED_SECONDS).start()
     try:
-        prefixes = _kill_repeatedly(tmp_path, event_plant_db, server.feed_url, rng, stream,
-                                    lambda: server.released_count() < len(stream))
+        prefixes = _kill_repeatedly(
+            tmp_path, event_plant_db, server.feed_url, rng, stream, lambda: server.released_count() < len(stream)
+        )
         _finish_and_check(event_plant_db, server.feed_url, stream)
     finally:
         server.stop()

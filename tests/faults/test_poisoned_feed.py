@@ -75,14 +75,27 @@ CASES: dict[str, tuple[bytes, str | None]] = {
     "negative sequence": (line(event(), sequence="-1"), "sequence"),
     "integer of 5000 digits": (data_with('"expected_minutes": ' + "9" * 5000), None),
     "integer above 2^31-1": (data_with(f'"expected_minutes": {2**31}'), "data"),
-    "float overflowing to infinity": (line(ce("bad", "inventory.adjusted", {}, seq=2),
-                                           data='{"item_id": "FG1", "location": "WH", "qty_delta": 1e400}'), "data"),
-    "integer beyond a float": (line(ce("bad", "inventory.adjusted", {}, seq=2),
-                                    data='{"item_id": "FG1", "location": "WH", "qty_delta": ' + "9" * 400 + "}"), None),
-    "NaN quantity": (line(ce("bad", "inventory.adjusted", {}, seq=2),
-                          data='{"item_id": "FG1", "location": "WH", "qty_delta": NaN}'), "data"),
-    "line number above 2^31-1": (line(ce("bad", "order.cancelled", {"sales_order_id": "SO1", "line_no": 2**31},
-                                         seq=2)), "data"),
+    "float overflowing to infinity": (
+        line(
+            ce("bad", "inventory.adjusted", {}, seq=2), data='{"item_id": "FG1", "location": "WH", "qty_delta": 1e400}'
+        ),
+        "data",
+    ),
+    "integer beyond a float": (
+        line(
+            ce("bad", "inventory.adjusted", {}, seq=2),
+            data='{"item_id": "FG1", "location": "WH", "qty_delta": ' + "9" * 400 + "}",
+        ),
+        None,
+    ),
+    "NaN quantity": (
+        line(ce("bad", "inventory.adjusted", {}, seq=2), data='{"item_id": "FG1", "location": "WH", "qty_delta": NaN}'),
+        "data",
+    ),
+    "line number above 2^31-1": (
+        line(ce("bad", "order.cancelled", {"sales_order_id": "SO1", "line_no": 2**31}, seq=2)),
+        "data",
+    ),
     # the calendar's ends
     "year 1": (line(event(time="0001-01-01T00:00:00Z")), "time"),
     "year 9999": (line(event(time="9999-12-31T23:59:59.999999Z")), "time"),
@@ -92,27 +105,59 @@ CASES: dict[str, tuple[bytes, str | None]] = {
     "month 13": (line(event(time="2026-13-01T00:00:00Z")), "time"),
     "offset +99:99": (line(event(time="2026-01-05T08:00:00+99:99")), "time"),
     # every envelope attribute of the wrong type, or missing
-    **{f"{attribute} = {value!r}": (line(event(**{attribute: value})), attribute) for attribute, value in [
-        ("specversion", 1.0), ("specversion", ["1.0"]), ("specversion", {"v": "1.0"}), ("specversion", "0.3"),
-        ("id", 42), ("id", ["x"]), ("id", {"x": 1}), ("id", True), ("id", ""),
-        ("source", 7), ("source", ["urn:x"]), ("source", ""),
-        ("type", 3), ("type", ["machine.down"]), ("type", ""),
-        ("time", 1767600000), ("time", ["2026-01-05T08:00:00Z"]), ("time", {"t": 1}), ("time", "yesterday"),
-        ("sequence", 1.5), ("sequence", "abc"), ("sequence", [2]), ("sequence", True), ("sequence", {"n": 2}),
-        ("data", "machine M1 is down"), ("data", 5), ("data", ["M1"]), ("data", True),
-        ("datacontenttype", 5), ("datacontenttype", ["application/json"]), ("datacontenttype", "text/plain"),
-    ]},
-    **{f"missing {attribute}": (line(event(**{attribute: _DROP})), attribute)
-       for attribute in ("specversion", "id", "source", "type", "time", "data")},
+    **{
+        f"{attribute} = {value!r}": (line(event(**{attribute: value})), attribute)
+        for attribute, value in [
+            ("specversion", 1.0),
+            ("specversion", ["1.0"]),
+            ("specversion", {"v": "1.0"}),
+            ("specversion", "0.3"),
+            ("id", 42),
+            ("id", ["x"]),
+            ("id", {"x": 1}),
+            ("id", True),
+            ("id", ""),
+            ("source", 7),
+            ("source", ["urn:x"]),
+            ("source", ""),
+            ("type", 3),
+            ("type", ["machine.down"]),
+            ("type", ""),
+            ("time", 1767600000),
+            ("time", ["2026-01-05T08:00:00Z"]),
+            ("time", {"t": 1}),
+            ("time", "yesterday"),
+            ("sequence", 1.5),
+            ("sequence", "abc"),
+            ("sequence", [2]),
+            ("sequence", True),
+            ("sequence", {"n": 2}),
+            ("data", "machine M1 is down"),
+            ("data", 5),
+            ("data", ["M1"]),
+            ("data", True),
+            ("datacontenttype", 5),
+            ("datacontenttype", ["application/json"]),
+            ("datacontenttype", "text/plain"),
+        ]
+    },
+    **{
+        f"missing {attribute}": (line(event(**{attribute: _DROP})), attribute)
+        for attribute in ("specversion", "id", "source", "type", "time", "data")
+    },
     "data_base64 instead of data": (line(event(data=_DROP, data_base64="bWFjaGluZQ==")), "data"),
     # data of the wrong shape for its type
     "machine_id an object": (line(ce("bad", "machine.down", {"machine_id": {"id": "M1"}}, seq=2)), "data"),
-    "location a list": (line(ce("bad", "inventory.adjusted", {"item_id": "FG1", "location": ["WH"],
-                                                               "qty_delta": 1}, seq=2)), "data"),
-    "qty_delta a string": (line(ce("bad", "inventory.adjusted", {"item_id": "FG1", "location": "WH",
-                                                                  "qty_delta": "2"}, seq=2)), "data"),
+    "location a list": (
+        line(ce("bad", "inventory.adjusted", {"item_id": "FG1", "location": ["WH"], "qty_delta": 1}, seq=2)),
+        "data",
+    ),
+    "qty_delta a string": (
+        line(ce("bad", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": "2"}, seq=2)),
+        "data",
+    ),
     # not an event at all
-    "a JSON array": (b'[1, 2, 3]', None),
+    "a JSON array": (b"[1, 2, 3]", None),
     "a JSON string": (b'"machine.down"', None),
     "a JSON number": (b"1e999", None),
     "null": (b"null", None),
@@ -129,8 +174,11 @@ def _bad_utf8(raw: bytes) -> bool:
 
 
 # What an HTTP page can hold as one element of its array: text that is UTF-8, and no raw NUL or half object.
-HTTP_CASES = [name for name, (raw, _) in CASES.items()
-              if name not in ("deep array, unclosed", "half an object") and b"\x00" not in raw and not _bad_utf8(raw)]
+HTTP_CASES = [
+    name
+    for name, (raw, _) in CASES.items()
+    if name not in ("deep array, unclosed", "half an object") and b"\x00" not in raw and not _bad_utf8(raw)
+]
 
 GOOD_BEFORE = ce("good-before", "machine.down", {"machine_id": "M2", "reason": "before"}, seq=1)
 GOOD_AFTER = ce("good-after", "inventory.adjusted", {"item_id": "FG1", "location": "WH", "qty_delta": 2}, seq=3)
@@ -149,7 +197,8 @@ def _check_kept_and_went_on(store: Store, name: str, attribute: str | None) -> N
     if attribute is not None:
         assert attribute in reason, f"the reason for {name!r} does not name {attribute}: {reason!r}"
     assert cur.execute("SELECT count(*) FROM machine_states WHERE machine_id = 'M1'").fetchall() == [(0,)], (
-        f"the rejected {name!r} changed machine M1")
+        f"the rejected {name!r} changed machine M1"
+    )
     assert cur.execute("SELECT qty FROM inventory WHERE item_id = 'FG1' AND location = 'WH'").fetchall() == [(7.0,)]
 
 
@@ -188,8 +237,9 @@ def page_server():
     made = []
 
     def serve(body: bytes) -> HostileServer:
-        server = HostileServer(lambda path, q: Answer(200, {"Content-Type": BATCH_CONTENT_TYPE},
-                                                      b"[]" if "after" in q else body))
+        server = HostileServer(
+            lambda path, q: Answer(200, {"Content-Type": BATCH_CONTENT_TYPE}, b"[]" if "after" in q else body)
+        )
         made.append(server)
         return server
 
@@ -215,8 +265,16 @@ def test_pull_reads_a_file_of_every_poison_to_its_end(tmp_path, event_plant_db):
     names = list(CASES)
     lines = []
     for i, name in enumerate(names):
-        lines.append(json.dumps(ce(f"good-{i}", "inventory.adjusted", {"item_id": "FG1", "location": "WH",
-                                                                        "qty_delta": 1}, seq=10 * i + 1)).encode())
+        lines.append(
+            json.dumps(
+                ce(
+                    f"good-{i}",
+                    "inventory.adjusted",
+                    {"item_id": "FG1", "location": "WH", "qty_delta": 1},
+                    seq=10 * i + 1,
+                )
+            ).encode()
+        )
         lines.append(CASES[name][0].replace(b'"bad', b'"bad%d-' % i))  # one identity per poisoned line
     lines.append(json.dumps(ce("good-last", "machine.down", {"machine_id": "M2", "reason": "last"})).encode())
     feed = tmp_path / "poison.jsonl"
@@ -229,7 +287,9 @@ def test_pull_reads_a_file_of_every_poison_to_its_end(tmp_path, event_plant_db):
         outcomes = dict(cur.execute("SELECT outcome, count(*) FROM event_log GROUP BY outcome").fetchall())
         assert outcomes == {"applied": len(names) + 1, "rejected": len(names)}, outcomes
         assert cur.execute("SELECT qty FROM inventory WHERE item_id = 'FG1' AND location = 'WH'").fetchall() == [
-            (5.0 + len(names),)]
+            (5.0 + len(names),)
+        ]
         assert cur.execute("SELECT state FROM machine_states WHERE machine_id = 'M2'").fetchall() == [("down",)]
-        assert cur.execute("SELECT count(*) FROM event_log WHERE outcome = 'applied' AND source <> ?",
-                           [SOURCE]).fetchall() == [(0,)]
+        assert cur.execute(
+            "SELECT count(*) FROM event_log WHERE outcome = 'applied' AND source <> ?", [SOURCE]
+        ).fetchall() == [(0,)]

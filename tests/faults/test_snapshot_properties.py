@@ -32,13 +32,23 @@ BAD_VALUES = {
     INT: ["ten", "1.5", "1e3x", "99999999999", "NaN", "--1"],
     QTY: ["abc", "1,5", "NaN", "nan", "inf", "-Infinity", "1e400", "--1", "1.2.3"],
     DATE: ["2026-02-30", "26-12-01", "2026/12/01", "0000-01-01", "10000-01-01", "tomorrow", "1899-12-31"],
-    TS: ["2026-13-01T00:00:00", "yesterday", "2026-11-25T25:00:00", "0000-01-01T00:00:00",
-         "0001-01-01T00:00:00+01:00", "10000-01-01T00:00:00", "1899-12-31T23:59:59", "2026-11-25T08:00:00+99:99"],
+    TS: [
+        "2026-13-01T00:00:00",
+        "yesterday",
+        "2026-11-25T25:00:00",
+        "0000-01-01T00:00:00",
+        "0001-01-01T00:00:00+01:00",
+        "10000-01-01T00:00:00",
+        "1899-12-31T23:59:59",
+        "2026-11-25T08:00:00+99:99",
+    ],
 }
 BAD_ENUM = ["Weird", "OPEN", "in progress", "released!"]
 # A row naming itself where the contract wants a tree: (column, the column it must differ from).
-SELF_REFERENCES = {"bom": ("component_item_id", "parent_item_id"),
-                   "production_orders": ("parent_production_order_id", "production_order_id")}
+SELF_REFERENCES = {
+    "bom": ("component_item_id", "parent_item_id"),
+    "production_orders": ("parent_production_order_id", "production_order_id"),
+}
 BLANK = ["", "   ", "\t"]
 
 
@@ -79,8 +89,11 @@ def corruptions(draw):
     kind = draw(st.sampled_from(_kinds(table)))
     spec = _spec(table)
     rows = [dict(r) for r in TABLES[table]]
-    fmt = draw(st.sampled_from(["csv", "jsonl", "json"] if kind == "bad_utf8" else
-                               ["parquet"] if kind == "typed_nan" else FORMATS))
+    fmt = draw(
+        st.sampled_from(
+            ["csv", "jsonl", "json"] if kind == "bad_utf8" else ["parquet"] if kind == "typed_nan" else FORMATS
+        )
+    )
     r = draw(st.integers(0, len(rows) - 1))
     present = [c for c in spec.columns if c.name in rows[0]]
     if kind == "missing_column":
@@ -142,8 +155,9 @@ def _write(folder: Path, table: str, rows: list[dict], fmt: str, typed: tuple | 
         columns = {n: pa.array([row.get(n) for row in rows], pa.string()) for n in names}
         if typed is not None:  # a real DOUBLE column, with NaN or infinity in one row
             column, value, at = typed
-            numbers = [value if i == at else (float(row[column]) if row.get(column) else None)
-                       for i, row in enumerate(rows)]
+            numbers = [
+                value if i == at else (float(row[column]) if row.get(column) else None) for i, row in enumerate(rows)
+            ]
             columns[column] = pa.array(numbers, pa.float64())
         pq.write_table(pa.table(columns), path)
     return name
@@ -176,8 +190,9 @@ def kept_store(tmp_path_factory):
 
 def _fingerprint(store: Store) -> dict:
     cur = store.cursor()
-    return {t: sorted(map(repr, cur.execute(f'SELECT * FROM "{t}"').fetchall()))
-            for t in [*TABLES_BY_NAME, "store_meta"]}
+    return {
+        t: sorted(map(repr, cur.execute(f'SELECT * FROM "{t}"').fetchall())) for t in [*TABLES_BY_NAME, "store_meta"]
+    }
 
 
 def _refused_precisely(kept: _Kept, corruption) -> None:
@@ -200,7 +215,8 @@ def _refused_precisely(kept: _Kept, corruption) -> None:
     assert where, f"{kind} in {name}: no problem names the file: {error}"
     if kind != "bad_utf8":  # an undecodable file may be refused as a whole: the file is named
         assert any(column in (p.column or "").split(", ") and (row is None or p.row == row) for p in where), (
-            f"{kind} in {name}, row {row}, column {column}: not named precisely: {error}")
+            f"{kind} in {name}, row {row}, column {column}: not named precisely: {error}"
+        )
     assert name in str(error)
     assert _fingerprint(store) == before, "a refused snapshot changed the store"
 
@@ -225,12 +241,25 @@ KNOWN = {
     "date in year 10000": _set("sales_orders", "promised_date", "10000-12-05", fmt="json"),
     "key of blanks": _set("machines", "machine_id", "   ", row=1, kind="blank_value"),
     "NaN quantity in CSV": _set("lots", "qty", "NaN"),
-    "NaN quantity in Parquet": ("lots", [dict(r) for r in TABLES["lots"]], "typed_nan", "parquet", (1, "qty"),
-                                ("qty", float("nan"), 0)),
-    "infinite quantity in Parquet": ("bom", [dict(r) for r in TABLES["bom"]], "typed_nan", "parquet",
-                                     (1, "qty_per"), ("qty_per", float("inf"), 0)),
-    "production order that is its own parent": _set("production_orders", "parent_production_order_id", "P2",
-                                                    row=1, kind="self_reference"),
+    "NaN quantity in Parquet": (
+        "lots",
+        [dict(r) for r in TABLES["lots"]],
+        "typed_nan",
+        "parquet",
+        (1, "qty"),
+        ("qty", float("nan"), 0),
+    ),
+    "infinite quantity in Parquet": (
+        "bom",
+        [dict(r) for r in TABLES["bom"]],
+        "typed_nan",
+        "parquet",
+        (1, "qty_per"),
+        ("qty_per", float("inf"), 0),
+    ),
+    "production order that is its own parent": _set(
+        "production_orders", "parent_production_order_id", "P2", row=1, kind="self_reference"
+    ),
     "item that is its own component": _set("bom", "component_item_id", "FG1", kind="self_reference"),
 }
 

@@ -25,8 +25,14 @@ class AssignDialog(Dialog[str]):
         Binding("up", "move(-1)", "Previous", id="assign.previous", show=False),
     ]
 
-    def __init__(self, exception_id: str, owners: list[Record] | None = None, *, current: str | None = None,
-                 owner: str | None = None) -> None:
+    def __init__(
+        self,
+        exception_id: str,
+        owners: list[Record] | None = None,
+        *,
+        current: str | None = None,
+        owner: str | None = None,
+    ) -> None:
         super().__init__()
         self.exception_id = exception_id
         self.owners = owners
@@ -74,8 +80,11 @@ class AssignDialog(Dialog[str]):
         needle = needle.strip().lower()
         people = self.owners or []
         self.shown = sorted(
-            (p for p in people
-             if not needle or needle in p["person"].lower() or any(needle in r.lower() for r in p.get("roles", []))),
+            (
+                p
+                for p in people
+                if not needle or needle in p["person"].lower() or any(needle in r.lower() for r in p.get("roles", []))
+            ),
             key=lambda p: p["person"] != self.owner,  # stable: the rest keep their order
         )
         options = self.query_one(OptionList)

@@ -39,8 +39,11 @@ class DowntimeDialog(Dialog[int]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"How long will {self.machine_id} be down?", classes="dialog-title")
-            yield Input(value="" if self.current is None else str(self.current),
-                        placeholder="minutes, or 90m, 4h, 1.5d", id="downtime-value")
+            yield Input(
+                value="" if self.current is None else str(self.current),
+                placeholder="minutes, or 90m, 4h, 1.5d",
+                id="downtime-value",
+            )
             yield Label("", id="downtime-error", classes="dialog-error")
             yield Label("Enter recompute the impact   Esc cancel", classes="dialog-hint")
 

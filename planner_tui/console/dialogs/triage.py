@@ -43,9 +43,9 @@ TRIAGE_BINDINGS: list[BindingType] = [
 # The same keys for screens where triage is secondary (impact, trace): only Ack and Assign in the footer,
 # every key still listed by `?`.
 TRIAGE_BINDINGS_QUIET: list[BindingType] = [
-    Binding(b.key, b.action, b.description, id=b.id, tooltip=b.tooltip,
-            show=b.key in ("a", "s"))
-    for b in TRIAGE_BINDINGS if isinstance(b, Binding)
+    Binding(b.key, b.action, b.description, id=b.id, tooltip=b.tooltip, show=b.key in ("a", "s"))
+    for b in TRIAGE_BINDINGS
+    if isinstance(b, Binding)
 ]
 
 PAST = {
@@ -106,8 +106,10 @@ class TriageActions(_Host):
     def action_triage_assign(self) -> None:
         target = self._target_or_say()
         if target:
-            self.app.push_screen(AssignDialog(target, current=self.triage_assignee(), owner=self.triage_owner()),
-                                 self._then("assign", target))
+            self.app.push_screen(
+                AssignDialog(target, current=self.triage_assignee(), owner=self.triage_owner()),
+                self._then("assign", target),
+            )
 
     def action_triage_note(self) -> None:
         target = self._target_or_say()
@@ -145,8 +147,9 @@ class TriageActions(_Host):
         self._triage_worker(action, target, argument, console.user or None, console.now())
 
     @work(thread=True, exit_on_error=False, group="triage")
-    def _triage_worker(self, action: str, exception_id: str, argument: Any, who: str | None,
-                       at: datetime | None) -> None:
+    def _triage_worker(
+        self, action: str, exception_id: str, argument: Any, who: str | None, at: datetime | None
+    ) -> None:
         calls: dict[str, Callable[[PlantData], Record]] = {
             "acknowledge": lambda plant: plant.acknowledge(exception_id, who=who, at=at),
             "assign": lambda plant: plant.assign(exception_id, argument, who=who, at=at),
@@ -172,8 +175,7 @@ class TriageActions(_Host):
             self.app.notify(message.error, title=f"{message.exception_id}", severity="error")
         else:
             who = console_of(self).user or "you"
-            self.app.notify(f"{message.exception_id} {PAST.get(message.action, message.action)} by {who}",
-                            timeout=3)
+            self.app.notify(f"{message.exception_id} {PAST.get(message.action, message.action)} by {who}", timeout=3)
         self.triage_changed(message)
 
     def triage_changed(self, message: TriageDone) -> None:

@@ -40,5 +40,5 @@ class Breadcrumb(Static):
             crumbs = crumbs[: len(crumbs) - crumbs[::-1].index(mine)]
         text = SEPARATOR.join(crumbs)
         if self.size.width and len(text) > self.size.width - 2:
-            text = "…" + text[-(self.size.width - 3):]
+            text = "…" + text[-(self.size.width - 3) :]
         self.update(text)

@@ -97,8 +97,9 @@ class LiveTable(DataTable[Any]):
         shown = rows[: self.limit]
         if len(rows) > self.limit:
             more = len(rows) - self.limit
-            shown = shown + [Row(MORE_KEY, (f"… {more:,} more",) + ("",) * (len(self.spec) - 2)
-                                 + ("press / to narrow",))]
+            shown = shown + [
+                Row(MORE_KEY, (f"… {more:,} more",) + ("",) * (len(self.spec) - 2) + ("press / to narrow",))
+            ]
         return shown
 
     @property

@@ -80,6 +80,7 @@ class Panel:
 
 # ---------------------------------------------------------------- panels
 
+
 def load_machines(plant: PlantData, at: datetime) -> list[Row]:
     out = []
     for m in plant.machines():  # the `planner-tui machines` answer, stopped first
@@ -91,14 +92,16 @@ def load_machines(plant: PlantData, at: datetime) -> list[Row]:
         if stopped and m["expected_minutes"] is not None:
             why = f"{why} (expect {duration(m['expected_minutes'], unknown='unknown')})".strip()
         state_cell = Text(state.upper() if stopped else state, style=MACHINE_STATE_STYLE.get(state, ""))
-        out.append(Row(
-            key=machine_id,
-            cells=(machine_id, state_cell, stopped_for, why,
-                   m["supervisor"] or "", m["work_center"] or ""),
-            drill=("machine", machine_id),
-            search=" ".join(str(m[k] or "") for k in ("machine_id", "name", "state", "reason", "supervisor",
-                                                      "work_center")).lower(),
-        ))
+        out.append(
+            Row(
+                key=machine_id,
+                cells=(machine_id, state_cell, stopped_for, why, m["supervisor"] or "", m["work_center"] or ""),
+                drill=("machine", machine_id),
+                search=" ".join(
+                    str(m[k] or "") for k in ("machine_id", "name", "state", "reason", "supervisor", "work_center")
+                ).lower(),
+            )
+        )
     return out
 
 
@@ -119,14 +122,16 @@ def load_exceptions(plant: PlantData, at: datetime) -> Answer:
             status_cell = Text(status, style=STATUS_STYLE.get(status, ""))
         who = e.get("assignee") or e.get("owner") or ""
         title = str(e.get("title") or e.get("exception_id"))
-        out.append(Row(
-            key=str(e.get("exception_id")),
-            cells=(severity_text(severity), duration(e.get("age_minutes")),
-                   status_cell, who, title),
-            drill=("exception", str(e.get("exception_id"))),
-            search=" ".join(str(x or "") for x in (severity, status, who, title, e.get("kind"),
-                                                   e.get("subject_id"))).lower(),
-        ))
+        out.append(
+            Row(
+                key=str(e.get("exception_id")),
+                cells=(severity_text(severity), duration(e.get("age_minutes")), status_cell, who, title),
+                drill=("exception", str(e.get("exception_id"))),
+                search=" ".join(
+                    str(x or "") for x in (severity, status, who, title, e.get("kind"), e.get("subject_id"))
+                ).lower(),
+            )
+        )
     # A kind the plant could not check (a loop in its data) is missing from the rows: say so.
     return Answer(out, tuple(str(p) for p in answer.get("problems") or ()))
 
@@ -145,14 +150,24 @@ def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
         customer = line.get("customer_name") or line.get("customer_id") or ""  # the engine joins the name
         status = Text("LATE", style="bold red") if late else Text("moved", style="yellow")
         slip_cell = Text(slip(line.get("slip_minutes")), justify="right")
-        out.append(Row(
-            key=so_line,
-            cells=(so_line, status, slip_cell, short_time(line.get("eta")), short_time(line.get("promised_date")),
-                   str(customer)),
-            drill=("sales_order", so_line),
-            search=" ".join(str(x or "") for x in (so_line, status.plain, customer, line.get("customer_id"),
-                                                   line.get("item_id"))).lower(),
-        ))
+        out.append(
+            Row(
+                key=so_line,
+                cells=(
+                    so_line,
+                    status,
+                    slip_cell,
+                    short_time(line.get("eta")),
+                    short_time(line.get("promised_date")),
+                    str(customer),
+                ),
+                drill=("sales_order", so_line),
+                search=" ".join(
+                    str(x or "")
+                    for x in (so_line, status.plain, customer, line.get("customer_id"), line.get("item_id"))
+                ).lower(),
+            )
+        )
     return out
 
 
@@ -178,14 +193,22 @@ def load_materials(plant: PlantData, at: datetime) -> list[Row]:
         spark = sparkline(balances.get(item_id, []))
         affected = len(s.get("affected") or [])
         recovers = s.get("recovers_at")
-        out.append(Row(
-            key=item_id,
-            cells=(item_id, spark, short_time(s.get("first_short_at")),
-                   Text(f"-{quantity(s.get('max_short_qty'))}", style="red", justify="right"),
-                   short_time(recovers) if recovers else "not in view", str(affected), s.get("buyer") or ""),
-            drill=("item", item_id),
-            search=f"{item_id} {s.get('buyer') or ''}".lower(),
-        ))
+        out.append(
+            Row(
+                key=item_id,
+                cells=(
+                    item_id,
+                    spark,
+                    short_time(s.get("first_short_at")),
+                    Text(f"-{quantity(s.get('max_short_qty'))}", style="red", justify="right"),
+                    short_time(recovers) if recovers else "not in view",
+                    str(affected),
+                    s.get("buyer") or "",
+                ),
+                drill=("item", item_id),
+                search=f"{item_id} {s.get('buyer') or ''}".lower(),
+            )
+        )
     return out
 
 
@@ -196,13 +219,23 @@ def load_holds(plant: PlantData, at: datetime) -> list[Row]:
         placed_at, lots, stock, names = hold["placed_at"], hold["lots_reached"], hold["stock_qty"], hold["shipped_to"]
         shipped = ", ".join(names) if names else "not shipped"
         shipped_cell = Text(shipped, style="bold red") if names else Text(shipped)
-        out.append(Row(
-            key=hold_id,
-            cells=(hold_id, lot_id, str(lots or 1), quantity(stock), shipped_cell, short_time(placed_at), item_id or "",
-                   reason or ""),
-            drill=("hold", hold_id),
-            search=" ".join(str(x or "") for x in (hold_id, lot_id, item_id, reason, shipped)).lower(),
-        ))
+        out.append(
+            Row(
+                key=hold_id,
+                cells=(
+                    hold_id,
+                    lot_id,
+                    str(lots or 1),
+                    quantity(stock),
+                    shipped_cell,
+                    short_time(placed_at),
+                    item_id or "",
+                    reason or "",
+                ),
+                drill=("hold", hold_id),
+                search=" ".join(str(x or "") for x in (hold_id, lot_id, item_id, reason, shipped)).lower(),
+            )
+        )
     return out
 
 
@@ -210,30 +243,84 @@ def load_holds(plant: PlantData, at: datetime) -> list[Row]:
 # short time "11-25 02:05" (11); ids are never cut. The flex column takes what is left (its cursor cell is
 # shown in full under the panel).
 PANELS: tuple[Panel, ...] = (
-    Panel("inbox", "Exceptions", (
-        Column("severity", "Severity", 8), Column("age", "Age", 7), Column("status", "Status", 12),
-        Column("who", "Owner", 16), Column("title", "Exception", 20, flex=True),
-    ), load_exceptions, empty="no open exceptions", short="Inbox"),
-    Panel("machines", "Machines", (
-        Column("machine", "Machine", 10), Column("state", "State", 11), Column("stopped", "Stopped for", 11),
-        Column("why", "Why", 16, flex=True), Column("supervisor", "Supervisor", 15),
-        Column("wc", "Work centre", 11),
-    ), load_machines, empty="no machines", short="Machines"),
-    Panel("orders", "Orders at risk", (
-        Column("order", "Order", 10), Column("status", "Status", 6), Column("slip", "Slip", 8),
-        Column("eta", "ETA", 11), Column("promise", "Promise", 7), Column("customer", "Customer", 6, flex=True),
-    ), load_orders_at_risk, empty="no customer order at risk", short="Orders"),
-    Panel("materials", "Materials", (
-        Column("item", "Item", 11), Column("spark", "Projected", 16), Column("from", "Short from", 11),
-        Column("qty", "Short", 6), Column("recovers", "Recovers", 11), Column("hits", "Hits", 4),
-        Column("buyer", "Buyer", 14, flex=True),
-    ), load_materials, empty="no shortage ahead", short="Materials"),
-    Panel("holds", "Quality holds", (
-        # How far the lot travelled (lots, stock) stays in view at 80 columns: before the flex column.
-        Column("hold", "Hold", 11), Column("lot", "Lot", 14), Column("lots", "Lots", 4), Column("stock", "Stock", 6),
-        Column("shipped", "Shipped to", 16, flex=True), Column("placed", "Placed", 11),
-        Column("item", "Item", 12), Column("reason", "Reason", 30),
-    ), load_holds, empty="no active hold", short="Holds"),
+    Panel(
+        "inbox",
+        "Exceptions",
+        (
+            Column("severity", "Severity", 8),
+            Column("age", "Age", 7),
+            Column("status", "Status", 12),
+            Column("who", "Owner", 16),
+            Column("title", "Exception", 20, flex=True),
+        ),
+        load_exceptions,
+        empty="no open exceptions",
+        short="Inbox",
+    ),
+    Panel(
+        "machines",
+        "Machines",
+        (
+            Column("machine", "Machine", 10),
+            Column("state", "State", 11),
+            Column("stopped", "Stopped for", 11),
+            Column("why", "Why", 16, flex=True),
+            Column("supervisor", "Supervisor", 15),
+            Column("wc", "Work centre", 11),
+        ),
+        load_machines,
+        empty="no machines",
+        short="Machines",
+    ),
+    Panel(
+        "orders",
+        "Orders at risk",
+        (
+            Column("order", "Order", 10),
+            Column("status", "Status", 6),
+            Column("slip", "Slip", 8),
+            Column("eta", "ETA", 11),
+            Column("promise", "Promise", 7),
+            Column("customer", "Customer", 6, flex=True),
+        ),
+        load_orders_at_risk,
+        empty="no customer order at risk",
+        short="Orders",
+    ),
+    Panel(
+        "materials",
+        "Materials",
+        (
+            Column("item", "Item", 11),
+            Column("spark", "Projected", 16),
+            Column("from", "Short from", 11),
+            Column("qty", "Short", 6),
+            Column("recovers", "Recovers", 11),
+            Column("hits", "Hits", 4),
+            Column("buyer", "Buyer", 14, flex=True),
+        ),
+        load_materials,
+        empty="no shortage ahead",
+        short="Materials",
+    ),
+    Panel(
+        "holds",
+        "Quality holds",
+        (
+            # How far the lot travelled (lots, stock) stays in view at 80 columns: before the flex column.
+            Column("hold", "Hold", 11),
+            Column("lot", "Lot", 14),
+            Column("lots", "Lots", 4),
+            Column("stock", "Stock", 6),
+            Column("shipped", "Shipped to", 16, flex=True),
+            Column("placed", "Placed", 11),
+            Column("item", "Item", 12),
+            Column("reason", "Reason", 30),
+        ),
+        load_holds,
+        empty="no active hold",
+        short="Holds",
+    ),
 )
 PANELS_BY_NAME = {p.name: p for p in PANELS}
 

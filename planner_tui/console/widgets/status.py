@@ -52,8 +52,17 @@ class PlantHeader(Static):
     PlantHeader { height: 1; width: 1fr; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, *, plant: str, now: datetime, clock_note: str | None, status: Record | None,
-             lag: Record | None, error: str | None, events: int | None = None) -> None:
+    def show(
+        self,
+        *,
+        plant: str,
+        now: datetime,
+        clock_note: str | None,
+        status: Record | None,
+        lag: Record | None,
+        error: str | None,
+        events: int | None = None,
+    ) -> None:
         text = Text()
         text.append(moment(now) + " UTC")
         if clock_note:

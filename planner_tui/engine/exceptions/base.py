@@ -81,8 +81,10 @@ class ExceptionKind:
 
     def __post_init__(self) -> None:
         if self.name not in EXCEPTION_KINDS:
-            raise ValueError(f"exception kind {self.name!r} is not declared in planner_tui/store/kinds.py "
-                             "(EXCEPTION_KINDS): add it there with its subject")
+            raise ValueError(
+                f"exception kind {self.name!r} is not declared in planner_tui/store/kinds.py "
+                "(EXCEPTION_KINDS): add it there with its subject"
+            )
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -121,8 +123,17 @@ class ExceptionKind:
 # ------------------------------------------------------------------------------------------- rows
 
 
-def exception_row(kind: str, subject_id: str, *, severity: str, title: str, raised_at: datetime | None,
-                  owner: str | None, detail: dict, at: datetime) -> Row:
+def exception_row(
+    kind: str,
+    subject_id: str,
+    *,
+    severity: str,
+    title: str,
+    raised_at: datetime | None,
+    owner: str | None,
+    detail: dict,
+    at: datetime,
+) -> Row:
     """One exception as the inbox lists it, open and untriaged (the inbox merges triage in)."""
     raised_at = as_datetime(raised_at)
     age = None if raised_at is None else max(0, int((at - raised_at).total_seconds() // 60))
@@ -160,16 +171,19 @@ def events_naming(name: str) -> EventsAbout:
     return lambda subject: (f"{event_field(name)} = ?", [subject])
 
 
-def last_event_time(cur: duckdb.DuckDBPyConnection, kind: ExceptionKind, subject: str,
-                    types: tuple[str, ...]) -> datetime | None:
+def last_event_time(
+    cur: duckdb.DuckDBPyConnection, kind: ExceptionKind, subject: str, types: tuple[str, ...]
+) -> datetime | None:
     """When the latest event of `types` about the subject happened (None: none logged)."""
     if kind.events_about is None:
         return None
     sql, params = kind.events_about(subject)
-    row = first(cur.execute(
-        f"SELECT max(coalesce(event_time, received_at)) FROM event_log WHERE list_contains(?, type) AND {sql}",
-        [list(types), *params],
-    ))
+    row = first(
+        cur.execute(
+            f"SELECT max(coalesce(event_time, received_at)) FROM event_log WHERE list_contains(?, type) AND {sql}",
+            [list(types), *params],
+        )
+    )
     return row[0] if row else None
 
 

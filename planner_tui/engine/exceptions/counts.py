@@ -142,24 +142,43 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
             continue
         moved += [(machine_id, po) for po in rep.touched_orders]
         shifted += [(machine_id, po, shift.new_end) for po, shift in rep.orders.items()]
-        knock += sorted({(machine_id, op.machine_id) for op in rep.ops.values()
-                         if op.machine_id != machine_id and op.new_end > op.planned_end})
+        knock += sorted(
+            {
+                (machine_id, op.machine_id)
+                for op in rep.ops.values()
+                if op.machine_id != machine_id and op.new_end > op.planned_end
+            }
+        )
     out: dict[str, dict] = {}
     if fast:
         tables = {
-            "stops_in": pa.table({
-                "machine_id": pa.array([f[0] for f in fast], pa.string()),
-                "start": pa.array([f[1] for f in fast], pa.timestamp("us")),
-                "window_end": pa.array([f[2] for f in fast], pa.timestamp("us")),
-                "supervisor": pa.array([f[3] for f in fast], pa.string()),
-            }),
-            "moved_in": pa.table({"machine_id": pa.array([m[0] for m in moved], pa.string()),
-                                  "po": pa.array([m[1] for m in moved], pa.string())}),
-            "shifts_in": pa.table({"machine_id": pa.array([m[0] for m in shifted], pa.string()),
-                                   "po": pa.array([m[1] for m in shifted], pa.string()),
-                                   "new_end": pa.array([m[2] for m in shifted], pa.timestamp("us"))}),
-            "knock_in": pa.table({"machine_id": pa.array([k[0] for k in knock], pa.string()),
-                                  "knock_machine": pa.array([k[1] for k in knock], pa.string())}),
+            "stops_in": pa.table(
+                {
+                    "machine_id": pa.array([f[0] for f in fast], pa.string()),
+                    "start": pa.array([f[1] for f in fast], pa.timestamp("us")),
+                    "window_end": pa.array([f[2] for f in fast], pa.timestamp("us")),
+                    "supervisor": pa.array([f[3] for f in fast], pa.string()),
+                }
+            ),
+            "moved_in": pa.table(
+                {
+                    "machine_id": pa.array([m[0] for m in moved], pa.string()),
+                    "po": pa.array([m[1] for m in moved], pa.string()),
+                }
+            ),
+            "shifts_in": pa.table(
+                {
+                    "machine_id": pa.array([m[0] for m in shifted], pa.string()),
+                    "po": pa.array([m[1] for m in shifted], pa.string()),
+                    "new_end": pa.array([m[2] for m in shifted], pa.timestamp("us")),
+                }
+            ),
+            "knock_in": pa.table(
+                {
+                    "machine_id": pa.array([k[0] for k in knock], pa.string()),
+                    "knock_machine": pa.array([k[1] for k in knock], pa.string()),
+                }
+            ),
         }
         # A cursor of its own: the Arrow tables are registered on it alone, and go with it.
         own = cur.cursor()
@@ -197,4 +216,3 @@ def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
         return machine_counts_slow(cur, machine_id)
     except PlannerError as error:  # e.g. a feeding cycle: the stop is still listed, saying why it has no impact
         return {"error": str(error)}
-

@@ -133,8 +133,9 @@ def list_exceptions(
     return rows
 
 
-def get_exception(cur: duckdb.DuckDBPyConnection, exception_id: str, *, at: datetime,
-                  feed_status: object | None = None) -> Row:
+def get_exception(
+    cur: duckdb.DuckDBPyConnection, exception_id: str, *, at: datetime, feed_status: object | None = None
+) -> Row:
     """One exception, raised or still in triage, with its `history`: triage actions and the events
     that raised or cleared it, in time order."""
     at = parse_timestamp(at, what="--at timestamp")

@@ -100,9 +100,17 @@ def _summarise_lags(lags: list[float]) -> dict:
 
 
 _LOG_COLUMNS = [
-    ("source", "VARCHAR"), ("event_id", "VARCHAR"), ("sequence", "BIGINT"), ("type", "VARCHAR"),
-    ("event_time", "TIMESTAMP"), ("received_at", "TIMESTAMP"), ("applied_at", "TIMESTAMP"),
-    ("outcome", "VARCHAR"), ("reason", "VARCHAR"), ("changes", "VARCHAR"), ("data", "VARCHAR"),
+    ("source", "VARCHAR"),
+    ("event_id", "VARCHAR"),
+    ("sequence", "BIGINT"),
+    ("type", "VARCHAR"),
+    ("event_time", "TIMESTAMP"),
+    ("received_at", "TIMESTAMP"),
+    ("applied_at", "TIMESTAMP"),
+    ("outcome", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("changes", "VARCHAR"),
+    ("data", "VARCHAR"),
     ("feed", "VARCHAR"),
 ]
 
@@ -203,17 +211,33 @@ def apply_events(
         cur = store.cursor()
         try:
             try:
-                result = _apply_in_transaction(cur, normalised, feed=feed, received_at=received_at,
-                                               position=position, file_identity=file_identity,
-                                               missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
+                result = _apply_in_transaction(
+                    cur,
+                    normalised,
+                    feed=feed,
+                    received_at=received_at,
+                    position=position,
+                    file_identity=file_identity,
+                    missing_indexes=missing_indexes,
+                    clock=clock,
+                    by_sequence=by_sequence,
+                )
             except _WRITE_ERRORS:
                 # Something the validators let through failed the batch's write. Rather than fail
                 # this batch (and so every later poll) forever, apply its events one at a time so
                 # only the culprit is lost, kept as rejected with the error.
                 missing_indexes.clear()
-                result = _apply_one_by_one(cur, normalised, feed=feed, received_at=received_at,
-                                           position=position, file_identity=file_identity,
-                                           missing_indexes=missing_indexes, clock=clock, by_sequence=by_sequence)
+                result = _apply_one_by_one(
+                    cur,
+                    normalised,
+                    feed=feed,
+                    received_at=received_at,
+                    position=position,
+                    file_identity=file_identity,
+                    missing_indexes=missing_indexes,
+                    clock=clock,
+                    by_sequence=by_sequence,
+                )
             if missing_indexes:
                 working.create_lookup_indexes(store, cur, missing_indexes)
         finally:
@@ -237,9 +261,18 @@ def _apply_in_transaction(cur, events: list[dict], **kwargs) -> ApplyResult:
 _WRITE_ERRORS = (duckdb.Error, ArithmeticError, ValueError, TypeError, RecursionError)
 
 
-def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-                      file_identity: tuple | None, missing_indexes: list, clock: Callable[[], datetime],
-                      by_sequence: bool) -> ApplyResult:
+def _apply_one_by_one(
+    cur,
+    events: list[dict],
+    *,
+    feed: str,
+    received_at: datetime,
+    position: int | None,
+    file_identity: tuple | None,
+    missing_indexes: list,
+    clock: Callable[[], datetime],
+    by_sequence: bool,
+) -> ApplyResult:
     """The slow path for a batch that failed as a whole: each event in its own transaction, in the
     batch's order; the batch's file position is stored with the last one. Should even that fail,
     PartlyApplied carries what was committed before."""
@@ -251,22 +284,53 @@ def _apply_one_by_one(cur, events: list[dict], *, feed: str, received_at: dateti
             here = position if n == len(order) - 1 else None
             where = file_identity if here is not None else None
             try:
-                one = _apply_in_transaction(cur, [ev], feed=feed, received_at=received_at, position=here,
-                                            file_identity=where, missing_indexes=missing_indexes, clock=clock,
-                                            by_sequence=by_sequence)
+                one = _apply_in_transaction(
+                    cur,
+                    [ev],
+                    feed=feed,
+                    received_at=received_at,
+                    position=here,
+                    file_identity=where,
+                    missing_indexes=missing_indexes,
+                    clock=clock,
+                    by_sequence=by_sequence,
+                )
             except _WRITE_ERRORS as exc:
                 reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
                 # Log it without what may have failed the write (an out-of-range sequence or time, text
                 # that is not Unicode).
-                kept = {**ev, "error": _storable(reason), "type": None, "sequence": None, "time": None,
-                        "source": _storable(ev["source"]), "id": _storable(ev["id"])}
-                one = _apply_in_transaction(cur, [kept], feed=feed, received_at=received_at, position=here,
-                                            file_identity=where, missing_indexes=None, clock=clock,
-                                            by_sequence=by_sequence)
+                kept = {
+                    **ev,
+                    "error": _storable(reason),
+                    "type": None,
+                    "sequence": None,
+                    "time": None,
+                    "source": _storable(ev["source"]),
+                    "id": _storable(ev["id"]),
+                }
+                one = _apply_in_transaction(
+                    cur,
+                    [kept],
+                    feed=feed,
+                    received_at=received_at,
+                    position=here,
+                    file_identity=where,
+                    missing_indexes=None,
+                    clock=clock,
+                    by_sequence=by_sequence,
+                )
             total.merge(one)
         if not order and position is not None:
-            total = _apply_in_transaction(cur, [], feed=feed, received_at=received_at, position=position,
-                                          file_identity=file_identity, missing_indexes=None, clock=clock)
+            total = _apply_in_transaction(
+                cur,
+                [],
+                feed=feed,
+                received_at=received_at,
+                position=position,
+                file_identity=file_identity,
+                missing_indexes=None,
+                clock=clock,
+            )
     except Exception as exc:
         if total.received:
             raise PartlyApplied(total, exc) from exc
@@ -281,10 +345,18 @@ def _storable(text: Any) -> Any:
     return text
 
 
-
-def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, position: int | None,
-           file_identity: tuple | None = None, missing_indexes: list | None = None,
-           clock: Callable[[], datetime] = _precise_now, by_sequence: bool = True) -> ApplyResult:
+def _apply(
+    cur,
+    events: list[dict],
+    *,
+    feed: str,
+    received_at: datetime,
+    position: int | None,
+    file_identity: tuple | None = None,
+    missing_indexes: list | None = None,
+    clock: Callable[[], datetime] = _precise_now,
+    by_sequence: bool = True,
+) -> ApplyResult:
     result = ApplyResult()
     cursor = feed_cursor(cur, feed)
     order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
@@ -305,14 +377,21 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
         seen.add(key)
         fresh.append(ev)
     if fresh:
-        cur.register("_incoming", pa.table({
-            "source": pa.array([e["source"] for e in fresh], pa.string()),
-            "event_id": pa.array([e["id"] for e in fresh], pa.string()),
-        }))
+        cur.register(
+            "_incoming",
+            pa.table(
+                {
+                    "source": pa.array([e["source"] for e in fresh], pa.string()),
+                    "event_id": pa.array([e["id"] for e in fresh], pa.string()),
+                }
+            ),
+        )
         try:
-            logged = set(cur.execute(
-                "SELECT l.source, l.event_id FROM event_log AS l JOIN _incoming AS i USING (source, event_id)"
-            ).fetchall())
+            logged = set(
+                cur.execute(
+                    "SELECT l.source, l.event_id FROM event_log AS l JOIN _incoming AS i USING (source, event_id)"
+                ).fetchall()
+            )
         finally:
             cur.unregister("_incoming")
         if logged:
@@ -365,16 +444,23 @@ def _apply(cur, events: list[dict], *, feed: str, received_at: datetime, positio
         else:
             result.rejected += 1
             result.rejections.append((ev["id"], reason or ""))
-        records.append({
-            "source": ev["source"], "event_id": ev["id"], "sequence": ev["sequence"], "type": ev["type"],
-            "event_time": ev["time"], "received_at": ev.get("received_at") or received_at,
-            "applied_at": applied_at if outcome == APPLIED else None,
-            "outcome": outcome, "reason": reason,
-            "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")) if changes else None,
-            "data": _raw_json(ev), "feed": feed,
-        })
+        records.append(
+            {
+                "source": ev["source"],
+                "event_id": ev["id"],
+                "sequence": ev["sequence"],
+                "type": ev["type"],
+                "event_time": ev["time"],
+                "received_at": ev.get("received_at") or received_at,
+                "applied_at": applied_at if outcome == APPLIED else None,
+                "outcome": outcome,
+                "reason": reason,
+                "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")) if changes else None,
+                "data": _raw_json(ev),
+                "feed": feed,
+            }
+        )
     _write_event_log(cur, records)
     write_cursor(cur, feed, highest, position, applied_at, file_identity)
     result.last_sequence = highest
     return result
-

@@ -33,9 +33,14 @@ def feed_file_identity(cur: duckdb.DuckDBPyConnection, feed: str) -> tuple[str |
     return (row[0], row[1]) if row else (None, None)
 
 
-
-def write_cursor(cur: duckdb.DuckDBPyConnection, feed: str, sequence: int | None, position: int | None,
-                  now: datetime, file_identity: tuple | None = None) -> None:
+def write_cursor(
+    cur: duckdb.DuckDBPyConnection,
+    feed: str,
+    sequence: int | None,
+    position: int | None,
+    now: datetime,
+    file_identity: tuple | None = None,
+) -> None:
     identity, head = file_identity if file_identity is not None else (None, None)
     cur.execute(
         """
@@ -50,4 +55,3 @@ def write_cursor(cur: duckdb.DuckDBPyConnection, feed: str, sequence: int | None
         """,
         [feed, sequence, now, position, identity, head],
     )
-

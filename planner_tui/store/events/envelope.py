@@ -267,8 +267,10 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     unsafe = _unsafe_members(obj)
     if unsafe:
         # Keep what can be kept: the deep members give way to a note, so the history can hold the rest.
-        event["raw"] = {k: (f"<not kept: nested deeper than {MAX_DEPTH} levels>" if unsafe.get(k) == "deep" else v)
-                        for k, v in obj.items()}
+        event["raw"] = {
+            k: (f"<not kept: nested deeper than {MAX_DEPTH} levels>" if unsafe.get(k) == "deep" else v)
+            for k, v in obj.items()
+        }
     source = _envelope_text(obj, "source", problems, unsafe)
     event_id = _envelope_text(obj, "id", problems, unsafe)
     event_type = _envelope_text(obj, "type", problems, unsafe)
@@ -282,7 +284,9 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
         event["type"] = event_type
     spec = obj.get("specversion")
     if spec != "1.0":
-        problems.append("missing specversion" if spec is None else f'specversion must be the string "1.0", got {spec!r}')
+        problems.append(
+            "missing specversion" if spec is None else f'specversion must be the string "1.0", got {spec!r}'
+        )
     for name, why in unsafe.items():
         if name not in ("source", "id", "type"):
             problems.append(_unsafe_reason(name, why))
@@ -306,8 +310,12 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     if "data_base64" in obj:
         problems.append("binary data (data_base64) is not supported; send data as a JSON object")
     data = obj.get("data")
-    if isinstance(data, str) and "data" not in unsafe and isinstance(content_type, str) \
-            and "json" in content_type.lower():
+    if (
+        isinstance(data, str)
+        and "data" not in unsafe
+        and isinstance(content_type, str)
+        and "json" in content_type.lower()
+    ):
         # Some producers send JSON data as an encoded string.
         try:
             decoded = json.loads(data)
@@ -330,7 +338,6 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     if problems:
         event["error"] = "; ".join(problems)
     return event
-
 
 
 def is_normalised(event: Any) -> bool:

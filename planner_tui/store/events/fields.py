@@ -112,4 +112,3 @@ def quiet(fn: Callable[[], Any]) -> Any:
         return fn()
     except Reject:
         return None
-

@@ -72,19 +72,40 @@ def event_history(
             shown[text] = redact_text(redact_url(text), text)
         return shown[text]
 
-    for (source, event_id, sequence, kind, event_time, received, applied, outcome_, reason, changes, data,
-         feed) in reversed(rows):
+    for (
+        source,
+        event_id,
+        sequence,
+        kind,
+        event_time,
+        received,
+        applied,
+        outcome_,
+        reason,
+        changes,
+        data,
+        feed,
+    ) in reversed(rows):
         raw = json.loads(data) if data else {}
         payload = raw.get("data") if isinstance(raw, dict) else None
-        history.append({
-            "source": redacted(source), "id": event_id, "sequence": sequence, "type": kind, "time": event_time,
-            "received_at": received, "applied_at": applied, "outcome": outcome_, "reason": reason,
-            "lag_seconds": round((applied - event_time).total_seconds(), 3) if applied and event_time else None,
-            "changes": json.loads(changes) if changes else [],
-            "summary": describe_event(kind, payload),
-            "data": payload,
-            "feed": redacted(feed),
-        })
+        history.append(
+            {
+                "source": redacted(source),
+                "id": event_id,
+                "sequence": sequence,
+                "type": kind,
+                "time": event_time,
+                "received_at": received,
+                "applied_at": applied,
+                "outcome": outcome_,
+                "reason": reason,
+                "lag_seconds": round((applied - event_time).total_seconds(), 3) if applied and event_time else None,
+                "changes": json.loads(changes) if changes else [],
+                "summary": describe_event(kind, payload),
+                "data": payload,
+                "feed": redacted(feed),
+            }
+        )
     return history
 
 
@@ -111,5 +132,10 @@ def lag_stats(cur: duckdb.DuckDBPyConnection, since: datetime | None = None) -> 
     )
     count, p50, p95, worst, latest = row or (0, None, None, None, None)
     rounded = lambda v: None if v is None else round(float(v), 3)  # noqa: E731
-    return {"count": int(count), "p50": rounded(p50), "p95": rounded(p95), "max": rounded(worst),
-            "latest": rounded(latest)}
+    return {
+        "count": int(count),
+        "p50": rounded(p50),
+        "p95": rounded(p95),
+        "max": rounded(worst),
+        "latest": rounded(latest),
+    }

@@ -25,8 +25,10 @@ def discover(package: ModuleType) -> dict[str, EventType]:
         if not isinstance(event_type, EventType):
             raise ImportError(f"{module.__name__} must define TYPE = EventType(...)")
         if event_type.name.replace(".", "_") != info.name:
-            raise ImportError(f"{module.__name__} defines {event_type.name!r}: the module must be named "
-                              f"{event_type.name.replace('.', '_')}.py")
+            raise ImportError(
+                f"{module.__name__} defines {event_type.name!r}: the module must be named "
+                f"{event_type.name.replace('.', '_')}.py"
+            )
         found[event_type.name] = event_type
     return found
 

@@ -155,8 +155,7 @@ class Plant:
             # A snapshot may lack planner_tui's own column; machine.down needs it.
             self.cur.execute("ALTER TABLE machine_states ADD COLUMN expected_minutes INTEGER")
             present.setdefault("machine_states", set()).add("expected_minutes")
-        return {name: [c for c in contract_table(name).column_names if c in present.get(name, set())]
-                for name in _KEYS}
+        return {name: [c for c in contract_table(name).column_names if c in present.get(name, set())] for name in _KEYS}
 
     # reading -------------------------------------------------------------------------------------
 
@@ -167,7 +166,7 @@ class Plant:
         for name, column in lookups.items():
             ids = sorted(wanted[name] - {None})
             if ids:
-                parts.append(f"SELECT '{name}', \"{column}\" FROM \"{name}\" WHERE \"{column}\" = ANY(?)")
+                parts.append(f'SELECT \'{name}\', "{column}" FROM "{name}" WHERE "{column}" = ANY(?)')
                 params.append(ids)
         if parts:
             for name, found in self.cur.execute(" UNION ALL ".join(parts), params).fetchall():
@@ -245,17 +244,28 @@ class Plant:
             self.original[name][key] = dict(before) if before is not None else None
         if before is None:
             after = {c: row.get(c) for c in self.columns[name]}
-            changes.append({"table": name, "key": _key_text(key), "before": None,
-                            "after": {c: _jsonable(v) for c, v in after.items()}})
+            changes.append(
+                {
+                    "table": name,
+                    "key": _key_text(key),
+                    "before": None,
+                    "after": {c: _jsonable(v) for c, v in after.items()},
+                }
+            )
             self.index(name, key, after)
         else:
             after = {c: row.get(c, before[c]) for c in before}
             diff = [c for c in before if before[c] != after[c]]
             if not diff:
                 return
-            changes.append({"table": name, "key": _key_text(key),
-                            "before": {c: _jsonable(before[c]) for c in diff},
-                            "after": {c: _jsonable(after[c]) for c in diff}})
+            changes.append(
+                {
+                    "table": name,
+                    "key": _key_text(key),
+                    "before": {c: _jsonable(before[c]) for c in diff},
+                    "after": {c: _jsonable(after[c]) for c in diff},
+                }
+            )
         cache[key] = after
 
     def dirty(self, name: str) -> tuple[list[dict], list[tuple[int, dict]], list[str]]:
@@ -275,7 +285,6 @@ class Plant:
                 updates.append((self.rowids[name][key], current))
                 changed.update(c for c in current if current[c] != original.get(c))
         return inserts, updates, [c for c in self.columns[name] if c in changed]
-
 
 
 # Every table a batch may change, in the order they are written back.
@@ -310,8 +319,19 @@ def open_line(p: Plant, data: dict) -> dict:
 # ---------------------------------------------------------------------------------------------------
 
 # What an event type's `wants` may ask for: ids (or composite keys) of these.
-WANTED = ("machines", "customers", "items", "holds", "lots", "lines", "production_orders", "operations",
-          "purchase_orders", "shipments", "stock")
+WANTED = (
+    "machines",
+    "customers",
+    "items",
+    "holds",
+    "lots",
+    "lines",
+    "production_orders",
+    "operations",
+    "purchase_orders",
+    "shipments",
+    "stock",
+)
 
 
 class Wanted:
@@ -374,8 +394,9 @@ def preload(p: Plant, want: Wanted) -> None:
         # named are read whatever their status.
         named_ops = sorted(key_string(k) for k in wanted["operations"] if None not in k)
         where, params = p.match("operations", "production_order_id", orders)
-        p.load("operations", f"{where} AND (status <> 'done' OR {key_sql('operations')} = ANY(?))",
-               params + [named_ops])
+        p.load(
+            "operations", f"{where} AND (status <> 'done' OR {key_sql('operations')} = ANY(?))", params + [named_ops]
+        )
     p.load_keys("inventory", wanted["stock"])
 
 
@@ -424,7 +445,6 @@ def write_table(p: Plant, name: str) -> None:
             p.cur.unregister(view)
 
 
-
 # Lookup indexes that could not be created, per store: not tried again on every batch (a failed build
 # can cost as long as a good one).
 _FAILED_INDEXES: weakref.WeakKeyDictionary[Store, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
@@ -438,8 +458,6 @@ def create_lookup_indexes(store: Store, cur: duckdb.DuckDBPyConnection, wanted: 
         if (table_name, column) in failed:
             continue
         try:
-            cur.execute(f'CREATE INDEX IF NOT EXISTS "{index_name(table_name, column)}" '
-                        f'ON "{table_name}" ("{column}")')
+            cur.execute(f'CREATE INDEX IF NOT EXISTS "{index_name(table_name, column)}" ON "{table_name}" ("{column}")')
         except duckdb.Error:
             failed.add((table_name, column))
-

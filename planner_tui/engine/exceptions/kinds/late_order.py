@@ -18,8 +18,9 @@ from planner_tui.timeutil import as_datetime
 
 
 def _earliest_stop(cur: duckdb.DuckDBPyConnection) -> datetime | None:
-    row = first(cur.execute("SELECT min(since) FROM machine_states WHERE list_contains(?, state)",
-                            [list(STOPPED_STATES)]))
+    row = first(
+        cur.execute("SELECT min(since) FROM machine_states WHERE list_contains(?, state)", [list(STOPPED_STATES)])
+    )
     return row[0] if row else None
 
 
@@ -40,9 +41,12 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
         slip = (eta.date() - promised).days if eta and promised else None
         overdue = promised is not None and promised <= ctx.at.date()
         customer = line.get("customer_name") or s.get("customer_id") or line.get("customer_id")
-        title = (f"{line_key(*key)} late" + (f" +{slip}d" if slip is not None else "")
-                 + f": ETA {day(eta, ctx.at)}, promised {day(promised, ctx.at)}"
-                 + (f" ({customer})" if customer else ""))
+        title = (
+            f"{line_key(*key)} late"
+            + (f" +{slip}d" if slip is not None else "")
+            + f": ETA {day(eta, ctx.at)}, promised {day(promised, ctx.at)}"
+            + (f" ({customer})" if customer else "")
+        )
         confirmed = as_datetime(line.get("confirmed_at"))
         # Lateness has no recorded start: it began when the order was confirmed, or with the earliest
         # current stop if that came later (a stop is what usually turns a line late).

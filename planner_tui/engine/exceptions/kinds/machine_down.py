@@ -93,11 +93,13 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
 
 
 def cleared_note(ctx: Context, machine_id: str) -> str:
-    row = first(ctx.cur.execute(
-        """SELECT m.machine_id, s.state, s.since FROM machines m LEFT JOIN machine_states s USING (machine_id)
+    row = first(
+        ctx.cur.execute(
+            """SELECT m.machine_id, s.state, s.since FROM machines m LEFT JOIN machine_states s USING (machine_id)
            WHERE m.machine_id = ?""",
-        [machine_id],
-    ))
+            [machine_id],
+        )
+    )
     if row is None:
         return "machine no longer in the plant data"
     if row[1] is None:
@@ -111,7 +113,7 @@ KIND = ExceptionKind(
     rank=20,
     raised_while="the machine is down or in maintenance",
     severities="critical if the stop makes customer lines late; high if it exposes customer lines (downtime "
-               "unknown); medium if it only delays production orders; low if nothing is scheduled on it",
+    "unknown); medium if it only delays production orders; low if nothing is scheduled on it",
     detect=detect,
     cleared_note=cleared_note,
     link="impact of machine",

@@ -66,8 +66,13 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
                 needs.append(as_datetime(a.get("need_at")))
     if not lines:
         return []
-    table = pa.table({"line": pa.array(lines, pa.string()), "short_item": pa.array(items, pa.string()),
-                      "need_at": pa.array(needs, pa.timestamp("us"))})
+    table = pa.table(
+        {
+            "line": pa.array(lines, pa.string()),
+            "short_item": pa.array(items, pa.string()),
+            "need_at": pa.array(needs, pa.timestamp("us")),
+        }
+    )
     # A cursor of its own: the Arrow table is registered on it alone, and goes with it.
     cur = ctx.cur.cursor()
     try:
@@ -93,12 +98,17 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             "snoozed_until": None,
             "cause_cleared": False,
             "cleared_note": None,
-            "detail": {"customer_id": customer_id, "item_id": item_id, "qty": qty, "promised_date": promised,
-                       "short_item_id": short_item, "need_at": need_at},
+            "detail": {
+                "customer_id": customer_id,
+                "item_id": item_id,
+                "qty": qty,
+                "promised_date": promised,
+                "short_item_id": short_item,
+                "need_at": need_at,
+            },
             "last_action": None,
         }
-        for subject, severity, title, raised, age, manager, customer_id, item_id, qty, promised, short_item, need_at
-        in found
+        for subject, severity, title, raised, age, manager, customer_id, item_id, qty, promised, short_item, need_at in found
     ]
 
 
@@ -107,12 +117,14 @@ def cleared_note(ctx: Context, subject: str) -> str:
     if gone:
         return gone
     so, line = split_order_line(subject)
-    order = first(ctx.cur.execute(
-        """SELECT production_order_id FROM production_orders
+    order = first(
+        ctx.cur.execute(
+            """SELECT production_order_id FROM production_orders
            WHERE sales_order_id = ? AND line_no = ? AND status <> 'cancelled'
            ORDER BY production_order_id LIMIT 1""",
-        [so, line],
-    ))
+            [so, line],
+        )
+    )
     return f"supply planned: production order {order[0]}" if order else "no longer short"
 
 
@@ -121,7 +133,7 @@ KIND = ExceptionKind(
     words="confirmed line without supply",
     rank=50,
     raised_while="an open line the material projection finds short, with nothing planned for its item: no "
-                 "production order made for the line, no open purchase order, no open make-to-stock order",
+    "production order made for the line, no open purchase order, no open make-to-stock order",
     severities="critical if promised within 2 days; else high",
     detect=detect,
     cleared_note=cleared_note,

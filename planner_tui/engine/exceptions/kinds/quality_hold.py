@@ -83,7 +83,7 @@ KIND = ExceptionKind(
     rank=30,
     raised_while="the hold is active",
     severities="critical if the lot or anything made from it has shipped; high if it is in a planned or picked "
-               "shipment; medium if it is in stock or made into other lots; low if contained",
+    "shipment; medium if it is in stock or made into other lots; low if contained",
     detect=detect,
     cleared_note=cleared_note,
     link="trace of hold",

@@ -74,7 +74,7 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
 def events_about(item_id: str) -> tuple[str, list]:
     """Events about the item itself, or about a purchase order for it."""
     return (
-        f"""({event_field('item_id')} = ? OR {event_field('purchase_order_id')} IN
+        f"""({event_field("item_id")} = ? OR {event_field("purchase_order_id")} IN
              (SELECT purchase_order_id FROM purchase_orders WHERE item_id = ?))""",
         [item_id, item_id],
     )
@@ -86,8 +86,8 @@ KIND = ExceptionKind(
     rank=40,
     raised_while="the material projection finds the item short",
     severities=f"critical if it starts within {SHORTAGE_IMMINENT_HOURS} h and hits customer lines; high if it "
-               f"starts within {SHORTAGE_IMMINENT_HOURS} h or hits customer lines; medium if it hits production "
-               "orders only; else low",
+    f"starts within {SHORTAGE_IMMINENT_HOURS} h or hits customer lines; medium if it hits production "
+    "orders only; else low",
     detect=detect,
     cleared_note=lambda ctx, item_id: "no longer short",
     link="shortage of item",

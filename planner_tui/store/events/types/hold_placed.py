@@ -23,8 +23,18 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
         if existing["status"] == "active" and existing["lot_id"] == lot_id:
             return f"hold {hold_id} on lot {lot_id} already active"
         raise Reject(f"hold {hold_id} already exists (lot {existing['lot_id']}, {existing['status']})")
-    p.put("quality_holds", {"hold_id": hold_id, "lot_id": lot_id, "reason": reason,
-                            "placed_at": ev["time"], "placed_by": placed_by, "status": "active"}, changes)
+    p.put(
+        "quality_holds",
+        {
+            "hold_id": hold_id,
+            "lot_id": lot_id,
+            "reason": reason,
+            "placed_at": ev["time"],
+            "placed_by": placed_by,
+            "status": "active",
+        },
+        changes,
+    )
     # A lot that already left (shipped) or was used up (consumed) keeps that status: the hold row
     # records the hold, and the trace must still see where the lot went.
     if lot["status"] == "released":

@@ -32,8 +32,11 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
 
 
 def describe(d: dict) -> str:
-    return (f"{d.get('item_id')} at {d.get('location')}" + (f" lot {d['lot_id']}" if d.get("lot_id") else "")
-            + f" {d.get('qty_delta')}")
+    return (
+        f"{d.get('item_id')} at {d.get('location')}"
+        + (f" lot {d['lot_id']}" if d.get("lot_id") else "")
+        + f" {d.get('qty_delta')}"
+    )
 
 
 TYPE = EventType(

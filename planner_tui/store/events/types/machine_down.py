@@ -17,8 +17,17 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
     expected = get_int(data, "expected_minutes", required=False, minimum=0)
     if machine_id not in p.known["machines"]:
         raise Reject(f"unknown machine {machine_id}")
-    p.put("machine_states", {"machine_id": machine_id, "state": "down", "since": ev["time"],
-                             "reason": reason, "expected_minutes": expected}, changes)
+    p.put(
+        "machine_states",
+        {
+            "machine_id": machine_id,
+            "state": "down",
+            "since": ev["time"],
+            "reason": reason,
+            "expected_minutes": expected,
+        },
+        changes,
+    )
     text = f"machine {machine_id} down"
     if reason:
         text += f": {reason}"
@@ -28,8 +37,11 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
 
 
 def describe(d: dict) -> str:
-    return (f"{d.get('machine_id')} down" + (f": {d['reason']}" if d.get("reason") else "")
-            + (f" (expected {d['expected_minutes']} min)" if d.get("expected_minutes") is not None else ""))
+    return (
+        f"{d.get('machine_id')} down"
+        + (f": {d['reason']}" if d.get("reason") else "")
+        + (f" (expected {d['expected_minutes']} min)" if d.get("expected_minutes") is not None else "")
+    )
 
 
 TYPE = EventType(

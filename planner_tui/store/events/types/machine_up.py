@@ -15,8 +15,11 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
     machine_id = get_id(data, "machine_id")
     if machine_id not in p.known["machines"]:
         raise Reject(f"unknown machine {machine_id}")
-    p.put("machine_states", {"machine_id": machine_id, "state": "running", "since": ev["time"],
-                             "reason": None, "expected_minutes": None}, changes)
+    p.put(
+        "machine_states",
+        {"machine_id": machine_id, "state": "running", "since": ev["time"], "reason": None, "expected_minutes": None},
+        changes,
+    )
     return f"machine {machine_id} running"
 
 

@@ -30,8 +30,9 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
 
 
 def describe(d: dict) -> str:
-    return (f"{d.get('sales_order_id')}/{d.get('line_no')} changed: "
-            + ", ".join(f"{k} {d[k]}" for k in ("qty", "promised_date") if k in d))
+    return f"{d.get('sales_order_id')}/{d.get('line_no')} changed: " + ", ".join(
+        f"{k} {d[k]}" for k in ("qty", "promised_date") if k in d
+    )
 
 
 TYPE = EventType(

@@ -24,15 +24,28 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
         raise Reject(f"unknown customer {customer_id}")
     if item_id not in p.known["items"]:
         raise Reject(f"unknown item {item_id}")
-    p.put("sales_orders", {"sales_order_id": so_id, "line_no": line_no, "customer_id": customer_id,
-                           "item_id": item_id, "qty": qty, "promised_date": promised,
-                           "confirmed_at": ev["time"], "status": "open"}, changes)
+    p.put(
+        "sales_orders",
+        {
+            "sales_order_id": so_id,
+            "line_no": line_no,
+            "customer_id": customer_id,
+            "item_id": item_id,
+            "qty": qty,
+            "promised_date": promised,
+            "confirmed_at": ev["time"],
+            "status": "open",
+        },
+        changes,
+    )
     return f"order {so_id}/{line_no} confirmed: {qty:g} x {item_id} for {customer_id}, promised {promised}"
 
 
 def describe(d: dict) -> str:
-    return (f"{d.get('sales_order_id')}/{d.get('line_no')} confirmed: {d.get('qty')} x {d.get('item_id')} "
-            f"for {d.get('customer_id')}, promised {d.get('promised_date')}")
+    return (
+        f"{d.get('sales_order_id')}/{d.get('line_no')} confirmed: {d.get('qty')} x {d.get('item_id')} "
+        f"for {d.get('customer_id')}, promised {d.get('promised_date')}"
+    )
 
 
 TYPE = EventType(

@@ -49,8 +49,9 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
 
 
 def describe(d: dict) -> str:
-    return (f"{d.get('qty')} received on {d.get('purchase_order_id')}"
-            + (f" into lot {d['lot_id']}" if d.get("lot_id") else ""))
+    return f"{d.get('qty')} received on {d.get('purchase_order_id')}" + (
+        f" into lot {d['lot_id']}" if d.get("lot_id") else ""
+    )
 
 
 TYPE = EventType(
