@@ -24,6 +24,7 @@ import duckdb
 from planner_tui.engine.orders import raise_if_cycle
 from planner_tui.engine.schedule import Repair, Stop, check_downtime, repair, stops_from_store
 from planner_tui.errors import CycleError, NotFound
+from planner_tui.present import duration, slip
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.store.db import rows
 from planner_tui.timeutil import iso, utcnow
@@ -240,7 +241,7 @@ def _line_reason(line: dict) -> str:
     if line["late"]:
         return f"{who}: {line_id} LATE, ETA {iso(line['eta'])} after promised {promised}"
     if line["slip_minutes"] > 0:
-        return f"{who}: {line_id} at risk, ETA {iso(line['eta'])} (+{line['slip_minutes']:g} min), promised {promised}"
+        return f"{who}: {line_id} at risk, ETA {iso(line['eta'])} ({slip(line['slip_minutes'])}), promised {promised}"
     return f"{who}: {line_id} at risk, promised {promised}"
 
 
@@ -270,7 +271,7 @@ def _notify_knock_on(cur: duckdb.DuckDBPyConnection, notify: _Notify, rep: Repai
         notify.add(
             supervisors.get(machine_id),
             "supervisor (knock-on)",
-            f"{_id_list(ids)} shift on {machine_id} (up to +{worst[machine_id]:g} min)",
+            f"{_id_list(ids)} shift on {machine_id} (up to {slip(worst[machine_id])})",
         )
     return sorted(shifted)
 
@@ -396,7 +397,7 @@ def machine_impact(
     customers = _customers_report(cur, sales_orders)
 
     notify = _Notify()
-    downtime = f"down {minutes:g} min" if known else "downtime unknown"
+    downtime = f"down {duration(minutes)}" if known else "downtime unknown"
     notify.add(
         machine["supervisor"],
         "machine supervisor",
@@ -494,7 +495,7 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
             ).fetchall()
         )
         for stop in stops:
-            downtime = f"down {stop.minutes:g} min" if stop.minutes is not None else "downtime unknown"
+            downtime = f"down {duration(stop.minutes)}" if stop.minutes is not None else "downtime unknown"
             notify.add(
                 supervisors.get(stop.machine_id),
                 "machine supervisor",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner_tui.present import duration
 from planner_tui.store.events.base import EventType
 from planner_tui.store.events.fields import Reject, get_id, get_int, get_text, peek_id
 from planner_tui.store.events.working import Plant, Wanted
@@ -32,7 +33,7 @@ def apply(p: Plant, ev: dict, data: dict, changes: list) -> str:
     if reason:
         text += f": {reason}"
     if expected is not None:
-        text += f" (expected {expected} min)"
+        text += f" (expected {duration(expected)})"
     return text
 
 
@@ -40,7 +41,7 @@ def describe(d: dict) -> str:
     return (
         f"{d.get('machine_id')} down"
         + (f": {d['reason']}" if d.get("reason") else "")
-        + (f" (expected {d['expected_minutes']} min)" if d.get("expected_minutes") is not None else "")
+        + (f" (expected {duration(d['expected_minutes'])})" if d.get("expected_minutes") is not None else "")
     )
 
 
