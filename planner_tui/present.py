@@ -70,7 +70,10 @@ def duration(minutes: float | None, *, unknown: str = "-") -> str:
     """A duration in words a planner scans: 45m, 3h 20m, 4h, 1d 6h, 2d. Negative ones keep their sign."""
     if minutes is None or (isinstance(minutes, float) and not math.isfinite(minutes)):
         return unknown
-    total = round(float(minutes))
+    try:
+        total = round(float(minutes))
+    except (TypeError, ValueError):
+        return str(minutes)  # a history line describes raw event data, which may be anything
     sign = "-" if total < 0 else ""
     days, rest = divmod(abs(total), 1440)
     hours, mins = divmod(rest, 60)

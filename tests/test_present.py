@@ -31,6 +31,7 @@ def test_an_unknown_duration_says_so_as_asked() -> None:
     assert present.duration(None) == "-"
     assert present.duration(None, unknown="unknown") == "unknown"
     assert present.duration(float("nan")) == "-"
+    assert present.duration("x") == "x"  # raw event data described in the history: shown as it came
 
 
 def test_a_slip_is_a_signed_duration_or_nothing() -> None:
