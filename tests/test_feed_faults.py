@@ -317,6 +317,41 @@ def test_credentials_in_a_feed_url_are_neither_stored_nor_printed(raw_server, tm
     assert SECRET not in result.output and TOKEN not in result.output
 
 
+def test_a_token_in_the_feed_urls_query_is_sent_with_every_page(raw_server, tmp_path):
+    # httpx's params= replaces a URL's query: the token went missing and the feed answered 401 forever.
+    seen: list[dict] = []
+
+    def respond(path, q):
+        seen.append(q)
+        if q.get("access_token") != TOKEN:
+            return 401, {"Content-Type": "text/plain"}, b"no token"
+        return page("[]" if "after" in q else json.dumps([down("e1", 1), down("e2", 2, machine="M2")]))
+
+    server = raw_server(respond)
+    db = tmp_path / "plant.db"
+    plant(Store.open(db)).close()
+    result = invoke("events", "pull", server.url(f"/events?access_token={TOKEN}&line=L1"), "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["result"]["applied"] == 2
+    assert len(seen) >= 2 and all(q.get("access_token") == TOKEN and q.get("line") == "L1" for q in seen)
+    assert any(q.get("after") == "2" for q in seen)  # the cursor rides beside the URL's own query
+
+
+def test_a_last_line_cut_inside_a_character_waits_for_the_rest(tmp_path):
+    line = json.dumps(down("e1", 1, reason="Schweißnaht gerissen"), ensure_ascii=False).encode()
+    cut = line.index("ß".encode()) + 1  # the first byte of a two-byte character
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(line[:cut])
+    store = plant()
+    feed = FileFeed(store, path)
+    assert feed.poll_once().applied == 0
+    with path.open("ab") as f:
+        f.write(line[cut:] + b"\n")
+    assert feed.poll_once().applied == 1
+    outcomes = [e["outcome"] for e in event_history(store.cursor())]
+    assert outcomes == ["applied"], outcomes
+
+
 def test_errors_that_embed_the_url_are_redacted():
     store = plant()
     bad_port = f"http://planner:{SECRET}@127.0.0.1:99999/events?token={TOKEN}"

@@ -235,6 +235,18 @@ class _Needs503(_Quiet):
         self.send_error(503, "maintenance")
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [("http://a..b/snap/", "idna"), ("http://u:pw@[::1/snap/", "Invalid IPv6 URL"), ("http://u:pw@h:99999/s/", "Port")],
+)
+def test_a_malformed_snapshot_url_is_one_line_without_its_password(tmp_path, url, said):
+    proc = cli("load", url, "--db", str(tmp_path / "plant.duckdb"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in err and said in err and "pw" not in err
+    assert err.startswith("error: not a usable snapshot URL") and len(err.strip().splitlines()) == 1
+
+
 def test_credentials_in_a_snapshot_url_are_never_stored_or_printed(tmp_path):
     folder = write_plant(tmp_path / "snap")
     with serve(folder) as url:

@@ -124,6 +124,8 @@ class FileFeed(Feed):
                 try:
                     text = body.decode("utf-8").strip()
                 except UnicodeDecodeError as exc:
+                    if last and exc.reason == "unexpected end of data":
+                        break  # a character cut by a line still being written: wait for the rest
                     # Never guess at what the producer meant: U+FFFD in an id would be applied as real.
                     text = ""
                     event = _refused_line(

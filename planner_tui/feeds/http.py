@@ -121,7 +121,9 @@ class HttpFeed(Feed):
         trip it: the body is streamed and the deadline checked between chunks. The body is capped
         so a runaway answer cannot fill the memory."""
         deadline = time.monotonic() + self.timeout
-        with self.client.stream("GET", self.url, params=params, headers=headers) as response:
+        # The feed URL's own query (a token, a line filter) stays: httpx's `params=` would replace it.
+        url = httpx.URL(self.url).copy_merge_params(params)
+        with self.client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 return response, b""
             declared = response.headers.get("content-length", "")

@@ -268,6 +268,10 @@ def _download(base_url: str, folder: Path) -> None:
     """Fetch every table file the server has (the first format found per table) and snapshot.json."""
     budget = _Budget(base_url)
     shown = redact_url(base_url)
+    try:
+        urlsplit(base_url).port  # noqa: B018 - parsing it is the check: a bad IPv6 literal or port
+    except ValueError as exc:
+        raise PlannerError(f"not a usable snapshot URL {shown}: {redact_text(str(exc), base_url)}") from None
     found_any = False
     try:
         with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
@@ -290,7 +294,8 @@ def _download(base_url: str, folder: Path) -> None:
         raise PlannerError(
             f"cannot fetch the snapshot from {_server(exc, base_url)}: {redact_text(str(exc), base_url)}"
         ) from None
-    except httpx.InvalidURL as exc:  # a bad port or host: not an HTTPError
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        # A bad port or host (`http://a..b/`): httpx and the idna codec say so, neither as an HTTPError.
         raise PlannerError(f"not a usable snapshot URL {shown}: {redact_text(str(exc), base_url)}") from None
     except OSError as exc:  # writing the temporary copy: a full disk, a quota
         raise PlannerError(
