@@ -92,6 +92,21 @@ async def test_main_screen_shows_every_panel(store) -> None:
         assert "Nordhavn" in header and "2026-11-23 09:00" in header and "no feed" in header
 
 
+@pilot_test
+async def test_the_console_lists_the_inbox_as_the_cli_does(store) -> None:
+    """Same database, same clock: the same exceptions in the same order (the engine's: causes before their
+    consequences), which the console once re-sorted by severity and age."""
+    from planner_tui.engine.exceptions import list_exceptions
+
+    next_morning = "2026-11-24T09:00:00"  # the held lot (critical) and the late lines (high) both raised
+    expected = [e["exception_id"] for e in list_exceptions(store.cursor(), at=next_morning)]
+    assert len(expected) >= 3, "too few exceptions to compare an order"
+    app = PlannerApp(store, at=next_morning)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert keys(table(app, "inbox")) == expected
+
+
 def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> None:
     from datetime import datetime
 

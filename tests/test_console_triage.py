@@ -262,6 +262,7 @@ def test_machine_back_up_is_said_with_its_time_not_dropped() -> None:
             await settle(pilot)
             banner = str(screen.query_one("#exception-cleared", Static).render())
             assert "CAUSE CLEARED" in banner and "machine back up" in banner and "05:52" in banner
+            assert "Resolve it (x)" in banner, "the hint names the key bound to resolve (r refreshes)"
             assert screen.data["status"] == "acknowledged", "the triage state is kept"
 
     asyncio.run(run())

@@ -41,9 +41,16 @@ from planner_tui.present import (
 
 
 class ExceptionScreen(TriageActions, DrillScreen):
-    """One exception: a acknowledge, s assign, n note, z snooze, r resolve, o reopen."""
+    """One exception: a acknowledge, s assign, n note, z snooze, x resolve, o reopen (keys as the keymap says)."""
 
     kind = "exception"
+
+    def _key_for(self, binding_id: str, default: str) -> str:
+        """The key bound to `binding_id` now (a [keymap] setting may have moved it), as the footer shows it."""
+        for key, active in self.active_bindings.items():
+            if active.binding.id == binding_id:
+                return self.app.get_key_display(active.binding) or key
+        return default
 
     BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS
 
@@ -97,7 +104,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
             cleared.update(
                 Text(
                     f"CAUSE CLEARED: {data.get('cleared_note') or 'the cause is gone'}. "
-                    "Resolve it (r) when the follow-up is done.",
+                    f"Resolve it ({self._key_for('triage.resolve', 'x')}) when the follow-up is done.",
                     no_wrap=False,
                 )
             )

@@ -16,13 +16,12 @@ from typing import Any
 
 from rich.text import Text
 
-from planner_tui.access import PlantData, Record
+from planner_tui.access import PlantData
 from planner_tui.present import (
     MACHINE_STATE_STYLE,
     STATUS_STYLE,
     duration,
     quantity,
-    severity_rank,
     severity_text,
     short_time,
     slip,
@@ -108,12 +107,8 @@ def load_machines(plant: PlantData, at: datetime) -> list[Row]:
 def load_exceptions(plant: PlantData, at: datetime) -> Answer:
     answer = plant.exceptions(at=at)
     items = answer.get("exceptions") or []
-
-    def sort_key(e: Record) -> tuple[int, float, str]:
-        return (severity_rank(e.get("severity")), -(e.get("age_minutes") or 0), str(e.get("exception_id")))
-
     out = []
-    for e in sorted(items, key=sort_key):
+    for e in items:  # in the engine's order, as the CLI lists them (causes before their consequences)
         severity = str(e.get("severity") or "")
         status = str(e.get("status") or "open")
         if e.get("cause_cleared"):
