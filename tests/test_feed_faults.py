@@ -400,6 +400,51 @@ def test_a_database_holding_credentials_is_rewritten_when_opened(tmp_path):
     ]
 
 
+def test_triage_of_a_stale_feed_kept_under_its_credentials_is_moved_to_the_redacted_id(tmp_path):
+    # An older version named the stale-feed exception after the URL as given, password and all.
+    db = tmp_path / "plant.db"
+    store = plant(Store.open(db))
+    old_id = f"feed_stale:http://planner:{SECRET}@mes.example/events"
+    other_id = f"feed_stale:http://mes.example/events?token={TOKEN}"
+    store.con.execute(
+        "INSERT INTO exception_triage VALUES (?, 'acknowledged', 'ben', NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
+        " (?, 'resolved', NULL, NULL, TIMESTAMP '2026-01-05 09:00:00', 'eva')",
+        [old_id, other_id],
+    )
+    store.con.execute(
+        "INSERT INTO exception_actions VALUES (?, TIMESTAMP '2026-01-05 08:00:00', 'ben', 'acknowledge', NULL),"
+        " (?, TIMESTAMP '2026-01-05 09:00:00', 'eva', 'resolve', 'feed back')",
+        [old_id, other_id],
+    )
+    store.close()
+    with Store.open(db) as store:
+        states = store.con.execute("SELECT exception_id, status FROM exception_triage ORDER BY 1").fetchall()
+        actions = store.con.execute("SELECT exception_id, action FROM exception_actions ORDER BY 1, 2").fetchall()
+    assert states == [
+        ("feed_stale:http://***@mes.example/events", "acknowledged"),
+        ("feed_stale:http://mes.example/events?token=***", "resolved"),
+    ]
+    assert actions == [
+        ("feed_stale:http://***@mes.example/events", "acknowledge"),
+        ("feed_stale:http://mes.example/events?token=***", "resolve"),
+    ]
+
+
+def test_a_stale_feed_triaged_under_two_passwords_keeps_its_latest_state(tmp_path):
+    db = tmp_path / "plant.db"
+    store = plant(Store.open(db))
+    first, second = "feed_stale:http://ben:pw-one@mes.example/events", "feed_stale:http://eva:pw-two@mes.example/events"
+    store.con.execute(
+        "INSERT INTO exception_triage VALUES (?, 'acknowledged', NULL, NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
+        " (?, 'resolved', NULL, NULL, TIMESTAMP '2026-01-05 09:00:00', 'eva')",
+        [first, second],
+    )
+    store.close()
+    with Store.open(db) as store:
+        states = store.con.execute("SELECT exception_id, status, updated_by FROM exception_triage").fetchall()
+    assert states == [("feed_stale:http://***@mes.example/events", "resolved", "eva")]
+
+
 def test_the_history_of_an_old_database_opened_read_only_shows_no_credentials(tmp_path):
     db = tmp_path / "plant.db"
     store = plant(Store.open(db))

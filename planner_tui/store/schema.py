@@ -113,6 +113,7 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     loaded_from = con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchall()
     if loaded_from and loaded_from[0][0] and _redacted(loaded_from[0][0]) != loaded_from[0][0]:
         con.execute("UPDATE store_meta SET value = ? WHERE key = 'loaded_from'", [_redacted(loaded_from[0][0])])
+    _redact_feed_triage(con)
     if not renamed:
         return
     con.begin()
@@ -152,6 +153,47 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
                 [old, old],
             )
             con.execute("UPDATE event_log SET source = ? WHERE source = ANY(?)", [new, old])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+_FEED_STALE = "feed_stale:"
+
+
+def _redact_feed_triage(con: duckdb.DuckDBPyConnection) -> None:
+    """Triage of a stale feed, kept by older versions under an id holding the feed URL as given
+    (`feed_stale:http://user:pass@...`): moved to the redacted id in one transaction. Where the feed was
+    triaged under several names, the latest state wins; every action is kept."""
+    ids = [
+        r[0]
+        for r in con.execute(
+            """
+            SELECT exception_id FROM exception_triage WHERE starts_with(exception_id, ?) AND contains(exception_id, '://')
+            UNION SELECT exception_id FROM exception_actions WHERE starts_with(exception_id, ?)
+                AND contains(exception_id, '://')
+            """,
+            [_FEED_STALE, _FEED_STALE],
+        ).fetchall()
+    ]
+    moves = {old: _FEED_STALE + _redacted(old[len(_FEED_STALE) :]) for old in ids}
+    moves = {old: new for old, new in moves.items() if old != new}
+    if not moves:
+        return
+    con.begin()
+    try:
+        for new in sorted(set(moves.values())):
+            names = [old for old, target in moves.items() if target == new] + [new]
+            con.execute(
+                """
+                DELETE FROM exception_triage WHERE exception_id = ANY(?) AND exception_id <> (
+                    SELECT arg_max(exception_id, updated_at) FROM exception_triage WHERE exception_id = ANY(?))
+                """,
+                [names, names],
+            )
+            con.execute("UPDATE exception_triage SET exception_id = ? WHERE exception_id = ANY(?)", [new, names])
+            con.execute("UPDATE exception_actions SET exception_id = ? WHERE exception_id = ANY(?)", [new, names])
         con.commit()
     except BaseException:
         con.rollback()
