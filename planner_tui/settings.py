@@ -5,8 +5,8 @@ PLANNER_TUI_CONFIG. It is read with tomllib and checked against the small schema
 wrong type or a bad value is one line naming the file, the key and the value (a SettingsError, exit 2),
 never a traceback. Every value keeps where it came from, so `config show` can say why it is what it is.
 
-This module is headless: the theme name is checked against Textual only when a console starts
-(`check_theme`), so the CLI's other commands never pay for importing Textual.
+This module is headless: the theme name is checked against Textual by planner_tui/console/theme.py when
+a console starts (or `config show` runs), so the CLI's other commands never import Textual.
 """
 
 from __future__ import annotations
@@ -311,17 +311,6 @@ def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **
 
     settings = Settings(config_file=path, config_source=path_source, config_found=found, sources=sources, **values)
     return settings.with_flags(**flags)
-
-
-def check_theme(settings: Settings) -> None:
-    """Raise SettingsError when the theme is not one Textual knows; called before a console opens."""
-    if settings.theme is None:
-        return
-    from textual.theme import BUILTIN_THEMES
-
-    if settings.theme not in BUILTIN_THEMES:
-        themes = ", ".join(sorted(BUILTIN_THEMES))
-        raise settings.rejected("theme", f"unknown Textual theme (the themes are {themes})")
 
 
 # ---------------------------------------------------------------------------------------- the current settings

@@ -96,7 +96,7 @@ def violations(path: Path, unit: str) -> list[str]:
         target = target_unit(module)
         if target is not None and target not in allowed(unit):
             wrong.append(f"line {line}: {module}")
-        if unit in HEADLESS + tuple(PLACED) and (module == "textual" or module.startswith("textual.")):
+        if unit in HEADLESS + tuple(PLACED) + tuple(SHARED) and (module == "textual" or module.startswith("textual.")):
             wrong.append(f"line {line}: {module} (no Textual below the console)")
     return wrong
 
@@ -149,6 +149,7 @@ def test_screens_and_widgets_reach_the_plant_only_through_access(path: Path) -> 
         ("access", "from planner_tui.console.app import PlannerApp", True),
         ("console", "from planner_tui.cli.common import to_json", True),
         ("engine", "from textual.widgets import Static", True),
+        ("settings", "def f():\n    from textual.theme import BUILTIN_THEMES", True),
         ("errors", "from planner_tui.store import Store", True),
         ("engine", "from planner_tui.generate import generate", True),
         ("access", "from planner_tui.feeds.poller import open_feed", False),

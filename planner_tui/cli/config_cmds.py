@@ -31,7 +31,9 @@ def show(json: JsonOption = False) -> None:
     in_force = settings.current()
     # The theme is checked here too, so `config show` is the way to check a settings file before a console
     # would refuse it.
-    settings.check_theme(in_force)
+    from planner_tui.console.theme import check_theme  # Textual only for a console or its check
+
+    check_theme(in_force)
     items = in_force.items()
     if json:
         emit_json(

@@ -113,7 +113,9 @@ def run(
     if at is not None:
         parse_timestamp(at, what="--at timestamp")  # a bad --at is a message before the screen opens
     in_force = settings.current().with_flags(db=db, events=(events,) if events else None, poll=poll, theme=theme)
-    settings.check_theme(in_force)  # messages before the screen opens
+    from planner_tui.console.theme import check_theme  # Textual only for a console or its check
+
+    check_theme(in_force)  # messages before the screen opens
     feed = _one_feed(in_force)
     # --snapshot wins over a db setting (only a --db flag given with it is a conflict).
     store = open_store(in_force.db if snapshot is None else db, snapshot)
@@ -159,7 +161,9 @@ def demo(
     """
     in_force = settings.current().with_flags(poll=poll, theme=theme)
     poll_seconds = DEMO_POLL_SECONDS if in_force.sources["poll"] == settings.DEFAULT else in_force.poll
-    settings.check_theme(in_force)
+    from planner_tui.console.theme import check_theme  # Textual only for a console or its check
+
+    check_theme(in_force)
     from planner_tui.feeds.server import FeedServer
     from planner_tui.store.loader import load_snapshot
     from planner_tui.timeutil import ReplayClock
