@@ -26,6 +26,7 @@ from planner_tui.cli.common import (
 from planner_tui.present import seconds
 from planner_tui.store import Store
 from planner_tui.timeutil import iso, parse_timestamp
+from planner_tui.urls import redact_url
 
 events_app = typer.Typer(
     help="Live events: pull a CloudEvents feed into the database, list the history, show the lag.",
@@ -72,10 +73,9 @@ def pull(
     trouble stays applied, and the next pull resumes after it.
     """
     from planner_tui.feeds.base import STALE, FeedUnavailable
-    from planner_tui.feeds.http import shown_url
     from planner_tui.feeds.poller import open_feed
 
-    shown = shown_url(source)
+    shown = redact_url(source)
     with Store.open(db, create=False) as store, open_feed(store, source, timeout=timeout, retries=retries) as feed:
         if not follow:
             outcome = _pull_all(feed, max_seconds=max_time)

@@ -42,7 +42,7 @@ class HttpFeed(Feed):
         **opts: Any,
     ):
         # Stored and shown without credentials; only the HTTP client sees the URL as given.
-        super().__init__(store, shown_url(url), **opts)
+        super().__init__(store, redact_url(url), **opts)
         self.url = url
         self.timeout = timeout
         self.retries = retries
@@ -112,7 +112,7 @@ class HttpFeed(Feed):
             return ""
         if place == own:
             return ""
-        return f" from {shown_url(place)} (redirected from the feed)"
+        return f" from {redact_url(place)} (redirected from the feed)"
 
     def _get(self, params: dict, headers: dict) -> tuple[httpx.Response, bytes]:
         """One request and, for a 200, its body, within `timeout` seconds of wall-clock time in all.
@@ -230,11 +230,6 @@ def _decode_body(body: bytes) -> Any:
         pass
     # Decoded as json.loads decodes bytes, then read level by level.
     return loads_lenient(body.decode(json.detect_encoding(body), "surrogatepass"), descend="[{")
-
-
-def shown_url(url: str) -> str:
-    """A feed URL as stored and shown: redacted (redact_text too, for a URL redact_url cannot parse)."""
-    return redact_text(redact_url(url), url)
 
 
 def _connect_message(exc: httpx.ConnectError) -> str:

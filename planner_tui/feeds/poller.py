@@ -17,8 +17,9 @@ from planner_tui.feeds.base import (
     PollResult,
 )
 from planner_tui.feeds.file import FileFeed
-from planner_tui.feeds.http import HttpFeed, shown_url
+from planner_tui.feeds.http import HttpFeed
 from planner_tui.store import Store
+from planner_tui.urls import redact_url
 
 __all__ = [
     "CATCHING_UP",
@@ -32,7 +33,6 @@ __all__ = [
     "HttpFeed",
     "PollResult",
     "open_feed",
-    "shown_url",
 ]
 
 
@@ -42,6 +42,6 @@ def open_feed(store: Store, source: str, **opts: Any) -> Feed:
     if text.startswith(("http://", "https://")):
         return HttpFeed(store, text, **opts)
     if "://" in text:
-        raise BadRequest(f"unsupported feed {shown_url(text)!r}: give a .jsonl file or an http(s) URL")
+        raise BadRequest(f"unsupported feed {redact_url(text)!r}: give a .jsonl file or an http(s) URL")
     file_opts = {k: v for k, v in opts.items() if k in ("apply_batch", "max_events_per_poll", "clock")}
     return FileFeed(store, text, **file_opts)

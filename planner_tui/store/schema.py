@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from planner_tui.store.contract import TABLES, create_table_sql
-from planner_tui.urls import redact_text, redact_url
+from planner_tui.urls import redact_url
 
 APP_TABLES_DDL: tuple[str, ...] = (
     # Every event ever received, applied or not: the plant's history.
@@ -95,11 +95,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     redact_stored_feeds(con)
 
 
-def _redacted(url: str) -> str:
-    # redact_text as well: it also masks the secrets of a URL redact_url cannot parse (a bad port).
-    return redact_text(redact_url(url), url)
-
-
 def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     """Rewrite feed URLs stored with their credentials (`http://user:pass@...`, `?token=...`) by older
     versions: feed_cursors.feed, event_log.feed, and event_log.source where a feed URL stood in for a
@@ -109,10 +104,10 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     latest update), as every event up to the highest was received. Every event_log.feed value was
     written with its cursor row, so the cursors say which names to look for."""
     names = [r[0] for r in con.execute("SELECT feed FROM feed_cursors WHERE contains(feed, '://')").fetchall()]
-    renamed = {name: _redacted(name) for name in names if _redacted(name) != name}
+    renamed = {name: redact_url(name) for name in names if redact_url(name) != name}
     loaded_from = con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchall()
-    if loaded_from and loaded_from[0][0] and _redacted(loaded_from[0][0]) != loaded_from[0][0]:
-        con.execute("UPDATE store_meta SET value = ? WHERE key = 'loaded_from'", [_redacted(loaded_from[0][0])])
+    if loaded_from and loaded_from[0][0] and redact_url(loaded_from[0][0]) != loaded_from[0][0]:
+        con.execute("UPDATE store_meta SET value = ? WHERE key = 'loaded_from'", [redact_url(loaded_from[0][0])])
     _redact_feed_triage(con)
     if not renamed:
         return
@@ -177,7 +172,7 @@ def _redact_feed_triage(con: duckdb.DuckDBPyConnection) -> None:
             [_FEED_STALE, _FEED_STALE],
         ).fetchall()
     ]
-    moves = {old: _FEED_STALE + _redacted(old[len(_FEED_STALE) :]) for old in ids}
+    moves = {old: _FEED_STALE + redact_url(old[len(_FEED_STALE) :]) for old in ids}
     moves = {old: new for old, new in moves.items() if old != new}
     if not moves:
         return

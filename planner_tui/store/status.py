@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 
 from planner_tui.store.contract import TABLES
-from planner_tui.urls import redact_text, redact_url
+from planner_tui.urls import redact_url
 
 
 def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
@@ -16,7 +16,7 @@ def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def _redacted(value: str | None) -> str | None:
-    return redact_text(redact_url(value), value) if value else value
+    return redact_url(value) if value else value
 
 
 def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:

@@ -25,7 +25,7 @@ from planner_tui.store.events.envelope import _SURROGATE, _has_surrogate, is_nor
 from planner_tui.store.events.fields import Reject
 from planner_tui.store.events.registry import REGISTRY
 from planner_tui.store.events.working import arrow_table
-from planner_tui.urls import redact_text, redact_url
+from planner_tui.urls import redact_url
 
 APPLIED, UNKNOWN_TYPE, REJECTED = "applied", "unknown_type", "rejected"
 
@@ -203,7 +203,7 @@ def apply_events(
     """
     clock = clock or _precise_now
     received_at = received_at or clock()
-    feed = redact_text(redact_url(feed), feed)
+    feed = redact_url(feed)
     normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
     missing_indexes: list[tuple[str, str]] = []
     by_sequence = position is None

@@ -10,7 +10,7 @@ import duckdb
 
 from planner_tui.store.events.cursors import first_row
 from planner_tui.store.events.registry import event_type
-from planner_tui.urls import redact_text, redact_url
+from planner_tui.urls import redact_url
 
 
 def describe_event(kind: str | None, data: Any) -> str:
@@ -69,7 +69,7 @@ def event_history(
         if text is None or "://" not in text:
             return text
         if text not in shown:
-            shown[text] = redact_text(redact_url(text), text)
+            shown[text] = redact_url(text)
         return shown[text]
 
     for (
