@@ -948,25 +948,11 @@ def test_machine_counts_agree_with_machine_impact_on_a_generated_plant(tmp_path)
     assert _assert_machine_counts_match_impact(store, at) >= 10
 
 
-def test_machine_counts_on_a_feeding_loop_say_why_as_machine_impact_does(store: Store) -> None:
+def test_machine_counts_on_a_feeding_loop_say_why_as_machine_impact_does() -> None:
     from planner_tui.engine.exceptions import machine_counts, machine_counts_slow
     from planner_tui.errors import CycleError
 
-    # P9 feeds P1 and P1 feeds P9: M1's stop hits P1, whose chain loops.
-    make_plant(
-        store,
-        production_orders=[
-            {
-                "production_order_id": "P9",
-                "item_id": "FG2",
-                "status": "released",
-                "planned_start": "2026-01-06T08:00:00",
-                "planned_end": "2026-01-06T10:00:00",
-                "parent_production_order_id": "P1",
-            }
-        ],
-    )
-    store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
+    store = looped_plant()  # M1's stop hits P1, whose chain loops
     cur = store.cursor()
     with pytest.raises(CycleError) as raised:
         machine_counts_slow(cur, "M1")

@@ -434,28 +434,11 @@ def test_an_item_that_is_its_own_component_and_a_lot_made_from_itself_are_refuse
 
 
 def test_a_feeding_loop_does_not_empty_the_exception_inbox():
-    from plantkit import make_plant
-    from test_exceptions import AT
-    from test_exceptions import PLANT as INBOX_PLANT
+    from test_exceptions import AT, looped_plant
 
     from planner_tui.engine.exceptions import list_exceptions
 
-    store = make_plant(**INBOX_PLANT)
-    # P9 feeds P1 and P1 feeds P9: a loop of two, which a snapshot cannot bring but events can.
-    make_plant(
-        store,
-        production_orders=[
-            {
-                "production_order_id": "P9",
-                "item_id": "FG2",
-                "status": "released",
-                "planned_start": "2026-01-06T08:00:00",
-                "planned_end": "2026-01-06T10:00:00",
-                "parent_production_order_id": "P1",
-            }
-        ],
-    )
-    store.con.execute("UPDATE production_orders SET parent_production_order_id = 'P9' WHERE production_order_id = 'P1'")
+    store = looped_plant()  # a loop of two, which a snapshot cannot bring but events can
     problems: list[str] = []
     listed = {e["exception_id"]: e for e in list_exceptions(store.cursor(), at=AT, problems=problems)}
     # Every kind that does not depend on the feeding links is still there.
