@@ -9,7 +9,7 @@ from typing import Any
 
 from planner_tui.feeds.base import MAX_ANSWER_BYTES, Feed, _FeedTrouble, _Progress
 from planner_tui.store import Store
-from planner_tui.store.events import feed_file_identity, feed_position, parse_line
+from planner_tui.store.events import feed_file_identity, feed_position, parse_event, parse_line
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # How much of the start of a file feed is fingerprinted (never beyond what was consumed): enough to
@@ -158,7 +158,7 @@ class FileFeed(Feed):
 
 def _refused_line(feed: str, line_id: str, reason: str) -> dict:
     """A file feed's line refused before JSON parsing: kept as rejected with the reason, never whole."""
-    event = parse_line("null", fallback_source=feed, fallback_id=line_id)
+    event = parse_event(None, fallback_source=feed, fallback_id=line_id)
     event["raw"] = f"<not kept: {reason}>"
     event["error"] = reason
     return event
