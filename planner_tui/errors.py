@@ -70,3 +70,15 @@ class SnapshotError(PlannerError):
         if more:
             lines.append(f"  ... and {more} more")
         super().__init__("\n".join(lines))
+
+
+class NotAuthenticated(PlannerError):
+    """The plant server does not know who is asking: no token, or an unknown or revoked one (HTTP 401)."""
+
+    exit_code = 9
+
+
+class NotAllowed(PlannerError):
+    """The plant server knows who is asking, and their role may not do this (HTTP 403)."""
+
+    exit_code = 10

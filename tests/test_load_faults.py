@@ -617,7 +617,10 @@ def test_a_database_in_use_names_the_command_that_holds_it(tmp_path):
         holder.wait(timeout=30)
     assert result.exit_code == 4, result.output
     message = " ".join(result.output.split())
-    assert f"planner-holder run (PID {holder.pid})" in message, message
+    # ... and whose it is: the user to ask (the test runs as that user).
+    import getpass
+
+    assert f"planner-holder run (PID {holder.pid}, user {getpass.getuser()})" in message, message
 
 
 def test_a_csv_row_longer_than_the_limit_is_refused_with_its_line(tmp_path):

@@ -43,11 +43,18 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         message = str(exc)
         match = _LOCK_RE.search(message)
         if match:
-            holder = _command_of(int(match["pid"])) or match["proc"]
+            pid = int(match["pid"])
+            served = served_by(path, pid)
+            if served is not None:
+                raise StoreLocked(
+                    f"{path} is served by planner-tui serve, PID {pid}, user {_user_of(pid) or '?'}: use "
+                    f"--server {served} (or set PLANNER_TUI_SERVER) instead of --db"
+                ) from None
+            holder = _command_of(pid) or match["proc"]
             raise StoreLocked(
-                f"{path} is in use by another process: {holder} (PID {match['pid']}). "
+                f"{path} is in use by another process: {holder} (PID {pid}, user {_user_of(pid) or '?'}). "
                 "planner_tui allows one writer per database; close that process (or use its console), "
-                "or point this one at another --db file."
+                "or serve the database to everyone with `planner-tui serve` (docs/deploy.md)."
             ) from None
         raise _open_error(path, exc) from None
     except duckdb.Error as exc:
@@ -68,6 +75,35 @@ def _open_error(path: str, exc: duckdb.Error) -> PlannerError:
             "is lost), or restore the database from a backup; see docs/operations.md."
         )
     return PlannerError(f"cannot open database {path}: {message}")
+
+
+def server_note(path: str | os.PathLike[str]) -> Path:
+    """Where a plant server serving `path` writes how to reach it (removed when it stops)."""
+    return Path(f"{path}.server.json")
+
+
+def served_by(path: str | os.PathLike[str], pid: int) -> str | None:
+    """The address of the plant server with PID `pid` serving `path`, from its note; None if there is no
+    note or it was left by another process (a server killed outright)."""
+    import json
+
+    try:
+        note = json.loads(server_note(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(note, dict) or note.get("pid") != pid or not note.get("listen"):
+        return None
+    return str(note["listen"][0])
+
+
+def _user_of(pid: int) -> str | None:
+    """The login name of a process's owner (the lock message names who to ask)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+    except (OSError, KeyError):
+        return None
 
 
 def _command_of(pid: int) -> str | None:

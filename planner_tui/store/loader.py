@@ -62,7 +62,9 @@ from planner_tui.timeutil import iso, utcnow
 META_KEYS = ("as_of", "plant", "loaded_at", "loaded_from")
 
 
-def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = False) -> dict:
+def load_snapshot(
+    store: Store, source: str | os.PathLike, *, progress: bool = False, shown_as: str | None = None
+) -> dict:
     """Replace the store's snapshot with the one at `source` (a folder or an http(s) base URL).
 
     Returns `{"source", "tables": {name: rows}, "seconds", "as_of", "plant"}`; raises SnapshotError
@@ -71,7 +73,8 @@ def load_snapshot(store: Store, source: str | os.PathLike, *, progress: bool = F
     started = time.perf_counter()
     # A folder is recorded as an absolute path (`status` later tells where the snapshot came from), a
     # URL without its credentials: this is what is stored and printed.
-    source_text = shown_source(source)
+    # `shown_as`: the name the snapshot had where it came from (the plant server loads an uploaded copy).
+    source_text = shown_as or shown_source(source)
     with store.write_lock:
         cur = store.cursor()
         try:

@@ -69,6 +69,18 @@ APP_TABLES_DDL: tuple[str, ...] = (
         detail VARCHAR
     )
     """,
+    # The plant server's users (token holders): only a hash of each token is kept (store/users.py).
+    """
+    CREATE TABLE IF NOT EXISTS server_users (
+        name VARCHAR PRIMARY KEY,
+        role VARCHAR NOT NULL,            -- viewer | planner | admin | ingest
+        token_sha256 VARCHAR NOT NULL UNIQUE,
+        created_at TIMESTAMP NOT NULL,
+        created_by VARCHAR NOT NULL,
+        revoked_at TIMESTAMP,
+        revoked_by VARCHAR
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS store_meta (
         key VARCHAR PRIMARY KEY,

@@ -229,13 +229,18 @@ def _size(value: float) -> str:
     return f"{value:g} bytes"
 
 
+def max_download_bytes() -> int:
+    """The most a snapshot may hold (decoded, every file together): PLANNER_TUI_DOWNLOAD_MAX_BYTES."""
+    return int(_setting(MAX_BYTES_ENV, DOWNLOAD_MAX_BYTES, "bytes"))
+
+
 class _Budget:
     """What is left of the whole download's time and size."""
 
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.deadline = _setting(DEADLINE_ENV, DOWNLOAD_DEADLINE, "seconds")
-        self.max_bytes = int(_setting(MAX_BYTES_ENV, DOWNLOAD_MAX_BYTES, "bytes"))
+        self.max_bytes = max_download_bytes()
         self.stop_at = time.monotonic() + self.deadline
         self.used = 0
 
