@@ -37,10 +37,18 @@ class PlantData(Protocol):
 
     # --- the exception inbox ---------------------------------------------------------------------------
 
-    def exceptions(self, *, at: datetime, include_resolved: bool = False, include_snoozed: bool = True) -> Record:
+    def exceptions(
+        self,
+        *,
+        at: datetime,
+        include_resolved: bool = False,
+        include_snoozed: bool = True,
+        kinds: Sequence[str] | None = None,
+    ) -> Record:
         """`planner-tui exceptions --json`: {at, total, exceptions, problems}, worst first; `--all` sets both
-        flags. The plant's own feed state counts (a stale feed is an exception). `problems`: one line per
-        kind that could not be checked ("late_order: could not check: ..."), whose exceptions are missing."""
+        flags, `--kind` gives `kinds` (None: every kind; BadRequest for an unknown one). The plant's own feed
+        state counts (a stale feed is an exception). `problems`: one line per kind that could not be
+        checked ("late_order: could not check: ..."), whose exceptions are missing."""
         ...
 
     def exception_kinds(self) -> list[Record]:
@@ -58,25 +66,46 @@ class PlantData(Protocol):
         """`planner-tui owners --json`: the people an exception can go to, {person, roles}."""
         ...
 
-    # --- triage: each returns `planner-tui triage ACTION ID --json`, {exception_id, status, assignee, ...}
+    # --- triage: each returns `planner-tui triage ACTION ID --json`, {exception_id, status, assignee, ...}.
+    # Each refuses (NotFound) an exception that is not raised as of `at` (default: now) and was never
+    # triaged. `who` and `at` default to the OS user and the clock of the plant; a plant server records
+    # who is asking and its own clock instead.
 
-    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
+    def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        """`planner-tui triage ack ID`: someone is on it."""
+        ...
 
     def assign(
-        self, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None
-    ) -> Record: ...
+        self,
+        exception_id: str,
+        person: str,
+        *,
+        who: str | None = None,
+        at: datetime | None = None,
+        new_person: bool = False,
+    ) -> Record:
+        """`planner-tui triage assign ID PERSON [--new-person]`: `person` must be known, one of `owners()` or
+        a user of the plant server, unless `new_person` (BadRequest otherwise)."""
+        ...
 
-    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
+    def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        """`planner-tui triage note ID TEXT`: a note in the exception's history (at most 2,000 characters)."""
+        ...
 
     def snooze(
         self, exception_id: str, until: datetime | str, *, who: str | None = None, at: datetime | None = None
     ) -> Record:
-        """`until` is a time, or a duration from `at` such as 2h (see `rules.parse_until`)."""
+        """`planner-tui triage snooze ID UNTIL`: hidden until then; `until` is a time, or a duration from `at`
+        such as 2h (see `rules.parse_until`)."""
         ...
 
-    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
+    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        """`planner-tui triage resolve ID`: done; it comes back if what raised it happens again."""
+        ...
 
-    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record: ...
+    def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
+        """`planner-tui triage reopen ID`: open again."""
+        ...
 
     # --- machines and what their stops hit -------------------------------------------------------------
 
@@ -162,6 +191,19 @@ class PlantData(Protocol):
 
     def plant_name(self) -> str | None:
         """The plant's name (`status`'s "plant", without counting every table)."""
+        ...
+
+    def event_history(
+        self,
+        *,
+        type: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        outcome: str | None = None,
+    ) -> list[Record]:
+        """`planner-tui events list --json`: the event history, oldest first; `type` is a type or a prefix
+        like "machine.*", `since` compares with the event's time, `limit` keeps the most recent N,
+        `outcome` is applied, rejected or unknown_type."""
         ...
 
     def event_lag(self, *, since: datetime | None = None) -> Record:

@@ -9,6 +9,7 @@ polled by whoever calls it (the console's feed worker); its last status is what 
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,10 +20,14 @@ import duckdb
 from planner_tui.access.interface import PlantUnavailable, Record
 from planner_tui.engine import exceptions as exception_engine
 from planner_tui.engine import impact, orders, search, shortages, trace
+from planner_tui.errors import BadRequest
 from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
 from planner_tui.store import Store, triage
-from planner_tui.store.events import lag_stats
+from planner_tui.store.events import event_history, lag_stats
 from planner_tui.store.status import plant_name, plant_status
+from planner_tui.store.users import user_names
+from planner_tui.timeutil import parse_timestamp, utcnow
+from planner_tui.urls import redact_url
 
 
 class LocalPlant:
@@ -53,16 +58,35 @@ class LocalPlant:
                 pass  # the connection went first: nothing left to release
 
     def _triage(
-        self, act: Callable[..., Record], exception_id: str, *args: object, who: str | None, at: datetime | None
+        self,
+        act: Callable[..., Record],
+        exception_id: str,
+        *args: object,
+        who: str | None,
+        at: datetime | None,
+        known_person: str | None = None,
     ) -> Record:
-        if self._closed:
-            raise PlantUnavailable("the plant's database is closed")
+        """`act` on an exception that is raised as of `at`, or already in triage (NotFound otherwise); and
+        with `known_person`, only if that person is known (BadRequest otherwise)."""
+        with self._cursor() as cur:
+            exception_id = triage.check_exception_id(cur, exception_id)  # malformed; unknown subject
+            when = utcnow() if at is None else parse_timestamp(at, what="action time")
+            exception_engine.get_exception(cur, exception_id, at=when, feed_status=self._status)
+            if known_person is not None:
+                _check_known(cur, known_person)
         state = act(self.store, exception_id, *args, who=who, at=at)
-        return {"exception_id": exception_id.strip(), **state}
+        return {"exception_id": exception_id, **state}
 
     # ------------------------------------------------------------------ the exception inbox
 
-    def exceptions(self, *, at: datetime, include_resolved: bool = False, include_snoozed: bool = True) -> Record:
+    def exceptions(
+        self,
+        *,
+        at: datetime,
+        include_resolved: bool = False,
+        include_snoozed: bool = True,
+        kinds: Sequence[str] | None = None,
+    ) -> Record:
         problems: list[str] = []
         with self._cursor() as cur:
             rows = exception_engine.list_exceptions(
@@ -72,6 +96,7 @@ class LocalPlant:
                 include_resolved=include_resolved,
                 include_snoozed=include_snoozed,
                 problems=problems,
+                kinds=kinds,
             )
         return {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
 
@@ -93,8 +118,18 @@ class LocalPlant:
     def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.acknowledge, exception_id, who=who, at=at)
 
-    def assign(self, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        return self._triage(triage.assign, exception_id, person, who=who, at=at)
+    def assign(
+        self,
+        exception_id: str,
+        person: str,
+        *,
+        who: str | None = None,
+        at: datetime | None = None,
+        new_person: bool = False,
+    ) -> Record:
+        return self._triage(
+            triage.assign, exception_id, person, who=who, at=at, known_person=None if new_person else person
+        )
 
     def note(self, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.add_note, exception_id, text, who=who, at=at)
@@ -188,11 +223,25 @@ class LocalPlant:
 
     def status(self) -> Record:
         with self._cursor() as cur:
-            return plant_status(cur)
+            summary = plant_status(cur)
+        if summary.get("loaded_from"):  # a database loaded by an older version may hold a password there
+            summary["loaded_from"] = redact_url(summary["loaded_from"])
+        return summary
 
     def plant_name(self) -> str | None:
         with self._cursor() as cur:
             return plant_name(cur)
+
+    def event_history(
+        self,
+        *,
+        type: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        outcome: str | None = None,
+    ) -> list[Record]:
+        with self._cursor() as cur:
+            return event_history(cur, type=type, since=since, limit=limit, outcome=outcome)
 
     def event_lag(self, *, since: datetime | None = None) -> Record:
         with self._cursor() as cur:
@@ -216,12 +265,34 @@ class LocalPlant:
             self._status = result.status
         return {"applied": result.applied, "status": result.status.to_dict()}
 
+    def close_feed(self) -> None:
+        """Close the feed only, not the store (which other plants may share); a later poll opens it again.
+        The caller makes sure no poll is running."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
+
     def close(self) -> None:
         """Close the feed and the store (the caller makes sure no call is still running)."""
         self._closed = True
-        feed, self._feed = self._feed, None
         try:
-            if feed is not None:
-                feed.close()
+            self.close_feed()
         finally:
             self.store.close()
+
+
+def _check_known(cur: duckdb.DuckDBPyConnection, person: str) -> None:
+    """BadRequest unless `person` is one of the plant's owners or an active server user (an empty name is
+    left to the triage's own check)."""
+    name = person.strip()
+    if not name:
+        return
+    known = {p["person"] for p in triage.owners(cur)} | user_names(cur)
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise BadRequest(
+        f"{name!r} is not a known person{hint}: not one of the plant's owners (`planner-tui owners`) nor a "
+        "server user; use --new-person to assign someone not yet known"
+    )

@@ -1,18 +1,16 @@
-"""What every command shares: opening the store from --db or --snapshot, --at, --json, errors."""
+"""What every command shares: opening the store from --db or --snapshot (or the plant from --server), --at,
+--json, errors."""
 
 from __future__ import annotations
 
-import json
-import math
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich import box
@@ -23,7 +21,11 @@ from rich.table import Table
 from planner_tui.errors import BadRequest, PlannerError
 from planner_tui.present import short_time, short_times_in  # noqa: F401 - the CLI's house style
 from planner_tui.store import Store
-from planner_tui.timeutil import iso
+from planner_tui.timeutil import parse_timestamp
+from planner_tui.wire import to_json  # what --json prints (commands and tests import it from here)
+
+if TYPE_CHECKING:
+    from planner_tui.access import PlantData
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -39,6 +41,56 @@ AtOption = Annotated[
     Optional[str], typer.Option("--at", help="Pin 'now' to this ISO 8601 time (default: the real clock).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+ServerOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--server",
+        metavar="ADDR",
+        help="The plant server to ask (unix:PATH, tcp:HOST:PORT or https://HOST:PORT) instead of opening a "
+        "database; default: the server setting / PLANNER_TUI_SERVER.",
+    ),
+]
+
+
+def parse_at(at: str | None) -> datetime | None:
+    """--at as a time; None when it was not given (the plant's clock)."""
+    return None if at is None else parse_timestamp(at, what="--at timestamp")
+
+
+@contextmanager
+def open_plant(
+    db: Path | None, snapshot: str | None, server: str | None, *, read_only: bool = True
+) -> Iterator[PlantData]:
+    """The plant a command asks, closed after: a --db or --snapshot given opens a store here; else --server
+    (or, with none of the three, the server setting, then the db setting) names the plant server to ask."""
+    if server is not None and (db is not None or snapshot is not None):
+        raise BadRequest("give --server ADDR or --db/--snapshot, not both: one plant answers")
+    if server is None and db is None and snapshot is None:
+        from planner_tui.settings import current
+
+        server = current().server  # a plant server wins over a database file
+        if server is None and current().db is None:
+            raise BadRequest(
+                (
+                    "give exactly one of --db FILE, --snapshot SNAPSHOT or --server ADDR"
+                    if read_only
+                    else "this command writes to the plant: give --db FILE or --server ADDR"
+                )
+                + " (or set db or server: see docs/settings.md)"
+            )
+    plant: PlantData
+    if server is not None:
+        from planner_tui.access.remote import connect
+
+        plant = connect(server)
+    else:
+        from planner_tui.access.local import LocalPlant
+
+        plant = LocalPlant(open_store(db, snapshot, read_only=read_only))
+    try:
+        yield plant
+    finally:
+        plant.close()
 
 
 def open_store(db: Path | None, snapshot: str | None, *, read_only: bool = False) -> Store:
@@ -126,46 +178,6 @@ def stamp(value: datetime | date | None) -> str:
 def progress_enabled() -> bool:
     """Rich progress on a terminal; quiet when piped or in CI."""
     return stderr.is_terminal
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return iso(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _finite(value: Any) -> Any:
-    """`value` with every NaN and infinity replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_finite(item) for item in value]
-    if hasattr(value, "to_dict"):
-        return _finite(value.to_dict())
-    return value
-
-
-def to_json(obj: Any) -> str:
-    try:
-        return json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        pass
-    # NaN and Infinity are not JSON (a script's parser refuses them): an unknown number is null. The
-    # walk is paid only by an answer that holds one.
-    try:
-        return json.dumps(_finite(obj), default=_json_default, indent=2, ensure_ascii=False, allow_nan=False)
-    except (ValueError, RecursionError) as exc:
-        raise PlannerError(f"cannot write the answer as JSON: {exc}") from None
 
 
 def emit_json(obj: Any) -> None:

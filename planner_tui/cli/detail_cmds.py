@@ -16,9 +16,11 @@ from planner_tui.cli.common import (
     AtOption,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
+    parse_at,
     short_time,
     stamp,
     stdout,
@@ -61,12 +63,11 @@ def shipment_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """A shipment: its order line, customer, carrier, lots with their status and any active quality holds."""
-    from planner_tui.engine.orders import shipment_detail
-
-    with open_store(db, snapshot, read_only=True) as store:
-        result = shipment_detail(store.cursor(), shipment_id)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.shipment(shipment_id)
     if json:
         emit_json(result)
         return
@@ -122,12 +123,11 @@ def customer_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """A customer: open order lines and the orders made for them, open and recent shipments, active holds."""
-    from planner_tui.engine.orders import customer_detail
-
-    with open_store(db, snapshot, read_only=True) as store:
-        result = customer_detail(store.cursor(), customer_id, at=at)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.customer(customer_id, at=parse_at(at))
     if json:
         emit_json(result)
         return
@@ -181,12 +181,11 @@ def machine_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """A machine: its state, since when and why, and its next open operations."""
-    from planner_tui.engine.orders import machine_detail
-
-    with open_store(db, snapshot, read_only=True) as store:
-        result = machine_detail(store.cursor(), machine_id, at=at, limit=limit)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.machine(machine_id, at=parse_at(at), limit=limit)
     if json:
         emit_json(result)
         return
@@ -237,14 +236,14 @@ def machines_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Every machine and its state, stopped ones first (longest stopped first): the console's machine panel."""
-    from planner_tui.engine.orders import list_machines
     from planner_tui.timeutil import resolve_now
 
     now = resolve_now(at)
-    with open_store(db, snapshot, read_only=True) as store:
-        result = list_machines(store.cursor(), stopped_only=stopped)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.machines(stopped_only=stopped)
     if json:
         emit_json(result)
         return
@@ -271,12 +270,11 @@ def holds_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Every active quality hold, newest first: how many lots it reaches, their stock, who already got goods."""
-    from planner_tui.engine.orders import active_holds
-
-    with open_store(db, snapshot, read_only=True) as store:
-        result = active_holds(store.cursor())
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.holds()
     if json:
         emit_json(result)
         return

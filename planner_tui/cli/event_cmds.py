@@ -14,9 +14,10 @@ from planner_tui.cli.common import (
     NUMBER,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
     short_time,
     short_times_in,
     stderr,
@@ -184,14 +185,13 @@ def list_events(
     outcome: Annotated[Optional[str], typer.Option("--outcome", help="applied, rejected or unknown_type.")] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """The event history: when each event happened, arrived, was applied, and what it changed."""
-    from planner_tui.store.events import event_history
-
     since_at = parse_timestamp(since, what="--since timestamp") if since else None
-    with open_store(db, snapshot, read_only=True) as store:
-        events = event_history(store.cursor(), type=type_, since=since_at, limit=limit, outcome=outcome)
+    with open_plant(db, snapshot, server) as plant:
+        events = plant.event_history(type=type_, since=since_at, limit=limit, outcome=outcome)
     if json:
         emit_json(events)
         return
@@ -218,14 +218,13 @@ def lag(
     ] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Event time to applied time of applied events: p50, p95, max (the order-to-production lag)."""
-    from planner_tui.store.events import lag_stats
-
     since_at = parse_timestamp(since, what="--since timestamp") if since else None
-    with open_store(db, snapshot, read_only=True) as store:
-        stats = lag_stats(store.cursor(), since=since_at)
+    with open_plant(db, snapshot, server) as plant:
+        stats = plant.event_lag(since=since_at)
     if json:
         emit_json(stats)
         return

@@ -11,9 +11,11 @@ from planner_tui.cli.common import (
     AtOption,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
+    parse_at,
     short_time,
     short_times_in,
     stamp,
@@ -21,15 +23,10 @@ from planner_tui.cli.common import (
 )
 from planner_tui.cli.common import table as _table
 from planner_tui.present import duration, slip
-from planner_tui.timeutil import parse_timestamp
 
 impact_app = typer.Typer(
     help="What a stop hits: production orders, customer lines, shipments, who to tell.", no_args_is_help=True
 )
-
-
-def _at(at: str | None):
-    return None if at is None else parse_timestamp(at, what="--at timestamp")
 
 
 # The tables must read at 80 columns: compact times (MM-DD HH:MM), durations in hours, no box lines;
@@ -123,13 +120,11 @@ def impact_machine(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """A machine stops: which orders, customer lines, shipments and customers are hit, and who to tell."""
-    from planner_tui.engine.impact import machine_impact
-
-    when = _at(at)
-    with open_store(db, snapshot, read_only=True) as store:
-        result = machine_impact(store.cursor(), machine_id, at=when, down_minutes=down_minutes)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.machine_impact(machine_id, at=parse_at(at), down_minutes=down_minutes)
     if json:
         emit_json(result)
         return
@@ -174,13 +169,11 @@ def reschedule_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Repair the whole plant around every stopped machine: new order ends and the customer lines at risk."""
-    from planner_tui.engine.impact import reschedule
-
-    when = _at(at)
-    with open_store(db, snapshot, read_only=True) as store:
-        result = reschedule(store.cursor(), at=when)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.reschedule(at=parse_at(at))
     if json:
         emit_json(result)
         return
@@ -189,7 +182,7 @@ def reschedule_cmd(
     for stop in result["stops"]:
         downtime = f"down {duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
         stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {stamp(stop['start'])}, {downtime}")
-    at_risk = result.get("lines_at_risk", result["sales_orders"])
+    at_risk = result["lines_at_risk"]
     already = sum(1 for line in at_risk if line["late"] and line.get("late_in_plan"))
     moved = sum(1 for line in at_risk if not line["late"])
     counts = [f"{len(result['sales_orders'])} turn LATE"] + ([f"{already} LATE in the plan"] if already else [])
@@ -212,12 +205,11 @@ def order_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Any order: what feeds it, what it feeds, the customer lines, shipments and customers behind it."""
-    from planner_tui.engine.orders import order_links
-
-    with open_store(db, snapshot, read_only=True) as store:
-        result = order_links(store.cursor(), order_id)
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.order_links(order_id)
     if json:
         emit_json(result)
         return

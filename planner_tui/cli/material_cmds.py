@@ -17,17 +17,16 @@ from planner_tui.cli.common import (
     AtOption,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
     short_time,
     short_times_in,
     stamp,
     stdout,
     table,
 )
-from planner_tui.engine.shortages import balance_series, projection, shortages
-from planner_tui.engine.trace import trace_hold, trace_lot
 from planner_tui.present import quantity, sparkline
 from planner_tui.timeutil import resolve_now
 
@@ -192,11 +191,12 @@ def trace_lot_command(
     lot_id: Annotated[str, typer.Argument(help="The lot to trace.")],
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Trace a lot forward (lots made from it, orders, stock, shipments, customers) and backward."""
-    with open_store(db, snapshot, read_only=True) as store:
-        answer = trace_lot(store.cursor(), lot_id)
+    with open_plant(db, snapshot, server) as plant:
+        answer = plant.trace_lot(lot_id)
     if json:
         emit_json(answer)
     else:
@@ -208,11 +208,12 @@ def trace_hold_command(
     hold_id: Annotated[str, typer.Argument(help="The quality hold whose lot to trace.")],
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Trace the lot of a quality hold: what it hits and who must be told."""
-    with open_store(db, snapshot, read_only=True) as store:
-        answer = trace_hold(store.cursor(), hold_id)
+    with open_plant(db, snapshot, server) as plant:
+        answer = plant.trace_hold(hold_id)
     if json:
         emit_json(answer)
     else:
@@ -250,25 +251,25 @@ def shortages_command(
     item: Annotated[Optional[str], typer.Option("--item", help="Show this item's time-phased balance.")] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Material shortages: items whose projected balance goes below zero, and safety-stock warnings."""
     now = resolve_now(at)
-    with open_store(db, snapshot, read_only=True) as store:
-        cur = store.cursor()
+    with open_plant(db, snapshot, server) as plant:
         if item is not None:
-            answer = projection(cur, item, at=now, horizon_days=horizon_days)
+            answer = plant.projection(item, at=now, horizon_days=horizon_days)
             if json:
                 emit_json(answer)
             else:
                 _print_projection(answer)
             return
-        answer = shortages(cur, at=now, horizon_days=horizon_days)
+        answer = plant.shortages(at=now, horizon_days=horizon_days)
         if json:
             emit_json(answer)
             return
         shown = answer["shortages"][:100]
-        series = balance_series(cur, [s["item_id"] for s in shown], at=now, horizon_days=horizon_days)
+        series = plant.balance_series([s["item_id"] for s in shown], at=now, horizon_days=horizon_days)
     horizon = f" to {stamp(answer['horizon_end'])}" if answer["horizon_end"] else ""
     stdout.print(
         f"[bold]{len(answer['shortages'])} item(s) short[/], {len(answer['warnings'])} below safety stock, "

@@ -7,7 +7,18 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from planner_tui.cli.common import ID, TEXT, DbOption, JsonOption, SnapshotOption, emit_json, open_store, stdout, table
+from planner_tui.cli.common import (
+    ID,
+    TEXT,
+    DbOption,
+    JsonOption,
+    ServerOption,
+    SnapshotOption,
+    emit_json,
+    open_plant,
+    stdout,
+    table,
+)
 from planner_tui.engine.search import KINDS
 
 WordsArgument = Annotated[
@@ -31,18 +42,16 @@ def find_cmd(
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Find anything a planner can go to by id or name: the exact id first, then ids starting with a word,
     ids containing one, then names and other labels. Sales order lines are SO/line."""
-    from planner_tui.engine.search import find, starting_points
-
     text = " ".join(words or [])
-    with open_store(db, snapshot, read_only=True) as store:
-        cur = store.cursor()
+    with open_plant(db, snapshot, server) as plant:
         if text.strip():
-            result = find(cur, text, kind=kind or None, limit=limit)
+            result = plant.find(text, kind=kind or None, limit=limit)
         else:
-            result = starting_points(cur, kind=kind or None, limit=limit)
+            result = plant.starting_points(kind=kind or None, limit=limit)
     if json:
         emit_json(result)
         return

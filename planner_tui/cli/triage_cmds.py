@@ -13,9 +13,11 @@ from planner_tui.cli.common import (
     AtOption,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
+    parse_at,
     short_time,
     short_times_in,
     stamp,
@@ -73,27 +75,22 @@ def exceptions(
     ] = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The exception inbox, worst first: machine stops, quality holds, shortages, late and unsupplied
     customer lines, with severity, age, owner and triage status. A kind that could not be checked (a
     loop in the plant data) is said after the table; the others are still listed."""
-    from planner_tui.engine.exceptions import check_kinds, list_exceptions
-
-    kinds = check_kinds(kind or None)
     now = resolve_now(at)
-    problems: list[str] = []
-    with open_store(db, snapshot, read_only=True) as store:
-        rows = list_exceptions(
-            store.cursor(), at=now, include_resolved=all_, include_snoozed=all_, problems=problems, kinds=kinds
-        )
-    total = len(rows)
+    with open_plant(db, snapshot, server) as plant:
+        answer = plant.exceptions(at=now, include_resolved=all_, include_snoozed=all_, kinds=kind or None)
+    rows, total, problems = answer["exceptions"], answer["total"], answer["problems"]
     if limit is None and not as_json:
         limit = TABLE_LIMIT
     if limit:
         rows = rows[:limit]
     if as_json:
-        emit_json({"at": now, "total": total, "exceptions": rows, "problems": problems})
+        emit_json({**answer, "exceptions": rows})
         return
     if not rows:
         stdout.print(f"No open exceptions as of {iso(now)}.")
@@ -151,14 +148,12 @@ def show(
     at: AtOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """An exception's detail and history: the events that raised or cleared it and every triage action."""
-    from planner_tui.engine.exceptions import get_exception
-
-    now = resolve_now(at)
-    with open_store(db, snapshot, read_only=True) as store:
-        row = get_exception(store.cursor(), exception_id, at=now)
+    with open_plant(db, snapshot, server) as plant:
+        row = plant.exception(exception_id, at=resolve_now(at))
     if as_json:
         emit_json(row)
         return
@@ -204,11 +199,17 @@ def show(
 
 
 @exception_app.command("kinds")
-def kinds_cmd(as_json: JsonOption = False) -> None:
+def kinds_cmd(server: ServerOption = None, as_json: JsonOption = False) -> None:
     """The kinds of exception: what raises each, its severities and who owns it."""
-    from planner_tui.engine.exceptions import exception_kinds
+    from planner_tui.settings import current
 
-    described = exception_kinds()
+    if server is None and current().server is None:
+        from planner_tui.engine.exceptions import exception_kinds
+
+        described = exception_kinds()  # this version's kinds: no database needed
+    else:
+        with open_plant(None, None, server) as plant:
+            described = plant.exception_kinds()
     if as_json:
         emit_json(described)
         return
@@ -236,20 +237,37 @@ triage_app = typer.Typer(
 )
 
 
-def _act(db: Path | None, as_json: bool, verb: str, fn, exception_id: str, *args, who=None, at=None) -> None:
-    if db is None:
-        raise BadRequest("triage writes to a database: give --db FILE")
-    from planner_tui.timeutil import parse_timestamp
+def _act(
+    verb: str,
+    action: str,
+    exception_id: str,
+    *args: str,
+    db: Path | None,
+    server: str | None,
+    who: str | None,
+    at: str | None,
+    as_json: bool,
+    **options: bool,
+) -> None:
+    """`action` (a PlantData triage method) on the plant, then one line (or its --json) saying so."""
+    when = parse_at(at)
+    with open_plant(db, None, server, read_only=False) as plant:
+        from planner_tui.access.local import LocalPlant
 
-    when = None if at is None else parse_timestamp(at, what="--at timestamp")
-    with open_store(db, None) as store:
-        state = fn(store, exception_id, *args, who=who, at=when)
-    exception_id = exception_id.strip()
+        if (who is not None or at is not None) and not isinstance(plant, LocalPlant):
+            raise BadRequest(
+                "--who and --at cannot be used with --server: the server records who acted (from your login "
+                "or token) and when (its clock)"
+            )
+        state = getattr(plant, action)(exception_id, *args, who=who, at=when, **options)
     if as_json:
-        emit_json({"exception_id": exception_id, **state})
+        emit_json(state)
         return
-    action = state["last_action"] or {}
-    line = f"{exception_id}: {verb} by {action.get('who')} at {iso(action.get('at'))}; now {state['status']}"
+    action_done = state["last_action"] or {}
+    line = (
+        f"{state['exception_id']}: {verb} by {action_done.get('who')} at {iso(action_done.get('at'))}; "
+        f"now {state['status']}"
+    )
     if state["assignee"]:
         line += f", assigned to {state['assignee']}"
     if state["status"] == "snoozed":
@@ -261,29 +279,42 @@ def _act(db: Path | None, as_json: bool, verb: str, fn, exception_id: str, *args
 def ack(
     exception_id: IdArgument,
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Acknowledge: someone has seen it and is on it."""
-    from planner_tui.store.triage import acknowledge
-
-    _act(db, as_json, "acknowledged", acknowledge, exception_id, who=who, at=at)
+    _act("acknowledged", "acknowledge", exception_id, db=db, server=server, who=who, at=at, as_json=as_json)
 
 
 @triage_app.command("assign")
 def assign_cmd(
     exception_id: IdArgument,
     person: Annotated[str, typer.Argument(help="Who takes it (see `planner-tui owners`).")],
+    new_person: Annotated[
+        bool,
+        typer.Option("--new-person", help="Assign someone not yet known (not among `planner-tui owners`)."),
+    ] = False,
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Assign it to a person."""
-    from planner_tui.store.triage import assign
-
-    _act(db, as_json, f"assigned to {person.strip()}", assign, exception_id, person, who=who, at=at)
+    """Assign it to a person: one of `planner-tui owners` or a server user, or anyone with --new-person."""
+    _act(
+        f"assigned to {person.strip()}",
+        "assign",
+        exception_id,
+        person,
+        new_person=new_person,
+        db=db,
+        server=server,
+        who=who,
+        at=at,
+        as_json=as_json,
+    )
 
 
 @triage_app.command("note")
@@ -291,14 +322,13 @@ def note(
     exception_id: IdArgument,
     text: Annotated[str, typer.Argument(help="The note (quote it).")],
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a note to its history."""
-    from planner_tui.store.triage import add_note
-
-    _act(db, as_json, "note added", add_note, exception_id, text, who=who, at=at)
+    _act("note added", "note", exception_id, text, db=db, server=server, who=who, at=at, as_json=as_json)
 
 
 @triage_app.command("snooze")
@@ -306,53 +336,50 @@ def snooze_cmd(
     exception_id: IdArgument,
     until: Annotated[str, typer.Argument(help="Until when: an ISO 8601 time, or a duration such as 30m, 2h, 1d.")],
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Hide it until a time; it comes back open after that."""
-    from planner_tui.store.triage import snooze
-
-    _act(db, as_json, "snoozed", snooze, exception_id, until, who=who, at=at)
+    _act("snoozed", "snooze", exception_id, until, db=db, server=server, who=who, at=at, as_json=as_json)
 
 
 @triage_app.command("resolve")
 def resolve_cmd(
     exception_id: IdArgument,
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Resolve it: it leaves the inbox (see it again with `exceptions --all`)."""
-    from planner_tui.store.triage import resolve
-
-    _act(db, as_json, "resolved", resolve, exception_id, who=who, at=at)
+    _act("resolved", "resolve", exception_id, db=db, server=server, who=who, at=at, as_json=as_json)
 
 
 @triage_app.command("reopen")
 def reopen_cmd(
     exception_id: IdArgument,
     db: DbOption = None,
+    server: ServerOption = None,
     who: WhoOption = None,
     at: ActionAtOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Reopen it after a resolve, an acknowledge or a snooze."""
-    from planner_tui.store.triage import reopen
-
-    _act(db, as_json, "reopened", reopen, exception_id, who=who, at=at)
+    _act("reopened", "reopen", exception_id, db=db, server=server, who=who, at=at, as_json=as_json)
 
 
 # --------------------------------------------------------------------------------------------- owners
 
 
-def owners(db: DbOption = None, snapshot: SnapshotOption = None, as_json: JsonOption = False) -> None:
+def owners(
+    db: DbOption = None, snapshot: SnapshotOption = None, server: ServerOption = None, as_json: JsonOption = False
+) -> None:
     """The plant's people an exception can be assigned to, with their roles."""
-    from planner_tui.store.triage import owners as plant_owners
-
-    with open_store(db, snapshot, read_only=True) as store:
-        people = plant_owners(store.cursor())
+    with open_plant(db, snapshot, server) as plant:
+        people = plant.owners()
     if as_json:
         emit_json(people)
         return

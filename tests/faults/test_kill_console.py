@@ -78,10 +78,15 @@ class Terminal:
 
 def _answered_triage(db, who: str, n: int, *, expect_ok: bool) -> tuple | None:
     """One triage action by the CLI; the action as it must be found in the store when it exited 0."""
+    # The hold H0 is raised all along (the stream stops and restarts machines): triage of an exception
+    # that was never raised is refused, and person-N is nobody the plant knows (hence --new-person).
     if n % 3 == 0:
-        args, wanted = ("assign", "machine_down:M2", f"person-{n}"), ("machine_down:M2", "assign", f"person-{n}")
+        args, wanted = (
+            ("assign", "quality_hold:H0", f"person-{n}", "--new-person"),
+            ("quality_hold:H0", "assign", f"person-{n}"),
+        )
     else:
-        args, wanted = ("note", "machine_down:M1", f"note {n}"), ("machine_down:M1", "note", f"note {n}")
+        args, wanted = ("note", "quality_hold:H0", f"note {n}"), ("quality_hold:H0", "note", f"note {n}")
     result = run_cli("triage", *args, "--db", db, "--who", who)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     if expect_ok:
