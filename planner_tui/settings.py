@@ -96,6 +96,24 @@ def _server(value: Any, base: Path | None) -> str:
     return text
 
 
+def _token(value: Any, base: Path | None) -> str:
+    text = _text(value)
+    if any(ch.isspace() for ch in text):
+        raise _Bad("expected a token without spaces", value="***")  # never echo a secret
+    return text
+
+
+def _roles(value: Any, base: Path | None) -> dict[str, str]:
+    from planner_tui.roles import ROLES
+
+    if not isinstance(value, dict):
+        raise _Bad('expected a table of OS user = "role"')
+    for name, role in value.items():
+        if not isinstance(role, str) or role.strip().lower() not in ROLES:
+            raise _Bad(f"expected one of {', '.join(ROLES)}", key=name, value=role)
+    return {name: role.strip().lower() for name, role in value.items()}
+
+
 def _events(value: Any, base: Path | None) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value  # a single source is a one-item list
     if not isinstance(items, list) or not items:
@@ -169,6 +187,9 @@ class _Key:
 _SCHEMA: dict[str, _Key] = {
     "db": _Key(_path, "PLANNER_TUI_DB"),
     "server": _Key(_server, "PLANNER_TUI_SERVER"),
+    "token": _Key(_token, "PLANNER_TUI_TOKEN"),
+    "ca": _Key(_path, "PLANNER_TUI_CA"),
+    "roles": _Key(_roles, None),  # a table: the plant server's roles for users on its Unix socket
     "events": _Key(_events, "PLANNER_TUI_EVENTS", _env_list),
     "poll": _Key(_poll, "PLANNER_TUI_POLL", _env_float),
     "theme": _Key(_theme, "PLANNER_TUI_THEME"),
@@ -186,7 +207,10 @@ class Settings:
     "flag"; `config_file` is the file looked for (whether or not it exists) and `config_source` why."""
 
     db: Path | None = None
-    server: str | None = None  # the plant server: shown, not used yet
+    server: str | None = None  # the plant server to ask instead of opening db (unix:PATH, tcp:HOST:PORT, URL)
+    token: str | None = None  # the bearer token for a plant server on TCP (from `planner-tui users add`)
+    ca: Path | None = None  # a CA file to trust for an https plant server (a site's own certificate)
+    roles: Mapping[str, str] = field(default_factory=dict)  # serve: OS user -> role on the Unix socket
     events: tuple[str, ...] = ()
     poll: float = 2.0
     theme: str | None = None  # None: Textual's default theme
@@ -216,6 +240,9 @@ class Settings:
         shown: dict[str, Any] = {
             "db": str(self.db) if self.db is not None else None,
             "server": redact_url(self.server) if self.server is not None else None,
+            "token": "***" if self.token else None,  # shown as set, never printed
+            "ca": str(self.ca) if self.ca is not None else None,
+            "roles": dict(self.roles),
             "events": [redact_url(source) for source in self.events],
             "poll": self.poll,
             "theme": self.theme,
@@ -306,7 +333,8 @@ def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **
         try:
             values[name] = spec.check(spec.from_env(text), None)  # relative to where the command runs
         except _Bad as bad:
-            raise SettingsError(_message(f"env:{spec.env}", name, bad.why, text)) from None
+            shown = text if bad.value is _WHOLE else bad.value  # a secret's checker hides it ("***")
+            raise SettingsError(_message(f"env:{spec.env}", name, bad.why, shown)) from None
         sources[name] = f"env:{spec.env}"
 
     settings = Settings(config_file=path, config_source=path_source, config_found=found, sources=sources, **values)

@@ -1,4 +1,4 @@
-"""The layers, one direction only (docs/architecture.md): store <- engine <- feeds <- access <- console <- cli.
+"""The layers, one direction only (docs/architecture.md): store <- engine <- feeds <- access <- server <- console <- cli.
 
 Every module under planner_tui/ is read (its AST, imports inside functions included: a lazy import is still
 a dependency) and may import only from its own layer and the layers above it, plus the shared top-level
@@ -18,9 +18,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "planner_tui"
 
 # Top to bottom: a layer may import itself and the layers above it.
-LAYERS = ("store", "engine", "feeds", "access", "console", "cli")
+LAYERS = ("store", "engine", "feeds", "access", "server", "console", "cli")
 # Top-level modules every layer may use; they may use one another but no layer.
-SHARED = {"__init__", "errors", "timeutil", "urls", "present", "logs", "settings"}
+SHARED = {"__init__", "errors", "timeutil", "urls", "present", "logs", "settings", "wire", "roles"}
 # Top-level modules with a place of their own: what each may import (beside SHARED and itself).
 PLACED = {
     "generate": {"store"},  # the synthetic plant generator writes a store; the CLI runs it
@@ -28,7 +28,7 @@ PLACED = {
 }
 # ... and which layers may import them.
 IMPORTED_BY = {"generate": {"cli"}, "__main__": set()}
-HEADLESS = ("store", "engine", "feeds", "access")  # below the console: no Textual
+HEADLESS = ("store", "engine", "feeds", "access", "server")  # below the console: no Textual
 # Console modules that may open the store themselves: the app (it builds a LocalPlant from the Store it
 # is given) and `planner-tui screenshots` (it builds the sample plant). Everything else uses access.
 CONSOLE_STORE_USERS = {"app", "screenshots"}

@@ -122,6 +122,7 @@ def _register() -> None:
         impact_cmds,
         material_cmds,
         search_cmds,
+        server_cmds,
         store_cmds,
         triage_cmds,
     )
@@ -136,6 +137,7 @@ def _register() -> None:
         triage_cmds,
         search_cmds,
         console_cmds,
+        server_cmds,
         config_cmds,
     ):
         module.register(app)

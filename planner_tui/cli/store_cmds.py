@@ -5,54 +5,79 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
+from planner_tui import settings
 from planner_tui.cli.common import (
     ID,
     NUMBER,
     DbOption,
     JsonOption,
+    ServerOption,
     SnapshotOption,
     emit_json,
-    open_store,
+    open_plant,
     progress_enabled,
     sigterm_unwinds,
     stdout,
     table,
 )
-from planner_tui.errors import PlannerError
+from planner_tui.errors import BadRequest, PlannerError
 from planner_tui.store import Store
-from planner_tui.store.status import plant_status
-from planner_tui.urls import redact_url
 
 
 def load(
     snapshot: Annotated[str, typer.Argument(help="A snapshot folder, or an http(s) base URL serving the same files.")],
-    db: Annotated[Path, typer.Option("--db", help="The planner_tui DuckDB file to load into (created if missing).")],
+    db: Annotated[
+        Optional[Path], typer.Option("--db", help="The planner_tui DuckDB file to load into (created if missing).")
+    ] = None,
+    server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Load a plant snapshot into the database: validated as a whole, swapped in at once.
 
     A snapshot with problems is rejected with every problem listed, and the database keeps its
-    previous snapshot. planner_tui's own tables (event history, triage) survive a reload.
+    previous snapshot. planner_tui's own tables (event history, triage) survive a reload. With --server
+    (or the server setting) the plant server loads it, as an admin: consoles stay open and show it.
     """
     from planner_tui.store.loader import load_snapshot
 
+    address = server or (settings.current().server if db is None else None)
+    if address is not None and db is not None:
+        raise BadRequest("give --db FILE or --server ADDR, not both")
+    if address is None and db is None:
+        raise BadRequest("give --db FILE to load into (or --server ADDR to load through the plant server)")
     progress = progress_enabled() and not json
+    if address is not None:
+        from planner_tui.access.remote import connect
+
+        plant = connect(address)
+        try:
+            with sigterm_unwinds("the load"):
+                report = plant.load_snapshot(snapshot)
+        finally:
+            plant.close()
+        _print_load(report, f"the plant server at {address}", json)
+        return
+    assert db is not None
     with sigterm_unwinds("the load"):
         if os.path.lexists(db):
             with Store.open(db) as store:
                 report = load_snapshot(store, snapshot, progress=progress)
         else:
             report = _first_load(snapshot, db, progress)
-    if json:
+    _print_load(report, str(db), json)
+
+
+def _print_load(report: dict, into: str, as_json: bool) -> None:
+    if as_json:
         emit_json(report)
         return
     # Paths on their own lines, whole (soft_wrap) so they copy and paste; the rest fits 80 columns.
     stdout.print(f"Loaded {report['source']}", highlight=False, soft_wrap=True)
-    stdout.print(f"  into {db}", highlight=False, soft_wrap=True)
+    stdout.print(f"  into {into}", highlight=False, soft_wrap=True)
     stdout.print(_row_counts(report["tables"]))
     total = sum(report["tables"].values())
     stdout.print(f"{total:,} rows in {report['seconds']:.2f} s", highlight=False)
@@ -123,12 +148,12 @@ def _row_counts(tables: dict[str, int]):
     return counts
 
 
-def status(db: DbOption = None, snapshot: SnapshotOption = None, json: JsonOption = False) -> None:
+def status(
+    db: DbOption = None, snapshot: SnapshotOption = None, server: ServerOption = None, json: JsonOption = False
+) -> None:
     """What the store holds: rows per table, stopped machines, active holds, open orders, last event."""
-    with open_store(db, snapshot, read_only=True) as store:
-        summary = plant_status(store.cursor())
-    if summary.get("loaded_from"):  # a database loaded by an older version may hold a password there
-        summary["loaded_from"] = redact_url(summary["loaded_from"])
+    with open_plant(db, snapshot, server) as plant:
+        summary = plant.status()
     if json:
         emit_json(summary)
         return

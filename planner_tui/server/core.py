@@ -1,0 +1,404 @@
+"""The plant server's heart, without HTTP: it owns the store, follows the feeds, numbers the plant's
+versions, answers each question once per version, records triage as who is asking, and tells whoever
+listens what changed.
+
+- **Version.** Every change the server makes (events applied, a feed's state, a triage action, a load)
+  bumps `version` and is published to the `ChangeHub`: the live stream every console listens to.
+- **Answers.** `answer()` computes a question once per plant version and serves the same bytes to every
+  client asking it (`AnswerCache`, single-flight: fifty consoles asking after a change cost one query). A
+  question about "now" (no `at`, or an `at` within `LIVE_WINDOW` of the server's clock) is answered at the
+  server's clock and reused for at most `live_seconds` while the version stands.
+- **Who.** The caller is an `Identity` the HTTP layer established (the kernel's peer credentials on the
+  Unix socket, a bearer token on TCP); triage is recorded under its name at the server's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import pwd
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from planner_tui.access import LocalPlant
+from planner_tui.access.api import Endpoint
+from planner_tui.errors import NotAllowed
+from planner_tui.roles import DEFAULT_LOCAL_ROLE, RIGHTS
+from planner_tui.store import Store
+from planner_tui.store import users as user_store
+from planner_tui.timeutil import iso, utcnow
+from planner_tui.wire import to_json
+
+log = logging.getLogger(__name__)
+
+LIVE_WINDOW = timedelta(seconds=10)  # an `at` this close to the server's clock means "now"
+DEFAULT_LIVE_SECONDS = 5.0
+CACHE_BYTES = 256 << 20  # answers kept in memory; beyond it the oldest go (a new version drops them anyway)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking, as the server established it: `via` unix (peer credentials) or token."""
+
+    name: str
+    role: str
+    via: str
+
+    def require(self, right: str, what: str) -> None:
+        if right not in RIGHTS.get(self.role, frozenset()):
+            raise NotAllowed(f"{self.name} is a {self.role}: a {self.role} may not {what}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"user": self.name, "role": self.role, "via": self.via}
+
+
+# ------------------------------------------------------------------------------------------ the live stream
+
+
+class ChangeHub:
+    """Publishes each change to every subscriber's asyncio queue, from any thread. A subscriber that
+    falls `QUEUE` changes behind is dropped (its stream ends; the client reconnects and reloads)."""
+
+    QUEUE = 256
+
+    def __init__(self) -> None:
+        self._subscribers: dict[asyncio.Queue[dict | None], asyncio.AbstractEventLoop] = {}
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def subscribe(self) -> asyncio.Queue[dict | None]:
+        queue: asyncio.Queue[dict | None] = asyncio.Queue(self.QUEUE)
+        with self._lock:
+            self._subscribers[queue] = asyncio.get_running_loop()
+            if self.closed:
+                queue.put_nowait(None)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict | None]) -> None:
+        with self._lock:
+            self._subscribers.pop(queue, None)
+
+    @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def publish(self, change: dict | None) -> None:
+        with self._lock:
+            targets = list(self._subscribers.items())
+        for queue, loop in targets:
+            try:
+                loop.call_soon_threadsafe(self._put, queue, change)
+            except RuntimeError:  # that loop has closed
+                self.unsubscribe(queue)
+
+    def _put(self, queue: asyncio.Queue[dict | None], change: dict | None) -> None:
+        try:
+            queue.put_nowait(change)
+        except asyncio.QueueFull:
+            self.unsubscribe(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(None)  # the end of its stream: it reconnects and reloads everything
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        self.closed = True
+        self.publish(None)
+
+
+# ------------------------------------------------------------------------------------------ the answers
+
+
+@dataclass
+class Answer:
+    version: int
+    body: bytes
+    etag: str
+    computed: float  # time.monotonic() when it was computed
+    live: bool
+
+
+class AnswerCache:
+    """One answer per (question, version), computed by one thread while the others asking wait for it."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple, Answer] = {}  # in insertion order: the oldest first
+        self._bytes = 0
+        self._computing: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.computed = 0  # answers computed (benchmarks and tests read it)
+        self.served = 0
+
+    def get(
+        self,
+        key: tuple,
+        version: Callable[[], int],
+        live_seconds: float | None,
+        compute: Callable[[], bytes],
+        boot: str,
+    ) -> Answer:
+        while True:
+            now_version = version()
+            with self._lock:
+                found = self._answers.get(key)
+                if found is not None and self._fresh(found, now_version, live_seconds):
+                    self.served += 1
+                    return found
+                gate = self._computing.setdefault(key, threading.Lock())
+            with gate:
+                with self._lock:  # another thread may have computed it while this one waited
+                    found = self._answers.get(key)
+                    if found is not None and self._fresh(found, version(), live_seconds):
+                        self.served += 1
+                        return found
+                started_version = version()
+                body = compute()
+                answer = Answer(
+                    started_version,
+                    body,
+                    f'"{boot}-{started_version}-{hashlib.sha1(body).hexdigest()[:16]}"',
+                    time.monotonic(),
+                    live_seconds is not None,
+                )
+                with self._lock:
+                    self.computed += 1
+                    self.served += 1
+                    self._keep(key, answer, version())
+                    self._computing.pop(key, None)
+                return answer
+
+    def _keep(self, key: tuple, answer: Answer, version: int) -> None:
+        """Store an answer (under self._lock): answers of older versions go first, then the oldest."""
+        replaced = self._answers.pop(key, None)
+        self._bytes -= len(replaced.body) if replaced is not None else 0
+        if self._bytes + len(answer.body) > CACHE_BYTES:
+            self._answers = {k: a for k, a in self._answers.items() if a.version == version}
+            self._bytes = sum(len(a.body) for a in self._answers.values())
+        while self._answers and self._bytes + len(answer.body) > CACHE_BYTES:
+            oldest = next(iter(self._answers))
+            self._bytes -= len(self._answers.pop(oldest).body)
+        self._answers[key] = answer
+        self._bytes += len(answer.body)
+
+    @staticmethod
+    def _fresh(answer: Answer, version: int, live_seconds: float | None) -> bool:
+        if answer.version != version:
+            return False
+        return live_seconds is None or time.monotonic() - answer.computed <= live_seconds
+
+
+# ------------------------------------------------------------------------------------------ the server
+
+
+class PlantServer:
+    """The plant as the server holds it (see the module docstring). `start()` begins following the feeds;
+    `stop()` ends that and closes the store, with nothing accepted lost (every write is committed when it
+    is answered)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        events: Sequence[str] = (),
+        poll_seconds: float = 2.0,
+        roles: Mapping[str, str] | None = None,
+        default_role: str = DEFAULT_LOCAL_ROLE,
+        live_seconds: float = DEFAULT_LIVE_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.events = tuple(events)
+        self.poll_seconds = poll_seconds
+        self.roles = dict(roles or {})
+        self.default_role = default_role
+        self.live_seconds = live_seconds
+        self.clock = clock
+        self.boot = secrets.token_hex(4)  # tells one run's versions from the next's (ETags, streams)
+        self.started_at = clock()
+        self.hub = ChangeHub()
+        self.cache = AnswerCache()
+        self._version = 0
+        self._version_lock = threading.Lock()
+        # One LocalPlant per feed (each polls its own); the first answers the questions, so its feed's
+        # state is the one the inbox reports (a stale feed is an exception).
+        self._feed_plants = [LocalPlant(store, events=source) for source in self.events]
+        self.plant = self._feed_plants[0] if self._feed_plants else LocalPlant(store)
+        self._feed_states: dict[str, str | None] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.own_uid = os.getuid()
+        self.revocations = 0  # tokens revoked while running: a live stream checks its token again when it moves
+
+    # ------------------------------------------------------------------ versions and changes
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def changed(self, what: str, **detail: Any) -> int:
+        """Record a change: a new version, published to every stream."""
+        with self._version_lock:
+            self._version += 1
+            version = self._version
+        self.hub.publish({"version": version, "what": what, "at": iso(self.clock()), **detail})
+        return version
+
+    def hello(self) -> dict:
+        """The first message of a stream: where the plant stands."""
+        return {
+            "version": self._version,
+            "boot": self.boot,
+            "what": "hello",
+            "at": iso(self.clock()),
+            "feeds": self.feed_states(),
+        }
+
+    # ------------------------------------------------------------------ the feeds
+
+    def start(self) -> None:
+        for plant in self._feed_plants:
+            thread = threading.Thread(target=self._follow, args=(plant,), name=f"feed {plant.events}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _follow(self, plant: LocalPlant) -> None:
+        """Poll one feed for as long as the server runs: as `events pull --follow` does."""
+        from planner_tui.errors import PlannerError
+
+        while not self._stop.is_set():
+            started = time.monotonic()
+            status: dict | None = None
+            try:
+                polled = plant.poll_feed()
+                status = polled.get("status")
+                applied = int(polled.get("applied") or 0)
+            except PlannerError as error:  # the feed cannot even be opened: said, and tried again
+                log.warning("feed %s: %s", plant.events, error)
+                applied = 0
+                status = {"feed": plant.events, "state": "stale", "last_error": str(error)}
+            except Exception:  # noqa: BLE001 - a follower must outlive any one bad poll
+                log.exception("feed %s: the poll failed", plant.events)
+                applied = 0
+            state = status.get("state") if status else None
+            key = str(plant.events)
+            if applied or state != self._feed_states.get(key, "starting"):
+                self._feed_states[key] = state
+                self.changed("events" if applied else "feed", applied=applied, feed=status)
+            if state == "catching_up" and applied:
+                continue
+            self._stop.wait(max(0.05, self.poll_seconds - (time.monotonic() - started)))
+
+    def feed_states(self) -> list[dict]:
+        out = []
+        for plant in self._feed_plants:
+            out.append(plant.feed_status() or {"feed": plant.events, "state": "starting"})
+        return out
+
+    def stop(self) -> None:
+        """Stop following the feeds (a poll under way finishes and commits), then close the store."""
+        self._stop.set()
+        self.hub.close()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        for plant in self._feed_plants[1:]:
+            plant.close_feed()
+        # A write still under way (a load outlasting the graceful shutdown, a triage) finishes and commits
+        # first: every writer holds the write lock for its whole transaction.
+        with self.store.write_lock:
+            try:
+                self.store.con.execute("CHECKPOINT")
+            except Exception:  # noqa: BLE001 - closing is what matters; DuckDB replays its WAL on open
+                log.warning("checkpoint on stop failed", exc_info=True)
+            self.plant.close()
+
+    # ------------------------------------------------------------------ who is asking
+
+    def identify_local(self, uid: int) -> Identity:
+        """A user on the Unix socket, named by the kernel: the server's own user is an admin, others have
+        the role the settings give them (`roles`), else the default."""
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = f"uid{uid}"
+        if uid == self.own_uid:
+            return Identity(name, "admin", "unix")
+        return Identity(name, self.roles.get(name, self.default_role), "unix")
+
+    def identify_token(self, token: str) -> Identity | None:
+        cur = self.store.cursor()
+        try:
+            user = user_store.user_for_token(cur, token)
+        finally:
+            cur.close()
+        return Identity(user["name"], user["role"], "token") if user else None
+
+    # ------------------------------------------------------------------ questions
+
+    def answer(self, endpoint: Endpoint, path_value: str | None, kwargs: dict[str, Any]) -> Answer:
+        """The question's answer as JSON bytes, once per version (see the module docstring)."""
+        live = False
+        if any(param.name == "at" for param in endpoint.params):
+            asked = kwargs.get("at")
+            now = self.clock()
+            if asked is None or abs(asked - now) <= LIVE_WINDOW:
+                live = True
+                kwargs = {k: v for k, v in kwargs.items() if k != "at"}
+        key = (endpoint.name, path_value, tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())), live)
+        method = getattr(self.plant, endpoint.name)
+
+        def compute() -> bytes:
+            args = (path_value,) if endpoint.path_param is not None else ()
+            call_kwargs = {**kwargs, "at": self.clock()} if live else kwargs
+            return to_json(method(*args, **call_kwargs)).encode("utf-8")
+
+        return self.cache.get(key, lambda: self._version, self.live_seconds if live else None, compute, self.boot)
+
+    # ------------------------------------------------------------------ writes
+
+    def triage(self, who: Identity, endpoint: Endpoint, exception_id: str, kwargs: dict[str, Any]) -> dict:
+        who.require("triage", "triage exceptions")
+        record = getattr(self.plant, endpoint.name)(exception_id, **kwargs, who=who.name, at=self.clock())
+        version = self.changed("triage", action=endpoint.name, exception_id=record.get("exception_id"), who=who.name)
+        return {**record, "version": version}
+
+    def load(self, who: Identity, folder_or_url: str, *, shown_as: str | None = None) -> dict:
+        from planner_tui.store.loader import load_snapshot
+
+        who.require("load", "load snapshots")
+        report = load_snapshot(self.store, folder_or_url, shown_as=shown_as)
+        log.info("snapshot %s loaded by %s", report.get("source"), who.name)
+        self.changed("load", source=report.get("source"), as_of=report.get("as_of"), who=who.name)
+        return report
+
+    def add_user(self, who: Identity, name: str, role: str) -> dict:
+        who.require("users", "manage users")
+        user, token = user_store.add_user(self.store, name, role, by=who.name, at=self.clock())
+        log.info("user %s (%s) added by %s", user["name"], user["role"], who.name)
+        return {**user, "token": token}
+
+    def list_users(self, who: Identity) -> list[dict]:
+        who.require("users", "manage users")
+        cur = self.store.cursor()
+        try:
+            return user_store.list_users(cur)
+        finally:
+            cur.close()
+
+    def revoke_user(self, who: Identity, name: str) -> dict:
+        who.require("users", "manage users")
+        revoked = user_store.revoke_user(self.store, name, by=who.name, at=self.clock())
+        self.revocations += 1
+        log.info("user %s revoked by %s", revoked["name"], who.name)
+        return revoked
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
