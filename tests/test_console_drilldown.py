@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static, Tree
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.screenshots import wait_loaded
 from planner_tui.store import Store
+from planner_tui.timeutil import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "plant"
@@ -23,8 +24,10 @@ USER = "ana.planner"
 
 
 def console(store: Store, at: datetime = AT, user: str = USER) -> PlannerApp:
-    """The planner's console over `store`, its clock pinned at `at`, acting as `user`."""
-    return PlannerApp(store, at=at, user=user, animate=False)
+    """The planner's console over `store`, its clock pinned at `at`, acting as `user`; its triage is
+    recorded at `at` too (a real console records the real clock), so tests can say when."""
+    pinned = parse_timestamp(at)
+    return PlannerApp(store, at=at, user=user, animate=False, triage_clock=lambda: pinned)
 
 
 def event(n: int, type_: str, time: str, **data) -> dict:

@@ -18,6 +18,7 @@ from textual.screen import Screen
 
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.screenshots import wait_loaded
+from planner_tui.timeutil import parse_timestamp
 
 SIZE = (120, 36)
 
@@ -42,7 +43,8 @@ class DrillHost(PlannerApp):
 @pytest.fixture
 def app():
     store = sample_store([WELD_DOWN, RUSH_ORDER])
-    yield DrillHost(store, at=AT, user=USER, animate=False)
+    pinned = parse_timestamp(AT)  # triage recorded at the pinned clock, so the history drawn is reproducible
+    yield DrillHost(store, at=AT, user=USER, animate=False, triage_clock=lambda: pinned)
     store.close()
 
 

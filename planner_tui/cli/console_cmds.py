@@ -12,11 +12,12 @@ from planner_tui import settings
 from planner_tui.cli.common import (
     AtOption,
     DbOption,
+    ServerOption,
     SnapshotOption,
     open_store,
     stderr,
 )
-from planner_tui.errors import PlannerError, StoreLocked
+from planner_tui.errors import BadRequest, PlannerError, StoreLocked
 from planner_tui.store import Store
 from planner_tui.timeutil import parse_timestamp
 from planner_tui.urls import redact_url
@@ -51,8 +52,10 @@ def sample_data_dir() -> Path:
 
 
 def run_console(
-    store: Store,
+    store: Store | None,
     *,
+    plant=None,
+    user: str | None = None,
     at: str | None,
     events: str | None,
     poll: float,
@@ -69,12 +72,12 @@ def run_console(
     log_path = logs.configure(in_force.log_level, console=True)
     log = logging.getLogger(logs.CONSOLE_LOGGER)
     log.info(
-        "console starting: database %s, feed %s, settings file %s",
-        store.path or "in memory",
+        "console starting: %s, feed %s, settings file %s",
+        f"plant server {plant.address}" if plant is not None else f"database {(store and store.path) or 'in memory'}",
         redact_url(events) if events else "none",
         in_force.config_file,
     )
-    app = PlannerApp(store, at=at, events=events, poll_seconds=poll, clock=clock)
+    app = PlannerApp(store, plant=plant, at=at, events=events, poll_seconds=poll, clock=clock, user=user)
     # Textual's own App API, usable before run(): the theme reactive and the binding-id keymap.
     if in_force.theme is not None:
         app.theme = in_force.theme
@@ -102,6 +105,7 @@ def _one_feed(in_force: settings.Settings) -> str | None:
 def run(
     db: DbOption = None,
     snapshot: SnapshotOption = None,
+    server: ServerOption = None,
     events: EventsOption = None,
     poll: PollOption = None,
     theme: ThemeOption = None,
@@ -116,6 +120,20 @@ def run(
     from planner_tui.console.theme import check_theme  # Textual only for a console or its check
 
     check_theme(in_force)  # messages before the screen opens
+    address = server or (in_force.server if db is None and snapshot is None else None)
+    if address is not None:
+        if db is not None or snapshot is not None or events is not None:
+            raise BadRequest("--server cannot be given with --db, --snapshot or --events: the server owns those")
+        from planner_tui.access.remote import connect
+
+        plant = connect(address)
+        try:
+            me = plant.whoami()  # fails here, before the screen, if the server is away or refuses us
+        except BaseException:
+            plant.close()
+            raise
+        run_console(None, plant=plant, user=me["user"], at=at, events=None, poll=in_force.poll, in_force=in_force)
+        return
     feed = _one_feed(in_force)
     # --snapshot wins over a db setting (only a --db flag given with it is a conflict).
     store = open_store(in_force.db if snapshot is None else db, snapshot)

@@ -42,6 +42,7 @@ from planner_tui.timeutil import ReplayClock, resolve_now, utcnow
 log = logging.getLogger(__name__)
 
 CATCH_UP_DELAY = 0.05  # a feed that is behind is asked again at once
+RECONNECT_DELAY = 1.0  # the plant server is away: ask again (its client retries its stream meanwhile)
 DEFAULT_POLL_SECONDS = 2.0
 
 
@@ -71,6 +72,7 @@ class PlannerApp(App[None]):
         user: str | None = None,
         animate: bool = True,
         clock: Callable[[], datetime] | None = None,
+        triage_clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         if plant is None:
@@ -80,7 +82,13 @@ class PlannerApp(App[None]):
         self.plant: PlantData = plant
         self._at = resolve_now(at) if at is not None else None
         self._clock = clock  # e.g. the demo's ReplayClock; None means the real UTC clock
+        # When triage is recorded: None lets the plant use the real clock, whatever --at pinned (the
+        # audit trail is not the view). Only tests and screenshots pass a clock, to stay reproducible.
+        self._triage_clock = triage_clock
         self.events_source = events  # a feed to poll (through the plant); None: no polling
+        # A plant server's client: its poll_feed waits for the server's changes, asked again at once.
+        self.follows_changes = bool(getattr(plant, "follows_changes", False))
+        self.disconnected: str | None = None  # the plant server cannot be reached: why
         self.poll_seconds = poll_seconds
         self.user = user or current_user()
         self.feed_status: Record | None = None  # PlantData.feed_status as of the last poll
@@ -103,6 +111,10 @@ class PlannerApp(App[None]):
         if self._at is not None:
             return self._at
         return self._clock() if self._clock is not None else utcnow()
+
+    def triage_time(self) -> datetime | None:
+        """The time to record a triage action at: None (the plant's real clock) unless a test pinned it."""
+        return self._triage_clock() if self._triage_clock is not None else None
 
     @property
     def clock_pinned(self) -> bool:
@@ -159,7 +171,7 @@ class PlannerApp(App[None]):
     def on_mount(self) -> None:
         if not self.is_headless:
             self._install_signal_handlers()
-        if self.events_source:
+        if self.events_source or self.follows_changes:
             self._poll_feed()
 
     def _install_signal_handlers(self) -> None:
@@ -224,10 +236,20 @@ class PlannerApp(App[None]):
                 if self._shutting_down:
                     return
                 polled = plant.poll_feed()
+        except PlantUnavailable as error:
+            if self._shutting_down:
+                return
+            if self.follows_changes:  # the server is away: say so, keep the last answers, try again
+                self.post_message(FeedPolled(0, self.feed_status, disconnected=str(error)))
+            else:
+                self.post_message(FeedPolled(0, None, error=str(error)))
+            return
         except PlannerError as error:  # the feed cannot even be opened (or the console is closing)
             self.post_message(FeedPolled(0, None, error=str(error)))
             return
-        self.post_message(FeedPolled(int(polled.get("applied") or 0), polled.get("status")))
+        self.post_message(
+            FeedPolled(int(polled.get("applied") or 0), polled.get("status"), changed=bool(polled.get("changed")))
+        )
 
     @staticmethod
     def _state(status: Record | None) -> str | None:
@@ -238,22 +260,27 @@ class PlannerApp(App[None]):
         previous_state = self._state(self.feed_status)
         self.feed_status = message.status
         self.feed_error = message.error
-        # A feed going stale (or coming back) is news for the inbox too, even with nothing applied.
+        was_disconnected, self.disconnected = self.disconnected, message.disconnected
+        # A feed going stale (or coming back) is news for the inbox too, even with nothing applied; so is
+        # the plant server coming back (what changed meanwhile was not heard).
         state_changed = self._state(message.status) != previous_state
-        if message.applied or state_changed:
+        reconnected = was_disconnected is not None and message.disconnected is None
+        if message.applied or message.changed or state_changed or reconnected:
             self.data_version += 1
             self.screen.post_message(DataChanged(message.applied, self.data_version))
         main = self.main_screen
         if main is not None and main.is_current:
             main.render_header()
-        if self._state(message.status) == "catching_up" and message.applied:
+        if message.disconnected:
+            self._arm_poll(RECONNECT_DELAY)
+        elif self.follows_changes or (self._state(message.status) == "catching_up" and message.applied):
             self._arm_poll(CATCH_UP_DELAY)
         else:
             # Polls start every poll_seconds (the time a poll took counts towards it), one at a time.
             self._arm_poll(max(CATCH_UP_DELAY, self.poll_seconds - (time.monotonic() - self._poll_started)))
 
     def _arm_poll(self, delay: float) -> None:
-        if self._shutting_down or not self.events_source:
+        if self._shutting_down or not (self.events_source or self.follows_changes):
             return
         self._poll_timer = self.set_timer(delay, self._poll_feed, name="next feed poll")
 

@@ -26,9 +26,14 @@ class ConsoleApp(Protocol):
     data_version: int  # bumped after every applied feed batch: a screen that missed one reloads
     feed_status: Record | None  # the feed as of its last poll (PlantData.feed_status), None without one
     feed_error: str | None  # the feed could not be opened at all
+    disconnected: str | None  # the plant server cannot be reached (why), None when connected or local
 
     def now(self) -> datetime:
         """The console's clock: pinned (--at), a replay clock, or the real UTC clock."""
+        ...
+
+    def triage_time(self) -> datetime | None:
+        """When a triage action is recorded: None, the plant's real clock (never the pinned --at)."""
         ...
 
     @property

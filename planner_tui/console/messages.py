@@ -25,11 +25,21 @@ class DataChanged(Message):
 class FeedPolled(Message):
     """One poll of the feed finished (in a worker): what it applied and the feed's state."""
 
-    def __init__(self, applied: int, status: Record | None, error: str | None = None) -> None:
+    def __init__(
+        self,
+        applied: int,
+        status: Record | None,
+        error: str | None = None,
+        *,
+        changed: bool = False,
+        disconnected: str | None = None,
+    ) -> None:
         super().__init__()
         self.applied = applied
         self.status = status  # PlantData.feed_status after the poll, or None
         self.error = error  # set when the feed could not even be opened
+        self.changed = changed  # the plant server said something changed (triage, a load, events)
+        self.disconnected = disconnected  # the plant server cannot be reached: why
 
 
 class PanelData(Message):

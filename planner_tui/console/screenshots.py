@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner_tui.store import Store
+from planner_tui.timeutil import parse_timestamp
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -155,7 +156,8 @@ async def _shoot(sample_dir: Path, out: Path, name: str, flow: ScreenshotFlow | 
     from planner_tui.console.app import PlannerApp
 
     store = scenario_store(sample_dir)
-    app = PlannerApp(store, at=SCREENSHOT_AT, user="ana.planner", animate=False)
+    pinned = parse_timestamp(SCREENSHOT_AT)  # screenshots are reproducible: triage shown at the pinned time
+    app = PlannerApp(store, at=SCREENSHOT_AT, user="ana.planner", animate=False, triage_clock=lambda: pinned)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)

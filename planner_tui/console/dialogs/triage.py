@@ -143,8 +143,9 @@ class TriageActions(_Host):
         if not target:
             return
         console = console_of(self)
-        # None: the plant records the OS user (as the CLI does)
-        self._triage_worker(action, target, argument, console.user or None, console.now())
+        # who: None lets the plant record the OS user (as the CLI does); a plant server records who is
+        # connected whatever is sent. When: the real clock, never a pinned --at (the audit trail).
+        self._triage_worker(action, target, argument, console.user or None, console.triage_time())
 
     @work(thread=True, exit_on_error=False, group="triage")
     def _triage_worker(

@@ -444,5 +444,6 @@ class MainScreen(Screen[None]):
             status=app.feed_status,
             lag=self.header_data.get("lag"),
             error=app.feed_error,
+            disconnected=app.disconnected,
         )
-        self.query_one(FeedBanner).show(app.feed_status, app.feed_error)
+        self.query_one(FeedBanner).show(app.feed_status, app.feed_error, app.disconnected)

@@ -15,8 +15,10 @@ from planner_tui.present import moment, seconds, short_time
 FEED_STYLE = {"live": "bold green", "catching_up": "bold yellow", "starting": "yellow", "stale": "bold white on red"}
 
 
-def feed_words(status: Record | None, error: str | None = None) -> Text:
-    """The feed state in words: live / catching up / stale since T."""
+def feed_words(status: Record | None, error: str | None = None, disconnected: str | None = None) -> Text:
+    """The feed state in words: live / catching up / stale since T; reconnecting to the plant server."""
+    if disconnected:
+        return Text("server: reconnecting...", style=FEED_STYLE["stale"])
     if error:
         return Text("feed DEAD", style=FEED_STYLE["stale"])
     if status is None:
@@ -62,13 +64,14 @@ class PlantHeader(Static):
         lag: Record | None,
         error: str | None,
         events: int | None = None,
+        disconnected: str | None = None,
     ) -> None:
         text = Text()
         text.append(moment(now) + " UTC")
         if clock_note:
             text.append(f" ({clock_note})", style="dim")
         text.append("  |  ")
-        text.append_text(feed_words(status, error))
+        text.append_text(feed_words(status, error, disconnected))
         lag_text = lag_words(status, lag)
         if lag_text:
             text.append(f"  |  {lag_text}")
@@ -88,9 +91,14 @@ class FeedBanner(Static):
     FeedBanner.-shown { display: block; }
     """
 
-    def show(self, status: Record | None, error: str | None) -> None:
+    def show(self, status: Record | None, error: str | None, disconnected: str | None = None) -> None:
         state = status.get("state") if status is not None else None
-        if error:
+        if disconnected:
+            message = (
+                f"{disconnected[:1].upper()}{disconnected[1:]}. Showing the last answers; triage is refused "
+                "until it is back."
+            )
+        elif error:
             message = f"Feed DEAD: {error}. Showing the data already in the store."
         elif status is not None and state == "stale":
             last_error = status.get("last_error") or "no answer"
