@@ -12,8 +12,12 @@ validation, so a test can also build a broken plant on purpose.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from planner_tui.store import Store
 from planner_tui.store.contract import TABLES_BY_NAME
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 DEFAULTS: dict[str, dict[str, object]] = {
     "machines": {"name": None, "work_center": "WC", "line": "L1", "plant": "TEST", "supervisor": None},
@@ -62,3 +66,18 @@ def make_plant(store: Store | None = None, **tables: list[dict]) -> Store:
             raise KeyError(f"unknown table {name}")
         insert_rows(store, name, rows)
     return store
+
+
+def scenario_db(path: Path) -> Path:
+    """The sample plant with its scenario's events applied (the screenshots' plant: machines down, a
+    hold, late lines), as a database file at `path`."""
+    from planner_tui.console.screenshots import scenario_store
+
+    memory = scenario_store(SAMPLE)
+    try:
+        memory.con.execute("ATTACH ? AS out", [str(path)])
+        memory.con.execute("COPY FROM DATABASE memory TO out")
+        memory.con.execute("DETACH out")
+    finally:
+        memory.close()
+    return path

@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from plantkit import scenario_db
 
 from planner_tui.access.address import parse_address
 from planner_tui.access.remote import RemotePlant
@@ -51,29 +52,24 @@ STOP_SECONDS = 15.0
 HEADER_SECONDS = 2.0
 
 
-def sample_db(path: Path, *, scenario: bool = True) -> Path:
-    """The sample plant (and, by default, its scenario's events) in a database file at `path`."""
-    from planner_tui.feeds.poller import open_feed
-    from planner_tui.store import Store
-    from planner_tui.store.loader import load_snapshot
+def sample_db(path: Path) -> Path:
+    """The sample plant with its whole scenario applied, in a database file at `path`."""
+    return scenario_db(path)
 
-    store = Store.memory()
-    try:
-        load_snapshot(store, str(SNAPSHOT))
-        if scenario:
-            feed = open_feed(store, str(SAMPLE / "scenario.jsonl"))
-            try:
-                for _ in range(1000):
-                    if not feed.poll_once().applied:
-                        break
-            finally:
-                feed.close()
-        store.con.execute(f"ATTACH '{path}' AS out")
-        store.con.execute("COPY FROM DATABASE memory TO out")
-        store.con.execute("DETACH out")
-    finally:
-        store.close()
-    return path
+
+def follow(plant: RemotePlant) -> None:
+    """Start the client's live stream and wait until the server counts it (so no change is sent before it
+    listens); then drain what it heard so far."""
+    before = plant.server_version()["listeners"]
+    plant.poll_feed()
+    for _ in range(250):
+        if plant.server_version()["listeners"] > before:
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the stream never connected")
+    while plant.poll_feed()["changed"]:
+        pass
 
 
 def clean_env(folder: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

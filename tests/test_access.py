@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from plantkit import scenario_db
 from typer.testing import CliRunner
 
 from planner_tui.access import LocalPlant, PlantData, PlantUnavailable
@@ -36,15 +37,7 @@ def protocol_methods() -> list[str]:
 @pytest.fixture(scope="module")
 def plant_db(tmp_path_factory) -> Path:
     """The sample plant with its scenario applied, in a database file (copied per test that writes)."""
-    from planner_tui.console.screenshots import scenario_store
-
-    path = tmp_path_factory.mktemp("plant") / "plant.duckdb"
-    memory = scenario_store(SAMPLE)
-    memory.con.execute(f"ATTACH '{path}' AS out")
-    memory.con.execute("COPY FROM DATABASE memory TO out")
-    memory.con.execute("DETACH out")
-    memory.close()
-    return path
+    return scenario_db(tmp_path_factory.mktemp("plant") / "plant.duckdb")
 
 
 @pytest.fixture

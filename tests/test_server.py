@@ -21,7 +21,7 @@ import httpx
 import pytest
 import serverkit
 import typer
-from serverkit import AT, SNAPSHOT, RunningServer
+from serverkit import AT, SNAPSHOT, RunningServer, follow
 
 from planner_tui import wire
 from planner_tui.access import LocalPlant
@@ -133,21 +133,6 @@ def wait_changed(plant: RemotePlant, within: float) -> float:
         if plant.poll_feed()["changed"]:
             return time.monotonic() - started
     raise AssertionError(f"no change heard within {within} s")
-
-
-def follow(plant: RemotePlant) -> None:
-    """Start the client's live stream and wait until the server counts it (so no change is sent before it
-    listens); then drain what it heard so far."""
-    before = plant.server_version()["listeners"]
-    plant.poll_feed()
-    for _ in range(250):
-        if plant.server_version()["listeners"] > before:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the stream never connected")
-    while plant.poll_feed()["changed"]:
-        pass
 
 
 def one_line_error(result: Any) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 import serverkit
-from serverkit import SNAPSHOT, RunningServer, start_server
+from serverkit import SNAPSHOT, RunningServer, follow, start_server
 
 from planner_tui.access import PlantUnavailable
 from planner_tui.access.api import PREFIX
@@ -52,20 +52,6 @@ def live_exception(plant: RemotePlant, kind: str) -> str:
     found = [e["exception_id"] for e in plant.exceptions(at=utcnow())["exceptions"] if e["kind"] == kind]
     assert found, f"the sample plant raises no {kind} now"
     return found[0]
-
-
-def follow(plant: RemotePlant) -> None:
-    """Start the client's live stream and wait until the server counts it; drain what it heard."""
-    before = plant.server_version()["listeners"]
-    plant.poll_feed()
-    for _ in range(250):
-        if plant.server_version()["listeners"] > before:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the stream never connected")
-    while plant.poll_feed()["changed"]:
-        pass
 
 
 def unix_connection(server: RunningServer) -> socket.socket:
