@@ -217,10 +217,10 @@ def start_server(
     deadline = time.monotonic() + START_SECONDS
     while True:
         heard = [line.removeprefix("listening on ").strip() for line in server.log().splitlines()]
-        heard = [line for line in heard if line.startswith(("unix:", "tcp:"))]
+        heard = [line for line in heard if line.startswith(("unix:", "tcp:", "https://"))]
         if len(heard) == len(listens):
             server.unix = next(a for a in heard if a.startswith("unix:"))
-            server.tcp = next((a for a in heard if a.startswith("tcp:")), "")
+            server.tcp = next((a for a in heard if a.startswith(("tcp:", "https://"))), "")
             return server
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop(signal.SIGKILL)

@@ -115,6 +115,11 @@ class RemotePlant:
 
     def _unavailable(self, error: Exception) -> PlantUnavailable:
         reason = str(error) or type(error).__name__
+        if "CERTIFICATE_VERIFY_FAILED" in reason:  # it answers, with a certificate nobody told us to trust
+            return PlantUnavailable(
+                f"the plant server at {self.address} presents a certificate this client does not trust ({reason}); "
+                "set PLANNER_TUI_CA (or `ca` in the settings) to the site's CA file"
+            )
         return PlantUnavailable(
             f"the plant server at {self.address} is not answering ({reason}); is `planner-tui serve` running?"
         )
