@@ -420,7 +420,13 @@ class RemotePlant:
                 "reconnecting"
             )
         applied = sum(int(change.get("applied") or 0) for change in heard if change.get("what") == "events")
-        return {"applied": applied, "changed": bool(heard), "status": self._feed_status}
+        loads = [change for change in heard if change.get("what") == "load"]
+        return {
+            "applied": applied,
+            "changed": bool(heard),
+            "status": self._feed_status,
+            "loaded": loads[-1] if loads else None,  # a new snapshot: {source, as_of, who}
+        }
 
     def close(self) -> None:
         self._closed = True

@@ -35,7 +35,7 @@ from planner_tui.console.messages import DataChanged, FeedPolled
 from planner_tui.console.navigation import screen_for
 from planner_tui.console.screens.main import MAIN_TCSS, MainScreen
 from planner_tui.errors import PlannerError
-from planner_tui.present import current_user
+from planner_tui.present import current_user, moment
 from planner_tui.store import Store
 from planner_tui.timeutil import ReplayClock, resolve_now, utcnow
 
@@ -248,7 +248,12 @@ class PlannerApp(App[None]):
             self.post_message(FeedPolled(0, None, error=str(error)))
             return
         self.post_message(
-            FeedPolled(int(polled.get("applied") or 0), polled.get("status"), changed=bool(polled.get("changed")))
+            FeedPolled(
+                int(polled.get("applied") or 0),
+                polled.get("status"),
+                changed=bool(polled.get("changed")),
+                loaded=polled.get("loaded"),
+            )
         )
 
     @staticmethod
@@ -265,6 +270,13 @@ class PlannerApp(App[None]):
         # the plant server coming back (what changed meanwhile was not heard).
         state_changed = self._state(message.status) != previous_state
         reconnected = was_disconnected is not None and message.disconnected is None
+        if message.loaded:  # everyone on the plant sees the new snapshot at once: say so, and whose
+            loaded = message.loaded
+            self.notify(
+                f"New snapshot {loaded.get('source') or ''} (as of {moment(loaded.get('as_of'))}), loaded by "
+                f"{loaded.get('who') or '?'}: every panel now shows it",
+                timeout=8,
+            )
         if message.applied or message.changed or state_changed or reconnected:
             self.data_version += 1
             self.screen.post_message(DataChanged(message.applied, self.data_version))

@@ -33,6 +33,7 @@ class FeedPolled(Message):
         *,
         changed: bool = False,
         disconnected: str | None = None,
+        loaded: Record | None = None,
     ) -> None:
         super().__init__()
         self.applied = applied
@@ -40,6 +41,7 @@ class FeedPolled(Message):
         self.error = error  # set when the feed could not even be opened
         self.changed = changed  # the plant server said something changed (triage, a load, events)
         self.disconnected = disconnected  # the plant server cannot be reached: why
+        self.loaded = loaded  # the plant server loaded a new snapshot: {source, as_of, who}
 
 
 class PanelData(Message):
