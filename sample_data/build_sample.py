@@ -601,6 +601,37 @@ HOLDS = [
 ]
 
 
+# ---------------------------------------------------------------- calendars and resources
+# The plant works three shifts, Monday 06:00 to Saturday 06:00. The plan above is scheduled around the
+# clock, so for now nothing names this calendar (no machine's calendar_id, no "calendar" in
+# snapshot.json): every minute is working time and every answer is as before calendars existed. The
+# story gets its shifts, holiday and operators with the repair in working time (issue 11).
+CALENDARS = (
+    [("THREE-SHIFT", 1, "06:00", "24:00")]
+    + [("THREE-SHIFT", day, "00:00", "24:00") for day in (2, 3, 4, 5)]
+    + [("THREE-SHIFT", 6, "00:00", "06:00")]
+)
+CALENDAR_EXCEPTIONS = [
+    ("THREE-SHIFT", datetime(2026, 12, 23, 23, 0), datetime(2026, 12, 27, 23, 0), "false", "Christmas shutdown"),
+    ("THREE-SHIFT", datetime(2026, 12, 31, 23, 0), datetime(2027, 1, 1, 23, 0), "false", "New Year's Day"),
+]
+# The CP-100 base frame's welding fixture: every weld of a CP-100 base frame needs it (all on M-WELD-01,
+# which already welds one at a time, so it changes no answer either).
+RESOURCES = [
+    ("FIX-BASE-100", "Welding fixture, CP-100 base frame", "tool", None, "Tomasz Nowak"),
+]
+
+
+def operation_resources() -> list[tuple]:
+    return [
+        (o.po_id, op["op_seq"], "FIX-BASE-100")
+        for o in sorted(ORDERS, key=lambda o: o.po_id)
+        if o.item == "SA-BASE-100"
+        for op in o.ops
+        if op["machine_id"] == "M-WELD-01"
+    ]
+
+
 # ---------------------------------------------------------------- write
 def fmt(v):
     if v is None:
@@ -686,6 +717,10 @@ def main() -> None:
     )
     write("shipment_lots", ["shipment_id", "lot_id", "qty"], SHIPMENT_LOTS)
     write("quality_holds", ["hold_id", "lot_id", "reason", "placed_at", "placed_by", "status"], HOLDS)
+    write("calendars", ["calendar_id", "weekday", "start_time", "end_time"], CALENDARS)
+    write("calendar_exceptions", ["calendar_id", "start", "end", "working", "reason"], CALENDAR_EXCEPTIONS)
+    write("resources", ["resource_id", "name", "kind", "calendar_id", "supervisor"], RESOURCES)
+    write("operation_resources", ["production_order_id", "op_seq", "resource_id"], operation_resources())
     (OUT / "snapshot.json").write_text(
         json.dumps({"as_of": AS_OF.isoformat(timespec="seconds"), "plant": PLANT}, indent=2) + "\n"
     )

@@ -50,3 +50,22 @@ def test_every_table_and_column_is_documented_as_in_the_contract(repo_root):
                 assert f"`{ref.table}" in rules and (len(ref.columns) > 1 or f"`{ref.table}.{target}`" in rules), (
                     f"{t.name}.{c}"
                 )
+
+
+def test_the_rules_of_ranges_times_of_day_and_ends_are_documented(repo_root):
+    """The contract's rules beyond types (issue 11): a range, a time of day, an end after its start."""
+    documented = _documented_tables((repo_root / "docs" / "snapshot-format.md").read_text())
+    for t in TABLES:
+        _, rows, _ = documented[t.name]
+        for col, (_name, _type, _empty, rules) in zip(t.columns, rows):
+            where = f"{t.name}.{col.name}"
+            assert (col.between is not None) == ("from " in rules and " to " in rules), where
+            if col.between is not None:
+                assert f"from {col.between[0]} to {col.between[1]}" in rules, where
+            assert col.clock == ("time of day `HH:MM`" in rules), where
+            assert (col.after is not None) == ("after `" in rules), where
+            if col.after:
+                assert f"after `{col.after}`" in rules, where
+            assert (col.not_before is not None) == ("not before `" in rules), where
+            if col.not_before:
+                assert f"not before `{col.not_before}`" in rules, where

@@ -10,7 +10,9 @@ seed gives another plant of the same shape.
 The plant has the sample plant's structure (`sample_data/`): a four-level BOM (finished -> subassembly
 -> component -> raw), make-to-order chains (a finished-goods order for a sales order line, fed by
 subassembly orders, one of them fed by a component order) and make-to-stock orders, lots whose genealogy
-follows the BOM, shipments carrying lots, a few machines down and a few active quality holds.
+follows the BOM, shipments carrying lots, a few machines down and a few active quality holds. It works
+around the clock (no machine or resource names a calendar); a calendar is defined and some operations
+need their machine's fixture, neither of which changes an answer.
 
 Everything is built in DuckDB SQL from `range()` and `hash()` (no `random()`), so it is fast and
 reproducible. The plan is feasible by construction:
@@ -102,7 +104,8 @@ def _sql(scale: float, seed: int) -> list[str]:
                {_strings([k[2] for k in KINDS])}[1 + pos] AS work_center,
                'L' || lpad(CAST(line_no + 1 AS VARCHAR), 3, '0') AS line,
                'PLANT-' || lpad(CAST(line_no // 50 + 1 AS VARCHAR), 2, '0') AS plant,
-               person(ri('supervisor', line_no, 400)) AS supervisor, m
+               person(ri('supervisor', line_no, 400)) AS supervisor,
+               CAST(NULL AS VARCHAR) AS calendar_id, m
         FROM g_machines""",
         f"""CREATE TABLE machine_states AS
         SELECT machine_id,
@@ -454,6 +457,28 @@ def _sql(scale: float, seed: int) -> list[str]:
                CAST(CASE WHEN ri('short' || kind, i, 50) = 0 THEN floor(deficit / 2)
                          ELSE ceil(deficit) + safety_stock + 5 * ri('margin' || kind, i, 10) END AS DOUBLE)
         FROM g_need WHERE deficit > 0 OR kind IN ('RM', 'CP')""",
+        # ---------------------------------------------------------------- calendars and resources
+        # The plan runs around the clock, and so does the plant: no machine or resource names a calendar,
+        # so every minute is working time. A continuous three-shift calendar is defined (unused, with a
+        # stocktaking closure before the plan), and some operations need their machine's own fixture (a
+        # tool used on that machine only, so it changes no answer). Shift patterns that change answers
+        # are for a generator option (issue 11).
+        """CREATE TABLE calendars AS
+        SELECT 'CONT-3SHIFT' AS calendar_id, CAST(d AS INTEGER) AS weekday, s.start_time, s.end_time
+        FROM range(1, 8) r(d),
+             (VALUES ('00:00', '06:00'), ('06:00', '14:00'), ('14:00', '22:00'), ('22:00', '24:00'))
+             s(start_time, end_time)""",
+        f"""CREATE TABLE calendar_exceptions AS
+        SELECT 'CONT-3SHIFT' AS calendar_id, CAST({t0} - INTERVAL 14 DAY AS TIMESTAMP) AS "start",
+               CAST({t0} - INTERVAL 13 DAY AS TIMESTAMP) AS "end", 'false' AS working, 'Stocktaking' AS reason""",
+        f"""CREATE TABLE resources AS
+        SELECT 'FIX-' || substr(machine_id, 3) AS resource_id, 'Fixture for ' || name AS name, 'tool' AS kind,
+               CAST(NULL AS VARCHAR) AS calendar_id, supervisor, machine_id
+        FROM machines WHERE m % {LINE_SIZE} = 0""",
+        """CREATE TABLE operation_resources AS
+        SELECT o.production_order_id, o.op_seq, r.resource_id
+        FROM operations o JOIN resources r ON r.machine_id = o.machine_id
+        WHERE ri('fixture', hash(o.production_order_id, o.op_seq), 3) = 0""",
     ]
 
 

@@ -31,8 +31,12 @@ class Column:
     enum: tuple[str, ...] | None = None  # the only values allowed
     default: object | None = None  # an empty value becomes this
     positive: bool = False  # must be > 0
-    optional: bool = False  # may be absent from the file (planner_tui's own additions)
+    optional: bool = False  # may be absent from the file (planner_tui's own, or added to the contract later)
     differs_from: str | None = None  # a column of the same row this one must not equal (no self-loop)
+    between: tuple[int, int] | None = None  # a whole number from ... to ... (both included)
+    clock: bool = False  # a wall-clock time of day, text HH:MM from 00:00 to 24:00
+    after: str | None = None  # a column of the same row this one must be later than (end after start)
+    not_before: str | None = None  # a column of the same row this one must not be earlier than
     doc: str = ""
 
 
@@ -74,6 +78,8 @@ PURCHASE_ORDER_STATUSES = ("open", "received", "cancelled")
 LOT_STATUSES = ("released", "hold", "consumed", "shipped")
 SHIPMENT_STATUSES = ("planned", "picked", "shipped", "delivered")
 HOLD_STATUSES = ("active", "released")
+RESOURCE_KINDS = ("person", "tool", "crew")
+WORKING_VALUES = ("true", "false")  # calendar_exceptions.working: an extra shift, or a closure
 
 # Machine states that mean the machine is stopped.
 STOPPED_STATES = ("down", "maintenance")
@@ -97,8 +103,16 @@ TABLES: tuple[Table, ...] = (
             Column("line", TEXT, nullable=True),
             Column("plant", TEXT, nullable=True),
             Column("supervisor", TEXT, nullable=True, doc="who to tell when it stops"),
+            Column(
+                "calendar_id",
+                ID,
+                nullable=True,
+                optional=True,
+                doc="when it works; empty: the plant's calendar (snapshot.json `calendar`)",
+            ),
         ),
         key=("machine_id",),
+        references=(_ref("calendar_id", "calendars"),),
         doc="Every machine (resource) that operations run on.",
     ),
     Table(
@@ -120,6 +134,45 @@ TABLES: tuple[Table, ...] = (
         key=("machine_id",),
         references=(_ref("machine_id", "machines"),),
         doc="The current state of machines; a machine not listed is running.",
+    ),
+    Table(
+        "calendars",
+        False,
+        (
+            Column("calendar_id", ID),
+            Column("weekday", INT, between=(1, 7), doc="1 = Monday ... 7 = Sunday"),
+            Column("start_time", TEXT, clock=True, doc="when work starts, the plant's local time"),
+            Column(
+                "end_time",
+                TEXT,
+                clock=True,
+                after="start_time",
+                doc="when it ends that day; `24:00` is midnight at the day's end",
+            ),
+        ),
+        key=("calendar_id", "weekday", "start_time"),
+        doc="Working calendars: the weekly pattern of working hours (shifts), in the plant's local time "
+        "(snapshot.json `timezone`). Several rows per day for several shifts; a day with no rows is closed.",
+    ),
+    Table(
+        "calendar_exceptions",
+        False,
+        (
+            Column("calendar_id", ID),
+            Column("start", TS),
+            Column("end", TS, after="start"),
+            Column(
+                "working",
+                TEXT,
+                enum=WORKING_VALUES,
+                doc="`true`: an extra shift; `false`: a closure (holiday, planned maintenance)",
+            ),
+            Column("reason", TEXT, nullable=True),
+        ),
+        key=("calendar_id", "start"),
+        references=(_ref("calendar_id", "calendars"),),
+        doc="Days or hours that differ from a calendar's weekly pattern: inside its span an exception "
+        "replaces the pattern.",
     ),
     Table(
         "items",
@@ -187,7 +240,7 @@ TABLES: tuple[Table, ...] = (
             Column("qty", QTY),
             Column("status", TEXT, enum=PRODUCTION_ORDER_STATUSES),
             Column("planned_start", TS),
-            Column("planned_end", TS),
+            Column("planned_end", TS, not_before="planned_start"),
             Column("sales_order_id", ID, nullable=True, doc="set when made to order for that line"),
             Column("line_no", INT, nullable=True),
             Column(
@@ -213,12 +266,38 @@ TABLES: tuple[Table, ...] = (
             Column("op_seq", INT),
             Column("machine_id", ID),
             Column("planned_start", TS),
-            Column("planned_end", TS),
+            Column("planned_end", TS, not_before="planned_start"),
             Column("status", TEXT, enum=OPERATION_STATUSES),
         ),
         key=("production_order_id", "op_seq"),
         references=(_ref("production_order_id", "production_orders"), _ref("machine_id", "machines")),
         doc="The routing steps of production orders, each on one machine.",
+    ),
+    Table(
+        "resources",
+        False,
+        (
+            Column("resource_id", ID),
+            Column("name", TEXT, nullable=True),
+            Column("kind", TEXT, enum=RESOURCE_KINDS),
+            Column("calendar_id", ID, nullable=True, doc="when it works; empty: the plant's calendar"),
+            Column("supervisor", TEXT, nullable=True, doc="who to tell when it is unavailable"),
+        ),
+        key=("resource_id",),
+        references=(_ref("calendar_id", "calendars"),),
+        doc="Secondary resources: the people, tools and crews operations need besides their machine.",
+    ),
+    Table(
+        "operation_resources",
+        False,
+        (
+            Column("production_order_id", ID),
+            Column("op_seq", INT),
+            Column("resource_id", ID),
+        ),
+        key=("production_order_id", "op_seq", "resource_id"),
+        references=(_ref(("production_order_id", "op_seq"), "operations"), _ref("resource_id", "resources")),
+        doc="The operation needs the resource for its whole duration, besides its machine.",
     ),
     Table(
         "purchase_orders",
@@ -321,6 +400,11 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+# snapshot.json: the plant's time zone (an IANA name; calendars are its local wall clock, timestamps stay
+# UTC) and its default calendar, which names a calendar as a reference column does.
+DEFAULT_TIMEZONE = "UTC"
+META_REFERENCES: dict[str, Reference] = {"calendar": Reference(("calendar",), "calendars", ("calendar_id",))}
 
 # File extensions a table may come in, in the order they are looked for.
 FORMATS = (".parquet", ".csv", ".jsonl", ".json")

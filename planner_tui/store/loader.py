@@ -39,6 +39,7 @@ from planner_tui.store.readers import (
 )
 from planner_tui.store.schema import ensure_schema
 from planner_tui.store.sources import (
+    META_FILE,
     SnapshotFiles,
     open_source,
     shown_source,
@@ -49,6 +50,7 @@ from planner_tui.store.validate import (
     ProblemList,
     Staged,
     check_key,
+    check_meta_references,
     check_parent_loops,
     check_values,
     plan_column,
@@ -59,7 +61,7 @@ from planner_tui.store.validate import (
 )
 from planner_tui.timeutil import iso, utcnow
 
-META_KEYS = ("as_of", "plant", "loaded_at", "loaded_from")
+META_KEYS = ("as_of", "plant", "timezone", "calendar", "loaded_at", "loaded_from")
 
 
 def load_snapshot(
@@ -90,6 +92,7 @@ def load_snapshot(
                         for p in files.problems:
                             problems.add(p)
                         work.finish(staged, problems)
+                        check_meta_references(work.cursor(), staged, files.meta, META_FILE, problems)
                         if not problems:  # loops are only meaningful once keys and references hold
                             check_parent_loops(work.cursor(), staged, problems)
                         if problems:
@@ -332,6 +335,8 @@ def _swap(cur: duckdb.DuckDBPyConnection, staged: dict[str, Staged], meta: dict,
     values = {
         "as_of": meta.get("as_of"),
         "plant": meta.get("plant"),
+        "timezone": meta.get("timezone"),
+        "calendar": meta.get("calendar"),
         "loaded_at": iso(utcnow()),
         "loaded_from": source,
     }

@@ -96,15 +96,30 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create whatever is missing: empty contract tables and planner_tui's own tables; rewrite feed
-    names an older version stored with their credentials."""
+    """Create whatever is missing: empty contract tables, optional contract columns, planner_tui's own
+    tables; rewrite feed names an older version stored with their credentials."""
     present = existing_tables(con)
     for t in TABLES:
         if t.name not in present:
             con.execute(create_table_sql(t))
+    add_optional_columns(con, present)
     for ddl in APP_TABLES_DDL:
         con.execute(ddl)
     redact_stored_feeds(con)
+
+
+def add_optional_columns(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """Give a contract table loaded by an older version the optional columns added to the contract since
+    (`machines.calendar_id`), empty, so that every reader finds them; the next load replaces the table."""
+    have = set(
+        con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'").fetchall()
+    )
+    for t in TABLES:
+        if t.name not in present:
+            continue
+        for c in t.columns:
+            if c.optional and (t.name, c.name) not in have:
+                con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.type}')
 
 
 def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,11 +11,13 @@ environment (DEADLINE_ENV, MAX_BYTES_ENV). URLs are shown and recorded without t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
 import time
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +61,7 @@ class SnapshotFiles:
     source: str  # as shown and recorded: a URL without its credentials
     folder: Path
     files: dict[str, Path] = field(default_factory=dict)  # table name -> file
-    meta: dict[str, str | None] = field(default_factory=dict)  # as_of, plant from snapshot.json
+    meta: dict[str, str | None] = field(default_factory=dict)  # as_of, plant, timezone, calendar
     problems: list[Problem] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # tables that cannot be read at all
 
@@ -166,7 +168,7 @@ def _read_meta(path: Path, problems: list[Problem]) -> dict[str, str | None]:
             Problem(META_FILE, 'expected a JSON object like {"as_of": "2026-11-25T06:00:00Z", "plant": "..."}')
         )
         return {}
-    meta: dict[str, str | None] = {"as_of": None, "plant": None}
+    meta: dict[str, str | None] = {"as_of": None, "plant": None, "timezone": None, "calendar": None}
     as_of = data.get("as_of")
     if as_of not in (None, ""):
         try:
@@ -186,7 +188,39 @@ def _read_meta(path: Path, problems: list[Problem]) -> dict[str, str | None]:
             meta["plant"] = str(plant)
         else:
             problems.append(Problem(META_FILE, f"not valid text: {HALF_CHARACTER}", column="plant"))
+    timezone = data.get("timezone")
+    if timezone not in (None, ""):
+        problem = timezone_problem(timezone)
+        if problem:
+            problems.append(Problem(META_FILE, problem, column="timezone", value=str(timezone)))
+        else:
+            meta["timezone"] = str(timezone)
+    calendar = data.get("calendar")
+    if calendar not in (None, ""):
+        if not isinstance(calendar, str):
+            problems.append(Problem(META_FILE, "not a calendar id (text)", column="calendar", value=str(calendar)))
+        elif not is_text(calendar):
+            problems.append(Problem(META_FILE, f"not valid text: {HALF_CHARACTER}", column="calendar"))
+        elif calendar.strip():  # only blanks: no calendar, as if left out
+            meta["calendar"] = calendar  # that calendars defines it is checked once the tables are read
     return meta
+
+
+def timezone_problem(name: object) -> str | None:
+    """What is wrong with a time zone name for the plant (None: it is a known IANA name)."""
+    if not isinstance(name, str) or not is_text(name):
+        return "not a time zone name (text such as Europe/Berlin)"
+    known = _known_timezones()
+    if not known:
+        return "no time zone data on this system: install the tzdata package (Debian: apt install tzdata)"
+    if name not in known:
+        return "not a known time zone (an IANA name such as Europe/Berlin or UTC)"
+    return None
+
+
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 # JSON's "\ud800" decodes to half a UTF-16 pair: it has no UTF-8 form and cannot be stored.

@@ -16,6 +16,7 @@ from planner_tui.store.contract import (
     DATE,
     INT,
     MAX_YEAR,
+    META_REFERENCES,
     MIN_YEAR,
     QTY,
     TEXT,
@@ -144,6 +145,12 @@ def _blank(x: str) -> str:
     return f"CASE WHEN {x} < '!' THEN trim({x}, {_BLANKS}) = '' ELSE false END"
 
 
+def _clock_ok(x: str) -> str:
+    """A well-formed time of day: HH:MM from 00:00 to 23:59, or 24:00 (the end of the day). Text of that
+    shape compares in time order."""
+    return rf"regexp_full_match({x}, '([01]\d|2[0-3]):[0-5]\d|24:00')"
+
+
 def _empty_pred(x: str, source_type: str | None) -> str:
     if source_type and source_type.upper() == "VARCHAR":
         return f"({x} IS NULL OR {_blank(x)})"
@@ -222,7 +229,8 @@ class _RowCheck:
     column: str
     predicate: str  # true for an offending row
     value: str  # SQL for the offending value as text
-    message: str
+    message: str  # with `detail`: a template, its {} replaced by the row's detail
+    detail: str | None = None  # SQL for a second value of the row the message names (e.g. its start)
 
 
 def _fmt(value: object) -> str:
@@ -249,11 +257,21 @@ def _run_row_checks(
     for check, total in zip(checks, counts):
         if not total:
             continue
+        detail = f", {check.detail}" if check.detail else ""
         rows = con.execute(
-            f"SELECT {row_sql} AS r, {check.value} FROM {relation} WHERE {check.predicate} ORDER BY r LIMIT ?",
+            f"SELECT {row_sql} AS r, {check.value}{detail} FROM {relation} WHERE {check.predicate} ORDER BY r LIMIT ?",
             [*params, problems.per_check],
         ).fetchall()
-        examples = [Problem(staged.file, check.message, column=check.column, row=r, value=_fmt(v)) for r, v in rows]
+        examples = [
+            Problem(
+                staged.file,
+                check.message.format(_fmt(rest[0])) if check.detail else check.message,
+                column=check.column,
+                row=r,
+                value=_fmt(v),
+            )
+            for r, v, *rest in rows
+        ]
         problems.add_check(examples, total)
     return list(counts[len(checks) :])
 
@@ -310,6 +328,48 @@ def check_values(con: duckdb.DuckDBPyConnection, staged: Staged, problems: Probl
                     f"{x} IS NOT NULL AND (NOT isfinite({x}) OR year({x}) NOT BETWEEN {MIN_YEAR} AND {MAX_YEAR})",
                     f"CAST({x} AS VARCHAR)",
                     f"outside the years {MIN_YEAR} to {MAX_YEAR}",
+                )
+            )
+        if col.between is not None:
+            low, high = col.between
+            typed_checks.append(
+                _RowCheck(
+                    col.name,
+                    f"{x} IS NOT NULL AND {x} NOT BETWEEN {low} AND {high}",
+                    f"CAST({x} AS VARCHAR)",
+                    f"must be from {low} to {high}" + (f" ({col.doc})" if col.doc else ""),
+                )
+            )
+        if col.clock:
+            typed_checks.append(
+                _RowCheck(
+                    col.name,
+                    f"{x} IS NOT NULL AND NOT {_blank(x)} AND NOT {_clock_ok(x)}",
+                    x,
+                    "not a time of day (expected HH:MM, from 00:00 to 24:00)",
+                )
+            )
+        for other_name, strict in ((col.after, True), (col.not_before, False)):
+            if other_name is None:
+                continue
+            other = q(other_name)
+            both = f"{x} IS NOT NULL AND {other} IS NOT NULL"
+            if col.clock:
+                both += f" AND {_clock_ok(x)} AND {_clock_ok(other)}"  # else: reported as malformed
+            message = (
+                f"must be after this row's {other_name} ({{}})"
+                if strict
+                else f"earlier than this row's {other_name} ({{}})"
+            )
+            if col.clock:
+                message += "; a shift past midnight is two rows: up to 24:00, and from 00:00 the next day"
+            typed_checks.append(
+                _RowCheck(
+                    col.name,
+                    f"{both} AND {x} {'<=' if strict else '<'} {other}",
+                    f"CAST({x} AS VARCHAR)",
+                    message,
+                    detail=f"CAST({other} AS VARCHAR)",
                 )
             )
         if col.differs_from:
@@ -488,6 +548,25 @@ def check_references(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], 
     for target, refs in reference_groups(s.table for s in staged.values()).items():
         found.update(probe_references(con, staged, target, refs, problems.per_check))
     report_references(staged, found, problems)
+
+
+def check_meta_references(
+    con: duckdb.DuckDBPyConnection,
+    staged: dict[str, Staged],
+    meta: dict[str, str | None],
+    meta_file: str,
+    problems: ProblemSink,
+) -> None:
+    """snapshot.json's fields that name a row (its default `calendar`) name an existing one."""
+    for name, ref in META_REFERENCES.items():
+        value = meta.get(name)
+        target = staged.get(ref.table)
+        if value is None or target is None:
+            continue  # not given, or the table could not be read (its own problem is reported)
+        (column,) = ref.target
+        found = con.execute(f"SELECT count(*) FROM {q(target.stage)} WHERE {q(column)} = ?", [value]).fetchall()
+        if not found[0][0]:
+            problems.add(Problem(meta_file, f"no {ref.table} row has this {column}", column=name, value=value))
 
 
 # How far a chain of parent links is followed looking for a loop; real feeding chains are a few levels.
