@@ -3,10 +3,13 @@
     python benchmarks/bench_impact.py --data "$(python benchmarks/plant.py)"  # the large plant (generated once)
     python benchmarks/bench_impact.py --orders 20000                     # a synthetic plant built here
     python benchmarks/bench_impact.py --orders 200000 --save /tmp/p.duckdb  # build once, then --db /tmp/p.duckdb
+    python benchmarks/bench_impact.py --data "$(python benchmarks/plant.py)" --calendars  # in working time
 
 Prints, for one plant: load time, the median time of `machine_impact` on a busy machine (4 h and 30 h stops),
 `reschedule` (every stopped machine), the fast `repair` alone and `repair_naive` (one run) on the same
-stops with their ratio, the size of what moved, and the process's peak RSS.
+stops with their ratio, the size of what moved, and the process's peak RSS. `--calendars` first gives the
+plant working time (issue 11): every machine on two shifts Monday to Friday in Europe/Berlin with a
+public holiday, and an operator (08:00-16:00 Monday to Friday) on every third operation of each machine.
 """
 
 from __future__ import annotations
@@ -203,6 +206,31 @@ def plant_now(store: Store, data: Path | None) -> datetime:
     return store.con.execute("SELECT quantile_disc(planned_start, 0.5) FROM operations").fetchall()[0][0]
 
 
+def add_calendars(store: Store) -> None:
+    """Two shifts Monday to Friday (Europe/Berlin) on every machine, a holiday, and one operator per
+    machine on a third of its operations (one at a time: the machine's own order)."""
+    con = store.con
+    con.execute("DELETE FROM store_meta WHERE key IN ('timezone', 'calendar')")
+    con.execute("INSERT INTO store_meta VALUES ('timezone', 'Europe/Berlin'), ('calendar', 'TWO-SHIFT')")
+    rows = [("TWO-SHIFT", d, "06:00", "22:00") for d in range(1, 6)] + [
+        ("DAY", d, "08:00", "16:00") for d in range(1, 6)
+    ]
+    con.executemany("INSERT INTO calendars VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        "INSERT INTO calendar_exceptions VALUES ('TWO-SHIFT', '2026-12-24 23:00', '2026-12-25 23:00', 'false', 'holiday')"
+    )
+    con.execute(
+        """INSERT INTO resources SELECT 'OP-' || machine_id, 'operator of ' || machine_id, 'person', 'DAY', NULL
+           FROM machines"""
+    )
+    con.execute(
+        """INSERT INTO operation_resources
+           SELECT production_order_id, op_seq, 'OP-' || machine_id FROM (
+               SELECT *, row_number() OVER (PARTITION BY machine_id ORDER BY planned_start, production_order_id, op_seq) AS n
+               FROM operations) WHERE n % 3 = 0"""
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -214,6 +242,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-naive", action="store_true", help="skip the naive repair (slow on large plants)")
     parser.add_argument("--threads", type=int, help="DuckDB threads (1 makes CPU time comparable on a busy machine)")
+    parser.add_argument("--calendars", action="store_true", help="give the plant shifts, a holiday and operators")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -236,6 +265,9 @@ def main() -> None:
         else:
             synthetic_plant(store, args.orders)
             source = f"synthetic, {args.orders} orders"
+    if args.calendars:
+        add_calendars(store)
+        print("calendars: two shifts Mon-Fri (Europe/Berlin), a holiday; an operator on 1/3 of the operations")
     if args.threads:
         store.con.execute(f"SET threads = {int(args.threads)}")
     now = plant_now(store, args.data)

@@ -172,11 +172,12 @@ def test_stops_from_store():
     assert [(s.machine_id, s.start, s.minutes) for s in stops] == [("M1", t("07:00"), 90.0), ("M2", t("08:00"), None)]
 
 
-def random_plant(rng: random.Random, n_groups: int = 12, n_machines: int = 4):
-    """A consistent plan: list-scheduled, feeders before their parents, some history done or running."""
+def random_plant(rng: random.Random, n_groups: int = 12, n_machines: int = 4, day: datetime = DAY):
+    """A consistent plan from `day` on: list-scheduled, feeders before their parents, some history done or
+    running."""
     machines = [f"M{i}" for i in range(n_machines)]
-    free = {m: DAY for m in machines}
-    now = DAY + timedelta(hours=rng.randint(1, 6))
+    free = {m: day for m in machines}
+    now = day + timedelta(hours=rng.randint(1, 6))
     orders, ops = [], []
     counter = iter(range(10_000))
 
@@ -216,7 +217,7 @@ def random_plant(rng: random.Random, n_groups: int = 12, n_machines: int = 4):
         return po, prev_end
 
     for _ in range(n_groups):
-        release = DAY + timedelta(minutes=rng.randint(0, 600))
+        release = day + timedelta(minutes=rng.randint(0, 600))
         parent_id = f"P{next(counter):03d}x"
         child_ends = [make(release, parent_id)[1] for _ in range(rng.randint(0, 2))]
         # The parent is scheduled once its feeders are done; rename it to the id its feeders point at.

@@ -1,17 +1,39 @@
-"""Schedule repair ("right-shift") after machine stops.
+"""Schedule repair ("right-shift") after machine stops, in working time.
 
-The rules (issue 3):
+The rules (issue 3; in working time since issue 11):
   (a) each machine keeps its operations in planned order (planned_start, production_order_id, op_seq)
-      and runs one at a time;
+      and runs one at a time; so does each secondary resource (operation_resources: a person, a tool) an
+      operation needs besides its machine;
   (b) an order's operations run in op_seq order;
   (c) an order's first operation starts no earlier than the end of every open order feeding it
       (orders whose parent_production_order_id is it);
   (d) nothing starts before its planned start;
-  (e) on a stopped machine nothing runs inside the downtime [start, start + minutes); an operation running
-      at the stop (planned_start < stop < planned_end, or status running) keeps its start and finishes
-      after the downtime with its remaining time.
+  (e) on a stopped machine (or an unavailable resource) nothing runs inside the downtime [start, start +
+      minutes): the downtime is taken out of the working time of every operation on that machine (or
+      needing that resource). An operation running at the stop (planned_start < stop < planned_end, or
+      status running) keeps its start and finishes after the downtime with its remaining working time;
+      one reported running finishes no earlier than the end of any stop that begins after its start
+      (overdue, it finishes when the machine is back).
 Open operations are those not done, of orders planned / released / in_progress. Done operations and
-completed or cancelled orders never move. Durations are planned_end - planned_start.
+completed or cancelled orders never move.
+
+Working time (`calendar.py`): an operation works only when its machine and every resource it needs work
+(`PlantTime.operation`), and the downtime is cut out of that (`without_us`). Its length is its WORKING
+length, the working time between its planned start and end (`between_us`): moved, it keeps that, pausing
+outside working time and resuming in the next working period. With t its earliest start by rules (a)-(d)
+and `first` the first working instant at or after its planned start:
+  * t <= first (not delayed past its first working minute): it keeps its planned start and never ends
+    before its planned end;
+  * t > first: it starts at the first working instant at or after t (`next_working_us`);
+  * either way, if the downtime covers the instant it would begin working, it begins when the downtime
+    ends (keeping its start if it is reported running and the start is not inside the stop), and it ends
+    when its working length has passed from there (`add_us`).
+An operation planned entirely in closed time (working length 0: overtime its calendar does not show) is
+not made to vanish: it keeps its planned WALL length and moves in wall time, as without calendars (only
+the downtime still stops it). A plant without calendars works every minute (`ALWAYS`): every operation's
+working length is its planned wall length and the rules give exactly their wall-time answers; an
+operation with ALWAYS working time off the stopped machines costs one addition. Overlapping stops of one
+machine are one downtime (their union).
 
 An order ends when its last open operation ends, and never before its planned end:
     new_end = max(planned_end, max(new op ends))
@@ -21,19 +43,21 @@ order it feeds waits for the feeder's operations, not for its planned end.
 Two implementations with the same answer:
 
 * `repair` (fast): event-driven propagation from the planned schedule. Only operations whose times
-  change push their successors (next on the machine, next in the order, the first operation of the order
-  they feed), in planned-time order through a heap, so the cost is the size of the delayed cone, not the
-  plant. Open operations are read from DuckDB only where a delay reaches: each stopped machine from the
-  earliest operation a stop hits to 6 h past its stop's end; any other machine once an operation on it
-  moves, from that same low end on; a machine's range grows while a delay on it reaches past what is
-  read, each time to past the delay by a margin that doubles (6 h, 12 h, ...); an order is read whole
-  once one of its operations moves. One query per round reads everything the last round asked for (no
-  range is read twice). This is exact when the plan itself satisfies the rules (every constraint already
+  change push their successors (next on the machine, next on each resource it needs, next in the order,
+  the first operation of the order they feed), in planned-time order through a heap, so the cost is the
+  size of the delayed cone, not the plant. Open operations are read from DuckDB only where a delay
+  reaches: each stopped machine (or absent resource) from the earliest operation a stop hits to 6 h past
+  its stop's end; any other machine or resource once an operation on it moves, from that same low end on;
+  a machine's (resource's) range grows while a delay on it reaches past what is read, each time to past
+  the delay by a margin that doubles (6 h, 12 h, ...; wall time: a delay that jumps a weekend asks for
+  the range up to its new end in one round); an order is read whole once one of its operations moves.
+  One query per round reads everything the last round asked for (no range is read twice). This is exact when the plan itself satisfies the rules (every constraint already
   holds at planned times), which a scheduler's plan does; if the plan already violates them, `repair`
   reports only what the stops cause while `repair_naive` also repairs the plan's own violations.
-* `repair_naive` (`naive_repair.py`): the rules applied literally, per operation, over plain dicts, swept to a fixpoint over
-  the whole plant (also honouring fixed operations as lower bounds). It is the test oracle and the
-  benchmark's baseline.
+* `repair_naive` (`naive_repair.py`): the rules applied literally, per operation, over plain dicts, swept
+  to a fixpoint over the whole plant (also honouring fixed operations as lower bounds), working time
+  learnt by walking each operation's working periods. It is the test oracle and the benchmark's
+  baseline.
 
 Both return a `Repair` listing only what changes: an operation or order absent from it keeps its
 planned times.
@@ -49,6 +73,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from planner_tui.engine.calendar import ALWAYS, PlantTime, WorkingTime, plant_time
 from planner_tui.errors import BadRequest, CycleError
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 
@@ -69,11 +94,16 @@ def from_us(value: int) -> datetime:
 
 @dataclass
 class Stop:
-    """A machine stop: from `start`, for `minutes` (None: the downtime is unknown)."""
+    """A machine stop: from `start`, for `minutes` (None: the downtime is unknown).
+
+    With `kind` "resource", `machine_id` names a secondary resource (operation_resources) that is
+    unavailable: a person absent, a tool away.
+    """
 
     machine_id: str
     start: datetime
     minutes: float | None
+    kind: str = "machine"
 
     @property
     def end(self) -> datetime | None:
@@ -86,7 +116,7 @@ class Stop:
             "minutes": self.minutes,
             "end": self.end,
             "downtime_known": self.minutes is not None,
-        }
+        } | ({"kind": self.kind} if self.kind != "machine" else {})
 
 
 @dataclass
@@ -182,34 +212,79 @@ def check_stops(stops: list[Stop]) -> None:
             raise BadRequest(f"the stop of {stop.machine_id} has no start time")
 
 
-def windows_by_machine(stops: list[Stop]) -> dict[str, list[tuple[int, int]]]:
-    """machine -> its downtime windows [start, end) in µs, sorted; unknown or zero downtime is left out."""
+def windows_by_machine(stops: list[Stop], kind: str = "machine") -> dict[str, list[tuple[int, int]]]:
+    """machine (or resource, with `kind` "resource") -> its downtime windows [start, end) in µs, sorted,
+    overlapping ones joined; unknown or zero downtime is left out."""
     windows: dict[str, list[tuple[int, int]]] = {}
     for stop in stops:
-        if stop.minutes:
+        if stop.minutes and stop.kind == kind:
             s = to_us(stop.start)
             windows.setdefault(stop.machine_id, []).append((s, s + round(stop.minutes * _US_PER_MIN)))
-    for spans in windows.values():
-        spans.sort()
-    return windows
+    return {key: merge_spans(spans) for key, spans in windows.items()}
 
 
-def place(t: int, duration: int, running: bool, spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """Rule (e): where an operation that could start at `t` runs on a machine with these downtimes.
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, overlapping ones joined."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
 
-    Returns (start, end). An operation under way when a stop begins (started before it and not yet
-    finished, or reported running) keeps its start and finishes after the downtime with what remained.
+
+class Timing:
+    """Where an operation runs (rules (d) and (e) in working time): its working time `wt` (its machine's
+    and its resources' calendars intersected) and the downtime `cuts` of its machine and its resources
+    (sorted, disjoint µs spans).
+
+    `plain` (ALWAYS and no downtime): an operation starts when it can and lasts its planned wall length,
+    at the cost of an addition, which is every operation of a plant without calendars off the stopped
+    machines.
     """
-    end = t + duration
-    for s, e in spans:
-        if e <= s:
-            continue
-        if (t < s < end) or (running and t <= s):
-            end = e + max(0, end - s)  # what remained at the stop (0 for a running op already overdue)
-        elif s <= t < e:
-            t = e
-            end = t + duration
-    return t, end
+
+    __slots__ = ("wt", "cuts", "down", "plain", "_wall_down")
+
+    def __init__(self, wt: WorkingTime, cuts: list[tuple[int, int]]):
+        self.wt = wt
+        self.cuts = cuts
+        self.down = wt.without_us(cuts)  # working time with the downtime taken out
+        self.plain = wt.always and not cuts
+        self._wall_down: WorkingTime | None = None
+
+    def place(self, t: int, ps: int, pe: int, running: bool) -> tuple[int, int]:
+        """(start, end) of an operation planned [ps, pe) that may start at `t` (>= ps) by rules (a)-(d).
+
+        See the module docstring: not delayed past its first planned working instant, it keeps its planned
+        start (and never ends before its planned end); delayed, it starts at the next working instant;
+        either way it then runs its working length, pausing outside working time and during downtime.
+        """
+        if self.plain:
+            return t, t + pe - ps
+        wt, down = self.wt, self.down
+        length = wt.between_us(ps, pe)
+        if length <= 0:  # planned entirely in closed time: the calendar does not say; wall time does
+            if self._wall_down is None:
+                self._wall_down = ALWAYS.without_us(self.cuts)
+            wt, down, length = ALWAYS, self._wall_down, pe - ps
+        first = wt.next_working_us(ps)
+        if t <= first:
+            start, work, floor = ps, first, pe
+        else:
+            start = work = wt.next_working_us(t)
+            floor = 0
+        resumed = down.next_working_us(work)
+        if resumed != work:  # a downtime at the moment it would begin: it begins after it
+            if not running or any(s < start < e for s, e in self.cuts):
+                start = resumed  # (an operation reported running keeps its start, unless inside the stop)
+            work = resumed
+        end = down.add_us(work, length)
+        if running:  # reported running: it finishes no earlier than the machine is back from a stop
+            for s, e in self.cuts:
+                if s >= start and e > end:
+                    end = e
+        return start, max(end, floor)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -223,56 +298,100 @@ _ON_MACHINES_SQL = """SELECT op.* FROM operations op
     JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS after, unnest(?::TIMESTAMP[]) AS upto) r
       ON op.machine_id = r.m
     WHERE op.status <> 'done' AND op.planned_start > r.after AND op.planned_start <= r.upto"""
+_ON_RESOURCES_SQL = """SELECT op.* FROM operations op
+    JOIN operation_resources x ON x.production_order_id = op.production_order_id AND x.op_seq = op.op_seq
+    JOIN (SELECT unnest(?::VARCHAR[]) AS r, unnest(?::TIMESTAMP[]) AS after, unnest(?::TIMESTAMP[]) AS upto) q
+      ON x.resource_id = q.r
+    WHERE op.status <> 'done' AND op.planned_start > q.after AND op.planned_start <= q.upto"""
 _OF_ORDERS_SQL = """SELECT op.* FROM operations op
     WHERE op.status <> 'done' AND op.production_order_id IN (SELECT unnest(?::VARCHAR[]))"""
+_RESOURCES_OF_PICKED_SQL = """, res AS MATERIALIZED (
+    SELECT production_order_id, op_seq, list(resource_id ORDER BY resource_id) AS rs FROM operation_resources
+    WHERE production_order_id IN (SELECT production_order_id FROM picked) GROUP BY production_order_id, op_seq
+)"""
 
 
-def _frontier_sql(on_machines: bool, of_orders: bool) -> str:
-    """Open operations of open orders: on machines within planned-start ranges, and/or of whole orders.
+def _frontier_sql(on_machines: bool, on_resources: bool, of_orders: bool, with_resources: bool) -> str:
+    """Open operations of open orders: on machines and on resources within planned-start ranges, and/or
+    of whole orders; with `with_resources`, each with the resources it needs (`rs`).
 
     Built only from the constant parts above (a part with nothing to ask for would still scan the table).
     """
-    parts = ([_ON_MACHINES_SQL] if on_machines else []) + ([_OF_ORDERS_SQL] if of_orders else [])
+    parts = (
+        ([_ON_MACHINES_SQL] if on_machines else [])
+        + ([_ON_RESOURCES_SQL] if on_resources else [])
+        + ([_OF_ORDERS_SQL] if of_orders else [])
+    )
+    res = _RESOURCES_OF_PICKED_SQL if with_resources else ""
+    rs = (
+        """, res.rs FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id
+LEFT JOIN res ON res.production_order_id = op.production_order_id AND res.op_seq = op.op_seq"""
+        if with_resources
+        else " FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id"
+    )
     return f"""
 WITH picked AS MATERIALIZED ({" UNION ALL ".join(parts)}
 ), owners AS MATERIALIZED (
     SELECT production_order_id, parent_production_order_id, planned_end FROM production_orders
     WHERE production_order_id IN (SELECT production_order_id FROM picked) AND status IN ({_OPEN_SQL})
-)
-SELECT {_COLUMNS} FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id
+){res}
+SELECT {_COLUMNS}{rs}
 """
 
 
+class _Lane:
+    """The open operations of one machine or resource read so far, in planned order (rule (a))."""
+
+    __slots__ = ("keys", "rows", "hi", "step")
+
+    def __init__(self, lo: int):
+        self.keys: list[tuple[int, str, int]] = []  # (ps, po, seq), sorted
+        self.rows: list[int] = []
+        self.hi = lo - 1  # read: planned starts in [lo, hi]
+        self.step = _INITIAL_HORIZON_US
+
+
 class _Frontier:
-    """Open operations read machine by machine and order by order as delays reach them, and the
-    right-shift over them.
+    """Open operations read machine by machine (resource by resource) and order by order as delays reach
+    them, and the right-shift over them.
 
     Every operation a stop moves starts no earlier than `lo` (the earliest one a stop hits directly: a
-    plan that satisfies the rules has successors starting after their predecessors). So each machine is
-    read from `lo` on, in planned-start ranges that grow as far as a delay on it reaches; an order is read
-    whole once one of its operations moves (with the order it feeds, which the delay is likely to reach). Moved operations whose successor is
-    not read yet wait in `pending` and push it once the next read brings it; the fixpoint is the same
-    whatever the order of pushes, so reading in rounds changes the cost, not the answer.
+    plan that satisfies the rules has successors starting after their predecessors). So each machine, and
+    each resource, is a lane read from `lo` on, in planned-start ranges that grow as far as a delay on it
+    reaches; an order is read whole once one of its operations moves (with the order it feeds, which the
+    delay is likely to reach). Moved operations whose successor is not read yet wait in `pending` and push
+    it once the next read brings it; the fixpoint is the same whatever the order of pushes, so reading in
+    rounds changes the cost, not the answer.
+
+    Lanes are keyed ("m", machine_id) and ("r", resource_id); `with_resources` is False for a plant
+    without operation_resources, whose reads then ask nothing about them.
     """
 
-    def __init__(self, windows: dict[str, list[tuple[int, int]]], lo: int):
+    def __init__(
+        self,
+        windows: dict[tuple[str, str], list[tuple[int, int]]],
+        lo: int,
+        plant: PlantTime,
+        with_resources: bool,
+    ):
         self.windows = windows
         self.lo = lo
+        self.plant = plant
+        self.with_resources = with_resources
+        self._timings: dict[object, Timing] = {}
         self.po: list[str] = []
         self.seq: list[int] = []
         self.m: list[str] = []
+        self.res: list[tuple[str, ...]] = []
         self.ps: list[int] = []
         self.pe: list[int] = []
         self.running: list[bool] = []
         self.parent: list[str | None] = []
         self.order_pe: list[int] = []
         self._index: dict[tuple[str, int], int] = {}
-        self.machine_keys: dict[str, list[tuple[int, str, int]]] = {}  # (ps, po, seq), sorted
-        self.machine_rows: dict[str, list[int]] = {}
-        self.machine_hi: dict[str, int] = {}  # read on the machine: planned starts in [lo, hi]
-        self._machine_step: dict[str, int] = {}
+        self.lanes: dict[tuple[str, str], _Lane] = {}
         self.order_rows: dict[str, list[int]] = {}  # orders read whole: open operations by op_seq
-        self.want_machine: dict[str, int] = {}  # machine -> how far a delay on it reaches
+        self.want_lane: dict[tuple[str, str], int] = {}  # lane -> how far a delay on it reaches
         self.want_order: set[str] = set()
         self.pending: set[int] = set()
         self._heap: list[tuple[int, int]] = []
@@ -281,67 +400,82 @@ class _Frontier:
         self.new: dict[int, tuple[int, int]] = {}
         self._pops = 0
 
+    def _lane(self, key: tuple[str, str]) -> _Lane:
+        lane = self.lanes.get(key)
+        if lane is None:
+            lane = self.lanes[key] = _Lane(self.lo)
+        return lane
+
     def read(self, cur: duckdb.DuckDBPyConnection) -> bool:
         """Read what the delays asked for; False when nothing was asked."""
-        if not self.want_machine and not self.want_order:
+        if not self.want_lane and not self.want_order:
             return False
-        machines = sorted(self.want_machine)
-        after, upto = [], []
-        for mid in machines:
-            hi = self.machine_hi.get(mid, self.lo - 1)
-            step = self._machine_step.get(mid, _INITIAL_HORIZON_US)
-            self._machine_step[mid] = 2 * step
-            after.append(hi)
-            upto.append(max(self.want_machine[mid], hi) + step)  # past the delay: it often pushes further
+        wanted = sorted(self.want_lane)
+        ranges: dict[tuple[str, str], tuple[int, int]] = {}
+        for key in wanted:
+            lane = self._lane(key)
+            ranges[key] = (lane.hi, max(self.want_lane[key], lane.hi) + lane.step)  # past the delay
+            lane.step *= 2
+        params: list = []
+        for kind in ("m", "r"):
+            keys = [k for k in wanted if k[0] == kind]
+            if keys:
+                params += [[k[1] for k in keys], [from_us(ranges[k][0]) for k in keys]]
+                params.append([from_us(ranges[k][1]) for k in keys])
         orders = sorted(self.want_order)
-        params: list = [machines, [from_us(x) for x in after], [from_us(x) for x in upto]] if machines else []
         params += [orders] if orders else []
-        table = cur.sql(_frontier_sql(bool(machines), bool(orders)), params=params).to_arrow_table()
+        sql = _frontier_sql(
+            any(k[0] == "m" for k in wanted), any(k[0] == "r" for k in wanted), bool(orders), self.with_resources
+        )
+        table = cur.sql(sql, params=params).to_arrow_table()
         col = lambda name: table.column(name).to_pylist()  # noqa: E731
         po, seq, m, ps, pe = col("po"), col("seq"), col("m"), col("ps"), col("pe")
         running, parent, order_pe = col("running"), col("parent"), col("order_pe")
-        ranges = {mid: (a, u) for mid, a, u in zip(machines, after, upto)}
-        new_on_machine: dict[str, set[int]] = {}
+        rs = col("rs") if self.with_resources else None
+        new_in_lane: dict[tuple[str, str], set[int]] = {}
         by_order: dict[str, set[int]] = {}
         for k in range(len(po)):
-            key = (po[k], seq[k])
-            i = self._index.get(key)
+            op_key = (po[k], seq[k])
+            i = self._index.get(op_key)
             if i is None:
-                i = self._index[key] = len(self.po)
+                i = self._index[op_key] = len(self.po)
                 self.po.append(po[k])
                 self.seq.append(seq[k])
                 self.m.append(m[k])
+                self.res.append(tuple(rs[k]) if rs is not None and rs[k] else ())
                 self.ps.append(ps[k])
                 self.pe.append(pe[k])
                 self.running.append(running[k])
                 self.parent.append(parent[k])
                 self.order_pe.append(order_pe[k])
-            span = ranges.get(m[k])
-            if span is not None and span[0] < ps[k] <= span[1]:
-                new_on_machine.setdefault(m[k], set()).add(i)
+            for lane_key in (("m", m[k]), *(("r", r) for r in self.res[i])):
+                span = ranges.get(lane_key)
+                if span is not None and span[0] < ps[k] <= span[1]:
+                    new_in_lane.setdefault(lane_key, set()).add(i)
             by_order.setdefault(po[k], set()).add(i)
-        for mid, hi in zip(machines, upto):
-            self.machine_hi[mid] = hi
-            rows = sorted(new_on_machine.get(mid, ()), key=self._machine_key)
-            self.machine_keys.setdefault(mid, []).extend(map(self._machine_key, rows))
-            self.machine_rows.setdefault(mid, []).extend(rows)
+        for key in wanted:
+            lane = self.lanes[key]
+            lane.hi = ranges[key][1]
+            rows = sorted(new_in_lane.get(key, ()), key=self._lane_key)
+            lane.keys.extend(map(self._lane_key, rows))
+            lane.rows.extend(rows)
         for order_id in orders:
             if order_id not in self.order_rows:
                 self.order_rows[order_id] = sorted(by_order.get(order_id, ()), key=self.seq.__getitem__)
-        self.want_machine.clear()
+        self.want_lane.clear()
         self.want_order.clear()
         waiting, self.pending = self.pending, set()
         for i in waiting:
             self._propagate(i, self.new[i][1])
         return True
 
-    def _machine_key(self, i: int) -> tuple[int, str, int]:
+    def _lane_key(self, i: int) -> tuple[int, str, int]:
         return (self.ps[i], self.po[i], self.seq[i])
 
     def seed(self) -> None:
-        """Push what a downtime can touch directly (all of it lies in the first read of its machine)."""
-        for mid, spans in self.windows.items():
-            for i in self.machine_rows.get(mid, ()):
+        """Push what a downtime can touch directly (all of it lies in the first read of its lane)."""
+        for key, spans in self.windows.items():
+            for i in self._lane(key).rows:
                 if any(self.ps[i] < e and (self.pe[i] > s or self.running[i]) for s, e in spans):
                     self._push(i)
 
@@ -355,17 +489,26 @@ class _Frontier:
             self.req[j] = end
             self._push(j)
 
+    def _next_in_lane(self, i: int, key: tuple[str, str], end: int) -> None:
+        """Rule (a), on a machine or a resource: the next operation in it waits for `i`."""
+        lane = self.lanes.get(key)
+        if lane is not None:
+            k = bisect.bisect_right(lane.keys, self._lane_key(i))
+            if k < len(lane.keys):
+                self._require(lane.rows[k], end)
+                return
+            hi = lane.hi
+        else:
+            hi = self.lo - 1
+        if hi < end:  # the next one may start before `end` but is not read yet
+            self.want_lane[key] = max(self.want_lane.get(key, end), end)
+            self.pending.add(i)
+
     def _propagate(self, i: int, end: int) -> None:
         """Push the successors of `i` (now ending at `end`); ask for what is not read yet."""
-        mid = self.m[i]
-        hi = self.machine_hi.get(mid, self.lo - 1)
-        keys = self.machine_keys.get(mid, [])
-        k = bisect.bisect_right(keys, self._machine_key(i))
-        if k < len(keys):  # rule (a): the next operation on the machine
-            self._require(self.machine_rows[mid][k], end)
-        elif hi < end:  # the next one may start before `end` but is not read yet
-            self.want_machine[mid] = max(self.want_machine.get(mid, end), end)
-            self.pending.add(i)
+        self._next_in_lane(i, ("m", self.m[i]), end)
+        for r in self.res[i]:
+            self._next_in_lane(i, ("r", r), end)
         order_id = self.po[i]
         parent = self.parent[i]
         rows = self.order_rows.get(order_id)
@@ -388,9 +531,22 @@ class _Frontier:
         elif parent_rows:  # rule (c): the order it feeds starts after its last operation
             self._require(parent_rows[0], end)
 
+    def _timing(self, i: int) -> Timing:
+        """Where operation `i` runs: its machine's and resources' calendars and downtime (one per set)."""
+        machine, resources = self.m[i], self.res[i]
+        key = (machine, resources) if resources else machine
+        timing = self._timings.get(key)
+        if timing is None:
+            cuts = list(self.windows.get(("m", machine), ()))
+            for r in resources:
+                cuts += self.windows.get(("r", r), ())
+            wt = self.plant.operation(machine, resources) if resources else self.plant.machine(machine)
+            timing = self._timings[key] = Timing(wt, merge_spans(cuts))
+        return timing
+
     def run(self) -> None:
         """Event-driven right-shift: pop in planned order, move, push successors whose bound rose."""
-        ps, pe, running, m, new = self.ps, self.pe, self.running, self.m, self.new
+        ps, pe, running, new = self.ps, self.pe, self.running, self.new
         heap, queued, req = self._heap, self._queued, self.req
         budget = 20 * len(ps) + 1000  # a consistent plan pops each operation about once
         while heap:
@@ -403,11 +559,11 @@ class _Frontier:
             _, i = heapq.heappop(heap)
             queued.discard(i)
             t = max(ps[i], req.get(i, ps[i]))
-            spans = self.windows.get(m[i])
-            if spans is None:
+            timing = self._timing(i)
+            if timing.plain:
                 start, end = t, t + pe[i] - ps[i]
             else:
-                start, end = place(t, pe[i] - ps[i], running[i], spans)
+                start, end = timing.place(t, ps[i], pe[i], running[i])
             old_start, old_end = new.get(i, (ps[i], pe[i]))
             if start == old_start and end == old_end:
                 continue
@@ -418,24 +574,53 @@ class _Frontier:
                 self.want_order.add(self.po[i])  # its order's new end needs all its operations
 
 
-def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[str, list[tuple[int, int]]]) -> datetime | None:
-    """The earliest planned start among operations a stop can hit directly (the window's low end).
+def _stop_seeds(cur: duckdb.DuckDBPyConnection, windows: dict[tuple[str, str], list[tuple[int, int]]]) -> int:
+    """The earliest planned start among operations a stop can hit directly (the window's low end), in µs.
 
     Operations of closed orders are not filtered out here: a low end that is a little too early only
     widens the window.
     """
-    machines = sorted(windows)
-    firsts = [from_us(min(s for s, _ in windows[m])) for m in machines]
-    lasts = [from_us(max(e for _, e in windows[m])) for m in machines]
-    row = cur.execute(
-        """SELECT min(o.planned_start) FROM operations o
-           JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS s, unnest(?::TIMESTAMP[]) AS e) k
-             ON o.machine_id = k.m
-           WHERE o.status <> 'done' AND o.planned_start < k.e AND (o.planned_end > k.s OR o.status = 'running')""",
-        [machines, firsts, lasts],
-    ).fetchall()[0]
-    earliest = min(firsts)
-    return earliest if row[0] is None else min(earliest, row[0])
+    earliest = min(spans[0][0] for spans in windows.values())
+    for kind, sql in (
+        (
+            "m",
+            """SELECT min(o.planned_start) FROM operations o
+               JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS s, unnest(?::TIMESTAMP[]) AS e) k
+                 ON o.machine_id = k.m
+               WHERE o.status <> 'done' AND o.planned_start < k.e AND (o.planned_end > k.s OR o.status = 'running')""",
+        ),
+        (
+            "r",
+            """SELECT min(o.planned_start) FROM operations o
+               JOIN operation_resources x ON x.production_order_id = o.production_order_id AND x.op_seq = o.op_seq
+               JOIN (SELECT unnest(?::VARCHAR[]) AS r, unnest(?::TIMESTAMP[]) AS s, unnest(?::TIMESTAMP[]) AS e) k
+                 ON x.resource_id = k.r
+               WHERE o.status <> 'done' AND o.planned_start < k.e AND (o.planned_end > k.s OR o.status = 'running')""",
+        ),
+    ):
+        keys = sorted(k for k in windows if k[0] == kind)
+        if not keys:
+            continue
+        firsts = [from_us(windows[k][0][0]) for k in keys]
+        lasts = [from_us(windows[k][-1][1]) for k in keys]
+        row = cur.execute(sql, [[k[1] for k in keys], firsts, lasts]).fetchall()[0]
+        if row[0] is not None:
+            earliest = min(earliest, to_us(row[0]))
+    return earliest
+
+
+def _has_rows(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the contract's `table` has a row (an older database may not have the table: no)."""
+    try:
+        return bool(cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0])  # a contract name
+    except duckdb.CatalogException:
+        return False
+
+
+def store_plant_time(cur: duckdb.DuckDBPyConnection) -> PlantTime:
+    """The store's working time (`calendar.plant_time`), read only when it has calendars: without them
+    every answer is ALWAYS, at the cost of one query."""
+    return plant_time(cur) if _has_rows(cur, "calendars") else PlantTime()
 
 
 def _order_shifts(w: _Frontier) -> dict[str, OrderShift]:
@@ -457,22 +642,30 @@ def _order_shifts(w: _Frontier) -> dict[str, OrderShift]:
     return shifts
 
 
-def repair(cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | None = None) -> Repair:
+def repair(
+    cur: duckdb.DuckDBPyConnection, stops: list[Stop], at: datetime | None = None, plant: PlantTime | None = None
+) -> Repair:
     """Right-shift the plant's open operations around `stops` (see the module docstring).
 
     `at` is kept for the API's symmetry (it pins "now" for callers); the rules themselves do not use it.
+    `plant`: the plant's working time (default: the store's, `store_plant_time(cur)`; pass it when
+    repairing many times over one store).
     """
     check_stops(stops)
     result = Repair(list(stops))
-    windows = windows_by_machine(stops)
+    windows = {("m", k): v for k, v in windows_by_machine(stops).items()}
+    windows |= {("r", k): v for k, v in windows_by_machine(stops, "resource").items()}
     if not windows:
         return result
+    with_resources = _has_rows(cur, "operation_resources")
+    if not with_resources:  # a resource no operation needs stops nothing
+        windows = {k: v for k, v in windows.items() if k[0] == "m"}
+        if not windows:
+            return result
     lo = _stop_seeds(cur, windows)
-    if lo is None:
-        return result
-    frontier = _Frontier(windows, to_us(lo))
-    for machine_id, spans in windows.items():
-        frontier.want_machine[machine_id] = max(e for _, e in spans) + _INITIAL_HORIZON_US
+    frontier = _Frontier(windows, lo, store_plant_time(cur) if plant is None else plant, with_resources)
+    for key, spans in windows.items():
+        frontier.want_lane[key] = spans[-1][1] + _INITIAL_HORIZON_US
     frontier.read(cur)
     result.read_rounds = 1
     frontier.seed()

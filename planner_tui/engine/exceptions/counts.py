@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from planner_tui.engine.impact import machine_impact
 from planner_tui.engine.orders import find_feeding_cycle
-from planner_tui.engine.schedule import Stop, repair
+from planner_tui.engine.schedule import Stop, repair, store_plant_time
 from planner_tui.errors import PlannerError
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES
 
@@ -128,12 +128,13 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
     """
     fast, slow = [], []
     moved, shifted, knock = [], [], []
+    plant = store_plant_time(cur) if stops else None  # read once for every repair below
     for s in stops:
         machine_id = s["machine_id"]
         minutes = None if s["expected_minutes"] is None else float(s["expected_minutes"])
         stop = Stop(machine_id, s["since"], minutes)
         try:
-            rep = repair(cur, [stop]) if minutes is not None else None
+            rep = repair(cur, [stop], plant=plant) if minutes is not None else None
         except PlannerError:
             slow.append(machine_id)
             continue
