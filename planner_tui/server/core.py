@@ -7,7 +7,9 @@ listens what changed.
 - **Answers.** `answer()` computes a question once per plant version and serves the same bytes to every
   client asking it (`AnswerCache`, single-flight: fifty consoles asking after a change cost one query). A
   question about "now" (no `at`, or an `at` within `LIVE_WINDOW` of the server's clock) is answered at the
-  server's clock and reused for at most `live_seconds` while the version stands.
+  server's clock and reused for at most `live_seconds` while the version stands. A triage action changes
+  only what reads triage (`TRIAGE_READERS`: the inbox, one exception, the owners); every other answer is
+  kept across it (on a large plant that is ~2 of the ~4 CPU-seconds a change costs: benchmarks/bench_server.py).
 - **Who.** The caller is an `Identity` the HTTP layer established (the kernel's peer credentials on the
   Unix socket, a bearer token on TCP); triage is recorded under its name at the server's clock.
 """
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 LIVE_WINDOW = timedelta(seconds=10)  # an `at` this close to the server's clock means "now"
 DEFAULT_LIVE_SECONDS = 5.0
 CACHE_BYTES = 256 << 20  # answers kept in memory; beyond it the oldest go (a new version drops them anyway)
+TRIAGE_READERS = frozenset({"exceptions", "exception", "owners"})  # the questions whose answers triage changes
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,13 @@ class AnswerCache:
         live_seconds: float | None,
         compute: Callable[[], bytes],
         boot: str,
+        valid_since: Callable[[], int] | None = None,
     ) -> Answer:
+        """The answer to `key`: a kept one computed at `valid_since()` (default: `version()`) or later, else
+        computed now and tagged with `version()`."""
+        oldest = valid_since or version
         while True:
-            now_version = version()
+            now_version = oldest()
             with self._lock:
                 found = self._answers.get(key)
                 if found is not None and self._fresh(found, now_version, live_seconds):
@@ -156,7 +163,7 @@ class AnswerCache:
             with gate:
                 with self._lock:  # another thread may have computed it while this one waited
                     found = self._answers.get(key)
-                    if found is not None and self._fresh(found, version(), live_seconds):
+                    if found is not None and self._fresh(found, oldest(), live_seconds):
                         self.served += 1
                         return found
                 started_version = version()
@@ -189,8 +196,8 @@ class AnswerCache:
         self._bytes += len(answer.body)
 
     @staticmethod
-    def _fresh(answer: Answer, version: int, live_seconds: float | None) -> bool:
-        if answer.version != version:
+    def _fresh(answer: Answer, oldest: int, live_seconds: float | None) -> bool:
+        if answer.version < oldest:
             return False
         return live_seconds is None or time.monotonic() - answer.computed <= live_seconds
 
@@ -226,6 +233,7 @@ class PlantServer:
         self.hub = ChangeHub()
         self.cache = AnswerCache()
         self._version = 0
+        self._data_version = 0  # the last change other than triage: answers not in TRIAGE_READERS hold since
         self._version_lock = threading.Lock()
         # One LocalPlant per feed (each polls its own); the first answers the questions, so its feed's
         # state is the one the inbox reports (a stale feed is an exception).
@@ -248,6 +256,8 @@ class PlantServer:
         with self._version_lock:
             self._version += 1
             version = self._version
+            if what != "triage":
+                self._data_version = version
         self.hub.publish({"version": version, "what": what, "at": iso(self.clock()), **detail})
         return version
 
@@ -359,7 +369,9 @@ class PlantServer:
             call_kwargs = {**kwargs, "at": self.clock()} if live else kwargs
             return to_json(method(*args, **call_kwargs)).encode("utf-8")
 
-        return self.cache.get(key, lambda: self._version, self.live_seconds if live else None, compute, self.boot)
+        since = (lambda: self._version) if endpoint.name in TRIAGE_READERS else (lambda: self._data_version)
+        live_seconds = self.live_seconds if live else None
+        return self.cache.get(key, lambda: self._version, live_seconds, compute, self.boot, valid_since=since)
 
     # ------------------------------------------------------------------ writes
 
