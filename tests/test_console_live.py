@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from planner_tui.console.app import PlannerApp
+from planner_tui.console.app import DEFAULT_POLL_SECONDS, PlannerApp
 from planner_tui.console.messages import DataChanged
 from planner_tui.console.screenshots import scenario_store
 from planner_tui.feeds.server import FeedServer
@@ -45,7 +45,9 @@ def test_console_shows_an_event_from_a_real_feed_server_within_two_polls(tmp_pat
 
     async def run() -> None:
         nonlocal seen_after_polls
-        app = PlannerApp(store, at="2026-11-23T06:10:00", events=server.feed_url, poll_seconds=1.0)
+        # The console's default poll (2 s): at 1 s, the first panel load and the reload the event asks
+        # for could outlast two polls on a busy 2-core CI machine (a third poll was seen twice).
+        app = PlannerApp(store, at="2026-11-23T06:10:00", events=server.feed_url, poll_seconds=DEFAULT_POLL_SECONDS)
         async with app.run_test(
             size=(120, 36), message_hook=lambda m: changes.append(m) if isinstance(m, DataChanged) else None
         ) as pilot:
