@@ -273,10 +273,20 @@ def _palette(store: Store, keys: str) -> tuple[list[str], list[tuple[str, str]]]
             await pilot.pause()
             if keys:
                 await pilot.press(*keys)
-            for _ in range(60):
+            # Textual's own commands can be listed before the plant's provider answers (in a worker):
+            # wait until the list has stopped changing, not merely until it holds something.
+            settled, last = 0, None
+            for _ in range(100):
                 await pilot.pause(0.05)
                 found = app.screen.query("CommandList")
-                if found and found.first().option_count:
+                shown = found.first().option_count if found else 0
+                settled = settled + 1 if shown and shown == last else 0
+                last = shown
+                ours = shown and any(
+                    str(found.first().get_option_at_index(i).prompt).startswith(("Go to", "Impact", "Trace"))
+                    for i in range(shown)
+                )
+                if (ours and settled >= 4) or settled >= 20:
                     break
             listed = found.first()
             texts = [str(listed.get_option_at_index(i).prompt).split("\n")[0] for i in range(listed.option_count)]
