@@ -187,7 +187,7 @@ def test_the_kinds_of_exception_are_the_clis_and_plain() -> None:
     finally:
         plant.close()
     assert as_json(kinds) == cli_json("exception", "kinds") == kinds
-    assert [k["kind"] for k in kinds][:2] == ["machine_down", "quality_hold"]
+    assert [k["kind"] for k in kinds][:3] == ["machine_down", "resource_unavailable", "quality_hold"]
     with pytest.raises(PlantUnavailable):
         plant.exception_kinds()
 

@@ -96,6 +96,8 @@ def questions(ids: dict[str, str]) -> list[list[str]]:
         ["shipment", ids["shipment"]],
         ["customer", "CUST-KESSLER", *at],
         ["impact", "machine", "M-WELD-01", *at, "--down-minutes", "90"],
+        ["resource", "FIX-BASE-100", *at, "--limit", "3"],
+        ["impact", "resource", "FIX-BASE-100", *at, "--down-minutes", "240"],
         ["reschedule", *at],
         ["order", "PRO-26-0411"],
         ["trace", "lot", ids["lot"]],

@@ -44,6 +44,7 @@ def test_the_registry_is_every_declared_kind_in_order() -> None:
     assert [k.name for k in all_kinds()] == list(kinds.EXCEPTION_KINDS)
     assert list(kinds.EXCEPTION_KINDS) == [
         "machine_down",
+        "resource_unavailable",
         "quality_hold",
         "shortage",
         "late_order",
@@ -74,6 +75,7 @@ def test_causes_rank_before_their_consequences() -> None:
     assert [k.name for k in order] == [
         "feed_stale",
         "machine_down",
+        "resource_unavailable",
         "quality_hold",
         "shortage",
         "no_supply",

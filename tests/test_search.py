@@ -28,6 +28,7 @@ PLANT = dict(
         {"machine_id": "M-WELD-02", "state": "down", "since": "2026-01-05T08:00:00"},
         {"machine_id": "M-WELD-01", "state": "down", "since": "2026-01-05T07:00:00"},
     ],
+    resources=[{"resource_id": "OP-ZED", "name": "Zed Operator", "kind": "person"}],
     items=[
         {"item_id": "FG-1", "description": "Welded frame"},
         {"item_id": "CP-9", "description": "Weld nut", "item_type": "component"},
@@ -166,7 +167,7 @@ def test_like_wildcards_are_plain_characters(store):
 def test_plant_index_lists_everything_by_kind_then_id(store):
     index = plant_index(store.cursor())
     assert [k for k in KINDS if any(e["kind"] == k for e in index)] == list(KINDS)
-    assert len(index) == 3 + 3 + 2 + 2 + 1 + 4 + 1 + 2
+    assert len(index) == 3 + 1 + 3 + 2 + 2 + 1 + 4 + 1 + 2
     lines = [e["id"] for e in index if e["kind"] == "sales_order"]
     assert lines == ["SO-1/1", "SO-1/2", "SO-1/10", "SO-12/1"]
     assert {"kind": "shipment", "id": "SH-1", "label": "for SO-1/1 (planned)"} in index

@@ -160,6 +160,7 @@ class SampleIds:
     sales_order_line: str
     shipment: str
     customer: str
+    resource: str
 
 
 def sample_ids(plant: LocalPlant) -> SampleIds:
@@ -178,6 +179,7 @@ def sample_ids(plant: LocalPlant) -> SampleIds:
         sales_order_line=f"{next_op['sales_order_id']}/{next_op['line_no']}",
         shipment=plant.find("SH", kind="shipment", limit=1)[0]["id"],
         customer=plant.find("water", kind="customer", limit=1)[0]["id"],
+        resource=plant.find("", kind="resource", limit=1)[0]["id"],
     )
 
 
@@ -199,6 +201,8 @@ def question_cases(ids: SampleIds) -> dict[str, list[Call]]:
         "machines": [((), {}), ((), {"stopped_only": True})],
         "machine": [((ids.machine,), {"at": AT}), ((ids.machine,), {"at": AT, "limit": 2})],
         "machine_impact": [((ids.machine,), {"at": AT}), ((ids.machine,), {"at": AT, "down_minutes": 45.0})],
+        "resource": [((ids.resource,), {"at": AT}), ((ids.resource,), {"at": AT, "limit": 2})],
+        "resource_impact": [((ids.resource,), {"at": AT}), ((ids.resource,), {"at": AT, "down_minutes": 240.0})],
         "reschedule": [((), {"at": AT})],
         "order_links": [((ids.production_order,), {}), ((ids.sales_order_line,), {})],
         "shipment": [((ids.shipment,), {})],
@@ -484,8 +488,8 @@ def broken_snapshot(tmp_path: Path) -> Path:
     shutil.copytree(SNAPSHOT, folder)
     states = folder / "machine_states.csv"
     text = states.read_text()
-    assert "2026-11-22T22:00:00" in text
-    states.write_text(text.replace("2026-11-22T22:00:00", "yesterday evening", 1))
+    assert "2026-11-23T06:00:00" in text
+    states.write_text(text.replace("2026-11-23T06:00:00", "this morning", 1))
     return folder
 
 

@@ -123,6 +123,20 @@ class PlantData(Protocol):
         """`planner-tui impact machine ID [--down-minutes N] --json`."""
         ...
 
+    def resource(self, resource_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
+        """`planner-tui resource ID --json`: a person, tool or crew operations need: its kind, calendar,
+        supervisor, state (`unavailable`), since when, why, and its next open operations (machine, order,
+        planned times, the customer line each is for)."""
+        ...
+
+    def resource_impact(
+        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+    ) -> Record:
+        """`planner-tui impact resource ID [--down-minutes N] --json`: machine_impact's answer for an absence
+        of the resource (the operations needing it, each on its machine), plus resource_id, resource_name
+        and resource_kind."""
+        ...
+
     def reschedule(self, *, at: datetime | None = None) -> Record:
         """`planner-tui reschedule --json`: the whole plan repaired around every stopped machine."""
         ...

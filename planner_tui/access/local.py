@@ -19,7 +19,7 @@ import duckdb
 
 from planner_tui.access.interface import PlantUnavailable, Record
 from planner_tui.engine import exceptions as exception_engine
-from planner_tui.engine import impact, orders, search, shortages, trace
+from planner_tui.engine import impact, orders, resources, search, shortages, trace
 from planner_tui.errors import BadRequest
 from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
 from planner_tui.store import Store, triage
@@ -160,6 +160,18 @@ class LocalPlant:
     ) -> Record:
         with self._cursor() as cur:
             return impact.machine_impact(cur, machine_id, at=at, down_minutes=down_minutes)
+
+    def resource(
+        self, resource_id: str, *, at: datetime | None = None, limit: int = resources.NEXT_OPERATIONS
+    ) -> Record:
+        with self._cursor() as cur:
+            return resources.resource_detail(cur, resource_id, at=at, limit=limit)
+
+    def resource_impact(
+        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+    ) -> Record:
+        with self._cursor() as cur:
+            return impact.resource_impact(cur, resource_id, at=at, down_minutes=down_minutes)
 
     def reschedule(self, *, at: datetime | None = None) -> Record:
         with self._cursor() as cur:

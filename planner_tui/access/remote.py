@@ -340,6 +340,14 @@ class RemotePlant:
     ) -> Record:
         return self._call("machine_impact", machine_id, at=at, down_minutes=down_minutes)
 
+    def resource(self, resource_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
+        return self._call("resource", resource_id, at=at, limit=limit)
+
+    def resource_impact(
+        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+    ) -> Record:
+        return self._call("resource_impact", resource_id, at=at, down_minutes=down_minutes)
+
     def reschedule(self, *, at: datetime | None = None) -> Record:
         return self._call("reschedule", at=at)
 

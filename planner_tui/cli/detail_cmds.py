@@ -1,5 +1,5 @@
-"""CLI commands: `shipment`, `customer`, `machine` (the console's shipment, customer and machine details),
-`machines` and `holds` (its machine and quality-hold panels)."""
+"""CLI commands: `shipment`, `customer`, `machine`, `resource` (the console's shipment, customer, machine and
+resource details), `machines` and `holds` (its machine and quality-hold panels)."""
 
 from __future__ import annotations
 
@@ -228,6 +228,59 @@ def machine_cmd(
     stdout.print(ops if m["next_operations"] else "Next open operations: none")
 
 
+def resource_cmd(
+    resource_id: Annotated[str, typer.Argument(help="The resource id (a person, tool or crew).")],
+    at: AtOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many of its next open operations to show.")] = 10,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    server: ServerOption = None,
+) -> None:
+    """A person, tool or crew operations need: its state, since when and why, and its next open operations."""
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.resource(resource_id, at=parse_at(at), limit=limit)
+    if json:
+        emit_json(result)
+        return
+    r = result
+    stdout.print(f"[bold]{r['kind']} {r['resource_id']}[/] {r['name'] or ''}", highlight=False)
+    state = f"[bold red]{r['state'].upper()}[/]" if r["unavailable"] else r["state"]
+    if r["since"] is not None:
+        state += f" since {stamp(r['since'])}"
+        if r["state_minutes"] is not None:
+            state += f" ({duration(r['state_minutes'], unknown='unknown')} at {stamp(r['at'])})"
+    if r["reason"]:
+        state += f": {r['reason']}"
+    stdout.print(state, highlight=False)
+    calendar = r["calendar_id"] or "the plant's"
+    on = f" on {', '.join(r['machines'])}" if r["machines"] else ""
+    people = f"supervisor {r['supervisor'] or '-'}; calendar {calendar}; {r['open_operations']} open operation(s){on}"
+    if r["unavailable"]:
+        people = f"expected length {duration(r['expected_minutes'], unknown='unknown')}; " + people
+    stdout.print(people, highlight=False)
+    ops = table(
+        f"Next open operations ({len(r['next_operations'])} of {r['open_operations']})",
+        ("order", ID),
+        ("op", NUMBER),
+        ("machine", ID),
+        ("planned", ID),
+        ("for line", ID),
+        ("customer", SIDE),
+    )
+    for op in r["next_operations"]:
+        running = " [bold]running[/]" if op["status"] == "running" else ""  # running ones come first
+        ops.add_row(
+            op["production_order_id"],
+            str(op["op_seq"]),
+            op["machine_id"],
+            _span(op["planned_start"], op["planned_end"]) + running,
+            _line_id(op),
+            op["customer_name"] or op["customer_id"] or "-",
+        )
+    stdout.print(ops if r["next_operations"] else "Next open operations: none")
+
+
 def machines_cmd(
     stopped: Annotated[
         bool, typer.Option("--stopped", help="Only the machines that are down or in maintenance.")
@@ -299,5 +352,6 @@ def register(app: typer.Typer) -> None:
     app.command("shipment")(shipment_cmd)
     app.command("customer")(customer_cmd)
     app.command("machine")(machine_cmd)
+    app.command("resource")(resource_cmd)
     app.command("machines")(machines_cmd)
     app.command("holds")(holds_cmd)

@@ -1,4 +1,5 @@
-"""CLI commands: `impact machine`, `reschedule`, `order` (machine-stop impact, plant repair, order links)."""
+"""CLI commands: `impact machine`, `impact resource`, `reschedule`, `order` (machine-stop and resource-absence
+impact, plant repair, order links)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,26 @@ def _wide() -> bool:
 
 
 def _line_status(line: dict) -> str:
-    """In words (LATE, moved, at risk, on time), colour only repeats it."""
+    """In words (LATE, LATE in plan, moved, at risk, on time) with the days late against the
+    promise; colour only repeats it. The slip (how much later than planned) has its own column."""
     if line["late"]:
-        return "[bold red]LATE[/]" + (" in plan" if line.get("late_in_plan") else "")
+        days = f" +{line['days_late']}d" if line.get("days_late") else ""
+        return f"[red]LATE in plan{days}[/]" if line.get("late_in_plan") else f"[bold red]LATE{days}[/]"
     if line["slip_minutes"] > 0:
         return "[yellow]moved[/]"
     return "at risk" if line.get("at_risk") else "on time"
+
+
+def counts_in_words(counts: dict) -> str:
+    """The line counts of an impact or a reschedule, each saying what it counts."""
+    spread = ""
+    if counts["slipping"]:
+        low, high = slip(counts["slip_minutes_min"]), slip(counts["slip_minutes_max"])
+        spread = f" {low}" if low == high else f" {low} to {high}"
+    return (
+        f"{counts['turned_late']} turned late by the stop(s) · {counts['already_late_in_plan']} already late in "
+        f"the plan · {counts['slipping']} slip{spread} against the plan"
+    )
 
 
 def _notify_table(people: list[dict]) -> RichTable:
@@ -133,10 +148,35 @@ def impact_machine(
     else:
         downtime = "downtime UNKNOWN: showing what is exposed, no delays computed"
     stdout.print(f"[bold]{machine_id}[/] stops at {stamp(result['stop_start'])}, {downtime}")
+    _print_impact(result)
+
+
+def _operations_table(title: str, operations: list[dict]) -> RichTable:
+    table = _table(title)
+    for column in ("order", "op", "machine", "planned start", "new end", "delay"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("op", "delay") else "left")
+    for op in operations:
+        table.add_row(
+            op["production_order_id"],
+            str(op["op_seq"]),
+            op["machine_id"],
+            short_time(op["planned_start"]),
+            short_time(op["new_end"]),
+            slip(op["delay_minutes"]),
+        )
+    return table
+
+
+def _print_impact(result: dict, *, operations: str | None = None) -> None:
+    """What a stop hits, below its headline: `impact machine` and `impact resource` alike; with
+    `operations`, the stop's own operations first, under that title."""
     stdout.print(
         f"{len(result['operations'])} operation(s) hit, {len(result['production_orders'])} production order(s), "
-        f"{len(result['sales_orders'])} customer line(s) ({result['late_lines']} LATE)"
+        f"{len(result['sales_orders'])} customer line(s)"
     )
+    stdout.print("Customer lines: " + counts_in_words(result["counts"]), highlight=False)
+    if operations is not None and result["operations"]:
+        stdout.print(_operations_table(operations, result["operations"]))
     stdout.print(_orders_table("Production orders", result["production_orders"], with_why=True))
     stdout.print(_lines_table("Customer lines", result["sales_orders"]))
     shipments = _table("Open shipments")
@@ -164,6 +204,39 @@ def impact_machine(
     stdout.print(_notify_table(result["notify"]))
 
 
+@impact_app.command("resource")
+def impact_resource(
+    resource_id: Annotated[str, typer.Argument(help="The person, tool or crew that is unavailable.")],
+    at: AtOption = None,
+    down_minutes: Annotated[
+        Optional[float],
+        typer.Option("--down-minutes", help="How long it is unavailable (default: as recorded, else unknown)."),
+    ] = None,
+    json: JsonOption = False,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    server: ServerOption = None,
+) -> None:
+    """A person, tool or crew is unavailable: which operations need it, and which orders, customer lines,
+    shipments and customers that hits, and who to tell."""
+    with open_plant(db, snapshot, server) as plant:
+        result = plant.resource_impact(resource_id, at=parse_at(at), down_minutes=down_minutes)
+    if json:
+        emit_json(result)
+        return
+    if result["downtime_known"]:
+        length = f"for {duration(result['down_minutes'])} until {stamp(result['stop_end'])}"
+    else:
+        length = "length UNKNOWN: showing what is exposed, no delays computed"
+    name = f" ({result['resource_name']})" if result["resource_name"] else ""
+    stdout.print(
+        f"[bold]{resource_id}[/]{name}, {result['resource_kind']}, unavailable from "
+        f"{stamp(result['stop_start'])}, {length}",
+        highlight=False,
+    )
+    _print_impact(result, operations="Operations needing it")
+
+
 def reschedule_cmd(
     at: AtOption = None,
     json: JsonOption = False,
@@ -183,11 +256,8 @@ def reschedule_cmd(
         downtime = f"down {duration(stop['minutes'])}" if stop["downtime_known"] else "UNKNOWN downtime (not repaired)"
         stdout.print(f"[bold]{stop['machine_id']}[/] stopped at {stamp(stop['start'])}, {downtime}")
     at_risk = result["lines_at_risk"]
-    already = sum(1 for line in at_risk if line["late"] and line.get("late_in_plan"))
-    moved = sum(1 for line in at_risk if not line["late"])
-    counts = [f"{len(result['sales_orders'])} turn LATE"] + ([f"{already} LATE in the plan"] if already else [])
     stdout.print(f"{len(result['production_orders'])} production order(s) end later")
-    stdout.print("Customer lines at risk: " + ", ".join(counts + [f"{moved} moved"]))
+    stdout.print("Customer lines: " + counts_in_words(result["counts"]), highlight=False)
     if result["production_orders"]:
         shown = result["production_orders"][:200]
         title = "Production orders that end later" + (

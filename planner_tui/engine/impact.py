@@ -17,11 +17,14 @@ its promised_date.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import duckdb
 
-from planner_tui.engine.orders import raise_if_cycle
+from planner_tui.engine.etas import PlantDay, local_day_sql, stock_etas
+from planner_tui.engine.orders import raise_if_cycle, with_resource_ids
+from planner_tui.engine.resources import resource_state
 from planner_tui.engine.schedule import Repair, Stop, check_downtime, repair, stops_from_store
 from planner_tui.errors import CycleError, NotFound
 from planner_tui.present import duration, slip
@@ -87,9 +90,19 @@ def _with_parent_chains(
 
 
 def _lines_report(
-    cur: duckdb.DuckDBPyConnection, line_keys: set[tuple[str, int]], rep: Repair, *, exposed: bool
+    cur: duckdb.DuckDBPyConnection,
+    line_keys: set[tuple[str, int]],
+    rep: Repair,
+    *,
+    exposed: bool,
+    day: PlantDay | None = None,
+    stock: dict[tuple[str, int], tuple[datetime | None, datetime | None]] | None = None,
 ) -> list[dict]:
-    """Open sales order lines with their ETA (latest new_end of the open orders made for them)."""
+    """Open sales order lines with their ETA: the latest new_end of the open orders made for them, else
+    (a line served from stock) from `stock`: (planned ETA, ETA) by `etas.stock_etas`. Late by the plant's
+    local day (`day`, read from the store when not given). `eta_from` says which: "orders", "stock", or None
+    (no ETA: nothing covers it)."""
+    day = day or PlantDay.of(cur)
     if not line_keys:
         return []
     keys = sorted(line_keys)
@@ -131,23 +144,27 @@ def _lines_report(
     for line in lines:
         key = (line["sales_order_id"], line["line_no"])
         line_eta, line_planned = eta.get(key), planned_eta.get(key)
+        eta_from = "orders" if key in eta else None
+        if eta_from is None and stock is not None and key in stock:
+            line_planned, line_eta = stock[key]
+            eta_from = "stock" if line_eta is not None else None
         promised = line["promised_date"]
-        late_in_plan = line_planned is not None and line_planned.date() > promised
-        late = line_eta is not None and line_eta.date() > promised
-        # eta and planned_eta are filled together, key by key: both or neither
+        late_in_plan = day.late(line_planned, promised)
+        late = day.late(line_eta, promised)
         slip = _minutes(line_eta - line_planned) if line_eta is not None and line_planned is not None else 0.0
         report.append(
             {
                 **line,
                 "eta": line_eta,
                 "planned_eta": line_planned,
+                "eta_from": eta_from,
                 "late": late,
                 "late_in_plan": late_in_plan,
                 "turns_late": late and not late_in_plan,
                 "at_risk": exposed or slip > 0,
                 "slip_minutes": slip,
                 "slip_days": round(slip / 1440, 2),
-                "days_late": max(0, (line_eta.date() - promised).days) if line_eta is not None else 0,
+                "days_late": day.days_late(line_eta, promised),
                 "production_order_ids": sorted(orders_of.get(key, [])),
             }
         )
@@ -155,21 +172,23 @@ def _lines_report(
     return report
 
 
-def _late_in_plan_keys(cur: duckdb.DuckDBPyConnection) -> set[tuple[str, int]]:
-    """Open lines the plan itself has late: an open order made for them ends after the promised day."""
+def _late_in_plan_keys(cur: duckdb.DuckDBPyConnection, day: PlantDay) -> set[tuple[str, int]]:
+    """Open lines the plan itself has late: an open order made for them ends after the promised day
+    (the plant's local day)."""
     found = cur.execute(
         f"""SELECT DISTINCT s.sales_order_id, s.line_no
             FROM sales_orders s JOIN production_orders p ON p.sales_order_id = s.sales_order_id AND p.line_no = s.line_no
             WHERE s.status = 'open' AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
-              AND CAST(p.planned_end AS DATE) > s.promised_date""",
-        list(OPEN_PRODUCTION_STATUSES),
+              AND {local_day_sql("p.planned_end")} > s.promised_date""",
+        [*OPEN_PRODUCTION_STATUSES, day.timezone],
     ).fetchall()
     return {(so, line_no) for so, line_no in found}
 
 
-def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list[dict]:
+def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay | None = None) -> list[dict]:
     if not lines:
         return []
+    day = day or PlantDay.of(cur)
     by_key = {(line["sales_order_id"], line["line_no"]): line for line in lines}
     keys = sorted(by_key)
     found = rows(
@@ -188,7 +207,7 @@ def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list
         shipment["customer_id"] = line["customer_id"]
         eta = line["eta"]
         shipment["eta"] = eta
-        shipment["late"] = eta is not None and eta.date() > shipment["planned_ship_date"]
+        shipment["late"] = day.late(eta, shipment["planned_ship_date"])
     found.sort(key=lambda s: (not s["late"], s["planned_ship_date"], s["shipment_id"]))
     return found
 
@@ -283,42 +302,37 @@ def _machine(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
     return found[0]
 
 
-def machine_impact(
-    cur: duckdb.DuckDBPyConnection,
-    machine_id: str,
-    *,
-    at: datetime | None = None,
-    down_minutes: float | None = None,
-) -> dict:
-    """What a stop of `machine_id` hits, with the repaired schedule (see the module docstring).
-
-    The stop starts at `at`, else at the machine's `since` when the store shows it down, else now.
-    Downtime is `down_minutes`, else the store's expected_minutes for that stop, else unknown.
-    """
-    machine = _machine(cur, machine_id)
-    check_downtime(down_minutes, machine_id)
-    state = rows(
-        cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id]
-    )
-    stopped = bool(state) and state[0]["state"] in STOPPED_STATES
-    start = at if at is not None else (state[0]["since"] if stopped else utcnow())
-    minutes = down_minutes if down_minutes is not None else (state[0]["expected_minutes"] if stopped else None)
-    minutes = None if minutes is None else float(minutes)
-    stop = Stop(machine_id, start, minutes)
-    known = minutes is not None
-
-    # The machine's own operations the stop touches (all from the stop on when the downtime is unknown).
-    window_end = stop.end if known else datetime.max
-    hit_ops = rows(
-        cur,
-        f"""SELECT o.production_order_id, o.op_seq, o.status, o.planned_start, o.planned_end
-            FROM operations o JOIN production_orders p ON p.production_order_id = o.production_order_id
-            WHERE o.machine_id = ? AND o.status <> 'done'
+def _open_ops_sql(source: str, where: str) -> str:
+    """Open operations (not done, of open orders) of `source` (operations `o`, maybe joined) meeting
+    `where` that overlap [stop start, window end) or are running; parameters: where's, the open order
+    statuses, window end, stop start."""
+    return f"""SELECT o.production_order_id, o.op_seq, o.status, o.planned_start, o.planned_end, o.machine_id
+            FROM {source} JOIN production_orders p ON p.production_order_id = o.production_order_id
+            WHERE {where} AND o.status <> 'done'
               AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
               AND o.planned_start < ? AND (o.planned_end > ? OR o.status = 'running')
-            ORDER BY o.planned_start, o.production_order_id, o.op_seq""",
-        [machine_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
-    )
+            ORDER BY o.planned_start, o.production_order_id, o.op_seq"""
+
+
+def _stop_impact(
+    cur: duckdb.DuckDBPyConnection,
+    stop: Stop,
+    hit_ops: list[dict],
+    *,
+    own_moved: Callable[[Repair], set[tuple[str, int]]],
+    direct_why: str,
+    tell: Callable[[_Notify, list[dict]], set[str]],
+    state_in_store: str | None,
+) -> dict:
+    """What one stop (a machine's or a resource's) hits: machine_impact's answer from "at" on.
+
+    `hit_ops`: the open operations the stop touches directly, each with its machine_id; `own_moved`: which
+    of the operations the repair moves are the stop's own (on the machine, needing the resource);
+    `direct_why`: why an order with such an operation is hit; `tell`: adds the people the stop itself
+    concerns to the notice, and returns the machines whose supervisors it told (not told again as
+    knock-on).
+    """
+    known = stop.minutes is not None
     try:
         rep = repair(cur, [stop]) if known else Repair([stop])
     except CycleError:
@@ -326,17 +340,18 @@ def machine_impact(
         _with_parent_chains(cur, {op["production_order_id"] for op in hit_ops})
         raise
 
-    # The machine's operations: the hit ones plus any the repair moves there.
+    # The stop's own operations: the hit ones plus any the repair moves there.
     own = {(op["production_order_id"], op["op_seq"]): op for op in hit_ops}
-    for key, shift in rep.ops.items():
-        if shift.machine_id == machine_id and key not in own:
-            own[key] = {
-                "production_order_id": key[0],
-                "op_seq": key[1],
-                "status": None,
-                "planned_start": shift.planned_start,
-                "planned_end": shift.planned_end,
-            }
+    for key in sorted(own_moved(rep) - set(own)):
+        shift = rep.ops[key]
+        own[key] = {
+            "production_order_id": key[0],
+            "op_seq": key[1],
+            "status": None,
+            "planned_start": shift.planned_start,
+            "planned_end": shift.planned_end,
+            "machine_id": shift.machine_id,
+        }
     operations = []
     for key, op in own.items():
         moved = rep.ops.get(key)
@@ -344,17 +359,24 @@ def machine_impact(
         new_end = moved.new_end if moved else op["planned_end"]
         operations.append(
             {
-                **op,
-                "machine_id": machine_id,
+                "production_order_id": op["production_order_id"],
+                "op_seq": op["op_seq"],
+                "status": op["status"],
+                "planned_start": op["planned_start"],
+                "planned_end": op["planned_end"],
+                "machine_id": op["machine_id"],
                 "new_start": new_start,
                 "new_end": new_end,
                 "delay_minutes": _minutes(new_end - op["planned_end"]),
             }
         )
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
+    with_resource_ids(cur, operations)
 
-    direct = {po for po, _ in own}
-    orders = _with_parent_chains(cur, direct | rep.touched_orders)
+    direct: dict[str, set[str]] = {}  # order -> the machines its own operations run on
+    for op in own.values():
+        direct.setdefault(op["production_order_id"], set()).add(op["machine_id"])
+    orders = _with_parent_chains(cur, set(direct) | rep.touched_orders)
     children_of: dict[str, list[str]] = {}
     for po, o in orders.items():
         if o["parent_production_order_id"] is not None:
@@ -367,13 +389,13 @@ def machine_impact(
     for po, o in orders.items():
         new_end = rep.order_new_end(po, o["planned_end"])
         feeders = sorted(c for c in children_of.get(po, []))
-        machines = sorted(moved_machines.get(po, set()) | ({machine_id} if po in direct else set()))
+        machines = sorted(moved_machines.get(po, set()) | direct.get(po, set()))
         if po in direct:
-            why = f"on {machine_id}"
+            why = direct_why
         elif feeders:
             why = f"fed by {_id_list(feeders)}"
         else:
-            why = "knock-on on " + ", ".join(m for m in machines if m != machine_id)
+            why = "knock-on on " + ", ".join(m for m in machines if m != stop.machine_id)
         production_orders.append(
             {
                 "production_order_id": po,
@@ -397,26 +419,19 @@ def machine_impact(
     customers = _customers_report(cur, sales_orders)
 
     notify = _Notify()
-    downtime = f"down {duration(minutes)}" if known else "downtime unknown"
-    notify.add(
-        machine["supervisor"],
-        "machine supervisor",
-        f"{machine_id} stopped at {iso(start)} ({downtime}): {len(operations)} operation(s) hit",
-    )
+    told = tell(notify, operations)
     _notify_account_managers(notify, sales_orders)
-    knock_on_machines = _notify_knock_on(cur, notify, rep, {machine_id})
+    knock_on_machines = _notify_knock_on(cur, notify, rep, told)
 
     delays = [r["delay_minutes"] for r in production_orders]
     return {
-        "machine_id": machine_id,
-        "machine_name": machine["name"],
-        "at": start,
-        "down_minutes": minutes,
-        "stop_start": start,
+        "at": stop.start,
+        "down_minutes": stop.minutes,
+        "stop_start": stop.start,
         "stop_end": stop.end,
         "downtime_known": known,
         "exposed": not known,
-        "state_in_store": state[0]["state"] if state else None,
+        "state_in_store": state_in_store,
         "operations": operations,
         "production_orders": production_orders,
         "sales_orders": sales_orders,
@@ -425,8 +440,197 @@ def machine_impact(
         "knock_on_machines": knock_on_machines,
         "notify": notify.result(),
         "delay_minutes": {"max": max(delays, default=0.0), "total": round(sum(delays), 2)},
-        "late_lines": sum(1 for line in sales_orders if line["late"]),
+        "late_lines": sum(1 for line in sales_orders if line["late"]),  # late either way: `counts` splits them
+        "counts": line_counts(sales_orders),
     }
+
+
+def machine_impact(
+    cur: duckdb.DuckDBPyConnection,
+    machine_id: str,
+    *,
+    at: datetime | None = None,
+    down_minutes: float | None = None,
+) -> dict:
+    """What a stop of `machine_id` hits, with the repaired schedule (see the module docstring).
+
+    The stop starts at `at`, else at the machine's `since` when the store shows it down, else now.
+    Downtime is `down_minutes`, else the store's expected_minutes for that stop, else unknown.
+    """
+    machine = _machine(cur, machine_id)
+    check_downtime(down_minutes, machine_id)
+    state = rows(
+        cur, "SELECT state, since, reason, expected_minutes FROM machine_states WHERE machine_id = ?", [machine_id]
+    )
+    stopped = bool(state) and state[0]["state"] in STOPPED_STATES
+    start = at if at is not None else (state[0]["since"] if stopped else utcnow())
+    minutes = down_minutes if down_minutes is not None else (state[0]["expected_minutes"] if stopped else None)
+    minutes = None if minutes is None else float(minutes)
+    stop = Stop(machine_id, start, minutes)
+
+    # The machine's own operations the stop touches (all from the stop on when the downtime is unknown).
+    window_end = stop.end if minutes is not None else datetime.max
+    hit_ops = rows(
+        cur,
+        _open_ops_sql("operations o", "o.machine_id = ?"),
+        [machine_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
+    )
+
+    def tell(notify: _Notify, operations: list[dict]) -> set[str]:
+        downtime = f"down {duration(minutes)}" if minutes is not None else "downtime unknown"
+        notify.add(
+            machine["supervisor"],
+            "machine supervisor",
+            f"{machine_id} stopped at {iso(start)} ({downtime}): {len(operations)} operation(s) hit",
+        )
+        return {machine_id}
+
+    return {
+        "machine_id": machine_id,
+        "machine_name": machine["name"],
+        **_stop_impact(
+            cur,
+            stop,
+            hit_ops,
+            own_moved=lambda rep: {key for key, shift in rep.ops.items() if shift.machine_id == machine_id},
+            direct_why=f"on {machine_id}",
+            tell=tell,
+            state_in_store=state[0]["state"] if state else None,
+        ),
+    }
+
+
+def resource_impact(
+    cur: duckdb.DuckDBPyConnection,
+    resource_id: str,
+    *,
+    at: datetime | None = None,
+    down_minutes: float | None = None,
+) -> dict:
+    """What an absence of `resource_id` (a person, tool or crew operations need: operation_resources) hits:
+    machine_impact's answer for a stop of kind "resource", plus resource_id, resource_name and
+    resource_kind (machine_id and machine_name are None).
+
+    The absence starts at `at`, else at the resource's `since` when the store shows it unavailable, else
+    now. Its length is `down_minutes`, else the store's expected_minutes for it, else unknown (`exposed`:
+    every open operation needing it from then on). The operations hit are the open ones needing it that
+    overlap the absence or are running, each on its own machine. Who to tell: the resource's supervisor,
+    the supervisors of the machines those operations run on, the account managers of the lines, and the
+    supervisors of machines with knock-on delays. NotFound for an unknown resource.
+    """
+    resource = resource_state(cur, resource_id)
+    check_downtime(down_minutes, resource_id)
+    out = resource["unavailable"]
+    start = at if at is not None else (resource["since"] if out and resource["since"] is not None else utcnow())
+    minutes = down_minutes if down_minutes is not None else (resource["expected_minutes"] if out else None)
+    minutes = None if minutes is None else float(minutes)
+    stop = Stop(resource_id, start, minutes, kind="resource")
+
+    # The operations needing it that the absence touches (all from its start on when its length is unknown).
+    window_end = stop.end if minutes is not None else datetime.max
+    hit_ops = rows(
+        cur,
+        _open_ops_sql(
+            "operation_resources r JOIN operations o "
+            "ON o.production_order_id = r.production_order_id AND o.op_seq = r.op_seq",
+            "r.resource_id = ?",
+        ),
+        [resource_id, *OPEN_PRODUCTION_STATUSES, window_end, start],
+    )
+
+    def needing(rep: Repair) -> set[tuple[str, int]]:
+        """The operations the repair moves that need the resource."""
+        if not rep.ops:
+            return set()
+        found = cur.execute(
+            "SELECT production_order_id, op_seq FROM operation_resources WHERE resource_id = ? "
+            "AND production_order_id IN (SELECT unnest(?::VARCHAR[]))",
+            [resource_id, sorted({po for po, _ in rep.ops})],
+        ).fetchall()
+        return {(po, seq) for po, seq in found if (po, seq) in rep.ops}
+
+    def tell(notify: _Notify, operations: list[dict]) -> set[str]:
+        length = f"for {duration(minutes)}" if minutes is not None else "length unknown"
+        notify.add(
+            resource["supervisor"],
+            "resource supervisor",
+            f"{resource_id} unavailable from {iso(start)} ({length}): {len(operations)} operation(s) hit",
+        )
+        on_machine: dict[str, list[dict]] = {}
+        for op in operations:
+            on_machine.setdefault(op["machine_id"], []).append(op)
+        if not on_machine:
+            return set()
+        supervisors = dict(
+            cur.execute(
+                "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted(on_machine)],
+            ).fetchall()
+        )
+        for machine_id in sorted(on_machine):
+            ops = on_machine[machine_id]
+            ids = sorted({f"{op['production_order_id']}/{op['op_seq']}" for op in ops})
+            worst = max(op["delay_minutes"] for op in ops)
+            moved = f" (up to {slip(worst)})" if worst > 0 else ""
+            notify.add(
+                supervisors.get(machine_id),
+                "machine supervisor",
+                f"{_id_list(ids)} on {machine_id} need {resource_id}{moved}",
+            )
+        return set(on_machine)
+
+    return {
+        "machine_id": None,
+        "machine_name": None,
+        "resource_id": resource_id,
+        "resource_name": resource["name"],
+        "resource_kind": resource["kind"],
+        **_stop_impact(
+            cur,
+            stop,
+            hit_ops,
+            own_moved=needing,
+            direct_why=f"needs {resource_id}",
+            tell=tell,
+            state_in_store=resource["state"] if resource["since"] is not None else None,
+        ),
+    }
+
+
+def line_counts(lines: list[dict]) -> dict:
+    """What a list of customer lines holds, each count named for what it counts (the console and the CLI
+    print these names): `turned_late` (late now, on time in the plan: the stops' doing),
+    `already_late_in_plan` (late before any stop), `slipping` (ETA later than planned, late or not) with
+    the smallest and largest slip in minutes, `slipping_on_time` (moved, still on time)."""
+    slips = [line["slip_minutes"] for line in lines if line["slip_minutes"] > 0]
+    return {
+        "lines": len(lines),
+        "turned_late": sum(1 for line in lines if line["turns_late"]),
+        "already_late_in_plan": sum(1 for line in lines if line["late_in_plan"]),
+        "slipping": len(slips),
+        "slipping_on_time": sum(1 for line in lines if line["slip_minutes"] > 0 and not line["late"]),
+        "slip_minutes_min": min(slips, default=0.0),
+        "slip_minutes_max": max(slips, default=0.0),
+    }
+
+
+def _supervisors(cur: duckdb.DuckDBPyConnection, stops: list[Stop]) -> dict[tuple[str, str], str | None]:
+    """(kind, id) -> supervisor of every stopped machine and unavailable resource."""
+    machines = sorted({s.machine_id for s in stops if s.kind == "machine"})
+    resources = sorted({s.machine_id for s in stops if s.kind == "resource"})
+    found: dict[tuple[str, str], str | None] = {}
+    if machines:
+        for machine_id, supervisor in cur.execute(
+            "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))", [machines]
+        ).fetchall():
+            found[("machine", machine_id)] = supervisor
+    if resources:
+        for resource_id, supervisor in cur.execute(
+            "SELECT resource_id, supervisor FROM resources WHERE resource_id IN (SELECT unnest(?::VARCHAR[]))",
+            [resources],
+        ).fetchall():
+            found[("resource", resource_id)] = supervisor
+    return found
 
 
 def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) -> dict:
@@ -473,11 +677,19 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
         )
     production_orders.sort(key=lambda r: (-r["delay_minutes"], r["new_end"], r["production_order_id"]))
 
+    day = PlantDay.of(cur)
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in info.values() if o["sales_order_id"] is not None}
-    slipping = _lines_report(cur, line_keys, rep, exposed=False)
+    slipping = _lines_report(cur, line_keys, rep, exposed=False, day=day)
+    # Lines served from stock: their ETA in the plan, and with the repair's new ends of the make-to-stock
+    # orders they wait for. Only late or moved ones are reported.
+    moved_to_stock = {po: shift.new_end for po, shift in rep.orders.items() if info[po]["sales_order_id"] is None}
+    found = stock_etas(cur, at=at, moved_ends=moved_to_stock, timezone=day.timezone, late_or_moved_only=True)
+    stock = {key: (planned, eta) for key, (planned, eta, _) in found.items()}
+    stock_keys = set(stock)
+    slipping += _lines_report(cur, stock_keys, rep, exposed=False, day=day, stock=stock)
     sales_orders = [line for line in slipping if line["turns_late"]]
     # At risk: every line whose ETA moves, plus lines the plan itself already has late (no stop needed).
-    already_late = _lines_report(cur, _late_in_plan_keys(cur) - line_keys, rep, exposed=False)
+    already_late = _lines_report(cur, _late_in_plan_keys(cur, day) - line_keys, rep, exposed=False, day=day)
     lines_at_risk = [
         {**line, "status": "LATE" if line["late"] else "moved"}
         for line in slipping + already_late
@@ -486,21 +698,15 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
     lines_at_risk.sort(key=lambda r: (not r["late"], -r["slip_minutes"], r["sales_order_id"], r["line_no"]))
 
     notify = _Notify()
-    stopped_machines = {s.machine_id for s in stops}
-    if stops:
-        supervisors = dict(
-            cur.execute(
-                "SELECT machine_id, supervisor FROM machines WHERE machine_id IN (SELECT unnest(?::VARCHAR[]))",
-                [sorted(stopped_machines)],
-            ).fetchall()
-        )
-        for stop in stops:
-            downtime = f"down {duration(stop.minutes)}" if stop.minutes is not None else "downtime unknown"
-            notify.add(
-                supervisors.get(stop.machine_id),
-                "machine supervisor",
-                f"{stop.machine_id} stopped at {iso(stop.start)} ({downtime})",
-            )
+    supervisors = _supervisors(cur, stops)
+    for stop in stops:
+        downtime = f"down {duration(stop.minutes)}" if stop.minutes is not None else "downtime unknown"
+        if stop.kind == "resource":
+            role, what = "resource supervisor", f"{stop.machine_id} unavailable from {iso(stop.start)} ({downtime})"
+        else:
+            role, what = "machine supervisor", f"{stop.machine_id} stopped at {iso(stop.start)} ({downtime})"
+        notify.add(supervisors.get((stop.kind, stop.machine_id)), role, what)
+    stopped_machines = {s.machine_id for s in stops if s.kind == "machine"}
     _notify_account_managers(notify, sales_orders)
     _notify_knock_on(cur, notify, rep, stopped_machines)
 
@@ -513,5 +719,6 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
         "lines_at_risk": lines_at_risk,
         "lines_slipping": len(slipping),
         "operations_moved": len(rep.ops),
+        "counts": line_counts(lines_at_risk),
         "notify": notify.result(),
     }

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import duckdb
 
+from planner_tui.engine.etas import PlantDay
 from planner_tui.errors import BadRequest, CycleError, NotFound
 from planner_tui.store.contract import STOPPED_STATES
 from planner_tui.store.db import rows
@@ -155,6 +156,7 @@ def order_links(cur: duckdb.DuckDBPyConnection, order_id: str) -> dict:
                WHERE o.production_order_id = ? ORDER BY o.op_seq""",
             [order_id],
         )
+        with_resource_ids(cur, operations, order_id=order_id)
         feeds = parent_chain(cur, order_id)
         fed_by = feeder_tree(cur, order_id)
         made_for = next(
@@ -329,7 +331,7 @@ def customer_detail(cur: duckdb.DuckDBPyConnection, customer_id: str, *, at: dat
     made_for: dict[tuple, list[dict]] = {}
     for po in made:
         made_for.setdefault((po["sales_order_id"], po["line_no"]), []).append(po)
-    today = now.date()
+    today = PlantDay.of(cur).day(now)  # overdue by the plant's local day, as lateness is
     for line in lines:
         line["overdue"] = line["promised_date"] is not None and line["promised_date"] < today
         line["production_orders"] = made_for.get((line["sales_order_id"], line["line_no"]), [])
@@ -545,4 +547,61 @@ def machine_detail(
            LIMIT ?""",
         [machine_id, limit],
     )
+    with_line_for(cur, machine["next_operations"])
     return machine
+
+
+def with_line_for(cur: duckdb.DuckDBPyConnection, operations: list[dict]) -> None:
+    """Set `sales_order_id`/`line_no` of each operation (a dict with its production_order_id) to the
+    customer line its order is made for: the order's own, else the nearest order it feeds that has one
+    (a frame order feeding a pump order for SO-1/1 is for SO-1/1 too); None when it feeds no line."""
+    found = line_of_orders(cur, {o["production_order_id"] for o in operations})
+    for o in operations:
+        o["sales_order_id"], o["line_no"] = found.get(o["production_order_id"], (None, None))
+
+
+def with_resource_ids(cur: duckdb.DuckDBPyConnection, operations: list[dict], *, order_id: str | None = None) -> None:
+    """Set `resource_ids` of each operation (its production_order_id, or `order_id` for all, and op_seq):
+    the people and tools it needs besides its machine (operation_resources), sorted; [] for none or a
+    store without the table."""
+
+    def order_of(o: dict) -> str:
+        return o["production_order_id"] if order_id is None else order_id
+
+    needs: dict[tuple[str, int], list[str]] = {}
+    if operations:
+        try:
+            found = cur.execute(
+                """SELECT x.production_order_id, x.op_seq, list(x.resource_id ORDER BY x.resource_id)
+                   FROM operation_resources x
+                   WHERE x.production_order_id IN (SELECT unnest(?::VARCHAR[]))
+                   GROUP BY ALL""",
+                [sorted({order_of(o) for o in operations})],
+            ).fetchall()
+        except duckdb.CatalogException:  # an older database: no secondary resources
+            found = []
+        needs = {(po, seq): ids for po, seq, ids in found}
+    for o in operations:
+        o["resource_ids"] = needs.get((order_of(o), o["op_seq"]), [])
+
+
+def line_of_orders(cur: duckdb.DuckDBPyConnection, order_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """order -> (sales_order_id, line_no) it is made for, directly or through the orders it feeds
+    (nearest first). One recursive query; a feeding loop stops it (UNION keeps no repeats, depth caps it)."""
+    if not order_ids:
+        return {}
+    found = cur.execute(
+        """WITH RECURSIVE up(origin, po, depth) AS (
+               SELECT o, o, 0 FROM unnest(?::VARCHAR[]) t(o)
+               UNION
+               SELECT up.origin, p.parent_production_order_id, up.depth + 1
+               FROM up JOIN production_orders p ON p.production_order_id = up.po
+               WHERE p.sales_order_id IS NULL AND p.parent_production_order_id IS NOT NULL AND up.depth < 100
+           )
+           SELECT up.origin, arg_min(p.sales_order_id, up.depth), arg_min(p.line_no, up.depth)
+           FROM up JOIN production_orders p ON p.production_order_id = up.po
+           WHERE p.sales_order_id IS NOT NULL
+           GROUP BY up.origin""",
+        [sorted(order_ids)],
+    ).fetchall()
+    return {origin: (so, line_no) for origin, so, line_no in found}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from planner_tui.engine.orders import list_machines
+from planner_tui.engine.resources import has_resource_states, unavailable_resources
 from planner_tui.errors import BadRequest
 from planner_tui.store.contract import (
     HOLD_STATUSES,
@@ -19,6 +20,8 @@ from planner_tui.store.contract import (
     LOT_STATUSES,
     MACHINE_STATES,
     PRODUCTION_ORDER_STATUSES,
+    RESOURCE_KINDS,
+    RESOURCE_STATES,
     SALES_ORDER_STATUSES,
     SHIPMENT_STATUSES,
 )
@@ -54,6 +57,15 @@ _KINDS: dict[str, _Kind] = {
         _on("name"),
         "concat_ws(' ', nullif(name, ''), '(' || state || ')')",
         enums=(("state", MACHINE_STATES),),
+    ),
+    "resource": _Kind(
+        # {resource_states}: the table, or an empty stand-in in an older store without it (`_source`).
+        """SELECT r.resource_id AS id_key, r.name, r.kind, coalesce(s.state, 'available') AS state
+           FROM resources r LEFT JOIN {resource_states} s USING (resource_id)""",
+        "id_key",
+        _on("name"),
+        "concat_ws(' ', nullif(name, ''), '(' || kind || ', ' || state || ')')",
+        enums=(("kind", RESOURCE_KINDS), ("state", RESOURCE_STATES)),
     ),
     "hold": _Kind(
         "SELECT hold_id AS id_key, lot_id, reason, status, placed_at FROM quality_holds",
@@ -108,6 +120,18 @@ KINDS: tuple[str, ...] = tuple(_KINDS)
 EXACT, PREFIX, ID_CONTAINS, LABEL = 1.0, 0.8, 0.6, 0.4
 
 
+_NO_RESOURCE_STATES = "(SELECT CAST(NULL AS VARCHAR) AS resource_id, CAST(NULL AS VARCHAR) AS state WHERE false)"
+
+
+def _source(cur: duckdb.DuckDBPyConnection, spec: _Kind) -> str:
+    """The kind's SELECT, with the tables an older store may lack filled in."""
+    if "{resource_states}" not in spec.source:
+        return spec.source
+    return spec.source.replace(
+        "{resource_states}", "resource_states" if has_resource_states(cur) else _NO_RESOURCE_STATES
+    )
+
+
 def _kinds(kind: str | Iterable[str] | None) -> tuple[str, ...]:
     if kind is None:
         return KINDS
@@ -124,20 +148,21 @@ def _like(text: str) -> str:
 
 
 def plant_index(cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str] | None = None) -> list[dict]:
-    """Everything a planner can go to, as {kind, id, label}: machines, quality holds, items, customers,
-    production orders, sales order lines ("SO/line"), shipments and lots, each kind ordered by id.
+    """Everything a planner can go to, as {kind, id, label}: machines, resources (people, tools, crews),
+    quality holds, items, customers, production orders, sales order lines ("SO/line"), shipments and lots,
+    each kind ordered by id.
     A large plant has millions of them: to search, use `find`."""
     index: list[dict] = []
     for name in _kinds(kind):
         spec = _KINDS[name]
         rows = cur.execute(
-            f"SELECT {spec.id}, {spec.label} FROM ({spec.source}) {spec.label_join} ORDER BY {spec.order}"
+            f"SELECT {spec.id}, {spec.label} FROM ({_source(cur, spec)}) {spec.label_join} ORDER BY {spec.order}"
         ).fetchall()
         index.extend({"kind": name, "id": ident, "label": label} for ident, label in rows)
     return index
 
 
-def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[str, list]:
+def _branch(position: int, spec: _Kind, source: str, terms: list[str], limit: int) -> tuple[str, list]:
     """One kind's best `limit` matches: (SQL, parameters)."""
 
     # A word without a slash can only meet a sales order line's id in its sales order id (id_key), so
@@ -165,7 +190,7 @@ def _branch(position: int, spec: _Kind, terms: list[str], limit: int) -> tuple[s
                row_number() OVER (ORDER BY score DESC, {spec.order}) AS rank
         FROM (SELECT *, CASE WHEN {exact} THEN {EXACT} WHEN {prefix} THEN {PREFIX}
                              WHEN {within} THEN {ID_CONTAINS} ELSE {LABEL} END::DOUBLE AS score
-              FROM ({spec.source})
+              FROM ({source})
               WHERE {" AND ".join(match) or "true"}
               ORDER BY score DESC, {spec.order} LIMIT ?) {spec.label_join}"""
     params = terms + [f"{_like(t)}%" for t in terms] + [f"%{_like(t)}%" for t in terms] + match_params + [limit]
@@ -187,7 +212,7 @@ def find(
     kinds = _kinds(kind)
     branches, params = [], []
     for position, name in enumerate(kinds):
-        sql, branch_params = _branch(position, _KINDS[name], terms, limit)
+        sql, branch_params = _branch(position, _KINDS[name], _source(cur, _KINDS[name]), terms, limit)
         branches.append(sql)
         params += branch_params
     sql = " UNION ALL ".join(branches) + " ORDER BY score DESC, kind_order, rank LIMIT ?"
@@ -201,7 +226,8 @@ def starting_points(
     cur: duckdb.DuckDBPyConnection, *, kind: str | Iterable[str] | None = None, limit: int | None = None
 ) -> list[dict]:
     """Where a planner usually starts, as {kind, id, label}: the stopped machines (down first, longest
-    stopped first), then the active quality holds (newest first); of `kind` only, at most `limit`."""
+    stopped first), the unavailable resources (longest out first), then the active quality holds (newest
+    first); of `kind` only, at most `limit`."""
     if limit is not None and limit < 1:
         raise BadRequest(f"limit must be at least 1, not {limit}")
     kinds = _kinds(kind)
@@ -214,6 +240,18 @@ def starting_points(
                 "label": " ".join(part for part in (m["name"], f"({m['state']})") if part),
             }
             for m in list_machines(cur, stopped_only=True)
+        ]
+    if "resource" in kinds:
+        absent = sorted(
+            unavailable_resources(cur), key=lambda r: (r["since"] is None, str(r["since"]), r["resource_id"])
+        )
+        points += [
+            {
+                "kind": "resource",
+                "id": r["resource_id"],
+                "label": " ".join(part for part in (r["name"], f"({r['kind']}, unavailable)") if part),
+            }
+            for r in absent
         ]
     if "hold" in kinds:
         # Not orders.active_holds: how far each held lot travelled is more than a list of names needs.

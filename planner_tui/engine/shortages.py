@@ -4,7 +4,8 @@ The rules (issue 3):
 
 - Start: on-hand inventory, except lots on hold (lot status ``hold``, or an active quality hold on the
   lot). Unlotted stock always counts.
-- Supply: open purchase orders at their due date (a date means its midnight, UTC); production orders
+- Supply: open purchase orders at their due date (a date means its midnight in the plant's time zone,
+  snapshot.json `timezone`, UTC when none: judged by the plant's local day as lateness is); production orders
   that are planned, released or in progress, their qty of their item at planned_end.
 - Demand: the direct BOM components of planned and released production orders (order qty x qty_per)
   at the order's planned_start; open sales order lines at their promised_date.
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from planner_tui.engine.etas import local_midnight_sql, plant_timezone
 from planner_tui.errors import BadRequest, NotFound
 from planner_tui.store.db import rows
 
@@ -39,12 +41,14 @@ RANK_START, RANK_SUPPLY, RANK_DEMAND = -1, 0, 1
 # shortage of 1e-16.
 ROUND_DIGITS = 6
 
+
 # One row per event: the on-hand start of every item, then supply and demand. Parameters, in order:
-# at, horizon_end (NULL = none), item_ids (NULL = all items). The item filter is written as an IN
+# at, horizon_end (NULL = none), item_ids (NULL = all items), the plant's time zone. The item filter is written as an IN
 # subquery, not list_contains, so DuckDB pushes it into the scans (3x faster for one item).
 _EVENTS_SQL = f"""
 WITH params AS (
-    SELECT CAST(? AS TIMESTAMP) AS now_at, CAST(? AS TIMESTAMP) AS horizon_end, CAST(? AS VARCHAR[]) AS only_items
+    SELECT CAST(? AS TIMESTAMP) AS now_at, CAST(? AS TIMESTAMP) AS horizon_end, CAST(? AS VARCHAR[]) AS only_items,
+           CAST(? AS VARCHAR) AS tz
 ),
 held AS (
     SELECT lot_id FROM lots WHERE status = 'hold'
@@ -59,7 +63,7 @@ on_hand AS (
     GROUP BY i.item_id
 ),
 raw_events AS (
-    SELECT po.item_id, CAST(po.due_date AS TIMESTAMP) AS due_at, po.qty AS delta, {RANK_SUPPLY} AS rank,
+    SELECT po.item_id, {local_midnight_sql("po.due_date", "params.tz")} AS due_at, po.qty AS delta, {RANK_SUPPLY} AS rank,
            'purchase_order' AS kind, po.purchase_order_id AS ref, po.item_id AS order_item_id
     FROM purchase_orders po, params
     WHERE po.status = 'open' AND (params.only_items IS NULL OR po.item_id IN (SELECT unnest(only_items) FROM params))
@@ -75,7 +79,7 @@ raw_events AS (
     WHERE p.status IN ('planned', 'released')
       AND (params.only_items IS NULL OR b.component_item_id IN (SELECT unnest(only_items) FROM params))
     UNION ALL
-    SELECT so.item_id, CAST(so.promised_date AS TIMESTAMP), -so.qty, {RANK_DEMAND}, 'sales_order',
+    SELECT so.item_id, {local_midnight_sql("so.promised_date", "params.tz")}, -so.qty, {RANK_DEMAND}, 'sales_order',
            so.sales_order_id || '/' || CAST(so.line_no AS VARCHAR), so.item_id
     FROM sales_orders so, params
     WHERE so.status = 'open' AND (params.only_items IS NULL OR so.item_id IN (SELECT unnest(only_items) FROM params))
@@ -169,7 +173,7 @@ def shortages(cur: duckdb.DuckDBPyConnection, *, at: datetime, horizon_days: int
     dips below its safety stock (``warnings``). Shortages are sorted by first_short_at."""
     horizon_end = _window(at, horizon_days)
     found, warnings = [], []
-    for r in rows(cur, _SHORTAGES_SQL, [at, horizon_end, None]):
+    for r in rows(cur, _SHORTAGES_SQL, [at, horizon_end, None, plant_timezone(cur)]):
         if r["first_short_at"] is None:
             warnings.append(
                 {
@@ -212,7 +216,7 @@ def projection(cur: duckdb.DuckDBPyConnection, item_id: str, *, at: datetime, ho
     ).fetchone()
     if item is None:
         raise NotFound(f"unknown item {item_id!r}: no such item_id in items")
-    points = rows(cur, _POINTS_SQL, [at, horizon_end, [item_id]])
+    points = rows(cur, _POINTS_SQL, [at, horizon_end, [item_id], plant_timezone(cur)])
     on_hand = points[0]["delta"] if points and points[0]["rank"] == RANK_START else 0.0
     for p in points:
         del p["item_id"], p["seq"]
@@ -253,7 +257,7 @@ def balance_series(
     series: dict[str, list[tuple[datetime, float]]] = {item: [] for item in item_ids}
     for item, when, balance in cur.execute(
         'SELECT item_id, "at", balance FROM (' + _POINTS_SQL + ") ORDER BY item_id, seq",
-        [at, horizon_end, list(item_ids)],
+        [at, horizon_end, list(item_ids), plant_timezone(cur)],
     ).fetchall():
         series.setdefault(item, []).append((when, balance))
     return series

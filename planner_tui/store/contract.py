@@ -79,6 +79,7 @@ LOT_STATUSES = ("released", "hold", "consumed", "shipped")
 SHIPMENT_STATUSES = ("planned", "picked", "shipped", "delivered")
 HOLD_STATUSES = ("active", "released")
 RESOURCE_KINDS = ("person", "tool", "crew")
+RESOURCE_STATES = ("available", "unavailable")
 WORKING_VALUES = ("true", "false")  # calendar_exceptions.working: an extra shift, or a closure
 
 # Machine states that mean the machine is stopped.
@@ -298,6 +299,27 @@ TABLES: tuple[Table, ...] = (
         key=("production_order_id", "op_seq", "resource_id"),
         references=(_ref(("production_order_id", "op_seq"), "operations"), _ref("resource_id", "resources")),
         doc="The operation needs the resource for its whole duration, besides its machine.",
+    ),
+    Table(
+        "resource_states",
+        False,
+        (
+            Column("resource_id", ID),
+            Column("state", TEXT, enum=RESOURCE_STATES),
+            Column("since", TS),
+            Column("reason", TEXT, nullable=True),
+            Column(
+                "expected_minutes",
+                INT,
+                nullable=True,
+                optional=True,
+                doc="expected length of an absence, when known (set by resource.unavailable events)",
+            ),
+        ),
+        key=("resource_id",),
+        references=(_ref("resource_id", "resources"),),
+        doc="The current state of secondary resources (a person absent, a tool away); a resource not listed "
+        "is available.",
     ),
     Table(
         "purchase_orders",

@@ -114,13 +114,24 @@ HOLD = Subject(
     owner_role="hold placer",
     people_sql="SELECT placed_by AS person FROM quality_holds",
 )
+RESOURCE = Subject(
+    "resource",
+    "resource",
+    "OP-ANNA",
+    "resource",
+    exists_sql="SELECT 1 FROM resources WHERE resource_id = ?",
+    owner_sql="SELECT supervisor FROM resources WHERE resource_id = ?",
+    owner_role="resource supervisor",
+    people_sql="SELECT supervisor AS person FROM resources",
+)
 FEED = Subject("feed", "feed", "http://127.0.0.1:8080/events", None)
 
-SUBJECTS: tuple[Subject, ...] = (MACHINE, SALES_ORDER_LINE, ITEM, HOLD, FEED)
+SUBJECTS: tuple[Subject, ...] = (MACHINE, SALES_ORDER_LINE, ITEM, HOLD, RESOURCE, FEED)
 
 # Every exception kind: its name -> what its subject id names. One line per kind.
 EXCEPTION_KINDS: dict[str, Subject] = {
     "machine_down": MACHINE,
+    "resource_unavailable": RESOURCE,
     "quality_hold": HOLD,
     "shortage": ITEM,
     "late_order": SALES_ORDER_LINE,

@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 
 from planner_tui.store.contract import TABLES
+from planner_tui.store.schema import existing_tables
 from planner_tui.urls import redact_url
 
 
@@ -38,7 +39,9 @@ def _one(cur: duckdb.DuckDBPyConnection, sql: str) -> Any:
 
 
 def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
-    tables = {t.name: _one(cur, f'SELECT count(*) FROM "{t.name}"') for t in TABLES}
+    # A database made before a table joined the contract, opened read-only, lacks it: empty.
+    present = existing_tables(cur)
+    tables = {t.name: _one(cur, f'SELECT count(*) FROM "{t.name}"') if t.name in present else 0 for t in TABLES}
 
     def one(sql: str) -> Any:
         return _one(cur, sql)

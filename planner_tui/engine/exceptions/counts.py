@@ -1,9 +1,11 @@
-"""What each stopped machine hits, for every stop at once: the counts the machine_down exceptions show.
+"""What each stopped machine hits, for every stop at once: the counts the machine_down exceptions show;
+and the same for every unavailable resource (resource_unavailable).
 
 A stopped machine's counts (production orders, customer lines, late lines, customers, open shipments,
 people to tell) are what `machine_impact` reports for that stop alone (`machine_counts_slow`, the
 reference). `machine_counts` gets them for all stops with one schedule repair per stop with a known
 downtime that hits work, then two set-based queries (docs/triage.md, "How the machine counts are made").
+`resource_counts` does the same for absent resources, against `resource_impact` (`resource_counts_slow`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from planner_tui.engine.impact import machine_impact
+from planner_tui.engine.etas import local_day_sql, plant_timezone
+from planner_tui.engine.impact import machine_impact, resource_impact
 from planner_tui.engine.orders import find_feeding_cycle
 from planner_tui.engine.schedule import Stop, repair, store_plant_time
 from planner_tui.errors import PlannerError
@@ -25,7 +28,17 @@ def machine_counts_slow(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict
     """What a stop hits, counted from a full `machine_impact` (the reference `machine_counts` agrees with).
 
     Raises what machine_impact raises (e.g. CycleError on a feeding loop)."""
-    impact = machine_impact(cur, machine_id)  # no `at`: the stop starts at its `since`, for its expected minutes
+    # no `at`: the stop starts at its `since`, for its expected minutes
+    return _counted(machine_impact(cur, machine_id))
+
+
+def resource_counts_slow(cur: duckdb.DuckDBPyConnection, resource_id: str) -> dict:
+    """What an absence hits, counted from a full `resource_impact` (the reference `resource_counts` agrees
+    with). Raises what resource_impact raises."""
+    return _counted(resource_impact(cur, resource_id))
+
+
+def _counted(impact: dict) -> dict:
     lines = impact.get("sales_orders") or []
     return {
         "production_orders": len(impact.get("production_orders") or []),
@@ -38,18 +51,30 @@ def machine_counts_slow(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict
     }
 
 
-# What each stop hits, for all stops at once. Query 1: the operations each stop touches directly (the
-# test of machine_impact), plus the orders its repair moves, and every order they feed up the chain.
-_STOP_ORDERS_SQL = f"""
-WITH RECURSIVE
-hit AS (
-    SELECT DISTINCT s.machine_id, o.production_order_id AS po
-    FROM stops_in s
-    JOIN operations o ON o.machine_id = s.machine_id
+# The operations each stop touches directly (the test of machine_impact, resource_impact): `s` a row of
+# stops_in (its machine_id the machine, or the resource, stopped), `o` the operation.
+_HIT_OPS = {
+    "machine": "FROM stops_in s JOIN operations o ON o.machine_id = s.machine_id",
+    "resource": """FROM stops_in s JOIN operation_resources r ON r.resource_id = s.machine_id
+    JOIN operations o ON o.production_order_id = r.production_order_id AND o.op_seq = r.op_seq""",
+}
+
+
+def _hit_sql(kind: str, columns: str) -> str:
+    return f"""SELECT DISTINCT {columns}
+    {_HIT_OPS[kind]}
     JOIN production_orders p ON p.production_order_id = o.production_order_id
     WHERE o.status <> 'done' AND p.status IN ({OPEN_SQL})
       AND (s.window_end IS NULL OR o.planned_start < s.window_end)
-      AND (o.planned_end > s.start OR o.status = 'running')
+      AND (o.planned_end > s.start OR o.status = 'running')"""
+
+
+# What each stop hits, for all stops at once. Query 1: the operations each stop touches directly, plus the
+# orders its repair moves, and every order they feed up the chain.
+_STOP_ORDERS_SQL = """
+WITH RECURSIVE
+hit AS (
+    {hit}
 ),
 chain(machine_id, po) AS (
     SELECT * FROM (SELECT machine_id, po FROM hit UNION SELECT machine_id, po FROM moved_in)
@@ -63,10 +88,16 @@ SELECT c.machine_id, p.production_order_id AS po, p.parent_production_order_id A
 FROM chain c JOIN production_orders p ON p.production_order_id = c.po
 """
 
+
+def _stop_orders_sql(kind: str) -> str:
+    return _STOP_ORDERS_SQL.format(hit=_hit_sql(kind, "s.machine_id, o.production_order_id AS po"))
+
+
 # Query 2: per stop, the open lines those orders are made for (ETA: latest new end of the open orders
 # made for the line, as `_lines_report`), their open shipments, customers and the people to tell.
 _STOP_LINES_SQL = f"""
 WITH
+params AS (SELECT CAST(? AS VARCHAR) AS tz),
 line_keys AS (SELECT DISTINCT machine_id, sales_order_id, line_no FROM orders_in WHERE sales_order_id IS NOT NULL),
 lines AS (
     SELECT k.machine_id, so.sales_order_id, so.line_no, so.promised_date, c.customer_id, c.account_manager
@@ -86,10 +117,10 @@ etas AS (
 ),
 line_counts AS (
     SELECT l.machine_id, count(*) AS sales_lines,
-           count(*) FILTER (WHERE CAST(e.eta AS DATE) > l.promised_date
-                            AND NOT CAST(e.planned_eta AS DATE) > l.promised_date) AS late_lines,
+           count(*) FILTER (WHERE {local_day_sql("e.eta", "params.tz")} > l.promised_date
+                            AND NOT {local_day_sql("e.planned_eta", "params.tz")} > l.promised_date) AS late_lines,
            count(DISTINCT l.customer_id) AS customers
-    FROM lines l LEFT JOIN etas e USING (machine_id, sales_order_id, line_no)
+    FROM lines l LEFT JOIN etas e USING (machine_id, sales_order_id, line_no), params
     GROUP BY l.machine_id
 ),
 shipment_counts AS (
@@ -126,13 +157,27 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
     when the orders reached feed each other in a loop, goes through machine_impact so its error reads
     the same.
     """
+    return _stop_counts(cur, stops, "machine")
+
+
+def resource_counts(cur: duckdb.DuckDBPyConnection, absences: list[dict]) -> dict[str, dict]:
+    """The `resource_counts_slow` answer for many unavailable resources at once: resource_id -> counts, or
+    {"error": ...}, as `machine_counts` (`absences`: dicts with resource_id, since, expected_minutes,
+    supervisor, the resource's). Besides the resource's supervisor, the people to tell are the
+    supervisors of the machines its hit operations run on, as resource_impact tells them."""
+    stops = [{**a, "machine_id": a["resource_id"]} for a in absences]
+    return _stop_counts(cur, stops, "resource")
+
+
+def _stop_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict], kind: str) -> dict[str, dict]:
+    """machine_counts (kind "machine") or resource_counts (kind "resource": `machine_id` names the resource)."""
     fast, slow = [], []
     moved, shifted, knock = [], [], []
     plant = store_plant_time(cur) if stops else None  # read once for every repair below
     for s in stops:
         machine_id = s["machine_id"]
         minutes = None if s["expected_minutes"] is None else float(s["expected_minutes"])
-        stop = Stop(machine_id, s["since"], minutes)
+        stop = Stop(machine_id, s["since"], minutes, kind=kind)
         try:
             rep = repair(cur, [stop], plant=plant) if minutes is not None else None
         except PlannerError:
@@ -147,20 +192,24 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
             {
                 (machine_id, op.machine_id)
                 for op in rep.ops.values()
-                if op.machine_id != machine_id and op.new_end > op.planned_end
+                if (kind != "machine" or op.machine_id != machine_id) and op.new_end > op.planned_end
             }
         )
     out: dict[str, dict] = {}
     if fast:
+        stops_in = pa.table(
+            {
+                "machine_id": pa.array([f[0] for f in fast], pa.string()),
+                "start": pa.array([f[1] for f in fast], pa.timestamp("us")),
+                "window_end": pa.array([f[2] for f in fast], pa.timestamp("us")),
+                "supervisor": pa.array([f[3] for f in fast], pa.string()),
+            }
+        )
+        if kind == "resource":
+            # The machines the absence's own operations run on: their supervisors are told too.
+            knock += _hit_machines(cur, stops_in)
         tables = {
-            "stops_in": pa.table(
-                {
-                    "machine_id": pa.array([f[0] for f in fast], pa.string()),
-                    "start": pa.array([f[1] for f in fast], pa.timestamp("us")),
-                    "window_end": pa.array([f[2] for f in fast], pa.timestamp("us")),
-                    "supervisor": pa.array([f[3] for f in fast], pa.string()),
-                }
-            ),
+            "stops_in": stops_in,
             "moved_in": pa.table(
                 {
                     "machine_id": pa.array([m[0] for m in moved], pa.string()),
@@ -186,12 +235,12 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
         try:
             for name, table in tables.items():
                 own.register(name, table)
-            orders = own.sql(_STOP_ORDERS_SQL).to_arrow_table()
+            orders = own.sql(_stop_orders_sql(kind)).to_arrow_table()
             parent_of = dict(zip(orders.column("po").to_pylist(), orders.column("parent").to_pylist()))
             if find_feeding_cycle(parent_of):
-                return {s["machine_id"]: slow_counts(cur, s["machine_id"]) for s in stops}
+                return {s["machine_id"]: slow_counts(cur, s["machine_id"], kind) for s in stops}
             own.register("orders_in", orders)
-            counted = own.execute(_STOP_LINES_SQL, [list(_OPEN_SHIPMENT_STATUSES)]).fetchall()
+            counted = own.execute(_STOP_LINES_SQL, [plant_timezone(cur), list(_OPEN_SHIPMENT_STATUSES)]).fetchall()
         finally:
             own.close()
         order_counts: dict[str, int] = {}
@@ -207,13 +256,26 @@ def machine_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict]) -> dict[st
                 "notify": notify,
             }
     for machine_id in slow:
-        out[machine_id] = slow_counts(cur, machine_id)
+        out[machine_id] = slow_counts(cur, machine_id, kind)
     return out
 
 
-def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str) -> dict:
-    """`machine_counts_slow`, or {"error": why} when machine_impact cannot weigh the stop."""
+def _hit_machines(cur: duckdb.DuckDBPyConnection, stops_in: pa.Table) -> list[tuple[str, str]]:
+    """(resource, machine) for every machine an absent resource's hit operations run on."""
+    own = cur.cursor()
     try:
+        own.register("stops_in", stops_in)
+        return [tuple(r) for r in own.execute(_hit_sql("resource", "s.machine_id, o.machine_id")).fetchall()]
+    finally:
+        own.close()
+
+
+def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str, kind: str = "machine") -> dict:
+    """`machine_counts_slow` (`resource_counts_slow` for kind "resource"), or {"error": why} when the
+    impact cannot weigh the stop."""
+    try:
+        if kind == "resource":
+            return resource_counts_slow(cur, machine_id)
         return machine_counts_slow(cur, machine_id)
     except PlannerError as error:  # e.g. a feeding cycle: the stop is still listed, saying why it has no impact
         return {"error": str(error)}

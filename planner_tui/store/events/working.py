@@ -16,6 +16,7 @@ from typing import Any, cast
 import duckdb
 import pyarrow as pa
 
+from planner_tui.store.contract import create_table_sql
 from planner_tui.store.contract import table as contract_table
 from planner_tui.store.db import Store
 from planner_tui.store.events.fields import Reject, so_key
@@ -25,6 +26,7 @@ _KEYS = {
     name: contract_table(name).key
     for name in (
         "machine_states",
+        "resource_states",
         "quality_holds",
         "lots",
         "sales_orders",
@@ -40,6 +42,7 @@ _KEYS = {
 # timestamp column into Python costs more than finding the row), and only changed ones are written.
 _WORKING = {
     "machine_states": ("machine_id", "state", "since", "reason", "expected_minutes"),
+    "resource_states": ("resource_id", "state", "since", "reason", "expected_minutes"),
     "quality_holds": ("hold_id", "lot_id", "status"),
     "lots": ("lot_id", "item_id", "qty", "status"),
     "sales_orders": ("sales_order_id", "line_no", "qty", "promised_date", "status"),
@@ -114,7 +117,7 @@ class Plant:
         self.rows: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
         self.rowids: dict[str, dict[tuple, int]] = {name: {} for name in _KEYS}
         self.original: dict[str, dict[tuple, dict | None]] = {name: {} for name in _KEYS}
-        self.known: dict[str, set[str]] = {"machines": set(), "customers": set(), "items": set()}
+        self.known: dict[str, set[str]] = {"machines": set(), "resources": set(), "customers": set(), "items": set()}
         self.item_of_lot: dict[str, str] = {}
         self.active_holds_by_lot: dict[str, set[str]] = {}
         self.ops_by_order: dict[str, list[tuple]] = {}
@@ -144,6 +147,11 @@ class Plant:
                 index_names.add(value)
             else:
                 sizes[table_name] = int(value or 0)
+        if "resource_states" not in present:
+            # A database made before the table was in the contract (and opened without the schema check,
+            # which creates missing optional tables): resource.* events need it, empty to begin with.
+            self.cur.execute(create_table_sql(contract_table("resource_states")))
+            present["resource_states"] = set(contract_table("resource_states").column_names)
         for table_name, column in _LOOKUP_INDEXES:
             if column not in present.get(table_name, set()):
                 continue
@@ -160,8 +168,8 @@ class Plant:
     # reading -------------------------------------------------------------------------------------
 
     def load_known(self, wanted: dict[str, set]) -> None:
-        """Which of the machines, customers and items the batch names exist (one query for all)."""
-        lookups = {"machines": "machine_id", "customers": "customer_id", "items": "item_id"}
+        """Which of the machines, resources, customers and items the batch names exist (one query for all)."""
+        lookups = {"machines": "machine_id", "resources": "resource_id", "customers": "customer_id", "items": "item_id"}
         parts, params = [], []
         for name, column in lookups.items():
             ids = sorted(wanted[name] - {None})
@@ -321,6 +329,7 @@ def open_line(p: Plant, data: dict) -> dict:
 # What an event type's `wants` may ask for: ids (or composite keys) of these.
 WANTED = (
     "machines",
+    "resources",
     "customers",
     "items",
     "holds",
@@ -357,6 +366,7 @@ def preload(p: Plant, want: Wanted) -> None:
 
     p.load_known(wanted)
     p.load_by("machine_states", "machine_id", wanted["machines"])
+    p.load_by("resource_states", "resource_id", wanted["resources"])
     holds = sorted(wanted["holds"] - {None})
     placed_lots = sorted(wanted["lots"] - {None})
     if holds:
