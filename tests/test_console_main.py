@@ -108,29 +108,33 @@ async def test_the_console_lists_the_inbox_as_the_cli_does(store) -> None:
 
 
 def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> None:
+    """Each row is the engine's line, shown: its standing against the promise (LATE turned late by the
+    stops, LATE in plan, moved) apart from its slip, ETA, promise and customer."""
     from datetime import datetime
 
     from planner_tui.access import LocalPlant
     from planner_tui.console.widgets.panels import load_orders_at_risk
+    from planner_tui.present import short_time, slip
 
-    rows = {r.key: r for r in load_orders_at_risk(LocalPlant(store), datetime.fromisoformat(AT))}
+    at = datetime.fromisoformat(AT)
+    plant = LocalPlant(store)
+    rows = {r.key: r for r in load_orders_at_risk(plant, at)}
+    lines = {f"{ln['sales_order_id']}/{ln['line_no']}": ln for ln in plant.reschedule(at=at)["lines_at_risk"]}
+    assert lines and set(rows) == set(lines)
+    for key, line in lines.items():
+        status = "moved" if not line["late"] else "LATE in plan" if line["late_in_plan"] else "LATE"
+        assert [c if isinstance(c, str) else c.plain for c in rows[key].cells] == [
+            key,
+            status,
+            slip(line["slip_minutes"]),
+            short_time(line["eta"]),
+            short_time(line["promised_date"]),
+            line["customer_name"] or line["customer_id"],
+        ]
     late = rows["SO-24117/1"]
-    assert [c if isinstance(c, str) else c.plain for c in late.cells] == [
-        "SO-24117/1",
-        "LATE",
-        "+1d 6h",
-        "11-25 02:05",
-        "11-24",
-        "Kessler Process Engineering GmbH",
-    ]
+    assert late.cells[1].plain == "LATE" and late.cells[-1] == "Kessler Process Engineering GmbH"
     moved = rows["SO-24120/1"]
-    assert [c if isinstance(c, str) else c.plain for c in moved.cells][:5] == [
-        "SO-24120/1",
-        "moved",
-        "+1d 6h",
-        "11-25 13:55",
-        "11-26",
-    ]
+    assert moved.cells[1].plain == "moved" and moved.cells[2].plain.startswith("+")
     assert moved.drill == ("sales_order", "SO-24120/1") and "moved" in moved.search
 
 

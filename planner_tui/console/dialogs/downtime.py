@@ -1,4 +1,5 @@
-"""What if the stop lasts N? The downtime for a machine's impact: minutes, or 90m / 4h / 1.5d."""
+"""What if the stop lasts N? The downtime for a machine's impact, or how long a person or tool is
+unavailable for a resource's: minutes, or 90m / 4h / 1.5d."""
 
 from __future__ import annotations
 
@@ -31,14 +32,15 @@ def parse_downtime(text: str) -> int:
 class DowntimeDialog(Dialog[int]):
     """Dismisses with the downtime in minutes, or None."""
 
-    def __init__(self, machine_id: str, current: int | None = None) -> None:
+    def __init__(self, machine_id: str, current: int | None = None, *, question: str | None = None) -> None:
         super().__init__()
         self.machine_id = machine_id
         self.current = current
+        self.question = question or f"How long will {machine_id} be down?"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"How long will {self.machine_id} be down?", classes="dialog-title")
+            yield Label(self.question, classes="dialog-title")
             yield Input(
                 value="" if self.current is None else str(self.current),
                 placeholder="minutes, or 90m, 4h, 1.5d",

@@ -46,7 +46,7 @@ PLAIN_WORDS = {
     "select_cursor": "open what the row is about (drill down)",
     "drill": "open what the row is about (drill down)",
     "back": "back to the previous screen",
-    "command_palette": "go to a machine, order, lot, item; impact of machine X; trace lot Y",
+    "command_palette": "go to a machine, resource, order, lot, item; impact of machine X or resource R; trace lot Y",
     "filter": "filter the focused table (enter keeps it, esc clears it)",
     "help": "this list of keys",
     "quit": "quit (the database is released)",

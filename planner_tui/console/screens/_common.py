@@ -36,6 +36,7 @@ ID_KINDS: tuple[tuple[str, str], ...] = (
     ("exception_id", "exception"),
     ("hold_id", "hold"),
     ("machine_id", "machine"),
+    ("resource_id", "resource"),
     ("production_order_id", "production_order"),
     ("sales_order_id", "sales_order"),
     ("shipment_id", "shipment"),
@@ -46,6 +47,8 @@ ID_KINDS: tuple[tuple[str, str], ...] = (
 
 KIND_WORDS = {
     "machine": "machine",
+    "resource": "resource",
+    "resource_impact": "resource",
     "hold": "hold",
     "lot": "lot",
     "item": "item",
@@ -68,6 +71,20 @@ def sales_line_id(record: Record) -> str | None:
         return None
     line = record.get("line_no")
     return f"{so}/{line}" if line not in (None, "") else str(so)
+
+
+def resource_drills(record: Record) -> list[Drill]:
+    """The secondary resources (people, tools) an operation names, as drills: `resource_ids` (ids) or
+    `resources` (ids, or records with a resource_id); none when the plant does not say."""
+    found: list[Drill] = []
+    named = record.get("resource_ids") or record.get("resources") or []
+    if not isinstance(named, (list, tuple)):
+        return found
+    for entry in named:
+        ident = entry.get("resource_id") if isinstance(entry, dict) else entry
+        if ident not in (None, "") and ("resource", str(ident)) not in found:
+            found.append(("resource", str(ident)))
+    return found
 
 
 def record_ids(record: Record) -> list[Drill]:
@@ -126,10 +143,17 @@ def node_label(*parts: Any, style: str | None = None) -> Text:
 
 
 def add_record(
-    parent: TreeNode[Drill | None], label: Text | str, record: Record, *, own: Drill | None = None
+    parent: TreeNode[Drill | None],
+    label: Text | str,
+    record: Record,
+    *,
+    own: Drill | None = None,
+    extra: Iterable[Drill] = (),
 ) -> TreeNode[Drill | None]:
-    """A node for a record: it drills into its own id; every other id it names is a child to drill into."""
+    """A node for a record: it drills into its own id; every other id it names (and `extra`) is a child
+    to drill into."""
     ids = record_ids(record)
+    ids += [d for d in extra if d not in ids]
     own = own or (ids[0] if ids else None)
     others = [d for d in ids if d != own]
     if not others:

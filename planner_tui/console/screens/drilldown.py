@@ -25,24 +25,89 @@ from planner_tui.console.screens._common import (
     capped,
     group,
     node_label,
+    resource_drills,
     sales_line_id,
 )
 from planner_tui.errors import NotFound
-from planner_tui.present import day, duration, moment, quantity, short_times_in
+from planner_tui.present import day, moment, quantity, short_times_in, slip
+from planner_tui.timeutil import as_datetime
 
 LATE = ("LATE", "bold red")
 Node = TreeNode[Drill | None]
 
+# A customer line of an impact or of the repaired plan says two things apart (issue 11): how much later
+# than planned the stop makes it (its slip: ETA against the planned ETA), and where it stands against
+# the promise (turned late by this stop, already late in the plan, on time). Words carry both; colour
+# only repeats them.
+NO_SLIP = "—"  # the stop does not move the line
+
+
+def slip_words(line: Record) -> Text:
+    """The line's slip, "slip +1d 6h", or "slip —" when the stop does not move its ETA."""
+    minutes = line.get("slip_minutes") or 0
+    if minutes > 0:
+        return Text(f"slip {slip(minutes)}", style="yellow")
+    return Text(f"slip {NO_SLIP}", style="dim")
+
+
+def _days_between(later: object, earlier: object) -> int | None:
+    a, b = as_datetime(later), as_datetime(earlier)
+    if a is None or b is None:
+        return None
+    return max(0, (a.date() - b.date()).days)
+
+
+def standing_words(line: Record) -> Text:
+    """Against the promise: "LATE +2d" (this stop turns it late), "LATE in plan +12d" (late before the
+    stop; "LATE in plan +12d -> +14d" when the stop makes it later still), "at risk" (exposed to a stop
+    of unknown length) or "on time"."""
+    days = line.get("days_late") or 0
+    if not line.get("late"):
+        if line.get("at_risk") and not (line.get("slip_minutes") or 0) > 0:
+            return Text("at risk", style="yellow")
+        return Text("on time", style="green")
+    if not line.get("late_in_plan"):
+        return Text(f"LATE +{days}d" if days else "LATE", style="bold red")
+    planned = _days_between(line.get("planned_eta"), line.get("promised_date"))
+    text = Text("LATE in plan", style="red")
+    if planned and planned != days:
+        text.append(f" +{planned}d -> +{days}d")
+    elif days:
+        text.append(f" +{days}d")
+    return text
+
 
 def late_words(line: Record) -> Text:
-    """LATE (by how many days) or on time, in words: never colour alone."""
-    if line.get("late"):
-        days = line.get("days_late")
-        return Text(f"LATE +{days}d" if days else "LATE", style="bold red")
-    text = Text("on time", style="green")
-    slip_minutes = line.get("slip_minutes") or 0
-    if slip_minutes > 0:
-        text.append(f" (slips {duration(slip_minutes)})", style="yellow")
+    """A customer line's slip and its standing against the promise, side by side: "slip +1d 6h  LATE
+    +2d", "slip —  LATE in plan +12d"."""
+    return node_label(slip_words(line), standing_words(line))
+
+
+def line_order(line: Record) -> tuple[Any, ...]:
+    """Sort key: turned late by this stop first, then already late in the plan (each the latest first),
+    then the biggest slip."""
+    late = bool(line.get("late"))
+    return (
+        not (late and not line.get("late_in_plan")),
+        not late,
+        -(line.get("days_late") or 0),
+        -(line.get("slip_minutes") or 0),
+        str(line.get("promised_date")),
+    )
+
+
+def line_counts(lines: list[Record], *, total: bool = True) -> Text:
+    """What the lines' counts count, in words: "5 lines: 2 turned late by this stop · 1 already late in
+    the plan · 4 slip" (it fits 80 columns)."""
+    turned = sum(1 for s in lines if s.get("late") and not s.get("late_in_plan"))
+    in_plan = sum(1 for s in lines if s.get("late") and s.get("late_in_plan"))
+    slipping = sum(1 for s in lines if (s.get("slip_minutes") or 0) > 0)
+    text = Text(f"{len(lines)} line{'' if len(lines) == 1 else 's'}: " if total else "")
+    text.append(f"{turned} turned late by this stop", style="bold red" if turned else "")
+    text.append(" · ")
+    text.append(f"{in_plan} already late in the plan", style="red" if in_plan else "")
+    text.append(" · ")
+    text.append(f"{slipping} slip", style="yellow" if slipping else "")
     return text
 
 
@@ -165,7 +230,13 @@ class OrderScreen(TreeScreen):
                 op.get("status"),
                 f"{moment(op.get('planned_start'))} -> {moment(op.get('planned_end'))}",
             )
-            node.add_leaf(label, data=("machine", str(op.get("machine_id"))))
+            resources = resource_drills(op)  # the people and tools it needs, when the plant says
+            if not resources:
+                node.add_leaf(label, data=("machine", str(op.get("machine_id"))))
+                continue
+            op_node = node.add(label, data=("machine", str(op.get("machine_id"))), expand=False)
+            for kind, ident in resources:
+                op_node.add_leaf(Text.assemble(("needs resource ", "dim"), (ident, "bold")), data=(kind, ident))
         feeds = data.get("feeds") or []
         node = group(root, "Feeds (orders up the chain)", feeds, empty="feeds no other order")
         for po in capped(node, feeds):

@@ -27,7 +27,7 @@ from planner_tui.console.screens._common import (
     record_ids,
     sales_line_id,
 )
-from planner_tui.console.screens.drilldown import Node, add_notify, late_words
+from planner_tui.console.screens.drilldown import Node, add_notify, late_words, line_counts, line_order
 from planner_tui.errors import PlannerError
 from planner_tui.present import (
     STATUS_STYLE,
@@ -75,6 +75,8 @@ class ExceptionScreen(TriageActions, DrillScreen):
             try:
                 if record == "machine":
                     reach = plant.machine_impact(str(answer["subject_id"]))
+                elif record == "resource":
+                    reach = plant.resource_impact(str(answer["subject_id"]))
                 elif record == "hold":
                     reach = plant.trace_hold(str(answer["subject_id"]))
             except PlannerError:
@@ -143,6 +145,9 @@ class ExceptionScreen(TriageActions, DrillScreen):
         subject_id = data.get("subject_id")
         about = data.get("about") or {}
         drill_kind = about.get("subject_record")
+        if drill_kind == "resource":
+            # A person's or tool's absence opens what it hits, as a machine's stop opens its impact.
+            drill_kind = "resource_impact"
         if drill_kind and subject_id:
             words = about.get("link") or about.get("subject_words") or str(subject_kind)
             root.add_leaf(
@@ -158,11 +163,11 @@ class ExceptionScreen(TriageActions, DrillScreen):
             node.add_leaf(self._history_label(entry))
 
         reach = data.get("reach")
-        if reach and data.get("reach_of") == "machine":
-            lines = sorted(
-                reach.get("sales_orders") or [], key=lambda s: (not s.get("late"), str(s.get("promised_date")))
-            )
+        if reach and data.get("reach_of") in ("machine", "resource"):
+            lines = sorted(reach.get("sales_orders") or [], key=line_order)
             node = group(root, "Customer lines hit", lines, empty="no customer line hit")
+            if lines:
+                node.add_leaf(line_counts(lines, total=False))  # the group says how many
             for line in capped(node, lines):
                 add_record(
                     node,

@@ -134,8 +134,9 @@ def load_exceptions(plant: PlantData, at: datetime) -> Answer:
 def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
     """Lines late (ETA's day after the promise, by a stop or already in the plan) or whose ETA moved.
 
-    The engine's order: late first, then the biggest slip. Slip is how far the ETA moved ("-" for a line
-    the plan already had late, with nothing moving it).
+    The engine's order: late first, then the biggest slip. Status is where the line stands against its
+    promise: LATE (the stops turn it late), LATE in plan (late before any stop), moved (on time, later
+    than planned). Slip, apart, is how far the ETA moved ("-" for a line nothing moves).
     """
     lines = plant.reschedule(at=at).get("lines_at_risk") or []
     out = []
@@ -143,7 +144,12 @@ def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
         late = bool(line.get("late"))
         so_line = f"{line.get('sales_order_id')}/{line.get('line_no')}"
         customer = line.get("customer_name") or line.get("customer_id") or ""  # the engine joins the name
-        status = Text("LATE", style="bold red") if late else Text("moved", style="yellow")
+        if late and line.get("late_in_plan"):
+            status = Text("LATE in plan", style="red")
+        elif late:
+            status = Text("LATE", style="bold red")
+        else:
+            status = Text("moved", style="yellow")
         slip_cell = Text(slip(line.get("slip_minutes")), justify="right")
         out.append(
             Row(
@@ -272,7 +278,7 @@ PANELS: tuple[Panel, ...] = (
         "Orders at risk",
         (
             Column("order", "Order", 10),
-            Column("status", "Status", 6),
+            Column("status", "Status", 12),
             Column("slip", "Slip", 8),
             Column("eta", "ETA", 11),
             Column("promise", "Promise", 7),
