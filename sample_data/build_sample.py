@@ -1,9 +1,11 @@
 """Builds the sample plant's CSV files (sample_data/plant/*.csv) from the hand-written story below.
 
-The plant is written by hand (machines, items, BOMs, customers, orders, lots); only the operation
-times come from a tiny scheduler, so that the plan is feasible by construction: every machine runs one
+The plant is written by hand (machines, items, BOMs, customers, orders, lots, shifts, people); only the
+operation times come from a tiny scheduler, so that the plan is feasible by construction in working
+time: every operation lies in the working time of its machine and of each resource it needs (it pauses
+outside it, as the repair does: planner_tui.engine.calendar), every machine and every resource runs one
 operation at a time, an order's operations follow op_seq, and a feeder order ends before the order it
-feeds begins. Run it again after editing the story:
+feeds begins. A repair with no stop therefore moves nothing. Run it again after editing the story:
 
     python sample_data/build_sample.py
 
@@ -16,8 +18,11 @@ import csv
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from planner_tui.engine import calendar as wt
 
 OUT = Path(__file__).resolve().parent / "plant"
 AS_OF = datetime(2026, 11, 23, 6, 0)
@@ -42,9 +47,15 @@ MACHINES = [
 ]
 # One machine is already down when the snapshot is taken.
 MACHINE_STATES = [
-    ("M-PRESS-02", "down", "2026-11-23T04:40:00", "Hydraulic leak on left cylinder, fitter called"),
-    ("M-WELD-01", "running", "2026-11-22T22:00:00", None),
-    ("M-CNC-02", "idle", "2026-11-23T02:15:00", "No work released"),
+    ("M-PRESS-02", "down", "2026-11-21T04:40:00", "Hydraulic leak on left cylinder, fitter called"),
+    ("M-WELD-01", "running", "2026-11-23T06:00:00", None),
+    ("M-CNC-02", "idle", "2026-11-21T06:00:00", "No work released"),
+]
+
+# Secondary resources' states at the snapshot (a resource not listed is available): the MES
+# books the robot weld crew in at the start of the A-shift.
+RESOURCE_STATES = [
+    ("CREW-ROBOT", "available", "2026-11-23T06:00:00", None),
 ]
 
 # ---------------------------------------------------------------- items
@@ -196,12 +207,12 @@ def T(text: str) -> datetime:
 
 
 # Sales order lines: (so, line, customer, item, qty, confirmed_at, status, promised or None)
-# promised None = derived from the plan below (end of the made-to-order chain + slack days).
+# promised None = derived from the plan below (the local day the made-to-order chain ends + slack days).
 SALES: list[list] = []
 SLACK: dict[tuple[str, int], int] = {}
 
 
-def so(so_id, line, cust, item, qty, confirmed, status="open", promised=None, slack=2):
+def so(so_id, line, cust, item, qty, confirmed, status="open", promised=None, slack=3):
     SALES.append([so_id, line, cust, item, qty, T(confirmed), status, promised])
     SLACK[(so_id, line)] = slack
     return (so_id, line)
@@ -210,8 +221,12 @@ def so(so_id, line, cust, item, qty, confirmed, status="open", promised=None, sl
 JOBS: list[Order] = []  # top-level orders, scheduled in this order
 
 
+BY_PO: dict[str, Order] = {}
+
+
 def job(order: Order) -> Order:
     JOBS.append(order)
+    BY_PO[order.po_id] = order
     return order
 
 
@@ -237,50 +252,50 @@ job(
 )
 job(Order("PRO-26-0408", "WG-500", 24, T("11-17T14:00")))  # make to stock
 
-# --- make to stock, cut over the weekend
-job(Order("PRO-26-0409", "C-CROSS-60", 60, T("11-22T06:00")))
-job(Order("PRO-26-0410", "C-PANEL-500", 40, T("11-22T10:00")))
+# --- make to stock, cut on Friday
+job(Order("PRO-26-0409", "C-CROSS-60", 60, T("11-20T06:00")))
+job(Order("PRO-26-0410", "C-PANEL-500", 40, T("11-20T10:00")))
 
 # --- open make-to-order chains (promised dates follow from the plan; slack 0 = tight)
 mto = []
-a = so("SO-24117", 1, "CUST-KESSLER", "P-200", 4, "11-16T08:45:00", slack=0)
+a = so("SO-24117", 1, "CUST-KESSLER", "P-200", 4, "11-16T08:45:00", slack=1)
 mto.append(
     job(
-        Order("PRO-26-0411", "P-200", 4, T("11-22T14:00"), so=a).feed(
+        Order("PRO-26-0411", "P-200", 4, T("11-20T14:00"), so=a).feed(
             Order("PRO-26-0412", "SA-BASE-200", 4, T("11-23T05:50"), so=a),
-            Order("PRO-26-0413", "SA-HOUS-200", 4, T("11-22T14:00"), so=a),
+            Order("PRO-26-0413", "SA-HOUS-200", 4, T("11-20T14:00"), so=a),
         )
     )
 )
-d = so("SO-24124", 1, "CUST-IBERMIN", "CDM-400", 3, "11-18T13:05:00", slack=0)
+d = so("SO-24124", 1, "CUST-IBERMIN", "CDM-400", 3, "11-18T13:05:00", slack=1)
 mto.append(
     job(
-        Order("PRO-26-0421", "CDM-400", 3, T("11-23T00:00"), so=d).feed(
+        Order("PRO-26-0421", "CDM-400", 3, T("11-23T06:00"), so=d).feed(
             Order("PRO-26-0422", "SA-FRAME-400", 3, T("11-23T05:50"), so=d)
         )
     )
 )
-b = so("SO-24120", 1, "CUST-BALTWAT", "P-100", 5, "11-17T10:20:00", slack=1)
+b = so("SO-24120", 1, "CUST-BALTWAT", "P-100", 5, "11-17T10:20:00", slack=2)
 mto.append(
     job(
-        Order("PRO-26-0414", "P-100", 5, T("11-22T16:00"), so=b).feed(
+        Order("PRO-26-0414", "P-100", 5, T("11-20T16:00"), so=b).feed(
             Order("PRO-26-0415", "SA-BASE-100", 5, T("11-23T05:50"), so=b).feed(
-                Order("PRO-26-0416", "C-RAIL-100", 10, T("11-22T08:00"), so=b)
+                Order("PRO-26-0416", "C-RAIL-100", 10, T("11-20T08:00"), so=b)
             ),
-            Order("PRO-26-0417", "SA-HOUS-100", 5, T("11-22T16:00"), so=b),
+            Order("PRO-26-0417", "SA-HOUS-100", 5, T("11-20T16:00"), so=b),
         )
     )
 )
-c = so("SO-24120", 2, "CUST-BALTWAT", "P-200", 2, "11-17T10:20:00", slack=2)
+c = so("SO-24120", 2, "CUST-BALTWAT", "P-200", 2, "11-17T10:20:00", slack=3)
 mto.append(
     job(
-        Order("PRO-26-0418", "P-200", 2, T("11-22T18:00"), so=c).feed(
+        Order("PRO-26-0418", "P-200", 2, T("11-20T18:00"), so=c).feed(
             Order("PRO-26-0419", "SA-BASE-200", 2, T("11-23T05:50"), so=c),
-            Order("PRO-26-0420", "SA-HOUS-200", 2, T("11-22T18:00"), so=c),
+            Order("PRO-26-0420", "SA-HOUS-200", 2, T("11-20T18:00"), so=c),
         )
     )
 )
-e = so("SO-24126", 1, "CUST-NORDAIRY", "P-100", 3, "11-18T15:30:00", slack=0)
+e = so("SO-24126", 1, "CUST-NORDAIRY", "P-100", 3, "11-18T15:30:00", slack=1)
 mto.append(
     job(
         Order("PRO-26-0423", "P-100", 3, T("11-23T06:00"), so=e).feed(
@@ -292,7 +307,7 @@ mto.append(
     )
 )
 job(Order("PRO-26-0441", "C-RAIL-200", 16, T("11-23T06:00")))  # make to stock
-f = so("SO-24129", 1, "CUST-VISTULA", "HPU-300", 2, "11-19T09:10:00", slack=1)
+f = so("SO-24129", 1, "CUST-VISTULA", "HPU-300", 2, "11-19T09:10:00", slack=2)
 mto.append(
     job(
         Order("PRO-26-0427", "HPU-300", 2, T("11-23T08:00"), so=f).feed(
@@ -300,7 +315,7 @@ mto.append(
         )
     )
 )
-g = so("SO-24131", 1, "CUST-KESSLER", "P-100", 2, "11-19T16:45:00", slack=2)
+g = so("SO-24131", 1, "CUST-KESSLER", "P-100", 2, "11-19T16:45:00", slack=3)
 mto.append(
     job(
         Order("PRO-26-0429", "P-100", 2, T("11-24T06:00"), so=g).feed(
@@ -309,7 +324,7 @@ mto.append(
         )
     )
 )
-h = so("SO-24133", 1, "CUST-IBERMIN", "P-200", 3, "11-20T10:00:00", slack=2)
+h = so("SO-24133", 1, "CUST-IBERMIN", "P-200", 3, "11-20T10:00:00", slack=3)
 # The CP-200 housing order that starts tomorrow needs the R-SEAL-200 kits the scenario scraps.
 mto.append(
     job(
@@ -319,7 +334,7 @@ mto.append(
         )
     )
 )
-i = so("SO-24135", 1, "CUST-MIDFOOD", "HPU-300", 1, "11-20T14:20:00", slack=3)
+i = so("SO-24135", 1, "CUST-MIDFOOD", "HPU-300", 1, "11-20T14:20:00", slack=4)
 mto.append(
     job(
         Order("PRO-26-0435", "HPU-300", 1, T("11-25T06:00"), so=i).feed(
@@ -327,7 +342,7 @@ mto.append(
         )
     )
 )
-j = so("SO-24138", 1, "CUST-BALTWAT", "P-100", 6, "11-20T15:55:00", slack=2)
+j = so("SO-24138", 1, "CUST-BALTWAT", "P-100", 6, "11-20T15:55:00", slack=3)
 mto.append(
     job(
         Order("PRO-26-0437", "P-100", 6, T("11-26T06:00"), so=j).feed(
@@ -360,14 +375,95 @@ so("SO-24139", 1, "CUST-NORDAIRY", "WG-500", 8, "11-21T10:00:00", promised=date(
 so("SO-24139", 2, "CUST-NORDAIRY", "WG-500", 4, "11-21T10:00:00", promised=date(2026, 12, 7))
 
 
+# The Vistula HPU chain (manual weld bay, test bench, paint line) is planned before Nordic Dairy's pumps.
+JOBS.insert(JOBS.index(BY_PO["PRO-26-0423"]), JOBS.pop(JOBS.index(BY_PO["PRO-26-0427"])))
+
+
+# ---------------------------------------------------------------- plant time
+# The plant's clock is Europe/Copenhagen (Aarhus): calendars are local wall-clock hours; every timestamp
+# in the files is UTC (in winter local = UTC + 1, so the A-shift 07:00-15:00 is 06:00-14:00 UTC).
+TIMEZONE = "Europe/Copenhagen"
+DEFAULT_CALENDAR = "THREE-SHIFT"
+WEEKDAYS = (1, 2, 3, 4, 5)
+CALENDARS = (
+    # three shifts (A 07-15, B 15-23, C 23-07), from Monday's A-shift to Saturday 07:00: the plant default
+    [("THREE-SHIFT", 1, "07:00", "24:00")]
+    + [("THREE-SHIFT", day, "00:00", "24:00") for day in (2, 3, 4, 5)]
+    + [("THREE-SHIFT", 6, "00:00", "07:00")]
+    # A and B shifts, Monday to Friday: the welding cells
+    + [("TWO-SHIFT", day, "07:00", "23:00") for day in WEEKDAYS]
+    # the A-shift only, Monday to Friday: day workers, and the paint line (its own calendar, for its service)
+    + [("DAY", day, "07:00", "15:00") for day in WEEKDAYS]
+    + [("PAINT-LINE", day, "07:00", "15:00") for day in WEEKDAYS]
+)
+CALENDAR_IDS = ("THREE-SHIFT", "TWO-SHIFT", "DAY", "PAINT-LINE")
+# Christmas and New Year (local midnight to midnight, written in UTC) close every calendar.
+CLOSURES = [
+    (datetime(2026, 12, 23, 23, 0), datetime(2026, 12, 27, 23, 0), "Christmas shutdown"),
+    (datetime(2026, 12, 31, 23, 0), datetime(2027, 1, 1, 23, 0), "New Year's Day"),
+]
+CALENDAR_EXCEPTIONS = sorted(
+    [(cal, s, e, "false", why) for cal in CALENDAR_IDS for s, e, why in CLOSURES]
+    # the paint line's planned service: the curing oven is relined on Thursday 26 November (local day)
+    + [("PAINT-LINE", datetime(2026, 11, 25, 23, 0), datetime(2026, 11, 26, 23, 0), "false", "Curing oven service")]
+)
+MACHINE_CALENDARS = {"M-WELD-01": "TWO-SHIFT", "M-WELD-02": "TWO-SHIFT", "M-PAINT-01": "PAINT-LINE"}
+
+# (resource_id, name, kind, calendar_id, supervisor)
+RESOURCES = [
+    ("FIX-BASE-100", "Welding fixture, CP-100 base frame", "tool", None, "Tomasz Nowak"),
+    ("CREW-ROBOT", "Robot weld crew: Ole Jensen (A), Katrine Holm (B)", "crew", "TWO-SHIFT", "Tomasz Nowak"),
+    ("P-MSORENSEN", "Mette Sørensen, powder coater", "person", "DAY", "Jonas Berg"),
+    ("P-MANDERSEN", "Mikkel Andersen, certified pressure tester", "person", "DAY", "Priya Nair"),
+]
+
+
+def needs(item: str, machine: str) -> list[str]:
+    """The resources an operation needs besides its machine."""
+    out = []
+    if machine == "M-WELD-01":
+        out.append("CREW-ROBOT")
+        if item == "SA-BASE-100":
+            out.append("FIX-BASE-100")
+    if machine == "M-PAINT-01":
+        out.append("P-MSORENSEN")
+    if machine == "M-TEST-01" and item in ("SA-TANK-300", "HPU-300"):
+        out.append("P-MANDERSEN")
+    return out
+
+
+def _working_times():
+    calendar_rows: dict[str, list] = defaultdict(list)
+    for cal, day, s, e in CALENDARS:
+        calendar_rows[cal].append((day, s, e))
+    exceptions: dict[str, list] = defaultdict(list)
+    for cal, s, e, working, _ in CALENDAR_EXCEPTIONS:
+        exceptions[cal].append((s, e, working == "true"))
+    cals = {c: wt.calendar(calendar_rows[c], exceptions[c], TIMEZONE, c) for c in calendar_rows}
+    resource_cal = {r[0]: r[3] for r in RESOURCES}
+
+    def of(cal_id):
+        return cals[cal_id or DEFAULT_CALENDAR]
+
+    def operation(machine: str, resources: list[str]):
+        return wt.intersect(of(MACHINE_CALENDARS.get(machine)), *(of(resource_cal[r]) for r in resources))
+
+    return operation
+
+
 # ---------------------------------------------------------------- scheduling
 def round5(minutes: float) -> int:
     return int(-(-minutes // 5) * 5)
 
 
 def schedule() -> list[Order]:
-    """Append-only list scheduling: feasible by construction (see the module docstring)."""
-    machine_free: dict[str, datetime] = defaultdict(lambda: datetime(2026, 11, 1))
+    """Append-only list scheduling in working time: feasible by construction (see the module docstring).
+
+    An operation starts at the first instant its machine and every resource it needs all work, once its
+    order's previous operation, its feeders, its machine and its resources are free; it pauses outside
+    that working time and ends when its working minutes have passed."""
+    working_time = _working_times()
+    free: dict[str, datetime] = defaultdict(lambda: datetime(2026, 11, 1))
     everything: list[Order] = []
 
     def place(order: Order) -> datetime:
@@ -376,10 +472,15 @@ def schedule() -> list[Order]:
             ready = max(ready, place(feeder))
         t = ready
         for n, (machine, setup, per_unit) in enumerate(ROUTINGS[order.item], start=1):
-            start = max(t, machine_free[machine])
-            end = start + timedelta(minutes=round5(setup + per_unit * order.qty))
-            order.ops.append({"op_seq": 10 * n, "machine_id": machine, "start": start, "end": end})
-            machine_free[machine] = end
+            resources = needs(order.item, machine)
+            when = working_time(machine, resources)
+            start = when.next_working(max([t, free[machine]] + [free[r] for r in resources]))
+            end = when.add(start, round5(setup + per_unit * order.qty))
+            order.ops.append(
+                {"op_seq": 10 * n, "machine_id": machine, "start": start, "end": end, "resources": resources}
+            )
+            for key in [machine, *resources]:
+                free[key] = end
             t = end
         everything.append(order)
         return t
@@ -389,12 +490,16 @@ def schedule() -> list[Order]:
     return everything
 
 
+# The machines the MES reports running at as_of: what they were planned to start then has started.
+STARTED_AT_AS_OF = {m for m, state, since, _ in MACHINE_STATES if state == "running" and since == AS_OF.isoformat()}
+
+
 def statuses(orders: list[Order]) -> None:
     for o in orders:
         for op in o.ops:
             if op["end"] <= AS_OF:
                 op["status"] = "done"
-            elif op["start"] < AS_OF:
+            elif op["start"] < AS_OF or (op["start"] == AS_OF and op["machine_id"] in STARTED_AT_AS_OF):
                 op["status"] = "running"
             else:
                 op["status"] = "waiting"
@@ -422,11 +527,16 @@ def end_of(o: Order) -> datetime:
     return o.ops[-1]["end"]
 
 
-# Promised dates of made-to-order lines: the day the chain ends, plus its slack.
+def local_date(t: datetime) -> date:
+    return t.replace(tzinfo=UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+
+
+# Promised dates of made-to-order lines: the plant's day the chain ends, plus its slack in days (0: it
+# ships the evening it is finished).
 for line in SALES:
     if line[7] is None:
         top = next(o for o in ORDERS if o.so == (line[0], line[1]) and o.parent is None)
-        line[7] = end_of(top).date() + timedelta(days=1 + SLACK[(line[0], line[1])])
+        line[7] = local_date(end_of(top)) + timedelta(days=SLACK[(line[0], line[1])])
 
 # ---------------------------------------------------------------- lots, genealogy, stock
 LOTS: list[tuple] = []  # lot_id, item, qty, produced_by, status
@@ -601,34 +711,13 @@ HOLDS = [
 ]
 
 
-# ---------------------------------------------------------------- calendars and resources
-# The plant works three shifts, Monday 06:00 to Saturday 06:00. The plan above is scheduled around the
-# clock, so for now nothing names this calendar (no machine's calendar_id, no "calendar" in
-# snapshot.json): every minute is working time and every answer is as before calendars existed. The
-# story gets its shifts, holiday and operators with the repair in working time (issue 11).
-CALENDARS = (
-    [("THREE-SHIFT", 1, "06:00", "24:00")]
-    + [("THREE-SHIFT", day, "00:00", "24:00") for day in (2, 3, 4, 5)]
-    + [("THREE-SHIFT", 6, "00:00", "06:00")]
-)
-CALENDAR_EXCEPTIONS = [
-    ("THREE-SHIFT", datetime(2026, 12, 23, 23, 0), datetime(2026, 12, 27, 23, 0), "false", "Christmas shutdown"),
-    ("THREE-SHIFT", datetime(2026, 12, 31, 23, 0), datetime(2027, 1, 1, 23, 0), "false", "New Year's Day"),
-]
-# The CP-100 base frame's welding fixture: every weld of a CP-100 base frame needs it (all on M-WELD-01,
-# which already welds one at a time, so it changes no answer either).
-RESOURCES = [
-    ("FIX-BASE-100", "Welding fixture, CP-100 base frame", "tool", None, "Tomasz Nowak"),
-]
-
-
+# ---------------------------------------------------------------- operation resources
 def operation_resources() -> list[tuple]:
     return [
-        (o.po_id, op["op_seq"], "FIX-BASE-100")
+        (o.po_id, op["op_seq"], r)
         for o in sorted(ORDERS, key=lambda o: o.po_id)
-        if o.item == "SA-BASE-100"
         for op in o.ops
-        if op["machine_id"] == "M-WELD-01"
+        for r in op["resources"]
     ]
 
 
@@ -657,10 +746,11 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     write(
         "machines",
-        ["machine_id", "name", "work_center", "line", "plant", "supervisor"],
-        [(m, nm, wc, ln, PLANT_CODE, sup) for m, nm, wc, ln, sup in MACHINES],
+        ["machine_id", "name", "work_center", "line", "plant", "supervisor", "calendar_id"],
+        [(m, nm, wc, ln, PLANT_CODE, sup, MACHINE_CALENDARS.get(m)) for m, nm, wc, ln, sup in MACHINES],
     )
     write("machine_states", ["machine_id", "state", "since", "reason"], MACHINE_STATES)
+    write("resource_states", ["resource_id", "state", "since", "reason"], RESOURCE_STATES)
     write("items", ["item_id", "description", "item_type", "uom", "safety_stock", "buyer"], ITEMS)
     write("bom", ["parent_item_id", "component_item_id", "qty_per"], BOM)
     write("customers", ["customer_id", "name", "tier", "account_manager"], CUSTOMERS)
@@ -722,7 +812,16 @@ def main() -> None:
     write("resources", ["resource_id", "name", "kind", "calendar_id", "supervisor"], RESOURCES)
     write("operation_resources", ["production_order_id", "op_seq", "resource_id"], operation_resources())
     (OUT / "snapshot.json").write_text(
-        json.dumps({"as_of": AS_OF.isoformat(timespec="seconds"), "plant": PLANT}, indent=2) + "\n"
+        json.dumps(
+            {
+                "as_of": AS_OF.isoformat(timespec="seconds"),
+                "plant": PLANT,
+                "timezone": TIMEZONE,
+                "calendar": DEFAULT_CALENDAR,
+            },
+            indent=2,
+        )
+        + "\n"
     )
 
 

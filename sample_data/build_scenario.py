@@ -95,7 +95,7 @@ STORY: list[tuple[str, str, str, dict]] = [
     ("07:38", MES, "inventory.adjusted", {"item_id": "R-WIRE-G3SI1", "location": "WH-RAW", "qty_delta": -250}),
     ("07:40", MES, "inventory.adjusted", {"item_id": "R-WIRE-G3SI1", "location": "WIP-FAB", "qty_delta": 250}),
     ("07:44", ERP, "order.changed", {"sales_order_id": "SO-24130", "line_no": 1, "qty": 8}),
-    ("07:50", ERP, "order.changed", {"sales_order_id": "SO-24138", "line_no": 1, "promised_date": "2026-11-27"}),
+    ("07:50", ERP, "order.changed", {"sales_order_id": "SO-24138", "line_no": 1, "promised_date": "2026-11-28"}),
     ("07:56", MES, "operation.completed", {"production_order_id": "PRO-26-0426", "op_seq": 10}),
     ("08:04", ERP, "order.cancelled", {"sales_order_id": "SO-24139", "line_no": 2}),
     ("08:10", ERP, "receipt.posted", {"purchase_order_id": "PO-7787", "qty": 3000}),

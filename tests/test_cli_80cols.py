@@ -78,8 +78,8 @@ def test_order_links(sample):
     text = assert_reads_at_80(
         sample, ["order", "PRO-26-0411"], ["PRO-26-0411", "PRO-26-0412", "SO-24117/1", "SH-61040", "M-ASSY-01"]
     )
-    assert re.search(r"^\s*10\s+M-ASSY-01\s+11-23 11:30\s+11-23 16:50\s+waiting", text, re.M)  # compact times
-    assert "T11:30" not in text
+    assert re.search(r"^\s*10\s+M-ASSY-01\s+11-23 11:40\s+11-23 17:00\s+waiting", text, re.M)  # compact times
+    assert "T11:40" not in text
     assert_reads_at_80(sample, ["order", "SO-24117/1"], ["SO-24117/1", "PRO-26-0413", "SH-61040"])
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from planner_tui.engine import naive_repair, schedule
+from planner_tui.engine.calendar import plant_time
+from planner_tui.engine.impact import machine_impact, reschedule
 from planner_tui.store import Store, loader
 from planner_tui.store import events as events_mod
 from planner_tui.store.contract import TABLES
@@ -69,6 +71,7 @@ def test_every_contract_table_has_a_csv_and_snapshot_json_names_as_of():
     meta = json.loads((SAMPLE / "plant" / "snapshot.json").read_text())
     assert meta["as_of"] == "2026-11-23T06:00:00"
     assert meta["plant"]
+    assert (meta["timezone"], meta["calendar"]) == ("Europe/Copenhagen", "THREE-SHIFT")
 
 
 def _load_builder(name: str, out: Path):
@@ -247,7 +250,14 @@ def test_a_machine_is_down_and_a_hold_is_active_at_as_of(store):
 
 
 def test_a_repair_without_a_stop_moves_nothing_and_the_weld_stop_makes_customers_late(store):
-    assert not naive_repair.repair_naive(store.cursor(), [], at=AS_OF).orders
+    for repair in (naive_repair.repair_naive, schedule.repair):
+        nothing = repair(store.cursor(), [], at=AS_OF)
+        assert not nothing.orders and not nothing.ops, repair
+    # `reschedule` with the store's stops: only M-PRESS-02, down since Saturday for an unknown time
+    result = reschedule(store.cursor(), at=AS_OF)
+    assert [(s["machine_id"], s["minutes"]) for s in result["stops"]] == [("M-PRESS-02", None)]
+    assert result["production_orders"] == [] and result["sales_orders"] == []
+    local_day = plant_time(store.cursor()).local_date
     stop = schedule.Stop("M-WELD-01", datetime(2026, 11, 23, 6, 12), 1800)
     repaired = naive_repair.repair_naive(store.cursor(), [stop], at=stop.start)
     new_end = {k: v.new_end for k, v in repaired.orders.items()}
@@ -261,9 +271,110 @@ def test_a_repair_without_a_stop_moves_nothing_and_the_weld_stop_makes_customers
     late_customers = {
         cust
         for so, line, cust, promised, orders in late
-        if max(new_end.get(o, datetime.min) for o in orders).date() > promised
+        if local_day(max(new_end.get(o, datetime(2026, 1, 1)) for o in orders)) > promised
     }
-    assert late_customers == {"CUST-KESSLER", "CUST-IBERMIN", "CUST-NORDAIRY"}
+    assert late_customers == {"CUST-KESSLER", "CUST-IBERMIN"}
+
+
+# ------------------------------------------------------------------ plant time
+
+
+def test_calendars_shifts_closures_and_people(store):
+    pt = plant_time(store.cursor())
+    assert pt.timezone == "Europe/Copenhagen"
+    monday = datetime(2026, 11, 23)
+    # local 07:00 is 06:00 UTC in November: the A-shift starts as the snapshot is taken
+    assert pt.machine("M-LASER-01").between(monday, monday + timedelta(days=7)) == 5 * 24 * 60  # Mon 06:00-Sat 06:00
+    assert pt.machine("M-WELD-01").periods(monday, monday + timedelta(days=1)) == [
+        (datetime(2026, 11, 23, 6), datetime(2026, 11, 23, 22))
+    ]
+    paint = pt.machine("M-PAINT-01")
+    assert paint.periods(monday, monday + timedelta(days=1)) == [
+        (datetime(2026, 11, 23, 6), datetime(2026, 11, 23, 14))
+    ]
+    assert paint.between(datetime(2026, 11, 26), datetime(2026, 11, 27)) == 0  # Thursday: curing oven service
+    assert paint.between(monday, monday + timedelta(days=7)) == 4 * 8 * 60
+    for machine in ("M-LASER-01", "M-WELD-01", "M-PAINT-01"):
+        assert pt.machine(machine).between(datetime(2026, 12, 23, 23), datetime(2026, 12, 27, 23)) == 0  # Christmas
+    kinds = dict(rows(store, "SELECT resource_id, kind FROM resources"))
+    assert sorted(kinds.values()) == ["crew", "person", "person", "tool"]
+    people = rows(store, "SELECT supervisor FROM resources WHERE kind = 'person' AND supervisor IS NOT NULL")
+    assert len(people) == 2
+    # every weld in the robot cell needs its crew; every paint job the powder coater
+    assert (
+        one(
+            store,
+            """SELECT count(*) FROM operations o WHERE o.machine_id IN ('M-WELD-01', 'M-PAINT-01') AND NOT EXISTS (
+               SELECT 1 FROM operation_resources r WHERE r.production_order_id = o.production_order_id
+               AND r.op_seq = o.op_seq AND r.resource_id IN ('CREW-ROBOT', 'P-MSORENSEN'))""",
+        )
+        == 0
+    )
+
+
+def test_plan_is_in_working_time_and_each_resource_runs_one_operation_at_a_time(store):
+    pt = plant_time(store.cursor())
+    needs: dict[tuple[str, int], list[str]] = {}
+    for po, seq, resource in rows(store, "SELECT * FROM operation_resources ORDER BY ALL"):
+        needs.setdefault((po, seq), []).append(resource)
+    ops = rows(store, "SELECT production_order_id, op_seq, machine_id, planned_start, planned_end FROM operations")
+    for po, seq, machine, start, end in ops:
+        when = pt.operation(machine, needs.get((po, seq), []))
+        minutes = when.between(start, end)
+        # starts in working time, works a whole number of 5 minutes, ends as soon as that is done
+        assert when.is_working(start) and minutes > 0 and minutes % 5 == 0, (po, seq)
+        assert when.add(start, minutes) == end, (po, seq)
+    overlaps = rows(
+        store,
+        """
+        SELECT resource_id, production_order_id, op_seq FROM (
+            SELECT r.resource_id, o.*, lag(o.planned_end) OVER (PARTITION BY r.resource_id ORDER BY o.planned_start) AS prev_end
+            FROM operation_resources r JOIN operations o USING (production_order_id, op_seq)) WHERE planned_start < prev_end""",
+    )
+    assert overlaps == []
+
+
+def test_the_weld_cell_stop_in_plant_time_as_the_readme_tells_it(store):
+    """sample_data/README.md, "The weld cell stop in plant time": every figure, hand-checked there."""
+    cur = store.cursor()
+    assert (
+        plant_time(cur).machine("M-WELD-01").between(datetime(2026, 11, 23, 6, 12), datetime(2026, 11, 24, 12, 12))
+        == 22 * 60
+    )
+    result = machine_impact(cur, "M-WELD-01", at=datetime(2026, 11, 23, 6, 12), down_minutes=1800)
+    welds = {o["production_order_id"]: (o["new_end"], o["delay_minutes"]) for o in result["operations"]}
+    assert welds == {
+        "PRO-26-0412": (datetime(2026, 11, 24, 16, 10), 1800),
+        "PRO-26-0422": (datetime(2026, 11, 24, 19, 10), 1800),
+        "PRO-26-0415": (datetime(2026, 11, 25, 7, 0), 2280),
+        "PRO-26-0419": (datetime(2026, 11, 25, 9, 20), 2280),
+        "PRO-26-0424": (datetime(2026, 11, 25, 11, 50), 2280),
+        "PRO-26-0430": (datetime(2026, 11, 25, 13, 40), 1790),
+        "PRO-26-0433": (datetime(2026, 11, 25, 16, 55), 1780),
+    }
+    lines = {f"{ln['sales_order_id']}/{ln['line_no']}": ln for ln in result["sales_orders"]}
+    assert len(lines) == 10
+    late = {k: (ln["eta"], str(ln["promised_date"]), ln["slip_minutes"]) for k, ln in lines.items() if ln["late"]}
+    assert late == {
+        "SO-24117/1": (datetime(2026, 11, 25, 16, 5), "2026-11-24", 2630),  # +1d 19h 50m
+        "SO-24133/1": (datetime(2026, 11, 30, 7, 0), "2026-11-29", 4915),  # +3d 9h 55m, over the weekend
+    }
+    holds = {k: (ln["eta"], str(ln["promised_date"])) for k, ln in lines.items() if not ln["late"]}
+    assert holds == {
+        "SO-24124/1": (datetime(2026, 11, 25, 17, 45), "2026-11-25"),
+        "SO-24126/1": (datetime(2026, 11, 27, 18, 10), "2026-11-27"),
+        "SO-24120/1": (datetime(2026, 11, 26, 3, 55), "2026-11-26"),
+        "SO-24120/2": (datetime(2026, 11, 26, 9, 40), "2026-11-28"),
+        "SO-24138/1": (datetime(2026, 11, 30, 22, 5), "2026-11-30"),  # 23:05 local: on its promised day
+        "SO-24129/1": (datetime(2026, 11, 27, 13, 20), "2026-11-28"),
+        "SO-24131/1": (datetime(2026, 11, 27, 22, 50), "2026-11-29"),
+        "SO-24135/1": (datetime(2026, 11, 30, 11, 5), "2026-12-01"),
+    }
+    assert lines["SO-24135/1"]["slip_minutes"] == 3 * 24 * 60 + 10
+    # SO-24133/1's frame: welded by Wednesday 16:55, the paint line closed Thursday, painted Friday
+    repaired = schedule.repair(cur, [schedule.Stop("M-WELD-01", datetime(2026, 11, 23, 6, 12), 1800)])
+    assert repaired.op_times("PRO-26-0433", 20) == (datetime(2026, 11, 27, 9, 20), datetime(2026, 11, 27, 10, 40))
+    assert repaired.op_times("PRO-26-0412", 20) == (datetime(2026, 11, 25, 6, 0), datetime(2026, 11, 25, 7, 30))
 
 
 # ------------------------------------------------------------------ the scenario
