@@ -380,6 +380,30 @@ def test_the_weld_cell_stop_in_plant_time_as_the_readme_tells_it(store):
 # ------------------------------------------------------------------ the scenario
 
 
+def test_the_powder_coater_away_as_the_readme_tells_it(store):
+    from planner_tui.engine.impact import resource_impact
+
+    result = resource_impact(store.cursor(), "P-MSORENSEN", at=datetime(2026, 11, 23, 7), down_minutes=1440)
+    delays = {o["production_order_id"]: o["delay_minutes"] for o in result["operations"]}
+    assert len(delays) == 11 and delays["PRO-26-0412"] == 20 * 60 + 50
+    assert {delays[po] for po in ("PRO-26-0422", "PRO-26-0415", "PRO-26-0419")} == {200.0}  # Tuesday: 3 h 20 min
+    assert {delays[po] for po in ("PRO-26-0428", "PRO-26-0424")} == {245.0}  # Wednesday: 4 h 05 min
+    assert delays["PRO-26-0430"] == delays["PRO-26-0433"] == 44 * 60 + 5  # past Thursday's closure: Friday
+    assert {delays[po] for po in ("PRO-26-0436", "PRO-26-0438", "PRO-26-0442")} == {3 * 1440.0}  # the weekend
+    counts = result["counts"]
+    assert (counts["slipping"], counts["turned_late"], counts["slip_minutes_min"], counts["slip_minutes_max"]) == (
+        10,
+        0,
+        95.0,
+        4320.0,
+    )
+    line = next(ln for ln in result["sales_orders"] if ln["sales_order_id"] == "SO-24138")
+    assert line["eta"] == datetime(2026, 11, 30, 21, 55) and not line["late"]  # 22:55 in Aarhus, on 11-30
+    roles = {n["person"]: n["role"] for n in result["notify"]}
+    assert roles["Jonas Berg"] == "resource supervisor, machine supervisor"
+    assert roles["Priya Nair"] == "supervisor (knock-on)"
+
+
 def test_scenario_is_cloudevents_in_sequence_and_time_order(events):
     assert 25 <= len(events) <= 80
     ids = [(e["source"], e["id"]) for e in events]
