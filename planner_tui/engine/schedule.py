@@ -46,12 +46,17 @@ Two implementations with the same answer:
   change push their successors (next on the machine, next on each resource it needs, next in the order,
   the first operation of the order they feed), in planned-time order through a heap, so the cost is the
   size of the delayed cone, not the plant. Open operations are read from DuckDB only where a delay
-  reaches: each stopped machine (or absent resource) from the earliest operation a stop hits to 6 h past
+  reaches: each stopped machine (or absent resource) from the earliest operation a stop hits to 48 h past
   its stop's end; any other machine or resource once an operation on it moves, from that same low end on;
   a machine's (resource's) range grows while a delay on it reaches past what is read, each time to past
-  the delay by a margin that doubles (6 h, 12 h, ...; wall time: a delay that jumps a weekend asks for
-  the range up to its new end in one round); an order is read whole once one of its operations moves.
-  One query per round reads everything the last round asked for (no range is read twice). This is exact when the plan itself satisfies the rules (every constraint already
+  the delay by a margin that doubles (48 h, 96 h, ... of the machine's (resource's) working time, so a
+  delay that reaches a weekend reads the days after it too); an order is read whole once one of its
+  operations moves.
+  One query per round reads everything the last round asked for (no range is read twice), then a second
+  the orders of what it picked that are not known yet (by their ids: DuckDB skips the row groups that
+  hold none of them). A round's cost is mostly its scans, not its rows, so the margins are wide: a
+  shorter one (it was 6 h) makes more rounds on a plan in working time, where a delay jumps nights and
+  weekends. This is exact when the plan itself satisfies the rules (every constraint already
   holds at planned times), which a scheduler's plan does; if the plan already violates them, `repair`
   reports only what the stops cause while `repair_naive` also repairs the plan's own violations.
 * `repair_naive` (`naive_repair.py`): the rules applied literally, per operation, over plain dicts, swept
@@ -74,14 +79,14 @@ from datetime import datetime, timedelta
 import duckdb
 
 from planner_tui.engine.calendar import ALWAYS, PlantTime, WorkingTime, plant_time
-from planner_tui.errors import BadRequest, CycleError
+from planner_tui.errors import BadRequest, CycleError, PlannerError
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 
 _EPOCH = datetime(1970, 1, 1)
 _US_PER_MIN = 60_000_000
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_PRODUCTION_STATUSES)  # constants from the contract
 _STOPPED_SQL = ", ".join(f"'{s}'" for s in STOPPED_STATES)
-_INITIAL_HORIZON_US = 6 * 60 * _US_PER_MIN  # a machine's first read range past a stop; doubles as needed
+_INITIAL_HORIZON_US = 48 * 60 * _US_PER_MIN  # a machine's first read range past a stop; doubles as needed
 
 
 def to_us(value: datetime) -> int:
@@ -177,16 +182,22 @@ class Repair:
 
 
 def stops_from_store(cur: duckdb.DuckDBPyConnection, at: datetime | None = None) -> list[Stop]:
-    """Every machine the store shows down or in maintenance: from its `since`, for expected_minutes."""
+    """Every machine the store shows down or in maintenance, then every resource it shows unavailable
+    (`resource_states`, stops of kind "resource"; none in an older store without that table): from its
+    `since`, for expected_minutes."""
+    from planner_tui.engine.resources import unavailable_resources
+
     rows = cur.execute(
         f"SELECT machine_id, since, expected_minutes FROM machine_states "
         f"WHERE state IN ({_STOPPED_SQL}) ORDER BY machine_id"
     ).fetchall()
+    found = [(machine_id, since, minutes, "machine") for machine_id, since, minutes in rows]
+    found += [(r["resource_id"], r["since"], r["expected_minutes"], "resource") for r in unavailable_resources(cur)]
     stops = []
-    for machine_id, since, minutes in rows:
+    for stopped_id, since, minutes, kind in found:
         start: datetime | None = since if since is not None else at
         if start is not None:  # no since and no `at`: nothing to say when the stop began
-            stops.append(Stop(machine_id, start, None if minutes is None else float(minutes)))
+            stops.append(Stop(stopped_id, start, None if minutes is None else float(minutes), kind=kind))
     return stops
 
 
@@ -292,8 +303,7 @@ class Timing:
 
 
 _COLUMNS = """op.production_order_id AS po, op.op_seq AS seq, op.machine_id AS m,
-       epoch_us(op.planned_start) AS ps, epoch_us(op.planned_end) AS pe, op.status = 'running' AS running,
-       o.parent_production_order_id AS parent, epoch_us(o.planned_end) AS order_pe"""
+       epoch_us(op.planned_start) AS ps, epoch_us(op.planned_end) AS pe, op.status = 'running' AS running"""
 _ON_MACHINES_SQL = """SELECT op.* FROM operations op
     JOIN (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::TIMESTAMP[]) AS after, unnest(?::TIMESTAMP[]) AS upto) r
       ON op.machine_id = r.m
@@ -305,15 +315,22 @@ _ON_RESOURCES_SQL = """SELECT op.* FROM operations op
     WHERE op.status <> 'done' AND op.planned_start > q.after AND op.planned_start <= q.upto"""
 _OF_ORDERS_SQL = """SELECT op.* FROM operations op
     WHERE op.status <> 'done' AND op.production_order_id IN (SELECT unnest(?::VARCHAR[]))"""
-_RESOURCES_OF_PICKED_SQL = """, res AS MATERIALIZED (
-    SELECT production_order_id, op_seq, list(resource_id ORDER BY resource_id) AS rs FROM operation_resources
-    WHERE production_order_id IN (SELECT production_order_id FROM picked) GROUP BY production_order_id, op_seq
-)"""
+# The orders of what a round picked, asked by their ids in a second query: a list of constants lets DuckDB
+# skip the row groups of production_orders and operation_resources (both in key order) that hold none of
+# them, where a join on the first query's result scans both tables whole (a third of a round's time).
+_OWNERS_SQL = f"""SELECT production_order_id AS po, parent_production_order_id AS parent,
+       epoch_us(planned_end) AS order_pe, NULL::INTEGER AS seq, NULL::VARCHAR[] AS rs
+    FROM production_orders
+    WHERE production_order_id IN (SELECT unnest(?::VARCHAR[])) AND status IN ({_OPEN_SQL})"""
+_RESOURCES_OF_ORDERS_SQL = """
+UNION ALL
+SELECT production_order_id, NULL, NULL, op_seq, list(resource_id ORDER BY resource_id) FROM operation_resources
+    WHERE production_order_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY production_order_id, op_seq"""
 
 
-def _frontier_sql(on_machines: bool, on_resources: bool, of_orders: bool, with_resources: bool) -> str:
-    """Open operations of open orders: on machines and on resources within planned-start ranges, and/or
-    of whole orders; with `with_resources`, each with the resources it needs (`rs`).
+def _frontier_sql(on_machines: bool, on_resources: bool, of_orders: bool) -> str:
+    """Open operations: on machines and on resources within planned-start ranges, and/or of whole orders
+    (their orders' status and links come from `_OWNERS_SQL`).
 
     Built only from the constant parts above (a part with nothing to ask for would still scan the table).
     """
@@ -322,20 +339,9 @@ def _frontier_sql(on_machines: bool, on_resources: bool, of_orders: bool, with_r
         + ([_ON_RESOURCES_SQL] if on_resources else [])
         + ([_OF_ORDERS_SQL] if of_orders else [])
     )
-    res = _RESOURCES_OF_PICKED_SQL if with_resources else ""
-    rs = (
-        """, res.rs FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id
-LEFT JOIN res ON res.production_order_id = op.production_order_id AND res.op_seq = op.op_seq"""
-        if with_resources
-        else " FROM picked op JOIN owners o ON o.production_order_id = op.production_order_id"
-    )
     return f"""
-WITH picked AS MATERIALIZED ({" UNION ALL ".join(parts)}
-), owners AS MATERIALIZED (
-    SELECT production_order_id, parent_production_order_id, planned_end FROM production_orders
-    WHERE production_order_id IN (SELECT production_order_id FROM picked) AND status IN ({_OPEN_SQL})
-){res}
-SELECT {_COLUMNS}{rs}
+WITH picked AS ({" UNION ALL ".join(parts)})
+SELECT {_COLUMNS} FROM picked op
 """
 
 
@@ -389,6 +395,8 @@ class _Frontier:
         self.parent: list[str | None] = []
         self.order_pe: list[int] = []
         self._index: dict[tuple[str, int], int] = {}
+        self._owners: dict[str, tuple[str | None, int] | None] = {}  # order -> (parent, planned end); None: not open
+        self._needs: dict[tuple[str, int], tuple[str, ...]] = {}  # operation -> the resources it needs
         self.lanes: dict[tuple[str, str], _Lane] = {}
         self.order_rows: dict[str, list[int]] = {}  # orders read whole: open operations by op_seq
         self.want_lane: dict[tuple[str, str], int] = {}  # lane -> how far a delay on it reaches
@@ -414,7 +422,7 @@ class _Frontier:
         ranges: dict[tuple[str, str], tuple[int, int]] = {}
         for key in wanted:
             lane = self._lane(key)
-            ranges[key] = (lane.hi, max(self.want_lane[key], lane.hi) + lane.step)  # past the delay
+            ranges[key] = (lane.hi, self._ahead(key, max(self.want_lane[key], lane.hi), lane.step))  # past the delay
             lane.step *= 2
         params: list = []
         for kind in ("m", "r"):
@@ -424,30 +432,42 @@ class _Frontier:
                 params.append([from_us(ranges[k][1]) for k in keys])
         orders = sorted(self.want_order)
         params += [orders] if orders else []
-        sql = _frontier_sql(
-            any(k[0] == "m" for k in wanted), any(k[0] == "r" for k in wanted), bool(orders), self.with_resources
-        )
+        sql = _frontier_sql(any(k[0] == "m" for k in wanted), any(k[0] == "r" for k in wanted), bool(orders))
         table = cur.sql(sql, params=params).to_arrow_table()
         col = lambda name: table.column(name).to_pylist()  # noqa: E731
-        po, seq, m, ps, pe = col("po"), col("seq"), col("m"), col("ps"), col("pe")
-        running, parent, order_pe = col("running"), col("parent"), col("order_pe")
-        rs = col("rs") if self.with_resources else None
+        po, seq, m, ps, pe, running = col("po"), col("seq"), col("m"), col("ps"), col("pe"), col("running")
+        # The orders of the operations picked that are not known yet: open ones (an operation of a closed
+        # order never moves: it is dropped), their links and ends, and what each operation needs.
+        fresh = sorted({o for o, s in zip(po, seq, strict=True) if (o, s) not in self._index} - self._owners.keys())
+        if fresh:
+            owners_sql = _OWNERS_SQL + (_RESOURCES_OF_ORDERS_SQL if self.with_resources else "")
+            found = cur.sql(owners_sql, params=[fresh, fresh] if self.with_resources else [fresh]).fetchall()
+            for order_id, parent_id, order_end, op_seq, needs in found:
+                if op_seq is None:
+                    self._owners[order_id] = (parent_id, order_end)
+                else:
+                    self._needs[(order_id, op_seq)] = tuple(needs)
+            for order_id in fresh:
+                self._owners.setdefault(order_id, None)
         new_in_lane: dict[tuple[str, str], set[int]] = {}
         by_order: dict[str, set[int]] = {}
         for k in range(len(po)):
             op_key = (po[k], seq[k])
             i = self._index.get(op_key)
             if i is None:
+                owner = self._owners[po[k]]
+                if owner is None:  # an order that is not open
+                    continue
                 i = self._index[op_key] = len(self.po)
                 self.po.append(po[k])
                 self.seq.append(seq[k])
                 self.m.append(m[k])
-                self.res.append(tuple(rs[k]) if rs is not None and rs[k] else ())
+                self.res.append(self._needs.get(op_key, ()))
                 self.ps.append(ps[k])
                 self.pe.append(pe[k])
                 self.running.append(running[k])
-                self.parent.append(parent[k])
-                self.order_pe.append(order_pe[k])
+                self.parent.append(owner[0])
+                self.order_pe.append(owner[1])
             for lane_key in (("m", m[k]), *(("r", r) for r in self.res[i])):
                 span = ranges.get(lane_key)
                 if span is not None and span[0] < ps[k] <= span[1]:
@@ -468,6 +488,17 @@ class _Frontier:
         for i in waiting:
             self._propagate(i, self.new[i][1])
         return True
+
+    def _ahead(self, key: tuple[str, str], t: int, step: int) -> int:
+        """`step` of the lane's working time past `t` (wall time without a calendar): a delay that reaches
+        a night or a weekend reads the working days after it in the same round, not in the next ones."""
+        wt = self.plant.machine(key[1]) if key[0] == "m" else self.plant.resource(key[1])
+        if not wt.always:
+            try:
+                return wt.add_us(t, step)
+            except PlannerError:  # no working time for years, or past the year 9999: wall time will do
+                pass
+        return t + step
 
     def _lane_key(self, i: int) -> tuple[int, str, int]:
         return (self.ps[i], self.po[i], self.seq[i])
