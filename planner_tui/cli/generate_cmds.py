@@ -28,6 +28,23 @@ def generate(
         ),
     ] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Same scale and seed give byte-identical files.")] = 1,
+    calendars: Annotated[
+        bool,
+        typer.Option(
+            "--calendars",
+            help="Plan the plant in working time: every machine on two shifts Monday to Friday (Europe/Berlin), "
+            "closed on weekends and public holidays, an operator on about a third of the operations; "
+            "snapshot.json names the time zone and the plant's calendar. Without it the plant runs round the clock.",
+        ),
+    ] = False,
+    shift_operators: Annotated[
+        bool,
+        typer.Option(
+            "--shift-operators",
+            help="With --calendars: two operators per lane, one per shift, each on their shift's calendar "
+            "(an operation delayed past its shift waits for the next one), instead of one on both shifts.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Write a deterministic synthetic plant as Parquet (one file per contract table), for benchmarks and tests.
@@ -39,12 +56,22 @@ def generate(
     from planner_tui.generate import generate_plant
 
     started = time.perf_counter()
-    counts = generate_plant(out, scale=scale, seed=seed)
+    counts = generate_plant(out, scale=scale, seed=seed, calendars=calendars, shift_operators=shift_operators)
     seconds = round(time.perf_counter() - started, 2)
     if as_json:
-        emit_json({"out": str(out), "scale": scale, "seed": seed, "seconds": seconds, "tables": counts})
+        emit_json(
+            {
+                "out": str(out),
+                "scale": scale,
+                "seed": seed,
+                "calendars": calendars,
+                "seconds": seconds,
+                "tables": counts,
+            }
+        )
         return
-    table = Table(title=f"Synthetic plant in {out} (scale {scale:g}, seed {seed})")
+    in_time = ", two shifts" if calendars else ""
+    table = Table(title=f"Synthetic plant in {out} (scale {scale:g}, seed {seed}{in_time})")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in counts.items():

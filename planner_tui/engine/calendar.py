@@ -465,6 +465,11 @@ class _Without(WorkingTime):
         return _subtract(self.base._block(k).spans, cuts) if cuts else self.base._block(k).spans
 
 
+_HOUR = timedelta(hours=1)
+_HOUR_LAST = _HOUR - timedelta(microseconds=1)
+_UNKNOWN = object()  # not yet in a cache whose values may be None
+
+
 # --- a store's calendars -------------------------------------------------------------------------------
 
 
@@ -483,6 +488,11 @@ class PlantTime:
 
     def __post_init__(self) -> None:
         self._zone = None if self.timezone == "UTC" else ZoneInfo(self.timezone)
+        # UTC hour (ordinal * 24 + hour) -> the zone's offset through that whole hour, or None when it
+        # changes inside it; and -> the local day, when the offset is whole hours (the local hour is then
+        # one local day's). Lateness asks this of every line of a plant: a dict lookup, not a conversion.
+        self._hour_offsets: dict[int, timedelta | None] = {}
+        self._hour_dates: dict[int, date | None] = {}
 
     @property
     def always(self) -> bool:
@@ -513,11 +523,43 @@ class PlantTime:
         """A naive UTC time as the plant's naive local wall-clock time."""
         if self._zone is None:
             return t
-        return t.replace(tzinfo=UTC).astimezone(self._zone).replace(tzinfo=None)
+        key = t.toordinal() * 24 + t.hour
+        offset = self._hour_offsets.get(key, _UNKNOWN)
+        if offset is _UNKNOWN:
+            offset = self._hour_offset(key)
+        if offset is None:  # the clocks change inside this hour: convert exactly
+            return t.replace(tzinfo=UTC).astimezone(self._zone).replace(tzinfo=None)
+        return t + offset  # type: ignore[operator]  # a timedelta here
 
     def local_date(self, t: datetime) -> date:
         """The plant's local day of a naive UTC time (lateness is judged by it)."""
-        return self.local(t).date()
+        if self._zone is None:
+            return t.date()
+        key = t.toordinal() * 24 + t.hour
+        day = self._hour_dates.get(key)
+        if day is None:
+            if key not in self._hour_dates:
+                self._hour_offset(key)
+                day = self._hour_dates[key]
+            if day is None:  # an offset that changes inside the hour, or is not whole hours
+                return self.local(t).date()
+        return day
+
+    def _hour_offset(self, key: int) -> timedelta | None:
+        """The zone's offset through the UTC hour `key` (None when it changes inside it), remembered with
+        the hour's local day when that is one day."""
+        assert self._zone is not None
+        start = datetime.fromordinal(key // 24) + timedelta(hours=key % 24)
+        try:
+            first = start.replace(tzinfo=UTC).astimezone(self._zone).utcoffset()
+            last = (start + _HOUR_LAST).replace(tzinfo=UTC).astimezone(self._zone).utcoffset()
+        except OverflowError:  # at the ends of what a datetime holds: convert exactly, as ever
+            first, last = None, _HOUR
+        offset = first if first == last else None
+        self._hour_offsets[key] = offset
+        whole = offset is not None and not offset % _HOUR
+        self._hour_dates[key] = (start + offset).date() if whole else None  # type: ignore[operator]
+        return offset
 
 
 def plant_time(cur: duckdb.DuckDBPyConnection) -> PlantTime:

@@ -10,9 +10,23 @@ seed gives another plant of the same shape.
 The plant has the sample plant's structure (`sample_data/`): a four-level BOM (finished -> subassembly
 -> component -> raw), make-to-order chains (a finished-goods order for a sales order line, fed by
 subassembly orders, one of them fed by a component order) and make-to-stock orders, lots whose genealogy
-follows the BOM, shipments carrying lots, a few machines down and a few active quality holds. It works
-around the clock (no machine or resource names a calendar); a calendar is defined and some operations
-need their machine's fixture, neither of which changes an answer.
+follows the BOM, shipments carrying lots, a few machines down and a few active quality holds. By default
+it works around the clock (no machine or resource names a calendar); a calendar is defined and some
+operations need their machine's fixture, neither of which changes an answer.
+
+With `calendars=True` the plant works, and is planned, in working time (issue 11): every machine on
+TWO-SHIFT (06:00-14:00 and 14:00-22:00 Monday to Friday, Europe/Berlin, which is also snapshot.json's
+`timezone` and plant `calendar`), closed on weekends and on public holidays (calendar_exceptions), and an
+operator (a person resource) on about a third of the operations. The same plan is laid on working time
+only: working day d's 2-hour slots are 8 d .. 8 d + 7 from its first shift's start (each day's own UTC
+offset, computed here, so the plan stays exact past a change of the clocks), so every operation lies
+inside one shift of a working day. Operators go by lane: a lane's operations follow one another in time,
+so one operator per lane (on TWO-SHIFT) is never double-booked; `shift_operators=True` gives each lane
+two, one per shift, on their shift's calendar (then an operation delayed past its shift's end waits for
+the next one, and a delay snowballs down the lane). The plan starts 15 working days before as_of
+(about as many slots done as round the clock), and the rest of the plant follows from the plan as it
+does round the clock. Every rule of the repair (engine/schedule.py) holds at planned times, so a repair
+without a stop moves nothing. The default's output is unchanged, byte for byte.
 
 Everything is built in DuckDB SQL from `range()` and `hash()` (no `random()`), so it is fast and
 reproducible. The plan is feasible by construction:
@@ -29,8 +43,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -42,6 +57,17 @@ AS_OF = datetime(2026, 11, 23, 6, 0)
 HISTORY_DAYS = 10  # the plan starts this long before as_of, so part of it is done
 SLOT_MINUTES = 120
 LINE_SIZE = 10
+
+# The plant planned in working time (`calendars=True`): two shifts Monday to Friday in the plant's local
+# time, closed on weekends and public holidays; its 2-hour slots are laid on working time only.
+TIMEZONE = "Europe/Berlin"
+TWO_SHIFT = "TWO-SHIFT"  # every machine's calendar, and the plant's
+SHIFTS = (("EARLY", "06:00", "14:00"), ("LATE", "14:00", "22:00"))  # names: shift operators' calendars
+SLOTS_PER_SHIFT = 8 * 60 // SLOT_MINUTES
+SLOTS_PER_DAY = len(SHIFTS) * SLOTS_PER_SHIFT
+HOLIDAYS = ((date(2026, 12, 25), "Christmas Day"), (date(2027, 1, 1), "New Year's Day"))
+HISTORY_WORKING_DAYS = 15  # the plan starts this many working days before as_of: ~120 slots done, as above
+WORKING_DAYS = 1300  # the working days laid out (five years): far more slots than any lane's plan needs
 
 # Scale-1 sizes; every count is scaled and kept above a small floor so tiny scales stay whole.
 BASE = {
@@ -67,7 +93,7 @@ def _strings(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def _sql(scale: float, seed: int) -> list[str]:
+def _sql(scale: float, seed: int, calendars: bool = False, shift_operators: bool = False) -> list[str]:
     n_machines = _count("machines", scale)
     n_items = _count("items", scale)
     n_fg = max(3, n_items * 15 // 100)
@@ -86,7 +112,128 @@ def _sql(scale: float, seed: int) -> list[str]:
     t0 = f"(TIMESTAMP '{AS_OF.isoformat(sep=' ')}' - INTERVAL {HISTORY_DAYS} DAY - INTERVAL 50 MINUTE)"
     as_of = f"TIMESTAMP '{AS_OF.isoformat(sep=' ')}'"
     seed = int(seed)
-    return [
+    if calendars:
+        operations = f"""CREATE TABLE operations AS
+            WITH placed AS (
+                SELECT o.*, g.line_no, g.line_size,
+                       5 * ri('off', o.member_key * 8 + o.op_seq, CAST(({SLOT_MINUTES} - o.dur) / 5 + 1 AS BIGINT)) AS off
+                FROM g_ops o JOIN g_machines g ON g.m = o.lane),
+            timed AS (
+                -- slot s is slot s % SLOTS_PER_DAY of working day s // SLOTS_PER_DAY, from its first shift's start
+                SELECT p.production_order_id, p.op_seq, p.lane, p.slot,
+                       p.line_no * {LINE_SIZE} + ((p.lane % {LINE_SIZE}) + p.slot) % p.line_size AS m,
+                       d.shift_start + to_minutes(CAST((p.slot % {SLOTS_PER_DAY}) * {SLOT_MINUTES} + p.off AS BIGINT))
+                         AS planned_start,
+                       d.shift_start + to_minutes(CAST((p.slot % {SLOTS_PER_DAY}) * {SLOT_MINUTES} + p.off + p.dur AS BIGINT))
+                         AS planned_end
+                FROM placed p JOIN g_days d ON d.d = p.slot // {SLOTS_PER_DAY})
+            SELECT t.production_order_id, t.op_seq, mc.machine_id,
+                   CAST(t.planned_start AS TIMESTAMP) AS planned_start, CAST(t.planned_end AS TIMESTAMP) AS planned_end,
+                   CASE WHEN t.planned_end <= {as_of} THEN 'done' WHEN t.planned_start < {as_of} THEN 'running'
+                        ELSE 'waiting' END AS status,
+                   t.lane, t.slot
+            FROM timed t JOIN machines mc ON mc.m = t.m"""
+        # Operators: one per lane, on the machines' two shifts (`shift_operators`: two per lane, one per
+        # shift, each on its shift's calendar). A lane's operations follow one another in time, so an
+        # operator is never double-booked.
+        if shift_operators:
+            operator_calendars = [(c, suffix) for (c, _, _), suffix in zip(SHIFTS, ("-E", "-L"), strict=True)]
+            operator_of = f"CASE WHEN slot % {SLOTS_PER_DAY} < {SLOTS_PER_SHIFT} THEN '-E' ELSE '-L' END"  # early slots
+        else:
+            operator_calendars = [(TWO_SHIFT, "")]
+            operator_of = "''"
+        calendar_ids = [TWO_SHIFT, *(c for c, _ in operator_calendars if c != TWO_SHIFT)]
+        shifts = [(TWO_SHIFT, a, b) for _, a, b in SHIFTS] + [s for s in SHIFTS if s[0] in calendar_ids]
+        calendar_tables = [
+            # Two shifts Monday to Friday on every machine (the plant's calendar), closed on weekends and
+            # public holidays. Every operation lies inside its slot, and every slot inside one shift of a
+            # working day, so the plan honours every calendar.
+            f"""CREATE TABLE calendars AS
+            SELECT c.calendar_id, CAST(d AS INTEGER) AS weekday, c.start_time, c.end_time
+            FROM range(1, 6) r(d),
+                 (VALUES {", ".join(f"('{c}', '{a}', '{b}')" for c, a, b in shifts)}) c(calendar_id, start_time, end_time)""",
+            f"""CREATE TABLE calendar_exceptions AS
+            SELECT * FROM (VALUES {
+                ", ".join(
+                    f"('{c}', TIMESTAMP '{a}', TIMESTAMP '{b}', 'false', '{why}')"
+                    for c in calendar_ids
+                    for a, b, why in _holidays()
+                )
+            }) t(calendar_id, "start", "end", working, reason)""",
+            # fixtures as in the round-the-clock plant (no calendar: the plant's), and the operators
+            f"""CREATE TABLE resources AS
+            SELECT 'FIX-' || substr(machine_id, 3) AS resource_id, 'Fixture for ' || name AS name, 'tool' AS kind,
+                   CAST(NULL AS VARCHAR) AS calendar_id, supervisor, machine_id
+            FROM machines WHERE m % {LINE_SIZE} = 0
+            UNION ALL
+            SELECT 'OP-' || lpad(CAST(l AS VARCHAR), 5, '0') || s.suffix, person(500 + ri('opname', l * 2 + s.k, 400)),
+                   'person', s.calendar_id, person(ri('supervisor', l // {LINE_SIZE}, 400)), CAST(NULL AS VARCHAR)
+            FROM range({n_machines}) r(l),
+                 (VALUES {", ".join(f"({k}, '{suffix}', '{c}')" for k, (c, suffix) in enumerate(operator_calendars))})
+                 s(k, suffix, calendar_id)""",
+            # an operator on about a third of the operations: its lane's (of its shift's)
+            f"""CREATE TABLE operation_resources AS
+            SELECT o.production_order_id, o.op_seq, r.resource_id
+            FROM operations o JOIN resources r ON r.machine_id = o.machine_id
+            WHERE ri('fixture', hash(o.production_order_id, o.op_seq), 3) = 0
+            UNION ALL
+            SELECT production_order_id, op_seq, 'OP-' || lpad(CAST(lane AS VARCHAR), 5, '0') || {operator_of}
+            FROM operations WHERE ri('operator', hash(production_order_id, op_seq), 3) = 0""",
+        ]
+    else:
+        operations = f"""CREATE TABLE operations AS
+            WITH placed AS (
+                SELECT o.*, g.line_no, g.line_size,
+                       5 * ri('off', o.member_key * 8 + o.op_seq, CAST(({SLOT_MINUTES} - o.dur) / 5 + 1 AS BIGINT)) AS off
+                FROM g_ops o JOIN g_machines g ON g.m = o.lane),
+            timed AS (
+                SELECT production_order_id, op_seq,
+                       line_no * {LINE_SIZE} + ((lane % {LINE_SIZE}) + slot) % line_size AS m,
+                       {t0} + to_minutes(CAST(slot * {SLOT_MINUTES} + off AS BIGINT)) AS planned_start,
+                       {t0} + to_minutes(CAST(slot * {SLOT_MINUTES} + off + dur AS BIGINT)) AS planned_end
+                FROM placed)
+            SELECT t.production_order_id, t.op_seq, mc.machine_id,
+                   CAST(t.planned_start AS TIMESTAMP) AS planned_start, CAST(t.planned_end AS TIMESTAMP) AS planned_end,
+                   CASE WHEN t.planned_end <= {as_of} THEN 'done' WHEN t.planned_start < {as_of} THEN 'running'
+                        ELSE 'waiting' END AS status
+            FROM timed t JOIN machines mc ON mc.m = t.m"""
+        calendar_tables = [
+            # ---------------------------------------------------------------- calendars and resources
+            # The plan runs around the clock, and so does the plant: no machine or resource names a calendar,
+            # so every minute is working time. A continuous three-shift calendar is defined (unused, with a
+            # stocktaking closure before the plan), and some operations need their machine's own fixture (a
+            # tool used on that machine only, so it changes no answer). Shift patterns that change answers
+            # are for a generator option (issue 11).
+            """CREATE TABLE calendars AS
+            SELECT 'CONT-3SHIFT' AS calendar_id, CAST(d AS INTEGER) AS weekday, s.start_time, s.end_time
+            FROM range(1, 8) r(d),
+                 (VALUES ('00:00', '06:00'), ('06:00', '14:00'), ('14:00', '22:00'), ('22:00', '24:00'))
+                 s(start_time, end_time)""",
+            f"""CREATE TABLE calendar_exceptions AS
+            SELECT 'CONT-3SHIFT' AS calendar_id, CAST({t0} - INTERVAL 14 DAY AS TIMESTAMP) AS "start",
+                   CAST({t0} - INTERVAL 13 DAY AS TIMESTAMP) AS "end", 'false' AS working, 'Stocktaking' AS reason""",
+            f"""CREATE TABLE resources AS
+            SELECT 'FIX-' || substr(machine_id, 3) AS resource_id, 'Fixture for ' || name AS name, 'tool' AS kind,
+                   CAST(NULL AS VARCHAR) AS calendar_id, supervisor, machine_id
+            FROM machines WHERE m % {LINE_SIZE} = 0""",
+            """CREATE TABLE operation_resources AS
+            SELECT o.production_order_id, o.op_seq, r.resource_id
+            FROM operations o JOIN resources r ON r.machine_id = o.machine_id
+            WHERE ri('fixture', hash(o.production_order_id, o.op_seq), 3) = 0""",
+        ]
+    machine_calendar = f"'{TWO_SHIFT}'" if calendars else "CAST(NULL AS VARCHAR)"
+    days = []
+    if calendars:
+        starts = _working_days()
+        days = [
+            # working day d's first shift starts at shift_start (naive UTC, so each day's own UTC offset)
+            "CREATE TABLE g_days AS SELECT * FROM (VALUES "
+            + ", ".join(f"({d}, TIMESTAMP '{t.isoformat(sep=' ')}')" for d, t in enumerate(starts))
+            + ") t(d, shift_start)",
+            f"SELECT CASE WHEN max(slot) >= {len(starts) * SLOTS_PER_DAY} "
+            "THEN error('the plan needs more working days than the generator lays out') END FROM g_ops",
+        ]
+    statements = [
         # hash-based pseudo-random: ri = integer in [0, n), u = fraction in [0, 1)
         f"CREATE MACRO ri(tag, i, n) AS CAST(hash(tag, i, {seed}) % CAST(n AS UBIGINT) AS BIGINT)",
         f"CREATE MACRO u(tag, i) AS CAST(hash(tag, i, {seed}) % 1000000 AS DOUBLE) / 1000000.0",
@@ -105,7 +252,7 @@ def _sql(scale: float, seed: int) -> list[str]:
                'L' || lpad(CAST(line_no + 1 AS VARCHAR), 3, '0') AS line,
                'PLANT-' || lpad(CAST(line_no // 50 + 1 AS VARCHAR), 2, '0') AS plant,
                person(ri('supervisor', line_no, 400)) AS supervisor,
-               CAST(NULL AS VARCHAR) AS calendar_id, m
+               {machine_calendar} AS calendar_id, m
         FROM g_machines""",
         f"""CREATE TABLE machine_states AS
         SELECT machine_id,
@@ -230,22 +377,8 @@ def _sql(scale: float, seed: int) -> list[str]:
                o.first_slot + j AS slot, o.lane,
                CAST(30 + 5 * ri('dur', o.member_key * 8 + j, 18) AS BIGINT) AS dur
         FROM g_orders o, range(7) r(j) WHERE j < o.n_ops""",
-        f"""CREATE TABLE operations AS
-        WITH placed AS (
-            SELECT o.*, g.line_no, g.line_size,
-                   5 * ri('off', o.member_key * 8 + o.op_seq, CAST(({SLOT_MINUTES} - o.dur) / 5 + 1 AS BIGINT)) AS off
-            FROM g_ops o JOIN g_machines g ON g.m = o.lane),
-        timed AS (
-            SELECT production_order_id, op_seq,
-                   line_no * {LINE_SIZE} + ((lane % {LINE_SIZE}) + slot) % line_size AS m,
-                   {t0} + to_minutes(CAST(slot * {SLOT_MINUTES} + off AS BIGINT)) AS planned_start,
-                   {t0} + to_minutes(CAST(slot * {SLOT_MINUTES} + off + dur AS BIGINT)) AS planned_end
-            FROM placed)
-        SELECT t.production_order_id, t.op_seq, mc.machine_id,
-               CAST(t.planned_start AS TIMESTAMP) AS planned_start, CAST(t.planned_end AS TIMESTAMP) AS planned_end,
-               CASE WHEN t.planned_end <= {as_of} THEN 'done' WHEN t.planned_start < {as_of} THEN 'running'
-                    ELSE 'waiting' END AS status
-        FROM timed t JOIN machines mc ON mc.m = t.m""",
+        *days,
+        operations,
         """CREATE TABLE g_order_times AS
         SELECT production_order_id, min(planned_start) AS planned_start, max(planned_end) AS planned_end,
                bool_and(status = 'done') AS all_done, bool_or(status <> 'waiting') AS started
@@ -457,28 +590,44 @@ def _sql(scale: float, seed: int) -> list[str]:
                CAST(CASE WHEN ri('short' || kind, i, 50) = 0 THEN floor(deficit / 2)
                          ELSE ceil(deficit) + safety_stock + 5 * ri('margin' || kind, i, 10) END AS DOUBLE)
         FROM g_need WHERE deficit > 0 OR kind IN ('RM', 'CP')""",
-        # ---------------------------------------------------------------- calendars and resources
-        # The plan runs around the clock, and so does the plant: no machine or resource names a calendar,
-        # so every minute is working time. A continuous three-shift calendar is defined (unused, with a
-        # stocktaking closure before the plan), and some operations need their machine's own fixture (a
-        # tool used on that machine only, so it changes no answer). Shift patterns that change answers
-        # are for a generator option (issue 11).
-        """CREATE TABLE calendars AS
-        SELECT 'CONT-3SHIFT' AS calendar_id, CAST(d AS INTEGER) AS weekday, s.start_time, s.end_time
-        FROM range(1, 8) r(d),
-             (VALUES ('00:00', '06:00'), ('06:00', '14:00'), ('14:00', '22:00'), ('22:00', '24:00'))
-             s(start_time, end_time)""",
-        f"""CREATE TABLE calendar_exceptions AS
-        SELECT 'CONT-3SHIFT' AS calendar_id, CAST({t0} - INTERVAL 14 DAY AS TIMESTAMP) AS "start",
-               CAST({t0} - INTERVAL 13 DAY AS TIMESTAMP) AS "end", 'false' AS working, 'Stocktaking' AS reason""",
-        f"""CREATE TABLE resources AS
-        SELECT 'FIX-' || substr(machine_id, 3) AS resource_id, 'Fixture for ' || name AS name, 'tool' AS kind,
-               CAST(NULL AS VARCHAR) AS calendar_id, supervisor, machine_id
-        FROM machines WHERE m % {LINE_SIZE} = 0""",
-        """CREATE TABLE operation_resources AS
-        SELECT o.production_order_id, o.op_seq, r.resource_id
-        FROM operations o JOIN resources r ON r.machine_id = o.machine_id
-        WHERE ri('fixture', hash(o.production_order_id, o.op_seq), 3) = 0""",
+        *calendar_tables,
+    ]
+    return statements
+
+
+def _is_working_day(day: date) -> bool:
+    return day.isoweekday() <= 5 and all(day != h for h, _ in HOLIDAYS)
+
+
+def _utc(day: date, clock: time = time(0)) -> datetime:
+    """The plant's local wall-clock time `clock` on `day`, as naive UTC."""
+    local = datetime.combine(day, clock).replace(tzinfo=ZoneInfo(TIMEZONE))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _working_days() -> list[datetime]:
+    """The start of the first shift (naive UTC) of each working day the plan may use, in order: from
+    HISTORY_WORKING_DAYS working days before as_of's day. Each day's own UTC offset is used, so a plan
+    running past a change of the clocks stays in working time (the clocks change at night, outside the
+    shifts, so one offset holds for a whole working day)."""
+    first_shift = time.fromisoformat(SHIFTS[0][1])
+    day, back = AS_OF.date(), 0
+    while back < HISTORY_WORKING_DAYS:
+        day -= timedelta(days=1)
+        back += _is_working_day(day)
+    starts: list[datetime] = []
+    while len(starts) < WORKING_DAYS:
+        if _is_working_day(day):
+            starts.append(_utc(day, first_shift))
+        day += timedelta(days=1)
+    return starts
+
+
+def _holidays() -> list[tuple[str, str, str]]:
+    """The public holidays as closures of whole local days: (start, end) in naive UTC, and the reason."""
+    return [
+        (_utc(day).isoformat(sep=" "), _utc(day + timedelta(days=1)).isoformat(sep=" "), why.replace("'", "''"))
+        for day, why in HOLIDAYS
     ]
 
 
@@ -490,13 +639,27 @@ def _validate_args(scale: float, seed: int) -> None:
 
 
 def generate_plant(
-    out_dir: str | Path, *, scale: float = 1.0, seed: int = 1, threads: int | None = None
+    out_dir: str | Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 1,
+    threads: int | None = None,
+    calendars: bool = False,
+    shift_operators: bool = False,
 ) -> dict[str, int]:
     """Write a synthetic plant as Parquet (one file per contract table) plus snapshot.json.
 
-    Returns the rows written per table. Same scale and seed, same bytes.
+    `calendars`: the plant works two shifts Monday to Friday (Europe/Berlin) with public holidays, its
+    plan is made in that working time, and operators (person resources on their shift's calendar) run a
+    third of the operations (the module's docstring says how). Without it the plant and its plan run
+    round the clock, as always. `shift_operators` (with `calendars`): two operators per lane, one per
+    shift, each on their shift's calendar, instead of one on the machines' two shifts.
+
+    Returns the rows written per table. Same scale, seed and `calendars`, same bytes.
     """
     _validate_args(scale, seed)
+    if shift_operators and not calendars:
+        raise BadRequest("shift operators need the plant in working time (calendars)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
@@ -504,10 +667,16 @@ def generate_plant(
         con.execute("SET preserve_insertion_order = true")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
-        for statement in _sql(scale, seed):
+        for statement in _sql(scale, seed, calendars, shift_operators):
             con.execute(statement)
         counts: dict[str, int] = {}
+        built = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         for t in TABLES:
+            if t.name not in built and not t.required:
+                # An optional table the generator does not build (one the contract gained since): no file,
+                # so the loader makes it empty.
+                (out / f"{t.name}.parquet").unlink(missing_ok=True)
+                continue
             cols = ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in t.columns)
             keys = ", ".join(f'"{k}"' for k in t.key)
             target = out / f"{t.name}.parquet"
@@ -531,6 +700,9 @@ def generate_plant(
         "as_of": AS_OF.isoformat(timespec="seconds"),
         "plant": f"Synthetic plant (scale {scale:g}, seed {seed})",
     }
+    if calendars:
+        snapshot["plant"] = f"Synthetic plant (scale {scale:g}, seed {seed}, two shifts)"
+        snapshot |= {"timezone": TIMEZONE, "calendar": TWO_SHIFT}
     (out / "snapshot.json").write_text(json.dumps(snapshot, indent=2) + "\n", encoding="utf-8")
     return counts
 
