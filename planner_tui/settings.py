@@ -184,6 +184,23 @@ class _Key:
     from_env: Callable[[str], Any] = str
 
 
+def _routing_part(part: str) -> Callable[[Any, Path | None], Any]:
+    """The checker of one of the notification tables (`people`, `teams`, `routing`): planner_tui.routing
+    parses it; the raw table is kept, and `Settings.routing_config()` builds the whole from the three."""
+
+    def check(value: Any, base: Path | None) -> Any:
+        from planner_tui import routing
+
+        try:
+            routing.parse(**{part: value})
+        except routing.RoutingError as bad:
+            key = bad.key.split(".", 1)[1] if "." in bad.key else None
+            raise _Bad(bad.why, key=key, value=bad.value) from None
+        return value
+
+    return check
+
+
 _SCHEMA: dict[str, _Key] = {
     "db": _Key(_path, "PLANNER_TUI_DB"),
     "server": _Key(_server, "PLANNER_TUI_SERVER"),
@@ -195,6 +212,10 @@ _SCHEMA: dict[str, _Key] = {
     "theme": _Key(_theme, "PLANNER_TUI_THEME"),
     "log_level": _Key(_log_level, "PLANNER_TUI_LOG_LEVEL"),
     "keymap": _Key(_keymap, None),  # a table: too many keys for one variable
+    # Notifications (the plant server's; planner_tui/routing.py): tables only the file can hold.
+    "people": _Key(_routing_part("people"), None),
+    "teams": _Key(_routing_part("teams"), None),
+    "routing": _Key(_routing_part("routing"), None),
 }
 
 
@@ -216,6 +237,9 @@ class Settings:
     theme: str | None = None  # None: Textual's default theme
     log_level: str = "warning"
     keymap: Mapping[str, str] = field(default_factory=dict)
+    people: Mapping[str, Any] = field(default_factory=dict)  # [people."name"] notify = [channels], name = ...
+    teams: Mapping[str, Any] = field(default_factory=dict)
+    routing: Mapping[str, Any] = field(default_factory=dict)  # group_wait, repeat_interval, rules, escalation...
     config_file: Path = field(default_factory=user_config_file)
     config_source: str = DEFAULT
     config_found: bool = False
@@ -248,8 +272,23 @@ class Settings:
             "theme": self.theme,
             "log_level": self.log_level,
             "keymap": dict(self.keymap),
+            # Channels may carry credentials: shown as written but with any password taken out.
+            "people": {
+                key: {**entry, "notify": [redact_url(u) for u in entry.get("notify", [])]}
+                if isinstance(entry, dict)
+                else entry
+                for key, entry in self.people.items()
+            },
+            "teams": dict(self.teams),
+            "routing": dict(self.routing),
         }
         return [(name, shown[name], self.sources[name]) for name in _SCHEMA]
+
+    def routing_config(self) -> Any:
+        """The notification routing these settings describe (`planner_tui.routing.Routing`)."""
+        from planner_tui import routing
+
+        return routing.parse(self.people, self.teams, self.routing)
 
     def rejected(self, key: str, why: str) -> SettingsError:
         """The error for a setting a command cannot use as it is, naming where it came from."""

@@ -50,6 +50,7 @@ def test_the_registry_is_every_declared_kind_in_order() -> None:
         "late_order",
         "no_supply",
         "feed_stale",
+        "notification_failed",
     ]
 
 
@@ -74,6 +75,7 @@ def test_causes_rank_before_their_consequences() -> None:
     order = sorted(all_kinds(), key=lambda k: k.rank)
     assert [k.name for k in order] == [
         "feed_stale",
+        "notification_failed",
         "machine_down",
         "resource_unavailable",
         "quality_hold",

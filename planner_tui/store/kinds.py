@@ -125,8 +125,10 @@ RESOURCE = Subject(
     people_sql="SELECT supervisor AS person FROM resources",
 )
 FEED = Subject("feed", "feed", "http://127.0.0.1:8080/events", None)
+# A person the plant server sends messages to (a key of the settings' [people]): not a plant record.
+RECIPIENT = Subject("recipient", "recipient", "ben.okafor", None)
 
-SUBJECTS: tuple[Subject, ...] = (MACHINE, SALES_ORDER_LINE, ITEM, HOLD, RESOURCE, FEED)
+SUBJECTS: tuple[Subject, ...] = (MACHINE, SALES_ORDER_LINE, ITEM, HOLD, RESOURCE, FEED, RECIPIENT)
 
 # Every exception kind: its name -> what its subject id names. One line per kind.
 EXCEPTION_KINDS: dict[str, Subject] = {
@@ -137,4 +139,5 @@ EXCEPTION_KINDS: dict[str, Subject] = {
     "late_order": SALES_ORDER_LINE,
     "no_supply": SALES_ORDER_LINE,
     "feed_stale": FEED,
+    "notification_failed": RECIPIENT,
 }

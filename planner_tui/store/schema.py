@@ -81,6 +81,47 @@ APP_TABLES_DDL: tuple[str, ...] = (
         revoked_by VARCHAR
     )
     """,
+    # Notifications (store/outbox.py): the outbox, every delivery attempt, what each person was told.
+    """
+    CREATE TABLE IF NOT EXISTS notify_outbox (
+        message_key VARCHAR PRIMARY KEY,
+        exception_id VARCHAR NOT NULL,
+        person VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        why VARCHAR,
+        reason VARCHAR NOT NULL,          -- new | update | repeat | escalation
+        subject VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        body_markdown VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        state VARCHAR NOT NULL,           -- pending | sending | delivered | failed
+        attempts INTEGER NOT NULL,
+        next_attempt_at TIMESTAMP NOT NULL,
+        last_error VARCHAR,
+        delivered_at TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS notify_attempts (
+        message_key VARCHAR NOT NULL,
+        attempted_at TIMESTAMP NOT NULL,
+        ok BOOLEAN NOT NULL,
+        error VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS notify_sent (
+        exception_id VARCHAR NOT NULL,
+        person VARCHAR NOT NULL,
+        fingerprint VARCHAR,
+        first_seen_at TIMESTAMP NOT NULL,
+        last_sent_at TIMESTAMP,
+        revision INTEGER NOT NULL,
+        escalation_level INTEGER NOT NULL,
+        raised_at TIMESTAMP,
+        PRIMARY KEY (exception_id, person)
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS store_meta (
         key VARCHAR PRIMARY KEY,
