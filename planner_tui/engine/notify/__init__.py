@@ -6,6 +6,6 @@
 outbox (store/outbox.py) and delivers it (server/notifier.py).
 """
 
-from planner_tui.engine.notify.plan import plan_notifications, route_test
+from planner_tui.engine.notify.plan import next_due, plan_notifications, route_test
 
-__all__ = ["plan_notifications", "route_test"]
+__all__ = ["next_due", "plan_notifications", "route_test"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from planner_tui.present import duration
+from planner_tui.present import duration, moment, short_time, short_times_in
 
 MAX_LINES = 6  # customer lines listed; the rest are counted
 MAX_SHIPMENTS = 4
@@ -18,18 +18,6 @@ class Text:
     subject: str
     body: str
     markdown: str
-
-
-def _when(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    return str(value) if value is not None else "-"
-
-
-def _day(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%m-%d %H:%M")
-    return str(value)[5:10] if value is not None else "-"
 
 
 def _line_text(line: dict) -> str:
@@ -43,8 +31,8 @@ def _line_text(line: dict) -> str:
     else:
         standing = "on time"
     return (
-        f"{line['sales_order_id']}/{line['line_no']} {who}: promised {_day(line.get('promised_date'))}, "
-        f"ETA {_day(line.get('eta'))} ({standing})"
+        f"{line['sales_order_id']}/{line['line_no']} {who}: promised {short_time(line.get('promised_date'))}, "
+        f"ETA {short_time(line.get('eta'))} ({standing})"
     )
 
 
@@ -57,10 +45,12 @@ def compose(
     at: datetime,
     open_hint: str | None,
     folded: list[dict] | None = None,
+    person: tuple[str, ...] = (),
 ) -> Text:
     """The message about exception `row` for one person told for `why` (`reason`: new, update, repeat,
     escalation); `answer` the impact or trace behind it; `folded`: the exceptions it stands for too (the
-    late lines a stop caused)."""
+    late lines a stop caused); `person`: the names the person goes by (their lines are listed first)."""
+    person_names = {n.lower() for n in person if n}
     prefix = {"update": "Update: ", "repeat": "Still open: ", "escalation": "Escalated, not acknowledged: "}.get(
         reason, ""
     )
@@ -71,7 +61,7 @@ def compose(
     raised = row.get("raised_at")
     if raised is not None:
         age = row.get("age_minutes")
-        facts.append(f"Since {_when(raised)}" + (f" ({duration(age)} ago)" if age is not None else ""))
+        facts.append(f"Since {moment(raised)} UTC" + (f" ({duration(age)} ago)" if age is not None else ""))
     minutes = detail.get("expected_minutes")
     if minutes is None and answer is not None:
         minutes = answer.get("down_minutes")
@@ -82,6 +72,8 @@ def compose(
     lines = [
         ln for ln in (answer or {}).get("sales_orders") or [] if ln.get("late") or (ln.get("slip_minutes") or 0) > 0
     ]
+    # A person's own customers' lines first (an account manager reads theirs), then the rest.
+    lines.sort(key=lambda ln: str(ln.get("account_manager") or "").lower() not in person_names)
     shipments = [s for s in (answer or {}).get("shipments") or [] if s.get("late")]
     status = row.get("status") or "open"
     if status != "open":
@@ -99,7 +91,9 @@ def compose(
             text.append(f"  ... and {len(lines) - MAX_LINES} more")
             markdown.append(f"- ... and {len(lines) - MAX_LINES} more")
     if shipments:
-        shown = ", ".join(f"{s['shipment_id']} ({_day(s.get('planned_ship_date'))})" for s in shipments[:MAX_SHIPMENTS])
+        shown = ", ".join(
+            f"{s['shipment_id']} ({short_time(s.get('planned_ship_date'))})" for s in shipments[:MAX_SHIPMENTS]
+        )
         more = f" and {len(shipments) - MAX_SHIPMENTS} more" if len(shipments) > MAX_SHIPMENTS else ""
         text.append(f"Shipments late: {shown}{more}")
         markdown.append(f"\n**Shipments late:** {shown}{more}")
@@ -108,8 +102,12 @@ def compose(
         text.append(f"Also raised by it: late lines {ids}")
         markdown.append(f"\nAlso raised by it: late lines {ids}")
     if why:
-        text.append("You are told as " + "; ".join(why))
-        markdown.append("\n_You are told as_ " + "; ".join(why))
+        reasons = [short_times_in(w) for w in why]
+        text.append("You are told as:" if len(reasons) > 1 else f"You are told as {reasons[0]}")
+        markdown.append("\n_You are told as:_" if len(reasons) > 1 else f"\n_You are told as_ {reasons[0]}")
+        if len(reasons) > 1:
+            text.extend(f"  - {r}" for r in reasons)
+            markdown.extend(f"- {r}" for r in reasons)
     opening = f"planner-tui run --server {open_hint}" if open_hint else "planner-tui run"
     text.append(f"Open it: {opening}, then exception {row['exception_id']}")
     markdown.append(f"\nOpen it: `{opening}`, then exception `{row['exception_id']}`")

@@ -68,8 +68,11 @@ def plan_notifications(
             continue
         eid = row["exception_id"]
         whole = state.get((eid, WHOLE))
-        if whole is None or whole.raised_at != row["raised_at"]:
-            whole = Pacing(eid, WHOLE, None, at, None, 0, 0, row["raised_at"])  # first seen (or raised anew)
+        if whole is None or whole.raised_at is None or (_true_start(row) and whole.raised_at != row["raised_at"]):
+            # First seen, back after it was gone, or raised anew (a new stop): news. The revision goes on
+            # counting, so no message key is ever reused.
+            revision = whole.revision if whole is not None else 0
+            whole = Pacing(eid, WHOLE, None, at, None, revision, 0, row["raised_at"])
             states.append(whole)
         reason = _reason(row, whole, routing, at)
         levels = [
@@ -90,7 +93,16 @@ def plan_notifications(
                 print_ = _fingerprint(row["title"], row["severity"], *recipient.why)
                 if reason == "update" and mark is not None and mark.fingerprint == print_:
                     continue  # their part did not change
-                text = compose(row, answer, recipient.why, reason=reason, at=at, open_hint=open_hint, folded=mine)
+                text = compose(
+                    row,
+                    answer,
+                    recipient.why,
+                    reason=reason,
+                    at=at,
+                    open_hint=open_hint,
+                    folded=mine,
+                    person=(person.key, person.name or "", recipient.person),
+                )
                 planned.append(
                     Planned(
                         eid,
@@ -152,7 +164,42 @@ def plan_notifications(
                 row["raised_at"],
             )
         )
+    # An exception no longer in the inbox (its cause cleared, resolved, snoozed) is forgotten but for its
+    # revision: if it comes back it is news again.
+    listed = {r["exception_id"] for r in inbox}
+    for (eid, person), whole in state.items():
+        if person == WHOLE and eid not in listed and whole.raised_at is not None:
+            states.append(Pacing(eid, WHOLE, None, at, None, whole.revision, 0, None))
     return planned, states
+
+
+def next_due(cur: duckdb.DuckDBPyConnection, routing: Routing, *, at: datetime) -> datetime | None:
+    """The next moment after `at` a plan could send something without any change in the plant: a
+    group_wait that runs out, a repeat, an escalation level falling due (from the pacing state alone,
+    cheap; a moment may turn out to send nothing, e.g. a repeat of an acknowledged exception); None when
+    nothing waits. The server plans on every change, and at this moment."""
+    if not routing.enabled:
+        return None
+    moments = []
+    for (_, person), whole in pacing(cur).items():
+        if person != WHOLE or whole.raised_at is None:
+            continue
+        if whole.last_sent_at is None:
+            moments.append(whole.first_seen_at + routing.group_wait)
+        else:
+            moments.append(whole.last_sent_at + routing.repeat_interval)
+        for level in routing.escalation[whole.escalation_level :]:
+            moments.append(whole.raised_at + level.after)
+    # Moments already past were weighed by the plan just made (the notifier asks right after planning).
+    due = [m for m in moments if m > at]
+    return min(due) if due else None
+
+
+def _true_start(row: dict) -> bool:
+    """Whether the kind records when its cause truly began (a stop's since): raised anew is then news."""
+    from planner_tui.engine.exceptions.registry import kind_named
+
+    return bool(kind_named(row["kind"]).true_start)
 
 
 def _reason(row: dict, whole: Pacing, routing: Routing, at: datetime) -> str | None:

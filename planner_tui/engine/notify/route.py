@@ -133,7 +133,10 @@ def recipients(
     default: list[tuple[str, str]] = []
     for n in (answer or {}).get("notify") or []:
         for reason in n.get("reasons") or [n.get("why")]:
-            default.append((n["person"], f"{n.get('role') or 'told'}: {reason}"))
+            if isinstance(reason, dict):  # a trace's reasons carry their own role: {role, why}
+                default.append((n["person"], f"{reason.get('role') or n.get('role') or 'told'}: {reason.get('why')}"))
+            else:
+                default.append((n["person"], f"{n.get('role') or 'told'}: {reason}"))
     if not default and row.get("owner"):
         default.append((row["owner"], "owner of this exception"))
 
