@@ -167,8 +167,8 @@ def plan_notifications(
     # An exception no longer in the inbox (its cause cleared, resolved, snoozed) is forgotten but for its
     # revision: if it comes back it is news again.
     listed = {r["exception_id"] for r in inbox}
-    for (eid, person), whole in state.items():
-        if person == WHOLE and eid not in listed and whole.raised_at is not None:
+    for (eid, who), whole in state.items():
+        if who == WHOLE and eid not in listed and whole.raised_at is not None:
             states.append(Pacing(eid, WHOLE, None, at, None, whole.revision, 0, None))
     return planned, states
 
@@ -181,8 +181,8 @@ def next_due(cur: duckdb.DuckDBPyConnection, routing: Routing, *, at: datetime) 
     if not routing.enabled:
         return None
     moments = []
-    for (_, person), whole in pacing(cur).items():
-        if person != WHOLE or whole.raised_at is None:
+    for (_, who), whole in pacing(cur).items():
+        if who != WHOLE or whole.raised_at is None:
             continue
         if whole.last_sent_at is None:
             moments.append(whole.first_seen_at + routing.group_wait)
