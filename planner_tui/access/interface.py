@@ -59,11 +59,29 @@ class PlantData(Protocol):
         ...
 
     def exception(self, exception_id: str, *, at: datetime) -> Record:
-        """`planner-tui exception show ID --json`: one exception with its `history`."""
+        """`planner-tui exception show ID --json`: one exception with its `history`, in time order: the
+        events about its subject (`kind` event), its triage actions (triage) and the notifications about
+        it (delivery: person, channel without credentials, reason, state, attempts, last_error)."""
         ...
 
     def owners(self) -> list[Record]:
         """`planner-tui owners --json`: the people an exception can go to, {person, roles}."""
+        ...
+
+    def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
+        """`planner-tui notifications [--failed] --json`: the messages the plant server planned to send and
+        their delivery, newest first: {message_key, exception_id, person, channel (without credentials),
+        why, reason (new, update, repeat, escalation), subject, created_at, state (pending, sending,
+        delivered, failed), attempts, last_error, delivered_at}; `failed`: only those that failed for good;
+        `exception_id`: only those about it. Empty where nothing was ever sent."""
+        ...
+
+    def route_test(self, exception_id: str, *, at: datetime | None = None) -> Record:
+        """`planner-tui routes test ID --json`: who would be told about the exception now and why, by which
+        channels (without credentials), without sending: {exception_id, title, severity, status, facts,
+        recipients: [{person, configured_as, channels, why, via, sent}], escalation: [{level,
+        after_minutes, due_at, to}], folded_into_stop, group_wait_seconds, repeat_interval_seconds,
+        message: {subject, body}}, by the routing settings of the plant (a plant server's own)."""
         ...
 
     # --- triage: each returns `planner-tui triage ACTION ID --json`, {exception_id, status, assignee, ...}.

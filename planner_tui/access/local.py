@@ -14,27 +14,41 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from planner_tui.access.interface import PlantUnavailable, Record
 from planner_tui.engine import exceptions as exception_engine
 from planner_tui.engine import impact, orders, resources, search, shortages, trace
+from planner_tui.engine.notify import route_test
 from planner_tui.errors import BadRequest
 from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
-from planner_tui.store import Store, triage
+from planner_tui.store import Store, outbox, triage
 from planner_tui.store.events import event_history, lag_stats
 from planner_tui.store.status import plant_name, plant_status
 from planner_tui.store.users import user_names
 from planner_tui.timeutil import parse_timestamp, utcnow
 from planner_tui.urls import redact_url
 
+if TYPE_CHECKING:
+    from planner_tui.routing import Routing
+
 
 class LocalPlant:
     """The plant in this process's DuckDB store (see the module docstring)."""
 
-    def __init__(self, store: Store, *, events: str | None = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        events: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        routing: Routing | None = None,
+    ) -> None:
         self.store = store
+        # Who is told what (`route_test`): the routing given, else the settings' in force when asked.
+        self.routing = routing
         self.events = events  # the feed to follow: a .jsonl file or an http(s) URL; None: no feed
         self._clock = clock  # the feed's clock (the demo's replay clock); None: the real UTC clock
         self._feed: Feed | None = None
@@ -112,6 +126,21 @@ class LocalPlant:
     def owners(self) -> list[Record]:
         with self._cursor() as cur:
             return triage.owners(cur)
+
+    def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
+        with self._cursor() as cur:
+            return outbox.deliveries(cur, exception_id=exception_id, failed_only=failed)
+
+    def route_test(self, exception_id: str, *, at: datetime | None = None) -> Record:
+        routing = self.routing
+        if routing is None:
+            from planner_tui import settings
+
+            routing = settings.current().routing_config()
+        when = utcnow() if at is None else parse_timestamp(at, what="--at timestamp")
+        with self._cursor() as cur:
+            exception_id = triage.check_exception_id(cur, exception_id)  # malformed; unknown subject
+            return route_test(cur, routing, exception_id, at=when)
 
     # ------------------------------------------------------------------ triage
 

@@ -300,6 +300,12 @@ class RemotePlant:
     def owners(self) -> list[Record]:
         return self._call("owners")
 
+    def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
+        return self._call("notifications", failed=failed, exception_id=exception_id)
+
+    def route_test(self, exception_id: str, *, at: datetime | None = None) -> Record:
+        return self._call("route_test", exception_id, at=at)
+
     # `who` and `at` are the server's to say: what a client claims is not sent.
     def acknowledge(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._call("acknowledge", exception_id)

@@ -151,7 +151,8 @@ def show(
     server: ServerOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """An exception's detail and history: the events that raised or cleared it and every triage action."""
+    """An exception's detail and history: the events that raised or cleared it, every triage action and
+    who was told (each notification and whether it was delivered)."""
     with open_plant(db, snapshot, server) as plant:
         row = plant.exception(exception_id, at=resolve_now(at))
     if as_json:
@@ -188,6 +189,8 @@ def show(
         if entry["kind"] == "triage":
             what = entry["action"] + (f": {entry['detail']}" if entry["detail"] else "")
             history.add_row(short_time(entry["at"]), entry["who"], short_times_in(what))
+        elif entry["kind"] == "delivery":
+            history.add_row(short_time(entry["at"]), f"told {entry['person']}", delivery_text(entry))
         else:
             what = entry["summary"] + ("" if entry["outcome"] == "applied" else f" [{entry['outcome']}]")
             history.add_row(
@@ -222,6 +225,20 @@ def kinds_cmd(server: ServerOption = None, as_json: JsonOption = False) -> None:
         what.append(f"\nseverity: {k['severities']}\ne.g. {k['example']}", style="dim")
         listing.add_row(k["kind"], what, k["owner_role"] or "-")
     stdout.print(listing)
+
+
+def delivery_text(entry: dict) -> Text:
+    """A delivery in a history: the reason, the channel, and whether it got there."""
+    state = str(entry.get("state") or "")
+    text = Text(f"{entry.get('reason')} by {entry.get('channel')}: ")
+    style = {"delivered": "green", "failed": "bold red"}.get(state, "yellow")
+    text.append(state, style=style)
+    attempts = entry.get("attempts") or 0
+    if attempts and (state != "delivered" or attempts > 1):
+        text.append(f" after {attempts} attempt{'' if attempts == 1 else 's'}")
+    if entry.get("last_error") and state != "delivered":
+        text.append(f" ({entry['last_error']})", style="dim")
+    return text
 
 
 def _source_name(source: str | None) -> str:

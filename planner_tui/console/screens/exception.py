@@ -1,5 +1,6 @@
-"""Exception detail: what it is, the drill into its subject, its history (triage actions and the events
-that raised it), and keyboard triage. When the cause has cleared it says so, in words, and stays."""
+"""Exception detail: what it is, the drill into its subject, its history (triage actions, the events
+that raised it, and the notifications the plant server sent about it), who was told (each person's
+messages and whether they got there), and keyboard triage. When the cause has cleared it says so, in words, and stays."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from planner_tui.present import (
     severity_text,
     short_times_in,
 )
+
+DELIVERY_STYLE = {"delivered": "green", "failed": "bold red", "pending": "yellow", "sending": "yellow"}
 
 
 class ExceptionScreen(TriageActions, DrillScreen):
@@ -161,6 +164,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
         node = group(root, "History", history, empty="no actions or events yet")
         for entry in history:
             node.add_leaf(self._history_label(entry))
+        self._add_told(root, [entry for entry in history if entry.get("kind") == "delivery"])
 
         reach = data.get("reach")
         if reach and data.get("reach_of") in ("machine", "resource"):
@@ -213,8 +217,61 @@ class ExceptionScreen(TriageActions, DrillScreen):
         return str(value)
 
     @staticmethod
+    def _add_told(root: Node, deliveries: list[Record]) -> None:
+        """Told: one line a person, in the order they were first told: their messages, how many were
+        delivered, the last failure; a leaf a channel under it. Nothing when nobody was told."""
+        if not deliveries:
+            return
+        people: dict[str, list[Record]] = {}
+        for entry in sorted(deliveries, key=lambda e: (str(e.get("created_at")), str(e.get("message_key")))):
+            people.setdefault(str(entry.get("person") or "?"), []).append(entry)
+        node = group(root, "Told", people)
+        for person, theirs in people.items():
+            states = [str(e.get("state") or "") for e in theirs]
+            delivered = states.count("delivered")
+            failed = states.count("failed")
+            waiting = len(states) - delivered - failed
+            last = max(theirs, key=lambda e: str(e.get("at") or ""))
+            label = node_label(
+                (person, "bold"),
+                (f"{delivered} of {len(theirs)} delivered", "green" if delivered == len(theirs) else ""),
+                (f"{failed} failed" if failed else "", "bold red"),
+                (f"{waiting} waiting" if waiting else "", "yellow"),
+                (f"last {moment(last.get('at'))}", "dim"),
+            )
+            channels = node.add(label, data=None, expand=False)
+            for entry in theirs:
+                channels.add_leaf(ExceptionScreen._delivery_label(entry))
+
+    @staticmethod
+    def _delivery_label(entry: Record) -> Text:
+        state = str(entry.get("state") or "")
+        attempts = entry.get("attempts") or 0
+        plural = "" if attempts == 1 else "s"
+        tries = f"after {attempts} attempt{plural}" if attempts > 1 or (attempts and state != "delivered") else ""
+        return node_label(
+            (moment(entry.get("at")), "dim"),
+            (state.upper(), DELIVERY_STYLE.get(state, "")),
+            str(entry.get("reason") or ""),
+            (str(entry.get("channel") or ""), "dim"),
+            tries,
+            (str(entry.get("last_error") or "") if state != "delivered" else "", "red"),
+        )
+
+    @staticmethod
     def _history_label(entry: Record) -> Text:
         when = moment(entry.get("at"))
+        if entry.get("kind") == "delivery":
+            state = str(entry.get("state") or "")
+            return node_label(
+                (when, "dim"),
+                ("TOLD", "cyan"),
+                (str(entry.get("person") or "?"), "bold"),
+                (state, DELIVERY_STYLE.get(state, "")),
+                str(entry.get("reason") or ""),
+                (f"by {entry.get('channel')}", "dim"),
+                (str(entry.get("last_error") or "") if state != "delivered" else "", "red"),
+            )
         if entry.get("kind") == "event":
             outcome = entry.get("outcome")
             what = short_times_in(str(entry.get("summary") or entry.get("type") or ""))

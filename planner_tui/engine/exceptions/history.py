@@ -1,5 +1,6 @@
 """An exception's history: the events about its subject (each kind says which types and how its subject
-is named in them) and its triage actions, merged in time order."""
+is named in them), its triage actions and the notifications about it (who was told, when, by which
+channel, whether it was delivered: store/outbox.py), merged in time order."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import duckdb
 
 from planner_tui.engine.exceptions.registry import KINDS, all_kinds
+from planner_tui.store.outbox import deliveries as outbox_deliveries
 from planner_tui.store.triage import history as triage_history
 from planner_tui.store.triage import parse_exception_id
 
@@ -60,12 +62,44 @@ def subject_events(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> l
     return out
 
 
+def told(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
+    """The deliveries about the exception, oldest first, as history entries: {kind: "delivery", at (when
+    it was delivered, else when it was planned), person, channel (without credentials), reason (new,
+    update, repeat, escalation), why, subject, state (pending, sending, delivered, failed), attempts,
+    last_error, created_at, delivered_at, message_key}; none for a store without an outbox."""
+    found = outbox_deliveries(cur, exception_id=exception_id)
+    found.sort(key=lambda d: (d["created_at"], d["message_key"]))
+    return [
+        {
+            "kind": "delivery",
+            "at": d["delivered_at"] or d["created_at"],
+            "person": d["person"],
+            "channel": d["channel"],
+            "reason": d["reason"],
+            "why": d["why"],
+            "subject": d["subject"],
+            "state": d["state"],
+            "attempts": d["attempts"],
+            "last_error": d["last_error"],
+            "created_at": d["created_at"],
+            "delivered_at": d["delivered_at"],
+            "message_key": d["message_key"],
+        }
+        for d in found
+    ]
+
+
 def exception_history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
-    """Triage actions and the subject's events merged in time order (an event before an action at the
-    same instant: it is what the planner reacted to)."""
+    """Triage actions, the subject's events and the deliveries merged in time order (at the same instant
+    an event first: it is what the planner reacted to; a delivery last: it tells what happened)."""
     kind, subject = parse_exception_id(exception_id)
     actions = [{"kind": "triage", **a} for a in triage_history(cur, exception_id)]
     events = subject_events(cur, kind, subject)
-    merged = [(e["at"], 0, i, e) for i, e in enumerate(events)] + [(a["at"], 1, i, a) for i, a in enumerate(actions)]
+    sent = told(cur, exception_id)
+    merged = (
+        [(e["at"], 0, i, e) for i, e in enumerate(events)]
+        + [(a["at"], 1, i, a) for i, a in enumerate(actions)]
+        + [(d["at"], 2, i, d) for i, d in enumerate(sent)]
+    )
     merged.sort(key=lambda m: (m[0], m[1], m[2]))
     return [m[3] for m in merged]
