@@ -10,6 +10,10 @@ listens what changed.
   server's clock and reused for at most `live_seconds` while the version stands. A triage action changes
   only what reads triage (`TRIAGE_READERS`: the inbox, one exception, the owners); every other answer is
   kept across it (on a large plant that is ~2 of the ~4 CPU-seconds a change costs: benchmarks/bench_server.py).
+- **Notifications.** When the routing in force gives someone a channel, `start()` starts the notifier
+  (server/notifier.py): it plans on every change published here and when something falls due, and delivers through the
+  outbox; a delivery's change is published as `what = "notify"`, which, like triage, keeps every answer
+  but the ones that read triage or the delivery record (`SIDE_READERS`).
 - **Who.** The caller is an `Identity` the HTTP layer established (the kernel's peer credentials on the
   Unix socket, a bearer token on TCP); triage is recorded under its name at the server's clock.
 """
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from planner_tui import settings
 from planner_tui.access import LocalPlant
 from planner_tui.access.api import Endpoint
 from planner_tui.errors import NotAllowed
@@ -44,6 +49,9 @@ LIVE_WINDOW = timedelta(seconds=10)  # an `at` this close to the server's clock 
 DEFAULT_LIVE_SECONDS = 5.0
 CACHE_BYTES = 256 << 20  # answers kept in memory; beyond it the oldest go (a new version drops them anyway)
 TRIAGE_READERS = frozenset({"exceptions", "exception", "owners"})  # the questions whose answers triage changes
+# Changes that only what reads triage (and the delivery record: `notifications`) sees: every other answer holds.
+SIDE_CHANGES = frozenset({"triage", "notify"})
+SIDE_READERS = TRIAGE_READERS | {"notifications", "route_test"}
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,7 @@ class PlantServer:
         default_role: str = DEFAULT_LOCAL_ROLE,
         live_seconds: float = DEFAULT_LIVE_SECONDS,
         clock: Callable[[], datetime] = utcnow,
+        routing: Any = None,
     ) -> None:
         self.store = store
         self.events = tuple(events)
@@ -244,6 +253,9 @@ class PlantServer:
         self._threads: list[threading.Thread] = []
         self.own_uid = os.getuid()
         self.revocations = 0  # tokens revoked while running: a live stream checks its token again when it moves
+        # Notifications (server/notifier.py): the routing given, else the settings' in force at start().
+        self.routing = routing
+        self.notifier: Any = None
 
     # ------------------------------------------------------------------ versions and changes
 
@@ -256,9 +268,11 @@ class PlantServer:
         with self._version_lock:
             self._version += 1
             version = self._version
-            if what != "triage":
+            if what not in SIDE_CHANGES:
                 self._data_version = version
         self.hub.publish({"version": version, "what": what, "at": iso(self.clock()), **detail})
+        if self.notifier is not None and what != "notify":
+            self.notifier.poke()
         return version
 
     def hello(self) -> dict:
@@ -274,6 +288,13 @@ class PlantServer:
     # ------------------------------------------------------------------ the feeds
 
     def start(self) -> None:
+        routing = self.routing if self.routing is not None else settings.current().routing_config()
+        self.plant.routing = routing  # `routes test` through this server answers with the notifier's routing
+        if routing.enabled:  # someone has a channel: the notifier plans and delivers (a bad setting stops here)
+            from planner_tui.server.notifier import Notifier
+
+            self.notifier = Notifier(self, routing)
+            self.notifier.start()
         for plant in self._feed_plants:
             thread = threading.Thread(target=self._follow, args=(plant,), name=f"feed {plant.events}", daemon=True)
             thread.start()
@@ -316,6 +337,8 @@ class PlantServer:
         """Stop following the feeds (a poll under way finishes and commits), then close the store."""
         self._stop.set()
         self.hub.close()
+        if self.notifier is not None:
+            self.notifier.stop()
         for thread in self._threads:
             thread.join(timeout=30)
         for plant in self._feed_plants[1:]:
@@ -369,7 +392,7 @@ class PlantServer:
             call_kwargs = {**kwargs, "at": self.clock()} if live else kwargs
             return to_json(method(*args, **call_kwargs)).encode("utf-8")
 
-        since = (lambda: self._version) if endpoint.name in TRIAGE_READERS else (lambda: self._data_version)
+        since = (lambda: self._version) if endpoint.name in SIDE_READERS else (lambda: self._data_version)
         live_seconds = self.live_seconds if live else None
         return self.cache.get(key, lambda: self._version, live_seconds, compute, self.boot, valid_since=since)
 

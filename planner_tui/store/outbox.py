@@ -8,7 +8,7 @@ The sender takes due messages (`due`), marks each `sending` before it hands it t
 `delivered` or back to `pending` (with a backoff) or `failed` (after the last retry) after, recording
 every attempt. A message found `sending` after a restart was perhaps accepted by its channel: it is sent
 again with the same `message_key`, which the channel may use to drop the copy (webhooks get it as the
-`Idempotency-Key` header, e-mail as the Message-ID).
+`Idempotency-Key` header, e-mail as an `X-Planner-Message-Key` header: Apprise sets its own Message-ID).
 
 Tables (planner_tui's own, kept across snapshot reloads, created by store/schema.py):
   * `notify_outbox`: one row per message and channel: message_key (exception, person, revision,
@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from planner_tui.store.db import Store, rows
 
@@ -91,45 +92,60 @@ def record(store: Store, planned: list[Planned], states: list[Pacing], *, at: da
         cur = store.cursor()
         try:
             cur.execute("BEGIN TRANSACTION")
-            for p in planned:
-                for i, channel in enumerate(p.channels):
-                    key = p.key(i)
-                    exists = cur.execute("SELECT 1 FROM notify_outbox WHERE message_key = ?", [key]).fetchall()
-                    if exists:
-                        continue
-                    cur.execute(
-                        "INSERT INTO notify_outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
-                        [
-                            key,
-                            p.exception_id,
-                            p.person,
-                            channel,
-                            p.why,
-                            p.reason,
-                            p.subject,
-                            p.body,
-                            p.body_markdown,
-                            at,
-                            PENDING,
-                            at,
-                        ],
+            by_key = {
+                p.key(i): [
+                    p.key(i),
+                    p.exception_id,
+                    p.person,
+                    channel,
+                    p.why,
+                    p.reason,
+                    p.subject,
+                    p.body,
+                    p.body_markdown,
+                ]
+                for p in planned
+                for i, channel in enumerate(p.channels)
+            }
+            rows_out = list(by_key.values())  # a key planned twice is one message
+            if rows_out:
+                present = {
+                    key
+                    for (key,) in cur.execute(
+                        "SELECT message_key FROM notify_outbox WHERE message_key IN (SELECT unnest(?::VARCHAR[]))",
+                        [[r[0] for r in rows_out]],
+                    ).fetchall()
+                }
+                fresh = [r + [at, PENDING, at] for r in rows_out if r[0] not in present]
+                if fresh:
+                    cur.executemany(
+                        "INSERT INTO notify_outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL)", fresh
                     )
-                    written += 1
-            for s in states:
-                cur.execute("DELETE FROM notify_sent WHERE exception_id = ? AND person = ?", [s.exception_id, s.person])
-                cur.execute(
-                    "INSERT INTO notify_sent VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        s.exception_id,
-                        s.person,
-                        s.fingerprint,
-                        s.first_seen_at,
-                        s.last_sent_at,
-                        s.revision,
-                        s.escalation_level,
-                        s.raised_at,
-                    ],
+                written = len(fresh)
+            # The last state planned for a pair wins (a plan may name one twice).
+            last = list({(s.exception_id, s.person): s for s in states}.values())
+            if last:
+                table = pa.table(
+                    {
+                        "exception_id": pa.array([s.exception_id for s in last], pa.string()),
+                        "person": pa.array([s.person for s in last], pa.string()),
+                        "fingerprint": pa.array([s.fingerprint for s in last], pa.string()),
+                        "first_seen_at": pa.array([s.first_seen_at for s in last], pa.timestamp("us")),
+                        "last_sent_at": pa.array([s.last_sent_at for s in last], pa.timestamp("us")),
+                        "revision": pa.array([s.revision for s in last], pa.int32()),
+                        "escalation_level": pa.array([s.escalation_level for s in last], pa.int32()),
+                        "raised_at": pa.array([s.raised_at for s in last], pa.timestamp("us")),
+                    }
                 )
+                cur.register("_pacing_in", table)
+                try:
+                    cur.execute(
+                        """DELETE FROM notify_sent WHERE (exception_id, person) IN
+                           (SELECT exception_id, person FROM _pacing_in)"""
+                    )
+                    cur.execute("INSERT INTO notify_sent SELECT * FROM _pacing_in")
+                finally:
+                    cur.unregister("_pacing_in")
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

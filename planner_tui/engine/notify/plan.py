@@ -22,6 +22,7 @@ the inbox and a dictionary walk.
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime
 
 import duckdb
@@ -50,11 +51,26 @@ def is_folded(row: dict, stop_open: bool) -> bool:
     return row["kind"] == "late_order" and (row.get("detail") or {}).get("cause") == "stop" and stop_open
 
 
+PER_PLAN = 100  # exceptions a plan builds messages for; the rest wait for the next plan, worst first
+PLAN_SECONDS = 2.0  # and the time it spends building them (a trace of a far-travelled lot costs ~70 ms)
+
+
 def plan_notifications(
-    cur: duckdb.DuckDBPyConnection, routing: Routing, *, at: datetime, open_hint: str | None = None
+    cur: duckdb.DuckDBPyConnection,
+    routing: Routing,
+    *,
+    at: datetime,
+    open_hint: str | None = None,
+    budget: int = PER_PLAN,
+    seconds: float = PLAN_SECONDS,
 ) -> tuple[list[Planned], list[Pacing]]:
     """The messages due now and the pacing states they change (store/outbox.py `record` writes both in
-    one transaction). Nothing when the routing names no channel."""
+    one transaction). Nothing when the routing names no channel.
+
+    A message needs the answer behind its exception (an impact, a trace): a plan builds them for at most
+    `budget` exceptions and for about `seconds`, in the inbox's order (worst first), and leaves the rest
+    unseen for the next plan, so the first plan on a large plant (thousands of exceptions new at once)
+    stays a plan of seconds and the worst go out first."""
     if not routing.enabled:
         return [], []
     inbox = [r for r in list_exceptions(cur, at=at, include_snoozed=False) if not r.get("cause_cleared")]
@@ -63,11 +79,17 @@ def plan_notifications(
     folded = [r for r in inbox if is_folded(r, stop_open)]
     planned: list[Planned] = []
     states: list[Pacing] = []
+    built = 0
+    stop_building = time.monotonic() + seconds
     for row in inbox:
+        if built and time.monotonic() > stop_building:
+            budget = built  # out of time: what is left waits as if out of budget
         if is_folded(row, stop_open):
             continue
         eid = row["exception_id"]
         whole = state.get((eid, WHOLE))
+        if built >= budget and (whole is None or whole.last_sent_at is None):
+            continue  # not seen yet: its turn comes in a later plan
         if whole is None or whole.raised_at is None or (_true_start(row) and whole.raised_at != row["raised_at"]):
             # First seen, back after it was gone, or raised anew (a new stop): news. The revision goes on
             # counting, so no message key is ever reused.
@@ -80,6 +102,9 @@ def plan_notifications(
         ]
         if reason is None and not levels:
             continue
+        if built >= budget:
+            continue  # an update or a repeat: the next plan sends it
+        built += 1
         answer = context(cur, row)
         revision = whole.revision + 1
         sent = False

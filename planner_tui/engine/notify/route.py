@@ -126,7 +126,9 @@ def recipients(
     def add(person: str | None, why: str, via: str) -> None:
         if not person:
             return
-        entry = out.setdefault(person, Recipient(person, [], via))
+        configured = routing.person(person)
+        # One entry per person however they are named (the plant's "Quinn", a team's "quinn").
+        entry = out.setdefault(configured.key if configured else person, Recipient(person, [], via))
         if why and why not in entry.why:
             entry.why.append(why)
 
@@ -140,7 +142,7 @@ def recipients(
     if not default and row.get("owner"):
         default.append((row["owner"], "owner of this exception"))
 
-    found = facts(cur, row, answer)
+    found = facts(cur, row, answer) if routing.rules else {}  # a few queries: only when a rule asks
     only = False
     added: list[tuple[str, str]] = []
     for i, rule in enumerate(routing.rules):
