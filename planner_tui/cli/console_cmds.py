@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -203,10 +205,39 @@ def demo(
         store.close()
         server.stop()
         raise
+    notifier = _demo_notifier(store, clock, in_force)
     try:
         run_console(store, at=None, events=server.feed_url, poll=poll_seconds, clock=clock, in_force=in_force)
     finally:
+        if notifier is not None:
+            notifier.stop()
         server.stop()
+
+
+class _DemoPlant:
+    """What the notifier needs of a plant server, for the demo's own store and clock: nothing listens to
+    its changes (the console polls its store)."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]):
+        self.store = store
+        self.clock = clock
+
+    def changed(self, what: str, **detail: Any) -> int:
+        return 0
+
+
+def _demo_notifier(store: Store, clock: Callable[[], datetime], in_force: settings.Settings) -> Any:
+    """With people given channels in the settings, the demo tells them as a plant server would (it plans
+    every second: the scenario's clock runs faster than the wall's); else None."""
+    routing = in_force.routing_config()
+    if not routing.enabled:
+        return None
+    from planner_tui.server.notifier import Notifier
+
+    notifier = Notifier(_DemoPlant(store, clock), routing, follow_due=False)
+    notifier.start()
+    stderr.print("demo: notifications on (the [people] in the settings)", highlight=False)
+    return notifier
 
 
 def screenshots(

@@ -73,6 +73,7 @@ class Notifier:
         plan: Planner | None = None,
         send: Deliverer = deliver,
         tick_seconds: float = TICK_SECONDS,
+        follow_due: bool = True,
     ) -> None:
         if plan is None:
             from planner_tui.engine.notify import plan_notifications
@@ -84,6 +85,9 @@ class Notifier:
         self.plan = plan
         self.send = send
         self.tick_seconds = tick_seconds
+        # False: plan every tick (a process whose changes nobody pokes it about, on a clock running faster
+        # than the wall's: the demo); True: sleep until something falls due or a change wakes it.
+        self.follow_due = follow_due
         self._stop = threading.Event()
         self._plan_wanted = threading.Event()
         self._send_wanted = threading.Event()
@@ -197,7 +201,7 @@ class Notifier:
                 log.exception("notifications: planning failed")
             took = time.monotonic() - started
             wait = max(self.tick_seconds, took / PLAN_SHARE)
-            if took < LONG_PLAN_SECONDS:
+            if self.follow_due and took < LONG_PLAN_SECONDS:
                 # Nothing left over: sleep until something falls due with time alone (a group_wait, a
                 # repeat, an escalation), at most IDLE_PLAN_SECONDS (what else time changes: a snooze that
                 # runs out, a shortage that comes within a day); a change wakes it at once.
