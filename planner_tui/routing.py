@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 MATCH_KEYS = ("kind", "severity", "machine", "line", "customer", "tier", "item", "buyer")
@@ -130,15 +131,19 @@ class Routing:
         """A channel as it is sent: `${NAME}` read from the environment (see `expand`)."""
         return expand(url, env)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Person]:
+        found: dict[str, Person] = {}
+        for person in self.people.values():
+            if person.name:
+                found.setdefault(person.name.lower(), person)
+        for person in self.people.values():  # a key wins over somebody else's name
+            found[person.key.lower()] = person
+        return found
+
     def person(self, name: str | None) -> Person | None:
         """The configured person the plant's `name` is (by key or by name, any case), else None."""
-        if not name:
-            return None
-        wanted = name.strip().lower()
-        for person in self.people.values():
-            if person.key.lower() == wanted or (person.name or "").lower() == wanted:
-                return person
-        return None
+        return self._by_name.get(name.strip().lower()) if name else None
 
     def expand_names(self, names: tuple[str, ...]) -> list[str]:
         """People and teams, as people's names (a team's members, in order; each person once)."""

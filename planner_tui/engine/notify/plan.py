@@ -29,7 +29,15 @@ import duckdb
 
 from planner_tui.engine.exceptions.inbox import list_exceptions
 from planner_tui.engine.notify.compose import compose
-from planner_tui.engine.notify.route import STOP_KINDS, context, escalation_due, facts, matches, recipients
+from planner_tui.engine.notify.route import (
+    CONTEXT_KINDS,
+    STOP_KINDS,
+    context,
+    escalation_due,
+    facts,
+    matches,
+    recipients,
+)
 from planner_tui.routing import Routing
 from planner_tui.store.outbox import Pacing, Planned, pacing
 
@@ -51,7 +59,7 @@ def is_folded(row: dict, stop_open: bool) -> bool:
     return row["kind"] == "late_order" and (row.get("detail") or {}).get("cause") == "stop" and stop_open
 
 
-PER_PLAN = 100  # exceptions a plan builds messages for; the rest wait for the next plan, worst first
+PER_PLAN = 100  # stops and holds a plan builds messages for; the rest wait for the next plan, worst first
 PLAN_SECONDS = 2.0  # and the time it spends building them (a trace of a far-travelled lot costs ~70 ms)
 
 
@@ -82,7 +90,7 @@ def plan_notifications(
     built = 0
     stop_building = time.monotonic() + seconds
     for row in inbox:
-        if built and time.monotonic() > stop_building:
+        if time.monotonic() > stop_building:
             budget = built  # out of time: what is left waits as if out of budget
         if is_folded(row, stop_open):
             continue
@@ -104,7 +112,7 @@ def plan_notifications(
             continue
         if built >= budget:
             continue  # an update or a repeat: the next plan sends it
-        built += 1
+        built += row["kind"] in CONTEXT_KINDS  # the answers that cost (an impact, a trace) count
         answer = context(cur, row)
         revision = whole.revision + 1
         sent = False

@@ -21,6 +21,7 @@ from planner_tui.routing import Routing
 from planner_tui.store.db import rows
 
 STOP_KINDS = ("machine_down", "resource_unavailable")  # causes whose messages fold the lines they make late
+CONTEXT_KINDS = (*STOP_KINDS, "quality_hold")  # kinds whose message needs an answer computed (`context`)
 
 
 @dataclass
