@@ -216,3 +216,13 @@ def test_a_message_failed_for_good_raises_notification_failed_until_a_later_one_
     outbox.mark_delivered(store, later, at=AT + timedelta(minutes=3))
     after = list_exceptions(store.cursor(), at=AT + timedelta(minutes=4))
     assert not [e for e in after if e["kind"] == "notification_failed"]
+
+
+def test_in_a_burst_the_worst_exceptions_are_sent_first(store):
+    def message(eid: str, priority: int) -> outbox.Planned:
+        return outbox.Planned(eid, "ana", "new", "owner", eid, "body", "body", ("json://h/a",), 1, priority)
+
+    outbox.record(store, [message("late_order:SO1/1", 1)], [], at=AT)
+    outbox.record(store, [message("machine_down:M1", 0)], [], at=AT + timedelta(seconds=1))
+    due = outbox.due(store.cursor(), at=AT + timedelta(seconds=2))
+    assert [d["exception_id"] for d in due] == ["machine_down:M1", "late_order:SO1/1"]  # critical first, though newer

@@ -52,6 +52,7 @@ class Planned:
     body_markdown: str
     channels: tuple[str, ...]
     revision: int
+    priority: int = 9  # the exception's severity rank (0 critical): in a burst the worst are sent first
 
     def key(self, channel_index: int) -> str:
         return f"{self.exception_id}|{self.person}|{self.revision}|{channel_index}"
@@ -103,6 +104,7 @@ def record(store: Store, planned: list[Planned], states: list[Pacing], *, at: da
                     p.subject,
                     p.body,
                     p.body_markdown,
+                    p.priority,
                 ]
                 for p in planned
                 for i, channel in enumerate(p.channels)
@@ -116,10 +118,10 @@ def record(store: Store, planned: list[Planned], states: list[Pacing], *, at: da
                         [[r[0] for r in rows_out]],
                     ).fetchall()
                 }
-                fresh = [r + [at, PENDING, at] for r in rows_out if r[0] not in present]
+                fresh = [r[:-1] + [at, PENDING, at, r[-1]] for r in rows_out if r[0] not in present]
                 if fresh:
                     cur.executemany(
-                        "INSERT INTO notify_outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL)", fresh
+                        "INSERT INTO notify_outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?)", fresh
                     )
                 written = len(fresh)
             # The last state planned for a pair wins (a plan may name one twice).
@@ -157,13 +159,14 @@ def record(store: Store, planned: list[Planned], states: list[Pacing], *, at: da
 
 def due(cur: duckdb.DuckDBPyConnection, *, at: datetime, limit: int = 100) -> list[dict]:
     """Messages to send now: pending ones whose next attempt is due, and ones left `sending` by a server
-    that stopped mid-delivery (sent again with the same key), oldest first."""
+    that stopped mid-delivery (sent again with the same key); the worst exceptions first (a burst of
+    thousands at a large plant's first plan must not hold a critical stop back), then the oldest."""
     try:
         return rows(
             cur,
             """SELECT * FROM notify_outbox
                WHERE (state = ? AND next_attempt_at <= ?) OR state = ?
-               ORDER BY created_at, message_key LIMIT ?""",
+               ORDER BY priority, created_at, message_key LIMIT ?""",
             [PENDING, at, SENDING, limit],
         )
     except duckdb.CatalogException:

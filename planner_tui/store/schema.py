@@ -98,7 +98,8 @@ APP_TABLES_DDL: tuple[str, ...] = (
         attempts INTEGER NOT NULL,
         next_attempt_at TIMESTAMP NOT NULL,
         last_error VARCHAR,
-        delivered_at TIMESTAMP
+        delivered_at TIMESTAMP,
+        priority INTEGER NOT NULL DEFAULT 9  -- the exception's severity rank: in a burst the worst go first
     )
     """,
     """

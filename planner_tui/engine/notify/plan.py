@@ -38,6 +38,7 @@ from planner_tui.engine.notify.route import (
     matches,
     recipients,
 )
+from planner_tui.present import severity_rank
 from planner_tui.routing import Routing
 from planner_tui.store.outbox import Pacing, Planned, pacing
 
@@ -147,6 +148,7 @@ def plan_notifications(
                         text.markdown,
                         person.channels,
                         revision,
+                        severity_rank(row["severity"]),
                     )
                 )
                 states.append(
@@ -181,6 +183,7 @@ def plan_notifications(
                         text.markdown,
                         person.channels,
                         revision * 100 + level,
+                        severity_rank(row["severity"]),
                     )
                 )
             top = max(top, level)
