@@ -113,17 +113,22 @@ def deliver(
     body = str(message["body_markdown"] if markdown and message.get("body_markdown") else message["body"])
     notify_type = NotifyType.WARNING if message.get("reason") == "escalation" else NotifyType.INFO
     try:
-        result = sender.notify(
-            body=body,
-            title=str(message["subject"]),
-            notify_type=notify_type,
-            body_format=NotifyFormat.MARKDOWN if markdown else NotifyFormat.TEXT,
-        )
+        # Apprise says why a send failed only in its log: capture its warnings here, whatever level the
+        # process's logging is at (a quieter root logger would otherwise leave the reason out).
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            result = sender.notify(
+                body=body,
+                title=str(message["subject"]),
+                notify_type=notify_type,
+                body_format=NotifyFormat.MARKDOWN if markdown else NotifyFormat.TEXT,
+            )
+            logged = captured.getvalue()
     except Exception as error:  # noqa: BLE001 - a plugin's own bug must not end the sender
         raise DeliveryFailed(_scrub(f"{shown}: {type(error).__name__}: {error}", secrets)) from None
     if result:
         return
     said = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")]
+    said = said or logged.splitlines()
     reason = "; ".join(dict.fromkeys(line.strip() for line in said if line.strip())) or "the channel did not accept it"
     raise DeliveryFailed(_scrub(f"{shown}: {reason}", secrets).replace("\n", " "))
 
