@@ -226,3 +226,13 @@ def test_in_a_burst_the_worst_exceptions_are_sent_first(store):
     outbox.record(store, [message("machine_down:M1", 0)], [], at=AT + timedelta(seconds=1))
     due = outbox.due(store.cursor(), at=AT + timedelta(seconds=2))
     assert [d["exception_id"] for d in due] == ["machine_down:M1", "late_order:SO1/1"]  # critical first, though newer
+
+
+def test_next_due_is_when_a_group_wait_repeat_or_escalation_falls_due(store):
+    from planner_tui.engine.notify import next_due
+
+    cfg = config(repeat_interval="1h", escalation=[{"match": {"kind": "machine_down"}, "after": "2h", "to": ["pm"]}])
+    step(store, cfg, AT)  # everything first seen at AT: group_wait runs out 30 s later
+    assert next_due(store.cursor(), cfg, at=AT) == AT + timedelta(seconds=30)
+    step(store, cfg, AT + timedelta(seconds=30))  # sent: repeats an hour on; M1 (down since 06:00) escalates at 08:00
+    assert next_due(store.cursor(), cfg, at=AT + timedelta(seconds=30)) == datetime(2026, 1, 5, 8, 0)

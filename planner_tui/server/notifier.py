@@ -92,6 +92,7 @@ class Notifier:
         self._plan_wanted = threading.Event()
         self._send_wanted = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._planned_at: datetime | None = None  # the clock of the last plan recorded
         self._plan_cursor: Any = None  # the cursor of a plan under way (stop() interrupts it)
         self._unpublished: set[str] = set()  # exceptions whose delivery record changed since the last publication
         self._published = 0.0  # time.monotonic() of the last one
@@ -150,6 +151,7 @@ class Notifier:
             if self._triage_mark() != mark:  # triage while it planned (an ack stops escalation): plan again
                 planned, states, at, _ = self._plan()
             written = outbox.record(self.store, planned, states, at=at) if planned or states else 0
+        self._planned_at = at  # what fell due after this moment is still to be weighed (`_until_due`)
         self.plans += 1
         if written or self.plans == 1:
             first = " (the first plan)" if self.plans == 1 else ""
@@ -208,11 +210,12 @@ class Notifier:
                 wait = max(wait, min(self._until_due(), IDLE_PLAN_SECONDS))
 
     def _until_due(self) -> float:
-        """Seconds until the pacing state says a plan could send something (IDLE_PLAN_SECONDS if never)."""
+        """Seconds until the pacing state says a plan could send something (IDLE_PLAN_SECONDS if never):
+        counted from the last plan's clock, so a moment that fell due while it ran is planned at once."""
         cur = self.store.cursor()
         try:
             now = self.server.clock()
-            due = next_due(cur, self.routing, at=now)
+            due = next_due(cur, self.routing, at=self._planned_at or now)
         finally:
             cur.close()
         return IDLE_PLAN_SECONDS if due is None else max(0.0, (due - now).total_seconds())
