@@ -394,6 +394,9 @@ def test_the_weld_cell_stop_reaches_its_supervisor_and_the_account_managers_once
         assert len(mine) == 1, (path, [r.key for r in mine])
         assert mine[0].body["title"].startswith("[CRITICAL]") and "M-WELD-01" in mine[0].body["title"]
         assert "M-WELD-01" in mine[0].body["message"]
+        # How to open it: this server, by the address it listens on (no `open_with` in the settings).
+        assert plant.server is not None
+        assert f"planner-tui run --server unix:{plant.server.socket}" in mine[0].body["message"]
     stop_mails = [m for m in mails if STOP in str(m["X-Planner-Message-Key"])]
     assert len(stop_mails) == 1
     assert "M-WELD-01" in subject_of(stop_mails[0]) and "M-WELD-01" in text_of(stop_mails[0])

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,13 @@ TRIAGE_READERS = frozenset({"exceptions", "exception", "owners"})  # the questio
 # Changes that only what reads triage (and the delivery record: `notifications`) sees: every other answer holds.
 SIDE_CHANGES = frozenset({"triage", "notify"})
 SIDE_READERS = TRIAGE_READERS | {"notifications", "route_test"}
+
+
+def _openable(address: str) -> str:
+    """A listening address as a message can tell anyone to open it: a Unix socket by its absolute path."""
+    if address.startswith("unix:") and not address[5:].startswith("/"):
+        return "unix:" + os.path.abspath(address[5:])
+    return address
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,7 @@ class PlantServer:
         # Notifications (server/notifier.py): the routing given, else the settings' in force at start().
         self.routing = routing
         self.notifier: Any = None
+        self.addresses: list[str] = []  # where it listens, as a client names it (server/listen.py sets them)
 
     # ------------------------------------------------------------------ versions and changes
 
@@ -289,6 +297,8 @@ class PlantServer:
 
     def start(self) -> None:
         routing = self.routing if self.routing is not None else settings.current().routing_config()
+        if routing.open_with is None and self.addresses:
+            routing = replace(routing, open_with=_openable(self.addresses[0]))
         self.plant.routing = routing  # `routes test` through this server answers with the notifier's routing
         if routing.enabled:  # someone has a channel: the notifier plans and delivers (a bad setting stops here)
             from planner_tui.server.notifier import Notifier

@@ -246,6 +246,7 @@ async def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
+    server.addresses = list(shown)  # what a message tells people to run (`planner-tui run --server ...`)
     server.start()
     note = server_note(db)
     tasks = [asyncio.create_task(listener.serve(sockets=[sock])) for listener, (_, sock) in zip(listeners, sockets)]
