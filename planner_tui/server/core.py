@@ -297,9 +297,10 @@ class PlantServer:
 
     def start(self) -> None:
         routing = self.routing if self.routing is not None else settings.current().routing_config()
+        self.plant.routing = routing
         if routing.open_with is None and self.addresses:
+            # The messages say how to open this server: where it listens (`routes test` shows the settings').
             routing = replace(routing, open_with=_openable(self.addresses[0]))
-        self.plant.routing = routing  # `routes test` through this server answers with the notifier's routing
         if routing.enabled:  # someone has a channel: the notifier plans and delivers (a bad setting stops here)
             from planner_tui.server.notifier import Notifier
 
