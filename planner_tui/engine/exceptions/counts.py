@@ -10,10 +10,13 @@ downtime that hits work, then two set-based queries (docs/triage.md, "How the ma
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pyarrow as pa
 
 from planner_tui.engine.etas import local_day_sql, plant_timezone
+from planner_tui.engine.exceptions.base import Row, exception_row, plural
 from planner_tui.engine.impact import machine_impact, resource_impact
 from planner_tui.engine.orders import find_feeding_cycle
 from planner_tui.engine.schedule import Stop, repair, store_plant_time
@@ -279,3 +282,51 @@ def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str, kind: str = "ma
         return machine_counts_slow(cur, machine_id)
     except PlannerError as error:  # e.g. a feeding cycle: the stop is still listed, saying why it has no impact
         return {"error": str(error)}
+
+
+def stop_exception(
+    kind: str,
+    stop: dict,
+    subject_id: str,
+    *,
+    state_words: str,
+    nothing: str,
+    counted: dict | None,
+    detail: dict,
+    at: datetime,
+) -> Row:
+    """The inbox row of one stop (a machine's: machine_down; a resource's absence: resource_unavailable)
+    from what it hits (`counted`: its `IMPACT_COUNTS`, or {"error": ...}, or None for nothing hit).
+
+    Severity: critical if it makes customer lines late; high if it exposes customer lines (length
+    unknown) or its impact cannot be weighed (plant data error); medium if it only delays production
+    orders; low if it touches nothing. `stop` has since, name and supervisor."""
+    counted = counted or dict.fromkeys(IMPACT_COUNTS, 0)
+    detail = dict(detail)
+    if "error" in counted:
+        detail["error"] = counted["error"]
+        counted = dict.fromkeys(IMPACT_COUNTS, 0)
+    detail.update(counted)
+    late, lines, orders = counted["late_lines"], counted["sales_lines"], counted["production_orders"]
+    if "error" in detail:
+        what, severity = "impact unknown (plant data error)", "high"
+    elif late:
+        what, severity = f"{plural(late, 'customer line')} late", "critical"
+    elif lines:
+        what, severity = f"{plural(lines, 'customer line')} exposed", "high"
+    elif orders:
+        what, severity = f"{plural(orders, 'production order')} affected", "medium"
+    else:
+        what, severity = nothing, "low"
+    # Subject, what happened and its consequence first (the inbox column truncates); the name last.
+    title = f"{subject_id} {state_words}: {what}" + (f" ({stop['name']})" if stop["name"] else "")
+    return exception_row(
+        kind,
+        subject_id,
+        severity=severity,
+        title=title,
+        raised_at=stop["since"],
+        owner=stop["supervisor"],
+        detail=detail,
+        at=at,
+    )

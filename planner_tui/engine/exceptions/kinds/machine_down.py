@@ -13,23 +13,11 @@ from planner_tui.engine.exceptions.base import (
     Row,
     clock,
     events_naming,
-    exception_row,
     first,
-    plural,
 )
-from planner_tui.engine.exceptions.counts import IMPACT_COUNTS, OPEN_SQL, machine_counts
+from planner_tui.engine.exceptions.counts import OPEN_SQL, machine_counts, stop_exception
 from planner_tui.store.contract import STOPPED_STATES
 from planner_tui.store.db import rows
-
-
-def _severity(late_lines: int, exposed_lines: int, orders: int) -> str:
-    if late_lines:
-        return "critical"
-    if exposed_lines:
-        return "high"
-    if orders:
-        return "medium"
-    return "low"
 
 
 def detect(ctx: Context, only: str | None = None) -> list[Row]:
@@ -49,47 +37,19 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
         ORDER BY s.machine_id"""
     stopped = rows(ctx.cur, sql, [list(STOPPED_STATES), only, only])
     counts = machine_counts(ctx.cur, [m for m in stopped if m["hit_operations"]])
-    out = []
-    for m in stopped:
-        machine_id = m["machine_id"]
-        detail = {
-            "state": m["state"],
-            "since": m["since"],
-            "reason": m["reason"],
-            "expected_minutes": m["expected_minutes"],
-        }
-        counted = counts.get(machine_id) or dict.fromkeys(IMPACT_COUNTS, 0)
-        if "error" in counted:
-            detail["error"] = counted["error"]
-            counted = dict.fromkeys(IMPACT_COUNTS, 0)
-        detail.update(counted)
-        late, lines, orders = counted["late_lines"], counted["sales_lines"], counted["production_orders"]
-        state = "down" if m["state"] == "down" else "in maintenance"
-        if "error" in detail:
-            what = "impact unknown (plant data error)"
-        elif late:
-            what = f"{plural(late, 'customer line')} late"
-        elif lines:
-            what = f"{plural(lines, 'customer line')} exposed"
-        elif orders:
-            what = f"{plural(orders, 'production order')} affected"
-        else:
-            what = "nothing scheduled on it"
-        # Subject, what happened and its consequence first (the inbox column truncates); the name last.
-        title = f"{machine_id} {state}: {what}" + (f" ({m['name']})" if m["name"] else "")
-        out.append(
-            exception_row(
-                "machine_down",
-                machine_id,
-                severity="high" if "error" in detail else _severity(late, lines, orders),
-                title=title,
-                raised_at=m["since"],
-                owner=m["supervisor"],
-                detail=detail,
-                at=ctx.at,
-            )
+    return [
+        stop_exception(
+            "machine_down",
+            m,
+            m["machine_id"],
+            state_words="down" if m["state"] == "down" else "in maintenance",
+            nothing="nothing scheduled on it",
+            counted=counts.get(m["machine_id"]),
+            detail={k: m[k] for k in ("state", "since", "reason", "expected_minutes")},
+            at=ctx.at,
         )
-    return out
+        for m in stopped
+    ]
 
 
 def cleared_note(ctx: Context, machine_id: str) -> str:

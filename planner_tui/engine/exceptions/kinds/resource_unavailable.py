@@ -14,23 +14,11 @@ from planner_tui.engine.exceptions.base import (
     Row,
     clock,
     events_naming,
-    exception_row,
     first,
-    plural,
 )
-from planner_tui.engine.exceptions.counts import IMPACT_COUNTS, OPEN_SQL, resource_counts
+from planner_tui.engine.exceptions.counts import OPEN_SQL, resource_counts, stop_exception
 from planner_tui.engine.resources import UNAVAILABLE, has_resource_states
 from planner_tui.store.db import rows
-
-
-def _severity(late_lines: int, exposed_lines: int, orders: int) -> str:
-    if late_lines:
-        return "critical"
-    if exposed_lines:
-        return "high"
-    if orders:
-        return "medium"
-    return "low"
 
 
 def detect(ctx: Context, only: str | None = None) -> list[Row]:
@@ -53,47 +41,19 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
         ORDER BY s.resource_id"""
     absent = rows(ctx.cur, sql, [UNAVAILABLE, only, only])
     counts = resource_counts(ctx.cur, [a for a in absent if a["hit_operations"]])
-    out = []
-    for a in absent:
-        resource_id = a["resource_id"]
-        detail = {
-            "state": a["state"],
-            "since": a["since"],
-            "reason": a["reason"],
-            "expected_minutes": a["expected_minutes"],
-            "resource_kind": a["kind"],
-        }
-        counted = counts.get(resource_id) or dict.fromkeys(IMPACT_COUNTS, 0)
-        if "error" in counted:
-            detail["error"] = counted["error"]
-            counted = dict.fromkeys(IMPACT_COUNTS, 0)
-        detail.update(counted)
-        late, lines, orders = counted["late_lines"], counted["sales_lines"], counted["production_orders"]
-        if "error" in detail:
-            what = "impact unknown (plant data error)"
-        elif late:
-            what = f"{plural(late, 'customer line')} late"
-        elif lines:
-            what = f"{plural(lines, 'customer line')} exposed"
-        elif orders:
-            what = f"{plural(orders, 'production order')} affected"
-        else:
-            what = "nothing scheduled needs it"
-        # Subject, what happened and its consequence first (the inbox column truncates); the name last.
-        title = f"{resource_id} unavailable: {what}" + (f" ({a['name']})" if a["name"] else "")
-        out.append(
-            exception_row(
-                "resource_unavailable",
-                resource_id,
-                severity="high" if "error" in detail else _severity(late, lines, orders),
-                title=title,
-                raised_at=a["since"],
-                owner=a["supervisor"],
-                detail=detail,
-                at=ctx.at,
-            )
+    return [
+        stop_exception(
+            "resource_unavailable",
+            a,
+            a["resource_id"],
+            state_words="unavailable",
+            nothing="nothing scheduled needs it",
+            counted=counts.get(a["resource_id"]),
+            detail={**{k: a[k] for k in ("state", "since", "reason", "expected_minutes")}, "resource_kind": a["kind"]},
+            at=ctx.at,
         )
-    return out
+        for a in absent
+    ]
 
 
 def cleared_note(ctx: Context, resource_id: str) -> str:
