@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache, partial
 
 import duckdb
 
@@ -106,15 +108,14 @@ def plan_notifications(
             whole = Pacing(eid, WHOLE, None, at, None, revision, 0, row["raised_at"])
             states.append(whole)
         reason = _reason(row, whole, routing, at)
-        levels = [
-            (level, people) for level, people in _escalations(cur, row, routing, at) if level > whole.escalation_level
-        ]
+        answer_of = cache(partial(context, cur, row))  # the exception's answer: once, when first needed
+        levels = _escalations(cur, row, routing, at, whole.escalation_level, answer_of)
         if reason is None and not levels:
             continue
         if built >= budget:
             continue  # an update or a repeat: the next plan sends it
         built += row["kind"] in CONTEXT_KINDS  # the answers that cost (an impact, a trace) count
-        answer = context(cur, row)
+        answer = answer_of()
         revision = whole.revision + 1
         sent = False
         if reason is not None:
@@ -250,15 +251,23 @@ def _reason(row: dict, whole: Pacing, routing: Routing, at: datetime) -> str | N
 
 
 def _escalations(
-    cur: duckdb.DuckDBPyConnection, row: dict, routing: Routing, at: datetime
+    cur: duckdb.DuckDBPyConnection,
+    row: dict,
+    routing: Routing,
+    at: datetime,
+    told_level: int,
+    answer_of: Callable[[], dict | None],
 ) -> list[tuple[int, list[str]]]:
-    if not routing.escalation or row.get("status") != "open":
+    """The escalation levels above `told_level` that `row` has reached now, with their people."""
+    raised = row.get("raised_at")
+    if not routing.escalation or row.get("status") != "open" or raised is None:
         return []
+    if not any(i + 1 > told_level and at - raised >= level.after for i, level in enumerate(routing.escalation)):
+        return []  # no level due by time: nothing to match (the usual case, and free)
     # kind and severity decide most matches without the exception's answer; the rest asks for it.
-    cheap = {"kind": {row["kind"]}, "severity": {row["severity"]}}
     needs_answer = any(set(level.match) - {"kind", "severity"} for level in routing.escalation)
-    found = facts(cur, row, context(cur, row)) if needs_answer else cheap
-    return escalation_due(row, routing, found, at)
+    found = facts(cur, row, answer_of()) if needs_answer else {"kind": {row["kind"]}, "severity": {row["severity"]}}
+    return [(level, people) for level, people in escalation_due(row, routing, found, at) if level > told_level]
 
 
 def route_test(cur: duckdb.DuckDBPyConnection, routing: Routing, exception_id: str, *, at: datetime) -> dict:
