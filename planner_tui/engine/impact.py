@@ -95,14 +95,13 @@ def _lines_report(
     rep: Repair,
     *,
     exposed: bool,
-    day: PlantDay | None = None,
+    day: PlantDay,
     stock: dict[tuple[str, int], tuple[datetime | None, datetime | None]] | None = None,
 ) -> list[dict]:
     """Open sales order lines with their ETA: the latest new_end of the open orders made for them, else
     (a line served from stock) from `stock`: (planned ETA, ETA) by `etas.stock_etas`. Late by the plant's
-    local day (`day`, read from the store when not given). `eta_from` says which: "orders", "stock", or None
+    local day (`day`). `eta_from` says which: "orders", "stock", or None
     (no ETA: nothing covers it)."""
-    day = day or PlantDay.of(cur)
     if not line_keys:
         return []
     keys = sorted(line_keys)
@@ -185,10 +184,9 @@ def _late_in_plan_keys(cur: duckdb.DuckDBPyConnection, day: PlantDay) -> set[tup
     return {(so, line_no) for so, line_no in found}
 
 
-def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay | None = None) -> list[dict]:
+def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay) -> list[dict]:
     if not lines:
         return []
-    day = day or PlantDay.of(cur)
     by_key = {(line["sales_order_id"], line["line_no"]): line for line in lines}
     keys = sorted(by_key)
     found = rows(
@@ -414,8 +412,9 @@ def _stop_impact(
     production_orders.sort(key=lambda r: (-r["delay_minutes"], r["new_end"], r["production_order_id"]))
 
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in orders.values() if o["sales_order_id"] is not None}
-    sales_orders = _lines_report(cur, line_keys, rep, exposed=not known)
-    shipments = _shipments_report(cur, sales_orders)
+    day = PlantDay.of(cur)
+    sales_orders = _lines_report(cur, line_keys, rep, exposed=not known, day=day)
+    shipments = _shipments_report(cur, sales_orders, day)
     customers = _customers_report(cur, sales_orders)
 
     notify = _Notify()
