@@ -174,6 +174,18 @@ def customer_cmd(
         )
 
 
+def _state_line(record: dict, *, stopped: bool) -> str:
+    """A machine's or a resource's state, since when (and how long at `at`) and why: STOPPED in red."""
+    state = f"[bold red]{record['state'].upper()}[/]" if stopped else record["state"]
+    if record["since"] is not None:
+        state += f" since {stamp(record['since'])}"
+        if record["state_minutes"] is not None:
+            state += f" ({duration(record['state_minutes'], unknown='unknown')} at {stamp(record['at'])})"
+    if record["reason"]:
+        state += f": {record['reason']}"
+    return state
+
+
 def machine_cmd(
     machine_id: Annotated[str, typer.Argument(help="The machine id.")],
     at: AtOption = None,
@@ -194,14 +206,7 @@ def machine_cmd(
     stdout.print(
         f"[bold]machine {m['machine_id']}[/] {m['name'] or ''}" + (f" ({where})" if where else ""), highlight=False
     )
-    state = f"[bold red]{m['state'].upper()}[/]" if m["stopped"] else m["state"]
-    if m["since"] is not None:
-        state += f" since {stamp(m['since'])}"
-        if m["state_minutes"] is not None:
-            state += f" ({duration(m['state_minutes'], unknown='unknown')} at {stamp(m['at'])})"
-    if m["reason"]:
-        state += f": {m['reason']}"
-    stdout.print(state, highlight=False)
+    stdout.print(_state_line(m, stopped=m["stopped"]), highlight=False)
     people = f"supervisor {m['supervisor'] or '-'}; {m['open_operations']} open operation(s)"
     if m["stopped"]:
         expected = duration(m["expected_minutes"], unknown="unknown")
@@ -245,14 +250,7 @@ def resource_cmd(
         return
     r = result
     stdout.print(f"[bold]{r['kind']} {r['resource_id']}[/] {r['name'] or ''}", highlight=False)
-    state = f"[bold red]{r['state'].upper()}[/]" if r["unavailable"] else r["state"]
-    if r["since"] is not None:
-        state += f" since {stamp(r['since'])}"
-        if r["state_minutes"] is not None:
-            state += f" ({duration(r['state_minutes'], unknown='unknown')} at {stamp(r['at'])})"
-    if r["reason"]:
-        state += f": {r['reason']}"
-    stdout.print(state, highlight=False)
+    stdout.print(_state_line(r, stopped=r["unavailable"]), highlight=False)
     calendar = r["calendar_id"] or "the plant's"
     on = f" on {', '.join(r['machines'])}" if r["machines"] else ""
     people = f"supervisor {r['supervisor'] or '-'}; calendar {calendar}; {r['open_operations']} open operation(s){on}"
