@@ -4,7 +4,7 @@
   plant's time zone (snapshot.json `timezone`, UTC when none), after its promised date: an ETA of
   23:30 UTC on the 4th is the 5th in Berlin. A date (promised, due) begins at the plant's local midnight.
 * **A line made to order** (an open production order is made for it) is ready when the latest of those
-  orders ends (`impact._lines_report`, with the repair's new ends).
+  orders ends (`lines.lines_report`, with the repair's new ends).
 * **A line served from stock** (no open order is made for it) takes stock: the on-hand stock of its item
   (lots on hold excepted), then open purchase orders at their due date, then open make-to-stock orders
   of the item (made for no line) at their end, allocated to the item's stock-served lines in promised-date

@@ -18,11 +18,19 @@ its promised_date.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
-from planner_tui.engine.etas import PlantDay, local_day_sql, stock_etas
+from planner_tui.engine.etas import PlantDay, stock_etas
+from planner_tui.engine.lines import (
+    customers_report,
+    in_minutes,
+    late_in_plan_keys,
+    line_counts,
+    lines_report,
+    shipments_report,
+)
 from planner_tui.engine.orders import raise_if_cycle, with_resource_ids
 from planner_tui.engine.resources import resource_state
 from planner_tui.engine.schedule import Repair, Stop, check_downtime, repair, stops_from_store
@@ -32,12 +40,7 @@ from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.store.db import rows
 from planner_tui.timeutil import iso, utcnow
 
-_OPEN_SHIPMENT_STATUSES = ("planned", "picked")
 _MAX_IDS_IN_REASON = 5
-
-
-def _minutes(delta: timedelta) -> float:
-    return round(delta.total_seconds() / 60, 2)
 
 
 def _id_list(ids: list[str]) -> str:
@@ -87,146 +90,6 @@ def _with_parent_chains(
         orders.update({r["production_order_id"]: r for r in found})
     raise_if_cycle({po: o["parent_production_order_id"] for po, o in orders.items()})
     return orders
-
-
-def _lines_report(
-    cur: duckdb.DuckDBPyConnection,
-    line_keys: set[tuple[str, int]],
-    rep: Repair,
-    *,
-    exposed: bool,
-    day: PlantDay,
-    stock: dict[tuple[str, int], tuple[datetime | None, datetime | None]] | None = None,
-) -> list[dict]:
-    """Open sales order lines with their ETA: the latest new_end of the open orders made for them, else
-    (a line served from stock) from `stock`: (planned ETA, ETA) by `etas.stock_etas`. Late by the plant's
-    local day (`day`). `eta_from` says which: "orders", "stock", or None
-    (no ETA: nothing covers it)."""
-    if not line_keys:
-        return []
-    keys = sorted(line_keys)
-    # The sales order ids narrow each table first (one filtered scan), then the (order, line) keys match.
-    params = [sorted({k[0] for k in keys}), [k[0] for k in keys], [k[1] for k in keys]]
-    join = "JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k"
-    lines = rows(
-        cur,
-        f"""WITH s AS MATERIALIZED (
-                SELECT * FROM sales_orders WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[])) AND status = 'open'
-            )
-            SELECT s.sales_order_id, s.line_no, s.customer_id, c.name AS customer_name, c.account_manager,
-                   s.item_id, s.qty, s.promised_date
-            FROM s {join} ON s.sales_order_id = k.so AND s.line_no = k.ln
-            LEFT JOIN customers c ON c.customer_id = s.customer_id""",
-        params,
-    )
-    made_for = rows(
-        cur,
-        f"""WITH p AS MATERIALIZED (
-                SELECT production_order_id, sales_order_id, line_no, planned_end FROM production_orders
-                WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[]))
-                  AND status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
-            )
-            SELECT p.production_order_id, p.sales_order_id, p.line_no, p.planned_end
-            FROM p {join} ON p.sales_order_id = k.so AND p.line_no = k.ln""",
-        [params[0], *OPEN_PRODUCTION_STATUSES, params[1], params[2]],
-    )
-    planned_eta: dict[tuple, datetime] = {}
-    eta: dict[tuple, datetime] = {}
-    orders_of: dict[tuple, list[str]] = {}
-    for o in made_for:
-        key = (o["sales_order_id"], o["line_no"])
-        new_end = rep.order_new_end(o["production_order_id"], o["planned_end"])
-        planned_eta[key] = max(planned_eta.get(key, o["planned_end"]), o["planned_end"])
-        eta[key] = max(eta.get(key, new_end), new_end)
-        orders_of.setdefault(key, []).append(o["production_order_id"])
-    report = []
-    for line in lines:
-        key = (line["sales_order_id"], line["line_no"])
-        line_eta, line_planned = eta.get(key), planned_eta.get(key)
-        eta_from = "orders" if key in eta else None
-        if eta_from is None and stock is not None and key in stock:
-            line_planned, line_eta = stock[key]
-            eta_from = "stock" if line_eta is not None else None
-        promised = line["promised_date"]
-        late_in_plan = day.late(line_planned, promised)
-        late = day.late(line_eta, promised)
-        slip = _minutes(line_eta - line_planned) if line_eta is not None and line_planned is not None else 0.0
-        report.append(
-            {
-                **line,
-                "eta": line_eta,
-                "planned_eta": line_planned,
-                "eta_from": eta_from,
-                "late": late,
-                "late_in_plan": late_in_plan,
-                "turns_late": late and not late_in_plan,
-                "at_risk": exposed or slip > 0,
-                "slip_minutes": slip,
-                "slip_days": round(slip / 1440, 2),
-                "days_late": day.days_late(line_eta, promised),
-                "production_order_ids": sorted(orders_of.get(key, [])),
-            }
-        )
-    report.sort(key=lambda r: (not r["late"], -r["days_late"], -r["slip_minutes"], r["sales_order_id"], r["line_no"]))
-    return report
-
-
-def _late_in_plan_keys(cur: duckdb.DuckDBPyConnection, day: PlantDay) -> set[tuple[str, int]]:
-    """Open lines the plan itself has late: an open order made for them ends after the promised day
-    (the plant's local day)."""
-    found = cur.execute(
-        f"""SELECT DISTINCT s.sales_order_id, s.line_no
-            FROM sales_orders s JOIN production_orders p ON p.sales_order_id = s.sales_order_id AND p.line_no = s.line_no
-            WHERE s.status = 'open' AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
-              AND {local_day_sql("p.planned_end")} > s.promised_date""",
-        [*OPEN_PRODUCTION_STATUSES, day.timezone],
-    ).fetchall()
-    return {(so, line_no) for so, line_no in found}
-
-
-def _shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay) -> list[dict]:
-    if not lines:
-        return []
-    by_key = {(line["sales_order_id"], line["line_no"]): line for line in lines}
-    keys = sorted(by_key)
-    found = rows(
-        cur,
-        f"""WITH sh AS MATERIALIZED (
-                SELECT * FROM shipments WHERE sales_order_id IN (SELECT unnest(?::VARCHAR[]))
-                  AND status IN ({", ".join("?" for _ in _OPEN_SHIPMENT_STATUSES)})
-            )
-            SELECT sh.shipment_id, sh.sales_order_id, sh.line_no, sh.qty, sh.planned_ship_date, sh.status, sh.carrier
-            FROM sh JOIN (SELECT unnest(?::VARCHAR[]) AS so, unnest(?::INTEGER[]) AS ln) k
-              ON sh.sales_order_id = k.so AND sh.line_no = k.ln""",
-        [sorted({k[0] for k in keys}), *_OPEN_SHIPMENT_STATUSES, [k[0] for k in keys], [k[1] for k in keys]],
-    )
-    for shipment in found:
-        line = by_key[(shipment["sales_order_id"], shipment["line_no"])]
-        shipment["customer_id"] = line["customer_id"]
-        eta = line["eta"]
-        shipment["eta"] = eta
-        shipment["late"] = day.late(eta, shipment["planned_ship_date"])
-    found.sort(key=lambda s: (not s["late"], s["planned_ship_date"], s["shipment_id"]))
-    return found
-
-
-def _customers_report(cur: duckdb.DuckDBPyConnection, lines: list[dict]) -> list[dict]:
-    by_customer: dict[str, list[dict]] = {}
-    for line in lines:
-        by_customer.setdefault(line["customer_id"], []).append(line)
-    if not by_customer:
-        return []
-    found = rows(
-        cur,
-        "SELECT customer_id, name, tier, account_manager FROM customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(by_customer)],
-    )
-    for customer in found:
-        mine = by_customer[customer["customer_id"]]
-        customer["late_lines"] = [f"{line['sales_order_id']}/{line['line_no']}" for line in mine if line["late"]]
-        customer["lines"] = [f"{line['sales_order_id']}/{line['line_no']}" for line in mine]
-    found.sort(key=lambda c: (-len(c["late_lines"]), -len(c["lines"]), c["customer_id"]))
-    return found
 
 
 class _Notify:
@@ -365,7 +228,7 @@ def _stop_impact(
                 "machine_id": op["machine_id"],
                 "new_start": new_start,
                 "new_end": new_end,
-                "delay_minutes": _minutes(new_end - op["planned_end"]),
+                "delay_minutes": in_minutes(new_end - op["planned_end"]),
             }
         )
     operations.sort(key=lambda o: (o["planned_start"], o["production_order_id"], o["op_seq"]))
@@ -401,7 +264,7 @@ def _stop_impact(
                 "status": o["status"],
                 "planned_end": o["planned_end"],
                 "new_end": new_end,
-                "delay_minutes": _minutes(new_end - o["planned_end"]),
+                "delay_minutes": in_minutes(new_end - o["planned_end"]),
                 "why": why,
                 "machine_ids": machines,
                 "feeds": o["parent_production_order_id"],
@@ -413,9 +276,9 @@ def _stop_impact(
 
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in orders.values() if o["sales_order_id"] is not None}
     day = PlantDay.of(cur)
-    sales_orders = _lines_report(cur, line_keys, rep, exposed=not known, day=day)
-    shipments = _shipments_report(cur, sales_orders, day)
-    customers = _customers_report(cur, sales_orders)
+    sales_orders = lines_report(cur, line_keys, rep, exposed=not known, day=day)
+    shipments = shipments_report(cur, sales_orders, day)
+    customers = customers_report(cur, sales_orders)
 
     notify = _Notify()
     told = tell(notify, operations)
@@ -596,23 +459,6 @@ def resource_impact(
     }
 
 
-def line_counts(lines: list[dict]) -> dict:
-    """What a list of customer lines holds, each count named for what it counts (the console and the CLI
-    print these names): `turned_late` (late now, on time in the plan: the stops' doing),
-    `already_late_in_plan` (late before any stop), `slipping` (ETA later than planned, late or not) with
-    the smallest and largest slip in minutes, `slipping_on_time` (moved, still on time)."""
-    slips = [line["slip_minutes"] for line in lines if line["slip_minutes"] > 0]
-    return {
-        "lines": len(lines),
-        "turned_late": sum(1 for line in lines if line["turns_late"]),
-        "already_late_in_plan": sum(1 for line in lines if line["late_in_plan"]),
-        "slipping": len(slips),
-        "slipping_on_time": sum(1 for line in lines if line["slip_minutes"] > 0 and not line["late"]),
-        "slip_minutes_min": min(slips, default=0.0),
-        "slip_minutes_max": max(slips, default=0.0),
-    }
-
-
 def _supervisors(cur: duckdb.DuckDBPyConnection, stops: list[Stop]) -> dict[tuple[str, str], str | None]:
     """(kind, id) -> supervisor of every stopped machine and unavailable resource."""
     machines = sorted({s.machine_id for s in stops if s.kind == "machine"})
@@ -668,7 +514,7 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
                 "status": o["status"],
                 "planned_end": shift.planned_end,
                 "new_end": shift.new_end,
-                "delay_minutes": _minutes(shift.new_end - shift.planned_end),
+                "delay_minutes": in_minutes(shift.new_end - shift.planned_end),
                 "sales_order_id": o["sales_order_id"],
                 "line_no": o["line_no"],
                 "feeds": o["parent_production_order_id"],
@@ -678,17 +524,17 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
 
     day = PlantDay.of(cur)
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in info.values() if o["sales_order_id"] is not None}
-    slipping = _lines_report(cur, line_keys, rep, exposed=False, day=day)
+    slipping = lines_report(cur, line_keys, rep, exposed=False, day=day)
     # Lines served from stock: their ETA in the plan, and with the repair's new ends of the make-to-stock
     # orders they wait for. Only late or moved ones are reported.
     moved_to_stock = {po: shift.new_end for po, shift in rep.orders.items() if info[po]["sales_order_id"] is None}
     found = stock_etas(cur, at=at, moved_ends=moved_to_stock, timezone=day.timezone, late_or_moved_only=True)
     stock = {key: (planned, eta) for key, (planned, eta, _) in found.items()}
     stock_keys = set(stock)
-    slipping += _lines_report(cur, stock_keys, rep, exposed=False, day=day, stock=stock)
+    slipping += lines_report(cur, stock_keys, rep, exposed=False, day=day, stock=stock)
     sales_orders = [line for line in slipping if line["turns_late"]]
     # At risk: every line whose ETA moves, plus lines the plan itself already has late (no stop needed).
-    already_late = _lines_report(cur, _late_in_plan_keys(cur, day) - line_keys, rep, exposed=False, day=day)
+    already_late = lines_report(cur, late_in_plan_keys(cur, day) - line_keys, rep, exposed=False, day=day)
     lines_at_risk = [
         {**line, "status": "LATE" if line["late"] else "moved"}
         for line in slipping + already_late

@@ -97,7 +97,7 @@ def _stop_orders_sql(kind: str) -> str:
 
 
 # Query 2: per stop, the open lines those orders are made for (ETA: latest new end of the open orders
-# made for the line, as `_lines_report`), their open shipments, customers and the people to tell.
+# made for the line, as `lines.lines_report`), their open shipments, customers and the people to tell.
 _STOP_LINES_SQL = f"""
 WITH
 params AS (SELECT CAST(? AS VARCHAR) AS tz),
