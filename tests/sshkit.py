@@ -302,9 +302,19 @@ class Terminals:
         return self._tmux("capture-pane", "-p", "-t", name).stdout
 
     def ended(self, name: str) -> str | None:
-        """'exit N' when the pane's command has ended, else None."""
-        shown = self._tmux("display-message", "-p", "-t", name, "#{pane_dead} #{pane_dead_status}").stdout.split()
-        return f"exit {shown[1] if len(shown) > 1 else '?'}" if shown and shown[0] == "1" else None
+        """'exit N' (or 'signal N') once the pane's command has ended and tmux has its status, else None.
+
+        tmux marks a pane dead when its terminal closes, which can come before it has reaped the process:
+        for that moment the pane is dead with no status yet, and is reported as not ended."""
+        fields = "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"
+        dead, status, signal = (self._tmux("display-message", "-p", "-t", name, fields).stdout.strip() + "||").split(
+            "|"
+        )[:3]
+        if dead != "1":
+            return None
+        if status:
+            return f"exit {status}"
+        return f"signal {signal}" if signal else None
 
     def wait_for(self, name: str, pattern: str, timeout: float = 20.0, *, what: str = "") -> str:
         """Poll the screen until the regex matches (multiline); the screen, or an AssertionError showing it."""
