@@ -201,6 +201,25 @@ def _routing_part(part: str) -> Callable[[Any, Path | None], Any]:
     return check
 
 
+def _parsed_by(module_name: str) -> Callable[[Any, Path | None], Any]:
+    """The checker of a table a shared module parses (`credentials`, `mqtt`): its parse(value, base),
+    whose error (key, why, value) names the bad entry."""
+
+    def check(value: Any, base: Path | None) -> Any:
+        import importlib
+
+        module = importlib.import_module(f"planner_tui.{module_name}")
+        try:
+            return module.parse(value, base)
+        except ValueError as bad:
+            if not hasattr(bad, "why"):
+                raise
+            key = str(bad.key).lstrip(".") or None  # type: ignore[attr-defined]
+            raise _Bad(bad.why, key=key, value=bad.value) from None  # type: ignore[attr-defined]
+
+    return check
+
+
 _SCHEMA: dict[str, _Key] = {
     "db": _Key(_path, "PLANNER_TUI_DB"),
     "server": _Key(_server, "PLANNER_TUI_SERVER"),
@@ -216,6 +235,10 @@ _SCHEMA: dict[str, _Key] = {
     "people": _Key(_routing_part("people"), None),
     "teams": _Key(_routing_part("teams"), None),
     "routing": _Key(_routing_part("routing"), None),
+    # Events and snapshots (planner_tui/credentials.py, planner_tui/mqtt_topics.py): secrets and topic
+    # maps, file only (a secret on a command line shows in `ps`).
+    "credentials": _Key(_parsed_by("credentials"), None),
+    "mqtt": _Key(_parsed_by("mqtt_topics"), None),
 }
 
 
@@ -240,6 +263,8 @@ class Settings:
     people: Mapping[str, Any] = field(default_factory=dict)  # [people."name"] notify = [channels], name = ...
     teams: Mapping[str, Any] = field(default_factory=dict)
     routing: Mapping[str, Any] = field(default_factory=dict)  # group_wait, repeat_interval, rules, escalation...
+    credentials: Any = ()  # [[credentials]]: headers, tokens and certificates per URL prefix (credentials.py)
+    mqtt: Any = None  # [mqtt]: client id and topic maps for plain machine-state messages (mqtt_topics.py)
     config_file: Path = field(default_factory=user_config_file)
     config_source: str = DEFAULT
     config_found: bool = False
@@ -281,6 +306,8 @@ class Settings:
             },
             "teams": dict(self.teams),
             "routing": dict(self.routing),
+            "credentials": _shown_by("credentials", self.credentials),
+            "mqtt": _shown_by("mqtt_topics", self.mqtt),
         }
         return [(name, shown[name], self.sources[name]) for name in _SCHEMA]
 
@@ -294,6 +321,14 @@ class Settings:
         """The error for a setting a command cannot use as it is, naming where it came from."""
         value = next(value for name, value, _ in self.items() if name == key)
         return SettingsError(_message(self.sources[key], key, why, value))
+
+
+def _shown_by(module_name: str, value: Any) -> Any:
+    """A parsed table as `config show` prints it: its module's `shown(value)` (secrets masked)."""
+    import importlib
+
+    module = importlib.import_module(f"planner_tui.{module_name}")
+    return module.shown(value)
 
 
 def _line_of(error: tomllib.TOMLDecodeError, text: str) -> tuple[str, str]:

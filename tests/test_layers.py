@@ -20,7 +20,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "planner_tui"
 # Top to bottom: a layer may import itself and the layers above it.
 LAYERS = ("store", "engine", "feeds", "access", "server", "console", "cli")
 # Top-level modules every layer may use; they may use one another but no layer.
-SHARED = {"__init__", "errors", "timeutil", "urls", "present", "logs", "settings", "wire", "roles", "routing"}
+SHARED = {
+    "__init__",
+    "errors",
+    "timeutil",
+    "urls",
+    "present",
+    "logs",
+    "settings",
+    "wire",
+    "roles",
+    "routing",
+    "credentials",
+    "mqtt_topics",
+}
 # Top-level modules with a place of their own: what each may import (beside SHARED and itself).
 PLACED = {
     "generate": {"store"},  # the synthetic plant generator writes a store; the CLI runs it
