@@ -293,7 +293,9 @@ class Terminals:
         return done
 
     def open(self, name: str, argv: Sequence[str]) -> None:
-        self._tmux("new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), shlex.join(argv))
+        status = shlex.quote(str(self._status_file(name)))
+        command = f'{shlex.join(argv)}; echo "exit $?" > {status}'  # a signal shows as exit 128+N
+        self._tmux("new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), command)
 
     def keys(self, name: str, *keys: str) -> None:
         self._tmux("send-keys", "-t", name, *keys)
@@ -302,19 +304,18 @@ class Terminals:
         return self._tmux("capture-pane", "-p", "-t", name).stdout
 
     def ended(self, name: str) -> str | None:
-        """'exit N' (or 'signal N') once the pane's command has ended and tmux has its status, else None.
+        """'exit N' once the pane's command has ended, else None.
 
-        tmux marks a pane dead when its terminal closes, which can come before it has reaped the process:
-        for that moment the pane is dead with no status yet, and is reported as not ended."""
-        fields = "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"
-        dead, status, signal = (self._tmux("display-message", "-p", "-t", name, fields).stdout.strip() + "||").split(
-            "|"
-        )[:3]
-        if dead != "1":
+        Read from the file the pane's shell writes when its command returns, not from tmux's pane status:
+        tmux 3.3 marks a pane dead when its terminal closes, before reaping the process, and, with two
+        panes ending together, has been seen to leave one command a zombie for good (no status ever)."""
+        try:
+            return self._status_file(name).read_text().strip() or None
+        except FileNotFoundError:
             return None
-        if status:
-            return f"exit {status}"
-        return f"signal {signal}" if signal else None
+
+    def _status_file(self, name: str) -> Path:
+        return self.socket.parent / f"{name}.exit"
 
     def wait_for(self, name: str, pattern: str, timeout: float = 20.0, *, what: str = "") -> str:
         """Poll the screen until the regex matches (multiline); the screen, or an AssertionError showing it."""
