@@ -49,7 +49,7 @@ def test_pull_a_file_prints_counts_and_resumes(db, tmp_path):
     assert result.exit_code == 0
     payload = json.loads(result.output)
     assert payload["result"]["applied"] == 0 and payload["status"]["state"] == "live"
-    assert payload["status"]["last_sequence"] == 3
+    assert payload["status"]["last_sequence"] == "3"
 
 
 def test_pull_from_a_dead_feed_exits_non_zero_with_a_clear_message(db, tmp_path):
@@ -75,7 +75,7 @@ def test_pull_applies_everything_when_the_server_caps_its_pages_below_our_limit(
         result = invoke("events", "pull", server.feed_url, "--db", db, "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert payload["result"]["applied"] == 8 and payload["status"]["last_sequence"] == 8
+    assert payload["result"]["applied"] == 8 and payload["status"]["last_sequence"] == "8"
     with Store.open(db) as store:
         assert store.cursor().execute("SELECT count(*) FROM event_log").fetchall()[0][0] == 8
 

@@ -22,7 +22,7 @@ def test_file_feed_applies_then_resumes_after_a_restart_without_repeating(tmp_pa
         ],
     )
     outcome = open_feed(store, str(feed_file)).poll_once()
-    assert outcome.applied == 3 and outcome.status.state == "live" and outcome.status.last_sequence == 3
+    assert outcome.applied == 3 and outcome.status.state == "live" and outcome.status.last_sequence == "3"
     store.close()
 
     write_jsonl(
@@ -35,7 +35,7 @@ def test_file_feed_applies_then_resumes_after_a_restart_without_repeating(tmp_pa
     )
     store = Store.open(db)
     feed = open_feed(store, str(feed_file))
-    assert isinstance(feed, FileFeed) and feed.status.last_sequence == 3
+    assert isinstance(feed, FileFeed) and feed.status.last_sequence == "3"
     outcome = feed.poll_once()
     assert (outcome.applied, outcome.result.duplicates) == (2, 0)
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 10.0
@@ -82,7 +82,7 @@ def test_small_apply_batches_keep_position_and_sequence_together(tmp_path):
     store, feed_file = plant(), tmp_path / "events.jsonl"
     write_jsonl(feed_file, [ce(f"e{i}", "machine.up", {"machine_id": "M1"}, seq=i) for i in range(1, 8)])
     outcome = FileFeed(store, feed_file, apply_batch=2).poll_once()
-    assert outcome.applied == 7 and outcome.status.last_sequence == 7
+    assert outcome.applied == 7 and outcome.status.last_sequence == "7"
     position = one(store, "SELECT position FROM feed_cursors")
     assert position == feed_file.stat().st_size
 
@@ -172,5 +172,5 @@ def test_a_new_event_below_the_cursor_in_a_file_is_applied_and_a_repeated_one_is
         mode="a",
     )
     result = feed.poll_once().result
-    assert (result.applied, result.duplicates, result.last_sequence) == (1, 1, 5)
+    assert (result.applied, result.duplicates, result.last_sequence) == (1, 1, "5")
     assert one(store, "SELECT state FROM machine_states WHERE machine_id = 'M2'") == "down"

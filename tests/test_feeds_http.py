@@ -145,7 +145,7 @@ def test_paging_through_partial_pages_with_a_limit(servers, script):
     seen = []
     client = httpx.Client(event_hooks={"request": [lambda r: seen.append(dict(r.url.params))]})
     outcome = HttpFeed(store, server.feed_url, page_limit=7, client=client, **FAST).poll_once()
-    assert outcome.applied == 25 and outcome.status.state == "live" and outcome.status.last_sequence == 25
+    assert outcome.applied == 25 and outcome.status.state == "live" and outcome.status.last_sequence == "25"
     assert [p.get("after") for p in seen] == [None, "7", "14", "21"]  # asked again while pages are full
     assert all(p["limit"] == "7" for p in seen)
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 30.0
@@ -182,7 +182,7 @@ def test_unknown_types_and_malformed_events_do_not_stop_the_feed(servers, script
     outcome = open_feed(store, server.feed_url, **FAST).poll_once()
     result = outcome.result
     assert (result.applied, result.unknown, result.rejected) == (2, 1, 2)
-    assert outcome.status.state == "live" and outcome.status.last_sequence == 5
+    assert outcome.status.state == "live" and outcome.status.last_sequence == "5"
     assert dict(result.rejections)["e3"] == "unknown machine NOPE"
     assert one(store, "SELECT status FROM quality_holds WHERE hold_id='H1'") == "active"
 
@@ -220,7 +220,7 @@ def test_a_server_that_dies_mid_feed_makes_the_feed_stale_and_leaves_the_store_i
     outcome = feed.poll_once()
     assert outcome.status.state == "stale" and "connection refused" in outcome.status.last_error
     assert outcome.status.describe() == f"stale since 08:12 ({outcome.status.last_error})"
-    assert outcome.status.last_sequence == 5
+    assert outcome.status.last_sequence == "5"
     assert snapshot_state(store) == before
     now[0] = datetime(2026, 1, 5, 8, 20)
     assert feed.poll_once().status.since == datetime(2026, 1, 5, 8, 12)  # stale since the first failure
@@ -354,7 +354,7 @@ def test_out_of_order_pages_are_applied_in_sequence_order(fault_server):
     server = fault_server(lambda q, h: batch([] if "after" in q else [hold, up, down]))
     store = plant()
     outcome = HttpFeed(store, server.url, **FAST).poll_once()
-    assert outcome.applied == 3 and outcome.status.last_sequence == 3
+    assert outcome.applied == 3 and outcome.status.last_sequence == "3"
     assert one(store, "SELECT state FROM machine_states WHERE machine_id='M1'") == "running"
 
 
@@ -389,7 +389,7 @@ def test_a_capped_poll_says_catching_up_and_the_next_one_goes_on(servers, script
     assert outcome.status.describe() == "catching up"
     assert feed.poll_once().status.state == "catching_up"
     outcome = feed.poll_once()
-    assert outcome.applied == 2 and outcome.status.state == "live" and outcome.status.last_sequence == 12
+    assert outcome.applied == 2 and outcome.status.state == "live" and outcome.status.last_sequence == "12"
 
 
 def test_polling_from_a_worker_thread_while_the_main_thread_reads(servers, script, tmp_path):
@@ -411,7 +411,7 @@ def test_polling_from_a_worker_thread_while_the_main_thread_reads(servers, scrip
         reader.execute("SELECT count(*) FROM event_log").fetchall()
         reader.execute("SELECT sum(qty) FROM inventory").fetchall()
     worker.join()
-    assert not errors and feed.status.state == "live" and feed.status.last_sequence == 300
+    assert not errors and feed.status.state == "live" and feed.status.last_sequence == "300"
     assert one(store, "SELECT qty FROM inventory WHERE item_id='FG1' AND location='WH'") == 305.0
     store.close()
 

@@ -54,7 +54,12 @@ def _counts_line(result) -> str:
 
 @events_app.command("pull")
 def pull(
-    source: Annotated[str, typer.Argument(help="A .jsonl event file, or an http(s) feed URL.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A .jsonl event file, an http(s) feed URL, or an mqtt(s)://HOST[:PORT]/TOPIC-FILTER broker."
+        ),
+    ],
     db: Annotated[Path, typer.Option("--db", help="The planner_tui DuckDB file to apply the events to.")],
     follow: Annotated[bool, typer.Option("--follow", help="Keep polling until Ctrl-C.")] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between polls with --follow.", min=0.05)] = 1.0,
@@ -98,7 +103,9 @@ def pull(
                         emit_json_line(outcome)
                 elif outcome.result and outcome.result.received or changed_state:
                     _report(outcome, json=False, quiet_when_empty=True)
-                time.sleep(max(0.0, poll - (time.monotonic() - started)))
+                # An MQTT poll waits for messages itself: ask again at once (unless the broker is away).
+                if not getattr(feed, "listens", False) or outcome.status.state == STALE:
+                    time.sleep(max(0.0, poll - (time.monotonic() - started)))
         except KeyboardInterrupt:
             return
 
@@ -196,12 +203,18 @@ def list_events(
         emit_json(events)
         return
     # No outcome column: "what" says rejected or unknown type in words, and the text needs the width.
+    # A sequence is the feed's text (a ULID is 26 characters): capped so the description keeps its width.
     history = table(
-        None, ("seq", NUMBER), ("time", ID), ("type", ID), ("lag", NUMBER), ("what", {"ratio": 1, "min_width": 24})
+        None,
+        ("seq", {**NUMBER, "max_width": 12, "overflow": "ellipsis"}),
+        ("time", ID),
+        ("type", ID),
+        ("lag", NUMBER),
+        ("what", {"ratio": 1, "min_width": 24}),
     )
     for event in events:
         history.add_row(
-            "" if event["sequence"] is None else str(event["sequence"]),
+            event["sequence"] or "",
             short_time(event["time"]),
             event["type"] or "-",
             seconds(event["lag_seconds"]) if event["lag_seconds"] is not None else "",

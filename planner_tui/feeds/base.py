@@ -3,7 +3,7 @@ stale). The kinds are the JSON Lines file feed (file.py) and the HTTP feed (http
 (poller.py) picks one for a location.
 
 Both kinds resume from the cursor stored in `feed_cursors` (so a restart neither loses nor repeats
-events), and `poll_once()` never raises for trouble with the feed: a refused connection, a timeout,
+events; the sequence is kept as the feed sent it, opaque text), and `poll_once()` never raises for trouble with the feed: a refused connection, a timeout,
 5xx answers, invalid JSON or the wrong content type are recorded in `status` (stale since the first
 failure, with the last error), and the store is left as it was. Safe to call from a worker thread.
 """
@@ -49,7 +49,7 @@ class FeedStatus:
     state: str = STARTING  # "live" | "catching_up" | "stale" | "starting"
     since: datetime | None = None  # when it entered this state (for stale: the first failure)
     last_error: str | None = None
-    last_sequence: int | None = None  # the cursor: last sequence applied
+    last_sequence: str | None = None  # the cursor: last sequence applied, as the feed sent it
     last_poll_at: datetime | None = None
     last_event_at: datetime | None = None  # the `time` of the newest event received
     lag_seconds: float | None = None  # event time to applied time of the newest applied event
@@ -132,12 +132,19 @@ class Feed:
         position: int | None = None,
         file_identity: tuple | None = None,
         final: bool = False,
+        paged: bool | None = None,
     ) -> None:
         if not events and position is None:
             return
         try:
             result = apply_events(
-                self.store, events, feed=self.feed, position=position, file_identity=file_identity, clock=self.clock
+                self.store,
+                events,
+                feed=self.feed,
+                position=position,
+                file_identity=file_identity,
+                clock=self.clock,
+                paged=paged,
             )
         except PartlyApplied as exc:
             # Part of the batch is committed: count it, so the poll reports what the store holds.
@@ -164,7 +171,7 @@ class Feed:
         """Whether what the feed held at `high_water()` time has been read; False when unknown."""
         return False
 
-    def _cursor(self) -> int | None:
+    def _cursor(self) -> str | None:
         cur = self.store.cursor()
         try:
             return feed_cursor(cur, self.feed)
@@ -209,7 +216,7 @@ class Feed:
             self.status = status
             return PollResult(applied=result.applied if result else 0, result=result, status=status)
 
-    def _safe_cursor(self, fallback: int | None) -> int | None:
+    def _safe_cursor(self, fallback: str | None) -> str | None:
         try:
             return self._cursor()
         except Exception:

@@ -1,4 +1,7 @@
-"""An HTTP feed: `GET <url>?after=<sequence>` answered with a CloudEvents batch, paged, retried, bounded."""
+"""An HTTP feed: `GET <url>?after=<sequence>` answered with a CloudEvents batch, paged, retried, bounded.
+
+The cursor is opaque: `after` is the last sequence applied exactly as the feed sent it ("00000002", a
+ULID, "3-1042"), so a feed comparing its own strings finds its place."""
 
 from __future__ import annotations
 
@@ -10,9 +13,17 @@ from typing import Any
 
 import httpx
 
+from planner_tui import credentials
 from planner_tui.feeds.base import MAX_ANSWER_BYTES, Feed, _DeadlinePassed, _FeedTrouble, _Progress
 from planner_tui.store import Store
-from planner_tui.store.events import BATCH_CONTENT_TYPE, TooDeep, json_int, loads_lenient, parse_batch
+from planner_tui.store.events import (
+    BATCH_CONTENT_TYPE,
+    TooDeep,
+    integer_sequence,
+    json_int,
+    loads_lenient,
+    parse_batch,
+)
 from planner_tui.urls import redact_text, redact_url
 
 
@@ -23,6 +34,14 @@ class HttpFeed(Feed):
     empty), up to `max_events_per_poll` (then the status says catching up); connection errors, timeouts and 5xx answers are
     retried with exponential backoff and jitter, a bounded number of times, so one poll never blocks
     for long. A server that sends an ETag is asked with If-None-Match, and 304 means nothing new.
+
+    Each page's `after` is the previous page's last sequence, byte for byte: the highest when the page's
+    sequences are all integers, else its last event's (the feed's order; see apply_events). A page that
+    leads nowhere (its last sequence at or below `after` for integers; for strings, one already sent as
+    `after` in this poll) means the feed ignores `after`: the feed is reported stale, never looped on.
+
+    Headers, auth and client certificates for the URL come from the settings (`credentials`), when the
+    feed makes its own HTTP client.
     """
 
     def __init__(
@@ -53,8 +72,12 @@ class HttpFeed(Feed):
         self.sleep = sleep
         self.jitter = jitter
         self._own_client = client is None
-        self.client = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True)
-        self._etag: tuple[int | None, str] | None = None  # (after, ETag) of the last answer
+        if client is None:
+            # headers, auth, cert, verify from the settings; the requests' own headers (Accept) add to them.
+            options = {**credentials.httpx_options(url), "timeout": httpx.Timeout(timeout), "follow_redirects": True}
+            client = httpx.Client(**options)
+        self.client = client
+        self._etag: tuple[str | None, str] | None = None  # (after, ETag) of the last answer
 
     def close(self) -> None:
         if self._own_client:
@@ -64,7 +87,7 @@ class HttpFeed(Feed):
         base = min(self.backoff_max, self.backoff * (2**attempt))
         return base / 2 + base / 2 * self.jitter()  # "equal jitter": never zero, never in lockstep
 
-    def _fetch(self, after: int | None) -> list | None:
+    def _fetch(self, after: str | None) -> list | None:
         """One page (a JSON array), or None for 304 Not Modified."""
         params: dict[str, Any] = {}
         if after is not None:
@@ -145,7 +168,7 @@ class HttpFeed(Feed):
     def _too_large(self) -> str:
         return f"answer larger than {self.max_body_bytes:,} bytes: refused"
 
-    def _read(self, response: httpx.Response, body_bytes: bytes, after: int | None) -> list | None:
+    def _read(self, response: httpx.Response, body_bytes: bytes, after: str | None) -> list | None:
         if response.status_code == 304:
             return None
         if response.status_code != 200:
@@ -175,6 +198,7 @@ class HttpFeed(Feed):
 
     def _poll(self, progress: _Progress) -> None:
         after = self._cursor()
+        asked: set[str] = set()  # every `after` sent in this poll
         pending: list[dict] = []
         received = 0
         try:
@@ -191,9 +215,11 @@ class HttpFeed(Feed):
                 pending += events
                 if not sequences:
                     raise _FeedTrouble("the feed's events carry no `sequence`: cannot page with ?after=")
-                top = max(sequences)
-                if after is not None and top <= after:
-                    raise _FeedTrouble(f"the feed ignored ?after={after} (sent sequence {top} again)")
+                top = _page_cursor(sequences)
+                if after is not None:
+                    asked.add(after)
+                    if _went_nowhere(after, top, sequences, asked):
+                        raise _FeedTrouble(f"the feed ignored ?after={after} (sent sequence {top} again)")
                 after = top
                 received += len(events)
                 if self.page_limit and len(page) < self.page_limit:
@@ -219,6 +245,23 @@ class HttpFeed(Feed):
         # after the mark (when a pull began) says the feed has caught up with that moment.
         newest = self.status.last_event_at
         return mark is not None and newest is not None and newest >= mark
+
+
+def _page_cursor(sequences: list[str]) -> str:
+    """Where the next page starts: the highest sequence when all are integers, else the page's last."""
+    numbers = [integer_sequence(s) for s in sequences]
+    if all(n is not None for n in numbers):
+        return sequences[numbers.index(max(n for n in numbers if n is not None))]
+    return sequences[-1]
+
+
+def _went_nowhere(after: str, top: str, sequences: list[str], asked: set[str]) -> bool:
+    """Whether a page asked for with ?after=`after` and ending at `top` shows the feed ignoring `after`:
+    integers at or below it; otherwise (opaque strings, never compared) a cursor sent before in this poll."""
+    held = integer_sequence(after)
+    if held is not None and all(integer_sequence(s) is not None for s in sequences):
+        return int(top) <= held
+    return top in asked
 
 
 def _decode_body(body: bytes) -> Any:

@@ -7,7 +7,8 @@
 
 Events are released over time as their `time` offsets from the first event say, divided by `speed`
 (the first at once). `GET /events?after=N&limit=M` answers the released events with a sequence above N,
-oldest first, as `application/cloudevents-batch+json`, with an ETag. It drives the demo and the tests,
+oldest first, as `application/cloudevents-batch+json`, with an ETag. The server numbers its events with
+integers, so N is a number (leading zeros allowed): the text a client sends back is one of its own. It drives the demo and the tests,
 and binds to 127.0.0.1 unless told otherwise.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from planner_tui.errors import BadRequest, PlannerError
-from planner_tui.store.events import BATCH_CONTENT_TYPE, parse_event_time, parse_sequence
+from planner_tui.store.events import BATCH_CONTENT_TYPE, integer_sequence, parse_event_time, parse_sequence
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _CONTENT_TYPES = {
@@ -83,10 +84,8 @@ def read_script(events_path: Path) -> list[dict]:
             ) from None
         if not isinstance(event, dict):
             raise BadRequest(f"{events_path}, line {number}: not a JSON object")
-        try:
-            sequence = parse_sequence(event["sequence"]) if event.get("sequence") is not None else None
-        except ValueError:
-            sequence = None  # the server is the feed's sequencer: an unreadable one is renumbered
+        sequence = _script_sequence(event.get("sequence"))
+        # The server is the feed's sequencer, by number: a missing, unreadable or non-integer one is renumbered.
         if sequence is None:
             last += 1
             event = {**event, "sequence": last}
@@ -94,6 +93,16 @@ def read_script(events_path: Path) -> list[dict]:
             last = max(last, sequence)
         events.append(event)
     return events
+
+
+def _script_sequence(value: Any) -> int | None:
+    """A scripted event's sequence as the number the server pages by; None when it is not an integer."""
+    if value is None:
+        return None
+    try:
+        return integer_sequence(parse_sequence(value))
+    except ValueError:
+        return None
 
 
 def release_offsets(events: list[dict], speed: float) -> list[float]:
@@ -151,7 +160,7 @@ class FeedServer:
         self.utc_clock = utc_clock
         self.events = read_script(self.events_path)
         self.offsets = release_offsets(self.events, speed)
-        self._sequences = [int(parse_sequence(e["sequence"])) for e in self.events]
+        self._sequences = [_script_sequence(e["sequence"]) or 0 for e in self.events]
         self._by_sequence = sorted(range(len(self.events)), key=lambda i: (self._sequences[i], i))
         # The usual script is in sequence order; then a page is a bisect, not a scan.
         self._ordered = all(a < b for a, b in zip(self._sequences, self._sequences[1:]))

@@ -17,7 +17,7 @@ APP_TABLES_DDL: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS event_log (
         source VARCHAR NOT NULL,          -- the feed (CloudEvents `source`)
         event_id VARCHAR NOT NULL,        -- CloudEvents `id`
-        sequence BIGINT,                  -- CloudEvents `sequence` extension
+        sequence VARCHAR,                 -- CloudEvents `sequence` extension, as the feed sent it
         type VARCHAR,
         event_time TIMESTAMP,             -- when it happened (CloudEvents `time`), UTC
         received_at TIMESTAMP NOT NULL,   -- when planner_tui received it, UTC
@@ -34,7 +34,7 @@ APP_TABLES_DDL: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS feed_cursors (
         feed VARCHAR PRIMARY KEY,         -- the feed location (file path, or URL without credentials)
-        last_sequence BIGINT,
+        last_sequence VARCHAR,            -- the last sequence applied, as the feed sent it (sent back in ?after=)
         etag VARCHAR,
         updated_at TIMESTAMP
     )
@@ -81,6 +81,7 @@ APP_TABLES_DDL: tuple[str, ...] = (
         revoked_by VARCHAR
     )
     """,
+    "ALTER TABLE server_users ADD COLUMN IF NOT EXISTS sources VARCHAR",
     # Notifications (store/outbox.py): the outbox, every delivery attempt, what each person was told.
     """
     CREATE TABLE IF NOT EXISTS notify_outbox (
@@ -147,6 +148,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     add_optional_columns(con, present)
     for ddl in APP_TABLES_DDL:
         con.execute(ddl)
+    text_sequences(con)
     redact_stored_feeds(con)
 
 
@@ -164,14 +166,81 @@ def add_optional_columns(con: duckdb.DuckDBPyConnection, present: set[str]) -> N
                 con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.type}')
 
 
+# Sequences were BIGINT before feed cursors became opaque (issue 13): (table, column) now VARCHAR.
+_SEQUENCE_COLUMNS = (("feed_cursors", "last_sequence"), ("event_log", "sequence"))
+
+
+def text_sequences(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn an older version's BIGINT sequence columns into text, keeping every value (a cursor at 41
+    reads "41", so the feed resumes at ?after=41). Already done (the usual case): one catalog query.
+
+    ALTER ... TYPE keeps the primary key, but DuckDB refuses it on a table with an index (one a user
+    added to event_log): that table is rebuilt instead, with its indexes, in one transaction."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+        "AND data_type <> 'VARCHAR' AND ((table_name = ? AND column_name = ?) OR (table_name = ? AND column_name = ?))",
+        [name for pair in _SEQUENCE_COLUMNS for name in pair],
+    ).fetchall()
+    for table, column in sorted(rows):
+        con.begin()
+        try:
+            con.execute(f'ALTER TABLE "{table}" ALTER "{column}" TYPE VARCHAR')
+            con.commit()
+            continue
+        except duckdb.Error:
+            con.rollback()
+        _rebuild_with_text(con, table, column)
+
+
+def _rebuild_with_text(con: duckdb.DuckDBPyConnection, table: str, column: str) -> None:
+    """`table` copied into one made from its DDL here (the column VARCHAR), with whatever other columns
+    it has and its indexes, replacing it in one transaction."""
+    create = next(ddl for ddl in APP_TABLES_DDL if f"CREATE TABLE IF NOT EXISTS {table} (" in ddl)
+    interim = f"_{table}_migrating"
+    indexes = [
+        r[0]
+        for r in con.execute(
+            "SELECT sql FROM duckdb_indexes() WHERE schema_name = 'main' AND table_name = ? AND sql IS NOT NULL",
+            [table],
+        ).fetchall()
+    ]
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ? "
+        "ORDER BY column_index",
+        [table],
+    ).fetchall()
+    con.begin()
+    try:
+        con.execute(create.replace(f"CREATE TABLE IF NOT EXISTS {table} (", f'CREATE TABLE "{interim}" (', 1))
+        made = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?", [interim]
+            ).fetchall()
+        }
+        for name, kind in columns:
+            if name not in made:
+                con.execute(f'ALTER TABLE "{interim}" ADD COLUMN "{name}" {kind}')
+        con.execute(f'INSERT INTO "{interim}" BY NAME SELECT * FROM "{table}"')
+        con.execute(f'DROP TABLE "{table}"')
+        con.execute(f'ALTER TABLE "{interim}" RENAME TO "{table}"')
+        for sql in indexes:
+            con.execute(sql)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     """Rewrite feed URLs stored with their credentials (`http://user:pass@...`, `?token=...`) by older
     versions: feed_cursors.feed, event_log.feed, and event_log.source where a feed URL stood in for a
     missing source. One transaction; nothing to do (the usual case) costs one query on feed_cursors.
 
     Cursors of one feed under several credentials become one (the highest sequence and position, the
-    latest update), as every event up to the highest was received. Every event_log.feed value was
-    written with its cursor row, so the cursors say which names to look for."""
+    latest update), as every event up to the highest was received; sequences that are not all integers
+    cannot be compared (they are the feed's opaque text), so there the latest written wins. Every
+    event_log.feed value was written with its cursor row, so the cursors say which names to look for."""
     names = [r[0] for r in con.execute("SELECT feed FROM feed_cursors WHERE contains(feed, '://')").fetchall()]
     renamed = {name: redact_url(name) for name in names if redact_url(name) != name}
     loaded_from = con.execute("SELECT value FROM store_meta WHERE key = 'loaded_from'").fetchall()
@@ -186,18 +255,23 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
             old = [name for name, target in renamed.items() if target == new]
             merged = con.execute(
                 """
-                SELECT max(last_sequence), arg_max(etag, updated_at), max(updated_at), max(position),
+                SELECT arg_max(etag, updated_at), max(updated_at), max(position),
                        arg_max(file_identity, updated_at), arg_max(file_head, updated_at)
                 FROM feed_cursors WHERE feed = ANY(?)
                 """,
                 [old + [new]],
             ).fetchone()
             assert merged is not None  # an aggregate answers one row
+            sequences = con.execute(
+                "SELECT last_sequence FROM feed_cursors WHERE feed = ANY(?) AND last_sequence IS NOT NULL "
+                "ORDER BY updated_at NULLS FIRST",
+                [old + [new]],
+            ).fetchall()
             con.execute("DELETE FROM feed_cursors WHERE feed = ANY(?)", [old + [new]])
             con.execute(
                 "INSERT INTO feed_cursors (feed, last_sequence, etag, updated_at, position, file_identity, "
                 "file_head) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [new, *merged],
+                [new, _highest_sequence([r[0] for r in sequences]), *merged],
             )
             con.execute("UPDATE event_log SET feed = ? WHERE feed = ANY(?)", [new, old])
             # A source is half the event's identity: where the redacted one is already logged under the
@@ -221,6 +295,15 @@ def redact_stored_feeds(con: duckdb.DuckDBPyConnection) -> None:
     except BaseException:
         con.rollback()
         raise
+
+
+def _highest_sequence(sequences: list[str]) -> str | None:
+    """Of one feed's cursors (oldest written first): the highest when all are integers, else the latest."""
+    if not sequences:
+        return None
+    if all(s.isascii() and s.isdigit() for s in sequences):
+        return max(sequences, key=int)
+    return sequences[-1]
 
 
 _FEED_STALE = "feed_stale:"

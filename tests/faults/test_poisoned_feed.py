@@ -128,7 +128,9 @@ CASES: dict[str, tuple[bytes, str | None]] = {
             ("time", {"t": 1}),
             ("time", "yesterday"),
             ("sequence", 1.5),
-            ("sequence", "abc"),
+            ("sequence", ""),
+            ("sequence", "line\nbreak"),
+            ("sequence", "x" * 257),
             ("sequence", [2]),
             ("sequence", True),
             ("sequence", {"n": 2}),
@@ -257,7 +259,7 @@ def test_a_poisoned_element_of_an_http_page_is_rejected_and_the_feed_goes_on(pag
     outcome = HttpFeed(store, server.url("/events"), timeout=5.0, retries=0).poll_once()
     assert outcome.status.state == "live", f"{name!r}: {outcome.status.last_error}"
     _check_kept_and_went_on(store, name, attribute)
-    assert outcome.status.last_sequence == 3
+    assert outcome.status.last_sequence == "3"
 
 
 def test_pull_reads_a_file_of_every_poison_to_its_end(tmp_path, event_plant_db):

@@ -9,6 +9,7 @@ import json
 import duckdb
 
 from planner_tui.engine.exceptions.registry import KINDS, all_kinds
+from planner_tui.store.events import SEQUENCE_ORDER_DESC
 from planner_tui.store.outbox import deliveries as outbox_deliveries
 from planner_tui.store.triage import history as triage_history
 from planner_tui.store.triage import parse_exception_id
@@ -37,7 +38,7 @@ def subject_events(cur: duckdb.DuckDBPyConnection, kind: str, subject: str) -> l
                 SELECT coalesce(event_time, received_at) AS t, type, source, event_id, outcome, reason, data
                 FROM event_log
                 WHERE list_contains(?, type) AND {condition}
-                ORDER BY t DESC, sequence DESC NULLS LAST LIMIT {MAX_EVENTS}
+                ORDER BY t DESC, {SEQUENCE_ORDER_DESC} LIMIT {MAX_EVENTS}
             ) ORDER BY t""",
         [list(about.event_types), *params],
     ).fetchall()

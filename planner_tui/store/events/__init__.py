@@ -2,7 +2,8 @@
 
 The package's front door: everything callers use is importable from here.
 
-- envelope.py: the CloudEvents envelope (parse_event, times, sequences, lenient JSON, lines and batches);
+- envelope.py: the CloudEvents envelope (parse_event, times, sequences as opaque text, lenient JSON, lines
+  and batches);
 - base.py, registry.py, types/: one EventType per event type, one module each (`types/machine_down.py`);
 - fields.py: reading the fields of an event's data (Reject with the reason);
 - working.py: the rows a batch can touch, read once, changed in memory, written back once;
@@ -30,10 +31,12 @@ from planner_tui.store.events.envelope import (
     MAX_DEPTH,
     MAX_INTEGER,
     MAX_SEQUENCE,
+    MAX_SEQUENCE_CHARS,
     TOO_DEEP_REASON,
     HugeNumber,
     TooDeep,
     fingerprint,
+    integer_sequence,
     is_normalised,
     json_int,
     loads_lenient,
@@ -43,7 +46,7 @@ from planner_tui.store.events.envelope import (
     parse_line,
     parse_sequence,
 )
-from planner_tui.store.events.history import describe_event, event_history, lag_stats
+from planner_tui.store.events.history import SEQUENCE_ORDER_DESC, describe_event, event_history, lag_stats
 from planner_tui.store.events.registry import KNOWN_TYPES, REGISTRY, event_type, kinds_raised, types_raising
 from planner_tui.store.events.types.receipt_posted import RECEIVING_LOCATION
 from planner_tui.store.events.working import INDEX_MIN_ROWS
@@ -59,9 +62,11 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INTEGER",
     "MAX_SEQUENCE",
+    "MAX_SEQUENCE_CHARS",
     "RECEIVING_LOCATION",
     "REGISTRY",
     "REJECTED",
+    "SEQUENCE_ORDER_DESC",
     "TOO_DEEP_REASON",
     "UNKNOWN_TYPE",
     "ApplyResult",
@@ -77,6 +82,7 @@ __all__ = [
     "feed_file_identity",
     "feed_position",
     "fingerprint",
+    "integer_sequence",
     "is_normalised",
     "json_int",
     "kinds_raised",

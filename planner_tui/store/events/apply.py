@@ -1,10 +1,11 @@
 """Applying a batch of events to the store, in one transaction with its history and the feed's cursor.
 
 `apply_events` takes a batch of events (CloudEvents 1.0 structured JSON objects, or events already
-normalised by `parse_event`): duplicates are dropped (source+id, or the HTTP feed's cursor), the rows the
-batch names are read once (working.py), each event is played by its EventType (registry.py), the changed
-rows are written back, and the history records and the cursor are written, all in ONE transaction: a
-crash never leaves half an event applied, and the state always agrees with its history.
+normalised by `parse_event`): they are put in the feed's order (`_order`), duplicates are dropped
+(source+id, or the HTTP feed's cursor), the rows the batch names are read once (working.py), each event
+is played by its EventType (registry.py), the changed rows are written back, and the history records and
+the cursor are written, all in ONE transaction: a crash never leaves half an event applied, and the
+state always agrees with its history.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import pyarrow as pa
 from planner_tui.store.db import Store
 from planner_tui.store.events import working
 from planner_tui.store.events.cursors import feed_cursor, write_cursor
-from planner_tui.store.events.envelope import _SURROGATE, _has_surrogate, is_normalised, parse_event
+from planner_tui.store.events.envelope import (
+    _SURROGATE,
+    _has_surrogate,
+    integer_sequence,
+    is_normalised,
+    parse_event,
+)
 from planner_tui.store.events.fields import Reject
 from planner_tui.store.events.registry import REGISTRY
 from planner_tui.store.events.working import arrow_table
@@ -43,7 +50,7 @@ class ApplyResult:
     duplicates: int = 0  # seen before (same source+id), or at/below the feed's cursor: not applied again
     rejected: int = 0  # malformed, or naming something the store does not hold: kept with the reason
     unknown: int = 0  # a type planner_tui does not know: kept, never fatal
-    last_sequence: int | None = None  # the feed's cursor after this batch
+    last_sequence: str | None = None  # the feed's cursor after this batch, as the feed sent it
     changed: list[str] = field(default_factory=list)  # one short summary per applied event
     lag_seconds: list[float] = field(default_factory=list)  # applied_at - event time, per applied event
     rejections: list[tuple[str, str]] = field(default_factory=list)  # (event id, reason)
@@ -102,7 +109,7 @@ def _summarise_lags(lags: list[float]) -> dict:
 _LOG_COLUMNS = [
     ("source", "VARCHAR"),
     ("event_id", "VARCHAR"),
-    ("sequence", "BIGINT"),
+    ("sequence", "VARCHAR"),
     ("type", "VARCHAR"),
     ("event_time", "TIMESTAMP"),
     ("received_at", "TIMESTAMP"),
@@ -172,17 +179,27 @@ def apply_events(
     position: int | None = None,
     file_identity: tuple[str | None, str | None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    paged: bool | None = None,
 ) -> ApplyResult:
     """Apply a batch of events in one transaction with their history and the feed's cursor.
 
-    `events` are CloudEvents structured JSON objects (or `parse_event` results). They are applied in
-    `sequence` order (events without a sequence after those with one, in arrival order). An event is
-    a duplicate, and not applied again, when its source+id is already in the log or earlier in the
-    batch, or (HTTP feeds, paged by ?after=) its sequence is at or below the feed's cursor. A file feed
-    (`position` given) is read by byte offset, so there a sequence at or below the cursor may be a new
-    event (another producer numbering its own): only source+id decide. Unknown types are kept (unknown_type);
+    `events` are CloudEvents structured JSON objects (or `parse_event` results). They are applied in the
+    feed's order: when every sequence in the batch is an integer (a JSON integer, or a string of ASCII
+    digits, leading zeros allowed) by number, events without a sequence after those with one; otherwise
+    (ULIDs, timestamps, "partition-offset"...) in the order they arrived, as sequences are opaque strings.
+    The feed's cursor after the batch is its last sequence in that order, exactly as sent: the highest
+    number (never lower than an integer cursor), or the last event's sequence. An event is a duplicate,
+    and not applied again, when its source+id is already in the log or earlier in the batch, or (HTTP
+    feeds, paged by ?after=) the batch's sequences and the cursor are integers and its sequence is at or
+    below the cursor; strings are never compared for this. A file feed (`position` given) is read by byte
+    offset, so there a sequence at or below the cursor may be a new event (another producer numbering its
+    own): only source+id decide. Unknown types are kept (unknown_type);
     malformed events and events naming something the store does not hold are kept as rejected with the
     reason; neither stops the batch. `position` (file feeds) is stored with the cursor.
+
+    `paged` says whether the feed is paged by its cursor (?after=), so that an integer sequence at or below
+    it is a duplicate; default: when no `position` is given. Feeds whose producers number their own events
+    (MQTT topics interleaving, events pushed to the plant server) pass False: source+id alone decide.
 
     `received_at` is when the batch arrived (default: now); a normalised event may carry its own
     `received_at` (the poller stamps each page as it arrives), which wins.
@@ -204,9 +221,10 @@ def apply_events(
     clock = clock or _precise_now
     received_at = received_at or clock()
     feed = redact_url(feed)
-    normalised = [e if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
+    normalised = [_text_sequence(e) if is_normalised(e) else parse_event(e, fallback_source=feed) for e in events]
+    numeric = _numeric(normalised)
     missing_indexes: list[tuple[str, str]] = []
-    by_sequence = position is None
+    by_sequence = position is None if paged is None else paged
     with store.write_lock:
         cur = store.cursor()
         try:
@@ -221,6 +239,7 @@ def apply_events(
                     missing_indexes=missing_indexes,
                     clock=clock,
                     by_sequence=by_sequence,
+                    numeric=numeric,
                 )
             except _WRITE_ERRORS:
                 # Something the validators let through failed the batch's write. Rather than fail
@@ -237,12 +256,38 @@ def apply_events(
                     missing_indexes=missing_indexes,
                     clock=clock,
                     by_sequence=by_sequence,
+                    numeric=numeric,
                 )
             if missing_indexes:
                 working.create_lookup_indexes(store, cur, missing_indexes)
         finally:
             cur.close()
     return result
+
+
+def _text_sequence(event: dict) -> dict:
+    # A caller's normalised event may carry an int sequence (as parse_event gave before cursors were text).
+    seq = event["sequence"]
+    return {**event, "sequence": str(seq)} if type(seq) is int else event
+
+
+def _numeric(events: list[dict]) -> bool:
+    """Whether the batch is ordered by number: every sequence it carries is an integer (see _order)."""
+    return all(integer_sequence(e["sequence"]) is not None for e in events if e["sequence"] is not None)
+
+
+def _order(events: list[dict], numeric: bool) -> list[int]:
+    """The indexes of `events` in the feed's order: by number when `numeric` (events without a sequence
+    last, ties in arrival order), else as they arrived (a feed's strings may not sort as it numbers them:
+    "0-10" comes after "0-9" in a partition, though not lexicographically)."""
+    if not numeric:
+        return list(range(len(events)))
+
+    def key(i: int) -> tuple[bool, int, int]:
+        number = integer_sequence(events[i]["sequence"])
+        return (number is None, number or 0, i)
+
+    return sorted(range(len(events)), key=key)
 
 
 def _apply_in_transaction(cur, events: list[dict], **kwargs) -> ApplyResult:
@@ -272,11 +317,12 @@ def _apply_one_by_one(
     missing_indexes: list,
     clock: Callable[[], datetime],
     by_sequence: bool,
+    numeric: bool,
 ) -> ApplyResult:
     """The slow path for a batch that failed as a whole: each event in its own transaction, in the
-    batch's order; the batch's file position is stored with the last one. Should even that fail,
-    PartlyApplied carries what was committed before."""
-    order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
+    batch's order (and compared as the batch is: `numeric`); the batch's file position is stored with the
+    last one. Should even that fail, PartlyApplied carries what was committed before."""
+    order = _order(events, numeric)
     total = ApplyResult()
     try:
         for n, i in enumerate(order):
@@ -294,6 +340,7 @@ def _apply_one_by_one(
                     missing_indexes=missing_indexes,
                     clock=clock,
                     by_sequence=by_sequence,
+                    numeric=numeric,
                 )
             except _WRITE_ERRORS as exc:
                 reason = f"could not be stored: {type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -318,6 +365,7 @@ def _apply_one_by_one(
                     missing_indexes=None,
                     clock=clock,
                     by_sequence=by_sequence,
+                    numeric=numeric,
                 )
             total.merge(one)
         if not order and position is not None:
@@ -356,22 +404,24 @@ def _apply(
     missing_indexes: list | None = None,
     clock: Callable[[], datetime] = _precise_now,
     by_sequence: bool = True,
+    numeric: bool | None = None,
 ) -> ApplyResult:
     result = ApplyResult()
     cursor = feed_cursor(cur, feed)
-    order = sorted(range(len(events)), key=lambda i: (events[i]["sequence"] is None, events[i]["sequence"] or 0, i))
-    events = [events[i] for i in order]
-    highest = cursor
+    if numeric is None:
+        numeric = _numeric(events)
+    events = [events[i] for i in _order(events, numeric)]
+    moved = _next_cursor(events, cursor, numeric)
+    # Only integers are compared with the cursor: an opaque string says nothing about what came before it.
+    below = integer_sequence(cursor) if numeric and by_sequence else None
 
-    # Duplicates: seen earlier in this batch, already in the log, or (by_sequence) at/below the cursor.
+    # Duplicates: seen earlier in this batch, already in the log, or (below) at/below the cursor.
     fresh: list[dict] = []
     seen: set[tuple[str, str]] = set()
     for ev in events:
-        seq = ev["sequence"]
-        if seq is not None:
-            highest = seq if highest is None else max(highest, seq)
+        number = integer_sequence(ev["sequence"]) if below is not None else None
         key = (ev["source"], ev["id"])
-        if (by_sequence and seq is not None and cursor is not None and seq <= cursor) or key in seen:
+        if (number is not None and below is not None and number <= below) or key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
@@ -461,6 +511,24 @@ def _apply(
             }
         )
     _write_event_log(cur, records)
-    write_cursor(cur, feed, highest, position, applied_at, file_identity)
-    result.last_sequence = highest
+    write_cursor(cur, feed, moved, position, applied_at, file_identity)
+    result.last_sequence = moved if moved is not None else cursor
     return result
+
+
+def _next_cursor(events: list[dict], cursor: str | None, numeric: bool) -> str | None:
+    """The feed's cursor after `events` (in the feed's order), as the feed sent it; None when it stays.
+
+    Integers: the highest sequence, unless an integer cursor is already at or above it (an old event
+    re-sent never moves the cursor back). Strings: the last event's sequence, as the feed ordered them."""
+    sequences = [e["sequence"] for e in events if e["sequence"] is not None]
+    if not sequences:
+        return None
+    if not numeric:
+        return sequences[-1]
+    best = max(sequences, key=lambda s: integer_sequence(s) or 0)  # the first of equal numbers
+    held = integer_sequence(cursor)
+    top = integer_sequence(best)
+    if held is not None and top is not None and top <= held:
+        return None
+    return best

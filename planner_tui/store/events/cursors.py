@@ -1,5 +1,8 @@
 """A feed's cursor in `feed_cursors`: the last sequence applied, and for a file feed its byte offset and
-which file that offset is in. Written with each batch, in its transaction (see apply.py)."""
+which file that offset is in. Written with each batch, in its transaction (see apply.py).
+
+The sequence is opaque text, kept exactly as the feed sent it ("00000002", a ULID, "3-1042"; a JSON
+integer as its decimal digits) so that `?after=` gives it back byte for byte."""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ def first_row(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple |
     return rows[0] if rows else None
 
 
-def feed_cursor(cur: duckdb.DuckDBPyConnection, feed: str) -> int | None:
-    """The last sequence applied from `feed` (None before its first event with a sequence)."""
+def feed_cursor(cur: duckdb.DuckDBPyConnection, feed: str) -> str | None:
+    """The last sequence applied from `feed`, as the feed sent it (None before its first event with a
+    sequence)."""
     row = first_row(cur, "SELECT last_sequence FROM feed_cursors WHERE feed = ?", [feed])
-    return row[0] if row else None
+    # str(): a database opened read-only may still hold an older version's BIGINT column.
+    return None if not row or row[0] is None else str(row[0])
 
 
 def feed_position(cur: duckdb.DuckDBPyConnection, feed: str) -> int:
@@ -36,7 +41,7 @@ def feed_file_identity(cur: duckdb.DuckDBPyConnection, feed: str) -> tuple[str |
 def write_cursor(
     cur: duckdb.DuckDBPyConnection,
     feed: str,
-    sequence: int | None,
+    sequence: str | None,
     position: int | None,
     now: datetime,
     file_identity: tuple | None = None,

@@ -17,9 +17,12 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-# The largest values the store's columns hold: sequences are BIGINT, event integers (line_no, op_seq,
-# expected_minutes) INTEGER. A larger value is rejected rather than failing the batch's write.
+# Event integers (line_no, op_seq, expected_minutes) are INTEGER in the store: a larger value is rejected
+# rather than failing the batch's write. A sequence is kept as text (the feed's own cursor, sent back as
+# it came), but a JSON number is refused past 2**63-1 (many JSON readers, maybe the feed's own, lose
+# digits there: such a producer should send the string) and any sequence past MAX_SEQUENCE_CHARS.
 MAX_SEQUENCE = 2**63 - 1
+MAX_SEQUENCE_CHARS = 256
 MAX_INTEGER = 2**31 - 1
 
 # Event times outside these years are a producer's mistake (an unset clock, a sentinel date), not plant
@@ -74,22 +77,46 @@ def parse_event_time(text: Any) -> datetime:
     return value
 
 
-def parse_sequence(value: Any) -> int:
-    """The `sequence` extension: an integer, or a string of digits (CloudEvents extensions are strings)."""
-    if isinstance(value, bool):
-        raise ValueError("sequence must be an integer")
+def parse_sequence(value: Any) -> str:
+    """The `sequence` extension as the text the feed's cursor keeps: exactly the string sent ("00000002",
+    a ULID, "3-1042"), or a JSON integer written in decimal (2 -> "2"). CloudEvents extensions are strings,
+    so any non-empty string is accepted, up to MAX_SEQUENCE_CHARS characters and without control
+    characters; a JSON integer must be 0 to MAX_SEQUENCE. ValueError naming the value otherwise.
+
+    How sequences are ordered: see `integer_sequence` and apply.py."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"sequence must be a string or an integer, got {_kind(value)}")
     if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        raise ValueError(f"sequence {value!r} is not an integer")
-    if number < 0:
-        raise ValueError(f"sequence {value!r} is negative")
-    if number > MAX_SEQUENCE:
-        # event_log.sequence and feed_cursors.last_sequence are BIGINT.
-        raise ValueError(f"sequence {value!r} is above {MAX_SEQUENCE}")
-    return number
+        if value < 0:
+            raise ValueError(f"sequence {value!r} is negative")
+        if value > MAX_SEQUENCE:
+            raise ValueError(f"sequence {value!r} is above {MAX_SEQUENCE} (send a larger one as a string)")
+        return str(value)
+    if not value:
+        raise ValueError("sequence is an empty string")
+    if len(value) > MAX_SEQUENCE_CHARS:
+        raise ValueError(f"sequence {value[:40]!r}... is longer than {MAX_SEQUENCE_CHARS} characters")
+    control = _CONTROL.search(value)
+    if control:
+        raise ValueError(f"sequence {value!r} holds a control character (U+{ord(control[0]):04X})")
+    if _has_surrogate(value):
+        raise ValueError(
+            f"sequence {ascii(value)} holds a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
+        )
+    return value
+
+
+# C0 and C1 controls and DEL: nothing a cursor is written with, and a line break would split a log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def integer_sequence(sequence: Any) -> int | None:
+    """The number a sequence stands for when it is all ASCII digits (leading zeros allowed: "00000002" is
+    2), else None. A batch whose sequences are all numbers is ordered by number; otherwise the feed's
+    own (page) order is kept, as its strings are opaque (CloudEvents compares them lexicographically)."""
+    if isinstance(sequence, str) and sequence.isascii() and sequence.isdigit():
+        return int(sequence)
+    return None
 
 
 def fingerprint(raw: Any) -> str:
@@ -240,7 +267,8 @@ def _kind(value: Any) -> str:
 def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None = None) -> dict:
     """Normalise one structured-mode CloudEvent.
 
-    Always returns a dict: source, id, type, time (naive UTC datetime or None), sequence (int or None),
+    Always returns a dict: source, id, type, time (naive UTC datetime or None), sequence (text as the
+    feed sent it, or None: see parse_sequence),
     data (dict or None), raw (the event as received) and error (None when valid, else the reason).
     A malformed event still gets a source and id (the fallbacks, or a fingerprint) so it can be logged.
     """
@@ -290,7 +318,7 @@ def parse_event(obj: Any, *, fallback_source: str = "", fallback_id: str | None 
     for name, why in unsafe.items():
         if name not in ("source", "id", "type"):
             problems.append(_unsafe_reason(name, why))
-    if "sequence" in obj and obj["sequence"] is not None:
+    if "sequence" in obj and obj["sequence"] is not None and "sequence" not in unsafe:
         try:
             event["sequence"] = parse_sequence(obj["sequence"])
         except ValueError as exc:

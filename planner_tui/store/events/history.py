@@ -12,6 +12,9 @@ from planner_tui.store.events.cursors import first_row
 from planner_tui.store.events.registry import event_type
 from planner_tui.urls import redact_url
 
+# Sequences are text: integer ones ("9", "00000010") by number, then the rest as text (a tie-break only).
+SEQUENCE_ORDER_DESC = "try_cast(sequence AS HUGEINT) DESC NULLS LAST, sequence DESC NULLS LAST"
+
 
 def describe_event(kind: str | None, data: Any) -> str:
     """A one-line description of an event from its data alone (for lists and the console's history):
@@ -33,6 +36,9 @@ def event_history(
     outcome: str | None = None,
 ) -> list[dict]:
     """The event log, oldest first; with `limit`, the most recent `limit` events.
+
+    Events of the same time are in sequence order: by number where sequences are integers ("00000002"
+    is 2), else as text; `sequence` is the text the feed sent (a JSON integer as its digits), or None.
 
     `type` is an exact type, or a prefix ending in `.` or `.*` ("machine.*"); `since` compares with the
     event's own time (its arrival time when it had none).
@@ -56,7 +62,8 @@ def event_history(
         "SELECT source, event_id, sequence, type, event_time, received_at, applied_at, outcome, reason, "
         "changes, data, feed FROM event_log"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY coalesce(event_time, received_at) DESC, received_at DESC, sequence DESC NULLS LAST"
+        + " ORDER BY coalesce(event_time, received_at) DESC, received_at DESC, "
+        + SEQUENCE_ORDER_DESC
     )
     if limit is not None:
         sql += " LIMIT ?"
@@ -92,7 +99,7 @@ def event_history(
             {
                 "source": redacted(source),
                 "id": event_id,
-                "sequence": sequence,
+                "sequence": None if sequence is None else str(sequence),  # str: an older read-only file
                 "type": kind,
                 "time": event_time,
                 "received_at": received,
