@@ -117,7 +117,7 @@ def _roles(value: Any, base: Path | None) -> dict[str, str]:
 def _events(value: Any, base: Path | None) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value  # a single source is a one-item list
     if not isinstance(items, list) or not items:
-        raise _Bad("expected a list of feed sources (.jsonl files or http(s) URLs)")
+        raise _Bad("expected a list of feed sources (.jsonl files, http(s) or mqtt(s) URLs)")
     sources = []
     for item in items:
         try:
@@ -395,7 +395,8 @@ def load(config: Path | None = None, *, env: Mapping[str, str] | None = None, **
             try:
                 values[name] = _SCHEMA[name].check(raw, base)
             except _Bad as bad:
-                key = name if bad.key is None else f"{name}.{bad.key}"
+                # An entry of a list of tables reads `credentials[1].url`, a key of a table `keymap.app.quit`.
+                key = name if bad.key is None else f"{name}{'' if bad.key.startswith('[') else '.'}{bad.key}"
                 value = raw if bad.value is _WHOLE else bad.value
                 raise SettingsError(_message(source, key, bad.why, value)) from None
             sources[name] = source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
@@ -20,8 +21,8 @@ config_app = typer.Typer(
 def _shown(value: Any) -> str:
     if value is None or value == [] or value == {}:
         return "-"
-    if isinstance(value, list):
-        return ", ".join(value)
+    if isinstance(value, list):  # a table in it (a [[credentials]] entry) as JSON, on the one line
+        return ", ".join(item if isinstance(item, str) else json.dumps(item) for item in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

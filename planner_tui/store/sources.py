@@ -7,14 +7,21 @@ and validating them is the loader's job.
 A download is bounded: the whole of it must finish within DOWNLOAD_DEADLINE seconds and hold at most
 DOWNLOAD_MAX_BYTES (decoded: a gzip body counts as what it expands to), both settable through the
 environment (DEADLINE_ENV, MAX_BYTES_ENV). URLs are shown and recorded without their credentials.
+
+Headers, tokens and client certificates come from the settings' `[[credentials]]` (planner_tui/credentials.py),
+never from the command line. A transient failure (no connection, a timeout, 429/502/503/504) is tried again
+up to RETRY_ATTEMPTS times in all, with exponential backoff and jitter, within the download's deadline.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import random
 import shutil
+import ssl
 import tempfile
 import time
 import zoneinfo
@@ -26,12 +33,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from planner_tui import credentials
 from planner_tui.errors import BadRequest, PlannerError, Problem
 from planner_tui.store.contract import FORMATS, MAX_YEAR, MIN_YEAR, TABLES
 from planner_tui.timeutil import iso, parse_timestamp
 from planner_tui.urls import redact_text, redact_url
 
 META_FILE = "snapshot.json"
+
+log = logging.getLogger(__name__)
 
 # Generous for large Parquet files on a plant network, but a dead server fails in seconds, not minutes.
 HTTP_READ_TIMEOUT = 60.0
@@ -49,6 +59,15 @@ MAX_BYTES_ENV = "PLANNER_TUI_DOWNLOAD_MAX_BYTES"
 # file has expanded past BOMB_FLOOR, so that a small, very regular file is never suspected.
 MAX_EXPANSION = 200
 BOMB_FLOOR = 16 << 20
+
+# A server restarting behind its proxy (502/503/504), a rate limit (429), a dropped connection: tried again
+# a few times, as the feeds are (feeds/http.py), waiting RETRY_BACKOFF * 2**n seconds (half of it jittered,
+# so clients do not come back in lockstep) or what Retry-After asks, if it asks for at most RETRY_AFTER_MAX.
+RETRY_ATTEMPTS = 3  # in all, the first one included
+RETRY_BACKOFF = 0.5
+RETRY_BACKOFF_MAX = 8.0
+RETRY_AFTER_MAX = 30.0
+TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 
 # DuckDB's readers take a path as a glob pattern: a folder named `plant[1]` would read `plant1/`.
 _GLOB_CHARS = frozenset("*?[]{}\\")
@@ -312,23 +331,22 @@ def _download(base_url: str, folder: Path) -> None:
     except ValueError as exc:
         raise PlannerError(f"not a usable snapshot URL {shown}: {redact_text(str(exc), base_url)}") from None
     found_any = False
+    # An unset ${NAME} or an unreadable certificate stops here, before any request, with its own message.
+    options = credentials.httpx_options(base_url)
     try:
-        with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
+        with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True, **options) as client:
             for t in TABLES:
                 for ext in FORMATS:
-                    if _fetch(client, file_url(base_url, t.name + ext), folder / f"{t.name}{ext}", budget):
+                    if _fetch_retrying(client, file_url(base_url, t.name + ext), folder / f"{t.name}{ext}", budget):
                         found_any = True
                         break
-            _fetch(client, file_url(base_url, META_FILE), folder / META_FILE, budget)
+            _fetch_retrying(client, file_url(base_url, META_FILE), folder / META_FILE, budget)
     except httpx.TimeoutException as exc:
         if budget.remaining() <= 1.0:  # a timeout cut to what was left of the deadline
             raise budget.late() from None
         raise PlannerError(f"snapshot server at {_server(exc, base_url)} timed out") from None
     except httpx.ConnectError as exc:
-        raise PlannerError(
-            f"cannot reach the snapshot server at {_server(exc, base_url)}: "
-            f"{redact_text(str(exc), base_url) or 'connection refused'}"
-        ) from None
+        raise PlannerError(_connect_failure(exc, base_url)) from None
     except httpx.HTTPError as exc:
         raise PlannerError(
             f"cannot fetch the snapshot from {_server(exc, base_url)}: {redact_text(str(exc), base_url)}"
@@ -362,8 +380,130 @@ def _server(exc: httpx.HTTPError, base_url: str) -> str:
     return f"{redact_url(str(failed))} (redirected from {redact_url(base_url)})"
 
 
+class _Again(Exception):
+    """A transient failure of one request: `failure` says what (redacted), `wait` what Retry-After asked."""
+
+    def __init__(self, failure: str, wait: float | None = None):
+        super().__init__(failure)
+        self.failure, self.wait = failure, wait
+
+
+def _fetch_retrying(client: httpx.Client, url: str, dest: Path, budget: _Budget) -> bool:
+    """_fetch, tried again after a transient failure; the last failure, with how many attempts were made,
+    is the error. What a failed attempt wrote is given back to the budget: the next one writes it again."""
+    attempt = 0
+    while True:
+        attempt += 1
+        used = budget.used
+        try:
+            return _fetch(client, url, dest, budget)
+        except _Again as again:
+            failure, wait = again.failure, again.wait
+        except httpx.TimeoutException as exc:
+            if budget.remaining() <= 1.0:  # a timeout cut to what was left of the deadline
+                raise budget.late() from None
+            failure, wait = f"the snapshot server at {_server(exc, budget.base_url)} timed out", None
+        except httpx.ConnectError as exc:
+            if _tls_reason(exc) is not None:  # a certificate refused is refused again: not transient
+                raise PlannerError(_connect_failure(exc, budget.base_url)) from None
+            failure, wait = _connect_failure(exc, budget.base_url), None
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            if _tls_reason(exc) is not None:  # TLS 1.3 says "certificate required" after the handshake
+                raise PlannerError(_connect_failure(exc, budget.base_url)) from None
+            reason = redact_text(str(exc), budget.base_url) or type(exc).__name__
+            failure, wait = (
+                f"the connection to the snapshot server at {_server(exc, budget.base_url)} broke: {reason}",
+                None,
+            )
+        budget.used = used
+        plural = "s" if attempt > 1 else ""
+        if wait is not None and wait > RETRY_AFTER_MAX:
+            raise PlannerError(f"{failure}, asking to come back in {wait:g} s ({attempt} attempt{plural}); try later")
+        if attempt >= RETRY_ATTEMPTS:
+            raise PlannerError(f"{failure} ({attempt} attempt{plural})")
+        delay = wait if wait is not None else _backoff(attempt)
+        if delay >= budget.remaining():
+            raise PlannerError(
+                f"{failure} ({attempt} attempt{plural}; the download's deadline leaves no time for more)"
+            )
+        log.info("%s; trying again in %.1f s (attempt %d of %d)", failure, delay, attempt + 1, RETRY_ATTEMPTS)
+        time.sleep(delay)
+
+
+def _backoff(attempt: int) -> float:
+    base = min(RETRY_BACKOFF_MAX, RETRY_BACKOFF * 2 ** (attempt - 1))
+    return base / 2 + base / 2 * random.random()  # "equal jitter", as the feeds: never zero, never in lockstep
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a Retry-After header asks for (a number of seconds or an HTTP date); None without one."""
+    text = response.headers.get("retry-after", "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: the usual backoff
+    if when.tzinfo is None:
+        return None
+    from datetime import datetime
+
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+
+
+def _tls_reason(exc: BaseException) -> str | None:
+    """The TLS failure behind an httpx error (its ssl.SSLError), else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current.reason or str(current)
+        current = current.__cause__ or current.__context__
+    text = str(exc)  # an SSL error httpx kept only as text
+    return text if "[SSL" in text or "alert" in text.lower() else None
+
+
+def _connect_failure(exc: httpx.TransportError, base_url: str) -> str:
+    """Why a connection failed, saying which setting to change when TLS refused it."""
+    server = _server(exc, base_url)
+    reason = _tls_reason(exc)
+    reason = redact_text(reason, base_url) if reason is not None else None
+    if reason is None:
+        return (
+            f"cannot reach the snapshot server at {server}: {redact_text(str(exc), base_url) or 'connection refused'}"
+        )
+    try:
+        credential = credentials.for_url(base_url)
+    except PlannerError:
+        credential = None
+    if credential is not None:
+        entry = f"{credential.place} (url = {redact_url(credential.url)!r})"
+    else:
+        entry = credentials.suggested_entry(base_url)
+    in_file = f"in the settings file ({credentials.settings_file()})"
+    if "VERIFY_FAILED" in reason.upper() or "verify failed" in str(exc).lower():
+        return (
+            f"the snapshot server at {server} presents a certificate this client does not trust ({reason}): "
+            f"set ca (the site's CA file) in {entry} {in_file}"
+        )
+    if credential is not None and credential.client_cert is not None:
+        return (
+            f"the snapshot server at {server} refused the TLS connection ({reason}): it did not accept the "
+            f"client certificate of {entry}"
+        )
+    return (
+        f"the snapshot server at {server} refused the TLS connection ({reason}): it may require a client "
+        f"certificate: set client_cert (and client_key) in {entry} {in_file}"
+    )
+
+
 def _fetch(client: httpx.Client, url: str, dest: Path, budget: _Budget) -> bool:
-    """Download url to dest; False when the server does not have it (404/410)."""
+    """Download url to dest; False when the server does not have it (404/410); _Again for a transient answer."""
     remaining = budget.remaining()
     if remaining <= 0:
         raise budget.late()
@@ -374,10 +514,15 @@ def _fetch(client: httpx.Client, url: str, dest: Path, budget: _Budget) -> bool:
             return False
         if response.status_code >= 400:
             redirected = f" (redirected from {redact_url(url)})" if response.history else ""
-            raise PlannerError(
+            answered = (
                 f"the snapshot server answered {response.status_code} {response.reason_phrase} for "
                 f"{redact_url(str(response.url))}{redirected}"
             )
+            if response.status_code in TRANSIENT_STATUS:
+                raise _Again(answered, _retry_after(response))
+            if response.status_code in (401, 403):
+                raise PlannerError(f"{answered}: {credentials.reason_refused(budget.base_url, response.status_code)}")
+            raise PlannerError(answered)
         declared = response.headers.get("content-length", "")
         if (
             declared.isdigit()
