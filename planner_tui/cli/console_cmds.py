@@ -28,7 +28,9 @@ from planner_tui.urls import redact_url
 EventsOption = Annotated[
     str | None,
     typer.Option(
-        "--events", help="The feed to follow: a .jsonl file or an http(s) feed URL (default: the events setting)."
+        "--events",
+        help="The feed to follow: a .jsonl file, an http(s) feed URL or an mqtt(s):// broker and topic filter "
+        "(default: the events setting).",
     ),
 ]
 PollOption = Annotated[

@@ -1,4 +1,4 @@
-"""`open_feed`: the feed for a location, an http(s) URL or a JSON Lines file. Also the front door to the
+"""`open_feed`: the feed for a location, an http(s) URL, an mqtt(s) URL or a JSON Lines file. Also the front door to the
 feed classes and states for callers that import them from here (base.py, file.py, http.py hold them)."""
 
 from __future__ import annotations
@@ -37,11 +37,17 @@ __all__ = [
 
 
 def open_feed(store: Store, source: str, **opts: Any) -> Feed:
-    """A feed for `source`: an http(s) URL (HttpFeed) or a JSON Lines file path (FileFeed)."""
+    """A feed for `source`: an http(s) URL (HttpFeed), an mqtt:// or mqtts:// URL whose path is a topic filter
+    (MqttFeed), or a JSON Lines file path (FileFeed)."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         return HttpFeed(store, text, **opts)
+    if text.lower().startswith(("mqtt://", "mqtts://")):
+        # Imported here: paho is only loaded by those who follow a broker.
+        from planner_tui.feeds.mqtt import MqttFeed
+
+        return MqttFeed(store, text, **opts)
     if "://" in text:
-        raise BadRequest(f"unsupported feed {redact_url(text)!r}: give a .jsonl file or an http(s) URL")
+        raise BadRequest(f"unsupported feed {redact_url(text)!r}: give a .jsonl file, an http(s) URL or an mqtt(s) URL")
     file_opts = {k: v for k, v in opts.items() if k in ("apply_batch", "max_events_per_poll", "clock")}
     return FileFeed(store, text, **file_opts)
