@@ -32,7 +32,10 @@ def serve(
     ] = None,
     events: Annotated[
         Optional[list[str]],
-        typer.Option("--events", help="A feed to follow (repeatable): a .jsonl file or an http(s) URL."),
+        typer.Option(
+            "--events",
+            help="A feed to follow (repeatable): a .jsonl file, an http(s) URL or an mqtt(s):// broker and topic filter.",
+        ),
     ] = None,
     listen: Annotated[
         Optional[list[str]],
@@ -104,21 +107,35 @@ def _remote(server: str | None):
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="The user's name, as triage records it.")],
-    role: Annotated[str, typer.Option("--role", help="viewer, planner, admin or ingest.")] = "planner",
+    role: Annotated[
+        str, typer.Option("--role", help="viewer, planner, admin or ingest (a producer pushing events).")
+    ] = "planner",
+    source: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--source",
+            help="With --role ingest: the token may push only events of this CloudEvents source (repeatable); "
+            "without it, events of any source.",
+        ),
+    ] = None,
     server: ServerAddressOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Add a user and print their token once, alone on the last line (only a hash is kept)."""
+    """Add a user and print their token once, alone on the last line (only a hash is kept).
+
+    An ingest user is a producer pushing CloudEvents to POST /api/v1/events (docs/api.md); --source holds
+    its token to the sources it speaks for."""
     plant = _remote(server)
     try:
-        made = plant.add_user(name, role)
+        made = plant.add_user(name, role, sources=source or None)
     finally:
         plant.close()
     if json:
         emit_json(made)
         return
+    held = f", sources {', '.join(made['sources'])}" if made.get("sources") else ""
     stdout.print(
-        f"user {made['name']} ({made['role']}) added; give them this token (PLANNER_TUI_TOKEN), shown only now:",
+        f"user {made['name']} ({made['role']}{held}) added; give them this token (PLANNER_TUI_TOKEN), shown only now:",
         highlight=False,
     )
     typer.echo(made["token"])
@@ -126,7 +143,7 @@ def users_add(
 
 @users_app.command("list")
 def users_list(server: ServerAddressOption = None, json: JsonOption = False) -> None:
-    """Every user: role, who added them and when, revoked or not."""
+    """Every user: role (and the sources an ingest token is held to), who added them and when, revoked or not."""
     plant = _remote(server)
     try:
         people = plant.users()
@@ -135,11 +152,13 @@ def users_list(server: ServerAddressOption = None, json: JsonOption = False) -> 
     if json:
         emit_json(people)
         return
-    shown = table(None, ("user", ID), ("role", ID), ("added", ID), ("by", ID), ("revoked", ID))
+    shown = table(None, ("user", ID), ("role", ID), ("sources", ID), ("added", ID), ("by", ID), ("revoked", ID))
     for person in people:
+        sources = person.get("sources")
         shown.add_row(
             person["name"],
             person["role"],
+            ", ".join(sources) if sources else ("any" if person["role"] == "ingest" else ""),
             stamp(person["created_at"]),
             person["created_by"],
             stamp(person["revoked_at"]) if person["revoked_at"] else "",

@@ -6,7 +6,7 @@ Read off the code, so the page cannot drift from it:
 - the plant's endpoints: `access.api.endpoints()` (one per PlantData method: verb, path, arguments and their
   kinds, the right it needs), with the CLI command from the method's docstring (it starts with the command
   in backticks) and the rest of the docstring as what it answers;
-- the server's own routes (whoami, version, stream, load, users): the Starlette app `server/http.py` builds,
+- the server's own routes (whoami, version, stream, load, users, events): the Starlette app `server/http.py` builds,
   over a PlantServer on an in-memory store (no socket is opened). What each one takes and answers is
   written here, in `SERVER_ROUTES`: a route the app has and this table does not (or the other way round)
   stops the generation, so a new route in server/http.py must be described here;
@@ -31,8 +31,17 @@ from planner_tui.errors import PlannerError
 from planner_tui.roles import DEFAULT_LOCAL_ROLE, RIGHTS
 from planner_tui.server import core
 from planner_tui.server.core import DEFAULT_LIVE_SECONDS, LIVE_WINDOW, ChangeHub, Identity, PlantServer
-from planner_tui.server.http import MAX_JSON_BODY, STATUS_OF, STREAM_PING_SECONDS, build_app
+from planner_tui.server.http import (
+    MAX_BATCH_BODY,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BODY,
+    MAX_JSON_BODY,
+    STATUS_OF,
+    STREAM_PING_SECONDS,
+    build_app,
+)
 from planner_tui.store import Store
+from planner_tui.store.events import BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE
 from planner_tui.store.sources import MAX_BYTES_ENV
 
 COMMAND = "python -m planner_tui.server.apidoc > docs/api.md"
@@ -55,7 +64,8 @@ SERVER_ROUTES: dict[tuple[str, str], RouteDoc] = {
         "",
         "nothing",
         "who the server takes the caller for: {user, role, via} (via: `unix`, from the socket's peer "
-        "credentials, or `token`). The console asks it first, so a refused token is said before the screen opens.",
+        "credentials, or `token`), and `sources` for an ingest token held to some. The console asks it first, so "
+        "a refused token is said before the screen opens.",
     ),
     ("GET", f"{PREFIX}/version"): RouteDoc(
         "",
@@ -79,18 +89,28 @@ SERVER_ROUTES: dict[tuple[str, str], RouteDoc] = {
         "users",
         "nothing",
         "what `planner-tui users list --json` prints: every user, {name, role, created_at, created_by, "
-        "revoked_at, revoked_by}",
+        "revoked_at, revoked_by, sources} (sources: the list an ingest token is held to, null for any)",
     ),
     ("POST", f"{PREFIX}/users"): RouteDoc(
         "users",
-        'JSON `{"name": NAME, "role": ROLE}`',
+        'JSON `{"name": NAME, "role": ROLE, "sources": [SOURCE, ...]}` (sources: ingest only; left out or '
+        "null, any source)",
         "201, the user and its `token`, which the server never shows again (it keeps only a hash): "
-        "`planner-tui users add NAME --role ROLE`",
+        "`planner-tui users add NAME --role ROLE [--source SOURCE ...]`",
     ),
     ("POST", f"{PREFIX}/users/{{name}}/revoke"): RouteDoc(
         "users",
         "nothing",
         "{name, role, revoked_at, revoked_by}; the token stops working at once: `planner-tui users revoke NAME`",
+    ),
+    ("POST", f"{PREFIX}/events"): RouteDoc(
+        "ingest",
+        "CloudEvents in a mode of the CloudEvents HTTP binding: binary (`ce-*` headers, the body is `data`, "
+        f"JSON), structured (`{EVENT_CONTENT_TYPE}`, one event) or batch (`{BATCH_CONTENT_TYPE}`, an array); "
+        f"at most {MAX_EVENT_BODY:,} bytes for one event, {MAX_BATCH_BODY:,} and {MAX_BATCH_EVENTS:,} events for a "
+        "batch",
+        "once every event is recorded and committed: {feed, applied, duplicates, rejected, unknown, rejections: "
+        "[{id, reason}], version}; see [Pushing events](#pushing-events)",
     ),
 }
 
@@ -108,7 +128,7 @@ STREAM_COMMON = {
     "at": "the server's clock",
 }
 STREAM_WHATS = {
-    "events": "a feed brought events, applied and committed",
+    "events": "a feed brought events, or a producer pushed them: recorded (applied or rejected) and committed",
     "feed": "a feed's state changed (live, catching up, stale...) and no event came",
     "triage": "someone triaged an exception",
     "load": "an admin loaded a snapshot",
@@ -116,10 +136,11 @@ STREAM_WHATS = {
 STREAM_FIELDS = {
     "applied": "how many events were applied (0 for `feed`)",
     "feed": "the feed's status as `GET /api/v1/feed-status` gives it, {feed, state, ...}; for a feed that cannot "
-    "even be opened {feed, state: stale, last_error}; null when the poll failed outright (see the server's log)",
+    "even be opened {feed, state: stale, last_error}; null when the poll failed outright (see the server's log); "
+    "for pushed events the text `push:USER`, the feed they are recorded as",
     "action": "the PlantData triage action: acknowledge, assign, note, snooze, resolve or reopen",
     "exception_id": "the exception acted on",
-    "who": "who did it, as the server identified them",
+    "who": "who did it (triaged, loaded, pushed the events), as the server identified them",
     "source": "where the snapshot came from",
     "as_of": "the snapshot's own time (`snapshot.json`), or null",
 }
@@ -145,8 +166,8 @@ ROLE_WORDS = {
     "viewer": "reads the plant",
     "planner": "reads and triages",
     "admin": "reads, triages, loads snapshots and manages users",
-    "ingest": "for a feed pushing events (coming): nothing served yet takes it, so a token of this role can "
-    "only call `whoami` and `version`",
+    "ingest": "pushes events (`POST /api/v1/events`) and nothing else: a producer's token, which reads nothing "
+    "(an admin may not push: a person's token is not a producer's). `users add --source` holds one to its sources",
 }
 
 
@@ -285,7 +306,8 @@ def _page(plant: dict[str, Endpoint], routes: list[tuple[str, str]], changes: di
         "",
         f"- {len(plant)} plant endpoints: {len(questions)} questions (`GET`) and {len(actions)} triage actions "
         "(`POST`);",
-        f"- {len(routes)} routes of the server itself: who am I, version, the live stream, snapshot loads, users.",
+        f"- {len(routes)} routes of the server itself: who am I, version, the live stream, snapshot loads, users, "
+        "pushed events.",
         "",
         "## Calling it",
         "",
@@ -326,6 +348,7 @@ def _page(plant: dict[str, Endpoint], routes: list[tuple[str, str]], changes: di
     yield from _arguments_section()
     yield from _endpoint_tables(questions, actions)
     yield from _server_routes_section(routes)
+    yield from _push_section()
     yield from _versions_section()
     yield from _stream_section(changes)
     yield from _errors_section()
@@ -354,8 +377,8 @@ def _identity_section() -> Iterator[str]:
         yield f"| `{role}` | {ROLE_WORDS[role]} | {', '.join(sorted(rights))} |"
     yield from [
         "",
-        "Questions and the live stream need `read`, triage actions `triage`, loads `load`, users `users`;",
-        "`whoami` and `version` only a caller the server knows. A role without the right gets 403.",
+        "Questions and the live stream need `read`, triage actions `triage`, loads `load`, users `users`, pushed",
+        "events `ingest`; `whoami` and `version` only a caller the server knows. A role without the right gets 403.",
         "",
     ]
 
@@ -443,6 +466,49 @@ def _server_routes_section(routes: list[tuple[str, str]]) -> Iterator[str]:
         right = f"{doc.right} ({_roles_with(doc.right)})" if doc.right else "any known caller"
         yield f"| {verb} | `{_shown_path(path)}` | {right} | {doc.takes} | {doc.answers} |"
     yield ""
+
+
+def _push_section() -> Iterator[str]:
+    yield from [
+        "## Pushing events",
+        "",
+        f"A producer (an MES, a gateway) pushes CloudEvents to `POST {PREFIX}/events` in any mode of the CloudEvents",
+        "HTTP binding; each event is what a feed would carry (docs/events.md: its `type` and `data`).",
+        "",
+        "```bash",
+        "# binary mode: the attributes as headers, the body is the event's data",
+        f'curl -H "Authorization: Bearer $TOKEN" https://plant.example:8443{PREFIX}/events \\',
+        "     -H 'ce-specversion: 1.0' -H 'ce-id: mes-000812' -H 'ce-source: urn:plant:nordhavn-aar:mes' \\",
+        "     -H 'ce-type: machine.down' -H 'ce-time: 2026-11-25T06:12:00Z' -H 'ce-sequence: 812' \\",
+        '     -H \'Content-Type: application/json\' -d \'{"machine_id": "M-WELD-01", "reason": "wire feed jam"}\'',
+        "# structured mode: one event as JSON",
+        f"curl -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: {EVENT_CONTENT_TYPE}' \\",
+        f"     --data-binary @event.json https://plant.example:8443{PREFIX}/events",
+        "# batch mode: a JSON array of events",
+        f"curl -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: {BATCH_CONTENT_TYPE}' \\",
+        f"     --data-binary @events.json https://plant.example:8443{PREFIX}/events",
+        "```",
+        "",
+        "- **Who.** A token of the `ingest` role (`planner-tui users add mes --role ingest`); with `--source SRC`",
+        "  (repeatable) the token may push only events whose `source` is one of those, and a request holding",
+        "  another source is refused whole (403), nothing of it recorded. On the Unix socket, an OS user whose",
+        "  `roles` setting is `ingest`. No token or an unknown one is 401, another role 403: nothing is recorded.",
+        "- **Recorded, then answered.** The answer comes once every event is recorded and committed: applied, or",
+        "  kept in the event history as rejected (malformed, naming something the plant does not hold) or",
+        "  unknown (a type planner_tui does not know), with the reason. Events are recorded as the feed",
+        "  `push:USER` (`event_log.feed`; `events history` shows them).",
+        '- **Answer** (200): `{"feed": "push:mes", "applied": 1, "duplicates": 0, "rejected": 0, "unknown": 0,',
+        '  "rejections": [{"id": ..., "reason": ...}], "version": 43}`; `version` is the plant version after',
+        "  them, and every stream hears an `events` change.",
+        "- **Retry on any failure.** An event is told by its source and id: one already recorded is a duplicate,",
+        "  counted and not applied again. A producer that sends a request again until it gets a 2xx (a timeout,",
+        "  a 5xx, a restarting server) loses no event and doubles none.",
+        "- **Refused whole**, nothing recorded: a body that is not JSON or not UTF-8, a structured body that is not",
+        f"  one object or a batch that is not an array (400), one over the limit (413: {MAX_EVENT_BODY:,} bytes for",
+        f"  one event, {MAX_BATCH_BODY:,} and {MAX_BATCH_EVENTS:,} events for a batch), another Content-Type (415;",
+        "  binary-mode data is JSON).",
+        "",
+    ]
 
 
 def _versions_section() -> Iterator[str]:

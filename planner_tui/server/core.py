@@ -16,6 +16,11 @@ listens what changed.
   but the ones that read triage or the delivery record (`SIDE_READERS`).
 - **Who.** The caller is an `Identity` the HTTP layer established (the kernel's peer credentials on the
   Unix socket, a bearer token on TCP); triage is recorded under its name at the server's clock.
+- **Pushed events.** `push()` applies CloudEvents a producer sent (`POST /api/v1/events`, decoded by
+  server/http.py) with `apply_events`, which records them (applied, or kept as rejected with the reason)
+  and commits before `push()` returns: what is answered 2xx is on disk. They are recorded as the feed
+  `push:<user>`; a retry is a duplicate by source+id. It needs the `ingest` right (an admin has not: a
+  person's token is not a producer's), and a per-source token may push only its sources' events.
 """
 
 from __future__ import annotations
@@ -36,10 +41,11 @@ from typing import Any
 from planner_tui import settings
 from planner_tui.access import LocalPlant
 from planner_tui.access.api import Endpoint
-from planner_tui.errors import NotAllowed
+from planner_tui.errors import NotAllowed, PlannerError
 from planner_tui.roles import DEFAULT_LOCAL_ROLE, RIGHTS
 from planner_tui.store import Store
 from planner_tui.store import users as user_store
+from planner_tui.store.events import PartlyApplied, apply_events
 from planner_tui.timeutil import iso, utcnow
 from planner_tui.wire import to_json
 
@@ -68,13 +74,17 @@ class Identity:
     name: str
     role: str
     via: str
+    sources: tuple[str, ...] | None = None  # an ingest token held to these CloudEvents sources; None: any
 
     def require(self, right: str, what: str) -> None:
         if right not in RIGHTS.get(self.role, frozenset()):
             raise NotAllowed(f"{self.name} is a {self.role}: a {self.role} may not {what}")
 
-    def to_dict(self) -> dict[str, str]:
-        return {"user": self.name, "role": self.role, "via": self.via}
+    def to_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"user": self.name, "role": self.role, "via": self.via}
+        if self.sources is not None:
+            shown["sources"] = list(self.sources)
+        return shown
 
 
 # ------------------------------------------------------------------------------------------ the live stream
@@ -313,8 +323,6 @@ class PlantServer:
 
     def _follow(self, plant: LocalPlant) -> None:
         """Poll one feed for as long as the server runs: as `events pull --follow` does."""
-        from planner_tui.errors import PlannerError
-
         while not self._stop.is_set():
             started = time.monotonic()
             status: dict | None = None
@@ -335,6 +343,8 @@ class PlantServer:
                 self._feed_states[key] = state
                 self.changed("events" if applied else "feed", applied=applied, feed=status)
             if state == "catching_up" and applied:
+                continue
+            if plant.feed_listens and state != "stale":  # an MQTT poll waits for messages itself: ask again
                 continue
             self._stop.wait(max(0.05, self.poll_seconds - (time.monotonic() - started)))
 
@@ -382,7 +392,10 @@ class PlantServer:
             user = user_store.user_for_token(cur, token)
         finally:
             cur.close()
-        return Identity(user["name"], user["role"], "token") if user else None
+        if user is None:
+            return None
+        sources = user.get("sources")
+        return Identity(user["name"], user["role"], "token", None if sources is None else tuple(sources))
 
     # ------------------------------------------------------------------ questions
 
@@ -424,9 +437,65 @@ class PlantServer:
         self.changed("load", source=report.get("source"), as_of=report.get("as_of"), who=who.name)
         return report
 
-    def add_user(self, who: Identity, name: str, role: str) -> dict:
+    def push(self, who: Identity, events: list[Any]) -> dict:
+        """Record CloudEvents a producer pushed (structured-mode objects, as received): applied, or kept as
+        rejected with the reason, committed before this returns. What it did, as the HTTP answer says it."""
+        who.require("ingest", "push events (that takes a token of the ingest role)")
+        if who.sources is not None:
+            # A whole request is refused rather than its foreign events rejected one by one: a 403 is a
+            # mistake the producer sees and fixes, a 200 with rejections would be taken as delivered.
+            foreign = sorted(
+                {str(e["source"]) for e in events if isinstance(e, dict) and isinstance(e.get("source"), str)}
+                - set(who.sources)
+            )
+            if foreign:
+                raise NotAllowed(
+                    f"{who.name} may push events of source {', '.join(who.sources)} only, not of "
+                    f"{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}: nothing of this request was "
+                    "recorded (an admin gives the token more sources with `planner-tui users add --source`)"
+                )
+        feed = f"push:{who.name}"
+        answer = {"feed": feed, "applied": 0, "duplicates": 0, "rejected": 0, "unknown": 0, "rejections": []}
+        if not events:
+            return {**answer, "version": self._version}
+        try:
+            # Not paged: pushed events are told apart by source+id only. A paged feed would also drop an
+            # event whose sequence is at or below the feed's highest so far, and a producer's sequences
+            # need not rise across its pushes (several sources, retries out of order).
+            result = apply_events(self.store, events, feed=feed, paged=False)
+        except PartlyApplied as partly:
+            done = partly.result
+            if done.applied + done.rejected + done.unknown:
+                self.changed("events", applied=done.applied, feed=feed, who=who.name)
+            raise PlannerError(
+                f"the store failed after recording {done.received} of {len(events)} events ({partly}): send the "
+                "request again (what was recorded is then counted as duplicates)"
+            ) from partly
+        version = self._version
+        if result.applied + result.rejected + result.unknown:  # anything new in the plant or its history
+            version = self.changed("events", applied=result.applied, feed=feed, who=who.name)
+        log.info(
+            "%s pushed %d events: %d applied, %d duplicates, %d rejected, %d unknown",
+            who.name,
+            len(events),
+            result.applied,
+            result.duplicates,
+            result.rejected,
+            result.unknown,
+        )
+        return {
+            **answer,
+            "applied": result.applied,
+            "duplicates": result.duplicates,
+            "rejected": result.rejected,
+            "unknown": result.unknown,
+            "rejections": [{"id": event_id, "reason": reason} for event_id, reason in result.rejections],
+            "version": version,
+        }
+
+    def add_user(self, who: Identity, name: str, role: str, sources: Sequence[str] | None = None) -> dict:
         who.require("users", "manage users")
-        user, token = user_store.add_user(self.store, name, role, by=who.name, at=self.clock())
+        user, token = user_store.add_user(self.store, name, role, by=who.name, at=self.clock(), sources=sources)
         log.info("user %s (%s) added by %s", user["name"], user["role"], who.name)
         return {**user, "token": token}
 

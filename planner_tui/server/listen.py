@@ -135,7 +135,9 @@ def _unix_socket(address: Address, group: str | None) -> socket.socket:
 def _tcp_socket(address: Address) -> socket.socket:
     host = str(address.host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP,
+    # and without that every answer written in two parts (head, body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, int(address.port or 0)))
