@@ -114,6 +114,13 @@ def questions(ids: dict[str, str]) -> list[list[str]]:
         ["events", "list", "--limit", "5"],
         ["events", "list", "--type", "machine.*", "--since", "2026-11-23T06:00"],
         ["events", "lag"],
+        # the plant as it stood before the weld cell stopped, and the shift's story
+        *[[*command, "--as-of", "2026-11-23T06:10"] for command in (["exceptions"], ["machines"], ["holds"])],
+        *[[*command, "--as-of", "2026-11-23T07:00"] for command in (["shortages"], ["status"])],
+        ["impact", "machine", "M-WELD-01", "--as-of", "2026-11-23T07:00"],
+        ["report", "shift", *at],
+        ["report", "shift", *at, "--format", "html"],
+        ["report", "shift", "--from", "2026-11-23T06:00", "--to", "2026-11-23T08:00", *at],
     ]
 
 

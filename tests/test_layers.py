@@ -33,6 +33,7 @@ SHARED = {
     "routing",
     "credentials",
     "mqtt_topics",
+    "handover",
 }
 # Top-level modules with a place of their own: what each may import (beside SHARED and itself).
 PLACED = {

@@ -44,11 +44,17 @@ class PlantData(Protocol):
         include_resolved: bool = False,
         include_snoozed: bool = True,
         kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
         """`planner-tui exceptions --json`: {at, total, exceptions, problems}, worst first; `--all` sets both
         flags, `--kind` gives `kinds` (None: every kind; BadRequest for an unknown one). The plant's own feed
         state counts (a stale feed is an exception). `problems`: one line per kind that could not be
-        checked ("late_order: could not check: ..."), whose exceptions are missing."""
+        checked ("late_order: could not check: ..."), whose exceptions are missing.
+
+        `as_of` (`--as-of TS`, here and on machines, machine_impact, resource_impact, holds, shortages and
+        status): the answer as the plant stood at TS, rebuilt from the snapshot and the events up to TS
+        (store/past.py), at TS; then {shown_as_of: TS} is in the answer. BadRequest naming the earliest time
+        for a TS before the snapshot's extract."""
         ...
 
     def exception_kinds(self) -> list[Record]:
@@ -58,7 +64,7 @@ class PlantData(Protocol):
         true_start}, in the order the plant declares them."""
         ...
 
-    def exception(self, exception_id: str, *, at: datetime) -> Record:
+    def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
         """`planner-tui exception show ID --json`: one exception with its `history`, in time order: the
         events about its subject (`kind` event), its triage actions (triage) and the notifications about
         it (delivery: person, channel without credentials, reason, state, attempts, last_error)."""
@@ -127,35 +133,49 @@ class PlantData(Protocol):
 
     # --- machines and what their stops hit -------------------------------------------------------------
 
-    def machines(self, *, stopped_only: bool = False) -> list[Record]:
+    def machines(self, *, stopped_only: bool = False, as_of: datetime | None = None) -> list[Record]:
         """`planner-tui machines [--stopped] --json`: every machine and its state, stopped first."""
         ...
 
-    def machine(self, machine_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
+    def machine(
+        self, machine_id: str, *, at: datetime | None = None, limit: int = 10, as_of: datetime | None = None
+    ) -> Record:
         """`planner-tui machine ID --json`: its state (`stopped`), since when, why, next open operations."""
         ...
 
     def machine_impact(
-        self, machine_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        machine_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
         """`planner-tui impact machine ID [--down-minutes N] --json`."""
         ...
 
-    def resource(self, resource_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
+    def resource(
+        self, resource_id: str, *, at: datetime | None = None, limit: int = 10, as_of: datetime | None = None
+    ) -> Record:
         """`planner-tui resource ID --json`: a person, tool or crew operations need: its kind, calendar,
         supervisor, state (`unavailable`), since when, why, and its next open operations (machine, order,
         planned times, the customer line each is for)."""
         ...
 
     def resource_impact(
-        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        resource_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
         """`planner-tui impact resource ID [--down-minutes N] --json`: machine_impact's answer for an absence
         of the resource (the operations needing it, each on its machine), plus resource_id, resource_name
         and resource_kind."""
         ...
 
-    def reschedule(self, *, at: datetime | None = None) -> Record:
+    def reschedule(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
         """`planner-tui reschedule --json`: the whole plan repaired around every stopped machine."""
         ...
 
@@ -184,13 +204,13 @@ class PlantData(Protocol):
         """`planner-tui trace hold ID --json`: the trace of the held lot, with the hold."""
         ...
 
-    def holds(self) -> list[Record]:
+    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
         """`planner-tui holds --json`: every active hold, newest first, with how far its lot travelled."""
         ...
 
     # --- materials -------------------------------------------------------------------------------------
 
-    def shortages(self, *, at: datetime, horizon_days: int | None = None) -> Record:
+    def shortages(self, *, at: datetime, horizon_days: int | None = None, as_of: datetime | None = None) -> Record:
         """`planner-tui shortages --json`: {at, horizon_end, shortages, warnings}."""
         ...
 
@@ -199,7 +219,12 @@ class PlantData(Protocol):
         ...
 
     def balance_series(
-        self, item_ids: Sequence[str], *, at: datetime, horizon_days: int | None = None
+        self,
+        item_ids: Sequence[str],
+        *,
+        at: datetime,
+        horizon_days: int | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, list[tuple[datetime, float]]]:
         """item id -> (time, balance) after each event, for several items at once (the sparklines of
         `planner-tui shortages`). Over JSON a pair is a two-element list: read it as a sequence."""
@@ -217,12 +242,20 @@ class PlantData(Protocol):
 
     # --- the plant and its feed ------------------------------------------------------------------------
 
-    def status(self) -> Record:
+    def status(self, *, as_of: datetime | None = None) -> Record:
         """`planner-tui status --json`: the plant's name, row counts, stopped machines, active holds..."""
         ...
 
     def plant_name(self) -> str | None:
         """The plant's name (`status`'s "plant", without counting every table)."""
+        ...
+
+    def shift_report(self, *, at: datetime, start: datetime | None = None, end: datetime | None = None) -> Record:
+        """`planner-tui report shift --format json`: the handover for [start, end) of floor time (default: the
+        shift `at` is in by the plant calendar, up to `at`; else the last 8 hours): {plant, window {from,
+        to, basis, hours}, attention, stops, holds, late_lines, shortages, orders {confirmed, changed,
+        cancelled, lag}, actions (by person), told, feed} (engine/shift.py). A window ended before `at`
+        is told as the plant stood at its end."""
         ...
 
     def event_history(
@@ -235,7 +268,8 @@ class PlantData(Protocol):
     ) -> list[Record]:
         """`planner-tui events list --json`: the event history, oldest first; `type` is a type or a prefix
         like "machine.*", `since` compares with the event's time, `limit` keeps the most recent N,
-        `outcome` is applied, rejected or unknown_type."""
+        `outcome` is applied, rejected or unknown_type. Each event's `sequence` is a string as the feed
+        sent it (a JSON integer as its digits), or None."""
         ...
 
     def event_lag(self, *, since: datetime | None = None) -> Record:
@@ -245,7 +279,8 @@ class PlantData(Protocol):
     def feed_status(self) -> Record | None:
         """The plant's live feed as of its last poll: {feed, state, description, since, last_error,
         last_sequence, last_poll_at, last_event_at, lag_seconds}; None when it follows no feed (or has not
-        polled yet)."""
+        polled yet). last_sequence is the feed's cursor as the feed sent it, a string ("6", "00000006", a
+        ULID), or None."""
         ...
 
     def poll_feed(self) -> Record:

@@ -20,12 +20,13 @@ import duckdb
 
 from planner_tui.access.interface import PlantUnavailable, Record
 from planner_tui.engine import exceptions as exception_engine
-from planner_tui.engine import impact, orders, resources, search, shortages, trace
+from planner_tui.engine import impact, orders, resources, search, shift, shortages, trace
 from planner_tui.engine.notify import route_test
 from planner_tui.errors import BadRequest
 from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
 from planner_tui.store import Store, outbox, triage
 from planner_tui.store.events import event_history, lag_stats
+from planner_tui.store.past import earliest, past_cursor
 from planner_tui.store.status import plant_name, plant_status
 from planner_tui.store.users import user_names
 from planner_tui.timeutil import parse_timestamp, utcnow
@@ -71,6 +72,18 @@ class LocalPlant:
             except duckdb.Error:
                 pass  # the connection went first: nothing left to release
 
+    @contextmanager
+    def _reading(self, as_of: datetime | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the plant now, or as it stood at `as_of` (store/past.py: later events taken back)."""
+        if as_of is None:
+            with self._cursor() as cur:
+                yield cur
+            return
+        if self._closed:
+            raise PlantUnavailable("the plant's database is closed")
+        with past_cursor(self.store, as_of) as cur:
+            yield cur
+
     def _triage(
         self,
         act: Callable[..., Record],
@@ -100,28 +113,32 @@ class LocalPlant:
         include_resolved: bool = False,
         include_snoozed: bool = True,
         kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
         problems: list[str] = []
-        with self._cursor() as cur:
+        at = at if as_of is None else as_of
+        with self._reading(as_of) as cur:
             rows = exception_engine.list_exceptions(
                 cur,
                 at=at,
-                feed_status=self._status,
+                feed_status=self._status if as_of is None else None,  # the feed's state now says nothing of then
                 include_resolved=include_resolved,
                 include_snoozed=include_snoozed,
                 problems=problems,
                 kinds=kinds,
             )
-        return {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
+        answer = {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
+        return answer if as_of is None else {**answer, "shown_as_of": as_of}
 
     def exception_kinds(self) -> list[Record]:
         if self._closed:
             raise PlantUnavailable("the plant's database is closed")
         return exception_engine.exception_kinds()
 
-    def exception(self, exception_id: str, *, at: datetime) -> Record:
-        with self._cursor() as cur:
-            return exception_engine.get_exception(cur, exception_id, at=at, feed_status=self._status)
+    def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
+        with self._reading(as_of) as cur:
+            status = self._status if as_of is None else None
+            return exception_engine.get_exception(cur, exception_id, at=as_of or at, feed_status=status)
 
     def owners(self) -> list[Record]:
         with self._cursor() as cur:
@@ -176,35 +193,57 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ machines
 
-    def machines(self, *, stopped_only: bool = False) -> list[Record]:
-        with self._cursor() as cur:
+    def machines(self, *, stopped_only: bool = False, as_of: datetime | None = None) -> list[Record]:
+        with self._reading(as_of) as cur:
             return orders.list_machines(cur, stopped_only=stopped_only)
 
-    def machine(self, machine_id: str, *, at: datetime | None = None, limit: int = orders.NEXT_OPERATIONS) -> Record:
-        with self._cursor() as cur:
-            return orders.machine_detail(cur, machine_id, at=at, limit=limit)
+    def machine(
+        self,
+        machine_id: str,
+        *,
+        at: datetime | None = None,
+        limit: int = orders.NEXT_OPERATIONS,
+        as_of: datetime | None = None,
+    ) -> Record:
+        with self._reading(as_of) as cur:
+            return orders.machine_detail(cur, machine_id, at=as_of or at, limit=limit)
 
     def machine_impact(
-        self, machine_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        machine_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
-        with self._cursor() as cur:
-            return impact.machine_impact(cur, machine_id, at=at, down_minutes=down_minutes)
+        with self._reading(as_of) as cur:
+            return impact.machine_impact(cur, machine_id, at=as_of or at, down_minutes=down_minutes)
 
     def resource(
-        self, resource_id: str, *, at: datetime | None = None, limit: int = resources.NEXT_OPERATIONS
+        self,
+        resource_id: str,
+        *,
+        at: datetime | None = None,
+        limit: int = resources.NEXT_OPERATIONS,
+        as_of: datetime | None = None,
     ) -> Record:
-        with self._cursor() as cur:
-            return resources.resource_detail(cur, resource_id, at=at, limit=limit)
+        with self._reading(as_of) as cur:
+            return resources.resource_detail(cur, resource_id, at=as_of or at, limit=limit)
 
     def resource_impact(
-        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        resource_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
-        with self._cursor() as cur:
-            return impact.resource_impact(cur, resource_id, at=at, down_minutes=down_minutes)
+        with self._reading(as_of) as cur:
+            return impact.resource_impact(cur, resource_id, at=as_of or at, down_minutes=down_minutes)
 
-    def reschedule(self, *, at: datetime | None = None) -> Record:
-        with self._cursor() as cur:
-            return impact.reschedule(cur, at=at)
+    def reschedule(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
+        with self._reading(as_of) as cur:
+            return impact.reschedule(cur, at=as_of or at)
 
     # ------------------------------------------------------------------ orders, shipments, customers
 
@@ -230,25 +269,30 @@ class LocalPlant:
         with self._cursor() as cur:
             return trace.trace_hold(cur, hold_id)
 
-    def holds(self) -> list[Record]:
-        with self._cursor() as cur:
+    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
+        with self._reading(as_of) as cur:
             return orders.active_holds(cur)
 
     # ------------------------------------------------------------------ materials
 
-    def shortages(self, *, at: datetime, horizon_days: int | None = None) -> Record:
-        with self._cursor() as cur:
-            return shortages.shortages(cur, at=at, horizon_days=horizon_days)
+    def shortages(self, *, at: datetime, horizon_days: int | None = None, as_of: datetime | None = None) -> Record:
+        with self._reading(as_of) as cur:
+            return shortages.shortages(cur, at=as_of or at, horizon_days=horizon_days)
 
     def projection(self, item_id: str, *, at: datetime, horizon_days: int | None = None) -> Record:
         with self._cursor() as cur:
             return shortages.projection(cur, item_id, at=at, horizon_days=horizon_days)
 
     def balance_series(
-        self, item_ids: Sequence[str], *, at: datetime, horizon_days: int | None = None
+        self,
+        item_ids: Sequence[str],
+        *,
+        at: datetime,
+        horizon_days: int | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, list[tuple[datetime, float]]]:
-        with self._cursor() as cur:
-            return shortages.balance_series(cur, list(item_ids), at=at, horizon_days=horizon_days)
+        with self._reading(as_of) as cur:
+            return shortages.balance_series(cur, list(item_ids), at=as_of or at, horizon_days=horizon_days)
 
     # ------------------------------------------------------------------ finding things
 
@@ -262,9 +306,11 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ the plant and its feed
 
-    def status(self) -> Record:
-        with self._cursor() as cur:
+    def status(self, *, as_of: datetime | None = None) -> Record:
+        with self._reading(as_of) as cur:
             summary = plant_status(cur)
+        if as_of is not None:
+            summary["shown_as_of"] = as_of
         if summary.get("loaded_from"):  # a database loaded by an older version may hold a password there
             summary["loaded_from"] = redact_url(summary["loaded_from"])
         return summary
@@ -272,6 +318,20 @@ class LocalPlant:
     def plant_name(self) -> str | None:
         with self._cursor() as cur:
             return plant_name(cur)
+
+    def shift_report(self, *, at: datetime, start: datetime | None = None, end: datetime | None = None) -> Record:
+        with self._cursor() as cur:
+            window = shift.window(cur, at=at, start=start, end=end)
+            name = plant_name(cur)
+            first = earliest(cur)
+        # Told as the plant stood at the window's end (what was open then, by whom), whatever came after;
+        # a window ending before the snapshot can only be told from the present.
+        past = window["end"] if first is None or window["end"] >= first else None
+        with self._reading(past) as cur:
+            report = shift.shift_report(
+                cur, window["start"], window["end"], basis=window["basis"], feed_status=None if past else self._status
+            )
+        return {"plant": name, **report}
 
     def event_history(
         self,
@@ -287,6 +347,11 @@ class LocalPlant:
     def event_lag(self, *, since: datetime | None = None) -> Record:
         with self._cursor() as cur:
             return lag_stats(cur, since=since)
+
+    @property
+    def feed_listens(self) -> bool:
+        """Whether the feed's poll waits for events itself (MQTT), so a follower asks again at once."""
+        return bool(getattr(self._feed, "listens", False))
 
     def feed_status(self) -> Record | None:
         status = self._status

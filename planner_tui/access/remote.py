@@ -198,8 +198,9 @@ class RemotePlant:
     def users(self) -> list[Record]:
         return wire.loads(self._request("GET", f"{PREFIX}/users").content)
 
-    def add_user(self, name: str, role: str) -> Record:
-        return wire.loads(self._request("POST", f"{PREFIX}/users", json={"name": name, "role": role}).content)
+    def add_user(self, name: str, role: str, sources: Sequence[str] | None = None) -> Record:
+        body = {"name": name, "role": role, "sources": list(sources) if sources else None}
+        return wire.loads(self._request("POST", f"{PREFIX}/users", json=body).content)
 
     def revoke_user(self, name: str) -> Record:
         from urllib.parse import quote
@@ -282,6 +283,7 @@ class RemotePlant:
         include_resolved: bool = False,
         include_snoozed: bool = True,
         kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
         return self._call(
             "exceptions",
@@ -289,13 +291,14 @@ class RemotePlant:
             include_resolved=include_resolved,
             include_snoozed=include_snoozed,
             kinds=None if kinds is None else list(kinds),
+            as_of=as_of,
         )
 
     def exception_kinds(self) -> list[Record]:
         return self._call("exception_kinds")
 
-    def exception(self, exception_id: str, *, at: datetime) -> Record:
-        return self._call("exception", exception_id, at=at)
+    def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
+        return self._call("exception", exception_id, at=at, as_of=as_of)
 
     def owners(self) -> list[Record]:
         return self._call("owners")
@@ -335,27 +338,41 @@ class RemotePlant:
     def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._call("reopen", exception_id)
 
-    def machines(self, *, stopped_only: bool = False) -> list[Record]:
-        return self._call("machines", stopped_only=stopped_only)
+    def machines(self, *, stopped_only: bool = False, as_of: datetime | None = None) -> list[Record]:
+        return self._call("machines", stopped_only=stopped_only, as_of=as_of)
 
-    def machine(self, machine_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
-        return self._call("machine", machine_id, at=at, limit=limit)
+    def machine(
+        self, machine_id: str, *, at: datetime | None = None, limit: int = 10, as_of: datetime | None = None
+    ) -> Record:
+        return self._call("machine", machine_id, at=at, limit=limit, as_of=as_of)
 
     def machine_impact(
-        self, machine_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        machine_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
-        return self._call("machine_impact", machine_id, at=at, down_minutes=down_minutes)
+        return self._call("machine_impact", machine_id, at=at, down_minutes=down_minutes, as_of=as_of)
 
-    def resource(self, resource_id: str, *, at: datetime | None = None, limit: int = 10) -> Record:
-        return self._call("resource", resource_id, at=at, limit=limit)
+    def resource(
+        self, resource_id: str, *, at: datetime | None = None, limit: int = 10, as_of: datetime | None = None
+    ) -> Record:
+        return self._call("resource", resource_id, at=at, limit=limit, as_of=as_of)
 
     def resource_impact(
-        self, resource_id: str, *, at: datetime | None = None, down_minutes: float | None = None
+        self,
+        resource_id: str,
+        *,
+        at: datetime | None = None,
+        down_minutes: float | None = None,
+        as_of: datetime | None = None,
     ) -> Record:
-        return self._call("resource_impact", resource_id, at=at, down_minutes=down_minutes)
+        return self._call("resource_impact", resource_id, at=at, down_minutes=down_minutes, as_of=as_of)
 
-    def reschedule(self, *, at: datetime | None = None) -> Record:
-        return self._call("reschedule", at=at)
+    def reschedule(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
+        return self._call("reschedule", at=at, as_of=as_of)
 
     def order_links(self, order_id: str) -> Record:
         return self._call("order_links", order_id)
@@ -372,19 +389,24 @@ class RemotePlant:
     def trace_hold(self, hold_id: str) -> Record:
         return self._call("trace_hold", hold_id)
 
-    def holds(self) -> list[Record]:
-        return self._call("holds")
+    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
+        return self._call("holds", as_of=as_of)
 
-    def shortages(self, *, at: datetime, horizon_days: int | None = None) -> Record:
-        return self._call("shortages", at=at, horizon_days=horizon_days)
+    def shortages(self, *, at: datetime, horizon_days: int | None = None, as_of: datetime | None = None) -> Record:
+        return self._call("shortages", at=at, horizon_days=horizon_days, as_of=as_of)
 
     def projection(self, item_id: str, *, at: datetime, horizon_days: int | None = None) -> Record:
         return self._call("projection", item_id, at=at, horizon_days=horizon_days)
 
     def balance_series(
-        self, item_ids: Sequence[str], *, at: datetime, horizon_days: int | None = None
+        self,
+        item_ids: Sequence[str],
+        *,
+        at: datetime,
+        horizon_days: int | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, list[tuple[datetime, float]]]:
-        return self._call("balance_series", item_ids=list(item_ids), at=at, horizon_days=horizon_days)
+        return self._call("balance_series", item_ids=list(item_ids), at=at, horizon_days=horizon_days, as_of=as_of)
 
     def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
         return self._call("find", words=words, kind=_kinds(kind), limit=limit)
@@ -392,11 +414,14 @@ class RemotePlant:
     def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
         return self._call("starting_points", kind=_kinds(kind), limit=limit)
 
-    def status(self) -> Record:
-        return self._call("status")
+    def status(self, *, as_of: datetime | None = None) -> Record:
+        return self._call("status", as_of=as_of)
 
     def plant_name(self) -> str | None:
         return self._call("plant_name")
+
+    def shift_report(self, *, at: datetime, start: datetime | None = None, end: datetime | None = None) -> Record:
+        return self._call("shift_report", at=at, start=start, end=end)
 
     def event_history(
         self,

@@ -41,6 +41,15 @@ AtOption = Annotated[
     Optional[str], typer.Option("--at", help="Pin 'now' to this ISO 8601 time (default: the real clock).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+AsOfOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--as-of",
+        metavar="TS",
+        help="The plant as it stood at TS: rebuilt from the snapshot and the events up to TS (not before the "
+        "snapshot's extract).",
+    ),
+]
 ServerOption = Annotated[
     Optional[str],
     typer.Option(
@@ -55,6 +64,15 @@ ServerOption = Annotated[
 def parse_at(at: str | None) -> datetime | None:
     """--at as a time; None when it was not given (the plant's clock)."""
     return None if at is None else parse_timestamp(at, what="--at timestamp")
+
+
+def parse_as_of(as_of: str | None, at: str | None = None) -> datetime | None:
+    """--as-of as a time (None when not given); with it, "now" is that time, so --at is refused beside it."""
+    if as_of is None:
+        return None
+    if at is not None:
+        raise BadRequest("give --as-of TS (the plant as it stood then, asked then) or --at TS, not both")
+    return parse_timestamp(as_of, what="--as-of timestamp")
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from planner_tui.cli.common import (
     NUMBER,
     SIDE,
     TEXT,
+    AsOfOption,
     AtOption,
     DbOption,
     JsonOption,
@@ -20,6 +21,7 @@ from planner_tui.cli.common import (
     SnapshotOption,
     emit_json,
     open_plant,
+    parse_as_of,
     parse_at,
     short_time,
     stamp,
@@ -284,6 +286,7 @@ def machines_cmd(
         bool, typer.Option("--stopped", help="Only the machines that are down or in maintenance.")
     ] = False,
     at: AtOption = None,
+    as_of: AsOfOption = None,
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
@@ -292,14 +295,15 @@ def machines_cmd(
     """Every machine and its state, stopped ones first (longest stopped first): the console's machine panel."""
     from planner_tui.timeutil import resolve_now
 
-    now = resolve_now(at)
+    past = parse_as_of(as_of, at)
+    now = past or resolve_now(at)
     with open_plant(db, snapshot, server) as plant:
-        result = plant.machines(stopped_only=stopped)
+        result = plant.machines(stopped_only=stopped, as_of=past)
     if json:
         emit_json(result)
         return
     listing = table(
-        f"Machines at {stamp(now)}",
+        f"Machines {'as they stood at' if past else 'at'} {stamp(now)}",
         ("machine", ID),
         ("state", ID),
         ("stopped for", ID),
@@ -318,20 +322,22 @@ def machines_cmd(
 
 
 def holds_cmd(
+    as_of: AsOfOption = None,
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
 ) -> None:
     """Every active quality hold, newest first: how many lots it reaches, their stock, who already got goods."""
+    past = parse_as_of(as_of)
     with open_plant(db, snapshot, server) as plant:
-        result = plant.holds()
+        result = plant.holds(as_of=past)
     if json:
         emit_json(result)
         return
     # Hold and lot share a cell (and lots and stock another) so the reason has room at 80 columns.
     listing = table(
-        "Active quality holds",
+        "Active quality holds" + (f" as they stood at {stamp(past)}" if past else ""),
         ("hold / lot", ID),
         ("shipped to", {"max_width": 18}),
         ("reaches", ID),

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from planner_tui.cli.common import (
+    AsOfOption,
     AtOption,
     DbOption,
     JsonOption,
@@ -16,6 +17,7 @@ from planner_tui.cli.common import (
     SnapshotOption,
     emit_json,
     open_plant,
+    parse_as_of,
     parse_at,
     short_time,
     short_times_in,
@@ -128,6 +130,7 @@ def _lines_table(title: str, lines: list[dict]) -> RichTable:
 def impact_machine(
     machine_id: Annotated[str, typer.Argument(help="The machine that stops.")],
     at: AtOption = None,
+    as_of: AsOfOption = None,
     down_minutes: Annotated[
         Optional[float],
         typer.Option("--down-minutes", help="How long it is down (default: as recorded, else unknown)."),
@@ -139,7 +142,9 @@ def impact_machine(
 ) -> None:
     """A machine stops: which orders, customer lines, shipments and customers are hit, and who to tell."""
     with open_plant(db, snapshot, server) as plant:
-        result = plant.machine_impact(machine_id, at=parse_at(at), down_minutes=down_minutes)
+        result = plant.machine_impact(
+            machine_id, at=parse_at(at), down_minutes=down_minutes, as_of=parse_as_of(as_of, at)
+        )
     if json:
         emit_json(result)
         return
@@ -208,6 +213,7 @@ def _print_impact(result: dict, *, operations: str | None = None) -> None:
 def impact_resource(
     resource_id: Annotated[str, typer.Argument(help="The person, tool or crew that is unavailable.")],
     at: AtOption = None,
+    as_of: AsOfOption = None,
     down_minutes: Annotated[
         Optional[float],
         typer.Option("--down-minutes", help="How long it is unavailable (default: as recorded, else unknown)."),
@@ -220,7 +226,9 @@ def impact_resource(
     """A person, tool or crew is unavailable: which operations need it, and which orders, customer lines,
     shipments and customers that hits, and who to tell."""
     with open_plant(db, snapshot, server) as plant:
-        result = plant.resource_impact(resource_id, at=parse_at(at), down_minutes=down_minutes)
+        result = plant.resource_impact(
+            resource_id, at=parse_at(at), down_minutes=down_minutes, as_of=parse_as_of(as_of, at)
+        )
     if json:
         emit_json(result)
         return

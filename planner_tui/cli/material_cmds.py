@@ -14,6 +14,7 @@ from planner_tui.cli.common import (
     NUMBER,
     SIDE,
     TEXT,
+    AsOfOption,
     AtOption,
     DbOption,
     JsonOption,
@@ -21,6 +22,7 @@ from planner_tui.cli.common import (
     SnapshotOption,
     emit_json,
     open_plant,
+    parse_as_of,
     short_time,
     short_times_in,
     stamp,
@@ -245,6 +247,7 @@ def _print_projection(answer: dict) -> None:
 
 def shortages_command(
     at: AtOption = None,
+    as_of: AsOfOption = None,
     horizon_days: Annotated[
         Optional[int], typer.Option("--horizon-days", help="Ignore supply and demand after now + N days.")
     ] = None,
@@ -255,7 +258,8 @@ def shortages_command(
     json: JsonOption = False,
 ) -> None:
     """Material shortages: items whose projected balance goes below zero, and safety-stock warnings."""
-    now = resolve_now(at)
+    past = parse_as_of(as_of, at)
+    now = past or resolve_now(at)
     with open_plant(db, snapshot, server) as plant:
         if item is not None:
             answer = plant.projection(item, at=now, horizon_days=horizon_days)
@@ -264,7 +268,7 @@ def shortages_command(
             else:
                 _print_projection(answer)
             return
-        answer = plant.shortages(at=now, horizon_days=horizon_days)
+        answer = plant.shortages(at=now, horizon_days=horizon_days, as_of=past)
         if json:
             emit_json(answer)
             return

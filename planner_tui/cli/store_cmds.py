@@ -13,14 +13,17 @@ from planner_tui import settings
 from planner_tui.cli.common import (
     ID,
     NUMBER,
+    AsOfOption,
     DbOption,
     JsonOption,
     ServerOption,
     SnapshotOption,
     emit_json,
     open_plant,
+    parse_as_of,
     progress_enabled,
     sigterm_unwinds,
+    stamp,
     stdout,
     table,
 )
@@ -149,16 +152,22 @@ def _row_counts(tables: dict[str, int]):
 
 
 def status(
-    db: DbOption = None, snapshot: SnapshotOption = None, server: ServerOption = None, json: JsonOption = False
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    server: ServerOption = None,
+    json: JsonOption = False,
 ) -> None:
     """What the store holds: rows per table, stopped machines, active holds, open orders, last event."""
+    past = parse_as_of(as_of)
     with open_plant(db, snapshot, server) as plant:
-        summary = plant.status()
+        summary = plant.status(as_of=past)
     if json:
         emit_json(summary)
         return
     # The plant's name on its own line: as the title of a narrow table it would wrap to the table's width.
-    stdout.print(f"[bold]Plant {summary['plant'] or '?'}[/]", highlight=False, soft_wrap=True)
+    shown = f" as it stood at {stamp(past)}" if past else ""
+    stdout.print(f"[bold]Plant {summary['plant'] or '?'}{shown}[/]", highlight=False, soft_wrap=True)
     stdout.print(_row_counts(summary["tables"]))
     for label, key in (
         ("machines stopped", "machines_stopped"),

@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from planner_tui.cli.common import (
+    AsOfOption,
     AtOption,
     DbOption,
     JsonOption,
@@ -17,6 +18,7 @@ from planner_tui.cli.common import (
     SnapshotOption,
     emit_json,
     open_plant,
+    parse_as_of,
     parse_at,
     short_time,
     short_times_in,
@@ -57,6 +59,7 @@ TABLE_LIMIT = 100  # rows a terminal table shows unless --limit says otherwise
 
 def exceptions(
     at: AtOption = None,
+    as_of: AsOfOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Also list snoozed and resolved exceptions.")] = False,
     kind: Annotated[
         Optional[list[str]],
@@ -81,9 +84,10 @@ def exceptions(
     """The exception inbox, worst first: machine stops, quality holds, shortages, late and unsupplied
     customer lines, with severity, age, owner and triage status. A kind that could not be checked (a
     loop in the plant data) is said after the table; the others are still listed."""
-    now = resolve_now(at)
+    past = parse_as_of(as_of, at)
+    now = past or resolve_now(at)
     with open_plant(db, snapshot, server) as plant:
-        answer = plant.exceptions(at=now, include_resolved=all_, include_snoozed=all_, kinds=kind or None)
+        answer = plant.exceptions(at=now, include_resolved=all_, include_snoozed=all_, kinds=kind or None, as_of=past)
     rows, total, problems = answer["exceptions"], answer["total"], answer["problems"]
     if limit is None and not as_json:
         limit = TABLE_LIMIT
@@ -93,12 +97,12 @@ def exceptions(
         emit_json({**answer, "exceptions": rows})
         return
     if not rows:
-        stdout.print(f"No open exceptions as of {iso(now)}.")
+        stdout.print(f"No open exceptions {'as the plant stood at' if past else 'as of'} {iso(now)}.")
         _print_problems(problems)
         return
     shown = f"{total}" if len(rows) == total else f"{len(rows)} worst of {total}"
     # The exception's text is what a planner reads: it gets the width; the rest stays on one line.
-    inbox = table(f"Exceptions as of {iso(now)}: {shown}")
+    inbox = table(f"Exceptions {'as the plant stood at' if past else 'as of'} {iso(now)}: {shown}")
     inbox.add_column("severity", no_wrap=True)
     inbox.add_column("age", justify="right", no_wrap=True)
     inbox.add_column("exception", ratio=1, min_width=26)

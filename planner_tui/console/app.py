@@ -28,9 +28,12 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from planner_tui.access import LocalPlant, PlantData, PlantUnavailable, Record
+from planner_tui.access.past import PastPlant
 from planner_tui.console.commands import PlantCommands
 from planner_tui.console.context import ConsoleApp
+from planner_tui.console.dialogs.as_of import AsOfDialog
 from planner_tui.console.dialogs.help import HelpScreen, describe_bindings
+from planner_tui.console.looked import last_looked, remember_looked
 from planner_tui.console.messages import DataChanged, FeedPolled
 from planner_tui.console.navigation import screen_for
 from planner_tui.console.screens.main import MAIN_TCSS, MainScreen
@@ -46,6 +49,17 @@ RECONNECT_DELAY = 1.0  # the plant server is away: ask again (its client retries
 DEFAULT_POLL_SECONDS = 2.0
 
 
+def _plant_key(plant: PlantData) -> str | None:
+    """Which plant "last looked" is about: its database file, or its plant server; None for a plant held
+    in memory (a --snapshot run), which nobody comes back to."""
+    address = getattr(plant, "address", None)
+    if address is not None:
+        return f"server {address}"
+    store = getattr(plant, "store", None)
+    path = getattr(store, "path", None)
+    return f"db {Path(path).resolve()}" if path is not None else None
+
+
 class PlannerApp(App[None]):
     """The planner's console over one plant: a Store (read through a LocalPlant), or any PlantData."""
 
@@ -59,6 +73,9 @@ class PlannerApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
         Binding("escape", "back", "Back", id="app.back"),
+        # Out of the footer (it must keep `q Quit  ? Keys` at 80 columns); `?` lists them.
+        Binding("t", "as_of", "As of...", id="app.as_of", show=False),
+        Binding("h", "shift", "Shift handover", id="app.shift", show=False),
     ]
 
     def __init__(
@@ -101,13 +118,19 @@ class PlannerApp(App[None]):
         self._shutting_down = False
         self._poll_timer: Timer | None = None
         self._poll_started = time.monotonic()
+        self.as_of: datetime | None = None  # the time slider: every panel shows the plant as it stood then
+        # What changed since this person last looked: the inbox marks it (console/looked.py).
+        self.plant_key = _plant_key(plant)
+        self.last_looked = last_looked(self.plant_key)
         if not animate:
             self.animation_level = "none"
 
     # ------------------------------------------------------------------ the interface screens use
 
     def now(self) -> datetime:
-        """The pinned --at clock, a replay clock, or the real UTC clock."""
+        """The moment the time slider shows, the pinned --at clock, a replay clock, or the real UTC clock."""
+        if self.as_of is not None:
+            return self.as_of
         if self._at is not None:
             return self._at
         return self._clock() if self._clock is not None else utcnow()
@@ -118,11 +141,13 @@ class PlannerApp(App[None]):
 
     @property
     def clock_pinned(self) -> bool:
-        return self._at is not None
+        return self._at is not None or self.as_of is not None
 
     @property
     def clock_note(self) -> str | None:
         """Said beside the clock when it is not the real time."""
+        if self.as_of is not None:
+            return "THE PAST: t returns to now"
         if self._at is not None:
             return "pinned"
         if isinstance(self._clock, ReplayClock):
@@ -149,8 +174,9 @@ class PlannerApp(App[None]):
             if self._closing:
                 raise PlantUnavailable("the console is closing")
             self._reads += 1
+        as_of = self.as_of
         try:
-            yield self.plant
+            yield self.plant if as_of is None else PastPlant(self.plant, as_of)
         finally:
             with self._reads_done:
                 self._reads -= 1
@@ -208,6 +234,8 @@ class PlannerApp(App[None]):
         if not finished:
             log.warning("closing the plant with %d call(s) still running after %.0f s", self._reads, timeout)
         self.plant.close()
+        looked_until = self._at or (self._clock() if self._clock is not None else utcnow())
+        remember_looked(self.plant_key, looked_until)
 
     # ------------------------------------------------------------------ keys
 
@@ -218,6 +246,53 @@ class PlannerApp(App[None]):
     async def action_back(self) -> None:
         if len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
             self.pop_screen()  # not awaited, as Textual's own action_back
+
+    def action_shift(self) -> None:
+        """`h`: the shift handover, as `planner-tui report shift` tells it, to walk and drill into."""
+        from planner_tui.console.screens.shift import ShiftScreen
+
+        if not isinstance(self.screen, ShiftScreen):
+            self.push_screen(ShiftScreen())
+
+    # ------------------------------------------------------------------ the time slider
+
+    def action_as_of(self) -> None:
+        """`t`: ask which moment to show the plant at; in the past, `t` comes back to now."""
+        if self.as_of is not None:
+            self._show_moment(None)
+            self.notify("Back to now: the plant as it is", timeout=4)
+            return
+        if isinstance(self.screen, AsOfDialog):
+            return
+        self.push_screen(AsOfDialog(self.now()), self._go_to)
+
+    def _go_to(self, moment_asked: datetime | None) -> None:
+        if moment_asked is not None:
+            self._check_moment(moment_asked)
+
+    @work(thread=True, exclusive=True, group="as_of", exit_on_error=False, description="the plant as it stood")
+    def _check_moment(self, moment_asked: datetime) -> None:
+        """Ask the plant once at that moment (it refuses one before its snapshot), then show it."""
+        try:
+            with self.reading() as plant:
+                plant.status(as_of=moment_asked)
+        except PlannerError as error:
+            self.call_from_thread(self.notify, str(error), severity="error", timeout=8)
+            return
+        self.call_from_thread(self._show_moment, moment_asked)
+        self.call_from_thread(
+            self.notify,
+            f"The plant as it stood at {moment(moment_asked)} UTC: nothing here can be triaged; t returns to now",
+            timeout=8,
+        )
+
+    def _show_moment(self, moment_asked: datetime | None) -> None:
+        self.as_of = moment_asked
+        self.data_version += 1
+        self.screen.post_message(DataChanged(0, self.data_version))
+        main = self.main_screen
+        if main is not None and main.is_current:
+            main.render_header()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -27,6 +27,8 @@ class ConsoleApp(Protocol):
     feed_status: Record | None  # the feed as of its last poll (PlantData.feed_status), None without one
     feed_error: str | None  # the feed could not be opened at all
     disconnected: str | None  # the plant server cannot be reached (why), None when connected or local
+    as_of: datetime | None  # the time slider: the moment every panel shows (None: now)
+    last_looked: datetime | None  # when this person last left this plant's console (console/looked.py)
 
     def now(self) -> datetime:
         """The console's clock: pinned (--at), a replay clock, or the real UTC clock."""

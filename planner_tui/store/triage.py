@@ -18,7 +18,7 @@ from planner_tui.errors import BadRequest, NotFound
 from planner_tui.present import current_user
 from planner_tui.store.db import Store
 from planner_tui.store.kinds import EXCEPTION_KINDS, SUBJECTS
-from planner_tui.timeutil import iso, parse_timestamp, utcnow
+from planner_tui.timeutil import as_datetime, iso, parse_timestamp, utcnow
 
 STATUSES = ("open", "acknowledged", "snoozed", "resolved")
 ACTIONS = ("acknowledge", "assign", "note", "snooze", "resolve", "reopen")
@@ -284,6 +284,37 @@ def reopen(store: Store, exception_id: str, *, who: str | None = None, at: datet
             raise BadRequest(f"{exception_id} is already open")
 
     return _act(store, exception_id, "reopen", who=who, at=at, status="open", snoozed_until=None, guard=guard)
+
+
+# What each action does to the state, as the functions above write it: (status, assignee, snoozed_until),
+# None meaning "kept"; the snooze's end and the assignee are in the action's detail. `replay_actions`
+# rebuilds exception_triage from exception_actions with it (the plant as it was: store/past.py).
+_KEEP = object()
+ACTION_EFFECTS: dict[str, tuple[str | None, object, object]] = {
+    "acknowledge": ("acknowledged", _KEEP, None),
+    "assign": (None, "detail", _KEEP),
+    "note": (None, _KEEP, _KEEP),
+    "snooze": ("snoozed", _KEEP, "detail"),
+    "resolve": ("resolved", _KEEP, None),
+    "reopen": ("open", _KEEP, None),
+}
+
+
+def replay_actions(actions: list[tuple]) -> dict[str, dict]:
+    """exception id -> {status, assignee, snoozed_until, updated_at, updated_by} after these actions
+    (exception_id, acted_at, who, action, detail), in the order they were taken."""
+    states: dict[str, dict] = {}
+    for exception_id, acted_at, who, action, detail in actions:
+        status, assignee, until = ACTION_EFFECTS.get(action, (None, _KEEP, _KEEP))
+        state = states.setdefault(exception_id, {"status": "open", "assignee": None, "snoozed_until": None})
+        if status is not None:
+            state["status"] = status
+        if assignee is not _KEEP:
+            state["assignee"] = detail
+        if until is not _KEEP:
+            state["snoozed_until"] = as_datetime(detail) if until == "detail" else None
+        state["updated_at"], state["updated_by"] = acted_at, who
+    return states
 
 
 # ------------------------------------------------------------------------------------------------ reads

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,8 +34,9 @@ from planner_tui.console.messages import (
     RefreshDone,
 )
 from planner_tui.console.widgets.live_table import LiveTable
-from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, answer_of, load_header
+from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, Row, answer_of, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
+from planner_tui.present import moment
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
@@ -52,6 +54,27 @@ log = logging.getLogger(__name__)
 def panel_of(table: LiveTable) -> str:
     """The panel a table shows ("machines" for #table-machines)."""
     return (table.id or "").removeprefix("table-")
+
+
+def is_new(row: Row, since: datetime | None) -> bool:
+    return since is not None and row.raised_at is not None and row.raised_at > since
+
+
+def mark_news(rows: list[Row], since: datetime, user: str) -> tuple[list[Row], list[Row]]:
+    """The inbox rows with what is NEW (raised since the planner last looked) or CHANGED (someone else
+    triaged it since) marked before its text, and the marked rows."""
+    marked, news = [], []
+    for row in rows:
+        changed = row.acted_at is not None and row.acted_at > since and row.acted_by != user
+        if not (is_new(row, since) or changed):
+            marked.append(row)
+            continue
+        word = "NEW" if is_new(row, since) else "CHANGED"
+        title = Text.assemble((word, "bold reverse"), " ", str(row.cells[4]))
+        row = replace(row, cells=(*row.cells[:4], title), search=f"{row.search} {word.lower()}")
+        marked.append(row)
+        news.append(row)
+    return marked, news
 
 
 class PanelBox(Vertical):
@@ -116,6 +139,7 @@ class MainScreen(Screen[None]):
         self._loaded_version: dict[str, int] = {}
         self._pending: list[PanelData] = []
         self._counts: dict[str, str] = {}
+        self._told_news = False  # "since you looked" is said once, on the first inbox
         self._filter_target: LiveTable | None = None
         self._refreshing = False
         self._refresh_wanted = False
@@ -350,6 +374,9 @@ class MainScreen(Screen[None]):
             try:
                 answer = answer_of(PANELS_BY_NAME[name].load(plant, at))
                 data[name], problems[name] = answer.rows, answer.problems
+                if name == "inbox" and self.console_app.last_looked is not None:
+                    data[name], news = mark_news(answer.rows, self.console_app.last_looked, self.console_app.user)
+                    self._tell_news(news)
             except Exception as exc:  # shown on the panel, never a crash
                 log.exception("panel %s", name)
                 errors[name] = f"{type(exc).__name__}: {exc}"
@@ -359,6 +386,26 @@ class MainScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.console_app.report_worker_failure(event.worker)
+
+    def _tell_news(self, news: list[Row]) -> None:
+        """Once, on the first inbox after the console starts: what critical came or changed since the
+        planner last looked (a notification: dismissable, never in the way)."""
+        if self._told_news:
+            return
+        self._told_news = True
+        since = self.console_app.last_looked
+        critical = [row for row in news if str(row.cells[0]).lower() == "critical"]
+        if not critical:
+            return
+        lines = [f"{'NEW' if is_new(row, since) else 'CHANGED'}: {row.cells[4]}" for row in critical[:5]]
+        more = f"\n... and {len(critical) - 5} more" if len(critical) > 5 else ""
+        self.app.call_from_thread(
+            self.app.notify,
+            "\n".join(lines) + more,
+            title=f"Since you looked ({moment(since)} UTC): {len(news)} new or changed, {len(critical)} critical",
+            severity="warning",
+            timeout=20,
+        )
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         self._outstanding -= 1
@@ -445,5 +492,6 @@ class MainScreen(Screen[None]):
             lag=self.header_data.get("lag"),
             error=app.feed_error,
             disconnected=app.disconnected,
+            past=app.as_of is not None,
         )
         self.query_one(FeedBanner).show(app.feed_status, app.feed_error, app.disconnected)

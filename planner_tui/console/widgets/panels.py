@@ -44,6 +44,10 @@ class Row:
     cells: tuple[Any, ...]
     drill: tuple[str, str] | None = None  # (kind, ident) for PlannerApp.action_drill
     search: str = ""  # lower-case text the `/` filter matches
+    # An exception's news, to mark what is new or changed since the planner last looked (MainScreen):
+    raised_at: datetime | None = None
+    acted_at: datetime | None = None  # its last triage action, and by whom
+    acted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def load_exceptions(plant: PlantData, at: datetime) -> Answer:
             status_cell = Text(status, style=STATUS_STYLE.get(status, ""))
         who = e.get("assignee") or e.get("owner") or ""
         title = str(e.get("title") or e.get("exception_id"))
+        action = e.get("last_action") or {}
         out.append(
             Row(
                 key=str(e.get("exception_id")),
@@ -125,6 +130,9 @@ def load_exceptions(plant: PlantData, at: datetime) -> Answer:
                 search=" ".join(
                     str(x or "") for x in (severity, status, who, title, e.get("kind"), e.get("subject_id"))
                 ).lower(),
+                raised_at=as_datetime(e.get("raised_at")),
+                acted_at=as_datetime(action.get("at")),
+                acted_by=action.get("who"),
             )
         )
     # A kind the plant could not check (a loop in its data) is missing from the rows: say so.

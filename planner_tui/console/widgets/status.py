@@ -65,11 +65,15 @@ class PlantHeader(Static):
         error: str | None,
         events: int | None = None,
         disconnected: str | None = None,
+        past: bool = False,
     ) -> None:
         text = Text()
-        text.append(moment(now) + " UTC")
+        if past:  # the time slider: unmistakably not now, in words and colour
+            text.append(f"AS OF {moment(now)} UTC", style="bold black on yellow")
+        else:
+            text.append(moment(now) + " UTC")
         if clock_note:
-            text.append(f" ({clock_note})", style="dim")
+            text.append(f" ({clock_note})", style="bold" if past else "dim")
         text.append("  |  ")
         text.append_text(feed_words(status, error, disconnected))
         lag_text = lag_words(status, lag)

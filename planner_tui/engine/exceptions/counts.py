@@ -233,19 +233,20 @@ def _stop_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict], kind: str) -
                 }
             ),
         }
-        # A cursor of its own: the Arrow tables are registered on it alone, and go with it.
-        own = cur.cursor()
+        # Registered on the caller's cursor, not a new one: a cursor of the plant as it was (store/past.py)
+        # holds its tables as TEMP tables only it sees. Unregistered after.
         try:
             for name, table in tables.items():
-                own.register(name, table)
-            orders = own.sql(_stop_orders_sql(kind)).to_arrow_table()
+                cur.register(name, table)
+            orders = cur.sql(_stop_orders_sql(kind)).to_arrow_table()
             parent_of = dict(zip(orders.column("po").to_pylist(), orders.column("parent").to_pylist()))
             if find_feeding_cycle(parent_of):
                 return {s["machine_id"]: slow_counts(cur, s["machine_id"], kind) for s in stops}
-            own.register("orders_in", orders)
-            counted = own.execute(_STOP_LINES_SQL, [plant_timezone(cur), list(_OPEN_SHIPMENT_STATUSES)]).fetchall()
+            cur.register("orders_in", orders)
+            counted = cur.execute(_STOP_LINES_SQL, [plant_timezone(cur), list(_OPEN_SHIPMENT_STATUSES)]).fetchall()
         finally:
-            own.close()
+            for name in [*tables, "orders_in"]:
+                cur.unregister(name)
         order_counts: dict[str, int] = {}
         for machine_id in orders.column("machine_id").to_pylist():
             order_counts[machine_id] = order_counts.get(machine_id, 0) + 1
@@ -265,12 +266,11 @@ def _stop_counts(cur: duckdb.DuckDBPyConnection, stops: list[dict], kind: str) -
 
 def _hit_machines(cur: duckdb.DuckDBPyConnection, stops_in: pa.Table) -> list[tuple[str, str]]:
     """(resource, machine) for every machine an absent resource's hit operations run on."""
-    own = cur.cursor()
+    cur.register("stops_in", stops_in)  # on the caller's cursor: see _stop_counts
     try:
-        own.register("stops_in", stops_in)
-        return [tuple(r) for r in own.execute(_hit_sql("resource", "s.machine_id, o.machine_id")).fetchall()]
+        return [tuple(r) for r in cur.execute(_hit_sql("resource", "s.machine_id, o.machine_id")).fetchall()]
     finally:
-        own.close()
+        cur.unregister("stops_in")
 
 
 def slow_counts(cur: duckdb.DuckDBPyConnection, machine_id: str, kind: str = "machine") -> dict:

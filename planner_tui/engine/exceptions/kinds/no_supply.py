@@ -73,13 +73,14 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             "need_at": pa.array(needs, pa.timestamp("us")),
         }
     )
-    # A cursor of its own: the Arrow table is registered on it alone, and goes with it.
-    cur = ctx.cur.cursor()
+    # Registered on the context's own cursor (a cursor of the plant as it was holds TEMP tables only it
+    # sees: store/past.py), and unregistered after.
+    cur = ctx.cur
+    cur.register("short_lines_in", table)
     try:
-        cur.register("short_lines_in", table)
         found = cur.execute(_NO_SUPPLY_SQL.format(table="short_lines_in"), [ctx.at] * 4).fetchall()
     finally:
-        cur.close()
+        cur.unregister("short_lines_in")
     # The rows are shaped here directly (the same keys as `exception_row`): there can be very many.
     subject_kind = KIND.subject.name
     return [
