@@ -47,6 +47,8 @@ def _hold_line(hold: Record) -> str:
     if customers:
         reach += f"; customers {', '.join(customers)}"
     placed = f"placed {short_time(hold['placed_at'])} by {hold.get('placed_by') or '?'}"
+    if not hold.get("traced", True):
+        reach = f"is not traced here (`planner-tui trace hold {hold['hold_id']}`)"
     return f"**{hold['hold_id']}** on {hold['lot_id']} ({hold.get('item_id') or '?'}), {placed}, {state}: {hold.get('reason') or ''}. It {reach}."
 
 
@@ -84,6 +86,14 @@ def to_markdown(report: Record, *, plant: str | None = None) -> str:
                 f"{line.get('promised_date')}, ETA {short_time(line.get('eta'))} ({_days(line.get('days_late'))} late; "
                 f"cause: {line.get('cause') or '?'})"
                 for line in report["late_lines"]
+            ],
+        ),
+        (
+            f"Customer lines recovered ({len(report['recovered_lines'])})",
+            [
+                f"**{line['line']}** {line.get('customer') or line.get('customer_id') or ''}: promised "
+                f"{line.get('promised_date')}, was {_days(line.get('days_late'))} late at the shift's start"
+                for line in report["recovered_lines"]
             ],
         ),
         (

@@ -19,6 +19,7 @@ from planner_tui.access import LocalPlant
 from planner_tui.cli import app
 from planner_tui.engine.shift import shift_window
 from planner_tui.store import Store
+from planner_tui.store.events import apply_events
 
 AT = datetime(2026, 11, 23, 9, 0)
 
@@ -83,7 +84,8 @@ def test_the_report_tells_the_scenarios_morning(db: Path) -> None:
     assert stops["M-PRESS-02"]["over"] and stops["M-PRESS-02"]["up_at"] == datetime(2026, 11, 23, 8, 20)
 
     late = {line["line"]: line for line in report["late_lines"]}
-    assert sorted(late) == ["SO-24117/1", "SO-24133/1", "SO-24138/1"]
+    # none was late at 06:00, as the plant stood then: all three turned late in the shift, none recovered
+    assert sorted(late) == ["SO-24117/1", "SO-24133/1", "SO-24138/1"] and report["recovered_lines"] == []
     assert late["SO-24138/1"]["customer"] == "Baltic Water Utilities AB" and late["SO-24138/1"]["days_late"] == 2
 
     holds = {h["hold_id"]: h for h in report["holds"]}
@@ -151,6 +153,7 @@ def test_markdown_html_and_json_from_the_command(db: Path, tmp_path: Path) -> No
         "## Machine stops",
         "## Quality holds",
         "## Customer lines made late",
+        "## Customer lines recovered",
         "## Shortages",
         "## Customer orders",
         "## What was done",
@@ -167,7 +170,7 @@ def test_markdown_html_and_json_from_the_command(db: Path, tmp_path: Path) -> No
     parser = _Page()
     parser.feed(page.read_text())
     assert parser.tags.count("svg") == 1 and parser.tags.count("rect") == 4  # 2 stops, 2 holds on the timeline
-    assert parser.tags.count("h2") == 10 and parser.outside == []
+    assert parser.tags.count("h2") == 11 and parser.outside == []
 
     as_json = runner.invoke(app, ["report", "shift", *at, "--json"])
     assert as_json.exit_code == 0, as_json.output
@@ -175,3 +178,34 @@ def test_markdown_html_and_json_from_the_command(db: Path, tmp_path: Path) -> No
 
     refused = runner.invoke(app, ["report", "shift", *at, "--format", "pdf"])
     assert refused.exit_code == 2 and "--format 'pdf'" in refused.output
+
+
+def test_a_line_late_when_the_window_began_and_on_time_at_its_end_recovered(db: Path, tmp_path: Path) -> None:
+    """At 09:30 the customer moves SO-24117/1's promise out to 11-28: in 09:00-10:00 it recovered, and the
+    other two stayed late (not turned late: they were late when the window began)."""
+    copy = tmp_path / "plant.duckdb"
+    copy.write_bytes(db.read_bytes())
+    store = Store.open(copy)
+    try:
+        apply_events(
+            store,
+            [
+                {
+                    "specversion": "1.0",
+                    "id": "erp-test-recover",
+                    "source": "urn:test",
+                    "type": "order.changed",
+                    "time": "2026-11-23T09:30:00Z",
+                    "data": {"sales_order_id": "SO-24117", "line_no": 1, "promised_date": "2026-11-28"},
+                }
+            ],
+            feed="test",
+        )
+        report = LocalPlant(store).shift_report(
+            at=datetime(2026, 11, 23, 10), start=datetime(2026, 11, 23, 9), end=datetime(2026, 11, 23, 10)
+        )
+    finally:
+        store.close()
+    assert [line["line"] for line in report["recovered_lines"]] == ["SO-24117/1"]
+    assert report["recovered_lines"][0]["customer"] == "Kessler Process Engineering GmbH"
+    assert report["late_lines"] == []

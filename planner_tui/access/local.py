@@ -327,9 +327,18 @@ class LocalPlant:
         # Told as the plant stood at the window's end (what was open then, by whom), whatever came after;
         # a window ending before the snapshot can only be told from the present.
         past = window["end"] if first is None or window["end"] >= first else None
+        late_before = None  # the lines late when the window began: which turned late in it, which recovered
+        if first is None or window["start"] >= first:
+            with self._reading(window["start"]) as cur:
+                late_before = exception_engine.list_exceptions(cur, at=window["start"], kinds=["late_order"])
         with self._reading(past) as cur:
             report = shift.shift_report(
-                cur, window["start"], window["end"], basis=window["basis"], feed_status=None if past else self._status
+                cur,
+                window["start"],
+                window["end"],
+                basis=window["basis"],
+                feed_status=None if past else self._status,
+                late_before=late_before,
             )
         return {"plant": name, **report}
 

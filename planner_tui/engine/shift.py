@@ -26,10 +26,11 @@ import duckdb
 
 from planner_tui.engine import calendar, trace
 from planner_tui.engine.exceptions import list_exceptions
-from planner_tui.errors import BadRequest
+from planner_tui.errors import BadRequest, PlannerError
 
 DEFAULT_HOURS = 8  # the window when the plant has no calendar to say what a shift is
 SHIFT_HOURS = 8  # a working period longer than this is cut into shifts of this length from its start
+MAX_TRACED_HOLDS = 25  # holds traced per report (newest first); `trace hold ID` has the others
 SILENCE_MINUTES = 30  # a gap this long between events in a window is reported: a feed may have stalled
 
 Record = dict[str, Any]
@@ -247,18 +248,24 @@ def _holds(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> li
            ORDER BY h.placed_at, h.hold_id""",
         [sorted({*placed, *released} - {None}), end],
     )
+    # A trace costs tens of milliseconds on a large plant: the newest holds are traced, the rest listed.
+    newest = sorted(holds, key=lambda h: (h["hold_id"] in placed, h["placed_at"] or start), reverse=True)
+    to_trace = {h["hold_id"] for h in newest[:MAX_TRACED_HOLDS]}
     out = []
     for hold in holds:
-        try:
-            traced = trace.trace_hold(cur, hold["hold_id"])
-        except Exception:  # noqa: BLE001 - a hold whose lot is gone still belongs in the story
-            traced = {}
+        traced: Record = {}
+        if hold["hold_id"] in to_trace:
+            try:
+                traced = trace.trace_hold(cur, hold["hold_id"])
+            except PlannerError:  # a hold whose lot is gone still belongs in the story
+                pass
         summary = traced.get("summary") or {}
         shipped = [s for s in traced.get("shipments") or [] if s.get("status") in ("shipped", "delivered")]
         out.append(
             {
                 **hold,
                 "placed_in_window": hold["hold_id"] in placed,
+                "traced": bool(traced),
                 "released_at": released.get(hold["hold_id"]),
                 "lots_reached": summary.get("lots"),
                 "production_orders": summary.get("production_orders"),
@@ -277,34 +284,46 @@ def _after_key(event: Record, table: str) -> str | None:
     return None
 
 
-def _late_lines(cur: duckdb.DuckDBPyConnection, inbox: list[Record], start: datetime, end: datetime) -> list[Record]:
-    """Customer lines late at `end` whose lateness was raised in the window (by a stop, a hold or a
-    shortage that happened in it)."""
+def _late_lines(
+    cur: duckdb.DuckDBPyConnection,
+    inbox: list[Record],
+    start: datetime,
+    end: datetime,
+    late_before: list[Record] | None,
+) -> tuple[list[Record], list[Record]]:
+    """(turned late, recovered): the customer lines late at `end` that were not at `start`, and those late
+    at `start` that no longer are. `late_before` is the late_order exceptions at `start` (the plant as it
+    stood then); without it, a line late at `end` counts as turned late when its lateness was raised in
+    the window, and none as recovered."""
     customers = {r["customer_id"]: r["name"] for r in _rows(cur, "SELECT customer_id, name FROM customers")}
-    out = []
-    for exception in inbox:
-        if exception["kind"] != "late_order":
-            continue
-        raised = exception.get("raised_at")
-        if raised is None or not start <= raised < end:
-            continue
-        detail = exception.get("detail") or {}
-        out.append(
-            {
-                "exception_id": exception["exception_id"],
-                "line": exception["subject_id"],
-                "title": exception["title"],
-                "customer_id": detail.get("customer_id"),
-                "customer": customers.get(detail.get("customer_id")),
-                "promised_date": detail.get("promised_date"),
-                "eta": detail.get("eta"),
-                "days_late": detail.get("days_late"),
-                "slip_minutes": detail.get("slip_minutes"),
-                "cause": detail.get("cause"),
-                "raised_at": raised,
-            }
-        )
-    return out
+    late_now = [e for e in inbox if e["kind"] == "late_order"]
+    if late_before is None:
+        turned = [e for e in late_now if e.get("raised_at") is not None and start <= e["raised_at"] < end]
+        recovered: list[Record] = []
+    else:
+        before_ids = {e["exception_id"] for e in late_before}
+        now_ids = {e["exception_id"] for e in late_now}
+        turned = [e for e in late_now if e["exception_id"] not in before_ids]
+        recovered = [e for e in late_before if e["exception_id"] not in now_ids]
+    return [_line(e, customers) for e in turned], [_line(e, customers) for e in recovered]
+
+
+def _line(exception: Record, customers: dict[str, str]) -> Record:
+    """A late_order exception as the report lists its customer line."""
+    detail = exception.get("detail") or {}
+    return {
+        "exception_id": exception["exception_id"],
+        "line": exception["subject_id"],
+        "title": exception["title"],
+        "customer_id": detail.get("customer_id"),
+        "customer": customers.get(str(detail.get("customer_id"))),
+        "promised_date": detail.get("promised_date"),
+        "eta": detail.get("eta"),
+        "days_late": detail.get("days_late"),
+        "slip_minutes": detail.get("slip_minutes"),
+        "cause": detail.get("cause"),
+        "raised_at": exception.get("raised_at"),
+    }
 
 
 def _shortages(cur: duckdb.DuckDBPyConnection, inbox: list[Record], start: datetime, end: datetime) -> list[Record]:
@@ -479,19 +498,24 @@ def shift_report(
     *,
     basis: str = "given",
     feed_status: object | None = None,
+    late_before: list[Record] | None = None,
 ) -> Record:
-    """The handover for [start, end) of floor time, as of `end` (see the module docstring)."""
+    """The handover for [start, end) of floor time, as of `end` (see the module docstring). `late_before`:
+    the late_order exceptions as the plant stood at `start`, to tell lines that turned late from those that
+    recovered (see _late_lines)."""
     if end <= start:
         raise BadRequest(f"the report's window ends ({end.isoformat()}) before it starts ({start.isoformat()})")
     inbox = list_exceptions(cur, at=end, feed_status=feed_status, include_snoozed=True)
     by_id = {e["exception_id"]: e for e in inbox}
     attention = _attention(inbox, _last_notes(cur, end))
+    turned_late, recovered = _late_lines(cur, inbox, start, end, late_before)
     return {
         "window": {"from": start, "to": end, "basis": basis, "hours": round((end - start).total_seconds() / 3600, 2)},
         "attention": attention,
         "stops": _stops(cur, start, end, by_id),
         "holds": _holds(cur, start, end),
-        "late_lines": _late_lines(cur, inbox, start, end),
+        "late_lines": turned_late,
+        "recovered_lines": recovered,
         "shortages": _shortages(cur, inbox, start, end),
         "orders": _orders(cur, start, end),
         "actions": _actions(cur, start, end),

@@ -39,7 +39,8 @@ class ShiftScreen(TreeScreen):
         )
         text.append(
             f"{len(data['attention'])} open, {len(data['stops'])} stop(s), {len(data['holds'])} hold(s), "
-            f"{len(data['late_lines'])} line(s) made late, {len(data['shortages'])} shortage(s); "
+            f"{len(data['late_lines'])} line(s) made late, {len(data['recovered_lines'])} recovered, "
+            f"{len(data['shortages'])} shortage(s); "
             f"feed: {feed['events']} events, {feed['rejected']} rejected, lag median {seconds(feed['lag_seconds']['p50'])}"
         )
         return text
@@ -100,6 +101,12 @@ class ShiftScreen(TreeScreen):
                 (f"{line.get('days_late')}d late", "bold red"),
                 f"cause: {line.get('cause') or '?'}",
             )
+            node.add_leaf(label, data=("sales_order", line["line"]))
+
+        recovered = data["recovered_lines"]
+        node = group(root, "Customer lines recovered", recovered, empty="none", expand=bool(recovered))
+        for line in capped(node, recovered):
+            label = node_label((line["line"], "bold"), line.get("customer"), f"promised {line.get('promised_date')}")
             node.add_leaf(label, data=("sales_order", line["line"]))
 
         shortages = data["shortages"]
