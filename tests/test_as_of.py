@@ -97,7 +97,12 @@ def test_triage_is_shown_as_it_stood(fed: Store) -> None:
         return row["status"], row["assignee"]
 
     seen = [state(datetime(2026, 11, 23, 6, m)) for m in (15, 22, 30)] + [state(datetime(2026, 11, 23, 9, 30))]
-    assert seen == [("open", None), ("acknowledged", None), ("acknowledged", "Tomasz Nowak"), ("resolved", "Tomasz Nowak")]
+    assert seen == [
+        ("open", None),
+        ("acknowledged", None),
+        ("acknowledged", "Tomasz Nowak"),
+        ("resolved", "Tomasz Nowak"),
+    ]
 
 
 def test_a_moment_before_the_snapshot_is_refused_naming_the_earliest(fed: Store) -> None:

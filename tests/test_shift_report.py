@@ -34,7 +34,9 @@ def db(tmp_path_factory) -> Path:
         plant.acknowledge("machine_down:M-WELD-01", who="ana", at=datetime(2026, 11, 23, 6, 20))
         plant.assign("machine_down:M-WELD-01", "Tomasz Nowak", who="ana", at=datetime(2026, 11, 23, 6, 22))
         plant.note(
-            "machine_down:M-WELD-01", "servo drive ordered; run P-200 welds on station A", who="ben",
+            "machine_down:M-WELD-01",
+            "servo drive ordered; run P-200 welds on station A",
+            who="ben",
             at=datetime(2026, 11, 23, 7, 5),
         )
     finally:
