@@ -330,7 +330,7 @@ class LocalPlant:
         late_before = None  # the lines late when the window began: which turned late in it, which recovered
         if first is None or window["start"] >= first:
             with self._reading(window["start"]) as cur:
-                late_before = exception_engine.list_exceptions(cur, at=window["start"], kinds=["late_order"])
+                late_before = shift.late_lines_at(cur, window["start"])
         with self._reading(past) as cur:
             report = shift.shift_report(
                 cur,

@@ -308,6 +308,12 @@ def _late_lines(
     return [_line(e, customers) for e in turned], [_line(e, customers) for e in recovered]
 
 
+def late_lines_at(cur: duckdb.DuckDBPyConnection, at: datetime) -> list[Record]:
+    """The late_order exceptions at `at` (on a cursor of the plant as it stood then): a report's
+    `late_before`."""
+    return list_exceptions(cur, at=at, kinds=["late_order"])
+
+
 def _line(exception: Record, customers: dict[str, str]) -> Record:
     """A late_order exception as the report lists its customer line."""
     detail = exception.get("detail") or {}
