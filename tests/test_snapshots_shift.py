@@ -3,23 +3,40 @@ pinned at 09:00 UTC, at 120x36 and 80x24. Update on purpose with `--snapshot-upd
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from plantkit import scenario_db
 
 from planner_tui.access import LocalPlant
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.screenshots import wait_loaded
 from planner_tui.store import Store
+from planner_tui.store.events import apply_events
+from planner_tui.store.loader import load_snapshot
+from planner_tui.timeutil import parse_timestamp
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 AT = "2026-11-23T09:00:00"
 
 
+def _fed_as_live(path: Path) -> Store:
+    """The sample plant with the scenario applied as a live feed would have: each event 2 s after its time
+    (scenario_db applies them at the real clock, so every lag drawn would change from day to day)."""
+    store = Store.open(path)
+    load_snapshot(store, str(SAMPLE / "plant"))
+    for line in (SAMPLE / "scenario.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        applied = parse_timestamp(event["time"]) + timedelta(seconds=2)
+        apply_events(store, [event], feed="scenario", clock=lambda applied=applied: applied)
+    return store
+
+
 @pytest.fixture
 def app(tmp_path: Path):
-    store = Store.open(scenario_db(tmp_path / "plant.duckdb"))
+    store = _fed_as_live(tmp_path / "plant.duckdb")
     plant = LocalPlant(store)
     plant.acknowledge("machine_down:M-WELD-01", who="ana", at=datetime(2026, 11, 23, 6, 20))
     plant.note("machine_down:M-WELD-01", "servo drive ordered", who="ben", at=datetime(2026, 11, 23, 7, 5))

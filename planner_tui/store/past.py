@@ -1,7 +1,6 @@
 """The plant as it was at a past moment (issue 14): `--as-of TS`, the console's time slider.
 
-The store keeps the present only, but every event applied since the snapshot was loaded is in the event
-log with what it changed (each row's before and after). So the plant at TS is the present with the
+The store keeps the present only, but every event applied is in the event log with what it changed (each row's before and after). So the plant at TS is the present with the
 changes of the events that happened after TS taken back: the first such change of a row and column holds
 its value at TS, and a row an event inserted did not exist yet.
 
@@ -57,13 +56,17 @@ def check_moment(cur: duckdb.DuckDBPyConnection, ts: datetime) -> None:
 
 
 def _restores(cur: duckdb.DuckDBPyConnection, ts: datetime) -> dict[str, dict[str, Any]]:
-    """table -> row key text -> the row's values at TS: None (it did not exist) or {column: value}."""
-    loaded_at = as_datetime(_meta(cur, "loaded_at"))
+    """table -> row key text -> the row's values at TS: None (it did not exist) or {column: value}.
+
+    The events taken back are those that happened after TS. TS is never before the snapshot's extract, so
+    they all happened after it, and none can be in the snapshot: what they changed was applied on top of
+    it. (Not "applied after the load": applied_at is stamped by the feed's clock, a replay's in the demo,
+    and cannot be compared with the load's wall-clock time.)"""
     rows = cur.execute(
         """SELECT changes FROM event_log
-           WHERE outcome = 'applied' AND event_time > ? AND (? IS NULL OR applied_at >= ?) AND changes IS NOT NULL
+           WHERE outcome = 'applied' AND event_time > ? AND changes IS NOT NULL
            ORDER BY applied_at, rowid""",
-        [ts, loaded_at, loaded_at],
+        [ts],
     ).fetchall()
     restores: dict[str, dict[str, Any]] = {}
     for (text,) in rows:
