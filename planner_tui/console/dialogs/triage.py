@@ -48,6 +48,13 @@ TRIAGE_BINDINGS_QUIET: list[BindingType] = [
     if isinstance(b, Binding)
 ]
 
+# ... and for the main screen's inbox: every key works on the row under the cursor, none in the footer.
+TRIAGE_BINDINGS_HIDDEN: list[BindingType] = [
+    Binding(b.key, b.action, b.description, id=b.id, tooltip=b.tooltip, show=False)
+    for b in TRIAGE_BINDINGS
+    if isinstance(b, Binding)
+]
+
 PAST = {
     "acknowledge": "acknowledged",
     "assign": "assigned",

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from planner_tui.access import PlantData
 from planner_tui.console.context import ConsoleApp, console_of
+from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_HIDDEN, TriageActions, TriageDone
 from planner_tui.console.messages import (
     DataChanged,
     PanelData,
@@ -115,7 +116,7 @@ class FilterInput(Input):
         self.post_message(self.Submitted(self, ""))
 
 
-class MainScreen(Screen[None]):
+class MainScreen(TriageActions, Screen[None]):
     crumb = "Plant"
     CSS_PATH = MAIN_TCSS
 
@@ -129,6 +130,9 @@ class MainScreen(Screen[None]):
             Binding(str(i), f"panel('{p.name}')", f"Show {p.title}", id=f"main.panel_{p.name}", show=False)
             for i, p in enumerate(PANELS, start=1)
         ),
+        # Triage acts on the inbox row under the cursor, as on the exception's own screen. Out of the footer
+        # (it must keep `q Quit  ? Keys` at 80 columns); `?` lists them.
+        *TRIAGE_BINDINGS_HIDDEN,
     ]
 
     def __init__(self) -> None:
@@ -230,6 +234,23 @@ class MainScreen(Screen[None]):
                 self._mark_current(name)
 
     # ------------------------------------------------------------------ drill-down
+
+    # --- triage on the inbox row (dialogs/triage.py does the asking and acting) --------------------------
+
+    def triage_target(self) -> str | None:
+        table = self.focused if isinstance(self.focused, LiveTable) else self.table(self.current_panel)
+        target = table.cursor_drill
+        if target is None or target[0] != "exception":
+            self.app.notify("triage acts on an exception: pick one in the inbox (1)", severity="warning")
+            return None
+        return target[1]
+
+    def _target_or_say(self) -> str | None:
+        return self.triage_target()
+
+    def triage_changed(self, message: TriageDone) -> None:
+        if message.error is None:
+            self.request_refresh(force=True)
 
     def action_drill(self) -> None:
         table = self.focused if isinstance(self.focused, LiveTable) else self.table(self.current_panel)

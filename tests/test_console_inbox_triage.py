@@ -1,0 +1,92 @@
+"""Triage from the inbox (issue 15, item 1): the keys the README names act on the inbox row under the
+cursor, as on the exception's own screen, and `?` lists them there; on another panel they say what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+
+import pytest
+from plantkit import scenario_db
+
+from planner_tui.console.app import PlannerApp
+from planner_tui.console.dialogs.help import HelpScreen
+from planner_tui.console.dialogs.note import NoteDialog
+from planner_tui.console.screenshots import settle
+from planner_tui.console.widgets.live_table import LiveTable
+from planner_tui.store import Store
+
+AT = "2026-11-23T09:00:00"
+
+
+def pilot_test(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(scenario_db(tmp_path / "plant.duckdb"))
+    yield s
+    s.close()
+
+
+def _status(app: PlannerApp, exception_id: str) -> str:
+    table = app.screen.query_one("#table-inbox", LiveTable)
+    return str(table.get_row(exception_id)[2])
+
+
+async def _until(pilot, check, rounds: int = 100) -> None:
+    for _ in range(rounds):
+        await settle(pilot)
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()
+
+
+@pilot_test
+async def test_a_and_n_on_the_inbox_row_under_the_cursor(store: Store) -> None:
+    app = PlannerApp(store, at=AT, user="ben")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        inbox = app.screen.query_one("#table-inbox", LiveTable)
+        assert inbox.has_focus and inbox.cursor_key == "machine_down:M-WELD-01"
+        assert _status(app, "machine_down:M-WELD-01") == "open"
+
+        await pilot.press("a")
+        await _until(pilot, lambda: _status(app, "machine_down:M-WELD-01") == "acknowledged")
+        assert any("acknowledged by ben" in n.message for n in app._notifications)
+
+        await pilot.press("down", "n")
+        await settle(pilot)
+        assert isinstance(app.screen, NoteDialog) and app.screen.exception_id == "quality_hold:QH-2611-009"
+        for key in "QA on it":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await settle(pilot)
+        history = store.cursor().execute(
+            "SELECT who, action, detail FROM exception_actions WHERE exception_id = 'quality_hold:QH-2611-009'"
+        ).fetchall()
+        assert history == [("ben", "note", "QA on it")]
+
+
+@pilot_test
+async def test_on_another_panel_the_keys_say_where_they_work_and_help_lists_them(store: Store) -> None:
+    app = PlannerApp(store, at=AT, user="ben")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "a")  # the machines panel
+        await settle(pilot)
+        assert any("pick one in the inbox" in n.message for n in app._notifications)
+        assert store.cursor().execute("SELECT count(*) FROM exception_actions").fetchall() == [(0,)]
+        await pilot.press("?")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        keys = [key for key, _ in app.screen.rows]
+        for key in ("a", "s", "n", "z", "x", "o", "t", "h"):
+            assert key in keys, (key, keys)
