@@ -90,3 +90,43 @@ async def test_on_another_panel_the_keys_say_where_they_work_and_help_lists_them
         keys = [key for key, _ in app.screen.rows]
         for key in ("a", "s", "n", "z", "x", "o", "t", "h"):
             assert key in keys, (key, keys)
+
+
+@pilot_test
+async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(store: Store) -> None:
+    """Issue 15 item 2: one rule. The console and `planner-tui exceptions` list the same rows on the same
+    database and clock; `S` and `--all` both add the snoozed and resolved, marked by their status."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner_tui.access import LocalPlant
+    from planner_tui.cli import app as cli
+    from planner_tui.timeutil import parse_timestamp
+
+    plant = LocalPlant(store)
+    plant.snooze("quality_hold:QH-2611-009", parse_timestamp("2026-11-23T12:00"), who="ana", at=parse_timestamp(AT))
+    plant.resolve("no_supply:SO-24142/1", who="ana", at=parse_timestamp(AT))
+    db = store.path
+
+    def cli_ids(*flags: str) -> list[str]:
+        done = CliRunner().invoke(cli, ["exceptions", "--at", AT, "--db", str(db), "--json", *flags])
+        assert done.exit_code == 0, done.output
+        return [e["exception_id"] for e in json.loads(done.stdout)["exceptions"]]
+
+    app = PlannerApp(store, at=AT, user="ben")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        inbox = app.screen.query_one("#table-inbox", LiveTable)
+        shown = [row.key.value for row in inbox.ordered_rows]
+        assert "quality_hold:QH-2611-009" not in shown and "no_supply:SO-24142/1" not in shown
+        await pilot.press("S")
+        await _until(pilot, lambda: len(inbox.ordered_rows) == len(shown) + 2)
+        every = [row.key.value for row in inbox.ordered_rows]
+        assert _status(app, "quality_hold:QH-2611-009") == "snoozed"
+        assert _status(app, "no_supply:SO-24142/1") == "resolved"
+        await pilot.press("S")
+        await _until(pilot, lambda: len(inbox.ordered_rows) == len(shown))
+    store.close()  # the CLI opens the file itself, in this process
+    assert shown and cli_ids() == shown
+    assert cli_ids("--all") == every

@@ -35,7 +35,7 @@ from planner_tui.console.messages import (
     RefreshDone,
 )
 from planner_tui.console.widgets.live_table import LiveTable
-from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, Row, answer_of, load_header
+from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, Row, answer_of, load_exceptions, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
 from planner_tui.present import moment
 
@@ -133,6 +133,7 @@ class MainScreen(TriageActions, Screen[None]):
         # Triage acts on the inbox row under the cursor, as on the exception's own screen. Out of the footer
         # (it must keep `q Quit  ? Keys` at 80 columns); `?` lists them.
         *TRIAGE_BINDINGS_HIDDEN,
+        Binding("S", "show_all", "Snoozed and resolved", id="main.show_all", show=False),
     ]
 
     def __init__(self) -> None:
@@ -144,6 +145,8 @@ class MainScreen(TriageActions, Screen[None]):
         self._pending: list[PanelData] = []
         self._counts: dict[str, str] = {}
         self._told_news = False  # "since you looked" is said once, on the first inbox
+        # The inbox hides snoozed and resolved exceptions, as `planner-tui exceptions` does; `S` shows them.
+        self.show_all = False
         self._filter_target: LiveTable | None = None
         self._refreshing = False
         self._refresh_wanted = False
@@ -247,6 +250,15 @@ class MainScreen(TriageActions, Screen[None]):
 
     def _target_or_say(self) -> str | None:
         return self.triage_target()
+
+    def action_show_all(self) -> None:
+        """`S`: the snoozed and resolved exceptions too (their status says which), or hide them again."""
+        self.show_all = not self.show_all
+        self.app.notify(
+            "The inbox lists snoozed and resolved exceptions too" if self.show_all else "Snoozed and resolved hidden",
+            timeout=3,
+        )
+        self.request_refresh(force=True)
 
     def triage_changed(self, message: TriageDone) -> None:
         if message.error is None:
@@ -393,7 +405,10 @@ class MainScreen(TriageActions, Screen[None]):
             problems: dict[str, tuple[str, ...]] = {}
             data: dict[str, Any] = {"header": header, "errors": errors, "problems": problems, "version": version}
             try:
-                answer = answer_of(PANELS_BY_NAME[name].load(plant, at))
+                if name == "inbox":
+                    answer = load_exceptions(plant, at, show_all=self.show_all)
+                else:
+                    answer = answer_of(PANELS_BY_NAME[name].load(plant, at))
                 data[name], problems[name] = answer.rows, answer.problems
                 if name == "inbox" and self.console_app.last_looked is not None:
                     data[name], news = mark_news(answer.rows, self.console_app.last_looked, self.console_app.user)
@@ -492,6 +507,8 @@ class MainScreen(TriageActions, Screen[None]):
             count = f"{table.matching:,} of {total:,}" if table.filter_text else f"{total:,}"
             self._counts[panel.name] = count
             title = f"{panel.title} ({count})"
+            if panel.name == "inbox" and self.show_all:
+                title = f"{panel.title}, snoozed and resolved too ({count}) S hides them"
             self._show_detail(table)
             failed = len(self._problems.get(panel.name, ()))
             if failed:

@@ -108,8 +108,10 @@ def load_machines(plant: PlantData, at: datetime) -> list[Row]:
     return out
 
 
-def load_exceptions(plant: PlantData, at: datetime) -> Answer:
-    answer = plant.exceptions(at=at)
+def load_exceptions(plant: PlantData, at: datetime, *, show_all: bool = False) -> Answer:
+    """The inbox as `planner-tui exceptions` lists it: snoozed and resolved ones hidden, unless `show_all`
+    (the console's `S`, the CLI's --all), when they are listed with their status."""
+    answer = plant.exceptions(at=at, include_resolved=show_all, include_snoozed=show_all)
     items = answer.get("exceptions") or []
     out = []
     for e in items:  # in the engine's order, as the CLI lists them (causes before their consequences)
