@@ -69,9 +69,13 @@ async def test_a_and_n_on_the_inbox_row_under_the_cursor(store: Store) -> None:
             await pilot.press("space" if key == " " else key)
         await pilot.press("enter")
         await settle(pilot)
-        history = store.cursor().execute(
-            "SELECT who, action, detail FROM exception_actions WHERE exception_id = 'quality_hold:QH-2611-009'"
-        ).fetchall()
+        history = (
+            store.cursor()
+            .execute(
+                "SELECT who, action, detail FROM exception_actions WHERE exception_id = 'quality_hold:QH-2611-009'"
+            )
+            .fetchall()
+        )
         assert history == [("ben", "note", "QA on it")]
 
 
@@ -130,3 +134,32 @@ async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(st
     store.close()  # the CLI opens the file itself, in this process
     assert shown and cli_ids() == shown
     assert cli_ids("--all") == every
+
+
+@pilot_test
+async def test_resolving_a_critical_one_asks_first_and_keeps_the_reason(store: Store) -> None:
+    """Issue 15 item 3: x asks (a critical exception says so), Escape leaves it open, Enter resolves with the
+    reason typed (none is fine); o reopens at once."""
+    from planner_tui.console.dialogs.resolve import ResolveDialog
+
+    app = PlannerApp(store, at=AT, user="ben")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ResolveDialog) and app.screen.critical
+        await pilot.press("escape")
+        await settle(pilot)
+        assert store.cursor().execute("SELECT count(*) FROM exception_actions").fetchall() == [(0,)]
+        await pilot.press("x")
+        await settle(pilot)
+        for key in "drive replaced":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await settle(pilot)
+        done = (
+            store.cursor()
+            .execute("SELECT who, action, detail FROM exception_actions WHERE exception_id = 'machine_down:M-WELD-01'")
+            .fetchall()
+        )
+        assert done == [("ben", "resolve", "drive replaced")]

@@ -122,11 +122,21 @@ def test_acknowledge_assign_note_resolve_reopen_are_persisted_with_who_and_when(
             summary = str(screen.query_one("#drill-summary", Static).render())
             assert "ACKNOWLEDGED" in summary and f"assigned {PLACER}" in summary
 
+            # resolve asks first (issue 15): an optional reason, kept in the history; Escape leaves it open
             await pilot.press("x")
             await settle(pilot)
+            assert type(app.screen).__name__ == "ResolveDialog"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert triage_row(store, HOLD)[0] != "resolved"
+            await pilot.press("x")
+            await settle(pilot)
+            await pilot.press(*"8D closed", "enter")
+            await settle(pilot)
             assert triage_row(store, HOLD)[0] == "resolved"
+            assert actions(store, HOLD)[-1][:4] == ("resolve", USER, AT, "8D closed")
             assert "RESOLVED" in str(screen.query_one("#drill-summary", Static).render())
-            await pilot.press("x")  # already resolved: refused with a message, no new row
+            await pilot.press("x", "enter")  # already resolved: refused with a message, no new row
             await settle(pilot)
             assert [a[0] for a in actions(store, HOLD)].count("resolve") == 1
             assert any("already resolved" in n.message for n in app._notifications)

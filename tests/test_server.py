@@ -292,6 +292,8 @@ def triage_cases(person: str, until: datetime) -> list[tuple[str, tuple[Any, ...
         ("snooze", (until,), {}),
         ("reopen", (), {}),
         ("resolve", (), {}),
+        ("reopen", (), {}),
+        ("resolve", (), {"reason": "supplier sent a new certificate"}),  # issue 15: the reason is kept
     ]
 
 

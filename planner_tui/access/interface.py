@@ -123,8 +123,11 @@ class PlantData(Protocol):
         such as 2h (see `rules.parse_until`)."""
         ...
 
-    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        """`planner-tui triage resolve ID`: done; it comes back if what raised it happens again."""
+    def resolve(
+        self, exception_id: str, *, who: str | None = None, at: datetime | None = None, reason: str | None = None
+    ) -> Record:
+        """`planner-tui triage resolve ID [--reason TEXT]`: done; it comes back if what raised it happens again.
+        The reason (optional, at most 2,000 characters) is kept in its history."""
         ...
 
     def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:

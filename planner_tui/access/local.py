@@ -10,6 +10,7 @@ polled by whoever calls it (the console's feed worker); its last status is what 
 from __future__ import annotations
 
 import difflib
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -185,8 +186,10 @@ class LocalPlant:
     ) -> Record:
         return self._triage(triage.snooze, exception_id, until, who=who, at=at)
 
-    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        return self._triage(triage.resolve, exception_id, who=who, at=at)
+    def resolve(
+        self, exception_id: str, *, who: str | None = None, at: datetime | None = None, reason: str | None = None
+    ) -> Record:
+        return self._triage(functools.partial(triage.resolve, reason=reason), exception_id, who=who, at=at)
 
     def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._triage(triage.reopen, exception_id, who=who, at=at)

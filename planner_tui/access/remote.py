@@ -332,8 +332,10 @@ class RemotePlant:
     ) -> Record:
         return self._call("snooze", exception_id, until=until)
 
-    def resolve(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
-        return self._call("resolve", exception_id)
+    def resolve(
+        self, exception_id: str, *, who: str | None = None, at: datetime | None = None, reason: str | None = None
+    ) -> Record:
+        return self._call("resolve", exception_id, reason=reason)
 
     def reopen(self, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> Record:
         return self._call("reopen", exception_id)

@@ -268,7 +268,7 @@ def _act(
     who: str | None,
     at: str | None,
     as_json: bool,
-    **options: bool,
+    **options: object,
 ) -> None:
     """`action` (a PlantData triage method) on the plant, then one line (or its --json) saying so."""
     when = parse_at(at)
@@ -369,6 +369,9 @@ def snooze_cmd(
 @triage_app.command("resolve")
 def resolve_cmd(
     exception_id: IdArgument,
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", help="Why it is done (kept in its history, like a note).")
+    ] = None,
     db: DbOption = None,
     server: ServerOption = None,
     who: WhoOption = None,
@@ -376,7 +379,7 @@ def resolve_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve it: it leaves the inbox (see it again with `exceptions --all`)."""
-    _act("resolved", "resolve", exception_id, db=db, server=server, who=who, at=at, as_json=as_json)
+    _act("resolved", "resolve", exception_id, db=db, server=server, who=who, at=at, as_json=as_json, reason=reason)
 
 
 @triage_app.command("reopen")

@@ -268,12 +268,34 @@ def snooze(
     )
 
 
-def resolve(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+def resolve(
+    store: Store,
+    exception_id: str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    reason: str | None = None,
+) -> dict:
+    """Done: it leaves the inbox. `reason` (optional) is kept in its history, as a note's text is."""
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > MAX_TEXT:
+        raise BadRequest(f"a reason is limited to {MAX_TEXT} characters (this one has {len(reason)})")
+
     def guard(current: dict | None, at: datetime) -> None:
         if current and current["status"] == "resolved":
             raise BadRequest(f"{exception_id} is already resolved")
 
-    return _act(store, exception_id, "resolve", who=who, at=at, status="resolved", snoozed_until=None, guard=guard)
+    return _act(
+        store,
+        exception_id,
+        "resolve",
+        who=who,
+        at=at,
+        detail=reason,
+        status="resolved",
+        snoozed_until=None,
+        guard=guard,
+    )
 
 
 def reopen(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:

@@ -20,6 +20,7 @@ from planner_tui.access import PlantData, Record
 from planner_tui.console.context import console_of
 from planner_tui.console.dialogs.assign import AssignDialog
 from planner_tui.console.dialogs.note import NoteDialog
+from planner_tui.console.dialogs.resolve import ResolveDialog
 from planner_tui.console.dialogs.snooze import SnoozeDialog
 from planner_tui.errors import PlannerError
 
@@ -99,13 +100,26 @@ class TriageActions(_Host):
         """Who owns the exception by default (the machine's supervisor, the buyer...): offered first."""
         return None
 
+    def triage_severity(self) -> str | None:
+        """The exception's severity: resolving a critical one asks first."""
+        return None
+
     # --- the actions -------------------------------------------------------------------------------
 
     def action_triage_acknowledge(self) -> None:
         self._triage("acknowledge")
 
     def action_triage_resolve(self) -> None:
-        self._triage("resolve")
+        target = self._target_or_say()
+        if not target:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:  # "" resolves without a reason; None (Escape) leaves it open
+                self._triage("resolve", reason or None, target=target)
+
+        critical = (self.triage_severity() or "").lower() == "critical"
+        self.app.push_screen(ResolveDialog(target, critical=critical), chosen)
 
     def action_triage_reopen(self) -> None:
         self._triage("reopen")
@@ -163,7 +177,7 @@ class TriageActions(_Host):
             "assign": lambda plant: plant.assign(exception_id, argument, who=who, at=at),
             "note": lambda plant: plant.note(exception_id, argument, who=who, at=at),
             "snooze": lambda plant: plant.snooze(exception_id, argument, who=who, at=at),
-            "resolve": lambda plant: plant.resolve(exception_id, who=who, at=at),
+            "resolve": lambda plant: plant.resolve(exception_id, who=who, at=at, reason=argument),
             "reopen": lambda plant: plant.reopen(exception_id, who=who, at=at),
         }
         try:

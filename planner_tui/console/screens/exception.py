@@ -97,6 +97,9 @@ class ExceptionScreen(TriageActions, DrillScreen):
     def triage_owner(self) -> str | None:
         return (self.data or {}).get("owner")
 
+    def triage_severity(self) -> str | None:
+        return (self.data or {}).get("severity")
+
     def triage_changed(self, message: TriageDone) -> None:
         self.reload()
 

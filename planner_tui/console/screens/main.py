@@ -251,6 +251,11 @@ class MainScreen(TriageActions, Screen[None]):
     def _target_or_say(self) -> str | None:
         return self.triage_target()
 
+    def triage_severity(self) -> str | None:
+        table = self.focused if isinstance(self.focused, LiveTable) else self.table(self.current_panel)
+        row = next((r for r in table.all_rows if r.key == table.cursor_key), None)
+        return str(row.cells[0]) if row is not None else None
+
     def action_show_all(self) -> None:
         """`S`: the snoozed and resolved exceptions too (their status says which), or hide them again."""
         self.show_all = not self.show_all
