@@ -163,3 +163,19 @@ async def test_resolving_a_critical_one_asks_first_and_keeps_the_reason(store: S
             .fetchall()
         )
         assert done == [("ben", "resolve", "drive replaced")]
+
+
+def test_a_replays_lag_is_shown_in_real_seconds() -> None:
+    """Issue 15 item 7: the demo's clock runs 60 times faster, so a lag measured on it is 60 times the real
+    one; the header divides by the replay's speed (and still says "replay x60" beside the clock)."""
+    from datetime import datetime
+
+    from planner_tui.console.widgets.status import lag_words
+    from planner_tui.timeutil import ReplayClock
+
+    status = {"state": "live", "lag_seconds": 45.0}
+    assert lag_words(status, None) == "event lag 45 s"
+    assert lag_words(status, None, speed=60) == "event lag 0.75 s"
+    replay = PlannerApp(Store.memory(), clock=ReplayClock(datetime(2026, 11, 23, 6), speed=60))
+    assert replay.clock_speed == 60 and replay.clock_note == "replay x60"
+    assert PlannerApp(Store.memory(), at=AT).clock_speed == 1.0

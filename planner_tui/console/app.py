@@ -144,6 +144,11 @@ class PlannerApp(App[None]):
         return self._at is not None or self.as_of is not None
 
     @property
+    def clock_speed(self) -> float:
+        """How many times faster than real time the console's clock runs: a replay's speed, else 1."""
+        return float(self._clock.speed) if isinstance(self._clock, ReplayClock) else 1.0
+
+    @property
     def clock_note(self) -> str | None:
         """Said beside the clock when it is not the real time."""
         if self.as_of is not None:

@@ -44,6 +44,12 @@ class ConsoleApp(Protocol):
         ...
 
     @property
+    def clock_speed(self) -> float:
+        """How many times faster than real time the clock runs (a replay's speed, else 1): lags are shown in
+        real seconds, divided by it."""
+        ...
+
+    @property
     def clock_note(self) -> str | None:
         """Said beside the clock when it is not the real time ("pinned", "replay x60")."""
         ...

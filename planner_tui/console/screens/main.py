@@ -536,5 +536,6 @@ class MainScreen(TriageActions, Screen[None]):
             error=app.feed_error,
             disconnected=app.disconnected,
             past=app.as_of is not None,
+            speed=app.clock_speed,
         )
         self.query_one(FeedBanner).show(app.feed_status, app.feed_error, app.disconnected)

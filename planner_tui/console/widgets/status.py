@@ -33,7 +33,8 @@ def feed_words(status: Record | None, error: str | None = None, disconnected: st
     return Text(f"feed {state}", style=FEED_STYLE.get(state, ""))
 
 
-def lag_words(status: Record | None, lag: Record | None) -> str:
+def lag_words(status: Record | None, lag: Record | None, speed: float = 1.0) -> str:
+    """The feed's lag in real seconds: a replay measures it on its own clock, `speed` times faster."""
     if status is None:
         return ""  # without a feed, past lags would only confuse
     value = status.get("lag_seconds")
@@ -44,7 +45,7 @@ def lag_words(status: Record | None, lag: Record | None) -> str:
                 break
     if value is None:
         return ""
-    return f"event lag {seconds(float(value))}"
+    return f"event lag {seconds(float(value) / (speed or 1.0))}"
 
 
 class PlantHeader(Static):
@@ -66,6 +67,7 @@ class PlantHeader(Static):
         events: int | None = None,
         disconnected: str | None = None,
         past: bool = False,
+        speed: float = 1.0,
     ) -> None:
         text = Text()
         if past:  # the time slider: unmistakably not now, in words and colour
@@ -76,7 +78,7 @@ class PlantHeader(Static):
             text.append(f" ({clock_note})", style="bold" if past else "dim")
         text.append("  |  ")
         text.append_text(feed_words(status, error, disconnected))
-        lag_text = lag_words(status, lag)
+        lag_text = lag_words(status, lag, speed)
         if lag_text:
             text.append(f"  |  {lag_text}")
         # The plant name gives way first: clock and feed state must show at 80 columns.
