@@ -136,6 +136,19 @@ def _poll(value: Any, base: Path | None) -> float:
     return float(value)
 
 
+def _stale_after(value: Any, base: Path | None) -> float:
+    """A duration (`24h`, `90m`, `2d`, or seconds): how old a snapshot may be before the console warns."""
+    from planner_tui.routing import RoutingError, duration
+
+    try:
+        seconds = duration(value, "stale_after").total_seconds()
+    except RoutingError as bad:
+        raise _Bad(bad.why) from None
+    if seconds <= 0:
+        raise _Bad("expected a duration above 0, like 24h")
+    return seconds
+
+
 def _theme(value: Any, base: Path | None) -> str:
     return _text(value)
 
@@ -228,6 +241,7 @@ _SCHEMA: dict[str, _Key] = {
     "roles": _Key(_roles, None),  # a table: the plant server's roles for users on its Unix socket
     "events": _Key(_events, "PLANNER_TUI_EVENTS", _env_list),
     "poll": _Key(_poll, "PLANNER_TUI_POLL", _env_float),
+    "stale_after": _Key(_stale_after, "PLANNER_TUI_STALE_AFTER"),
     "theme": _Key(_theme, "PLANNER_TUI_THEME"),
     "log_level": _Key(_log_level, "PLANNER_TUI_LOG_LEVEL"),
     "keymap": _Key(_keymap, None),  # a table: too many keys for one variable
@@ -257,6 +271,7 @@ class Settings:
     roles: Mapping[str, str] = field(default_factory=dict)  # serve: OS user -> role on the Unix socket
     events: tuple[str, ...] = ()
     poll: float = 2.0
+    stale_after: float = 24 * 3600.0  # seconds: a snapshot older than this is said to be stale in the console
     theme: str | None = None  # None: Textual's default theme
     log_level: str = "warning"
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -294,6 +309,7 @@ class Settings:
             "roles": dict(self.roles),
             "events": [redact_url(source) for source in self.events],
             "poll": self.poll,
+            "stale_after": self.stale_after,
             "theme": self.theme,
             "log_level": self.log_level,
             "keymap": dict(self.keymap),

@@ -179,3 +179,36 @@ def test_a_replays_lag_is_shown_in_real_seconds() -> None:
     replay = PlannerApp(Store.memory(), clock=ReplayClock(datetime(2026, 11, 23, 6), speed=60))
     assert replay.clock_speed == 60 and replay.clock_note == "replay x60"
     assert PlannerApp(Store.memory(), at=AT).clock_speed == 1.0
+
+
+@pilot_test
+async def test_an_old_snapshot_is_said_in_the_header_and_past_stale_after_in_a_banner(store: Store) -> None:
+    """Issue 15 item 5 (its first half): the header always says how old the snapshot is; past the
+    `stale_after` setting (24 h by default) a banner says the plant shown is that old; the time slider,
+    looking at the past on purpose, is not warned about."""
+    from planner_tui.console.widgets.status import FeedBanner, PlantHeader
+
+    fresh = PlannerApp(store, at=AT)
+    async with fresh.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "snapshot 3h old" in str(fresh.screen.query_one(PlantHeader).render())
+        assert not fresh.screen.query_one(FeedBanner).has_class("-shown")
+    old = PlannerApp(store, at="2026-12-07T06:00:00")
+    async with old.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "snapshot 14d old" in str(old.screen.query_one(PlantHeader).render())
+        banner = old.screen.query_one(FeedBanner)
+        assert banner.has_class("-shown")
+        assert "The snapshot is 14d old (extract 2026-11-23 06:00 UTC; stale_after is 1d)" in str(banner.render())
+
+
+def test_stale_after_takes_a_duration(tmp_path: Path) -> None:
+    from planner_tui import settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('stale_after = "36h"\n')
+    assert settings.load(config).stale_after == 36 * 3600
+    assert settings.load(config, env={"PLANNER_TUI_STALE_AFTER": "90m"}).stale_after == 5400
+    config.write_text('stale_after = "soon"\n')
+    with pytest.raises(settings.SettingsError, match="key 'stale_after'.*got 'soon'"):
+        settings.load(config)

@@ -57,6 +57,7 @@ def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
         ),
         "events_received": one("SELECT count(*) FROM event_log"),
         "loaded_at": _meta(cur, "loaded_at"),
+        "snapshot_as_of": _meta(cur, "as_of"),  # when the ERP/MES extract was taken: how old the plant is
         # An older version stored a snapshot URL with its credentials: never show them.
         "loaded_from": _redacted(_meta(cur, "loaded_from")),
     }

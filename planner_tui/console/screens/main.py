@@ -25,6 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
+from planner_tui import settings
 from planner_tui.access import PlantData
 from planner_tui.console.context import ConsoleApp, console_of
 from planner_tui.console.dialogs.triage import TRIAGE_BINDINGS_HIDDEN, TriageActions, TriageDone
@@ -37,7 +38,7 @@ from planner_tui.console.messages import (
 from planner_tui.console.widgets.live_table import LiveTable
 from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, Row, answer_of, load_exceptions, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
-from planner_tui.present import moment
+from planner_tui.present import duration, moment
 
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 30
@@ -537,5 +538,23 @@ class MainScreen(TriageActions, Screen[None]):
             disconnected=app.disconnected,
             past=app.as_of is not None,
             speed=app.clock_speed,
+            snapshot_as_of=self.header_data.get("snapshot_as_of"),
         )
-        self.query_one(FeedBanner).show(app.feed_status, app.feed_error, app.disconnected)
+        self.query_one(FeedBanner).show(
+            app.feed_status, app.feed_error, app.disconnected, stale_snapshot=self._stale_snapshot(app.now())
+        )
+
+    def _stale_snapshot(self, now: datetime) -> str:
+        """What to say when the loaded snapshot is older than the `stale_after` setting (else "")."""
+        extract = self.header_data.get("snapshot_as_of")
+        if extract is None or self.console_app.as_of is not None:
+            return ""  # the time slider shows the past on purpose
+        limit = settings.current().stale_after
+        age = (now - extract).total_seconds()
+        if age <= limit:
+            return ""
+        return (
+            f"The snapshot is {duration(age / 60)} old (extract {moment(extract)} UTC; stale_after is "
+            f"{duration(limit / 60)}): what is shown is that plant plus the events since. Load a new one "
+            "(planner-tui load)."
+        )

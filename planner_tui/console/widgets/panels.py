@@ -340,6 +340,7 @@ def load_header(plant: PlantData, at: datetime) -> dict[str, Any]:
     header: dict[str, Any] = {"plant": plant.plant_name() or "plant", "lag": None}
     try:
         header["lag"] = plant.event_lag()
+        header["snapshot_as_of"] = as_datetime(plant.status().get("snapshot_as_of"))
     except Exception:
-        log.exception("lag stats")
+        log.exception("lag stats, snapshot age")
     return header

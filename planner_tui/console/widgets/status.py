@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from planner_tui.access import Record
-from planner_tui.present import moment, seconds, short_time
+from planner_tui.present import duration, moment, seconds, short_time
 
 # Named colours, as in planner_tui.present: they read on a 256-colour terminal; the words carry the meaning.
 FEED_STYLE = {"live": "bold green", "catching_up": "bold yellow", "starting": "yellow", "stale": "bold white on red"}
@@ -68,6 +68,7 @@ class PlantHeader(Static):
         disconnected: str | None = None,
         past: bool = False,
         speed: float = 1.0,
+        snapshot_as_of: datetime | None = None,
     ) -> None:
         text = Text()
         if past:  # the time slider: unmistakably not now, in words and colour
@@ -78,6 +79,8 @@ class PlantHeader(Static):
             text.append(f" ({clock_note})", style="bold" if past else "dim")
         text.append("  |  ")
         text.append_text(feed_words(status, error, disconnected))
+        if snapshot_as_of is not None and snapshot_as_of <= now:  # how old the loaded plant is, always in view
+            text.append(f"  |  snapshot {duration((now - snapshot_as_of).total_seconds() / 60)} old")
         lag_text = lag_words(status, lag, speed)
         if lag_text:
             text.append(f"  |  {lag_text}")
@@ -97,7 +100,9 @@ class FeedBanner(Static):
     FeedBanner.-shown { display: block; }
     """
 
-    def show(self, status: Record | None, error: str | None, disconnected: str | None = None) -> None:
+    def show(
+        self, status: Record | None, error: str | None, disconnected: str | None = None, stale_snapshot: str = ""
+    ) -> None:
         state = status.get("state") if status is not None else None
         if disconnected:
             message = (
@@ -112,8 +117,12 @@ class FeedBanner(Static):
             since = short_time(status.get("since"))
             message = f"Feed STALE since {since}: {last_error}. Still retrying; showing data"
             message += f" as of the last event at {short_time(last)}." if last else " already in the store."
+        elif stale_snapshot:
+            message = stale_snapshot
         else:
             self.set_class(False, "-shown")
             return
+        if stale_snapshot and stale_snapshot not in message:
+            message += " " + stale_snapshot
         self.update(Text(message, style="bold"))
         self.set_class(True, "-shown")
