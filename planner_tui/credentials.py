@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from planner_tui.errors import PlannerError
+from planner_tui.errors import PlannerError, SettingEntryError
 from planner_tui.urls import MASK, redact_url
 
 SCHEMES = ("http", "https", "mqtt", "mqtts")
@@ -50,12 +50,8 @@ _MEANT = {
 }
 
 
-class CredentialsError(ValueError):
-    """A `credentials` setting that cannot be used: `key` is its place (`[2].bearer`), `value` what was there."""
-
-    def __init__(self, key: str, why: str, value: Any):
-        super().__init__(f"{key}: {why}")
-        self.key, self.why, self.value = key, why, value
+class CredentialsError(SettingEntryError):
+    """A `credentials` setting that cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class PlannerError(Exception):
     """An error the user can act on; its message is shown as it is."""
 
     exit_code = 1
+
+
+class SettingEntryError(ValueError):
+    """A table in the settings file (routing, credentials, mqtt) with an entry that cannot be used: `key` is
+    its place inside the table (`people.ben.notify[1]`, `[2].bearer`), `value` what was there, `why` the
+    reason. settings.py turns it into one line naming the file, the key and the value."""
+
+    def __init__(self, key: str, why: str, value: Any):
+        super().__init__(f"{key}: {why}")
+        self.key, self.why, self.value = key, why, value
 
 
 class BadRequest(PlannerError):

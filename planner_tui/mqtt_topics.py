@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from planner_tui.errors import SettingEntryError
+
 # How long the broker keeps the session (subscriptions and messages queued while planner_tui is down).
 DEFAULT_SESSION_EXPIRY = 7 * 24 * 3600
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -35,12 +37,8 @@ _TABLE_KEYS = {"client_id", "session_expiry", "topics"}
 _MAP_KEYS = {"topic", "field", "states", "reason", "time", "data"}
 
 
-class TopicMapError(ValueError):
-    """An `mqtt` setting that cannot be used: `key` is its place (`topics[0].machine`), `value` what was there."""
-
-    def __init__(self, key: str, why: str, value: Any):
-        super().__init__(f"{key}: {why}")
-        self.key, self.why, self.value = key, why, value
+class TopicMapError(SettingEntryError):
+    """An `mqtt` setting that cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from planner_tui.errors import SettingEntryError
+
 MATCH_KEYS = ("kind", "severity", "machine", "line", "customer", "tier", "item", "buyer")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -40,13 +42,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 
 
-class RoutingError(ValueError):
-    """A routing setting that cannot be used: `key` is its place (`people.ben.notify[1]`), `value` what
-    was there."""
-
-    def __init__(self, key: str, why: str, value: Any):
-        super().__init__(f"{key}: {why}")
-        self.key, self.why, self.value = key, why, value
+class RoutingError(SettingEntryError):
+    """A routing setting that cannot be used (people, teams, routing)."""
 
 
 def duration(value: Any, key: str) -> timedelta:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from planner_tui.errors import BadRequest
+from planner_tui.errors import BadRequest, SettingEntryError
 from planner_tui.logs import LEVELS as LOG_LEVELS
 
 CONFIG_ENV = "PLANNER_TUI_CONFIG"
@@ -224,11 +224,8 @@ def _parsed_by(module_name: str) -> Callable[[Any, Path | None], Any]:
         module = importlib.import_module(f"planner_tui.{module_name}")
         try:
             return module.parse(value, base)
-        except ValueError as bad:
-            if not hasattr(bad, "why"):
-                raise
-            key = str(bad.key).lstrip(".") or None  # type: ignore[attr-defined]
-            raise _Bad(bad.why, key=key, value=bad.value) from None  # type: ignore[attr-defined]
+        except SettingEntryError as bad:
+            raise _Bad(bad.why, key=str(bad.key).lstrip(".") or None, value=bad.value) from None
 
     return check
 
