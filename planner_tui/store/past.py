@@ -30,20 +30,16 @@ from planner_tui.store.contract import TABLES_BY_NAME
 from planner_tui.store.contract import table as contract_table
 from planner_tui.store.db import Store
 from planner_tui.store.events.working import arrow_table
+from planner_tui.store.status import store_meta
 from planner_tui.store.triage import replay_actions
 from planner_tui.timeutil import as_datetime, iso
 
 _MISSING = object()
 
 
-def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    rows = cur.execute("SELECT value FROM store_meta WHERE key = ?", [key]).fetchall()
-    return rows[0][0] if rows else None
-
-
 def earliest(cur: duckdb.DuckDBPyConnection) -> datetime | None:
     """The earliest moment the plant can be shown at: its snapshot's extract time."""
-    return as_datetime(_meta(cur, "as_of"))
+    return as_datetime(store_meta(cur, "as_of"))
 
 
 def check_moment(cur: duckdb.DuckDBPyConnection, ts: datetime) -> None:

@@ -11,9 +11,10 @@ from planner_tui.store.schema import existing_tables
 from planner_tui.urls import redact_url
 
 
-def _meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = cur.execute("SELECT value FROM store_meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else None
+def store_meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """One value of `store_meta` (as_of, plant, loaded_at, ...); None when it was never written."""
+    rows = cur.execute("SELECT value FROM store_meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _redacted(value: str | None) -> str | None:
@@ -22,7 +23,7 @@ def _redacted(value: str | None) -> str | None:
 
 def plant_name(cur: duckdb.DuckDBPyConnection) -> str | None:
     """The plant's name: the snapshot's own (snapshot.json "plant"), else its machines' plants, else None."""
-    named = _meta(cur, "plant")
+    named = store_meta(cur, "plant")
     if named:
         return named
     plants = [
@@ -56,8 +57,8 @@ def plant_status(cur: duckdb.DuckDBPyConnection) -> dict:
             "SELECT count(*) FROM production_orders WHERE status IN ('planned', 'released', 'in_progress')"
         ),
         "events_received": one("SELECT count(*) FROM event_log"),
-        "loaded_at": _meta(cur, "loaded_at"),
-        "snapshot_as_of": _meta(cur, "as_of"),  # when the ERP/MES extract was taken: how old the plant is
+        "loaded_at": store_meta(cur, "loaded_at"),
+        "snapshot_as_of": store_meta(cur, "as_of"),  # when the ERP/MES extract was taken: how old the plant is
         # An older version stored a snapshot URL with its credentials: never show them.
-        "loaded_from": _redacted(_meta(cur, "loaded_from")),
+        "loaded_from": _redacted(store_meta(cur, "loaded_from")),
     }
