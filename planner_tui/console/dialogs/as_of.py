@@ -6,16 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Input, Label, OptionList
-from textual.widgets.option_list import Option
 
 from planner_tui.access.rules import parse_until
-from planner_tui.console.dialogs._base import Dialog
-from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.console.dialogs._time import TimeDialog
+from planner_tui.errors import BadRequest
 from planner_tui.present import moment
 from planner_tui.timeutil import parse_timestamp
 
@@ -39,7 +34,7 @@ def parse_moment(text: str, now: datetime) -> datetime:
     return moment_asked
 
 
-class AsOfDialog(Dialog[datetime]):
+class AsOfDialog(TimeDialog):
     """Dismisses with the moment to show (naive UTC), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,50 +42,13 @@ class AsOfDialog(Dialog[datetime]):
         Binding("4", "preset(1)", "4h ago", id="as_of.4h"),
         Binding("8", "preset(2)", "8h ago", id="as_of.8h"),
     ]
+    prefix = "as-of"
+    heading = "Show the plant as it stood at"
+    placeholder = "or type a time: 2026-11-23T07:00, or how long ago: 90m, 2h, 1d"
+    hint = "Enter pick  Tab typed time  1/4/8 presets  Esc cancel"
 
     def __init__(self, now: datetime) -> None:
-        super().__init__()
-        self.now = now
-        self.presets = as_of_presets(now)
+        super().__init__(now, as_of_presets(now))
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label("Show the plant as it stood at", classes="dialog-title")
-            yield OptionList(
-                *[Option(f"{name:<8} {when:%a} {moment(when)} UTC") for name, when in self.presets],
-                id="as-of-presets",
-            )
-            yield Input(placeholder="or type a time: 2026-11-23T07:00, or how long ago: 90m, 2h, 1d", id="as-of-time")
-            yield Label("", id="as-of-error", classes="dialog-error")
-            yield Label("Enter pick  Tab typed time  1/4/8 presets  Esc cancel", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.highlighted = 0
-        options.focus()
-
-    def action_preset(self, index: int) -> None:
-        if isinstance(self.focused, Input):
-            return
-        self.dismiss(self.presets[index][1])
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "preset" and isinstance(self.focused, Input))
-
-    @on(OptionList.OptionSelected)
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(self.presets[event.option_index][1])
-
-    @on(Input.Submitted, "#as-of-time")
-    def _typed(self, event: Input.Submitted) -> None:
-        error = self.query_one("#as-of-error", Label)
-        if not event.value.strip():
-            error.update("type a time, or Tab back to the presets")
-            return
-        try:
-            when = parse_moment(event.value, self.now)
-        except PlannerError as problem:
-            error.update(str(problem))
-            return
-        self.dismiss(when)
+    def parse(self, text: str) -> datetime:
+        return parse_moment(text, self.now)

@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Input, Label, OptionList
-from textual.widgets.option_list import Option
 
 from planner_tui.access.rules import parse_until
-from planner_tui.console.dialogs._base import Dialog
-from planner_tui.errors import BadRequest, PlannerError
+from planner_tui.console.dialogs._time import TimeDialog
+from planner_tui.errors import BadRequest
 from planner_tui.present import moment
 
 
@@ -35,7 +30,7 @@ def parse_snooze(text: str, now: datetime) -> datetime:
     return until
 
 
-class SnoozeDialog(Dialog[datetime]):
+class SnoozeDialog(TimeDialog):
     """Dismisses with the snooze end (naive UTC), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,51 +38,15 @@ class SnoozeDialog(Dialog[datetime]):
         Binding("4", "preset(1)", "+4h", id="snooze.4h"),
         Binding("t", "preset(2)", "Tomorrow 06:00", id="snooze.tomorrow"),
     ]
+    prefix = "snooze"
+    placeholder = "or type a time: 2026-11-26T14:00 or 90m, 2h, 1d"
+    hint = "Enter pick  Tab typed time  1/4/t presets  Esc cancel"
+    preset_width = 15
 
     def __init__(self, exception_id: str, now: datetime) -> None:
-        super().__init__()
+        super().__init__(now, snooze_presets(now))
         self.exception_id = exception_id
-        self.now = now
-        self.presets = snooze_presets(now)
+        self.heading = f"Snooze {exception_id} until"
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(f"Snooze {self.exception_id} until", classes="dialog-title")
-            yield OptionList(
-                *[Option(f"{name:<15} {until:%a} {moment(until)} UTC") for name, until in self.presets],
-                id="snooze-presets",
-            )
-            yield Input(placeholder="or type a time: 2026-11-26T14:00 or 90m, 2h, 1d", id="snooze-time")
-            yield Label("", id="snooze-error", classes="dialog-error")
-            yield Label("Enter pick  Tab typed time  1/4/t presets  Esc cancel", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.highlighted = 0
-        options.focus()
-
-    def action_preset(self, index: int) -> None:
-        if isinstance(self.focused, Input):
-            return  # typing "1" or "t" into the time field is text, not a preset
-        self.dismiss(self.presets[index][1])
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "preset" and isinstance(self.focused, Input))
-
-    @on(OptionList.OptionSelected)
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(self.presets[event.option_index][1])
-
-    @on(Input.Submitted, "#snooze-time")
-    def _typed(self, event: Input.Submitted) -> None:
-        error = self.query_one("#snooze-error", Label)
-        if not event.value.strip():
-            error.update("type a time, or Tab back to the presets")
-            return
-        try:
-            until = parse_snooze(event.value, self.now)
-        except PlannerError as problem:
-            error.update(str(problem))
-            return
-        self.dismiss(until)
+    def parse(self, text: str) -> datetime:
+        return parse_snooze(text, self.now)
