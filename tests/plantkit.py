@@ -12,6 +12,8 @@ validation, so a test can also build a broken plant on purpose.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from pathlib import Path
 
 from planner_tui.store import Store
@@ -81,3 +83,13 @@ def scenario_db(path: Path) -> Path:
     finally:
         memory.close()
     return path
+
+
+def pilot_test(fn):
+    """Run an async pilot test on its own event loop (no async pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper

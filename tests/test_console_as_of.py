@@ -5,12 +5,11 @@ back to now. Driven with Textual's pilot on the scenario's plant (clock pinned a
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from plantkit import scenario_db
+from plantkit import pilot_test, scenario_db
 
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.dialogs.as_of import AsOfDialog, parse_moment
@@ -22,14 +21,6 @@ from planner_tui.errors import BadRequest
 from planner_tui.store import Store
 
 AT = "2026-11-23T09:00:00"
-
-
-def pilot_test(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture

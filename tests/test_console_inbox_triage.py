@@ -4,11 +4,10 @@ cursor, as on the exception's own screen, and `?` lists them there; on another p
 from __future__ import annotations
 
 import asyncio
-import functools
 from pathlib import Path
 
 import pytest
-from plantkit import scenario_db
+from plantkit import pilot_test, scenario_db
 
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.dialogs.help import HelpScreen
@@ -18,14 +17,6 @@ from planner_tui.console.widgets.live_table import LiveTable
 from planner_tui.store import Store
 
 AT = "2026-11-23T09:00:00"
-
-
-def pilot_test(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ banner, in-place updates that keep the cursor, and the second-process lock messa
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from plantkit import pilot_test
 
 from planner_tui.console.app import PlannerApp
 from planner_tui.console.screenshots import scenario_store, settle
@@ -23,16 +22,6 @@ from planner_tui.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 AT = "2026-11-23T09:00:00"  # after the scenario's last event
-
-
-def pilot_test(fn):
-    """Run an async pilot test on its own event loop (no async pytest plugin needed)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")
