@@ -123,12 +123,9 @@ def _events(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime, type
     return found
 
 
-def _before(event: Record, table: str) -> Record:
-    """What `table`'s row was before `event` changed it (its first change of that table), {} when none."""
-    for change in event["changes"]:
-        if change.get("table") == table:
-            return change.get("before") or {}
-    return {}
+def _change(event: Record, table: str) -> Record:
+    """`event`'s first change of a row of `table` ({table, key, before, after}), {} when none."""
+    return next((change for change in event["changes"] if change.get("table") == table), {})
 
 
 def _attention(inbox: list[Record], notes: dict[str, Record]) -> list[Record]:
@@ -195,7 +192,7 @@ def _stops(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime, inbox
             stop["up_at"] = event["event_time"]
             done.append(stop)
         else:  # back up from a stop no event began (the snapshot had it down): the change says since when
-            before = _before(event, "machine_states")
+            before = _change(event, "machine_states").get("before") or {}
             if before.get("state") == "down" and before.get("since"):
                 down_at = datetime.fromisoformat(before["since"])
                 done.append(
@@ -239,7 +236,9 @@ def _stops(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime, inbox
 def _holds(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[Record]:
     """Holds placed or released in the window, and those still active that were placed before it."""
     placed = {e["data"].get("hold_id") for e in _events(cur, start, end, ("hold.placed",))}
-    released = {_after_key(e, "quality_holds"): e["event_time"] for e in _events(cur, start, end, ("hold.released",))}
+    released = {
+        _change(e, "quality_holds").get("key"): e["event_time"] for e in _events(cur, start, end, ("hold.released",))
+    }
     holds = _rows(
         cur,
         """SELECT h.hold_id, h.lot_id, l.item_id, h.reason, h.placed_at, h.placed_by, h.status
@@ -275,13 +274,6 @@ def _holds(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> li
             }
         )
     return out
-
-
-def _after_key(event: Record, table: str) -> str | None:
-    for change in event["changes"]:
-        if change.get("table") == table:
-            return change.get("key")
-    return None
 
 
 def _late_lines(
@@ -385,12 +377,11 @@ def _orders(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> R
     events = _events(cur, start, end, ("order.confirmed", "order.changed", "order.cancelled"))
     confirmed, changed, cancelled = [], [], []
     for event in events:
-        key = _after_key(event, "sales_orders")
         for change in event["changes"]:
             if change.get("table") != "sales_orders":
                 continue
             before, after = change.get("before") or {}, change.get("after") or {}
-            entry = {"line": change.get("key") or key, "at": event["event_time"]}
+            entry = {"line": change.get("key"), "at": event["event_time"]}
             if event["type"] == "order.confirmed":
                 confirmed_at = after.get("confirmed_at")
                 confirmed_at = datetime.fromisoformat(confirmed_at) if confirmed_at else event["event_time"]
