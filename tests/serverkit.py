@@ -31,17 +31,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from plantkit import scenario_db
 
 from planner_tui.access.address import parse_address
-from planner_tui.access.remote import RemotePlant
+from planner_tui.access.api import PREFIX
+from planner_tui.access.remote import RemotePlant, _events
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -262,3 +265,48 @@ def plant_server(sample_plant_db: Path, tmp_path: Path) -> Iterator[RunningServe
 def shared_server(sample_plant_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server for a whole module, for tests that only read (or triage ids no other test uses)."""
     yield from served(copy_db(sample_plant_db, tmp_path_factory.mktemp("shared-server")))
+
+
+class Stream:
+    """The server's live stream, read by a thread of its own: every (event, data) heard, in order."""
+
+    def __init__(self, server: RunningServer, token: str | None = None, *, hello_within: float = 5.0) -> None:
+        """Over the Unix socket, or over TCP with `token`; its first message (hello) within `hello_within` s."""
+        self.heard: list[tuple[str, dict]] = []
+        self.ended = threading.Event()
+        timeout = httpx.Timeout(30.0, connect=5.0)
+        if token is None:
+            self._client = httpx.Client(
+                transport=httpx.HTTPTransport(uds=str(server.socket)), base_url="http://planner-tui", timeout=timeout
+            )
+        else:
+            self._client = httpx.Client(
+                base_url=f"http://{server.tcp[4:]}", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self.wait_for(lambda event, data: event == "hello", hello_within)
+
+    def _read(self) -> None:
+        try:
+            with self._client.stream("GET", f"{PREFIX}/stream") as response:
+                for event, data in _events(response.iter_lines()):
+                    self.heard.append((event, data))
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.ended.set()
+
+    def wait_for(self, match: Callable[[str, dict], bool], timeout: float = 5.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event, data in list(self.heard):
+                if match(event, data):
+                    return data
+            if self.ended.is_set():
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"not heard on the stream within {timeout} s; heard {self.heard}")
+
+    def close(self) -> None:
+        self._client.close()

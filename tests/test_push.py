@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 import serverkit
-from serverkit import RunningServer, follow, start_server
+from serverkit import RunningServer, Stream, follow, start_server
 
 from planner_tui.access.address import parse_address
 from planner_tui.access.api import PREFIX
-from planner_tui.access.remote import _events
 from planner_tui.server.http import _decode_events
 from planner_tui.server.listen import _tcp_socket
 from planner_tui.timeutil import utcnow
@@ -351,34 +350,8 @@ def test_a_rejected_event_is_answered_2xx_with_its_reason_and_kept(server, inges
 # --- who hears it ---------------------------------------------------------------------------------------
 
 
-class Stream:
-    """GET /api/v1/stream over the Unix socket, read by a thread of its own: every (event, data) heard."""
-
-    def __init__(self, server: RunningServer) -> None:
-        self.heard: list[tuple[str, dict]] = []
-        self._client = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(server.socket)),
-            base_url="http://planner-tui",
-            timeout=httpx.Timeout(30.0, connect=5.0),
-        )
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        wait_for(lambda: any(event == "hello" for event, _ in self.heard), "the stream's hello")
-
-    def _read(self) -> None:
-        try:
-            with self._client.stream("GET", f"{PREFIX}/stream") as response:
-                for event, data in _events(response.iter_lines()):
-                    self.heard.append((event, data))
-        except httpx.HTTPError:
-            pass
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def test_a_push_is_heard_on_the_live_stream_and_by_a_console(server, ingest_token):
-    stream = Stream(server)
+    stream = Stream(server, hello_within=10.0)
     console = server.client()
     follow(console)
     try:

@@ -9,9 +9,7 @@ import json
 import os
 import pwd
 import shutil
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,12 +19,12 @@ import httpx
 import pytest
 import serverkit
 import typer
-from serverkit import AT, SNAPSHOT, RunningServer, follow
+from serverkit import AT, SNAPSHOT, RunningServer, Stream, follow
 
 from planner_tui import wire
 from planner_tui.access import LocalPlant
 from planner_tui.access.api import PREFIX, endpoints
-from planner_tui.access.remote import RemotePlant, _events
+from planner_tui.access.remote import RemotePlant
 from planner_tui.errors import BadRequest, NotAllowed, NotAuthenticated, NotFound, PlannerError, SnapshotError
 from planner_tui.store import Store
 from planner_tui.store.loader import load_snapshot
@@ -65,51 +63,6 @@ def raw_client(server: RunningServer) -> httpx.Client:
     return httpx.Client(
         transport=httpx.HTTPTransport(uds=str(server.socket)), base_url="http://planner-tui", timeout=10.0
     )
-
-
-class Stream:
-    """The server's live stream, read by a thread of its own: every (event, data) heard, in order."""
-
-    def __init__(self, server: RunningServer, token: str | None = None) -> None:
-        """Over the Unix socket, or over TCP with `token`."""
-        self.heard: list[tuple[str, dict]] = []
-        self.ended = threading.Event()
-        timeout = httpx.Timeout(30.0, connect=5.0)
-        if token is None:
-            self._client = httpx.Client(
-                transport=httpx.HTTPTransport(uds=str(server.socket)), base_url="http://planner-tui", timeout=timeout
-            )
-        else:
-            self._client = httpx.Client(
-                base_url=f"http://{server.tcp[4:]}", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-            )
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        self.wait_for(lambda event, data: event == "hello")
-
-    def _read(self) -> None:
-        try:
-            with self._client.stream("GET", f"{PREFIX}/stream") as response:
-                for event, data in _events(response.iter_lines()):
-                    self.heard.append((event, data))
-        except httpx.HTTPError:
-            pass
-        finally:
-            self.ended.set()
-
-    def wait_for(self, match: Callable[[str, dict], bool], timeout: float = 5.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event, data in list(self.heard):
-                if match(event, data):
-                    return data
-            if self.ended.is_set():
-                break
-            time.sleep(0.01)
-        raise AssertionError(f"not heard on the stream within {timeout} s; heard {self.heard}")
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def live_exception(plant: RemotePlant | LocalPlant, kind: str, index: int = 0) -> str:
