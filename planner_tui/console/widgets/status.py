@@ -81,11 +81,12 @@ class PlantHeader(Static):
         text.append_text(feed_words(status, error, disconnected))
         if snapshot_as_of is not None and snapshot_as_of <= now:  # how old the loaded plant is, always in view
             text.append(f"  |  snapshot {duration((now - snapshot_as_of).total_seconds() / 60)} old")
+        width = (self.size.width or 120) - 2
         lag_text = lag_words(status, lag, speed)
-        if lag_text:
+        if lag_text and text.cell_len + 5 + len(lag_text) <= width:  # whole or not at all: never "event lag" cut short
             text.append(f"  |  {lag_text}")
-        # The plant name gives way first: clock and feed state must show at 80 columns.
-        room = (self.size.width or 120) - 2 - text.cell_len - 5
+        # The plant name gives way first: clock, feed state and the snapshot's age must show at 80 columns.
+        room = width - text.cell_len - 5
         name = plant if len(plant) <= room else plant[: max(room - 1, 0)] + "…"
         if room >= 4:
             text = Text.assemble((name, "bold"), "  |  ", text)
