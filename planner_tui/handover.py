@@ -10,7 +10,7 @@ import html
 from datetime import datetime, timedelta
 from typing import Any
 
-from planner_tui.present import duration, moment, quantity, seconds, short_time
+from planner_tui.present import duration, eta, moment, quantity, seconds, short_time
 from planner_tui.timeutil import as_datetime
 
 Record = dict[str, Any]
@@ -83,7 +83,7 @@ def to_markdown(report: Record, *, plant: str | None = None) -> str:
             f"Customer lines made late ({len(report['late_lines'])})",
             [
                 f"**{line['line']}** {line.get('customer') or line.get('customer_id') or ''}: promised "
-                f"{line.get('promised_date')}, ETA {short_time(line.get('eta'))} ({_days(line.get('days_late'))} late; "
+                f"{line.get('promised_date')}, ETA {eta(line)} ({_days(line.get('days_late'))} late; "
                 f"cause: {line.get('cause') or '?'})"
                 for line in report["late_lines"]
             ],

@@ -149,6 +149,24 @@ def _stale_after(value: Any, base: Path | None) -> float:
     return seconds
 
 
+_KIND_NAME = re.compile(r"^(\*|[a-z_]+)$")
+
+
+def _fallback_owners(value: Any, base: Path | None) -> dict[str, str]:
+    """kind = "person" ("*" for every kind): who owns an exception the plant names nobody for. The kinds
+    are checked by the inbox (planner_tui/access), which knows them; here only their form."""
+    if not isinstance(value, dict):
+        raise _Bad('expected a table of exception kind = "person", e.g. shortage = "Mia Buyer"')
+    owners: dict[str, str] = {}
+    for kind, person in value.items():
+        if not _KIND_NAME.match(kind):
+            raise _Bad('expected an exception kind such as shortage, or "*" for every kind', key=kind, value=kind)
+        if not isinstance(person, str) or not person.strip():
+            raise _Bad("expected a person's name", key=kind, value=person)
+        owners[kind] = person.strip()
+    return owners
+
+
 def _theme(value: Any, base: Path | None) -> str:
     return _text(value)
 
@@ -239,6 +257,7 @@ _SCHEMA: dict[str, _Key] = {
     "events": _Key(_events, "PLANNER_TUI_EVENTS", _env_list),
     "poll": _Key(_poll, "PLANNER_TUI_POLL", _env_float),
     "stale_after": _Key(_stale_after, "PLANNER_TUI_STALE_AFTER"),
+    "fallback_owners": _Key(_fallback_owners, None),  # a table
     "theme": _Key(_theme, "PLANNER_TUI_THEME"),
     "log_level": _Key(_log_level, "PLANNER_TUI_LOG_LEVEL"),
     "keymap": _Key(_keymap, None),  # a table: too many keys for one variable
@@ -269,6 +288,7 @@ class Settings:
     events: tuple[str, ...] = ()
     poll: float = 2.0
     stale_after: float = 24 * 3600.0  # seconds: a snapshot older than this is said to be stale in the console
+    fallback_owners: Mapping[str, str] = field(default_factory=dict)  # exception kind ("*": any) -> person
     theme: str | None = None  # None: Textual's default theme
     log_level: str = "warning"
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -307,6 +327,7 @@ class Settings:
             "events": [redact_url(source) for source in self.events],
             "poll": self.poll,
             "stale_after": self.stale_after,
+            "fallback_owners": dict(self.fallback_owners),
             "theme": self.theme,
             "log_level": self.log_level,
             "keymap": dict(self.keymap),

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from planner_tui.store import Store
-from planner_tui.store.contract import TABLES_BY_NAME
+from planner_tui.store.contract import DATE, TABLES, TABLES_BY_NAME, TS
+from planner_tui.timeutil import as_datetime
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -58,6 +60,33 @@ def insert_rows(store: Store, table: str, rows: list[dict]) -> None:
             raise KeyError(f"{table}: unknown column(s) {sorted(unknown)}")
         values = [row[n] if n in row else defaults.get(n) for n in names]
         store.con.execute(f'INSERT INTO "{table}" ({cols}) VALUES ({placeholders})', values)
+
+
+def freshen(store: Store, to: datetime) -> timedelta:
+    """Move a loaded snapshot in time so it was extracted at `to` (minute-exact; its dates by whole days):
+    a plant to run at the real clock, where a snapshot weeks old has every open line past its promise.
+    Returns how far it moved."""
+    extract = as_datetime(store.con.execute("SELECT value FROM store_meta WHERE key = 'as_of'").fetchall()[0][0])
+    assert extract is not None
+    moved = (to - extract) // timedelta(minutes=1) * timedelta(minutes=1)
+    for table in TABLES:
+        shifted = [
+            f'"{c.name}" = "{c.name}" + ' + ("?" if c.type == TS else "CAST(? AS INTEGER)")
+            for c in table.columns
+            if c.type in (TS, DATE)
+        ]
+        if shifted:
+            params = [
+                moved if c.type == TS else round(moved / timedelta(days=1))
+                for c in table.columns
+                if c.type in (TS, DATE)
+            ]
+            store.con.execute(f'UPDATE "{table.name}" SET {", ".join(shifted)}', params)
+    store.con.execute(
+        "UPDATE store_meta SET value = strftime(CAST(? AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S') WHERE key = 'as_of'",
+        [extract + moved],
+    )
+    return moved
 
 
 def make_plant(store: Store | None = None, **tables: list[dict]) -> Store:

@@ -111,7 +111,15 @@ def test_orders_at_risk_rows_give_status_slip_eta_promise_customer(store) -> Non
     lines = {f"{ln['sales_order_id']}/{ln['line_no']}": ln for ln in plant.reschedule(at=at)["lines_at_risk"]}
     assert lines and set(rows) == set(lines)
     for key, line in lines.items():
-        status = "moved" if not line["late"] else "LATE in plan" if line["late_in_plan"] else "LATE"
+        status = (
+            "moved"
+            if not line["late"]
+            else "OVERDUE"
+            if line["overdue"]
+            else "LATE in plan"
+            if line["late_in_plan"]
+            else "LATE"
+        )
         assert [c if isinstance(c, str) else c.plain for c in rows[key].cells] == [
             key,
             status,

@@ -4,9 +4,10 @@ stop's slip shown apart from lateness against the promise.
 On a hand-worked plant (clock Jan 5 07:00, no calendars: every minute works):
   * ANNA (person, Anna Berg, supervisor Lea) is needed by P1 op 10 (M1, 08:00-10:00), made for SO-1/1
     promised Jan 5, and by P2A op 10 (M1, 10:00-11:00), one of the two orders made for SO-2/1;
-  * SO-2/1 was promised Jan 1: the plan already has it late (its other order P2B ends Jan 10 10:00).
+  * SO-2/1 is promised Jan 6: the plan already has it late (its other order P2B ends Jan 10 10:00); not
+    yet past its promise, which would make it OVERDUE whatever the plan says.
 Anna away 30 h from 07:00: P1 runs Jan 6 13:00-15:00, so SO-1/1 turns late (+1d) and slips 29 h; P2A
-moves too, but SO-2/1's ETA stays P2B's end: it does not slip, it was and stays late in the plan (+9d).
+moves too, but SO-2/1's ETA stays P2B's end: it does not slip, it was and stays late in the plan (+4d).
 
 Driven by Textual's pilot through the real console app, as the planner drives it.
 """
@@ -55,7 +56,7 @@ def build(*, anna_away: bool = False) -> Store:
         "customers": [{"customer_id": "C1", "name": "Acme", "account_manager": "Amy"}],
         "sales_orders": [
             {"sales_order_id": "SO-1", "customer_id": "C1", "item_id": "X", "promised_date": "2026-01-05"},
-            {"sales_order_id": "SO-2", "customer_id": "C1", "item_id": "X", "promised_date": "2026-01-01"},
+            {"sales_order_id": "SO-2", "customer_id": "C1", "item_id": "X", "promised_date": "2026-01-06"},
         ],
         "production_orders": [
             _po("P1", "SO-1", "2026-01-05T08:00", "2026-01-05T10:00"),
@@ -136,7 +137,7 @@ def test_the_impact_shows_each_lines_slip_apart_from_its_standing_against_the_pr
     # The plant does what the docstring says, or the labels below would prove nothing.
     assert lines["SO-1/1"]["turns_late"] and lines["SO-1/1"]["slip_minutes"] == 29 * 60
     assert lines["SO-2/1"]["late_in_plan"] and lines["SO-2/1"]["slip_minutes"] == 0
-    assert lines["SO-2/1"]["days_late"] == 9
+    assert lines["SO-2/1"]["days_late"] == 4
 
     async def run() -> None:
         app = console(away_store, at=AT)
@@ -148,7 +149,7 @@ def test_the_impact_shows_each_lines_slip_apart_from_its_standing_against_the_pr
             turned = line_node(tree, "SO-1/1").label.plain
             assert "slip +1d 5h" in turned and "LATE +1d" in turned
             in_plan = line_node(tree, "SO-2/1").label.plain
-            assert "slip —" in in_plan and "LATE in plan +9d" in in_plan
+            assert "slip —" in in_plan and "LATE in plan +4d" in in_plan
             # The slip and the standing come before the dates: both readable at 80 columns.
             assert in_plan.index("LATE in plan") < in_plan.index("promised")
             # Turned late by this stop first.
@@ -350,7 +351,7 @@ def test_the_absence_exception_opens_the_resources_impact_and_triages_it(away_st
             hit = find_node(tree, lambda n: n.label.plain.startswith("Customer lines hit"))
             assert hit is not None
             assert any("1 turned late by this stop" in c.label.plain for c in hit.children)
-            assert "LATE in plan +9d" in line_node(tree, "SO-2/1").label.plain
+            assert "LATE in plan +4d" in line_node(tree, "SO-2/1").label.plain
             tree.move_cursor(opens)
             await pilot.press("enter")
             await wait_loaded(pilot)

@@ -407,12 +407,13 @@ def test_triage_of_a_stale_feed_kept_under_its_credentials_is_moved_to_the_redac
     old_id = f"feed_stale:http://planner:{SECRET}@mes.example/events"
     other_id = f"feed_stale:http://mes.example/events?token={TOKEN}"
     store.con.execute(
-        "INSERT INTO exception_triage VALUES (?, 'acknowledged', 'ben', NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
+        "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by) "
+        "VALUES (?, 'acknowledged', 'ben', NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
         " (?, 'resolved', NULL, NULL, TIMESTAMP '2026-01-05 09:00:00', 'eva')",
         [old_id, other_id],
     )
     store.con.execute(
-        "INSERT INTO exception_actions VALUES (?, TIMESTAMP '2026-01-05 08:00:00', 'ben', 'acknowledge', NULL),"
+        "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail) VALUES (?, TIMESTAMP '2026-01-05 08:00:00', 'ben', 'acknowledge', NULL),"
         " (?, TIMESTAMP '2026-01-05 09:00:00', 'eva', 'resolve', 'feed back')",
         [old_id, other_id],
     )
@@ -435,7 +436,8 @@ def test_a_stale_feed_triaged_under_two_passwords_keeps_its_latest_state(tmp_pat
     store = plant(Store.open(db))
     first, second = "feed_stale:http://ben:pw-one@mes.example/events", "feed_stale:http://eva:pw-two@mes.example/events"
     store.con.execute(
-        "INSERT INTO exception_triage VALUES (?, 'acknowledged', NULL, NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
+        "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by) "
+        "VALUES (?, 'acknowledged', NULL, NULL, TIMESTAMP '2026-01-05 08:00:00', 'ben'),"
         " (?, 'resolved', NULL, NULL, TIMESTAMP '2026-01-05 09:00:00', 'eva')",
         [first, second],
     )

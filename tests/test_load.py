@@ -442,7 +442,8 @@ def test_a_reload_replaces_the_snapshot_and_keeps_planner_tui_tables(tmp_path):
             "VALUES ('mes', 'e1', TIMESTAMP '2026-11-25 07:00:00', 'applied')"
         )
         store.con.execute(
-            "INSERT INTO exception_triage VALUES ('machine_down:M1', 'acknowledged', 'ana', NULL, "
+            "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by) "
+            "VALUES ('machine_down:M1', 'acknowledged', 'ana', NULL, "
             "TIMESTAMP '2026-11-25 07:00:00', 'ana')"
         )
         store.con.execute("INSERT INTO store_meta VALUES ('theme', 'dark')")

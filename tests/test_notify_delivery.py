@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import serverkit
+from plantkit import freshen
 from receivers import SmtpReceiver, WebhookReceiver, free_port, subject_of, text_of
 
 from planner_tui import routing as routing_mod
@@ -305,13 +306,15 @@ def restamped_feed(path: Path, count: int, *, first: int = 0, at: datetime | Non
 
 @pytest.fixture(scope="session")
 def snapshot_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample plant's snapshot with no event applied yet (the feed brings the morning)."""
+    """The sample plant's snapshot with no event applied yet (the feed brings the morning), extracted now:
+    the server plans at the real clock, where the sample's own dates are weeks past."""
     from planner_tui.store.loader import load_snapshot
 
     path = tmp_path_factory.mktemp("notify-plant") / "plant.duckdb"
     store = Store.open(path, create=True)
     try:
         load_snapshot(store, str(SAMPLE / "plant"))
+        freshen(store, utcnow())
     finally:
         store.close()
     return path

@@ -306,14 +306,20 @@ def test_the_exception_is_raised_and_clears_when_the_resource_is_back(store) -> 
     }
 
 
-def test_a_late_lines_lateness_can_begin_with_an_absence(store) -> None:
-    from planner_tui.engine.exceptions.kinds.late_order import _earliest_stop
+def test_a_late_lines_lateness_begins_with_the_stop_that_delayed_it(store) -> None:
+    from planner_tui.engine.exceptions.kinds.late_order import _stop_began
+    from planner_tui.engine.impact import reschedule
 
-    assert _earliest_stop(store.cursor()) is None
+    assert _stop_began(reschedule(store.cursor(), at=AT)["stops"], []) is None
     apply_events(store, [away()], feed="f")
-    assert _earliest_stop(store.cursor()) == START
+    stops = reschedule(store.cursor(), at=AT)["stops"]
+    assert _stop_began(stops, []) == START  # an absence can begin it
     store.con.execute("INSERT INTO machine_states VALUES ('M2', 'down', TIMESTAMP '2026-11-23 18:00:00', NULL, NULL)")
-    assert _earliest_stop(store.cursor()) == START  # the earlier of the two
+    stops = reschedule(store.cursor(), at=T("11-23T18:30"))["stops"]
+    assert len(stops) == 2
+    # Moved by knock-on only: the earlier of the stops; its own operations moved on M2: M2's stop, though later.
+    assert _stop_began(stops, []) == START
+    assert _stop_began(stops, ["M2"]) == T("11-23T18:00")
 
 
 def test_the_counts_agree_with_the_impact_for_every_absence(store) -> None:

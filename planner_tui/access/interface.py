@@ -25,6 +25,28 @@ from planner_tui.errors import PlannerError
 Record = dict[str, Any]  # one JSON object of an answer (datetimes allowed)
 
 
+# The questions whose `at` is the moment they are answered as things stood (`--at TS` on order, shipment,
+# trace lot|hold, holds, find, owners, events list|lag): the plant as it stood at TS (store/past.py: the
+# events after TS taken back, triage replayed to TS, the event log cut at TS), with TS the clock of anything
+# time-dependent. Without `at` (or with an `at` a plant server counts as now) they answer from the present;
+# an `at` after the newest event has nothing to take back; one before the snapshot's extract is BadRequest
+# naming the earliest time.
+AS_IT_STOOD = frozenset(
+    {
+        "order_links",
+        "shipment",
+        "trace_lot",
+        "trace_hold",
+        "holds",
+        "find",
+        "starting_points",
+        "owners",
+        "event_history",
+        "event_lag",
+    }
+)
+
+
 class PlantUnavailable(PlannerError):
     """The plant cannot answer at all: its database is closed, its server unreachable."""
 
@@ -49,7 +71,11 @@ class PlantData(Protocol):
         """`planner-tui exceptions --json`: {at, total, exceptions, problems}, worst first; `--all` sets both
         flags, `--kind` gives `kinds` (None: every kind; BadRequest for an unknown one). The plant's own feed
         state counts (a stale feed is an exception). `problems`: one line per kind that could not be
-        checked ("late_order: could not check: ..."), whose exceptions are missing.
+        checked ("late_order: could not check: ..."), whose exceptions are missing. Each exception carries
+        `first_detected_at` (when its current occurrence was first listed; kept by the plant that answers),
+        `occurrence` (its kind's fingerprint of it) and, when a resolve ended an earlier occurrence,
+        `previous_occurrence` {occurrence, resolved_at, resolved_by, reason}; `owner` falls back to the
+        `fallback_owners` setting of the plant that answers when the plant data names nobody.
 
         `as_of` (`--as-of TS`, here and on machines, machine_impact, resource_impact, holds, shortages and
         status): the answer as the plant stood at TS, rebuilt from the snapshot and the events up to TS
@@ -67,11 +93,17 @@ class PlantData(Protocol):
     def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
         """`planner-tui exception show ID --json`: one exception with its `history`, in time order: the
         events about its subject (`kind` event), its triage actions (triage) and the notifications about
-        it (delivery: person, channel without credentials, reason, state, attempts, last_error)."""
+        it (delivery: person, channel without credentials, reason, state, attempts, last_error): those of
+        its current occurrence (after the resolve of an earlier one, `previous_occurrence`)."""
         ...
 
-    def owners(self) -> list[Record]:
-        """`planner-tui owners --json`: the people an exception can go to, {person, roles}."""
+    def owners(self, *, at: datetime | None = None) -> list[Record]:
+        """`planner-tui owners --json`: the people an exception can go to, {person, roles}. `at` (`--at TS`,
+        here and on order_links, shipment, trace_lot, trace_hold, holds, find, starting_points,
+        event_history and event_lag): the answer as things stood at TS, the plant rebuilt from the snapshot
+        and the events up to TS and its triage replayed to TS (store/past.py), TS the clock of anything
+        time-dependent; none: the present. BadRequest naming the earliest time for a TS before the
+        snapshot's extract."""
         ...
 
     def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
@@ -184,13 +216,14 @@ class PlantData(Protocol):
 
     # --- orders, shipments, customers ------------------------------------------------------------------
 
-    def order_links(self, order_id: str) -> Record:
+    def order_links(self, order_id: str, *, at: datetime | None = None) -> Record:
         """`planner-tui order ID --json`: a production order or sales order line "SO/line", what feeds it
-        and what it feeds."""
+        and what it feeds (as things stood at `at`, see owners)."""
         ...
 
-    def shipment(self, shipment_id: str) -> Record:
-        """`planner-tui shipment ID --json`."""
+    def shipment(self, shipment_id: str, *, at: datetime | None = None) -> Record:
+        """`planner-tui shipment ID --json`: the shipment, its order line, customer, lots and the active holds
+        on them and upstream of them (as things stood at `at`, see owners)."""
         ...
 
     def customer(self, customer_id: str, *, at: datetime | None = None) -> Record:
@@ -199,16 +232,20 @@ class PlantData(Protocol):
 
     # --- lots and quality holds ------------------------------------------------------------------------
 
-    def trace_lot(self, lot_id: str) -> Record:
-        """`planner-tui trace lot ID --json`: where the lot went and where it came from."""
+    def trace_lot(self, lot_id: str, *, at: datetime | None = None) -> Record:
+        """`planner-tui trace lot ID --json`: where the lot went and where it came from (as things stood at
+        `at`, see owners)."""
         ...
 
-    def trace_hold(self, hold_id: str) -> Record:
-        """`planner-tui trace hold ID --json`: the trace of the held lot, with the hold."""
+    def trace_hold(self, hold_id: str, *, at: datetime | None = None) -> Record:
+        """`planner-tui trace hold ID --json`: the trace of the held lot, with the hold (as things stood at
+        `at`, see owners)."""
         ...
 
-    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
-        """`planner-tui holds --json`: every active hold, newest first, with how far its lot travelled."""
+    def holds(self, *, at: datetime | None = None, as_of: datetime | None = None) -> list[Record]:
+        """`planner-tui holds --json`: every active hold, newest first, with how far its lot travelled. `at`
+        (`--at TS`, see owners) and `as_of` (`--as-of TS`) both show the holds as they stood at TS; given
+        both, `as_of` is the moment."""
         ...
 
     # --- materials -------------------------------------------------------------------------------------
@@ -235,12 +272,18 @@ class PlantData(Protocol):
 
     # --- finding things --------------------------------------------------------------------------------
 
-    def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
-        """`planner-tui find WORDS --json`: {kind, id, label, score}, best first."""
+    def find(
+        self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20, at: datetime | None = None
+    ) -> list[Record]:
+        """`planner-tui find WORDS --json`: {kind, id, label, score}, best first (among what there was at
+        `at`, see owners)."""
         ...
 
-    def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
-        """`planner-tui find --json` without words: the stopped machines and active holds, {kind, id, label}."""
+    def starting_points(
+        self, *, kind: str | Sequence[str] | None = None, limit: int | None = None, at: datetime | None = None
+    ) -> list[Record]:
+        """`planner-tui find --json` without words: the stopped machines and active holds, {kind, id, label}
+        (those of `at`, see owners)."""
         ...
 
     # --- the plant and its feed ------------------------------------------------------------------------
@@ -268,15 +311,18 @@ class PlantData(Protocol):
         since: datetime | None = None,
         limit: int | None = None,
         outcome: str | None = None,
+        at: datetime | None = None,
     ) -> list[Record]:
         """`planner-tui events list --json`: the event history, oldest first; `type` is a type or a prefix
         like "machine.*", `since` compares with the event's time, `limit` keeps the most recent N,
-        `outcome` is applied, rejected or unknown_type. Each event's `sequence` is a string as the feed
-        sent it (a JSON integer as its digits), or None."""
+        `outcome` is applied, rejected or unknown_type; `at`: only the events that had happened by then
+        (their time, else their arrival, at or before it; see owners). Each event's `sequence` is a string
+        as the feed sent it (a JSON integer as its digits), or None."""
         ...
 
-    def event_lag(self, *, since: datetime | None = None) -> Record:
-        """`planner-tui events lag --json`: event time to applied time, {count, p50, p95, max, latest}."""
+    def event_lag(self, *, since: datetime | None = None, at: datetime | None = None) -> Record:
+        """`planner-tui events lag --json`: event time to applied time, {count, p50, p95, max, latest}; `at`:
+        of the events that had happened by then (see owners)."""
         ...
 
     def feed_status(self) -> Record | None:

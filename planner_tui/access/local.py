@@ -13,7 +13,7 @@ import difflib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from planner_tui.engine import impact, orders, resources, search, shift, shortag
 from planner_tui.engine.notify import route_test
 from planner_tui.errors import BadRequest
 from planner_tui.feeds.poller import Feed, FeedStatus, open_feed
-from planner_tui.store import Store, outbox, triage
+from planner_tui.store import Store, occurrences, outbox, triage
 from planner_tui.store.events import event_history, lag_stats
 from planner_tui.store.past import earliest, past_cursor
 from planner_tui.store.status import plant_name, plant_status
@@ -74,16 +74,21 @@ class LocalPlant:
                 pass  # the connection went first: nothing left to release
 
     @contextmanager
-    def _reading(self, as_of: datetime | None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor on the plant now, or as it stood at `as_of` (store/past.py: later events taken back)."""
+    def _reading(self, as_of: datetime | None, option: str = "--as-of") -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the plant now, or as it stood at `as_of` (store/past.py: later events taken back); a
+        moment before the snapshot is refused in the words of `option`, the way it was asked for."""
         if as_of is None:
             with self._cursor() as cur:
                 yield cur
             return
         if self._closed:
             raise PlantUnavailable("the plant's database is closed")
-        with past_cursor(self.store, as_of) as cur:
+        with past_cursor(self.store, as_of, option=option) as cur:
             yield cur
+
+    def _stood(self, at: datetime | None) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The cursor of a question asked as things stood at `at` (interface.AS_IT_STOOD: `--at TS`)."""
+        return self._reading(at, "--at")
 
     def _triage(
         self,
@@ -99,11 +104,27 @@ class LocalPlant:
         with self._cursor() as cur:
             exception_id = triage.check_exception_id(cur, exception_id)  # malformed; unknown subject
             when = utcnow() if at is None else parse_timestamp(at, what="action time")
-            exception_engine.get_exception(cur, exception_id, at=when, feed_status=self._status)
+            # Which occurrence it acts on: a resolve ends that one only (a later one is a new exception).
+            occurrence = exception_engine.get_exception(cur, exception_id, at=when, feed_status=self._status)[
+                "occurrence"
+            ]
             if known_person is not None:
                 _check_known(cur, known_person)
-        state = act(self.store, exception_id, *args, who=who, at=at)
+        state = act(self.store, exception_id, *args, who=who, at=at, occurrence=occurrence)
         return {"exception_id": exception_id, **state}
+
+    def fallback_owners(self) -> dict[str, str]:
+        """Who owns an exception the plant names nobody for: the `fallback_owners` setting in force."""
+        from planner_tui.settings import SettingsError, current
+
+        owners = dict(current().fallback_owners)
+        unknown = sorted(set(owners) - set(exception_engine.KINDS) - {"*"})
+        if unknown:
+            raise SettingsError(
+                f"setting fallback_owners: {unknown[0]!r} is not an exception kind (the kinds are "
+                f'{", ".join(exception_engine.KINDS)}, or "*" for every kind)'
+            )
+        return owners
 
     # ------------------------------------------------------------------ the exception inbox
 
@@ -117,6 +138,7 @@ class LocalPlant:
         as_of: datetime | None = None,
     ) -> Record:
         problems: list[str] = []
+        detected: list[tuple[str, str, datetime]] = []
         at = at if as_of is None else as_of
         with self._reading(as_of) as cur:
             rows = exception_engine.list_exceptions(
@@ -127,7 +149,11 @@ class LocalPlant:
                 include_snoozed=include_snoozed,
                 problems=problems,
                 kinds=kinds,
+                detected=detected,
+                fallback_owners=self.fallback_owners(),
             )
+        if as_of is None:
+            occurrences.record(self.store, detected)  # first detected now: its age counts from here on
         answer = {"at": at, "total": len(rows), "exceptions": rows, "problems": problems}
         return answer if as_of is None else {**answer, "shown_as_of": as_of}
 
@@ -139,10 +165,12 @@ class LocalPlant:
     def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
         with self._reading(as_of) as cur:
             status = self._status if as_of is None else None
-            return exception_engine.get_exception(cur, exception_id, at=as_of or at, feed_status=status)
+            return exception_engine.get_exception(
+                cur, exception_id, at=as_of or at, feed_status=status, fallback_owners=self.fallback_owners()
+            )
 
-    def owners(self) -> list[Record]:
-        with self._cursor() as cur:
+    def owners(self, *, at: datetime | None = None) -> list[Record]:
+        with self._stood(at) as cur:
             return triage.owners(cur)
 
     def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
@@ -250,12 +278,12 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ orders, shipments, customers
 
-    def order_links(self, order_id: str) -> Record:
-        with self._cursor() as cur:
+    def order_links(self, order_id: str, *, at: datetime | None = None) -> Record:
+        with self._stood(at) as cur:
             return orders.order_links(cur, order_id)
 
-    def shipment(self, shipment_id: str) -> Record:
-        with self._cursor() as cur:
+    def shipment(self, shipment_id: str, *, at: datetime | None = None) -> Record:
+        with self._stood(at) as cur:
             return orders.shipment_detail(cur, shipment_id)
 
     def customer(self, customer_id: str, *, at: datetime | None = None) -> Record:
@@ -264,16 +292,16 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ lots and holds
 
-    def trace_lot(self, lot_id: str) -> Record:
-        with self._cursor() as cur:
+    def trace_lot(self, lot_id: str, *, at: datetime | None = None) -> Record:
+        with self._stood(at) as cur:
             return trace.trace_lot(cur, lot_id)
 
-    def trace_hold(self, hold_id: str) -> Record:
-        with self._cursor() as cur:
+    def trace_hold(self, hold_id: str, *, at: datetime | None = None) -> Record:
+        with self._stood(at) as cur:
             return trace.trace_hold(cur, hold_id)
 
-    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
-        with self._reading(as_of) as cur:
+    def holds(self, *, at: datetime | None = None, as_of: datetime | None = None) -> list[Record]:
+        with self._stood(at) if as_of is None else self._reading(as_of) as cur:
             return orders.active_holds(cur)
 
     # ------------------------------------------------------------------ materials
@@ -299,12 +327,16 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ finding things
 
-    def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
-        with self._cursor() as cur:
+    def find(
+        self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20, at: datetime | None = None
+    ) -> list[Record]:
+        with self._stood(at) as cur:
             return search.find(cur, words, kind=kind, limit=limit)
 
-    def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
-        with self._cursor() as cur:
+    def starting_points(
+        self, *, kind: str | Sequence[str] | None = None, limit: int | None = None, at: datetime | None = None
+    ) -> list[Record]:
+        with self._stood(at) as cur:
             return search.starting_points(cur, kind=kind, limit=limit)
 
     # ------------------------------------------------------------------ the plant and its feed
@@ -352,12 +384,13 @@ class LocalPlant:
         since: datetime | None = None,
         limit: int | None = None,
         outcome: str | None = None,
+        at: datetime | None = None,
     ) -> list[Record]:
-        with self._cursor() as cur:
+        with self._stood(at) as cur:  # its event log is cut at `at`
             return event_history(cur, type=type, since=since, limit=limit, outcome=outcome)
 
-    def event_lag(self, *, since: datetime | None = None) -> Record:
-        with self._cursor() as cur:
+    def event_lag(self, *, since: datetime | None = None, at: datetime | None = None) -> Record:
+        with self._stood(at) as cur:
             return lag_stats(cur, since=since)
 
     @property

@@ -2,9 +2,10 @@
 
 Every question that can be asked of the past (`as_of` in its signature: the inbox, machines, holds,
 shortages and the balance sparklines, the repaired plan, impacts, status) is asked with `as_of` = that
-moment and `at` = that moment; the others (an order's links, a trace, a search) have no past yet and answer
-from the present. Triage is refused: the past is looked at, not changed. The feed keeps being polled, so
-the present goes on arriving underneath and is there when the planner comes back.
+moment and `at` = that moment; those whose `at` means "as things stood" (`AS_IT_STOOD`: an order's links,
+a shipment, a trace, a search, the owners, the event history) with `at` = that moment. Triage is refused:
+the past is looked at, not changed. The feed keeps being polled, so the present goes on arriving
+underneath and is there when the planner comes back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from planner_tui.access.api import TRIAGE
-from planner_tui.access.interface import PlantData
+from planner_tui.access.interface import AS_IT_STOOD, PlantData
 from planner_tui.errors import NotAllowed
 from planner_tui.present import moment
 
@@ -38,14 +39,17 @@ class PastPlant:
         attribute = getattr(self.plant, name)
         if name in TRIAGE:
             return self._refused
-        if not callable(attribute) or "as_of" not in _parameters(name):
-            return attribute
-        return self._in_the_past(attribute, "at" in _parameters(name))
+        if callable(attribute) and "as_of" in _parameters(name):
+            return self._in_the_past(attribute, as_of=True, at="at" in _parameters(name))
+        if callable(attribute) and name in AS_IT_STOOD:  # `at` means "as things stood": the same moment
+            return self._in_the_past(attribute, as_of=False, at=True)
+        return attribute
 
-    def _in_the_past(self, method: Callable[..., Any], has_at: bool) -> Callable[..., Any]:
+    def _in_the_past(self, method: Callable[..., Any], *, as_of: bool, at: bool) -> Callable[..., Any]:
         def asked(*args: Any, **kwargs: Any) -> Any:
-            kwargs["as_of"] = self.as_of
-            if has_at:
+            if as_of:
+                kwargs["as_of"] = self.as_of
+            if at:
                 kwargs["at"] = self.as_of
             return method(*args, **kwargs)
 

@@ -15,6 +15,7 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
     parse_as_of,
@@ -23,9 +24,10 @@ from planner_tui.cli.common import (
     short_times_in,
     stamp,
     stdout,
+    stood,
 )
 from planner_tui.cli.common import table as _table
-from planner_tui.present import duration, slip
+from planner_tui.present import duration, eta, slip
 
 impact_app = typer.Typer(
     help="What a stop hits: production orders, customer lines, shipments, who to tell.", no_args_is_help=True
@@ -42,10 +44,13 @@ def _wide() -> bool:
 
 
 def _line_status(line: dict) -> str:
-    """In words (LATE, LATE in plan, moved, at risk, on time) with the days late against the
-    promise; colour only repeats it. The slip (how much later than planned) has its own column."""
+    """In words (OVERDUE: past its promise, LATE, LATE in plan, moved, at risk, on time) with the days
+    late against the promise; colour only repeats it. The slip (how much later than planned) has its own
+    column."""
     if line["late"]:
         days = f" +{line['days_late']}d" if line.get("days_late") else ""
+        if line.get("overdue"):
+            return f"[bold red]OVERDUE{days}[/]"
         return f"[red]LATE in plan{days}[/]" if line.get("late_in_plan") else f"[bold red]LATE{days}[/]"
     if line["slip_minutes"] > 0:
         return "[yellow]moved[/]"
@@ -116,7 +121,7 @@ def _lines_table(title: str, lines: list[dict]) -> RichTable:
             f"{line['sales_order_id']}/{line['line_no']}",
             _line_status(line),
             slip(line["slip_minutes"]),
-            short_time(line["eta"]),
+            eta(line),
             short_time(line["promised_date"]),
             line.get("customer_name") or line["customer_id"],
         ]
@@ -193,7 +198,7 @@ def _print_impact(result: dict, *, operations: str | None = None) -> None:
             f"{s['sales_order_id']}/{s['line_no']}",
             short_time(s["planned_ship_date"]),
             s["status"],
-            ("[bold red]LATE[/] " if s["late"] else "") + short_time(s["eta"]),
+            ("[bold red]LATE[/] " if s["late"] else "") + eta(s),
         )
     stdout.print(shipments)
     customers = _table("Customers")
@@ -280,14 +285,16 @@ def reschedule_cmd(
 
 def order_cmd(
     order_id: Annotated[str, typer.Argument(help="A production order, a sales order, or a line as SO/line.")],
+    at: StoodAtOption = None,
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
 ) -> None:
     """Any order: what feeds it, what it feeds, the customer lines, shipments and customers behind it."""
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        result = plant.order_links(order_id)
+        result = plant.order_links(order_id, at=when)
     if json:
         emit_json(result)
         return
@@ -295,7 +302,7 @@ def order_cmd(
         o = result["production_order"]
         stdout.print(
             f"[bold]{order_id}[/] {o['item_id']} x{o['qty']:g}, {o['status']}, "
-            f"{stamp(o['planned_start'])} -> {stamp(o['planned_end'])}",
+            f"{stamp(o['planned_start'])} -> {stamp(o['planned_end'])}{stood(when)}",
             highlight=False,
         )
         ops = _table("Operations")
@@ -320,7 +327,8 @@ def order_cmd(
         roots = result["production_orders"]
         stdout.print(
             f"[bold]{order_id}[/]: made by "
-            + (", ".join(p["production_order_id"] for p in roots) or "no production order"),
+            + (", ".join(p["production_order_id"] for p in roots) or "no production order")
+            + stood(when),
             highlight=False,
         )
 

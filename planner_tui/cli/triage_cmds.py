@@ -16,6 +16,7 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
     parse_as_of,
@@ -24,10 +25,11 @@ from planner_tui.cli.common import (
     short_times_in,
     stamp,
     stdout,
+    stood,
     table,
 )
 from planner_tui.errors import BadRequest
-from planner_tui.present import SEVERITY_STYLE, STATUS_STYLE, duration
+from planner_tui.present import SEVERITY_STYLE, STATUS_STYLE, duration, earlier_occurrence
 from planner_tui.store.kinds import EXCEPTION_KINDS
 from planner_tui.timeutil import iso, resolve_now
 
@@ -170,6 +172,11 @@ def show(
         ("assignee", row["assignee"] or "-"),
         ("raised", f"{stamp(row['raised_at'])} ({duration(row['age_minutes'])} ago)" if row["raised_at"] else "-"),
     ]
+    if row.get("first_detected_at") and row["first_detected_at"] != row["raised_at"]:
+        facts.append(("first detected", stamp(row["first_detected_at"])))
+    earlier = earlier_occurrence(row.get("previous_occurrence"))
+    if earlier:
+        facts.append(("earlier", earlier))
     if row["cause_cleared"]:
         facts.append(("cleared", Text(row["cleared_note"] or "yes", style="green")))
     for key, value in row["detail"].items():
@@ -399,15 +406,20 @@ def reopen_cmd(
 
 
 def owners(
-    db: DbOption = None, snapshot: SnapshotOption = None, server: ServerOption = None, as_json: JsonOption = False
+    at: StoodAtOption = None,
+    db: DbOption = None,
+    snapshot: SnapshotOption = None,
+    server: ServerOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The plant's people an exception can be assigned to, with their roles."""
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        people = plant.owners()
+        people = plant.owners(at=when)
     if as_json:
         emit_json(people)
         return
-    listing = table(f"Owners: {len(people)}")
+    listing = table(f"Owners{stood(when)}: {len(people)}")
     listing.add_column("person", no_wrap=True)
     listing.add_column("roles", ratio=1, min_width=20)
     for p in people:

@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -44,6 +45,11 @@ class PlantDay:
 
     def day(self, t: datetime) -> date:
         return self._time.local_date(t)
+
+    def starts(self, day: date) -> datetime:
+        """When the plant's local day begins, as a naive UTC time (what the store holds)."""
+        local = datetime.combine(day, time()).replace(tzinfo=ZoneInfo(self.timezone))
+        return local.astimezone(UTC).replace(tzinfo=None)
 
     def late(self, eta: datetime | None, promised: date | None) -> bool:
         return eta is not None and promised is not None and self.day(eta) > promised

@@ -276,8 +276,8 @@ def _stop_impact(
 
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in orders.values() if o["sales_order_id"] is not None}
     day = PlantDay.of(cur)
-    sales_orders = lines_report(cur, line_keys, rep, exposed=not known, day=day)
-    shipments = shipments_report(cur, sales_orders, day)
+    sales_orders = lines_report(cur, line_keys, rep, exposed=not known, day=day, at=stop.start)
+    shipments = shipments_report(cur, sales_orders, day, stop.start)
     customers = customers_report(cur, sales_orders)
 
     notify = _Notify()
@@ -524,17 +524,19 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
 
     day = PlantDay.of(cur)
     line_keys = {(o["sales_order_id"], o["line_no"]) for o in info.values() if o["sales_order_id"] is not None}
-    slipping = lines_report(cur, line_keys, rep, exposed=False, day=day)
+    slipping = lines_report(cur, line_keys, rep, exposed=False, day=day, at=at)
     # Lines served from stock: their ETA in the plan, and with the repair's new ends of the make-to-stock
     # orders they wait for. Only late or moved ones are reported.
     moved_to_stock = {po: shift.new_end for po, shift in rep.orders.items() if info[po]["sales_order_id"] is None}
     found = stock_etas(cur, at=at, moved_ends=moved_to_stock, timezone=day.timezone, late_or_moved_only=True)
     stock = {key: (planned, eta) for key, (planned, eta, _) in found.items()}
     stock_keys = set(stock)
-    slipping += lines_report(cur, stock_keys, rep, exposed=False, day=day, stock=stock)
+    slipping += lines_report(cur, stock_keys, rep, exposed=False, day=day, at=at, stock=stock)
     sales_orders = [line for line in slipping if line["turns_late"]]
     # At risk: every line whose ETA moves, plus lines the plan itself already has late (no stop needed).
-    already_late = lines_report(cur, late_in_plan_keys(cur, day) - line_keys, rep, exposed=False, day=day)
+    already_late = lines_report(
+        cur, late_in_plan_keys(cur, day, at) - line_keys - stock_keys, rep, exposed=False, day=day, at=at
+    )
     lines_at_risk = [
         {**line, "status": "LATE" if line["late"] else "moved"}
         for line in slipping + already_late

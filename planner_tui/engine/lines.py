@@ -28,12 +28,18 @@ def lines_report(
     *,
     exposed: bool,
     day: PlantDay,
+    at: datetime,
     stock: dict[tuple[str, int], tuple[datetime | None, datetime | None]] | None = None,
 ) -> list[dict]:
     """Open sales order lines with their ETA: the latest new_end of the open orders made for them, else
     (a line served from stock) from `stock`: (planned ETA, ETA) by `etas.stock_etas`. Late by the plant's
     local day (`day`). `eta_from` says which: "orders", "stock", or None
-    (no ETA: nothing covers it)."""
+    (no ETA: nothing covers it).
+
+    The clock `at` outranks the plan: an open line whose promised day is before the plant's day at `at` is
+    late (`overdue`) whatever its ETA says, and late in the plan (no stop is needed to explain it); an ETA
+    before `at` (`eta_overdue`) is a time that passed with the work not reported done, so how late the
+    line is counts from `at`."""
     if not line_keys:
         return []
     keys = sorted(line_keys)
@@ -71,7 +77,11 @@ def lines_report(
         planned_eta[key] = max(planned_eta.get(key, o["planned_end"]), o["planned_end"])
         eta[key] = max(eta.get(key, new_end), new_end)
         orders_of.setdefault(key, []).append(o["production_order_id"])
+    moved_on: dict[str, set[str]] = {}  # order -> the machines its moved operations run on
+    for shift in rep.ops.values():
+        moved_on.setdefault(shift.production_order_id, set()).add(shift.machine_id)
     report = []
+    today = day.day(at)
     for line in lines:
         key = (line["sales_order_id"], line["line_no"])
         line_eta, line_planned = eta.get(key), planned_eta.get(key)
@@ -80,8 +90,11 @@ def lines_report(
             line_planned, line_eta = stock[key]
             eta_from = "stock" if line_eta is not None else None
         promised = line["promised_date"]
-        late_in_plan = day.late(line_planned, promised)
-        late = day.late(line_eta, promised)
+        overdue = promised is not None and promised < today
+        late_by_plan = day.late(line_planned, promised)
+        late_in_plan = late_by_plan or overdue
+        late = day.late(line_eta, promised) or overdue
+        eta_overdue = line_eta is not None and line_eta < at
         slip = in_minutes(line_eta - line_planned) if line_eta is not None and line_planned is not None else 0.0
         report.append(
             {
@@ -89,34 +102,44 @@ def lines_report(
                 "eta": line_eta,
                 "planned_eta": line_planned,
                 "eta_from": eta_from,
+                "eta_overdue": eta_overdue,
+                "overdue": overdue,
                 "late": late,
                 "late_in_plan": late_in_plan,
+                "late_by_plan": late_by_plan,  # its planned ETA is late: the plan itself, not only the clock
                 "turns_late": late and not late_in_plan,
                 "at_risk": exposed or slip > 0,
                 "slip_minutes": slip,
                 "slip_days": round(slip / 1440, 2),
-                "days_late": day.days_late(line_eta, promised),
+                "days_late": day.days_late(at if line_eta is None or eta_overdue else line_eta, promised)
+                if overdue
+                else day.days_late(line_eta, promised),
                 "production_order_ids": sorted(orders_of.get(key, [])),
+                "moved_on": sorted({m for po in orders_of.get(key, []) for m in moved_on.get(po, ())}),
             }
         )
     report.sort(key=lambda r: (not r["late"], -r["days_late"], -r["slip_minutes"], r["sales_order_id"], r["line_no"]))
     return report
 
 
-def late_in_plan_keys(cur: duckdb.DuckDBPyConnection, day: PlantDay) -> set[tuple[str, int]]:
+def late_in_plan_keys(cur: duckdb.DuckDBPyConnection, day: PlantDay, at: datetime) -> set[tuple[str, int]]:
     """Open lines the plan itself has late: an open order made for them ends after the promised day
-    (the plant's local day)."""
+    (the plant's local day), or the promised day is already past at `at` (open, so not delivered)."""
     found = cur.execute(
         f"""SELECT DISTINCT s.sales_order_id, s.line_no
             FROM sales_orders s JOIN production_orders p ON p.sales_order_id = s.sales_order_id AND p.line_no = s.line_no
             WHERE s.status = 'open' AND p.status IN ({", ".join("?" for _ in OPEN_PRODUCTION_STATUSES)})
-              AND {local_day_sql("p.planned_end")} > s.promised_date""",
-        [*OPEN_PRODUCTION_STATUSES, day.timezone],
+              AND {local_day_sql("p.planned_end")} > s.promised_date
+            UNION
+            SELECT sales_order_id, line_no FROM sales_orders WHERE status = 'open' AND promised_date < ?""",
+        [*OPEN_PRODUCTION_STATUSES, day.timezone, day.day(at)],
     ).fetchall()
     return {(so, line_no) for so, line_no in found}
 
 
-def shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay) -> list[dict]:
+def shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: PlantDay, at: datetime) -> list[dict]:
+    """The open shipments of `lines`, with their line's ETA; late when it falls after the planned ship
+    day, or when that day has passed (still open at `at`)."""
     if not lines:
         return []
     by_key = {(line["sales_order_id"], line["line_no"]): line for line in lines}
@@ -137,7 +160,9 @@ def shipments_report(cur: duckdb.DuckDBPyConnection, lines: list[dict], day: Pla
         shipment["customer_id"] = line["customer_id"]
         eta = line["eta"]
         shipment["eta"] = eta
-        shipment["late"] = day.late(eta, shipment["planned_ship_date"])
+        shipment["eta_overdue"] = line.get("eta_overdue", False)
+        planned = shipment["planned_ship_date"]
+        shipment["late"] = day.late(eta, planned) or (planned is not None and planned < day.day(at))
     found.sort(key=lambda s: (not s["late"], s["planned_ship_date"], s["shipment_id"]))
     return found
 

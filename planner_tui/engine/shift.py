@@ -317,6 +317,7 @@ def _line(exception: Record, customers: dict[str, str]) -> Record:
         "customer": customers.get(str(detail.get("customer_id"))),
         "promised_date": detail.get("promised_date"),
         "eta": detail.get("eta"),
+        "eta_overdue": bool(detail.get("eta_overdue")),
         "days_late": detail.get("days_late"),
         "slip_minutes": detail.get("slip_minutes"),
         "cause": detail.get("cause"),

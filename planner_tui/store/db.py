@@ -184,9 +184,10 @@ class Store:
     fails under load with "connection is busy").
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None, *, read_only: bool = False):
         self.con = con
         self.path = path  # None for an in-memory store
+        self.read_only = read_only
         self.write_lock = threading.RLock()  # serialises writers inside this process
         self._writer_key: str | None = None
 
@@ -198,7 +199,7 @@ class Store:
         elif not create:
             raise PlannerError(f"no database at {path}: create one with `planner-tui load SNAPSHOT --db {path}`")
         con = _connect(path, read_only)
-        store = cls(con, path)
+        store = cls(con, path, read_only=read_only)
         if not read_only:
             try:
                 ensure_schema(con)

@@ -42,11 +42,13 @@ def earliest(cur: duckdb.DuckDBPyConnection) -> datetime | None:
     return as_datetime(store_meta(cur, "as_of"))
 
 
-def check_moment(cur: duckdb.DuckDBPyConnection, ts: datetime) -> None:
+def check_moment(cur: duckdb.DuckDBPyConnection, ts: datetime, option: str = "--as-of") -> None:
+    """BadRequest naming the earliest time for a `ts` before the snapshot's extract; `option` is how the
+    caller asked for the past (`--as-of`, or `--at` on the questions it pins)."""
     first = earliest(cur)
     if first is not None and ts < first:
         raise BadRequest(
-            f"--as-of {iso(ts)}: the plant can be shown from {iso(first)} on (the loaded snapshot's extract); "
+            f"{option} {iso(ts)}: the plant can be shown from {iso(first)} on (the loaded snapshot's extract); "
             "nothing before it is kept"
         )
 
@@ -129,28 +131,31 @@ def _take_back(cur: duckdb.DuckDBPyConnection, catalog: str, table: str, rows: d
 def _triage_at(cur: duckdb.DuckDBPyConnection, catalog: str, ts: datetime) -> None:
     _shadow(cur, catalog, "exception_actions", "WHERE acted_at <= ?", [ts])
     actions = cur.execute(
-        "SELECT exception_id, acted_at, who, action, detail FROM exception_actions ORDER BY acted_at, rowid"
+        "SELECT exception_id, acted_at, who, action, detail, occurrence FROM exception_actions ORDER BY acted_at, rowid"
     ).fetchall()
     _shadow(cur, catalog, "exception_triage", "WHERE false")
     states = replay_actions(actions)
     if states:
         cur.executemany(
-            "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by, "
+            "occurrence) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                [exception_id, s["status"], s["assignee"], s["snoozed_until"], s["updated_at"], s["updated_by"]]
+                [
+                    exception_id,
+                    *(s[k] for k in ("status", "assignee", "snoozed_until", "updated_at", "updated_by", "occurrence")),
+                ]
                 for exception_id, s in states.items()
             ],
         )
 
 
 @contextmanager
-def past_cursor(store: Store, ts: datetime) -> Iterator[duckdb.DuckDBPyConnection]:
+def past_cursor(store: Store, ts: datetime, *, option: str = "--as-of") -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor reading the plant as it stood at `ts` (see the module docstring); BadRequest for a moment
-    before the snapshot's extract."""
+    before the snapshot's extract (its message names `option`)."""
     cur = store.cursor()
     try:
-        check_moment(cur, ts)
+        check_moment(cur, ts, option)
         catalog = cur.execute("SELECT current_database()").fetchall()[0][0]
         for table, rows in _restores(cur, ts).items():
             if table not in TABLES_BY_NAME:

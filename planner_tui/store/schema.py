@@ -69,6 +69,21 @@ APP_TABLES_DDL: tuple[str, ...] = (
         detail VARCHAR
     )
     """,
+    # Which occurrence of an exception a triage action was about (`ExceptionKind.occurrence`): a resolve
+    # ends that occurrence only, so a later one is open again with a history of its own. Added after the
+    # first version, hence ALTER.
+    "ALTER TABLE exception_triage ADD COLUMN IF NOT EXISTS occurrence VARCHAR",
+    "ALTER TABLE exception_actions ADD COLUMN IF NOT EXISTS occurrence VARCHAR",
+    # When each occurrence of an exception was first detected (store/occurrences.py), kept across
+    # refreshes and restarts so its age counts from then.
+    """
+    CREATE TABLE IF NOT EXISTS exception_occurrences (
+        exception_id VARCHAR NOT NULL,
+        occurrence VARCHAR NOT NULL,      -- the kind's fingerprint of it: "2026-11-23T06:20:00", "PRO-1"...
+        first_detected_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (exception_id, occurrence)
+    )
+    """,
     # The plant server's users (token holders): only a hash of each token is kept (store/users.py).
     """
     CREATE TABLE IF NOT EXISTS server_users (

@@ -119,12 +119,25 @@ def parse_until(text: str | datetime, *, now: datetime) -> datetime:
 def _state_row(cur: duckdb.DuckDBPyConnection, exception_id: str) -> dict | None:
     row = _first(
         cur.execute(
-            "SELECT status, assignee, snoozed_until FROM exception_triage WHERE exception_id = ?", [exception_id]
+            "SELECT status, assignee, snoozed_until, occurrence FROM exception_triage WHERE exception_id = ?",
+            [exception_id],
         )
     )
     if row is None:
         return None
-    return {"status": row[0], "assignee": row[1], "snoozed_until": row[2]}
+    return {"status": row[0], "assignee": row[1], "snoozed_until": row[2], "occurrence": row[3]}
+
+
+def is_new_occurrence(state: dict | None, occurrence: str | None) -> bool:
+    """Whether `occurrence` is a later one than the occurrence a resolve ended: that triage was about an
+    earlier occurrence, and this one starts afresh (open, nobody on it)."""
+    return bool(
+        state
+        and state["status"] == "resolved"
+        and occurrence is not None
+        and state.get("occurrence") is not None
+        and state["occurrence"] != occurrence
+    )
 
 
 def _act(
@@ -139,6 +152,7 @@ def _act(
     assignee: object = ...,  # ... keeps the current assignee
     snoozed_until: object = ...,  # ... keeps the current snooze end
     guard=None,  # called with the current state (or None) before anything changes
+    occurrence: str | None = None,  # which occurrence it is about (ExceptionKind.occurrence); None: unknown
 ) -> dict:
     who = _who(who)
     at = _at(at)
@@ -157,6 +171,7 @@ def _act(
                 assignee=assignee,
                 snoozed_until=snoozed_until,
                 guard=guard,
+                occurrence=occurrence,
             )
         finally:
             cur.close()
@@ -174,30 +189,37 @@ def _act_in(
     assignee,
     snoozed_until,
     guard,
+    occurrence: str | None,
 ) -> dict:
     cur.execute("BEGIN TRANSACTION")
     try:
         current = _state_row(cur, exception_id)
+        if is_new_occurrence(current, occurrence):
+            current = None  # the resolved triage was an earlier occurrence's: this one starts afresh
         if guard is not None:
             guard(current, at)
         base = current or {"status": "open", "assignee": None, "snoozed_until": None}
         new_status = base["status"] if status is None else status
         new_assignee = base["assignee"] if assignee is ... else assignee
         new_until = base["snoozed_until"] if snoozed_until is ... else snoozed_until
+        kept_occurrence = occurrence if occurrence is not None else (current or {}).get("occurrence")
         cur.execute(
-            "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
-            [exception_id, at, who, action, detail],
+            "INSERT INTO exception_actions (exception_id, acted_at, who, action, detail, occurrence) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [exception_id, at, who, action, detail, occurrence],
         )
         cur.execute(
             """
-            INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by,
+                                          occurrence)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (exception_id) DO UPDATE SET
                 status = excluded.status, assignee = excluded.assignee,
                 snoozed_until = excluded.snoozed_until,
-                updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+                occurrence = excluded.occurrence
             """,
-            [exception_id, new_status, new_assignee, new_until, at, who],
+            [exception_id, new_status, new_assignee, new_until, at, who, kept_occurrence],
         )
         cur.execute("COMMIT")
     except BaseException:
@@ -214,7 +236,14 @@ def _not_resolved(verb: str):
     return guard
 
 
-def acknowledge(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+def acknowledge(
+    store: Store,
+    exception_id: str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    occurrence: str | None = None,
+) -> dict:
     """Someone has seen it and is on it. Ends a snooze."""
     return _act(
         store,
@@ -225,30 +254,53 @@ def acknowledge(store: Store, exception_id: str, *, who: str | None = None, at: 
         status="acknowledged",
         snoozed_until=None,
         guard=_not_resolved("acknowledge"),
+        occurrence=occurrence,
     )
 
 
-def assign(store: Store, exception_id: str, person: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+def assign(
+    store: Store,
+    exception_id: str,
+    person: str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    occurrence: str | None = None,
+) -> dict:
     """Give it to a person (usually one of `owners`). The status does not change."""
     person = (person or "").strip()
     if not person:
         raise BadRequest("assign to whom? the person must not be empty")
     if len(person) > 200:
         raise BadRequest("the person's name is too long (200 characters at most)")
-    return _act(store, exception_id, "assign", who=who, at=at, detail=person, assignee=person)
+    return _act(store, exception_id, "assign", who=who, at=at, detail=person, assignee=person, occurrence=occurrence)
 
 
-def add_note(store: Store, exception_id: str, text: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+def add_note(
+    store: Store,
+    exception_id: str,
+    text: str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    occurrence: str | None = None,
+) -> dict:
     text = (text or "").strip()
     if not text:
         raise BadRequest("a note must not be empty")
     if len(text) > MAX_TEXT:
         raise BadRequest(f"a note is limited to {MAX_TEXT} characters (this one has {len(text)})")
-    return _act(store, exception_id, "note", who=who, at=at, detail=text)
+    return _act(store, exception_id, "note", who=who, at=at, detail=text, occurrence=occurrence)
 
 
 def snooze(
-    store: Store, exception_id: str, until: datetime | str, *, who: str | None = None, at: datetime | None = None
+    store: Store,
+    exception_id: str,
+    until: datetime | str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    occurrence: str | None = None,
 ) -> dict:
     """Hide it until `until` (a time, or a duration like `2h`); it comes back open after that."""
     now = _at(at)
@@ -265,6 +317,7 @@ def snooze(
         status="snoozed",
         snoozed_until=until,
         guard=_not_resolved("snooze"),
+        occurrence=occurrence,
     )
 
 
@@ -275,6 +328,7 @@ def resolve(
     who: str | None = None,
     at: datetime | None = None,
     reason: str | None = None,
+    occurrence: str | None = None,
 ) -> dict:
     """Done: it leaves the inbox. `reason` (optional) is kept in its history, as a note's text is."""
     reason = (reason or "").strip() or None
@@ -295,17 +349,35 @@ def resolve(
         status="resolved",
         snoozed_until=None,
         guard=guard,
+        occurrence=occurrence,
     )
 
 
-def reopen(store: Store, exception_id: str, *, who: str | None = None, at: datetime | None = None) -> dict:
+def reopen(
+    store: Store,
+    exception_id: str,
+    *,
+    who: str | None = None,
+    at: datetime | None = None,
+    occurrence: str | None = None,
+) -> dict:
     """Back to open: undoes a resolve, an acknowledge or a snooze. The assignee stays."""
 
     def guard(current: dict | None, at: datetime) -> None:
         if current is None or effective_status(current, at) == "open":
             raise BadRequest(f"{exception_id} is already open")
 
-    return _act(store, exception_id, "reopen", who=who, at=at, status="open", snoozed_until=None, guard=guard)
+    return _act(
+        store,
+        exception_id,
+        "reopen",
+        who=who,
+        at=at,
+        status="open",
+        snoozed_until=None,
+        guard=guard,
+        occurrence=occurrence,
+    )
 
 
 # What each action does to the state, as the functions above write it: (status, assignee, snoozed_until),
@@ -323,12 +395,17 @@ ACTION_EFFECTS: dict[str, tuple[str | None, object, object]] = {
 
 
 def replay_actions(actions: list[tuple]) -> dict[str, dict]:
-    """exception id -> {status, assignee, snoozed_until, updated_at, updated_by} after these actions
-    (exception_id, acted_at, who, action, detail), in the order they were taken."""
+    """exception id -> {status, assignee, snoozed_until, updated_at, updated_by, occurrence} after these
+    actions (exception_id, acted_at, who, action, detail, occurrence), in the order they were taken."""
     states: dict[str, dict] = {}
-    for exception_id, acted_at, who, action, detail in actions:
+    for exception_id, acted_at, who, action, detail, occurrence in actions:
         status, assignee, until = ACTION_EFFECTS.get(action, (None, _KEEP, _KEEP))
-        state = states.setdefault(exception_id, {"status": "open", "assignee": None, "snoozed_until": None})
+        blank = {"status": "open", "assignee": None, "snoozed_until": None, "occurrence": None}
+        if is_new_occurrence(states.get(exception_id), occurrence):
+            states[exception_id] = blank  # as _act_in does: an earlier occurrence's resolve
+        state = states.setdefault(exception_id, blank)
+        if occurrence is not None:
+            state["occurrence"] = occurrence
         if status is not None:
             state["status"] = status
         if assignee is not _KEEP:
@@ -366,7 +443,7 @@ def triage_state(cur: duckdb.DuckDBPyConnection, exception_ids: list[str] | None
             GROUP BY exception_id
         )
         SELECT t.exception_id, t.status, t.assignee, t.snoozed_until, t.updated_at, t.updated_by,
-               last.a.acted_at, last.a.who, last.a.action, last.a.detail
+               last.a.acted_at, last.a.who, last.a.action, last.a.detail, t.occurrence
         FROM exception_triage t LEFT JOIN last USING (exception_id)
         {where_triage}
     """
@@ -393,21 +470,22 @@ def triage_state(cur: duckdb.DuckDBPyConnection, exception_ids: list[str] | None
             "updated_at": row[4],
             "updated_by": row[5],
             "last_action": last_action,
+            "occurrence": row[10],
         }
     return result
 
 
 def history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
-    """Every triage action on the exception, oldest first: {at, who, action, detail}."""
+    """Every triage action on the exception, oldest first: {at, who, action, detail, occurrence}."""
     parse_exception_id(exception_id)
     rows = cur.execute(
         """
-        SELECT acted_at, who, action, detail FROM exception_actions
+        SELECT acted_at, who, action, detail, occurrence FROM exception_actions
         WHERE exception_id = ? ORDER BY acted_at, rowid
         """,
         [exception_id.strip()],
     ).fetchall()
-    return [{"at": r[0], "who": r[1], "action": r[2], "detail": r[3]} for r in rows]
+    return [{"at": r[0], "who": r[1], "action": r[2], "detail": r[3], "occurrence": r[4]} for r in rows]
 
 
 def owners(cur: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -58,7 +58,7 @@ def _days_between(later: object, earlier: object) -> int | None:
 
 
 def standing_words(line: Record) -> Text:
-    """Against the promise: "LATE +2d" (this stop turns it late), "LATE in plan +12d" (late before the
+    """Against the promise: "OVERDUE +3d" (open after its promised day), "LATE +2d" (this stop turns it late), "LATE in plan +12d" (late before the
     stop; "LATE in plan +12d -> +14d" when the stop makes it later still), "at risk" (exposed to a stop
     of unknown length) or "on time"."""
     days = line.get("days_late") or 0
@@ -66,6 +66,8 @@ def standing_words(line: Record) -> Text:
         if line.get("at_risk") and not (line.get("slip_minutes") or 0) > 0:
             return Text("at risk", style="yellow")
         return Text("on time", style="green")
+    if line.get("overdue"):  # still open after its promised day: the clock says late, whatever the plan
+        return Text(f"OVERDUE +{days}d" if days else "OVERDUE", style="bold red")
     if not line.get("late_in_plan"):
         return Text(f"LATE +{days}d" if days else "LATE", style="bold red")
     planned = _days_between(line.get("planned_eta"), line.get("promised_date"))

@@ -34,6 +34,8 @@ from planner_tui.present import (
     STATUS_STYLE,
     day,
     duration,
+    earlier_occurrence,
+    eta,
     moment,
     quantity,
     severity_text,
@@ -144,6 +146,12 @@ class ExceptionScreen(TriageActions, DrillScreen):
         text.append(f"raised {moment(raised)}" if raised else "raised -", style="dim")
         if data.get("age_minutes") is not None:
             text.append(f" ({duration(data.get('age_minutes'))} ago)", style="dim")
+        detected = data.get("first_detected_at")
+        if detected and detected != raised:
+            text.append(f", first detected {moment(detected)}", style="dim")
+        earlier = earlier_occurrence(data.get("previous_occurrence"))
+        if earlier:
+            text.append(f"\n{earlier}", style="dim")
         return text
 
     def _build(self, root: Node, data: Record) -> None:
@@ -183,7 +191,7 @@ class ExceptionScreen(TriageActions, DrillScreen):
                         late_words(line),
                         line.get("customer_id"),
                         f"promised {day(line.get('promised_date'))}",
-                        f"ETA {moment(line.get('eta'))}",
+                        f"ETA {eta(line, whole=True)}",
                     ),
                     line,
                 )

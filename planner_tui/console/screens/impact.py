@@ -31,7 +31,7 @@ from planner_tui.console.screens.drilldown import (
     line_counts,
     line_order,
 )
-from planner_tui.present import day, duration, moment, slip
+from planner_tui.present import day, duration, eta, moment, slip
 
 # --- machine -> impact ------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class ImpactScreen(TriageActions, TreeScreen):
                 late_words(line),  # slip, then the promise: before the dates, it must show at 80 columns
                 line.get("customer_id"),
                 f"promised {day(line.get('promised_date'))}",
-                f"ETA {moment(line.get('eta'))}",
+                f"ETA {eta(line, whole=True)}",
             )
             add_record(node, label, line)
 
@@ -195,7 +195,7 @@ class ImpactScreen(TriageActions, TreeScreen):
                 f"ship {day(shipment.get('planned_ship_date'))}",
                 shipment.get("status"),
                 sales_line_id(shipment),
-                f"ETA {moment(shipment.get('eta'))}" if shipment.get("eta") else None,
+                f"ETA {eta(shipment, whole=True)}" if shipment.get("eta") else None,
             )
             add_record(node, label, shipment, own=("shipment", str(shipment.get("shipment_id"))))
 

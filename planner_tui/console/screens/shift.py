@@ -12,7 +12,7 @@ from rich.text import Text
 from planner_tui.access import PlantData, Record
 from planner_tui.console.screens._common import add_record, capped, group, node_label
 from planner_tui.console.screens.drilldown import Node, TreeScreen
-from planner_tui.present import duration, moment, seconds, short_time
+from planner_tui.present import duration, eta, moment, seconds, short_time
 
 SEVERITY_STYLES = {"critical": "bold red", "high": "bold yellow", "medium": "yellow"}
 
@@ -97,7 +97,7 @@ class ShiftScreen(TreeScreen):
                 (line["line"], "bold"),
                 line.get("customer"),
                 f"promised {line.get('promised_date')}",
-                f"ETA {short_time(line.get('eta'))}",
+                f"ETA {eta(line)}",
                 (f"{line.get('days_late')}d late", "bold red"),
                 f"cause: {line.get('cause') or '?'}",
             )

@@ -78,6 +78,12 @@ class ExceptionKind:
     # Who owns one that has cleared (a raised one has the owner `detect` gave it). None: the subject's
     # owner as store/kinds.py says (the machine's supervisor, the item's buyer...).
     default_owner: Callable[[duckdb.DuckDBPyConnection, str], str | None] | None = None
+    # Which occurrence a row is (a resolve ends that occurrence only: a later one is a new exception under
+    # the same id). None: when it began (`raised_at`), right for kinds whose start is recorded.
+    occurrence: Callable[[Row], str] | None = None
+    # When occurrences first detected now most likely began (e.g. the latest event about the subject),
+    # set as their raised_at; None: as `detect` says. Called once per question with those rows only.
+    began: Callable[[Context, list[Row]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.name not in EXCEPTION_KINDS:
@@ -94,6 +100,12 @@ class ExceptionKind:
     @property
     def subject(self) -> Subject:
         return EXCEPTION_KINDS[self.name]
+
+    def occurrence_of(self, row: Row) -> str:
+        if self.occurrence is not None:
+            return self.occurrence(row)
+        raised = as_datetime(row.get("raised_at"))
+        return raised.isoformat(timespec="seconds") if raised is not None else "-"
 
     def owner_of(self, cur: duckdb.DuckDBPyConnection, subject_id: str) -> str | None:
         if self.default_owner is not None:
@@ -123,6 +135,10 @@ class ExceptionKind:
 # ------------------------------------------------------------------------------------------- rows
 
 
+def age_in_minutes(raised_at: datetime | None, at: datetime) -> int | None:
+    return None if raised_at is None else max(0, int((at - raised_at).total_seconds() // 60))
+
+
 def exception_row(
     kind: str,
     subject_id: str,
@@ -136,7 +152,7 @@ def exception_row(
 ) -> Row:
     """One exception as the inbox lists it, open and untriaged (the inbox merges triage in)."""
     raised_at = as_datetime(raised_at)
-    age = None if raised_at is None else max(0, int((at - raised_at).total_seconds() // 60))
+    age = age_in_minutes(raised_at, at)
     return {
         "exception_id": f"{kind}:{subject_id}",
         "kind": kind,
@@ -146,6 +162,8 @@ def exception_row(
         "subject_id": subject_id,
         "raised_at": raised_at,
         "age_minutes": age,
+        "first_detected_at": None,  # the inbox fills it: when this occurrence was first detected
+        "occurrence": None,
         "owner": owner,
         "assignee": None,
         "status": "open",
@@ -160,10 +178,10 @@ def exception_row(
 # ------------------------------------------------------------------------------------------- events
 
 
-def event_field(name: str) -> str:
+def event_field(name: str, column: str = "data") -> str:
     """SQL for a field of an event_log row's data, whether `data` holds the whole CloudEvent (fields
     under `$.data`) or only its data."""
-    return f"coalesce(json_extract_string(data, '$.data.{name}'), json_extract_string(data, '$.{name}'))"
+    return f"coalesce(json_extract_string({column}, '$.data.{name}'), json_extract_string({column}, '$.{name}'))"
 
 
 def events_naming(name: str) -> EventsAbout:

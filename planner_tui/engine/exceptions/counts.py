@@ -103,8 +103,10 @@ WITH
 params AS (SELECT CAST(? AS VARCHAR) AS tz),
 line_keys AS (SELECT DISTINCT machine_id, sales_order_id, line_no FROM orders_in WHERE sales_order_id IS NOT NULL),
 lines AS (
-    SELECT k.machine_id, so.sales_order_id, so.line_no, so.promised_date, c.customer_id, c.account_manager
-    FROM line_keys k
+    SELECT k.machine_id, so.sales_order_id, so.line_no, so.promised_date, c.customer_id, c.account_manager,
+           -- past its promise when the stop began: late whatever the stop does (lines.lines_report's overdue)
+           so.promised_date < {local_day_sql("st.start", "params.tz")} AS overdue
+    FROM line_keys k JOIN stops_in st USING (machine_id), params
     JOIN sales_orders so ON so.sales_order_id = k.sales_order_id AND so.line_no = k.line_no
     LEFT JOIN customers c ON c.customer_id = so.customer_id
     WHERE so.status = 'open'
@@ -121,7 +123,8 @@ etas AS (
 line_counts AS (
     SELECT l.machine_id, count(*) AS sales_lines,
            count(*) FILTER (WHERE {local_day_sql("e.eta", "params.tz")} > l.promised_date
-                            AND NOT {local_day_sql("e.planned_eta", "params.tz")} > l.promised_date) AS late_lines,
+                            AND NOT {local_day_sql("e.planned_eta", "params.tz")} > l.promised_date
+                            AND NOT l.overdue) AS late_lines,
            count(DISTINCT l.customer_id) AS customers
     FROM lines l LEFT JOIN etas e USING (machine_id, sales_order_id, line_no), params
     GROUP BY l.machine_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from planner_tui.present import duration, moment, short_time, short_times_in
+from planner_tui.present import duration, eta, moment, short_time, short_times_in
 
 MAX_LINES = 6  # customer lines listed; the rest are counted
 MAX_SHIPMENTS = 4
@@ -32,7 +32,7 @@ def _line_text(line: dict) -> str:
         standing = "on time"
     return (
         f"{line['sales_order_id']}/{line['line_no']} {who}: promised {short_time(line.get('promised_date'))}, "
-        f"ETA {short_time(line.get('eta'))} ({standing})"
+        f"ETA {eta(line)} ({standing})"
     )
 
 

@@ -1,36 +1,33 @@
 """late_order:<SO>/<line>: a customer line is late: the ETA's day (the plant's local day) is after the
 promised date.
 
-Two causes, one kind (a line has one exception whichever it is): `cause` "stop" when the whole-plant
+Three causes, one kind (a line has one exception whichever it is): `cause` "stop" when the whole-plant
 reschedule turns the line late (on time in the plan), "plan" when the plan itself already has it late (a
-made-to-order line whose orders end after the promise, or a stock line whose stock comes after it).
-Severity: a stop's: critical if the promised date is today or past, else high; the plan's, one step
-lower: high if the promised date is today or past, else medium. Owner: the customer's account manager.
+made-to-order line whose orders end after the promise, or a stock line whose stock comes after it),
+"overdue" when the line is still open after its promised day by the clock, whatever the plan says (a
+snapshot days old still lists it as planned: the clock, not the plan, says it is late).
+Severity: a stop's: critical if the promised date is today or past, else high; the plan's and an
+overdue line's, one step lower: high if the promised date is today or past, else medium. Owner: the customer's account manager.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import duckdb
+from datetime import datetime, timedelta
 
 from planner_tui.engine.etas import PlantDay
-from planner_tui.engine.exceptions.base import Context, ExceptionKind, Row, as_date, day, exception_row, first
+from planner_tui.engine.exceptions.base import Context, ExceptionKind, Row, as_date, day, exception_row
 from planner_tui.engine.exceptions.lines import LINE_KEYS, line_events, line_gone, line_key, lines_info
 from planner_tui.present import slip
-from planner_tui.store.contract import STOPPED_STATES
-from planner_tui.timeutil import as_datetime
+from planner_tui.timeutil import as_datetime, iso
 
 
-def _earliest_stop(cur: duckdb.DuckDBPyConnection) -> datetime | None:
-    """When the earliest current stop began: a machine down or in maintenance, or a resource unavailable."""
-    from planner_tui.engine.resources import unavailable_resources
-
-    row = first(
-        cur.execute("SELECT min(since) FROM machine_states WHERE list_contains(?, state)", [list(STOPPED_STATES)])
-    )
-    begun = [row[0] if row else None] + [r["since"] for r in unavailable_resources(cur)]
-    return min((t for t in begun if t is not None), default=None)
+def _stop_began(stops: list[dict], moved_on: list[str]) -> datetime | None:
+    """When the stop that delayed a line began: the earliest stop of a machine its own moved operations
+    run on; else (moved by knock-on: a feeding order's machine, a person away) the earliest current stop."""
+    starts = {s["machine_id"]: as_datetime(s["start"]) for s in stops if s.get("kind", "machine") == "machine"}
+    own = [starts[m] for m in moved_on if starts.get(m) is not None]
+    everyone = [as_datetime(s["start"]) for s in stops if s.get("start") is not None]
+    return min(own or everyone, default=None)  # type: ignore[type-var]
 
 
 def detect(ctx: Context, only: str | None = None) -> list[Row]:
@@ -38,7 +35,7 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
     if only is not None:
         late = [s for s in late if line_key(s["sales_order_id"], s["line_no"]) == only]
     info = lines_info(ctx.cur, [(s["sales_order_id"], s["line_no"]) for s in late])
-    stop = _earliest_stop(ctx.cur) if late else None
+    stops = ctx.reschedule().get("stops") or []
     plant_day = PlantDay.of(ctx.cur)
     out = []
     for s in late:
@@ -50,14 +47,16 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
         eta = as_datetime(s.get("eta"))
         days_late = s.get("days_late")
         in_plan = bool(s.get("late_in_plan"))
+        past_promise = bool(s.get("overdue"))  # still open after its promised day: late whatever the plan said
         overdue = promised is not None and promised <= plant_day.day(ctx.at)
         customer = line.get("customer_name") or s.get("customer_id") or line.get("customer_id")
         moved = f", {slip(s['slip_minutes'])} by stops" if in_plan and (s.get("slip_minutes") or 0) > 0 else ""
+        eta_words = "overdue" if s.get("eta_overdue") or (past_promise and eta is None) else day(eta, ctx.at)
         title = (
-            f"{line_key(*key)} late"
-            + (" in plan" if in_plan else "")
+            f"{line_key(*key)} "
+            + ("past its promise" if past_promise else "late in plan" if in_plan else "late")
             + (f" +{days_late}d" if days_late is not None else "")
-            + f": ETA {day(eta, ctx.at)}, promised {day(promised, ctx.at)}{moved}"
+            + f": ETA {eta_words}, promised {day(promised, ctx.at)}{moved}"
             + (f" ({customer})" if customer else "")
         )
         if in_plan:
@@ -66,8 +65,13 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             severity = "critical" if overdue else "high"
         confirmed = as_datetime(line.get("confirmed_at"))
         # Lateness has no recorded start: it began when the order was confirmed, or (turned late by a stop)
-        # with the earliest current stop if that came later.
-        began = (confirmed,) if in_plan else (confirmed, stop)
+        # with the stop that delayed it if that came later.
+        stop = None if in_plan else _stop_began(stops, s.get("moved_on") or [])
+        # On time in the plan, late by the clock alone: late since its promised day ended.
+        passed = None
+        if past_promise and promised is not None and not s.get("late_by_plan"):
+            passed = plant_day.starts(promised + timedelta(days=1))
+        began = (confirmed, stop, passed)
         known = [t for t in began if t is not None]
         raised = max(known) if known else ctx.at
         out.append(
@@ -86,7 +90,8 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
                     "eta": eta,
                     "planned_eta": as_datetime(s.get("planned_eta")),
                     "eta_from": s.get("eta_from"),
-                    "cause": "plan" if in_plan else "stop",
+                    "cause": "overdue" if past_promise else "plan" if in_plan else "stop",
+                    "eta_overdue": bool(s.get("eta_overdue")),
                     "days_late": days_late,
                     "slip_days": days_late,  # kept for older readers: days late against the promise
                     "slip_minutes": s.get("slip_minutes"),
@@ -97,17 +102,29 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
     return out
 
 
+def occurrence(row: Row) -> str:
+    """A stop's lateness is the stop's (the line late again by a later stop is a new occurrence); the
+    plan's is its promise and planned ETA (a plan that slips further is new; passing the promised day is
+    not: it was known)."""
+    detail = row["detail"]
+    if detail.get("cause") == "stop":
+        return f"stop@{iso(row['raised_at']) if row.get('raised_at') else '-'}"
+    planned = detail.get("planned_eta")
+    return f"plan:{detail.get('promised_date')}:{planned.date() if planned is not None else '-'}"
+
+
 KIND = ExceptionKind(
     name="late_order",
     words="late customer line",
     rank=60,  # a consequence: after the stop or shortage that causes it
     raised_while="the line's ETA falls after its promised day: turned late by the whole-plant reschedule, or "
-    "late in the plan itself",
+    "late in the plan itself, or still open after its promised day by the clock",
     severities="turned late by a stop: critical if the promised date is today or past, else high; late in the "
-    "plan: high if the promised date is today or past, else medium",
+    "plan or past its promise: high if the promised date is today or past, else medium",
     detect=detect,
     cleared_note=lambda ctx, subject: line_gone(ctx.cur, subject) or "back on time",
     link="links of order line",
     events_about=line_events,
     event_keys=LINE_KEYS,
+    occurrence=occurrence,
 )

@@ -93,6 +93,8 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             "subject_id": subject,
             "raised_at": raised,
             "age_minutes": age,
+            "first_detected_at": None,
+            "occurrence": None,
             "owner": manager,
             "assignee": None,
             "status": "open",

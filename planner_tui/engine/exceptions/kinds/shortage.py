@@ -53,15 +53,17 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
                 item_id,
                 severity=severity,
                 title=title,
-                # The projection does not know when it first appeared: a shortage that has begun is as old
-                # as its start, one still ahead is new.
-                raised_at=min(first_short, ctx.at) if first_short is not None else ctx.at,
+                # The projection does not know when it appeared: the inbox keeps when it was first
+                # detected, and `began` says when it most likely began the first time.
+                raised_at=ctx.at,
                 owner=s.get("buyer"),
                 detail={
                     "first_short_at": first_short,
                     "max_short_qty": s.get("max_short_qty"),
                     "recovers_at": s.get("recovers_at"),
                     "affected": len(affected),
+                    # the first demand it leaves short: which shortage this is (a new first one, a new one)
+                    "first_hit": f"{affected[0].get('kind')}:{affected[0].get('id')}" if affected else None,
                     "production_orders": len(orders),
                     "sales_lines": len(lines),
                 },
@@ -69,6 +71,29 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             )
         )
     return out
+
+
+def began(ctx: Context, rows: list[Row]) -> None:
+    """A shortage first detected now began with the latest event about its item (a receipt that did not
+    come, an order that grew: `events_about`), else it was in the snapshot already: at its extract time."""
+    latest = dict(
+        ctx.cur.execute(
+            f"""WITH about AS (
+                    SELECT coalesce({event_field("item_id", "e.data")}, po.item_id) AS item,
+                           coalesce(e.event_time, e.received_at) AS t
+                    FROM event_log e
+                    LEFT JOIN purchase_orders po ON po.purchase_order_id = {event_field("purchase_order_id", "e.data")}
+                    WHERE coalesce(e.event_time, e.received_at) <= ?
+                )
+                SELECT item, max(t) FROM about WHERE list_contains(?, item) GROUP BY item""",
+            [ctx.at, [row["subject_id"] for row in rows]],
+        ).fetchall()
+    )
+    extract = as_datetime(ctx.cur.execute("SELECT max(value) FROM store_meta WHERE key = 'as_of'").fetchall()[0][0])
+    for row in rows:
+        found = latest.get(row["subject_id"]) or extract
+        if found is not None:
+            row["raised_at"] = min(found, ctx.at)
 
 
 def events_about(item_id: str) -> tuple[str, list]:
@@ -92,4 +117,6 @@ KIND = ExceptionKind(
     cleared_note=lambda ctx, item_id: "no longer short",
     link="shortage of item",
     events_about=events_about,
+    occurrence=lambda row: str(row["detail"].get("first_hit")),
+    began=began,
 )
