@@ -300,8 +300,8 @@ class RemotePlant:
     def exception(self, exception_id: str, *, at: datetime, as_of: datetime | None = None) -> Record:
         return self._call("exception", exception_id, at=at, as_of=as_of)
 
-    def owners(self) -> list[Record]:
-        return self._call("owners")
+    def owners(self, *, at: datetime | None = None) -> list[Record]:
+        return self._call("owners", at=at)
 
     def notifications(self, *, failed: bool = False, exception_id: str | None = None) -> list[Record]:
         return self._call("notifications", failed=failed, exception_id=exception_id)
@@ -376,23 +376,23 @@ class RemotePlant:
     def reschedule(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
         return self._call("reschedule", at=at, as_of=as_of)
 
-    def order_links(self, order_id: str) -> Record:
-        return self._call("order_links", order_id)
+    def order_links(self, order_id: str, *, at: datetime | None = None) -> Record:
+        return self._call("order_links", order_id, at=at)
 
-    def shipment(self, shipment_id: str) -> Record:
-        return self._call("shipment", shipment_id)
+    def shipment(self, shipment_id: str, *, at: datetime | None = None) -> Record:
+        return self._call("shipment", shipment_id, at=at)
 
     def customer(self, customer_id: str, *, at: datetime | None = None) -> Record:
         return self._call("customer", customer_id, at=at)
 
-    def trace_lot(self, lot_id: str) -> Record:
-        return self._call("trace_lot", lot_id)
+    def trace_lot(self, lot_id: str, *, at: datetime | None = None) -> Record:
+        return self._call("trace_lot", lot_id, at=at)
 
-    def trace_hold(self, hold_id: str) -> Record:
-        return self._call("trace_hold", hold_id)
+    def trace_hold(self, hold_id: str, *, at: datetime | None = None) -> Record:
+        return self._call("trace_hold", hold_id, at=at)
 
-    def holds(self, *, as_of: datetime | None = None) -> list[Record]:
-        return self._call("holds", as_of=as_of)
+    def holds(self, *, at: datetime | None = None, as_of: datetime | None = None) -> list[Record]:
+        return self._call("holds", at=at, as_of=as_of)
 
     def shortages(self, *, at: datetime, horizon_days: int | None = None, as_of: datetime | None = None) -> Record:
         return self._call("shortages", at=at, horizon_days=horizon_days, as_of=as_of)
@@ -410,11 +410,15 @@ class RemotePlant:
     ) -> dict[str, list[tuple[datetime, float]]]:
         return self._call("balance_series", item_ids=list(item_ids), at=at, horizon_days=horizon_days, as_of=as_of)
 
-    def find(self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20) -> list[Record]:
-        return self._call("find", words=words, kind=_kinds(kind), limit=limit)
+    def find(
+        self, words: str, *, kind: str | Sequence[str] | None = None, limit: int = 20, at: datetime | None = None
+    ) -> list[Record]:
+        return self._call("find", words=words, kind=_kinds(kind), limit=limit, at=at)
 
-    def starting_points(self, *, kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Record]:
-        return self._call("starting_points", kind=_kinds(kind), limit=limit)
+    def starting_points(
+        self, *, kind: str | Sequence[str] | None = None, limit: int | None = None, at: datetime | None = None
+    ) -> list[Record]:
+        return self._call("starting_points", kind=_kinds(kind), limit=limit, at=at)
 
     def status(self, *, as_of: datetime | None = None) -> Record:
         return self._call("status", as_of=as_of)
@@ -432,11 +436,12 @@ class RemotePlant:
         since: datetime | None = None,
         limit: int | None = None,
         outcome: str | None = None,
+        at: datetime | None = None,
     ) -> list[Record]:
-        return self._call("event_history", type=type, since=since, limit=limit, outcome=outcome)
+        return self._call("event_history", type=type, since=since, limit=limit, outcome=outcome, at=at)
 
-    def event_lag(self, *, since: datetime | None = None) -> Record:
-        return self._call("event_lag", since=since)
+    def event_lag(self, *, since: datetime | None = None, at: datetime | None = None) -> Record:
+        return self._call("event_lag", since=since, at=at)
 
     def feed_status(self) -> Record | None:
         return self._call("feed_status")

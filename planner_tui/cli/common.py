@@ -40,6 +40,17 @@ SnapshotOption = Annotated[
 AtOption = Annotated[
     Optional[str], typer.Option("--at", help="Pin 'now' to this ISO 8601 time (default: the real clock).")
 ]
+# `--at` on the questions of how things stood (order, shipment, trace, holds, find, owners, events list|lag):
+# the plant then, not only the clock (access/interface.py AS_IT_STOOD).
+StoodAtOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--at",
+        metavar="TS",
+        help="As things stood at TS: the events after TS taken back, triage replayed to TS, TS the clock "
+        "(not before the snapshot's extract; default: now).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 AsOfOption = Annotated[
     Optional[str],
@@ -64,6 +75,11 @@ ServerOption = Annotated[
 def parse_at(at: str | None) -> datetime | None:
     """--at as a time; None when it was not given (the plant's clock)."""
     return None if at is None else parse_timestamp(at, what="--at timestamp")
+
+
+def stood(at: datetime | None) -> str:
+    """What a table's title adds for `--at TS` on a question of how things stood: " as it stood at TS"."""
+    return "" if at is None else f" as it stood at {stamp(at)}"
 
 
 def parse_as_of(as_of: str | None, at: str | None = None) -> datetime | None:

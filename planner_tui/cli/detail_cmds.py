@@ -19,6 +19,7 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
     parse_as_of,
@@ -26,6 +27,7 @@ from planner_tui.cli.common import (
     short_time,
     stamp,
     stdout,
+    stood,
     table,
 )
 from planner_tui.present import duration, quantity
@@ -62,21 +64,23 @@ def _holds_table(title: str, holds: list[dict], reach_column: str, reach_key: st
 
 def shipment_cmd(
     shipment_id: Annotated[str, typer.Argument(help="The shipment id.")],
+    at: StoodAtOption = None,
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
 ) -> None:
     """A shipment: its order line, customer, carrier, lots with their status and any active quality holds."""
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        result = plant.shipment(shipment_id)
+        result = plant.shipment(shipment_id, at=when)
     if json:
         emit_json(result)
         return
     s, line, customer = result["shipment"], result["sales_order_line"], result["customer"]
     stdout.print(
         f"[bold]shipment {s['shipment_id']}[/] {s['status']}, ship {iso(s['planned_ship_date'])}, "
-        f"qty {quantity(s['qty'])}, carrier {s['carrier'] or '-'}",
+        f"qty {quantity(s['qty'])}, carrier {s['carrier'] or '-'}{stood(when)}",
         highlight=False,
     )
     if line:
@@ -322,6 +326,7 @@ def machines_cmd(
 
 
 def holds_cmd(
+    at: StoodAtOption = None,
     as_of: AsOfOption = None,
     json: JsonOption = False,
     db: DbOption = None,
@@ -329,15 +334,16 @@ def holds_cmd(
     server: ServerOption = None,
 ) -> None:
     """Every active quality hold, newest first: how many lots it reaches, their stock, who already got goods."""
-    past = parse_as_of(as_of)
+    past = parse_as_of(as_of, at)  # --at and --as-of mean the same here: one of them
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        result = plant.holds(as_of=past)
+        result = plant.holds(at=when, as_of=past)
     if json:
         emit_json(result)
         return
     # Hold and lot share a cell (and lots and stock another) so the reason has room at 80 columns.
     listing = table(
-        "Active quality holds" + (f" as they stood at {stamp(past)}" if past else ""),
+        "Active quality holds" + (f" as they stood at {stamp(past or when)}" if past or when else ""),
         ("hold / lot", ID),
         ("shipped to", {"max_width": 18}),
         ("reaches", ID),

@@ -16,10 +16,13 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
+    parse_at,
     short_time,
     short_times_in,
+    stamp,
     stderr,
     stdout,
     table,
@@ -190,6 +193,7 @@ def list_events(
     ] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the most recent N events.", min=1)] = None,
     outcome: Annotated[Optional[str], typer.Option("--outcome", help="applied, rejected or unknown_type.")] = None,
+    at: StoodAtOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
@@ -197,8 +201,9 @@ def list_events(
 ) -> None:
     """The event history: when each event happened, arrived, was applied, and what it changed."""
     since_at = parse_timestamp(since, what="--since timestamp") if since else None
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        events = plant.event_history(type=type_, since=since_at, limit=limit, outcome=outcome)
+        events = plant.event_history(type=type_, since=since_at, limit=limit, outcome=outcome, at=when)
     if json:
         emit_json(events)
         return
@@ -221,7 +226,7 @@ def list_events(
             short_times_in(_what(event)),
         )
     stdout.print(history)
-    stdout.print(f"{len(events)} event(s)", highlight=False)
+    stdout.print(f"{len(events)} event(s)" + (f" by {stamp(when)}" if when else ""), highlight=False)
 
 
 @events_app.command("lag")
@@ -229,6 +234,7 @@ def lag(
     since: Annotated[
         Optional[str], typer.Option("--since", help="Only events at or after this time (ISO 8601).")
     ] = None,
+    at: StoodAtOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
@@ -236,16 +242,17 @@ def lag(
 ) -> None:
     """Event time to applied time of applied events: p50, p95, max (the order-to-production lag)."""
     since_at = parse_timestamp(since, what="--since timestamp") if since else None
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        stats = plant.event_lag(since=since_at)
+        stats = plant.event_lag(since=since_at, at=when)
     if json:
         emit_json(stats)
         return
     if not stats["count"]:
-        stdout.print("no applied events yet", highlight=False)
+        stdout.print("no applied events yet" + (f" by {stamp(when)}" if when else ""), highlight=False)
         return
     stdout.print(
-        f"{stats['count']} applied event(s): lag p50 {seconds(stats['p50'])}, p95 {seconds(stats['p95'])}, "
+        f"{stats['count']} applied event(s){f' by {stamp(when)}' if when else ''}: lag p50 {seconds(stats['p50'])}, p95 {seconds(stats['p95'])}, "
         f"max {seconds(stats['max'])}, latest {seconds(stats['latest'])}",
         highlight=False,
     )

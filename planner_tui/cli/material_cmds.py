@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
@@ -20,13 +21,16 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
     parse_as_of,
+    parse_at,
     short_time,
     short_times_in,
     stamp,
     stdout,
+    stood,
     table,
 )
 from planner_tui.present import quantity, sparkline
@@ -77,7 +81,7 @@ def _table(title: str, columns: list[tuple[str, dict]], rows: list[list], *, emp
     return listing
 
 
-def _print_trace(answer: dict) -> None:
+def _print_trace(answer: dict, when: datetime | None = None) -> None:
     hold = answer.get("hold")
     if hold:
         stdout.print(
@@ -89,7 +93,7 @@ def _print_trace(answer: dict) -> None:
         f"[bold]lot {answer['lot_id']}[/] item {answer['item_id']} ({answer['status']}): "
         f"{s['descendants']} descendant lot(s), {s['ancestors']} ancestor lot(s), "
         f"{quantity(s['stock_qty'])} in stock at {s['stock_locations']} location(s), "
-        f"{s['shipments']} shipment(s), shipped to {s['customers_shipped_to']} customer(s)"
+        f"{s['shipments']} shipment(s), shipped to {s['customers_shipped_to']} customer(s){stood(when)}"
     )
     for warning in answer["warnings"]:
         stdout.print(f"[bold yellow]warning:[/] {warning}")
@@ -191,35 +195,39 @@ def _print_trace(answer: dict) -> None:
 @trace_app.command("lot")
 def trace_lot_command(
     lot_id: Annotated[str, typer.Argument(help="The lot to trace.")],
+    at: StoodAtOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Trace a lot forward (lots made from it, orders, stock, shipments, customers) and backward."""
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        answer = plant.trace_lot(lot_id)
+        answer = plant.trace_lot(lot_id, at=when)
     if json:
         emit_json(answer)
     else:
-        _print_trace(answer)
+        _print_trace(answer, when)
 
 
 @trace_app.command("hold")
 def trace_hold_command(
     hold_id: Annotated[str, typer.Argument(help="The quality hold whose lot to trace.")],
+    at: StoodAtOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
     server: ServerOption = None,
     json: JsonOption = False,
 ) -> None:
     """Trace the lot of a quality hold: what it hits and who must be told."""
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        answer = plant.trace_hold(hold_id)
+        answer = plant.trace_hold(hold_id, at=when)
     if json:
         emit_json(answer)
     else:
-        _print_trace(answer)
+        _print_trace(answer, when)
 
 
 def _print_projection(answer: dict) -> None:

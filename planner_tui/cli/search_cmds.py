@@ -14,9 +14,12 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
+    parse_at,
     stdout,
+    stood,
     table,
 )
 from planner_tui.engine.search import KINDS
@@ -39,6 +42,7 @@ def find_cmd(
     words: WordsArgument = None,
     kind: KindOption = None,
     limit: LimitOption = 20,
+    at: StoodAtOption = None,
     json: JsonOption = False,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
@@ -47,18 +51,19 @@ def find_cmd(
     """Find anything a planner can go to by id or name: the exact id first, then ids starting with a word,
     ids containing one, then names and other labels. Sales order lines are SO/line."""
     text = " ".join(words or [])
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
         if text.strip():
-            result = plant.find(text, kind=kind or None, limit=limit)
+            result = plant.find(text, kind=kind or None, limit=limit, at=when)
         else:
-            result = plant.starting_points(kind=kind or None, limit=limit)
+            result = plant.starting_points(kind=kind or None, limit=limit, at=when)
     if json:
         emit_json(result)
         return
     if not result:
         stdout.print(f"Nothing matches {text!r}." if text.strip() else "No machine is stopped and no hold active.")
         return
-    title = f"Matching {text!r}" if text.strip() else "Where to start: stopped machines, active holds"
+    title = (f"Matching {text!r}" if text.strip() else "Where to start: stopped machines, active holds") + stood(when)
     hits = table(title, ("kind", ID), ("id", {**ID, "style": "bold"}), ("label", TEXT))
     for hit in result:
         hits.add_row(hit["kind"].replace("_", " "), escape(hit["id"]), escape(hit["label"] or ""))

@@ -7,7 +7,8 @@ listens what changed.
 - **Answers.** `answer()` computes a question once per plant version and serves the same bytes to every
   client asking it (`AnswerCache`, single-flight: fifty consoles asking after a change cost one query). A
   question about "now" (no `at`, or an `at` within `LIVE_WINDOW` of the server's clock) is answered at the
-  server's clock and reused for at most `live_seconds` while the version stands. A triage action changes
+  server's clock (one whose `at` is a moment of the plant's past, `AS_IT_STOOD`, from the present) and
+  reused for at most `live_seconds` while the version stands. A triage action changes
   only what reads triage (`TRIAGE_READERS`: the inbox, one exception, the owners); every other answer is
   kept across it (on a large plant that is ~2 of the ~4 CPU-seconds a change costs: benchmarks/bench_server.py).
 - **Notifications.** When the routing in force gives someone a channel, `start()` starts the notifier
@@ -41,6 +42,7 @@ from typing import Any
 from planner_tui import settings
 from planner_tui.access import LocalPlant
 from planner_tui.access.api import Endpoint
+from planner_tui.access.interface import AS_IT_STOOD
 from planner_tui.errors import NotAllowed, PlannerError
 from planner_tui.roles import DEFAULT_LOCAL_ROLE, RIGHTS
 from planner_tui.store import Store
@@ -411,9 +413,12 @@ class PlantServer:
         key = (endpoint.name, path_value, tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())), live)
         method = getattr(self.plant, endpoint.name)
 
+        # Asked about now, a question of how things stood (AS_IT_STOOD) is the present: nothing to take back.
+        clocked = live and endpoint.name not in AS_IT_STOOD
+
         def compute() -> bytes:
             args = (path_value,) if endpoint.path_param is not None else ()
-            call_kwargs = {**kwargs, "at": self.clock()} if live else kwargs
+            call_kwargs = {**kwargs, "at": self.clock()} if clocked else kwargs
             return to_json(method(*args, **call_kwargs)).encode("utf-8")
 
         since = (lambda: self._version) if endpoint.name in SIDE_READERS else (lambda: self._data_version)
