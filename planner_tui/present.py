@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from planner_tui.timeutil import as_datetime
@@ -38,13 +39,20 @@ def short_time(value: object) -> str:
     return str(value)
 
 
-_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?\b")
+# Seconds, a fraction and a UTC offset or Z are dropped with the year (every time here is UTC).
+_ISO_MOMENT = re.compile(r"\b\d{4}-(\d\d-\d\d)[T ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?(?![\w:])")
 _ISO_DAY = re.compile(r"\b\d{4}-(\d\d-\d\d)\b")
 
 
 def short_times_in(text: str) -> str:
     """The ISO times inside an engine's sentence, shortened as `short_time` does: 11-25 02:05, 11-24."""
     return _ISO_DAY.sub(r"\1", _ISO_MOMENT.sub(r"\1 \2", text))
+
+
+def day_of(text: str) -> str:
+    """A table cell's time cut to its day, for a narrow column: 11-25 02:05 -> 11-25 (other text as is)."""
+    head, _, tail = text.partition(" ")
+    return head if tail and re.fullmatch(r"\d\d-\d\d", head) and re.fullmatch(r"\d\d:\d\d", tail) else text
 
 
 def moment(value: object) -> str:
@@ -61,6 +69,26 @@ def day(value: object) -> str:
     if parsed is None:
         return "-" if value in (None, "") else str(value)
     return parsed.strftime("%Y-%m-%d")
+
+
+def eta(record: dict, *, whole: bool = False) -> str:
+    """A customer line's (or shipment's) ETA: "overdue" when the engine found it passed with the work not
+    reported done (`eta_overdue`), else the time (short for a table cell; `whole` for a sentence)."""
+    if record.get("eta_overdue"):
+        return "overdue"
+    return moment(record.get("eta")) if whole else short_time(record.get("eta"))
+
+
+def earlier_occurrence(previous: dict | None) -> str | None:
+    """The resolve that ended an exception's earlier occurrence, in a sentence (None: there was none)."""
+    if not previous:
+        return None
+    reason = previous.get("reason")
+    return (
+        f"an earlier occurrence was resolved {moment(previous.get('resolved_at'))} by "
+        + str(previous.get("resolved_by") or "?")
+        + (f": {reason}" if reason else "")
+    )
 
 
 # --- durations ----------------------------------------------------------------------------------------
@@ -145,6 +173,52 @@ def severity_rank(severity: object) -> int:
 def severity_text(severity: object, *, upper: bool = False) -> Text:
     word = str(severity or "-")
     return Text(word.upper() if upper else word, style=SEVERITY_STYLE.get(word, ""))
+
+
+# Short forms for a narrow column (80 columns): the word still says it, in fewer letters.
+SEVERITY_SHORT = {"critical": "CRIT", "high": "HIGH", "medium": "MED", "low": "LOW"}
+STATUS_SHORT = {"open": "open", "acknowledged": "ack", "snoozed": "snz", "resolved": "res"}
+
+
+def severity_short(text: str) -> str:
+    """critical -> CRIT, high -> HIGH, medium -> MED, low -> LOW (anything else as is)."""
+    return SEVERITY_SHORT.get(text.strip().lower(), text)
+
+
+def status_short(text: str) -> str:
+    """acknowledged -> ack, snoozed -> snz, resolved -> res; "acknowledged, cleared" -> "ack clr"."""
+    status, _, rest = text.partition(",")
+    short = STATUS_SHORT.get(status.strip(), status.strip())
+    return f"{short} clr" if rest.strip() == "cleared" else (short + ("," + rest if rest else ""))
+
+
+# --- cutting text to a width --------------------------------------------------------------------------
+
+ELLIPSIS = "…"
+_TRAILING = " ,;:-/(·"
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` cells: whole if it fits, else cut with an ellipsis at the end of a word
+    (when one ends in the second half of the room; a single long word or id is cut where the room ends)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    room, used = [], 0
+    for char in text:
+        size = cell_len(char)
+        if used + size > width - 1:
+            break
+        room.append(char)
+        used += size
+    kept = "".join(room)
+    following = text[len(kept) : len(kept) + 1]
+    if following not in (" ", ""):  # the room ends inside a word: go back to the last word's end
+        space = kept.rfind(" ")
+        if space >= width // 2:
+            kept = kept[:space]
+    return kept.rstrip(_TRAILING) + ELLIPSIS if kept.rstrip(_TRAILING) else kept + ELLIPSIS
 
 
 # --- the sparkline ------------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from planner_tui.access import PlantData, Record
 from planner_tui.console.context import ConsoleApp, console_of
 from planner_tui.console.widgets.breadcrumb import Breadcrumb
+from planner_tui.console.widgets.keybar import KeyBar
 from planner_tui.errors import PlannerError
 
 T = TypeVar("T")
@@ -239,7 +240,7 @@ class DrillScreen(Screen[None]):
         yield Breadcrumb(id="drill-crumbs")  # the shell's: one look across the console
         with Vertical(id="drill-body"):
             yield from self.compose_body()
-        yield Footer(compact=True)
+        yield KeyBar(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="drill-summary")

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from planner_tui import settings
@@ -35,6 +35,7 @@ from planner_tui.console.messages import (
     PanelsShown,
     RefreshDone,
 )
+from planner_tui.console.widgets.keybar import KeyBar
 from planner_tui.console.widgets.live_table import LiveTable
 from planner_tui.console.widgets.panels import PANELS, PANELS_BY_NAME, Row, answer_of, load_exceptions, load_header
 from planner_tui.console.widgets.status import FeedBanner, PlantHeader
@@ -173,7 +174,7 @@ class MainScreen(TriageActions, Screen[None]):
                 table = LiveTable(panel.columns, empty=panel.empty, id=f"table-{panel.name}")
                 yield PanelBox(panel.name, panel.title, table)
         yield FilterInput(placeholder="filter rows: type words, enter keeps, escape clears", id="filter")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._apply_size(self.app.size.width, self.app.size.height)

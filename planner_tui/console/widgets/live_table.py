@@ -6,12 +6,16 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
+from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets._data_table import RowRenderables
 from textual.widgets.data_table import ColumnKey
 
 from planner_tui.console.widgets.panels import ROW_LIMIT, Column, Row
+from planner_tui.present import ELLIPSIS, clip
 
 MORE_KEY = "__more__"
 HIGHLIGHT_SECONDS = 4.0
@@ -20,6 +24,72 @@ HIGHLIGHT_STYLE = "reverse"  # visible with NO_COLOR too
 
 def _plain(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+# Room a table keeps on its right for the vertical scrollbar.
+SCROLLBAR = 2
+
+
+def fit_columns(spec: Sequence[Column], room: int, padding: int) -> list[tuple[Column, int]]:
+    """The columns shown in `room` cells, with their widths, so that nothing scrolls sideways.
+
+    The flex column (the long text) keeps its `want`: first every other column shrinks to its narrowest,
+    then the columns with a drop rank leave, lowest rank first; a column that shrank gets its width back
+    if the flex column can spare it. The flex column takes what is left (never less than its width)."""
+    flex = next((c for c in spec if c.flex), None)
+    if flex is None:
+        return [(c, c.width) for c in spec]
+    want = max(flex.want, flex.width)
+    widths = {c.key: c.width for c in spec if not c.flex}
+    shown = list(spec)
+
+    def left() -> int:
+        return room - sum(widths[c.key] + padding for c in shown if not c.flex) - padding
+
+    if left() < want:
+        widths = {c.key: c.narrowest for c in spec if not c.flex}
+    for column in sorted((c for c in spec if c.drop and not c.flex), key=lambda c: c.drop):
+        if left() >= want:
+            break
+        shown.remove(column)
+    for column in shown:
+        if column.flex or widths[column.key] >= column.width:
+            continue
+        if left() - (column.width - widths[column.key]) >= want:
+            widths[column.key] = column.width
+    width = max(left(), flex.width)
+    return [(c, width if c.flex else widths[c.key]) for c in shown]
+
+
+def header(column: Column, width: int) -> str:
+    """The column's header in `width` cells: its label, else its short label, else the label cut."""
+    if cell_len(column.label) <= width:
+        return column.label
+    if column.short and cell_len(column.short) <= width:
+        return column.short
+    return clip(column.label, width)
+
+
+def fit_cell(cell: RenderableType, column: Column, width: int) -> RenderableType:
+    """A cell as shown in `width` cells: its short form when the column has shrunk, then cut with an
+    ellipsis at a word's end if still too long (the styles stay)."""
+    if not isinstance(cell, Text):
+        return cell
+    if column.abbrev is not None and width < column.width and not column.flex:
+        short = column.abbrev(cell.plain)
+        if short != cell.plain:
+            whole = [span.style for span in cell.spans if span.start == 0 and span.end >= len(cell.plain)]
+            cell = Text(short, style=cell.style, justify=cell.justify, no_wrap=cell.no_wrap, end=cell.end)
+            for style in whole:  # the brief highlight of a change covers the whole cell: it stays
+                cell.stylize(style)
+    if cell.cell_len <= width:
+        return cell
+    cut = clip(cell.plain, width)
+    kept = cut[: -len(ELLIPSIS)] if cut.endswith(ELLIPSIS) else cut
+    fitted = cell[: len(kept)]
+    fitted.append(ELLIPSIS)
+    fitted.no_wrap, fitted.end = cell.no_wrap, cell.end
+    return fitted
 
 
 class LiveTable(DataTable[Any]):
@@ -47,30 +117,74 @@ class LiveTable(DataTable[Any]):
         self._shown: dict[str, tuple[Any, ...]] = {}  # row key -> cells as last shown (before highlight)
         self._fresh: dict[tuple[str, str], float] = {}  # (row, column) -> highlight expiry
         self._matching = 0
+        self._by_key = {c.key: c for c in self.spec}
+        self._index = {c.key: i for i, c in enumerate(self.spec)}
+        # The columns shown and their widths (fit_columns): all of them until the table knows its size.
+        self.layout_columns: list[tuple[Column, int]] = [(c, c.width) for c in self.spec]
 
     def on_mount(self) -> None:
-        for column in self.spec:
-            self.add_column(column.label, width=column.width, key=column.key)
+        for column, width in self.layout_columns:
+            self.add_column(header(column, width), width=width, key=column.key)
         self.set_interval(1.0, self._fade_highlights)
 
     def on_resize(self) -> None:
-        self.fit_flex_column()
+        self.fit_columns()
 
-    def fit_flex_column(self) -> None:
-        """The flex column (the "why" or title) takes the width the fixed columns leave."""
-        flex = [c for c in self.spec if c.flex]
-        if not flex or not self.size.width:
+    def fit_columns(self) -> None:
+        """Columns sized to the table's width (see `fit_columns`): the long text gets the room, nothing
+        scrolls sideways; a column that leaves or comes back rebuilds the table, keeping the cursor."""
+        if not self.size.width:
             return
-        padding = 2 * self.cell_padding
-        # Fixed columns before the flex one must fit; those after it may scroll off to the right.
-        index = self.spec.index(flex[0])
-        used = sum(c.width + padding for c in self.spec[:index])
-        width = max(flex[0].width, self.size.width - 2 - used - padding)
-        column = self.columns.get(ColumnKey(flex[0].key))
-        if column is not None and column.width != width:
-            column.width = width
+        layout = fit_columns(self.spec, self.size.width - SCROLLBAR, 2 * self.cell_padding)
+        if [c.key for c, _ in layout] != [c.key for c, _ in self.layout_columns]:
+            self.layout_columns = layout
+            self._rebuild_columns()
+            return
+        self.layout_columns = layout
+        changed = False
+        for spec, width in layout:
+            column = self.columns.get(ColumnKey(spec.key))
+            if column is not None and column.width != width:
+                column.width = width
+                column.label = Text(header(spec, width))
+                changed = True
+        if changed:
             self._require_update_dimensions = True
-            self.refresh()
+            self._clear_caches()
+
+    @property
+    def shown_keys(self) -> list[str]:
+        return [c.key for c, _ in self.layout_columns]
+
+    def _cells(self, cells: Sequence[Any]) -> tuple[Any, ...]:
+        """A row's cells for the columns shown."""
+        return tuple(cells[self._index[key]] for key in self.shown_keys)
+
+    def _rebuild_columns(self) -> None:
+        cursor_key = self.cursor_key
+        keys = [key for row in self.ordered_rows if (key := row.key.value) is not None]
+        self.clear(columns=True)
+        for column, width in self.layout_columns:
+            self.add_column(header(column, width), width=width, key=column.key)
+        for key in keys:
+            self.add_row(*self._cells(self._shown[key]), key=key)
+        if cursor_key in keys:
+            self.move_cursor(row=keys.index(cursor_key), animate=False)
+        self._paint_highlights()
+
+    def _compute_row_renderables(self, row_index: int) -> RowRenderables:
+        """Each cell fitted to its column's width (short forms, an ellipsis at a word's end), at drawing
+        time: the table's data stays whole (get_row, the filter and the detail line read it)."""
+        renderables = super()._compute_row_renderables(row_index)
+        if row_index < 0:
+            return renderables
+        cells = [
+            fit_cell(cell, self._by_key[str(column.key.value)], column.width)
+            if column.key.value in self._by_key
+            else cell
+            for cell, column in zip(renderables.cells, self.ordered_columns)
+        ]
+        return RowRenderables(renderables.label, cells)
 
     # ------------------------------------------------------------------ data in
 
@@ -127,14 +241,16 @@ class LiveTable(DataTable[Any]):
             for row in wanted:
                 old = self._shown.get(row.key)
                 if old is None:
-                    self.add_row(*row.cells, key=row.key)
+                    self.add_row(*self._cells(row.cells), key=row.key)
                     if highlight and current_keys:
                         for column in self.spec:
                             self._fresh[(row.key, column.key)] = now + HIGHLIGHT_SECONDS
                 elif old != row.cells:
+                    shown = self.shown_keys
                     for column, before, after in zip(self.spec, old, row.cells):
                         if _plain(before) != _plain(after) or before != after:
-                            self.update_cell(row.key, column.key, after)
+                            if column.key in shown:
+                                self.update_cell(row.key, column.key, after)
                             if highlight and _plain(before) != _plain(after):
                                 self._fresh[(row.key, column.key)] = now + HIGHLIGHT_SECONDS
                 self._shown[row.key] = row.cells
@@ -165,7 +281,7 @@ class LiveTable(DataTable[Any]):
         self.clear()
         self._shown = {}
         for row in wanted:
-            self.add_row(*row.cells, key=row.key)
+            self.add_row(*self._cells(row.cells), key=row.key)
             self._shown[row.key] = row.cells
         keys = [r.key for r in wanted]
         if cursor_key in keys and not at_top:
@@ -199,10 +315,13 @@ class LiveTable(DataTable[Any]):
     # ------------------------------------------------------------------ brief highlight of changes
 
     def _paint_highlights(self) -> None:
+        shown = self.shown_keys
         for (row_key, column_key), _ in list(self._fresh.items()):
             cells = self._shown.get(row_key)
             if cells is None:
                 self._fresh.pop((row_key, column_key), None)
+                continue
+            if column_key not in shown:
                 continue
             index = [c.key for c in self.spec].index(column_key)
             cell = cells[index]
@@ -221,7 +340,7 @@ class LiveTable(DataTable[Any]):
             for row_key, column_key in expired:
                 self._fresh.pop((row_key, column_key), None)
                 cells = self._shown.get(row_key)
-                if cells is not None:
+                if cells is not None and column_key in self.shown_keys:
                     index = [c.key for c in self.spec].index(column_key)
                     self.update_cell(row_key, column_key, cells[index])
 

@@ -20,12 +20,16 @@ from planner_tui.access import PlantData
 from planner_tui.present import (
     MACHINE_STATE_STYLE,
     STATUS_STYLE,
+    day_of,
     duration,
+    eta,
     quantity,
+    severity_short,
     severity_text,
     short_time,
     slip,
     sparkline,
+    status_short,
 )
 from planner_tui.timeutil import as_datetime
 
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 ROW_LIMIT = 500
 # Sparklines for the first shortages only (one query, but the points grow with the rows).
 SPARK_ROWS = 60
+# A shortage that does not recover within the plan's horizon.
+NOT_IN_VIEW = "not in view"
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,24 @@ class Row:
 
 @dataclass(frozen=True)
 class Column:
+    """A panel's column. When the panel is narrow (80 columns, or a side panel at 120) the flex column
+    (the long text) keeps `want` cells: first the others shrink to `least` (their cells shortened by
+    `abbrev`, their header to `short`), then the ones with a `drop` rank leave the table, 1 first. Text
+    still too long is cut with an ellipsis at a word's end (present.clip). See LiveTable.fit_columns."""
+
     key: str
     label: str
     width: int  # for a flex column: the least it gets
     flex: bool = False  # takes the width the others leave
+    least: int = 0  # the narrowest it may get (0: its width, it never shrinks)
+    short: str = ""  # the header when the column is narrower than its label
+    abbrev: Callable[[str], str] | None = None  # a cell's short form, when the column has shrunk
+    drop: int = 0  # leaves a table too narrow for it, lowest rank first (0: never)
+    want: int = 0  # a flex column: the width it keeps before another column leaves (0: its width)
+
+    @property
+    def narrowest(self) -> int:
+        return min(self.least, self.width) if self.least else self.width
 
 
 @dataclass(frozen=True)
@@ -145,8 +165,8 @@ def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
     """Lines late (ETA's day after the promise, by a stop or already in the plan) or whose ETA moved.
 
     The engine's order: late first, then the biggest slip. Status is where the line stands against its
-    promise: LATE (the stops turn it late), LATE in plan (late before any stop), moved (on time, later
-    than planned). Slip, apart, is how far the ETA moved ("-" for a line nothing moves).
+    promise: OVERDUE (open after its promised day by the clock), LATE (the stops turn it late), LATE in
+    plan (late before any stop), moved (on time, later than planned); an ETA that has passed is "overdue". Slip, apart, is how far the ETA moved ("-" for a line nothing moves).
     """
     lines = plant.reschedule(at=at).get("lines_at_risk") or []
     out = []
@@ -154,7 +174,9 @@ def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
         late = bool(line.get("late"))
         so_line = f"{line.get('sales_order_id')}/{line.get('line_no')}"
         customer = line.get("customer_name") or line.get("customer_id") or ""  # the engine joins the name
-        if late and line.get("late_in_plan"):
+        if late and line.get("overdue"):
+            status = Text("OVERDUE", style="bold red")  # past its promise by the clock, whatever the plan says
+        elif late and line.get("late_in_plan"):
             status = Text("LATE in plan", style="red")
         elif late:
             status = Text("LATE", style="bold red")
@@ -168,7 +190,7 @@ def load_orders_at_risk(plant: PlantData, at: datetime) -> list[Row]:
                     so_line,
                     status,
                     slip_cell,
-                    short_time(line.get("eta")),
+                    eta(line),
                     short_time(line.get("promised_date")),
                     str(customer),
                 ),
@@ -212,7 +234,7 @@ def load_materials(plant: PlantData, at: datetime) -> list[Row]:
                     spark,
                     short_time(s.get("first_short_at")),
                     Text(f"-{quantity(s.get('max_short_qty'))}", style="red", justify="right"),
-                    short_time(recovers) if recovers else "not in view",
+                    short_time(recovers) if recovers else NOT_IN_VIEW,
                     str(affected),
                     s.get("buyer") or "",
                 ),
@@ -252,17 +274,25 @@ def load_holds(plant: PlantData, at: datetime) -> list[Row]:
 
 # Widths hold present.py's texts whole: a duration up to "23h 59m" (7), a slip up to "+23h 59m" (8), a
 # short time "11-25 02:05" (11); ids are never cut. The flex column takes what is left (its cursor cell is
-# shown in full under the panel).
+# shown in full under the panel). Narrow (80 columns; a side panel at 120 has 58): times show their day,
+# words their short form, and the columns with a `drop` rank leave (the drill-down has them all).
+_SHORTER = {"maintenance": "maint", "MAINTENANCE": "MAINT", "LATE in plan": "LATE plan", NOT_IN_VIEW: "later"}
+
+
+def _shorter(text: str) -> str:
+    return _SHORTER.get(text, text)
+
+
 PANELS: tuple[Panel, ...] = (
     Panel(
         "inbox",
         "Exceptions",
         (
-            Column("severity", "Severity", 8),
+            Column("severity", "Severity", 8, least=4, short="Sev", abbrev=severity_short),
             Column("age", "Age", 7),
-            Column("status", "Status", 12),
-            Column("who", "Owner", 16),
-            Column("title", "Exception", 20, flex=True),
+            Column("status", "Status", 12, least=8, abbrev=status_short),
+            Column("who", "Owner", 16, least=10),
+            Column("title", "Exception", 20, flex=True, want=36),
         ),
         load_exceptions,
         empty="no open exceptions",
@@ -273,11 +303,11 @@ PANELS: tuple[Panel, ...] = (
         "Machines",
         (
             Column("machine", "Machine", 10),
-            Column("state", "State", 11),
-            Column("stopped", "Stopped for", 11),
-            Column("why", "Why", 16, flex=True),
-            Column("supervisor", "Supervisor", 15),
-            Column("wc", "Work centre", 11),
+            Column("state", "State", 11, least=7, abbrev=_shorter),
+            Column("stopped", "Stopped for", 11, least=7, short="Stopped"),
+            Column("why", "Why", 12, flex=True, want=16),
+            Column("supervisor", "Supervisor", 15, least=10, drop=2),
+            Column("wc", "Work centre", 11, short="WC", drop=1),
         ),
         load_machines,
         empty="no machines",
@@ -288,11 +318,11 @@ PANELS: tuple[Panel, ...] = (
         "Orders at risk",
         (
             Column("order", "Order", 10),
-            Column("status", "Status", 12),
+            Column("status", "Status", 12, least=9, abbrev=_shorter),
             Column("slip", "Slip", 8),
-            Column("eta", "ETA", 11),
-            Column("promise", "Promise", 7),
-            Column("customer", "Customer", 6, flex=True),
+            Column("eta", "ETA", 11, least=7, abbrev=day_of),  # 7: "overdue" whole
+            Column("promise", "Promise", 7, least=5, short="Due", drop=1),
+            Column("customer", "Customer", 6, flex=True, want=12),
         ),
         load_orders_at_risk,
         empty="no customer order at risk",
@@ -303,12 +333,12 @@ PANELS: tuple[Panel, ...] = (
         "Materials",
         (
             Column("item", "Item", 11),
-            Column("spark", "Projected", 16),
-            Column("from", "Short from", 11),
+            Column("spark", "Projected", 16, drop=1),
+            Column("from", "Short from", 11, least=5, short="From", abbrev=day_of),
             Column("qty", "Short", 6),
-            Column("recovers", "Recovers", 11),
+            Column("recovers", "Recovers", 11, least=5, short="To", abbrev=lambda t: _shorter(day_of(t))),
             Column("hits", "Hits", 4),
-            Column("buyer", "Buyer", 14, flex=True),
+            Column("buyer", "Buyer", 8, flex=True, want=10),
         ),
         load_materials,
         empty="no shortage ahead",
@@ -323,10 +353,10 @@ PANELS: tuple[Panel, ...] = (
             Column("lot", "Lot", 14),
             Column("lots", "Lots", 4),
             Column("stock", "Stock", 6),
-            Column("shipped", "Shipped to", 16, flex=True),
-            Column("placed", "Placed", 11),
-            Column("item", "Item", 12),
-            Column("reason", "Reason", 30),
+            Column("shipped", "Shipped to", 10, flex=True, want=10),
+            Column("placed", "Placed", 11, least=5, abbrev=day_of, drop=1),
+            Column("item", "Item", 12, drop=2),
+            Column("reason", "Reason", 30, least=12, drop=3),
         ),
         load_holds,
         empty="no active hold",
