@@ -38,7 +38,7 @@ from planner_tui.errors import CycleError, NotFound
 from planner_tui.present import duration, slip
 from planner_tui.store.contract import OPEN_PRODUCTION_STATUSES, STOPPED_STATES
 from planner_tui.store.db import rows
-from planner_tui.timeutil import iso, utcnow
+from planner_tui.timeutil import iso, parse_timestamp, utcnow
 
 _MAX_IDS_IN_REASON = 5
 
@@ -490,7 +490,7 @@ def reschedule(cur: duckdb.DuckDBPyConnection, *, at: datetime | None = None) ->
         late ones first, then by slip (biggest first).
     `lines_slipping` counts the lines any moved order is made for (moved or not).
     """
-    at = at if at is not None else utcnow()
+    at = parse_timestamp(at, what="--at timestamp") if at is not None else utcnow()
     stops = stops_from_store(cur, at)
     # A feeding loop anywhere would make the plant's repair meaningless: name it instead.
     raise_if_cycle(
