@@ -173,3 +173,25 @@ def test_the_cli_shows_when_it_was_first_detected(db: Path) -> None:
     rows = {r["exception_id"]: r for r in json.loads(result.stdout)["exceptions"]}
     assert rows["shortage:RAW1"]["first_detected_at"].startswith("2026-01-05T07:00")
     assert rows["shortage:RAW1"]["age_minutes"] == 120
+
+
+def test_a_database_from_before_occurrences_is_read_as_it_is_and_upgraded_by_the_next_writer(db: Path) -> None:
+    store = Store.open(db)
+    plant = LocalPlant(store)
+    plant.acknowledge("machine_down:M1", who="ana", at=AT)
+    store.con.execute("DROP TABLE exception_occurrences")
+    for table in ("exception_triage", "exception_actions"):
+        store.con.execute(f"ALTER TABLE {table} DROP COLUMN occurrence")
+    store.close()
+    runner = CliRunner()
+    for moment in (["--at", LATER.isoformat()], ["--as-of", "2026-01-05T07:30:00"]):
+        shown = runner.invoke(app, ["exceptions", "--db", str(db), "--json", *moment])
+        assert shown.exit_code == 0, shown.output
+        rows = {r["exception_id"]: r for r in json.loads(shown.stdout)["exceptions"]}
+        assert rows["machine_down:M1"]["status"] == "acknowledged"
+    shown = runner.invoke(app, ["exception", "show", "machine_down:M1", "--db", str(db), "--at", LATER.isoformat()])
+    assert shown.exit_code == 0 and "acknowledge" in shown.stdout
+    writer = LocalPlant(Store.open(db))  # the next writer adds what is missing
+    assert inbox(writer, LATER)["machine_down:M1"]["status"] == "acknowledged"
+    assert writer.store.con.execute("SELECT count(*) FROM exception_occurrences").fetchall()[0][0] > 0
+    writer.close()

@@ -39,6 +39,7 @@ PollOption = Annotated[
 ThemeOption = Annotated[
     str | None, typer.Option("--theme", help="A Textual theme, e.g. nord (default: the theme setting).")
 ]
+DEMO_FALLBACK_OWNERS = {"shortage": "Henrik Dahl"}  # the sample plant's buyer of castings
 DEMO_POLL_SECONDS = 1.0  # the demo replays a minute a second: poll faster than a plant's 2 s default
 
 
@@ -182,6 +183,11 @@ def demo(
     second unless the poll setting is set.
     """
     in_force = settings.current().with_flags(poll=poll, theme=theme)
+    if not in_force.fallback_owners:
+        # The sample's P-200X names no buyer: as a plant would with [fallback_owners], its shortage goes to
+        # a buyer instead of nobody (LocalPlant reads the settings in force).
+        in_force = in_force.with_flags(fallback_owners=DEMO_FALLBACK_OWNERS)
+        settings.use(in_force)
     poll_seconds = DEMO_POLL_SECONDS if in_force.sources["poll"] == settings.DEFAULT else in_force.poll
     from planner_tui.console.theme import check_theme  # Textual only for a console or its check
 

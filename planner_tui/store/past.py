@@ -31,7 +31,7 @@ from planner_tui.store.contract import table as contract_table
 from planner_tui.store.db import Store
 from planner_tui.store.events.working import arrow_table
 from planner_tui.store.status import store_meta
-from planner_tui.store.triage import replay_actions
+from planner_tui.store.triage import occurrence_sql, replay_actions
 from planner_tui.timeutil import as_datetime, iso
 
 _MISSING = object()
@@ -130,22 +130,22 @@ def _take_back(cur: duckdb.DuckDBPyConnection, catalog: str, table: str, rows: d
 
 def _triage_at(cur: duckdb.DuckDBPyConnection, catalog: str, ts: datetime) -> None:
     _shadow(cur, catalog, "exception_actions", "WHERE acted_at <= ?", [ts])
+    occurrence = occurrence_sql(cur, "exception_actions", "a")
     actions = cur.execute(
-        "SELECT exception_id, acted_at, who, action, detail, occurrence FROM exception_actions ORDER BY acted_at, rowid"
+        f"SELECT exception_id, acted_at, who, action, detail, {occurrence} FROM exception_actions a "
+        "ORDER BY acted_at, rowid"
     ).fetchall()
     _shadow(cur, catalog, "exception_triage", "WHERE false")
     states = replay_actions(actions)
+    # A database from before occurrences, opened read-only, has no such column to fill.
+    columns = ["status", "assignee", "snoozed_until", "updated_at", "updated_by"]
+    if occurrence != "NULL":
+        columns.append("occurrence")
     if states:
         cur.executemany(
-            "INSERT INTO exception_triage (exception_id, status, assignee, snoozed_until, updated_at, updated_by, "
-            "occurrence) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    exception_id,
-                    *(s[k] for k in ("status", "assignee", "snoozed_until", "updated_at", "updated_by", "occurrence")),
-                ]
-                for exception_id, s in states.items()
-            ],
+            f"INSERT INTO exception_triage (exception_id, {', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in range(len(columns) + 1))})",
+            [[exception_id, *(s[k] for k in columns)] for exception_id, s in states.items()],
         )
 
 

@@ -128,6 +128,15 @@ def _state_row(cur: duckdb.DuckDBPyConnection, exception_id: str) -> dict | None
     return {"status": row[0], "assignee": row[1], "snoozed_until": row[2], "occurrence": row[3]}
 
 
+def occurrence_sql(cur: duckdb.DuckDBPyConnection, table: str, alias: str) -> str:
+    """SQL for `alias.occurrence`, or NULL on a database from before occurrences opened read-only (a
+    reader cannot add the column; the next writer does: store/schema.py)."""
+    found = cur.execute(
+        "SELECT 1 FROM duckdb_columns() WHERE table_name = ? AND column_name = 'occurrence'", [table]
+    ).fetchall()
+    return f"{alias}.occurrence" if found else "NULL"
+
+
 def is_new_occurrence(state: dict | None, occurrence: str | None) -> bool:
     """Whether `occurrence` is a later one than the occurrence a resolve ended: that triage was about an
     earlier occurrence, and this one starts afresh (open, nobody on it)."""
@@ -443,19 +452,22 @@ def triage_state(cur: duckdb.DuckDBPyConnection, exception_ids: list[str] | None
             GROUP BY exception_id
         )
         SELECT t.exception_id, t.status, t.assignee, t.snoozed_until, t.updated_at, t.updated_by,
-               last.a.acted_at, last.a.who, last.a.action, last.a.detail, t.occurrence
+               last.a.acted_at, last.a.who, last.a.action, last.a.detail, {occurrence}
         FROM exception_triage t LEFT JOIN last USING (exception_id)
         {where_triage}
     """
     params: list = []
+    occurrence = occurrence_sql(cur, "exception_triage", "t")
     if exception_ids is None:
-        sql = sql.format(where_actions="", where_triage="")
+        sql = sql.format(where_actions="", where_triage="", occurrence=occurrence)
     else:
         ids = list(exception_ids)
         if not ids:
             return {}
         sql = sql.format(
-            where_actions="WHERE list_contains(?, exception_id)", where_triage="WHERE list_contains(?, t.exception_id)"
+            where_actions="WHERE list_contains(?, exception_id)",
+            where_triage="WHERE list_contains(?, t.exception_id)",
+            occurrence=occurrence,
         )
         params = [ids, ids]
     result: dict[str, dict] = {}
@@ -479,8 +491,9 @@ def history(cur: duckdb.DuckDBPyConnection, exception_id: str) -> list[dict]:
     """Every triage action on the exception, oldest first: {at, who, action, detail, occurrence}."""
     parse_exception_id(exception_id)
     rows = cur.execute(
-        """
-        SELECT acted_at, who, action, detail, occurrence FROM exception_actions
+        f"""
+        SELECT acted_at, who, action, detail, {occurrence_sql(cur, "exception_actions", "a")}
+        FROM exception_actions a
         WHERE exception_id = ? ORDER BY acted_at, rowid
         """,
         [exception_id.strip()],
