@@ -9,11 +9,14 @@ instead of starting again at every look. An occurrence is the exception id with 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import duckdb
 
 from planner_tui.store.db import Store
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (exception_id, occurrence)
 
@@ -44,5 +47,8 @@ def record(store: Store, detected: list[tuple[str, str, datetime]]) -> None:
                 """,
                 [[d[0] for d in detected], [d[1] for d in detected], [d[2] for d in detected]],
             )
+        except duckdb.Error as error:
+            # Not the planner's data: the inbox is answered anyway, and the next look records them.
+            log.warning("could not keep %d first detections: %s", len(detected), error)
         finally:
             cur.close()

@@ -69,9 +69,8 @@ def _with_triage(row: Row, state: dict | None, at: datetime) -> Row:
         assert state is not None
         # The resolve ended an earlier occurrence: this one is new, open, with a history of its own.
         last = state.get("last_action") or {}
-        row["previous_occurrence"] = _previous(
-            state["occurrence"], state["updated_at"], state["updated_by"], last.get("detail")
-        )
+        reason = last.get("detail") if last.get("action") == "resolve" else None  # a later note is not it
+        row["previous_occurrence"] = _previous(state["occurrence"], state["updated_at"], state["updated_by"], reason)
         return row
     if state:
         row["status"] = effective_status(state, at)
