@@ -76,7 +76,7 @@ def record_occurrences(store: Store, at, repeat: int) -> None:
         again = []
         for _ in range(repeat):
             detected = []
-            seconds, rows = timed(lambda: ex.list_exceptions(cur, at=at, detected=detected))
+            seconds, rows = timed(lambda found=detected: ex.list_exceptions(cur, at=at, detected=found))
             again.append(seconds)
         print(
             f"as a writer, later calls: best {min(again):.3f} s, median {statistics.median(again):.3f} s; "
