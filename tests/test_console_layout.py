@@ -276,3 +276,50 @@ def test_short_forms_for_narrow_columns() -> None:
     ]
     assert present.status_short("acknowledged, cleared") == "ack clr"
     assert present.day_of("11-25 02:05") == "11-25" and present.day_of("not in view") == "not in view"
+
+
+# ---------------------------------------------------------------- trees: cut, never scrolled sideways
+
+
+def _nodes(node: TreeNode) -> list[TreeNode]:
+    out = [node]
+    for child in node.children:
+        out.extend(_nodes(child))
+    return out
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@pilot_test
+async def test_a_drill_tree_cuts_long_labels_and_shows_the_cursors_whole(store: Store, size) -> None:
+    """The impact and exception trees are never wider than their screen: a long label ends in "…" at a
+    word's end, and under the tree the cursor's label is shown whole while it is cut."""
+    from textual.widgets import Static
+
+    from planner_tui.console.screens._common import DrillTree
+
+    app = PlannerApp(store, at=AT)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        checked = 0
+        for panel in ("1", "2"):  # the exception's detail, the machine's impact
+            await pilot.press(panel)
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            tree = app.screen.query_one(DrillTree)
+            assert tree.virtual_size.width <= tree.scrollable_content_region.width
+            cut = [n for n in _nodes(tree.root) if tree._room(n) < n.label.cell_len + (2 if n.allow_expand else 0)]
+            assert cut, type(app.screen).__name__  # these screens have long lines at both sizes
+            rendered = tree.render_label(cut[0], tree.rich_style, tree.rich_style).plain
+            assert rendered.endswith(present.ELLIPSIS) and len(rendered) < len(cut[0].label.plain)
+            tree.move_cursor(cut[0])
+            await settle(pilot)
+            line = app.screen.query_one("#drill-line", Static)
+            assert line.display and str(line.render()) == cut[0].label.plain
+            tree.move_cursor(tree.root)  # a short label: nothing to show
+            await settle(pilot)
+            assert not line.display
+            checked += 1
+            await pilot.press("escape")
+            await settle(pilot)
+        assert checked == 2

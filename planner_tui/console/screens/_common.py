@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.dom import NoScreen
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, Tree
@@ -27,6 +29,7 @@ from planner_tui.console.context import ConsoleApp, console_of
 from planner_tui.console.widgets.breadcrumb import Breadcrumb
 from planner_tui.console.widgets.keybar import KeyBar
 from planner_tui.errors import PlannerError
+from planner_tui.present import ELLIPSIS, clip
 
 T = TypeVar("T")
 
@@ -122,6 +125,47 @@ class DrillTree(Tree[Drill | None]):
         # Enter on a group label folds it; on an id, the screen drills (the message bubbles on).
         if event.node.data is None:
             event.node.toggle()
+
+    def watch_cursor_line(self, previous_line: int, line: int) -> None:
+        super().watch_cursor_line(previous_line, line)
+        self.show_whole_label()
+
+    def show_whole_label(self) -> None:
+        """Under the tree, the cursor's label whole when the tree's width cuts it; nothing otherwise."""
+        try:
+            shown = self.screen.query("#drill-line")
+        except NoScreen:  # not mounted yet: the cursor is set as the tree is built
+            return
+        if not shown:
+            return
+        node = self.cursor_node
+        whole = None
+        if node is not None:
+            label = node.label if isinstance(node.label, Text) else Text(str(node.label))
+            if self._room(node) < label.cell_len + (2 if node.allow_expand else 0):  # 2: the fold mark
+                whole = label
+        target = shown.first(Static)
+        target.update(whole or "")
+        target.set_class(whole is not None, "-cut")
+
+    def on_resize(self) -> None:
+        self.show_whole_label()
+
+    def _room(self, node: TreeNode[Drill | None]) -> int:
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        return self.scrollable_content_region.width - depth * self.guide_depth
+
+    def render_label(self, node: TreeNode[Drill | None], base_style: Style, style: Style) -> Text:
+        """The label cut with an ellipsis at a word's end where the tree's width ends, so the tree never
+        scrolls sideways (its width is its longest label's); the label itself (the node's) stays whole."""
+        label = super().render_label(node, base_style, style)
+        room = self._room(node)
+        if room <= 0 or label.cell_len <= room:
+            return label
+        kept = clip(label.plain, room)
+        return label[: len(kept) - len(ELLIPSIS)] + Text(ELLIPSIS, style=base_style)
 
 
 def node_label(*parts: Any, style: str | None = None) -> Text:
@@ -240,6 +284,7 @@ class DrillScreen(Screen[None]):
         yield Breadcrumb(id="drill-crumbs")  # the shell's: one look across the console
         with Vertical(id="drill-body"):
             yield from self.compose_body()
+        yield Static(id="drill-line")  # the cursor's whole label, when the tree cuts it (DrillTree)
         yield KeyBar(compact=True)
 
     def compose_body(self) -> ComposeResult:

@@ -53,12 +53,13 @@ class ShiftScreen(TreeScreen):
         node = group(root, "Needs attention now", attention, empty="nothing open")
         for item in capped(node, attention):
             step = f"next: {item['next_step']} ({item['next_step_by']})" if item.get("next_step") else None
+            # As the inbox: the short facts first, the title after them (a narrow tree cuts its end).
             label = node_label(
                 (item["severity"], SEVERITY_STYLES.get(item["severity"], "")),
-                item["title"],
+                duration(item.get("age_minutes")),
                 (item.get("status"), "dim"),
                 item.get("assignee") or item.get("owner") or "nobody",
-                duration(item.get("age_minutes")),
+                item["title"],
                 (step, "italic"),
             )
             node.add_leaf(label, data=("exception", item["exception_id"]))
