@@ -195,3 +195,25 @@ def test_a_database_from_before_occurrences_is_read_as_it_is_and_upgraded_by_the
     assert inbox(writer, LATER)["machine_down:M1"]["status"] == "acknowledged"
     assert writer.store.con.execute("SELECT count(*) FROM exception_occurrences").fetchall()[0][0] > 0
     writer.close()
+
+
+def test_the_servers_notifier_keeps_first_detections_when_nobody_has_the_inbox_open(db: Path) -> None:
+    """A plant server nobody watches still dates what it finds: its notifier's plan keeps the first
+    detections it sees (the server's clock), as an inbox question would."""
+    from planner_tui import routing as routing_mod
+    from planner_tui.server.core import PlantServer
+    from planner_tui.server.notifier import Notifier
+
+    store = Store.open(db)
+    routing = routing_mod.parse({"dee": {"name": "Dee", "notify": ["json://127.0.0.1:9/dee"]}}, None, None)
+    server = PlantServer(store, routing=routing, clock=lambda: AT)
+    Notifier(server, routing).plan_once()
+    kept = dict(
+        store.con.execute(
+            "SELECT exception_id, first_detected_at FROM exception_occurrences WHERE exception_id LIKE 'shortage:%'"
+        ).fetchall()
+    )
+    assert kept == {"shortage:RAW1": AT, "shortage:FG2": AT}
+    later = inbox(LocalPlant(store), LATER)
+    assert later["shortage:RAW1"]["first_detected_at"] == AT and later["shortage:RAW1"]["age_minutes"] == 120
+    store.close()

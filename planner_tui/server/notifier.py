@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from planner_tui.engine.notify import next_due
 from planner_tui.server.deliver import DeliveryFailed, deliver
-from planner_tui.store import Store, outbox
+from planner_tui.store import Store, occurrences, outbox
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +165,18 @@ class Notifier:
         """One plan over one snapshot of the store (a read transaction), with the triage mark it saw."""
         cur = self.store.cursor()
         self._plan_cursor = cur
+        detected: list = []
         try:
             cur.execute("BEGIN TRANSACTION")
             mark = self._triage_mark(cur)
             at = self.server.clock()
-            planned, states = self.plan(cur, self.routing, at=at, open_hint=self.routing.open_with)
+            planned, states = self.plan(cur, self.routing, at=at, open_hint=self.routing.open_with, detected=detected)
             cur.execute("ROLLBACK")
         finally:
             self._plan_cursor = None
             cur.close()
+        # The plan may be the first to see an exception (nobody has the inbox open): it dates it from now on.
+        occurrences.record(self.store, detected)
         return planned, states, at, mark
 
     def _triage_mark(self, cur: Any = None) -> int:

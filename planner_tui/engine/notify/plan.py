@@ -74,6 +74,7 @@ def plan_notifications(
     open_hint: str | None = None,
     budget: int = PER_PLAN,
     seconds: float = PLAN_SECONDS,
+    detected: list | None = None,
 ) -> tuple[list[Planned], list[Pacing]]:
     """The messages due now and the pacing states they change (store/outbox.py `record` writes both in
     one transaction). Nothing when the routing names no channel.
@@ -81,10 +82,13 @@ def plan_notifications(
     A message needs the answer behind its exception (an impact, a trace): a plan builds them for at most
     `budget` exceptions and for about `seconds`, in the inbox's order (worst first), and leaves the rest
     unseen for the next plan, so the first plan on a large plant (thousands of exceptions new at once)
-    stays a plan of seconds and the worst go out first."""
+    stays a plan of seconds and the worst go out first. Occurrences it is the first to see are added to
+    `detected` (when given) for the caller to keep (list_exceptions)."""
     if not routing.enabled:
         return [], []
-    inbox = [r for r in list_exceptions(cur, at=at, include_snoozed=False) if not r.get("cause_cleared")]
+    inbox = [
+        r for r in list_exceptions(cur, at=at, include_snoozed=False, detected=detected) if not r.get("cause_cleared")
+    ]
     state = pacing(cur)
     stop_open = any(r["kind"] in STOP_KINDS for r in inbox)
     folded = [r for r in inbox if is_folded(r, stop_open)]
