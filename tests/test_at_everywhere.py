@@ -64,6 +64,12 @@ CASES: list[tuple[list[str], tuple[str, str], Callable[[Any], Any], tuple[Any, A
         lambda a: _ids(a, "hold_id"),
         (["QH-2611-007"], ["QH-2611-009", "QH-2611-007"]),
     ),
+    (  # machine.down M-WELD-01 at 06:12
+        ["status"],
+        ("06:10", "06:15"),
+        lambda a: a["machines_stopped"],
+        (1, 2),
+    ),
     (  # order.confirmed SO-24142/1 (for CUST-IBERMIN) at 06:46
         ["find", "CUST-IBERMIN"],
         ("06:40", "06:50"),
@@ -168,11 +174,15 @@ def test_the_server_json_is_the_same_bytes(plant_db: Path, server: serverkit.Run
     assert there.stdout == here.stdout
 
 
-def test_holds_takes_at_or_as_of_alike_and_refuses_both(plant_db: Path) -> None:
+@pytest.mark.parametrize("command", ["holds", "status"])
+def test_holds_and_status_take_at_or_as_of_alike_and_refuse_both(plant_db: Path, command: str) -> None:
     db = ["--db", str(plant_db)]
-    at = answered(run("holds", "--at", DAY + "06:20", *db))
-    assert run("holds", "--as-of", DAY + "06:20", *db) == at
-    refused = CliRunner().invoke(app, ["holds", "--at", DAY + "06:20", "--as-of", DAY + "06:20", *db])
+    at = answered(run(command, "--at", DAY + "06:20", *db))
+    as_of = run(command, "--as-of", DAY + "06:20", *db)
+    if command == "status":  # --as-of says which moment it shows, as on every question it takes
+        assert as_of.pop("shown_as_of") == DAY + "06:20:00"
+    assert as_of == at
+    refused = CliRunner().invoke(app, [command, "--at", DAY + "06:20", "--as-of", DAY + "06:20", *db])
     assert refused.exit_code == 2 and "not both" in refused.output, refused.output
 
 

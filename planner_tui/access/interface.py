@@ -25,7 +25,7 @@ from planner_tui.errors import PlannerError
 Record = dict[str, Any]  # one JSON object of an answer (datetimes allowed)
 
 
-# The questions whose `at` is the moment they are answered as things stood (`--at TS` on order, shipment,
+# The questions whose `at` is the moment they are answered as things stood (`--at TS` on status, order, shipment,
 # trace lot|hold, holds, find, owners, events list|lag): the plant as it stood at TS (store/past.py: the
 # events after TS taken back, triage replayed to TS, the event log cut at TS), with TS the clock of anything
 # time-dependent. Without `at` (or with an `at` a plant server counts as now) they answer from the present;
@@ -38,6 +38,7 @@ AS_IT_STOOD = frozenset(
         "trace_lot",
         "trace_hold",
         "holds",
+        "status",
         "find",
         "starting_points",
         "owners",
@@ -288,8 +289,10 @@ class PlantData(Protocol):
 
     # --- the plant and its feed ------------------------------------------------------------------------
 
-    def status(self, *, as_of: datetime | None = None) -> Record:
-        """`planner-tui status --json`: the plant's name, row counts, stopped machines, active holds..."""
+    def status(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
+        """`planner-tui status --json`: the plant's name, row counts, stopped machines, active holds... `at`
+        (`--at TS`, see owners) and `as_of` (`--as-of TS`) both show them as they stood at TS (`as_of` adds
+        {shown_as_of: TS}, as everywhere); given both, `as_of` is the moment."""
         ...
 
     def plant_name(self) -> str | None:

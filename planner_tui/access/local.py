@@ -341,8 +341,8 @@ class LocalPlant:
 
     # ------------------------------------------------------------------ the plant and its feed
 
-    def status(self, *, as_of: datetime | None = None) -> Record:
-        with self._reading(as_of) as cur:
+    def status(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
+        with self._stood(at) if as_of is None else self._reading(as_of) as cur:
             summary = plant_status(cur)
         if as_of is not None:
             summary["shown_as_of"] = as_of

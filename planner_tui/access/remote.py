@@ -420,8 +420,8 @@ class RemotePlant:
     ) -> list[Record]:
         return self._call("starting_points", kind=_kinds(kind), limit=limit, at=at)
 
-    def status(self, *, as_of: datetime | None = None) -> Record:
-        return self._call("status", as_of=as_of)
+    def status(self, *, at: datetime | None = None, as_of: datetime | None = None) -> Record:
+        return self._call("status", at=at, as_of=as_of)
 
     def plant_name(self) -> str | None:
         return self._call("plant_name")

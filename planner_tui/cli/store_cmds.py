@@ -18,9 +18,11 @@ from planner_tui.cli.common import (
     JsonOption,
     ServerOption,
     SnapshotOption,
+    StoodAtOption,
     emit_json,
     open_plant,
     parse_as_of,
+    parse_at,
     progress_enabled,
     sigterm_unwinds,
     stamp,
@@ -152,6 +154,7 @@ def _row_counts(tables: dict[str, int]):
 
 
 def status(
+    at: StoodAtOption = None,
     as_of: AsOfOption = None,
     db: DbOption = None,
     snapshot: SnapshotOption = None,
@@ -159,14 +162,15 @@ def status(
     json: JsonOption = False,
 ) -> None:
     """What the store holds: rows per table, stopped machines, active holds, open orders, last event."""
-    past = parse_as_of(as_of)
+    past = parse_as_of(as_of, at)  # --at and --as-of mean the same here: one of them
+    when = parse_at(at)
     with open_plant(db, snapshot, server) as plant:
-        summary = plant.status(as_of=past)
+        summary = plant.status(at=when, as_of=past)
     if json:
         emit_json(summary)
         return
     # The plant's name on its own line: as the title of a narrow table it would wrap to the table's width.
-    shown = f" as it stood at {stamp(past)}" if past else ""
+    shown = f" as it stood at {stamp(past or when)}" if past or when else ""
     stdout.print(f"[bold]Plant {summary['plant'] or '?'}{shown}[/]", highlight=False, soft_wrap=True)
     stdout.print(_row_counts(summary["tables"]))
     for label, key in (
