@@ -40,10 +40,11 @@ async def _until(pilot, check, rounds: int = 100) -> None:
     assert check()
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 @pilot_test
-async def test_a_and_n_on_the_inbox_row_under_the_cursor(store: Store) -> None:
+async def test_a_and_n_on_the_inbox_row_under_the_cursor(store: Store, size: tuple[int, int]) -> None:
     app = PlannerApp(store, at=AT, user="ben")
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         inbox = app.screen.query_one("#table-inbox", LiveTable)
         assert inbox.has_focus and inbox.cursor_key == "machine_down:M-WELD-01"
@@ -70,10 +71,13 @@ async def test_a_and_n_on_the_inbox_row_under_the_cursor(store: Store) -> None:
         assert history == [("ben", "note", "QA on it")]
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 @pilot_test
-async def test_on_another_panel_the_keys_say_where_they_work_and_help_lists_them(store: Store) -> None:
+async def test_on_another_panel_the_keys_say_where_they_work_and_help_lists_them(
+    store: Store, size: tuple[int, int]
+) -> None:
     app = PlannerApp(store, at=AT, user="ben")
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("2", "a")  # the machines panel
         await settle(pilot)
@@ -87,8 +91,11 @@ async def test_on_another_panel_the_keys_say_where_they_work_and_help_lists_them
             assert key in keys, (key, keys)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 @pilot_test
-async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(store: Store) -> None:
+async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(
+    store: Store, size: tuple[int, int]
+) -> None:
     """Issue 15 item 2: one rule. The console and `planner-tui exceptions` list the same rows on the same
     database and clock; `S` and `--all` both add the snoozed and resolved, marked by their status."""
     import json
@@ -110,7 +117,7 @@ async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(st
         return [e["exception_id"] for e in json.loads(done.stdout)["exceptions"]]
 
     app = PlannerApp(store, at=AT, user="ben")
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         inbox = app.screen.query_one("#table-inbox", LiveTable)
         shown = [row.key.value for row in inbox.ordered_rows]
@@ -127,14 +134,15 @@ async def test_snoozed_and_resolved_are_hidden_as_in_the_cli_and_S_shows_them(st
     assert cli_ids("--all") == every
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 @pilot_test
-async def test_resolving_a_critical_one_asks_first_and_keeps_the_reason(store: Store) -> None:
+async def test_resolving_a_critical_one_asks_first_and_keeps_the_reason(store: Store, size: tuple[int, int]) -> None:
     """Issue 15 item 3: x asks (a critical exception says so), Escape leaves it open, Enter resolves with the
     reason typed (none is fine); o reopens at once."""
     from planner_tui.console.dialogs.resolve import ResolveDialog
 
     app = PlannerApp(store, at=AT, user="ben")
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("x")
         await settle(pilot)
@@ -172,20 +180,23 @@ def test_a_replays_lag_is_shown_in_real_seconds() -> None:
     assert PlannerApp(Store.memory(), at=AT).clock_speed == 1.0
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 @pilot_test
-async def test_an_old_snapshot_is_said_in_the_header_and_past_stale_after_in_a_banner(store: Store) -> None:
+async def test_an_old_snapshot_is_said_in_the_header_and_past_stale_after_in_a_banner(
+    store: Store, size: tuple[int, int]
+) -> None:
     """Issue 15 item 5 (its first half): the header always says how old the snapshot is; past the
     `stale_after` setting (24 h by default) a banner says the plant shown is that old; the time slider,
     looking at the past on purpose, is not warned about."""
     from planner_tui.console.widgets.status import FeedBanner, PlantHeader
 
     fresh = PlannerApp(store, at=AT)
-    async with fresh.run_test(size=(120, 36)) as pilot:
+    async with fresh.run_test(size=size) as pilot:
         await settle(pilot)
         assert "snapshot 3h old" in str(fresh.screen.query_one(PlantHeader).render())
         assert not fresh.screen.query_one(FeedBanner).has_class("-shown")
     old = PlannerApp(store, at="2026-12-07T06:00:00")
-    async with old.run_test(size=(120, 36)) as pilot:
+    async with old.run_test(size=size) as pilot:
         await settle(pilot)
         assert "snapshot 14d old" in str(old.screen.query_one(PlantHeader).render())
         banner = old.screen.query_one(FeedBanner)
