@@ -50,6 +50,14 @@ def key_bar(app: PlannerApp) -> str:
     return screen_lines(app)[-1]
 
 
+async def open_first_row(pilot, panel: str) -> None:
+    """Show a panel (its number key), then open the row under its cursor (Enter)."""
+    await pilot.press(panel)
+    await settle(pilot)  # a panel loads when shown
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 def table(app: PlannerApp, name: str) -> LiveTable:
     return app.screen.query_one(f"#table-{name}", LiveTable)
 
@@ -107,10 +115,7 @@ async def test_the_key_bar_keeps_keys_and_quit_on_every_screen_at_80_columns(sto
         seen.append("main")
         # the exception's detail (triage keys), a machine's impact, a shortage, a hold's trace
         for panel, kind in (("1", "ExceptionScreen"), ("2", "ImpactScreen"), ("4", "ShortageScreen"), ("5", "")):
-            await pilot.press(panel)
-            await settle(pilot)  # a panel loads when shown
-            await pilot.press("enter")
-            await settle(pilot)
+            await open_first_row(pilot, panel)
             assert isinstance(app.screen, DrillScreen) and app.screen.loaded
             assert not kind or type(app.screen).__name__ == kind
             bar = key_bar(app)
@@ -222,10 +227,7 @@ async def test_tell_these_people_says_times_without_iso(store: Store) -> None:
         await settle(pilot)
         checked = 0
         for panel in ("1", "2"):  # the exception's detail, the machine's impact
-            await pilot.press(panel)
-            await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
+            await open_first_row(pilot, panel)
             told = _tell(app)
             sentences = [t for t in told if re.search(r"\d\d-\d\d", t)]
             assert told and sentences, type(app.screen).__name__
@@ -302,10 +304,7 @@ async def test_a_drill_tree_cuts_long_labels_and_shows_the_cursors_whole(store: 
         await settle(pilot)
         checked = 0
         for panel in ("1", "2"):  # the exception's detail, the machine's impact
-            await pilot.press(panel)
-            await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
+            await open_first_row(pilot, panel)
             tree = app.screen.query_one(DrillTree)
             assert tree.virtual_size.width <= tree.scrollable_content_region.width
             cut = [n for n in _nodes(tree.root) if tree._room(n) < n.label.cell_len + (2 if n.allow_expand else 0)]

@@ -310,16 +310,16 @@ def test_a_late_lines_lateness_begins_with_the_stop_that_delayed_it(store) -> No
     from planner_tui.engine.exceptions.kinds.late_order import _stop_began
     from planner_tui.engine.impact import reschedule
 
-    assert _stop_began(reschedule(store.cursor(), at=AT)["stops"], []) is None
+    assert _stop_began(reschedule(store.cursor(), at=AT)["stops"])([]) is None
     apply_events(store, [away()], feed="f")
     stops = reschedule(store.cursor(), at=AT)["stops"]
-    assert _stop_began(stops, []) == START  # an absence can begin it
+    assert _stop_began(stops)([]) == START  # an absence can begin it
     store.con.execute("INSERT INTO machine_states VALUES ('M2', 'down', TIMESTAMP '2026-11-23 18:00:00', NULL, NULL)")
     stops = reschedule(store.cursor(), at=T("11-23T18:30"))["stops"]
     assert len(stops) == 2
     # Moved by knock-on only: the earlier of the stops; its own operations moved on M2: M2's stop, though later.
-    assert _stop_began(stops, []) == START
-    assert _stop_began(stops, ["M2"]) == T("11-23T18:00")
+    assert _stop_began(stops)([]) == START
+    assert _stop_began(stops)(["M2"]) == T("11-23T18:00")
 
 
 def test_the_counts_agree_with_the_impact_for_every_absence(store) -> None:

@@ -237,6 +237,12 @@ def _act_in(
     return triage_state(cur, [exception_id])[exception_id]
 
 
+def _check_length(text: str, what: str) -> None:
+    """A note's or a reason's text: a sentence or two (MAX_TEXT), not a document."""
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"{what} is limited to {MAX_TEXT} characters (this one has {len(text)})")
+
+
 def _not_resolved(verb: str):
     def guard(current: dict | None, at: datetime) -> None:
         if current and current["status"] == "resolved":
@@ -297,8 +303,7 @@ def add_note(
     text = (text or "").strip()
     if not text:
         raise BadRequest("a note must not be empty")
-    if len(text) > MAX_TEXT:
-        raise BadRequest(f"a note is limited to {MAX_TEXT} characters (this one has {len(text)})")
+    _check_length(text, "a note")
     return _act(store, exception_id, "note", who=who, at=at, detail=text, occurrence=occurrence)
 
 
@@ -341,8 +346,8 @@ def resolve(
 ) -> dict:
     """Done: it leaves the inbox. `reason` (optional) is kept in its history, as a note's text is."""
     reason = (reason or "").strip() or None
-    if reason is not None and len(reason) > MAX_TEXT:
-        raise BadRequest(f"a reason is limited to {MAX_TEXT} characters (this one has {len(reason)})")
+    if reason is not None:
+        _check_length(reason, "a reason")
 
     def guard(current: dict | None, at: datetime) -> None:
         if current and current["status"] == "resolved":

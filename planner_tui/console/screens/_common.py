@@ -140,16 +140,19 @@ class DrillTree(Tree[Drill | None]):
             return
         node = self.cursor_node
         whole = None
-        if node is not None:
-            label = node.label if isinstance(node.label, Text) else Text(str(node.label))
-            if self._room(node) < label.cell_len + (2 if node.allow_expand else 0):  # 2: the fold mark
-                whole = label
+        if node is not None and self._cut(super().render_label(node, Style(), Style()), node):
+            whole = node.label if isinstance(node.label, Text) else Text(str(node.label))
         target = shown.first(Static)
         target.update(whole or "")
         target.set_class(whole is not None, "-cut")
 
     def on_resize(self) -> None:
         self.show_whole_label()
+
+    def _cut(self, rendered: Text, node: TreeNode[Drill | None]) -> bool:
+        """Whether a label as Textual renders it (its fold mark included) is wider than its room."""
+        room = self._room(node)
+        return 0 < room < rendered.cell_len
 
     def _room(self, node: TreeNode[Drill | None]) -> int:
         depth, parent = 0, node.parent
@@ -161,10 +164,9 @@ class DrillTree(Tree[Drill | None]):
         """The label cut with an ellipsis at a word's end where the tree's width ends, so the tree never
         scrolls sideways (its width is its longest label's); the label itself (the node's) stays whole."""
         label = super().render_label(node, base_style, style)
-        room = self._room(node)
-        if room <= 0 or label.cell_len <= room:
+        if not self._cut(label, node):
             return label
-        kept = clip(label.plain, room)
+        kept = clip(label.plain, self._room(node))
         return label[: len(kept) - len(ELLIPSIS)] + Text(ELLIPSIS, style=base_style)
 
 

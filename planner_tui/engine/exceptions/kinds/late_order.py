@@ -7,11 +7,13 @@ made-to-order line whose orders end after the promise, or a stock line whose sto
 "overdue" when the line is still open after its promised day by the clock, whatever the plan says (a
 snapshot days old still lists it as planned: the clock, not the plan, says it is late).
 Severity: a stop's: critical if the promised date is today or past, else high; the plan's and an
-overdue line's, one step lower: high if the promised date is today or past, else medium. Owner: the customer's account manager.
+overdue line's, one step lower: high if the promised date is today or past, else medium. Owner: the
+customer's account manager.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from planner_tui.engine.etas import PlantDay
@@ -21,13 +23,18 @@ from planner_tui.present import slip
 from planner_tui.timeutil import as_datetime, iso
 
 
-def _stop_began(stops: list[dict], moved_on: list[str]) -> datetime | None:
-    """When the stop that delayed a line began: the earliest stop of a machine its own moved operations
-    run on; else (moved by knock-on: a feeding order's machine, a person away) the earliest current stop."""
+def _stop_began(stops: list[dict]) -> Callable[[list[str]], datetime | None]:
+    """When the stop that delayed a line began, given the machines its own moved operations run on: the
+    earliest of their stops; else (moved by knock-on: a feeding order's machine, a person away) the
+    earliest current stop. The stops are read once for every line."""
     starts = {s["machine_id"]: as_datetime(s["start"]) for s in stops if s.get("kind", "machine") == "machine"}
-    own = [starts[m] for m in moved_on if starts.get(m) is not None]
-    everyone = [as_datetime(s["start"]) for s in stops if s.get("start") is not None]
-    return min(own or everyone, default=None)  # type: ignore[type-var]
+    earliest = min((t for t in (as_datetime(s.get("start")) for s in stops) if t is not None), default=None)
+
+    def began(moved_on: list[str]) -> datetime | None:
+        own = [t for t in (starts.get(m) for m in moved_on) if t is not None]
+        return min(own) if own else earliest
+
+    return began
 
 
 def detect(ctx: Context, only: str | None = None) -> list[Row]:
@@ -35,7 +42,7 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
     if only is not None:
         late = [s for s in late if line_key(s["sales_order_id"], s["line_no"]) == only]
     info = lines_info(ctx.cur, [(s["sales_order_id"], s["line_no"]) for s in late])
-    stops = ctx.reschedule().get("stops") or []
+    stop_began = _stop_began(ctx.reschedule().get("stops") or [])
     plant_day = PlantDay.of(ctx.cur)
     out = []
     for s in late:
@@ -48,7 +55,7 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
         days_late = s.get("days_late")
         in_plan = bool(s.get("late_in_plan"))
         past_promise = bool(s.get("overdue"))  # still open after its promised day: late whatever the plan said
-        overdue = promised is not None and promised <= plant_day.day(ctx.at)
+        due = promised is not None and promised <= plant_day.day(ctx.at)  # promised today or before
         customer = line.get("customer_name") or s.get("customer_id") or line.get("customer_id")
         moved = f", {slip(s['slip_minutes'])} by stops" if in_plan and (s.get("slip_minutes") or 0) > 0 else ""
         eta_words = "overdue" if s.get("eta_overdue") or (past_promise and eta is None) else day(eta, ctx.at)
@@ -60,13 +67,13 @@ def detect(ctx: Context, only: str | None = None) -> list[Row]:
             + (f" ({customer})" if customer else "")
         )
         if in_plan:
-            severity = "high" if overdue else "medium"
+            severity = "high" if due else "medium"
         else:
-            severity = "critical" if overdue else "high"
+            severity = "critical" if due else "high"
         confirmed = as_datetime(line.get("confirmed_at"))
         # Lateness has no recorded start: it began when the order was confirmed, or (turned late by a stop)
         # with the stop that delayed it if that came later.
-        stop = None if in_plan else _stop_began(stops, s.get("moved_on") or [])
+        stop = None if in_plan else stop_began(s.get("moved_on") or [])
         # On time in the plan, late by the clock alone: late since its promised day ended.
         passed = None
         if past_promise and promised is not None and not s.get("late_by_plan"):
